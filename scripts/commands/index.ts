@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { stackCommand } from './stack.ts';
+
+/** Every `gelombang` sub-command, in the order `--help` lists them. Each lives in its own module. */
+export function registerCommands(program: Command): void {
+  program.addCommand(stackCommand());
+}

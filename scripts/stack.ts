@@ -1,0 +1,248 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_PORTS, LOOPBACK } from '../mock-services/ports.ts';
+import { tsNodeArgs } from './node-ts.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export type ServiceName = 'ministry' | 'email' | 'upload' | 'registration';
+/** Start order: dependencies first, the registration service last. */
+export const SERVICE_NAMES: readonly ServiceName[] = ['ministry', 'email', 'upload', 'registration'];
+
+export interface StackPorts {
+  registration: number;
+  ministry: number;
+  emailHttp: number;
+  emailSmtp: number;
+  upload: number;
+}
+
+export interface StackOptions {
+  /** fixed ports (defaults from mock-services/ports.ts), or 'auto' for free ephemeral ports (tests) */
+  ports?: Partial<StackPorts> | 'auto';
+  /** the capacity file (stations of every dependency); the mocks' built-in defaults when absent */
+  capacityFile?: string;
+  /** token that guards the mocks' admin endpoints */
+  adminToken?: string;
+  /** directory for the SQLite database and stored objects; a fresh temp dir when absent */
+  dataDir?: string;
+  /** extra environment per service, e.g. { registration: { WORKERS: '2' } } */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** receives every line the services print, prefixed with the service name */
+  log?: (service: ServiceName, line: string) => void;
+  /** how long each service may take to answer /healthz */
+  readyTimeoutMs?: number;
+}
+
+export interface StackUrls {
+  registration: string;
+  ministry: string;
+  email: string;
+  upload: string;
+  /** smtp://127.0.0.1:port, where the registration service sends its mail */
+  smtp: string;
+}
+
+export interface RunningStack {
+  ports: StackPorts;
+  urls: StackUrls;
+  adminToken: string;
+  dataDir: string;
+  /** the live child process of a service (replaced by restart) */
+  process(name: ServiceName): ChildProcess;
+  /** sends a signal (SIGKILL to simulate a crash) and waits for the process to exit */
+  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  /** starts a service again with the same configuration and waits until it is ready */
+  restart(name: ServiceName): Promise<void>;
+  /** stops every service (SIGTERM, then SIGKILL after a grace period) */
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, LOOPBACK);
+  await once(srv, 'listening');
+  const addr = srv.address();
+  srv.close();
+  if (addr === null || typeof addr === 'string') throw new Error('could not allocate a port');
+  return addr.port;
+}
+
+async function resolvePorts(ports: StackOptions['ports']): Promise<StackPorts> {
+  const defaults: StackPorts = {
+    registration: DEFAULT_PORTS.registration,
+    ministry: DEFAULT_PORTS.ministry,
+    emailHttp: DEFAULT_PORTS.emailHttp,
+    emailSmtp: DEFAULT_PORTS.emailSmtp,
+    upload: DEFAULT_PORTS.upload,
+  };
+  if (ports !== 'auto') return { ...defaults, ...ports };
+  return {
+    registration: await freePort(),
+    ministry: await freePort(),
+    emailHttp: await freePort(),
+    emailSmtp: await freePort(),
+    upload: await freePort(),
+  };
+}
+
+function urlsFor(p: StackPorts): StackUrls {
+  const http = (port: number) => `http://${LOOPBACK}:${port}`;
+  return {
+    registration: http(p.registration),
+    ministry: http(p.ministry),
+    email: http(p.emailHttp),
+    upload: http(p.upload),
+    smtp: `smtp://${LOOPBACK}:${p.emailSmtp}`,
+  };
+}
+
+/**
+ * The environment contract of each service process. Every service reads HOST and its port(s) from
+ * here, the mocks read GELOMBANG_CAPACITY_FILE and GELOMBANG_ADMIN_TOKEN, and the registration
+ * service is told where its dependencies are.
+ */
+function serviceEnv(
+  name: ServiceName,
+  ports: StackPorts,
+  urls: StackUrls,
+  opts: Required<Pick<StackOptions, 'adminToken' | 'dataDir'>> & StackOptions,
+): Record<string, string> {
+  const common: Record<string, string> = { HOST: LOOPBACK, GELOMBANG_ADMIN_TOKEN: opts.adminToken };
+  if (opts.capacityFile) common.GELOMBANG_CAPACITY_FILE = resolve(opts.capacityFile);
+  const own: Record<ServiceName, Record<string, string>> = {
+    ministry: { PORT: String(ports.ministry) },
+    email: { HTTP_PORT: String(ports.emailHttp), SMTP_PORT: String(ports.emailSmtp) },
+    upload: { PORT: String(ports.upload), UPLOAD_DIR: join(opts.dataDir, 'objects') },
+    registration: {
+      PORT: String(ports.registration),
+      DB_PATH: join(opts.dataDir, 'registration.db'),
+      MINISTRY_URL: urls.ministry,
+      UPLOAD_URL: urls.upload,
+      SMTP_URL: urls.smtp,
+      EMAIL_URL: urls.email,
+      PUBLIC_URL: urls.registration,
+    },
+  };
+  return { ...common, ...own[name], ...(opts.env?.[name] ?? {}) };
+}
+
+function healthUrl(name: ServiceName, urls: StackUrls): string {
+  const base = name === 'email' ? urls.email : urls[name];
+  return `${base}/healthz`;
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+      lastError = `HTTP ${res.status}`;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not healthy after ${timeoutMs} ms (${lastError})`);
+}
+
+function pipeLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => void): void {
+  if (!stream) return;
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buf += chunk;
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      fn(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      i = buf.indexOf('\n');
+    }
+  });
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts the four services as real processes on loopback and waits until each answers /healthz. */
+export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
+  const ports = await resolvePorts(options.ports);
+  const urls = urlsFor(ports);
+  const adminToken = options.adminToken ?? 'gelombang-admin';
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gelombang-stack-'));
+  const opts = { ...options, adminToken, dataDir };
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const children = new Map<ServiceName, ChildProcess>();
+
+  const spawnService = async (name: ServiceName): Promise<void> => {
+    const entry = join(ROOT, 'mock-services', name, 'main.ts');
+    const child = spawn(process.execPath, [...tsNodeArgs(), entry], {
+      cwd: ROOT,
+      env: { ...process.env, ...serviceEnv(name, ports, urls, opts) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.set(name, child);
+    const log = options.log ?? (() => {});
+    pipeLines(child.stdout, (line) => log(name, line));
+    pipeLines(child.stderr, (line) => log(name, line));
+    try {
+      await waitHealthy(healthUrl(name, urls), child, readyTimeoutMs);
+    } catch (err) {
+      throw new Error(`${name}: ${(err as Error).message}`);
+    }
+  };
+
+  const stop = async () => {
+    // Reverse order: the registration service first, so it does not log its dependencies vanishing.
+    for (const name of [...SERVICE_NAMES].reverse()) {
+      const child = children.get(name);
+      if (child) await terminate(child, 'SIGTERM');
+    }
+  };
+
+  try {
+    for (const name of SERVICE_NAMES) await spawnService(name);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    ports,
+    urls,
+    adminToken,
+    dataDir,
+    process(name) {
+      const child = children.get(name);
+      if (!child) throw new Error(`${name} is not running`);
+      return child;
+    },
+    async kill(name, signal = 'SIGKILL') {
+      const child = children.get(name);
+      if (child) await terminate(child, signal, 10_000);
+    },
+    async restart(name) {
+      const child = children.get(name);
+      if (child) await terminate(child, 'SIGTERM');
+      await spawnService(name);
+    },
+    stop,
+  };
+}
