@@ -23,7 +23,9 @@ export function presignPath(
   expiresUnix: number,
 ): string {
   const path = objectPath(bucket, key);
-  const signature = createHmac('sha256', secret).update(stringToSign(method, path, expiresUnix)).digest('hex');
+  const signature = createHmac('sha256', secret)
+    .update(stringToSign(method, path, expiresUnix))
+    .digest('hex');
   return `${path}?expires=${expiresUnix}&signature=${signature}`;
 }
 
@@ -40,7 +42,9 @@ export function verifyPresigned(
   if (!expires || !signature) return { ok: false, reason: 'missing' };
   const expiresUnix = Number(expires);
   if (!Number.isInteger(expiresUnix)) return { ok: false, reason: 'bad_signature' };
-  const expected = createHmac('sha256', secret).update(stringToSign(method, path, expiresUnix)).digest();
+  const expected = createHmac('sha256', secret)
+    .update(stringToSign(method, path, expiresUnix))
+    .digest();
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, reason: 'bad_signature' };

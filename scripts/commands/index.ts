@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { demoCommand } from './demo.ts';
 import { stackCommand } from './stack.ts';
 
 /** Every `gelombang` sub-command, in the order `--help` lists them. Each lives in its own module. */
 export function registerCommands(program: Command): void {
   program.addCommand(stackCommand());
+  program.addCommand(demoCommand());
 }

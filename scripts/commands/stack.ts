@@ -12,7 +12,10 @@ function port(value: string): number {
 export function stackCommand(): Command {
   return new Command('stack')
     .description('start the reference service and its mock dependencies on loopback until Ctrl-C')
-    .option('--capacity <file>', 'capacity file: the stations (concurrency, queue, service time, faults) of every dependency')
+    .option(
+      '--capacity <file>',
+      'capacity file: the stations (concurrency, queue, service time, faults) of every dependency',
+    )
     .option('--data-dir <dir>', 'where the SQLite database and uploaded objects live (default: a temp dir)')
     .option('--registration-port <port>', 'port of the registration service', port)
     .option('--ministry-port <port>', 'port of the ministry identity API mock', port)
@@ -20,7 +23,7 @@ export function stackCommand(): Command {
     .option('--smtp-port <port>', 'SMTP port of the email mock', port)
     .option('--upload-port <port>', 'port of the upload store mock', port)
     .option('--workers <n>', 'processes of the registration service (node:cluster)')
-    .option('--admin-token <token>', 'token for the mocks\' admin endpoints')
+    .option('--admin-token <token>', "token for the mocks' admin endpoints")
     .option('-v, --verbose', 'print every line the services log')
     .action(async (o) => {
       const stack = await startStack({

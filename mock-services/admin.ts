@@ -1,0 +1,68 @@
+import express, { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { type Capacity, deepMerge, describeIssues } from './capacity.ts';
+import { sendError } from './station/station.ts';
+
+/**
+ * GET/PATCH /admin/config: read and change a mock's stations while it runs (fault injection during
+ * a rehearsal). Guarded by the admin token; every change is validated whole before it applies.
+ */
+export function adminRouter<K extends keyof Capacity>(opts: {
+  token: string;
+  /** the slice of the capacity file this mock owns */
+  schema: z.ZodType<Pick<Capacity, K>>;
+  get: () => Pick<Capacity, K>;
+  apply: (next: Pick<Capacity, K>) => void;
+  log?: (line: string) => void;
+}): Router {
+  const router = Router();
+  router.use('/admin', express.json({ limit: '64kb' }), (req: Request, res: Response, next) => {
+    const header = req.get('authorization') ?? '';
+    if (!header.startsWith('Bearer ')) {
+      return sendError(res, 401, 'unauthorized', 'admin endpoints need Authorization: Bearer <admin token>');
+    }
+    if (header.slice(7) !== opts.token) return sendError(res, 403, 'forbidden', 'wrong admin token');
+    next();
+  });
+  router.get('/admin/config', (_req, res) => {
+    res.json(opts.get());
+  });
+  router.patch('/admin/config', (req, res) => {
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      return sendError(res, 400, 'invalid_field', 'expected a JSON object with the stations to change');
+    }
+    const merged = deepMerge(opts.get(), req.body);
+    const parsed = opts.schema.safeParse(merged);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return sendError(
+        res,
+        400,
+        'invalid_field',
+        describeIssues(parsed.error),
+        issue?.path.join('.') || undefined,
+      );
+    }
+    opts.apply(parsed.data);
+    opts.log?.(`admin: configuration changed: ${JSON.stringify(req.body)}`);
+    res.json(parsed.data);
+  });
+  return router;
+}
+
+/** express.json() failures as our error shape, not express's HTML page. */
+export function jsonErrorHandler(
+  err: unknown,
+  _req: Request,
+  res: Response,
+  next: (e?: unknown) => void,
+): void {
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e?.type === 'entity.parse.failed')
+    return sendError(res, 400, 'malformed_json', `request body is not valid JSON: ${e.message}`);
+  if (e?.type === 'entity.too.large') return sendError(res, 413, 'too_large', 'request body too large');
+  if (e?.status && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+  next(err);
+}
+
+export const portSchema = z.coerce.number().int().min(0).max(65535);

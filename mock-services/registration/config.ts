@@ -1,0 +1,61 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
+
+/**
+ * Every knob of the reference service, read from the environment. The "service profile" knobs
+ * (EMAIL_DELIVERY, MINISTRY_CALLS, MINISTRY_RETRIES, SCRYPT_N) are the optimisations a rehearsal
+ * compares: the defaults reproduce the 2020 behaviour.
+ */
+const onOff = z.enum(['on', 'off']);
+
+export const configSchema = z.object({
+  HOST: z.string().default(LOOPBACK),
+  PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORTS.registration),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  DB_PATH: z.string().min(1).default(join(tmpdir(), 'gelombang-registration.db')),
+  /** FULL: an acknowledged write survives power loss too; NORMAL: survives a process crash only */
+  DB_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  MINISTRY_URL: z.url().default(`http://${LOOPBACK}:${DEFAULT_PORTS.ministry}`),
+  UPLOAD_URL: z.url().default(`http://${LOOPBACK}:${DEFAULT_PORTS.upload}`),
+  SMTP_URL: z.url().default(`smtp://${LOOPBACK}:${DEFAULT_PORTS.emailSmtp}`),
+  PUBLIC_URL: z.url().default(`http://${LOOPBACK}:${DEFAULT_PORTS.registration}`),
+  GELOMBANG_ADMIN_TOKEN: z.string().min(1).default('gelombang-admin'),
+  UPLOAD_ACCESS_TOKEN: z.string().min(1).default('gelombang-upload'),
+  UPLOAD_SIGNING_SECRET: z.string().min(8).default('gelombang-signing'),
+  /** scrypt cost: 2^14 is the floor most guidance accepts; each doubling doubles CPU and memory */
+  SCRYPT_N: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1048576)
+    .refine((n) => (n & (n - 1)) === 0, 'expected a power of two')
+    .default(16384),
+  EMAIL_DELIVERY: z.enum(['inline', 'outbox']).default('inline'),
+  EMAIL_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  EMAIL_TOKEN_TTL_S: z.coerce.number().int().min(1).default(86_400),
+  SESSION_TTL_S: z.coerce.number().int().min(1).default(86_400),
+  MINISTRY_CALLS: z.enum(['sequential', 'parallel']).default('sequential'),
+  MINISTRY_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
+  MINISTRY_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  UPLOAD_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  PHOTO_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(2 * 1024 * 1024),
+  WAVE_QUOTA: z.coerce.number().int().min(0).default(1_000_000),
+  METRICS: onOff.default('on'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`registration: invalid environment: ${lines.join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,386 @@
+import Database from 'better-sqlite3';
+
+/**
+ * All SQL of the reference service. SQLite in WAL mode shared by every cluster process; each step
+ * of the journey is one transaction, so a refused request leaves no row behind and an
+ * acknowledged one is on disk (synchronous=FULL by default) before the answer leaves.
+ */
+
+export type Db = Database.Database;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS accounts (
+  id INTEGER PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  email_verified_at INTEGER,
+  nik TEXT UNIQUE,
+  full_name TEXT,
+  place_of_birth TEXT,
+  date_of_birth TEXT,
+  gender TEXT,
+  address TEXT,
+  occupation_status TEXT,
+  priority TEXT,
+  biodata_at INTEGER,
+  photo_key TEXT,
+  photo_bytes INTEGER,
+  photo_at INTEGER,
+  assessment_score INTEGER,
+  assessment_passed INTEGER,
+  assessment_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS email_tokens (
+  token_hash TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  token_hash TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  to_address TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body_text TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  claimed_until INTEGER,
+  sent_at INTEGER,
+  last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (sent_at, next_attempt_at);
+CREATE TABLE IF NOT EXISTS waves (
+  number INTEGER PRIMARY KEY CHECK (number >= 1),
+  quota INTEGER NOT NULL CHECK (quota >= 0),
+  joined INTEGER NOT NULL DEFAULT 0 CHECK (joined >= 0),
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  opens_at INTEGER,
+  closes_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS wave_members (
+  account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+  wave_number INTEGER NOT NULL REFERENCES waves(number),
+  joined_at INTEGER NOT NULL
+);
+`;
+
+export function openDb(path: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): Db {
+  const db = new Database(path);
+  // Several cluster processes write the same file: wait for the lock instead of failing at once.
+  db.pragma('busy_timeout = 10000');
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('foreign_keys = ON');
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(SCHEMA);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+  return db;
+}
+
+export interface AccountRow {
+  id: number;
+  email: string;
+  password_hash: string;
+  created_at: number;
+  email_verified_at: number | null;
+  nik: string | null;
+  full_name: string | null;
+  date_of_birth: string | null;
+  priority: string | null;
+  biodata_at: number | null;
+  photo_key: string | null;
+  photo_at: number | null;
+  assessment_score: number | null;
+  assessment_at: number | null;
+}
+
+export interface WaveRow {
+  number: number;
+  quota: number;
+  joined: number;
+  status: 'open' | 'closed';
+  opens_at: number | null;
+  closes_at: number | null;
+}
+
+export type JoinResult = 'joined' | 'wave_not_found' | 'wave_closed' | 'wave_full' | 'already_joined';
+
+/** Prepared statements and the multi-statement transactions of the journey. */
+export class Repository {
+  private readonly s;
+
+  constructor(readonly db: Db) {
+    this.s = {
+      insertAccount: db.prepare('INSERT INTO accounts (email, password_hash, created_at) VALUES (?, ?, ?)'),
+      insertToken: db.prepare(
+        'INSERT INTO email_tokens (token_hash, account_id, expires_at) VALUES (?, ?, ?)',
+      ),
+      insertOutbox: db.prepare(
+        'INSERT INTO outbox (account_id, to_address, subject, body_text, body_html, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      deleteAccount: db.prepare('DELETE FROM accounts WHERE id = ?'),
+      accountByEmail: db.prepare('SELECT * FROM accounts WHERE email = ?'),
+      accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+      accountByNik: db.prepare('SELECT id FROM accounts WHERE nik = ?'),
+      tokenByHash: db.prepare('SELECT * FROM email_tokens WHERE token_hash = ?'),
+      useToken: db.prepare('UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL'),
+      verifyEmail: db.prepare(
+        'UPDATE accounts SET email_verified_at = ? WHERE id = ? AND email_verified_at IS NULL',
+      ),
+      insertSession: db.prepare('INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)'),
+      sessionByHash: db.prepare('SELECT account_id, expires_at FROM sessions WHERE token_hash = ?'),
+      saveBiodata: db.prepare(
+        `UPDATE accounts SET nik = ?, full_name = ?, place_of_birth = ?, date_of_birth = ?, gender = ?, address = ?,
+         occupation_status = ?, priority = ?, biodata_at = ? WHERE id = ? AND biodata_at IS NULL`,
+      ),
+      savePhoto: db.prepare(
+        'UPDATE accounts SET photo_key = ?, photo_bytes = ?, photo_at = ? WHERE id = ? AND biodata_at IS NOT NULL',
+      ),
+      saveAssessment: db.prepare(
+        'UPDATE accounts SET assessment_score = ?, assessment_passed = ?, assessment_at = ? WHERE id = ? AND assessment_at IS NULL AND photo_at IS NOT NULL',
+      ),
+      wave: db.prepare('SELECT * FROM waves WHERE number = ?'),
+      waves: db.prepare('SELECT * FROM waves ORDER BY number'),
+      insertWave: db.prepare(
+        'INSERT INTO waves (number, quota, status, opens_at, closes_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      membership: db.prepare('SELECT wave_number, joined_at FROM wave_members WHERE account_id = ?'),
+      takePlace: db.prepare(
+        "UPDATE waves SET joined = joined + 1 WHERE number = ? AND joined < quota AND status = 'open'",
+      ),
+      insertMember: db.prepare(
+        'INSERT INTO wave_members (account_id, wave_number, joined_at) VALUES (?, ?, ?)',
+      ),
+      countMembers: db.prepare('SELECT COUNT(*) AS n FROM wave_members WHERE wave_number = ?'),
+      outboxDepth: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL'),
+      claimOutbox: db.prepare(
+        `UPDATE outbox SET claimed_until = ?, attempts = attempts + 1
+         WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?
+                     AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1)
+         RETURNING *`,
+      ),
+      outboxSent: db.prepare('UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE id = ?'),
+      outboxFailed: db.prepare(
+        'UPDATE outbox SET next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?',
+      ),
+    };
+  }
+
+  /** Account + email token (+ outbox row) in one transaction; throws on a duplicate email. */
+  createAccount(
+    email: string,
+    passwordHash: string,
+    tokenHash: string,
+    tokenExpiresAt: number,
+    outbox?: { subject: string; text: string; html: string },
+  ): number {
+    return this.db
+      .transaction(() => {
+        const now = Date.now();
+        const id = Number(this.s.insertAccount.run(email, passwordHash, now).lastInsertRowid);
+        this.s.insertToken.run(tokenHash, id, tokenExpiresAt);
+        if (outbox) this.s.insertOutbox.run(id, email, outbox.subject, outbox.text, outbox.html, now);
+        return id;
+      })
+      .immediate();
+  }
+
+  deleteAccount(id: number): void {
+    this.s.deleteAccount.run(id);
+  }
+
+  accountByEmail(email: string): AccountRow | undefined {
+    return this.s.accountByEmail.get(email) as AccountRow | undefined;
+  }
+
+  accountById(id: number): AccountRow | undefined {
+    return this.s.accountById.get(id) as AccountRow | undefined;
+  }
+
+  nikTaken(nik: string, exceptAccount: number): boolean {
+    const row = this.s.accountByNik.get(nik) as { id: number } | undefined;
+    return row !== undefined && row.id !== exceptAccount;
+  }
+
+  /** 'verified' | 'invalid' | 'used' | 'expired', atomically: a token can verify once. */
+  useEmailToken(
+    hash: string,
+    now: number,
+  ): { result: 'verified' | 'invalid' | 'used' | 'expired'; email?: string } {
+    return this.db
+      .transaction(() => {
+        const t = this.s.tokenByHash.get(hash) as
+          | { account_id: number; expires_at: number; used_at: number | null }
+          | undefined;
+        if (!t) return { result: 'invalid' as const };
+        if (t.used_at !== null) return { result: 'used' as const };
+        if (t.expires_at < now) return { result: 'expired' as const };
+        this.s.useToken.run(now, hash);
+        this.s.verifyEmail.run(now, t.account_id);
+        const account = this.accountById(t.account_id);
+        return { result: 'verified' as const, email: account?.email };
+      })
+      .immediate();
+  }
+
+  createSession(hash: string, accountId: number, expiresAt: number): void {
+    this.s.insertSession.run(hash, accountId, expiresAt);
+  }
+
+  session(hash: string): { account_id: number; expires_at: number } | undefined {
+    return this.s.sessionByHash.get(hash) as { account_id: number; expires_at: number } | undefined;
+  }
+
+  /** false when biodata was saved meanwhile (a concurrent request won) */
+  saveBiodata(
+    id: number,
+    b: {
+      nik: string;
+      fullName: string;
+      placeOfBirth: string;
+      dateOfBirth: string;
+      gender: string;
+      address: unknown;
+      occupationStatus: string;
+      priority: string;
+    },
+  ): boolean {
+    const r = this.s.saveBiodata.run(
+      b.nik,
+      b.fullName,
+      b.placeOfBirth,
+      b.dateOfBirth,
+      b.gender,
+      JSON.stringify(b.address),
+      b.occupationStatus,
+      b.priority,
+      Date.now(),
+      id,
+    );
+    return r.changes === 1;
+  }
+
+  savePhoto(id: number, key: string, bytes: number): boolean {
+    return this.s.savePhoto.run(key, bytes, Date.now(), id).changes === 1;
+  }
+
+  saveAssessment(id: number, score: number, passed: boolean): boolean {
+    return this.s.saveAssessment.run(score, passed ? 1 : 0, Date.now(), id).changes === 1;
+  }
+
+  wave(n: number): WaveRow | undefined {
+    return this.s.wave.get(n) as WaveRow | undefined;
+  }
+
+  waves(): WaveRow[] {
+    return this.s.waves.all() as WaveRow[];
+  }
+
+  createWave(w: {
+    number: number;
+    quota: number;
+    status: 'open' | 'closed';
+    opensAt?: number;
+    closesAt?: number;
+  }): void {
+    this.s.insertWave.run(w.number, w.quota, w.status, w.opensAt ?? null, w.closesAt ?? null);
+  }
+
+  /** Changes status and/or quota; refuses a quota below the places already taken. */
+  updateWave(
+    n: number,
+    patch: { status?: 'open' | 'closed'; quota?: number },
+  ): WaveRow | 'not_found' | 'quota_below_joined' {
+    return this.db
+      .transaction(() => {
+        const w = this.wave(n);
+        if (!w) return 'not_found' as const;
+        const quota = patch.quota ?? w.quota;
+        if (quota < w.joined) return 'quota_below_joined' as const;
+        this.db
+          .prepare('UPDATE waves SET quota = ?, status = ? WHERE number = ?')
+          .run(quota, patch.status ?? w.status, n);
+        return this.wave(n) as WaveRow;
+      })
+      .immediate();
+  }
+
+  ensureFirstWave(quota: number): void {
+    this.db
+      .transaction(() => {
+        if ((this.s.waves.all() as WaveRow[]).length === 0)
+          this.createWave({ number: 1, quota, status: 'open' });
+      })
+      .immediate();
+  }
+
+  membership(accountId: number): { wave_number: number; joined_at: number } | undefined {
+    return this.s.membership.get(accountId) as { wave_number: number; joined_at: number } | undefined;
+  }
+
+  /**
+   * Takes a place atomically: the conditional UPDATE can only succeed while joined < quota, and
+   * BEGIN IMMEDIATE serialises writers across processes, so the quota is never oversold.
+   */
+  joinWave(accountId: number, n: number, now: number): JoinResult {
+    return this.db
+      .transaction((): JoinResult => {
+        const w = this.wave(n);
+        if (!w) return 'wave_not_found';
+        if (
+          w.status !== 'open' ||
+          (w.opens_at !== null && now < w.opens_at) ||
+          (w.closes_at !== null && now > w.closes_at)
+        ) {
+          return 'wave_closed';
+        }
+        if (this.membership(accountId)) return 'already_joined';
+        if (this.s.takePlace.run(n).changes !== 1) return 'wave_full';
+        this.s.insertMember.run(accountId, n, now);
+        return 'joined';
+      })
+      .immediate();
+  }
+
+  countMembers(n: number): number {
+    return (this.s.countMembers.get(n) as { n: number }).n;
+  }
+
+  outboxDepth(): number {
+    return (this.s.outboxDepth.get() as { n: number }).n;
+  }
+
+  claimOutbox(now: number, leaseMs: number): OutboxRow | undefined {
+    return this.s.claimOutbox.get(now + leaseMs, now, now) as OutboxRow | undefined;
+  }
+
+  outboxSent(id: number): void {
+    this.s.outboxSent.run(Date.now(), id);
+  }
+
+  outboxFailed(id: number, retryAt: number, error: string): void {
+    this.s.outboxFailed.run(retryAt, error, id);
+  }
+}
+
+export interface OutboxRow {
+  id: number;
+  account_id: number;
+  to_address: string;
+  subject: string;
+  body_text: string;
+  body_html: string;
+  attempts: number;
+}

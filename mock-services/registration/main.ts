@@ -1,0 +1,170 @@
+import cluster from 'node:cluster';
+import { once } from 'node:events';
+import { AggregatorRegistry, Gauge } from 'prom-client';
+import { createApp } from './app.ts';
+import { type Config, parseConfig } from './config.ts';
+import { openDb, Repository } from './db.ts';
+import { Mailer, startOutboxSender } from './mailer.ts';
+import { createServiceMetrics } from './metrics.ts';
+import { MinistryClient } from './ministry-client.ts';
+import { UploadClient } from './uploads.ts';
+
+/**
+ * The reference registration service: WORKERS processes behind one port (node:cluster), sharing
+ * one SQLite file. /metrics on any process answers for all of them: a worker asks the primary,
+ * which collects every worker's registry with prom-client's AggregatorRegistry.
+ */
+
+const METRICS_REQUEST = 'gelombang:metrics-request';
+const METRICS_RESPONSE = 'gelombang:metrics-response';
+
+let config: Config;
+try {
+  config = parseConfig(process.env);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+
+if (cluster.isPrimary && config.WORKERS > 1) {
+  await runPrimary(config);
+} else {
+  await runWorker(config);
+}
+
+async function runPrimary(cfg: Config): Promise<void> {
+  // Create the schema once before forking, so workers never race on CREATE TABLE.
+  const repo = new Repository(openDb(cfg.DB_PATH, cfg.DB_SYNCHRONOUS));
+  repo.ensureFirstWave(cfg.WAVE_QUOTA);
+  repo.db.close();
+  const aggregator = new AggregatorRegistry();
+  let stopping = false;
+  cluster.on('message', (worker, msg: { type?: string; id?: number }) => {
+    if (msg?.type !== METRICS_REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (body) =>
+        worker.send({ type: METRICS_RESPONSE, id: msg.id, body, contentType: aggregator.contentType }),
+      (err: Error) => worker.send({ type: METRICS_RESPONSE, id: msg.id, error: err.message }),
+    );
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    console.error(`registration: worker ${worker.process.pid} died (${signal ?? code}); starting another`);
+    cluster.fork();
+  });
+  for (let i = 0; i < cfg.WORKERS; i++) cluster.fork();
+  let listening = 0;
+  cluster.on('listening', () => {
+    if (++listening === cfg.WORKERS) {
+      console.log(`registration listening on http://${cfg.HOST}:${cfg.PORT} (${cfg.WORKERS} processes)`);
+    }
+  });
+  const stop = () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 5000).unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+async function runWorker(cfg: Config): Promise<void> {
+  const db = openDb(cfg.DB_PATH, cfg.DB_SYNCHRONOUS);
+  const repo = new Repository(db);
+  if (!cluster.isWorker) repo.ensureFirstWave(cfg.WAVE_QUOTA);
+  const metrics = createServiceMetrics();
+  if (cluster.isWorker) AggregatorRegistry.setRegistries([metrics.registry]);
+  new Gauge({
+    name: 'gelombang_wave_places',
+    help: 'Places of each wave: its quota and how many are taken',
+    labelNames: ['wave', 'state'],
+    registers: [metrics.registry],
+    // Every process reads the same database: take one value, never the sum.
+    aggregator: 'max',
+    collect() {
+      for (const w of repo.waves()) {
+        this.set({ wave: String(w.number), state: 'quota' }, w.quota);
+        this.set({ wave: String(w.number), state: 'joined' }, w.joined);
+      }
+    },
+  });
+  new Gauge({
+    name: 'gelombang_email_outbox_depth',
+    help: 'Verification mails accepted but not yet handed to SMTP (outbox mode)',
+    registers: [metrics.registry],
+    aggregator: 'max',
+    collect() {
+      this.set(repo.outboxDepth());
+    },
+  });
+
+  const mailer = new Mailer(cfg.SMTP_URL, cfg.EMAIL_TIMEOUT_MS, metrics);
+  const outbox = cfg.EMAIL_DELIVERY === 'outbox' ? startOutboxSender(repo, mailer) : undefined;
+
+  const pending = new Map<number, (v: { contentType: string; body: string } | Error) => void>();
+  let nextId = 0;
+  if (cluster.isWorker) {
+    process.on(
+      'message',
+      (msg: { type?: string; id: number; body?: string; contentType?: string; error?: string }) => {
+        if (msg?.type !== METRICS_RESPONSE) return;
+        const resolve = pending.get(msg.id);
+        pending.delete(msg.id);
+        resolve?.(
+          msg.error
+            ? new Error(msg.error)
+            : { contentType: msg.contentType ?? 'text/plain', body: msg.body ?? '' },
+        );
+      },
+    );
+  }
+  const metricsText = async () => {
+    if (!cluster.isWorker)
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    const id = ++nextId;
+    const answer = await new Promise<{ contentType: string; body: string } | Error>((resolve) => {
+      pending.set(id, resolve);
+      process.send?.({ type: METRICS_REQUEST, id });
+    });
+    if (answer instanceof Error) throw answer;
+    return answer;
+  };
+
+  const app = createApp({
+    config: cfg,
+    repo,
+    metrics,
+    mailer,
+    metricsText,
+    ministry: new MinistryClient({
+      baseUrl: cfg.MINISTRY_URL,
+      timeoutMs: cfg.MINISTRY_TIMEOUT_MS,
+      retries: cfg.MINISTRY_RETRIES,
+      metrics,
+    }),
+    uploads: new UploadClient({
+      baseUrl: cfg.UPLOAD_URL,
+      accessToken: cfg.UPLOAD_ACCESS_TOKEN,
+      signingSecret: cfg.UPLOAD_SIGNING_SECRET,
+      timeoutMs: cfg.UPLOAD_TIMEOUT_MS,
+      metrics,
+    }),
+  });
+  const server = app.listen(cfg.PORT, cfg.HOST);
+  await once(server, 'listening');
+  server.keepAliveTimeout = 65_000;
+  if (!cluster.isWorker) console.log(`registration listening on http://${cfg.HOST}:${cfg.PORT}`);
+
+  const stop = async () => {
+    server.close();
+    await outbox?.stop();
+    mailer.close();
+    db.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}

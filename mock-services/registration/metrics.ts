@@ -1,0 +1,109 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The service's Prometheus metrics: RED per route, the funnel, every dependency call by outcome,
+ * and what is in flight. One registry per process; with node:cluster the primary aggregates them.
+ */
+
+export type Dependency = 'dukcapil' | 'dapodik' | 'dtks' | 'email' | 'upload';
+export type DependencyOutcome = 'ok' | 'rejected' | 'timeout' | 'error';
+
+export function createServiceMetrics(registry: Registry = new Registry()) {
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'gelombang_http_requests_total',
+      help: 'HTTP requests answered, by route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'gelombang_http_request_duration_seconds',
+      help: 'HTTP request duration by route pattern and status class',
+      labelNames: ['method', 'route', 'status_class'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'gelombang_http_requests_in_flight',
+      help: 'HTTP requests being handled now',
+      registers: [registry],
+    }),
+    stageReached: new Counter({
+      name: 'gelombang_funnel_stage_reached_total',
+      help: 'Registrants who reached a funnel stage',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    rejections: new Counter({
+      name: 'gelombang_funnel_rejections_total',
+      help: 'Requests refused at a funnel stage, by error code',
+      labelNames: ['stage', 'code'] as const,
+      registers: [registry],
+    }),
+    dependencyDuration: new Histogram({
+      name: 'gelombang_dependency_request_duration_seconds',
+      help: 'Calls to a dependency (ministry API, SMTP, object store) by outcome',
+      labelNames: ['dependency', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    dependencyInFlight: new Gauge({
+      name: 'gelombang_dependency_in_flight',
+      help: 'Calls to a dependency waiting for an answer now',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
+    scryptDuration: new Histogram({
+      name: 'gelombang_password_hash_duration_seconds',
+      help: 'scrypt hashing and verification time (the CPU cost of accounts and logins)',
+      labelNames: ['operation'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
+
+/** Times a dependency call and records its outcome; the call itself classifies the outcome. */
+export async function timeDependency<T>(
+  m: ServiceMetrics,
+  dependency: Dependency,
+  call: () => Promise<T>,
+  classify: (err: unknown) => DependencyOutcome,
+): Promise<T> {
+  const end = m.dependencyDuration.startTimer({ dependency });
+  m.dependencyInFlight.inc({ dependency });
+  try {
+    const result = await call();
+    end({ outcome: 'ok' });
+    return result;
+  } catch (err) {
+    end({ outcome: classify(err) });
+    throw err;
+  } finally {
+    m.dependencyInFlight.dec({ dependency });
+  }
+}
+
+/** RED per route. The route label is express's pattern (bounded), never the raw URL. */
+export function redMiddleware(m: ServiceMetrics) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    m.inFlight.inc();
+    res.once('close', () => {
+      m.inFlight.dec();
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      m.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      m.duration.observe(
+        { method: req.method, route, status_class: `${Math.floor(res.statusCode / 100)}xx` },
+        seconds,
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Generates the KTP photo fixtures that scenarios upload (`open()` in the init context).
+ * Real JPEGs of the size a phone photo of an ID card has after the site's resize (a few hundred
+ * KB): a card-shaped layout with sensor-like noise so that the encoder cannot shrink it to nothing.
+ * Run: node --import tsx scripts/generate-ktp-fixtures.ts
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import jpeg from 'jpeg-js';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), '..', 'scenarios', 'fixtures');
+
+/** Deterministic PRNG (mulberry32) so that regenerating gives the same bytes. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function ktpPhoto(width: number, height: number, seed: number, noise: number): Uint8Array {
+  const rnd = mulberry32(seed);
+  const data = Buffer.alloc(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      // A light-blue card on a darker desk, a photo box on the right, text-like stripes on the left.
+      const onCard = x > width * 0.05 && x < width * 0.95 && y > height * 0.08 && y < height * 0.92;
+      const inPhoto = x > width * 0.68 && x < width * 0.9 && y > height * 0.25 && y < height * 0.8;
+      const onText =
+        x > width * 0.1 && x < width * 0.62 && Math.floor(y / (height / 22)) % 2 === 0 && y > height * 0.2;
+      let r = 70;
+      let g = 60;
+      let b = 50;
+      if (onCard) [r, g, b] = [170, 205, 230];
+      if (onCard && onText) [r, g, b] = [40, 40, 60];
+      if (inPhoto) [r, g, b] = [200, 60 + ((x + y) % 90), 60];
+      const n = (rnd() - 0.5) * noise;
+      data[i] = Math.max(0, Math.min(255, r + n));
+      data[i + 1] = Math.max(0, Math.min(255, g + n));
+      data[i + 2] = Math.max(0, Math.min(255, b + n));
+      data[i + 3] = 255;
+    }
+  }
+  return jpeg.encode({ data, width, height }, 85).data;
+}
+
+const fixtures = [
+  { file: 'ktp-small.jpg', width: 640, height: 400, seed: 1, noise: 40 },
+  { file: 'ktp-medium.jpg', width: 1024, height: 640, seed: 2, noise: 60 },
+  { file: 'ktp-large.jpg', width: 1280, height: 800, seed: 3, noise: 70 },
+];
+for (const f of fixtures) {
+  const bytes = ktpPhoto(f.width, f.height, f.seed, f.noise);
+  writeFileSync(join(here, f.file), bytes);
+  console.log(`${f.file}: ${f.width}x${f.height}, ${(bytes.length / 1024).toFixed(0)} KiB`);
+}
