@@ -58,11 +58,15 @@ export function jsonErrorHandler(
   next: (e?: unknown) => void,
 ): void {
   const e = err as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.parse.failed')
-    return sendError(res, 400, 'malformed_json', `request body is not valid JSON: ${e.message}`);
-  if (e?.type === 'entity.too.large') return sendError(res, 413, 'too_large', 'request body too large');
-  if (e?.status && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
-  next(err);
+  if (e?.type === 'entity.parse.failed') {
+    sendError(res, 400, 'malformed_json', `request body is not valid JSON: ${e.message}`);
+  } else if (e?.type === 'entity.too.large') {
+    sendError(res, 413, 'too_large', 'request body too large');
+  } else if (e?.status && e.status < 500) {
+    sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+  } else {
+    next(err);
+  }
 }
 
 export const portSchema = z.coerce.number().int().min(0).max(65535);

@@ -72,11 +72,17 @@ async function runPrimary(cfg: Config): Promise<void> {
 }
 
 async function runWorker(cfg: Config): Promise<void> {
+  // An orphaned worker would keep serving the port after its primary was killed: follow it down.
+  if (cluster.isWorker) process.once('disconnect', () => process.exit(1));
   const db = openDb(cfg.DB_PATH, cfg.DB_SYNCHRONOUS);
   const repo = new Repository(db);
   if (!cluster.isWorker) repo.ensureFirstWave(cfg.WAVE_QUOTA);
   const metrics = createServiceMetrics();
-  if (cluster.isWorker) AggregatorRegistry.setRegistries([metrics.registry]);
+  if (cluster.isWorker) {
+    // Constructing one installs prom-client's listener that answers the primary's collection requests.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([metrics.registry]);
+  }
   new Gauge({
     name: 'gelombang_wave_places',
     help: 'Places of each wave: its quota and how many are taken',

@@ -1,0 +1,372 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isEligible } from '../scenarios/lib/population.ts';
+import { type ErrorBody, RegistrantClient } from '../scripts/registrant-client.ts';
+import { type RunningStack, startStack } from '../scripts/stack.ts';
+import { people } from './support/population.ts';
+
+/**
+ * The reference service against the real mock processes: the journey, every bad input (each a 4xx
+ * with a code and a field, and no row left behind), and what its metrics say.
+ */
+
+let stack: RunningStack;
+let db: Database.Database;
+const pool = people(2020, 0);
+let n = 0;
+const client = () => new RegistrantClient(stack.urls, `reg${++n}.${Date.now()}@example.test`);
+const count = (sql: string, ...args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+const rows = () => ({
+  accounts: count('SELECT COUNT(*) AS n FROM accounts'),
+  tokens: count('SELECT COUNT(*) AS n FROM email_tokens'),
+  biodata: count('SELECT COUNT(*) AS n FROM accounts WHERE biodata_at IS NOT NULL'),
+  photos: count('SELECT COUNT(*) AS n FROM accounts WHERE photo_at IS NOT NULL'),
+  members: count('SELECT COUNT(*) AS n FROM wave_members'),
+});
+
+beforeAll(async () => {
+  stack = await startStack({
+    ports: 'auto',
+    capacityFile: 'mock-services/capacity.unlimited.json',
+    env: { registration: { SCRYPT_N: '1024', EMAIL_TOKEN_TTL_S: '2' } },
+  });
+  db = new Database(join(stack.dataDir, 'registration.db'), { readonly: true, fileMustExist: true });
+});
+
+afterAll(async () => {
+  db?.close();
+  await stack?.stop();
+});
+
+function expectError(r: { status: number; body: unknown }, status: number, code: string, field?: string) {
+  expect({ status: r.status, code: (r.body as ErrorBody).error?.code }).toEqual({ status, code });
+  if (field !== undefined) expect((r.body as ErrorBody).error.field).toBe(field);
+  expect(typeof (r.body as ErrorBody).error.message).toBe('string');
+}
+
+describe('the journey', () => {
+  it('walks a registrant through all eight steps, and the funnel metrics count each stage', async () => {
+    const c = client();
+    const person = pool.take();
+    expect((await c.createAccount()).status).toBe(201);
+    const token = await c.verificationToken();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect((await c.verifyEmail(token)).body).toMatchObject({ verified: true });
+    expect((await c.login()).status).toBe(201);
+    const bio = await c.submitBiodata(person);
+    expect(bio.status).toBe(200);
+    expect(bio.body).toMatchObject({ eligible: true, priority: person.dtksRecipient ? 'low' : 'high' });
+    expect((await c.status()).body.stage).toBe('biodata_verified');
+    const photo = await c.uploadPhoto();
+    expect(photo.status).toBe(201);
+    const assessment = await c.submitAssessment();
+    expect(assessment.body).toMatchObject({ stage: 'assessment_done' });
+    expect((await c.joinWave(1)).status).toBe(201);
+    const status = await c.status();
+    expect(status.body).toMatchObject({ stage: 'joined_wave', wave: { number: 1 } });
+
+    // The object really is in the store.
+    const key = (photo.body as { key: string }).key;
+    const stored = await fetch(`${stack.urls.upload}/buckets/ktp/objects/${key}`, {
+      headers: { authorization: 'Bearer gelombang-upload' },
+    });
+    expect(stored.status).toBe(200);
+    expect((await stored.arrayBuffer()).byteLength).toBe((photo.body as { size: number }).size);
+
+    const metrics = await (await fetch(`${stack.urls.registration}/metrics`)).text();
+    for (const stage of [
+      'registered',
+      'email_verified',
+      'biodata_verified',
+      'photo_uploaded',
+      'assessment_done',
+      'joined_wave',
+    ]) {
+      expect(metrics).toMatch(new RegExp(`gelombang_funnel_stage_reached_total\\{stage="${stage}"\\} [1-9]`));
+    }
+    expect(metrics).toMatch(
+      /gelombang_dependency_request_duration_seconds_count\{dependency="dukcapil",outcome="ok"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /gelombang_dependency_request_duration_seconds_count\{dependency="email",outcome="ok"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /gelombang_http_requests_total\{method="PUT",route="\/api\/v1\/me\/biodata",status="200"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/gelombang_wave_places\{wave="1",state="joined"\} [1-9]/);
+    expect(metrics).toMatch(/nodejs_eventloop_lag_seconds/);
+  });
+
+  it('answers health and readiness', async () => {
+    expect((await fetch(`${stack.urls.registration}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${stack.urls.registration}/readyz`)).json()).toEqual({ status: 'ready' });
+  });
+});
+
+describe('bad input: a 4xx naming code and field, and nothing stored', () => {
+  it('refuses malformed JSON, missing and extra fields on account creation', async () => {
+    const before = rows();
+    const c = client();
+    expectError(
+      await c.call('POST', '/api/v1/accounts', { raw: '{"email": "a@b.c",' }),
+      400,
+      'malformed_json',
+    );
+    expectError(
+      await c.call('POST', '/api/v1/accounts', { json: { email: c.email } }),
+      400,
+      'invalid_field',
+      'password',
+    );
+    expectError(
+      await c.call('POST', '/api/v1/accounts', {
+        json: { email: c.email, password: 'Rahasia-2020!', admin: true },
+      }),
+      400,
+      'invalid_field',
+      'admin',
+    );
+    expectError(
+      await c.call('POST', '/api/v1/accounts', {
+        json: { email: 'not-an-email', password: 'Rahasia-2020!' },
+      }),
+      400,
+      'invalid_field',
+      'email',
+    );
+    expectError(
+      await c.call('POST', '/api/v1/accounts', { json: { email: c.email, password: 'short' } }),
+      400,
+      'invalid_field',
+      'password',
+    );
+    expect(rows()).toEqual(before);
+  });
+
+  it('refuses a duplicate email, whatever its case', async () => {
+    const c = client();
+    expect((await c.createAccount()).status).toBe(201);
+    const before = rows();
+    expectError(
+      await c.call('POST', '/api/v1/accounts', {
+        json: { email: c.email.toUpperCase(), password: 'Rahasia-2020!' },
+      }),
+      409,
+      'duplicate_email',
+      'email',
+    );
+    expect(rows()).toEqual(before);
+  });
+
+  it('refuses wrong, replayed and expired verification tokens, and logging in unverified', async () => {
+    const c = client();
+    await c.createAccount();
+    expectError(await c.login(), 403, 'email_not_verified', 'email');
+    expectError(await c.verifyEmail('not-a-token'), 400, 'invalid_token', 'token');
+    const token = await c.verificationToken();
+    expect((await c.verifyEmail(token)).status).toBe(200);
+    expectError(await c.verifyEmail(token), 409, 'token_used', 'token');
+
+    const late = client();
+    await late.createAccount();
+    const lateToken = await late.verificationToken();
+    await new Promise((r) => setTimeout(r, 2500)); // EMAIL_TOKEN_TTL_S=2 in this stack
+    expectError(await late.verifyEmail(lateToken), 410, 'token_expired', 'token');
+    expect(
+      count(
+        'SELECT COUNT(*) AS n FROM accounts WHERE email = ? AND email_verified_at IS NOT NULL',
+        late.email,
+      ),
+    ).toBe(0);
+  });
+
+  it('refuses requests without a valid session', async () => {
+    const c = client();
+    expectError(await c.call('GET', '/api/v1/me/status', { token: null }), 401, 'unauthorized');
+    expectError(await c.call('GET', '/api/v1/me/status', { token: 'forged' }), 401, 'unauthorized');
+    expectError(
+      await c.call('POST', '/api/v1/sessions', { json: { email: c.email, password: 'Rahasia-2020!' } }),
+      401,
+      'bad_credentials',
+    );
+  });
+
+  describe('biodata', () => {
+    let c: RegistrantClient;
+    beforeAll(async () => {
+      c = client();
+      await c.createAccount();
+      await c.verifyEmail(await c.verificationToken());
+      await c.login();
+    });
+    const person = () => pool.take();
+    const cases: Array<
+      [string, (p: ReturnType<typeof person>) => Record<string, unknown>, number, string, string]
+    > = [
+      ['a NIK that is not 16 digits', () => ({ nik: '12345' }), 400, 'invalid_field', 'nik'],
+      ['a NIK with an unknown province', (p) => ({ nik: `99${p.nik.slice(2)}` }), 400, 'invalid_nik', 'nik'],
+      [
+        'a NIK with region 00',
+        (p) => ({ nik: `${p.nik.slice(0, 2)}00${p.nik.slice(4)}` }),
+        400,
+        'invalid_nik',
+        'nik',
+      ],
+      [
+        'a NIK whose date is impossible',
+        (p) => ({ nik: `${p.nik.slice(0, 6)}32${p.nik.slice(8)}` }),
+        400,
+        'invalid_nik',
+        'nik',
+      ],
+      [
+        'a NIK whose date differs from dateOfBirth',
+        (p) => ({ dateOfBirth: p.dateOfBirth.replace(/-\d\d$/, (d) => (d === '-01' ? '-02' : '-01')) }),
+        400,
+        'invalid_nik',
+        'nik',
+      ],
+      [
+        'a gender the NIK contradicts',
+        (p) => ({ gender: p.gender === 'M' ? 'F' : 'M' }),
+        400,
+        'invalid_nik',
+        'nik',
+      ],
+      [
+        'a dateOfBirth that is not a date',
+        () => ({ dateOfBirth: '1990-02-30' }),
+        400,
+        'invalid_nik',
+        'dateOfBirth',
+      ],
+      [
+        'a missing address field',
+        (p) => ({ address: { ...p.address, postalCode: undefined } }),
+        400,
+        'invalid_field',
+        'address.postalCode',
+      ],
+      ['an extra field', () => ({ salary: 1 }), 400, 'invalid_field', 'salary'],
+    ];
+    for (const [name, change, status, code, field] of cases) {
+      it(`refuses ${name}`, async () => {
+        const before = rows();
+        const p = person();
+        expectError(await c.submitBiodata(p, change(p)), status, code, field);
+        expect(rows()).toEqual(before);
+      });
+    }
+    it('refuses a NIK whose mismatch comes from the NIK itself (date encoded differently)', async () => {
+      const p = person();
+      const r = await c.submitBiodata(p, {
+        nik: `${p.nik.slice(0, 6)}${p.nik.slice(6, 8)}13${p.nik.slice(10)}`,
+      });
+      expectError(r, 400, 'invalid_nik', 'nik');
+    });
+
+    it('refuses an under-18, a student, an unknown NIK and a name mismatch, storing nothing', async () => {
+      const before = rows();
+      expectError(await c.submitBiodata(pool.take((p) => p.age < 18)), 422, 'too_young', 'dateOfBirth');
+      expectError(
+        await c.submitBiodata(
+          pool.take(
+            (p) =>
+              p.inDukcapil &&
+              p.age >= 18 &&
+              p.citizen &&
+              p.enrolledInEducation &&
+              p.fullName === p.registeredName,
+          ),
+        ),
+        422,
+        'in_formal_education',
+        'nik',
+      );
+      const unknown = await c.submitBiodata(pool.take((p) => !p.inDukcapil && p.age >= 18));
+      expectError(unknown, 422, 'nik_not_verified', 'nik');
+      expect((unknown.body as ErrorBody).error.details).toMatchObject({ reason: 'nik_not_found' });
+      const mismatch = await c.submitBiodata(
+        pool.take((p) => p.inDukcapil && p.fullName !== p.registeredName && p.age >= 18),
+      );
+      expect((mismatch.body as ErrorBody).error.details).toMatchObject({ reason: 'name_mismatch' });
+      expect(rows()).toEqual(before);
+    });
+
+    it('refuses a NIK registered to another account', async () => {
+      const p = pool.take();
+      expect((await c.submitBiodata(p)).status).toBe(200);
+      const other = client();
+      await other.createAccount();
+      await other.verifyEmail(await other.verificationToken());
+      await other.login();
+      const before = rows();
+      expectError(await other.submitBiodata(p), 409, 'duplicate_nik', 'nik');
+      expect(rows()).toEqual(before);
+    });
+  });
+
+  describe('photo, assessment and wave', () => {
+    let c: RegistrantClient;
+    beforeAll(async () => {
+      c = client();
+      await c.createAccount();
+      await c.verifyEmail(await c.verificationToken());
+      await c.login();
+    });
+
+    it('refuses a photo before biodata, then a non-image, a too-large photo and a wrong field', async () => {
+      expectError(await c.uploadPhoto(), 409, 'stage_incomplete', 'biodata');
+      expect((await c.submitBiodata(pool.take(isEligible))).status).toBe(200);
+      const before = rows();
+      expectError(
+        await c.uploadPhoto(new TextEncoder().encode('GIF89a this is not a jpeg')),
+        415,
+        'not_an_image',
+        'photo',
+      );
+      const big = new Uint8Array(2 * 1024 * 1024 + 10);
+      big.set([0xff, 0xd8, 0xff]);
+      expectError(await c.uploadPhoto(big), 413, 'photo_too_large', 'photo');
+      expectError(await c.uploadPhoto(undefined, 'ktp.jpg', 'selfie'), 400, 'invalid_field', 'selfie');
+      expectError(
+        await c.call('PUT', '/api/v1/me/ktp-photo', { json: { photo: 'base64...' } }),
+        415,
+        'invalid_content_type',
+        'photo',
+      );
+      expect(rows()).toEqual(before);
+    });
+
+    it('refuses joining before the test, a bad test, then joining twice, an unknown, a closed and a full wave', async () => {
+      expectError(await c.joinWave(1), 409, 'stage_incomplete', 'assessment');
+      expect((await c.uploadPhoto()).status).toBe(201);
+      expectError(await c.submitAssessment([1, 2, 3]), 400, 'invalid_field', 'answers');
+      expectError(await c.submitAssessment(Array(20).fill(7)), 400, 'invalid_field', 'answers.0');
+      expect((await c.submitAssessment()).status).toBe(200);
+
+      const admin = { authorization: `Bearer ${stack.adminToken}` };
+      const mkWave = (body: unknown) =>
+        c.call('POST', '/admin/waves', { json: body, token: null, headers: admin });
+      expectError(
+        await c.call('POST', '/admin/waves', { json: { number: 90, quota: 1 }, token: null }),
+        401,
+        'unauthorized',
+      );
+      expectError(await mkWave({ number: 90, quota: -1 }), 400, 'invalid_field', 'quota');
+      expect((await mkWave({ number: 90, quota: 0 })).status).toBe(201);
+      expect((await mkWave({ number: 91, quota: 5, status: 'closed' })).status).toBe(201);
+
+      const before = rows();
+      expectError(await c.joinWave(404), 404, 'wave_not_found', 'waveNumber');
+      expectError(await c.joinWave(91), 409, 'wave_closed', 'waveNumber');
+      expectError(await c.joinWave(90), 409, 'wave_full', 'waveNumber');
+      expectError(await c.call('POST', '/api/v1/waves/abc/join'), 400, 'invalid_field', 'waveNumber');
+      expect(rows()).toEqual(before);
+      expect((await c.joinWave(1)).status).toBe(201);
+      expectError(await c.joinWave(1), 409, 'already_joined');
+      expect(rows().members).toBe(before.members + 1);
+    });
+  });
+});
