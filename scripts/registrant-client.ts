@@ -11,7 +11,10 @@ import type { Person } from '../scenarios/lib/population.ts';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'scenarios', 'fixtures');
 
-export interface Answer<T = Record<string, unknown>> {
+/** What a call returns; bodies are typed loosely: every error body is an ErrorBody. */
+export type Body = Record<string, unknown> & Partial<ErrorBody>;
+
+export interface Answer<T = Body> {
   status: number;
   body: T;
   headers: Headers;
@@ -37,7 +40,7 @@ export class RegistrantClient {
     readonly password = 'Rahasia-2020!',
   ) {}
 
-  async call<T = Record<string, unknown>>(
+  async call<T = Body>(
     method: string,
     path: string,
     opts: {
