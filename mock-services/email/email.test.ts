@@ -1,0 +1,90 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import nodemailer from 'nodemailer';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serve } from '../../test/support/listen.ts';
+import { type Capacity, loadCapacity } from '../capacity.ts';
+import { createEmailService } from './server.ts';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()?.();
+});
+
+async function emailMock(email: Partial<Capacity['email']> = {}) {
+  const base = loadCapacity(new URL('../capacity.unlimited.json', import.meta.url));
+  const svc = createEmailService({
+    capacity: { email: { ...base.email, ...email } },
+    adminToken: 'a',
+    maxMessages: 3,
+  });
+  svc.smtp.listen(0, '127.0.0.1');
+  await once(svc.smtp.server, 'listening');
+  const smtpPort = (svc.smtp.server.address() as AddressInfo).port;
+  const http = await serve(svc.app);
+  closers.push(async () => {
+    await http.close();
+    await new Promise<void>((r) => svc.smtp.close(() => r()));
+  });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: smtpPort,
+    secure: false,
+    ignoreTLS: true,
+  });
+  closers.push(async () => transport.close());
+  return { http: http.url, transport, svc };
+}
+
+const mailbox = async (url: string, address: string) =>
+  (await (await fetch(`${url}/api/v1/mailboxes/${address}/messages`)).json()) as Array<{
+    subject: string;
+    links: string[];
+  }>;
+
+describe('the email mock', () => {
+  it('accepts mail over SMTP and delivers it after the delay, with its links', async () => {
+    const { http, transport } = await emailMock({ deliveryDelay: { distribution: 'constant', ms: 300 } });
+    await transport.sendMail({
+      from: 'noreply@prakerja.test',
+      to: 'ani@example.test',
+      subject: 'Verifikasi',
+      text: 'Klik http://127.0.0.1:3000/verify-email?token=abc',
+    });
+    expect(await mailbox(http, 'ani@example.test')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 600));
+    const messages = await mailbox(http, 'ani@example.test');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({
+      subject: 'Verifikasi',
+      links: ['http://127.0.0.1:3000/verify-email?token=abc'],
+    });
+  });
+
+  it('answers SMTP 421 when its queue is full, and 451 on an injected fault', async () => {
+    const { transport, svc } = await emailMock({
+      concurrency: 1,
+      queue: 0,
+      serviceTime: { distribution: 'constant', ms: 500 },
+    });
+    const send = (to: string) => transport.sendMail({ from: 'a@b.test', to, subject: 's', text: 't' });
+    const first = send('x@example.test');
+    while (svc.station.inFlight < 1) await new Promise((r) => setTimeout(r, 5));
+    const err = (await send('y@example.test').catch((e: unknown) => e)) as { responseCode?: number };
+    expect(err.responseCode).toBe(421);
+    await first;
+    svc.station.reconfigure({ ...svc.station.config, errorRate: 1, queue: 10 });
+    const fault = (await send('z@example.test').catch((e: unknown) => e)) as { responseCode?: number };
+    expect(fault.responseCode).toBe(451);
+  });
+
+  it('keeps at most the configured number of messages, evicting the oldest', async () => {
+    const { http, transport } = await emailMock();
+    for (let i = 0; i < 5; i++)
+      await transport.sendMail({ from: 'a@b.test', to: `u${i}@example.test`, subject: `m${i}`, text: 't' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await mailbox(http, 'u0@example.test')).toEqual([]);
+    expect(await mailbox(http, 'u4@example.test')).toHaveLength(1);
+    expect((await fetch(`${http}/api/v1/mailboxes/not-an-address/messages`)).status).toBe(400);
+  });
+});

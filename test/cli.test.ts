@@ -1,0 +1,59 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/stack.ts';
+
+const cli = ['bin/gelombang.js'];
+
+describe('the gelombang CLI', () => {
+  it('lists its commands', () => {
+    const r = spawnSync(process.execPath, [...cli, '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/stack/);
+    expect(r.stdout).toMatch(/demo/);
+  });
+
+  it('refuses a bad flag with a precise message', () => {
+    const r = spawnSync(process.execPath, [...cli, 'stack', '--registration-port', '99999'], {
+      encoding: 'utf8',
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/expected a TCP port number 1-65535, got '99999'/);
+  });
+
+  it('demo: starts the stack and walks a registrant to joined_wave', () => {
+    const r = spawnSync(process.execPath, [...cli, 'demo'], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.stdout).toMatch(/✓ read_status\s+200/);
+    expect(r.stdout).toMatch(/reached joined_wave/);
+    expect(r.status).toBe(0);
+  }, 100_000);
+
+  it('stack: prints a URL per service and stops on Ctrl-C', async () => {
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const child = spawn(
+      process.execPath,
+      [
+        ...cli,
+        'stack',
+        ...['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'].flatMap(
+          (f, i) => [f, String(ports[i])],
+        ),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
+    for (const name of ['registration', 'ministry', 'email', 'upload'])
+      expect(out).toMatch(new RegExp(`${name}\\s+http://127\\.0\\.0\\.1:\\d+`));
+    expect(out).toContain(`registration  http://127.0.0.1:${ports[0]}`);
+    expect((await fetch(`http://127.0.0.1:${ports[0]}/healthz`)).status).toBe(200);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${ports[0]}/healthz`)).rejects.toThrow();
+  }, 90_000);
+});
