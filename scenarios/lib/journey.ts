@@ -1,5 +1,6 @@
 import { check, sleep } from 'k6';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
+import type { Address } from './population.ts';
 
 /**
  * The registration journey as k6 requests: one function per step, each tagged with `step` so that
@@ -127,7 +128,7 @@ export interface Biodata {
   dateOfBirth: string;
   gender: 'M' | 'F';
   nik: string;
-  address: Record<string, string>;
+  address: Address;
   occupationStatus: 'laid_off' | 'furloughed' | 'micro_business' | 'other';
 }
 
