@@ -1,0 +1,46 @@
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { Bench, BenchRow } from './types.ts';
+
+/**
+ * `npm run bench`: runs every bench module in turn (one at a time: they share 2 cores), prints one
+ * table and writes bench/results.json. `npm run bench -- registration` runs the named ones only.
+ */
+const modules: Record<string, () => Promise<Bench>> = {
+  registration: async () => (await import('./registration.bench.ts')).default,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+for (const w of wanted) {
+  if (!modules[w]) {
+    console.error(`unknown bench '${w}': expected one of ${Object.keys(modules).join(', ')}`);
+    process.exit(2);
+  }
+}
+const selected = wanted.length ? wanted : Object.keys(modules);
+
+const rows: BenchRow[] = [];
+for (const name of selected) {
+  const bench = await modules[name]!();
+  console.error(`running ${bench.name} ...`);
+  rows.push(...(await bench.run()));
+}
+
+const fmt = (v: number | undefined) =>
+  v === undefined ? '' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(v < 10 ? 3 : 1);
+const table = [
+  '| bench | metric | value | unit | reference | ratio | note |',
+  '| --- | --- | ---: | --- | ---: | ---: | --- |',
+  ...rows.map(
+    (r) =>
+      `| ${r.bench} | ${r.metric} | ${fmt(r.value)} | ${r.unit} | ${fmt(r.reference)} | ${fmt(r.ratio)} | ${r.note ?? ''} |`,
+  ),
+].join('\n');
+console.log(table);
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`;
+writeFileSync(
+  join(import.meta.dirname, 'results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`,
+);
+console.error(`\n${machine}; written to bench/results.json`);
