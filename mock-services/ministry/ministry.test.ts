@@ -126,3 +126,17 @@ describe('the admin endpoint', () => {
     expect(metrics).toMatch(/mock_rejections_total\{dependency="dtks",reason="injected_error"\} 1/);
   });
 });
+
+describe('the ministry process', () => {
+  it('refuses invalid population shares at start, naming the variable', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { tsNodeArgs } = await import('../../scripts/node-ts.ts');
+    const r = spawnSync(process.execPath, [...tsNodeArgs(), new URL('./main.ts', import.meta.url).pathname], {
+      env: { ...process.env, PORT: '0', POPULATION_SHARES: '{"unknownNik":2}' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/POPULATION_SHARES\.unknownNik: Too big/);
+  });
+});
