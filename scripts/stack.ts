@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,18 +62,7 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** Asks the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, LOOPBACK);
-  await once(srv, 'listening');
-  const addr = srv.address();
-  srv.close();
-  if (addr === null || typeof addr === 'string') throw new Error('could not allocate a port');
-  return addr.port;
-}
-
-async function resolvePorts(ports: StackOptions['ports']): Promise<StackPorts> {
+function resolvePorts(ports: StackOptions['ports']): StackPorts {
   const defaults: StackPorts = {
     registration: DEFAULT_PORTS.registration,
     ministry: DEFAULT_PORTS.ministry,
@@ -82,14 +70,9 @@ async function resolvePorts(ports: StackOptions['ports']): Promise<StackPorts> {
     emailSmtp: DEFAULT_PORTS.emailSmtp,
     upload: DEFAULT_PORTS.upload,
   };
-  if (ports !== 'auto') return { ...defaults, ...ports };
-  return {
-    registration: await freePort(),
-    ministry: await freePort(),
-    emailHttp: await freePort(),
-    emailSmtp: await freePort(),
-    upload: await freePort(),
-  };
+  // 'auto': every service binds port 0 and reports the port it got, so no two can race for one.
+  if (ports === 'auto') return { registration: 0, ministry: 0, emailHttp: 0, emailSmtp: 0, upload: 0 };
+  return { ...defaults, ...ports };
 }
 
 function urlsFor(p: StackPorts): StackUrls {
@@ -127,7 +110,6 @@ function serviceEnv(
       UPLOAD_URL: urls.upload,
       SMTP_URL: urls.smtp,
       EMAIL_URL: urls.email,
-      PUBLIC_URL: urls.registration,
     },
   };
   return { ...common, ...own[name], ...(opts.env?.[name] ?? {}) };
@@ -183,13 +165,29 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, graceMs = 
 
 /** Starts the four services as real processes on loopback and waits until each answers /healthz. */
 export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
-  const ports = await resolvePorts(options.ports);
+  const ports = resolvePorts(options.ports);
   const urls = urlsFor(ports);
   const adminToken = options.adminToken ?? 'gelombang-admin';
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gelombang-stack-'));
   const opts = { ...options, adminToken, dataDir };
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const children = new Map<ServiceName, ChildProcess>();
+
+  /** Each service prints `<name> listening on http://host:port` (the email mock adds its SMTP URL). */
+  const LISTENING = /listening on (http:\/\/\S+)(?:.*SMTP on (smtp:\/\/[^\s)]+))?/;
+  const learn = (name: ServiceName, line: string): boolean => {
+    const m = LISTENING.exec(line);
+    if (!m?.[1]) return false;
+    const port = Number(new URL(m[1]).port);
+    if (name === 'email') {
+      ports.emailHttp = port;
+      if (m[2]) ports.emailSmtp = Number(new URL(m[2]).port);
+    } else {
+      ports[name] = port;
+    }
+    Object.assign(urls, urlsFor(ports));
+    return true;
+  };
 
   const spawnService = async (name: ServiceName): Promise<void> => {
     const entry = join(ROOT, 'mock-services', name, 'main.ts');
@@ -200,10 +198,21 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     });
     children.set(name, child);
     const log = options.log ?? (() => {});
-    pipeLines(child.stdout, (line) => log(name, line));
+    let announced = false;
+    pipeLines(child.stdout, (line) => {
+      if (!announced) announced = learn(name, line);
+      log(name, line);
+    });
     pipeLines(child.stderr, (line) => log(name, line));
     try {
-      await waitHealthy(healthUrl(name, urls), child, readyTimeoutMs);
+      const deadline = Date.now() + readyTimeoutMs;
+      while (!announced) {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`exited (${child.exitCode ?? child.signalCode}) before listening`);
+        if (Date.now() > deadline) throw new Error(`did not report its address within ${readyTimeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await waitHealthy(healthUrl(name, urls), child, Math.max(1000, deadline - Date.now()));
     } catch (err) {
       throw new Error(`${name}: ${(err as Error).message}`);
     }

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { loadCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
@@ -25,7 +26,8 @@ const { app, smtp } = createEmailService({
 smtp.listen(env.SMTP_PORT, env.HOST);
 await once(smtp.server, 'listening');
 const { server, url } = await listen(app, env.HTTP_PORT, env.HOST);
-console.log(`email listening on ${url} (SMTP on smtp://${env.HOST}:${env.SMTP_PORT})`);
+const smtpPort = (smtp.server.address() as AddressInfo).port;
+console.log(`email listening on ${url} (SMTP on smtp://${env.HOST}:${smtpPort})`);
 closeOnSignals(async () => {
   server.close();
   await new Promise<void>((r) => smtp.close(() => r()));

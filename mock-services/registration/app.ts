@@ -31,6 +31,8 @@ export interface AppDeps {
   ministry: MinistryClient;
   mailer: Mailer;
   uploads: UploadClient;
+  /** base URL of the links in mails (known once the server listens) */
+  publicUrl: () => string;
   /** serves /metrics (aggregated across cluster processes when there are several) */
   metricsText: () => Promise<{ contentType: string; body: string }>;
 }
@@ -184,7 +186,7 @@ export function createApp(d: AppDeps): Express {
       const hash = await hashPassword(body.password, config.SCRYPT_N);
       end();
       const token = newToken();
-      const mail = verificationMail(config.PUBLIC_URL, token);
+      const mail = verificationMail(d.publicUrl(), token);
       const outbox = config.EMAIL_DELIVERY === 'outbox';
       let id: number;
       try {

@@ -20,7 +20,8 @@ export const configSchema = z.object({
   MINISTRY_URL: z.url().default(`http://${LOOPBACK}:${DEFAULT_PORTS.ministry}`),
   UPLOAD_URL: z.url().default(`http://${LOOPBACK}:${DEFAULT_PORTS.upload}`),
   SMTP_URL: z.url().default(`smtp://${LOOPBACK}:${DEFAULT_PORTS.emailSmtp}`),
-  PUBLIC_URL: z.url().default(`http://${LOOPBACK}:${DEFAULT_PORTS.registration}`),
+  /** base of the verification link; default: the address the service listens on */
+  PUBLIC_URL: z.url().optional(),
   GELOMBANG_ADMIN_TOKEN: z.string().min(1).default('gelombang-admin'),
   UPLOAD_ACCESS_TOKEN: z.string().min(1).default('gelombang-upload'),
   UPLOAD_SIGNING_SECRET: z.string().min(8).default('gelombang-signing'),

@@ -54,9 +54,9 @@ async function runPrimary(cfg: Config): Promise<void> {
   });
   for (let i = 0; i < cfg.WORKERS; i++) cluster.fork();
   let listening = 0;
-  cluster.on('listening', () => {
+  cluster.on('listening', (_worker, address) => {
     if (++listening === cfg.WORKERS) {
-      console.log(`registration listening on http://${cfg.HOST}:${cfg.PORT} (${cfg.WORKERS} processes)`);
+      console.log(`registration listening on http://${cfg.HOST}:${address.port} (${cfg.WORKERS} processes)`);
     }
   });
   const stop = () => {
@@ -139,8 +139,10 @@ async function runWorker(cfg: Config): Promise<void> {
     return answer;
   };
 
+  let publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`;
   const app = createApp({
     config: cfg,
+    publicUrl: () => publicUrl,
     repo,
     metrics,
     mailer,
@@ -162,7 +164,10 @@ async function runWorker(cfg: Config): Promise<void> {
   const server = app.listen(cfg.PORT, cfg.HOST);
   await once(server, 'listening');
   server.keepAliveTimeout = 65_000;
-  if (!cluster.isWorker) console.log(`registration listening on http://${cfg.HOST}:${cfg.PORT}`);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : cfg.PORT;
+  publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${port}`;
+  if (!cluster.isWorker) console.log(`registration listening on http://${cfg.HOST}:${port}`);
 
   const stop = async () => {
     server.close();

@@ -3,8 +3,8 @@ import { SERVICE_NAMES, startStack } from '../stack.ts';
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new InvalidArgumentError(`expected a TCP port number 1-65535, got '${value}'`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError(`expected a TCP port number 1-65535 (0: any free port), got '${value}'`);
   }
   return n;
 }
@@ -31,11 +31,11 @@ export function stackCommand(): Command {
         dataDir: o.dataDir,
         adminToken: o.adminToken,
         ports: {
-          ...(o.registrationPort && { registration: o.registrationPort }),
-          ...(o.ministryPort && { ministry: o.ministryPort }),
-          ...(o.emailPort && { emailHttp: o.emailPort }),
-          ...(o.smtpPort && { emailSmtp: o.smtpPort }),
-          ...(o.uploadPort && { upload: o.uploadPort }),
+          ...(o.registrationPort !== undefined && { registration: o.registrationPort }),
+          ...(o.ministryPort !== undefined && { ministry: o.ministryPort }),
+          ...(o.emailPort !== undefined && { emailHttp: o.emailPort }),
+          ...(o.smtpPort !== undefined && { emailSmtp: o.smtpPort }),
+          ...(o.uploadPort !== undefined && { upload: o.uploadPort }),
         },
         env: o.workers ? { registration: { WORKERS: String(o.workers) } } : {},
         log: o.verbose ? (svc, line) => console.log(`[${svc}] ${line}`) : undefined,
