@@ -1,0 +1,50 @@
+import { currentVu, runtime } from '../runtime.ts';
+
+/** `k6`: check, sleep, fail; group refused (it cannot time async code correctly). */
+
+type Checkers<T> = Record<string, (value: T) => unknown>;
+
+export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, string>): boolean {
+  const rt = runtime();
+  const vu = currentVu();
+  let all = true;
+  for (const [name, fn] of Object.entries(sets)) {
+    let passed: boolean;
+    try {
+      passed = Boolean(typeof fn === 'function' ? fn(value) : fn);
+    } catch {
+      passed = false;
+    }
+    rt.check(name, passed, {
+      ...rt.globalTags,
+      ...(vu?.tags ?? {}),
+      ...(vu ? { scenario: vu.scenario } : {}),
+      ...tags,
+      check: name,
+    });
+    if (!passed) all = false;
+  }
+  return all;
+}
+
+/** Resolves after `seconds`; `await sleep(1)` works on real k6 too (its sleep blocks and returns undefined). */
+export function sleep(seconds: number): Promise<void> {
+  const ms = Math.max(0, Number(seconds) * 1000);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function fail(message?: string): never {
+  throw new Error(message ?? 'fail() called');
+}
+
+export function group(name: string): never {
+  throw new Error(
+    `group('${name}') is not supported by the embedded runner: with async functions k6 cannot attribute time or tags to a group either. Tag the requests instead (params.tags, e.g. { step: '${name}' }).`,
+  );
+}
+
+export function randomSeed(_seed: number): void {
+  runtime().warnOnce('randomSeed', 'randomSeed() has no effect in the embedded runner');
+}
+
+export default { check, sleep, fail, group, randomSeed };

@@ -1,0 +1,357 @@
+import { z } from 'zod';
+import { configError } from '../errors.ts';
+import { DurationError, parseDuration } from './duration.ts';
+
+/**
+ * k6's options, validated as k6 validates them: unknown executors, unknown or mistyped fields,
+ * bad durations and missing exec functions stop the run before any load, with exit code 104 and
+ * the option's path. Shortcuts (vus, duration, iterations, stages) become one scenario "default"
+ * exactly as k6 derives it.
+ */
+
+const duration = z.union([z.string(), z.number()]);
+const tags = z.record(z.string(), z.string());
+const stage = z.object({ duration, target: z.int().min(0) }).strict();
+
+const common = {
+  startTime: duration.optional(),
+  gracefulStop: duration.optional(),
+  exec: z.string().min(1).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  tags: tags.optional(),
+};
+
+const executorSchemas = {
+  'shared-iterations': z
+    .object({
+      executor: z.literal('shared-iterations'),
+      vus: z.int().min(1).optional(),
+      iterations: z.int().min(1).optional(),
+      maxDuration: duration.optional(),
+      ...common,
+    })
+    .strict(),
+  'per-vu-iterations': z
+    .object({
+      executor: z.literal('per-vu-iterations'),
+      vus: z.int().min(1).optional(),
+      iterations: z.int().min(1).optional(),
+      maxDuration: duration.optional(),
+      ...common,
+    })
+    .strict(),
+  'constant-vus': z
+    .object({ executor: z.literal('constant-vus'), vus: z.int().min(1).optional(), duration, ...common })
+    .strict(),
+  'ramping-vus': z
+    .object({
+      executor: z.literal('ramping-vus'),
+      startVUs: z.int().min(0).optional(),
+      stages: z.array(stage).min(1),
+      gracefulRampDown: duration.optional(),
+      ...common,
+    })
+    .strict(),
+  'constant-arrival-rate': z
+    .object({
+      executor: z.literal('constant-arrival-rate'),
+      rate: z.int().min(1),
+      timeUnit: duration.optional(),
+      duration,
+      preAllocatedVUs: z.int().min(0),
+      maxVUs: z.int().min(0).optional(),
+      ...common,
+    })
+    .strict(),
+  'ramping-arrival-rate': z
+    .object({
+      executor: z.literal('ramping-arrival-rate'),
+      startRate: z.int().min(0).optional(),
+      timeUnit: duration.optional(),
+      stages: z.array(stage).min(1),
+      preAllocatedVUs: z.int().min(0),
+      maxVUs: z.int().min(0).optional(),
+      ...common,
+    })
+    .strict(),
+} as const;
+
+export type ExecutorName = keyof typeof executorSchemas;
+export const EXECUTORS = Object.keys(executorSchemas) as ExecutorName[];
+
+const thresholdEntry = z.union([
+  z.string(),
+  z
+    .object({
+      threshold: z.string(),
+      abortOnFail: z.boolean().optional(),
+      delayAbortEval: z.string().optional(),
+    })
+    .strict(),
+]);
+
+/** Options k6 knows that the embedded runner accepts and ignores (no effect on a loopback run). */
+const ignoredOptions = {
+  discardResponseBodies: z.boolean().optional(),
+  noConnectionReuse: z.boolean().optional(),
+  userAgent: z.string().optional(),
+  insecureSkipTLSVerify: z.boolean().optional(),
+  summaryTimeUnit: z.string().optional(),
+  noVUConnectionReuse: z.boolean().optional(),
+  batch: z.int().optional(),
+  batchPerHost: z.int().optional(),
+  httpDebug: z.string().optional(),
+  maxRedirects: z.int().optional(),
+  minIterationDuration: duration.optional(),
+  ext: z.record(z.string(), z.unknown()).optional(),
+  cloud: z.record(z.string(), z.unknown()).optional(),
+};
+
+const optionsSchema = z
+  .object({
+    vus: z.int().min(0).optional(),
+    duration: duration.optional(),
+    iterations: z.int().min(0).optional(),
+    stages: z.array(stage).optional(),
+    scenarios: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+    thresholds: z.record(z.string(), z.array(thresholdEntry)).optional(),
+    summaryTrendStats: z.array(z.string()).optional(),
+    setupTimeout: duration.optional(),
+    teardownTimeout: duration.optional(),
+    tags: tags.optional(),
+    ...ignoredOptions,
+  })
+  .strict();
+
+export type RawOptions = z.infer<typeof optionsSchema>;
+
+export interface Stage {
+  durationMs: number;
+  target: number;
+}
+
+interface ScenarioBase {
+  name: string;
+  executor: ExecutorName;
+  startTimeMs: number;
+  gracefulStopMs: number;
+  exec: string;
+  env: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export type Scenario = ScenarioBase &
+  (
+    | { executor: 'shared-iterations'; vus: number; iterations: number; maxDurationMs: number }
+    | { executor: 'per-vu-iterations'; vus: number; iterations: number; maxDurationMs: number }
+    | { executor: 'constant-vus'; vus: number; durationMs: number }
+    | { executor: 'ramping-vus'; startVUs: number; stages: Stage[]; gracefulRampDownMs: number }
+    | {
+        executor: 'constant-arrival-rate';
+        rate: number;
+        timeUnitMs: number;
+        durationMs: number;
+        preAllocatedVUs: number;
+        maxVUs: number;
+      }
+    | {
+        executor: 'ramping-arrival-rate';
+        startRate: number;
+        timeUnitMs: number;
+        stages: Stage[];
+        preAllocatedVUs: number;
+        maxVUs: number;
+      }
+  );
+
+export interface Options {
+  scenarios: Scenario[];
+  thresholds: NonNullable<RawOptions['thresholds']>;
+  summaryTrendStats?: string[];
+  setupTimeoutMs: number;
+  teardownTimeoutMs: number;
+  tags: Record<string, string>;
+  raw: RawOptions;
+}
+
+function issuePath(prefix: string, issue: z.core.$ZodIssue): string {
+  const p = issue.path.map(String).join('.');
+  return p ? `${prefix}.${p}` : prefix;
+}
+
+function describe(prefix: string, error: z.ZodError): string {
+  const i = error.issues[0] as z.core.$ZodIssue;
+  if (i.code === 'unrecognized_keys')
+    return `${issuePath(prefix, i)}: unknown option '${i.keys.join("', '")}'`;
+  return `${issuePath(prefix, i)}: ${i.message}`;
+}
+
+function d(value: unknown, path: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  try {
+    return parseDuration(value, path);
+  } catch (err) {
+    if (err instanceof DurationError) throw configError(err.message);
+    throw err;
+  }
+}
+
+/** The iteration functions a scenario may name: the script's exports. */
+export function normaliseOptions(input: unknown, where: string, exported: ReadonlySet<string>): Options {
+  const parsed = optionsSchema.safeParse(input ?? {});
+  if (!parsed.success) throw configError(`${where}: invalid options: ${describe('options', parsed.error)}`);
+  const raw = parsed.data;
+  let scenarioInputs: Record<string, Record<string, unknown>>;
+  const shortcuts = raw.duration !== undefined || raw.iterations !== undefined || raw.stages !== undefined;
+  if (shortcuts || !raw.scenarios) {
+    // k6's derivation of the default scenario from the shortcut options.
+    const vus = raw.vus ?? 1;
+    if (raw.stages?.length)
+      scenarioInputs = { default: { executor: 'ramping-vus', startVUs: vus, stages: raw.stages } };
+    else if (raw.iterations !== undefined)
+      scenarioInputs = {
+        default: {
+          executor: 'shared-iterations',
+          vus,
+          iterations: raw.iterations,
+          ...(raw.duration !== undefined ? { maxDuration: raw.duration } : {}),
+        },
+      };
+    else if (raw.duration !== undefined)
+      scenarioInputs = { default: { executor: 'constant-vus', vus, duration: raw.duration } };
+    else scenarioInputs = { default: { executor: 'per-vu-iterations', vus, iterations: 1 } };
+  } else {
+    scenarioInputs = raw.scenarios;
+  }
+
+  const scenarios: Scenario[] = [];
+  for (const [name, cfg] of Object.entries(scenarioInputs)) {
+    const prefix = `options.scenarios.${name}`;
+    if (!/^[A-Za-z0-9_-]+$/.test(name))
+      throw configError(`${where}: ${prefix}: scenario names may only contain letters, digits, _ and -`);
+    const executor = cfg.executor;
+    if (typeof executor !== 'string' || !(executor in executorSchemas)) {
+      throw configError(
+        `${where}: ${prefix}.executor: unknown executor ${JSON.stringify(executor)}: expected one of ${EXECUTORS.join(', ')}`,
+      );
+    }
+    const r = executorSchemas[executor as ExecutorName].safeParse(cfg);
+    if (!r.success) throw configError(`${where}: invalid options: ${describe(prefix, r.error)}`);
+    const c = r.data as Record<string, unknown>;
+    const exec = (c.exec as string | undefined) ?? 'default';
+    if (!exported.has(exec)) {
+      throw configError(`${where}: ${prefix}.exec: the script exports no function '${exec}' to run`);
+    }
+    const base: ScenarioBase = {
+      name,
+      executor: executor as ExecutorName,
+      startTimeMs: d(c.startTime, `${prefix}.startTime`, 0),
+      gracefulStopMs: d(c.gracefulStop, `${prefix}.gracefulStop`, 30_000),
+      exec,
+      env: (c.env as Record<string, string> | undefined) ?? {},
+      tags: (c.tags as Record<string, string> | undefined) ?? {},
+    };
+    const stages = (list: unknown) =>
+      (list as Array<{ duration: unknown; target: number }>).map((s, i) => ({
+        durationMs: d(s.duration, `${prefix}.stages.${i}.duration`, 0),
+        target: s.target,
+      }));
+    switch (executor as ExecutorName) {
+      case 'shared-iterations':
+      case 'per-vu-iterations': {
+        const vus = (c.vus as number | undefined) ?? 1;
+        const iterations = (c.iterations as number | undefined) ?? 1;
+        if (executor === 'shared-iterations' && iterations < vus) {
+          throw configError(
+            `${where}: ${prefix}: the number of iterations (${iterations}) can't be less than the number of VUs (${vus})`,
+          );
+        }
+        scenarios.push({
+          ...base,
+          executor: executor as 'shared-iterations',
+          vus,
+          iterations,
+          maxDurationMs: d(c.maxDuration, `${prefix}.maxDuration`, 600_000),
+        });
+        break;
+      }
+      case 'constant-vus':
+        scenarios.push({
+          ...base,
+          executor: 'constant-vus',
+          vus: (c.vus as number | undefined) ?? 1,
+          durationMs: d(c.duration, `${prefix}.duration`, 0),
+        });
+        break;
+      case 'ramping-vus':
+        scenarios.push({
+          ...base,
+          executor: 'ramping-vus',
+          startVUs: (c.startVUs as number | undefined) ?? 1,
+          stages: stages(c.stages),
+          gracefulRampDownMs: d(c.gracefulRampDown, `${prefix}.gracefulRampDown`, 30_000),
+        });
+        break;
+      case 'constant-arrival-rate': {
+        const pre = c.preAllocatedVUs as number;
+        const max = (c.maxVUs as number | undefined) ?? pre;
+        if (max < pre)
+          throw configError(`${where}: ${prefix}.maxVUs: must be >= preAllocatedVUs (${pre}), got ${max}`);
+        const durationMs = d(c.duration, `${prefix}.duration`, 0);
+        if (durationMs <= 0) throw configError(`${where}: ${prefix}.duration: must be > 0`);
+        scenarios.push({
+          ...base,
+          executor: 'constant-arrival-rate',
+          rate: c.rate as number,
+          timeUnitMs: d(c.timeUnit, `${prefix}.timeUnit`, 1000),
+          durationMs,
+          preAllocatedVUs: pre,
+          maxVUs: max,
+        });
+        break;
+      }
+      case 'ramping-arrival-rate': {
+        const pre = c.preAllocatedVUs as number;
+        const max = (c.maxVUs as number | undefined) ?? pre;
+        if (max < pre)
+          throw configError(`${where}: ${prefix}.maxVUs: must be >= preAllocatedVUs (${pre}), got ${max}`);
+        scenarios.push({
+          ...base,
+          executor: 'ramping-arrival-rate',
+          startRate: (c.startRate as number | undefined) ?? 0,
+          timeUnitMs: d(c.timeUnit, `${prefix}.timeUnit`, 1000),
+          stages: stages(c.stages),
+          preAllocatedVUs: pre,
+          maxVUs: max,
+        });
+        break;
+      }
+    }
+  }
+  if (scenarios.length === 0) throw configError(`${where}: options.scenarios: no scenario to run`);
+  return {
+    scenarios,
+    thresholds: raw.thresholds ?? {},
+    summaryTrendStats: raw.summaryTrendStats,
+    setupTimeoutMs: d(raw.setupTimeout, 'options.setupTimeout', 60_000),
+    teardownTimeoutMs: d(raw.teardownTimeout, 'options.teardownTimeout', 60_000),
+    tags: raw.tags ?? {},
+    raw,
+  };
+}
+
+/** k6 lets CLI flags override the script: --vus/--duration/--iterations replace its scenarios. */
+export function applyCliOverrides(
+  input: RawOptions | undefined,
+  cli: { vus?: number; duration?: string; iterations?: number },
+): RawOptions {
+  const out: RawOptions = { ...(input ?? {}) };
+  if (cli.duration !== undefined || cli.iterations !== undefined) {
+    delete out.scenarios;
+    delete out.stages;
+    if (cli.duration !== undefined) out.duration = cli.duration;
+    if (cli.iterations !== undefined) out.iterations = cli.iterations;
+  }
+  if (cli.vus !== undefined) out.vus = cli.vus;
+  return out;
+}

@@ -1,0 +1,73 @@
+import type { MetricDelta, MetricType, ValueType } from './metrics/api.ts';
+import type { Scenario } from './options/schema.ts';
+
+/** Messages between the runner's main thread and its worker threads. */
+
+export interface InitMessage {
+  type: 'init';
+  bundlePath: string;
+  scriptDir: string;
+  env: Record<string, string>;
+  workerIndex: number;
+  workers: number;
+  submetrics: string[];
+  series: boolean;
+  points: boolean;
+  globalTags: Record<string, string>;
+}
+
+export interface StartMessage {
+  type: 'start';
+  scenarios: Scenario[];
+  /** epoch ms at which the test's clock starts (the same in every worker) */
+  startAt: number;
+  setupData: string | undefined;
+  /** one Int32 counter per scenario (shared-iterations claims, iterationInTest of closed models) */
+  counters: SharedArrayBuffer;
+  options: unknown;
+}
+
+export type MainToWorker =
+  | InitMessage
+  | { type: 'setup' }
+  | StartMessage
+  | { type: 'stop' }
+  | { type: 'teardown'; setupData: string | undefined }
+  | { type: 'summary'; data: unknown };
+
+export interface ScenarioProgress {
+  iterations: number;
+  interrupted: number;
+  dropped: number;
+  activeVUs: number;
+  initializedVUs: number;
+  done: boolean;
+}
+
+export interface Point {
+  metric: string;
+  time: number;
+  value: number;
+  tags: Record<string, string>;
+}
+
+export type WorkerToMain =
+  | { type: 'ready'; exports: string[]; options: unknown; metrics: Array<[string, MetricType, ValueType]> }
+  | {
+      type: 'error';
+      phase: 'init' | 'setup' | 'teardown' | 'summary' | 'run';
+      message: string;
+      exitCode: number;
+    }
+  | { type: 'setup-done'; data: string | undefined }
+  | { type: 'teardown-done' }
+  | { type: 'summary-done'; outputs: Record<string, string> | undefined }
+  | {
+      type: 'delta';
+      delta: MetricDelta;
+      progress: Record<string, ScenarioProgress>;
+      points: Point[];
+      checksFailed: number;
+    }
+  | { type: 'abort'; reason: string }
+  | { type: 'done' };

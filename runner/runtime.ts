@@ -1,0 +1,67 @@
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { MetricType, Tags, ValueType } from './metrics/api.ts';
+
+/**
+ * What the k6 modules (runner/modules/*) see of the engine. The worker creates one and puts it on
+ * globalThis before loading the script bundle; the modules read it at call time, so the same
+ * bundled module code serves every VU of the worker.
+ */
+
+export interface VuState {
+  idInTest: number;
+  idInInstance: number;
+  iterationInInstance: number;
+  iterationInScenario: number;
+  /** the iteration's index in the whole test, across workers */
+  iterationInTest: number;
+  scenario: string;
+  executor: string;
+  scenarioStartTime: number;
+  /** the scenario's env merged over the global one */
+  env: Record<string, string>;
+  /** tags added to every sample of this VU (scenario tags, exec.vu.tags) */
+  tags: Record<string, string>;
+}
+
+export interface Runtime {
+  als: AsyncLocalStorage<VuState>;
+  /** true while the script's init context runs (open() is allowed only then) */
+  initPhase: boolean;
+  env: Record<string, string>;
+  scriptDir: string;
+  globalTags: Record<string, string>;
+  define(name: string, type: MetricType, contains?: ValueType): void;
+  emit(name: string, value: number, tags: Tags): void;
+  check(name: string, passed: boolean, tags: Tags): void;
+  abortTest(reason: string): never;
+  options(): unknown;
+  instance(): {
+    iterationsCompleted: number;
+    iterationsInterrupted: number;
+    vusActive: number;
+    vusInitialized: number;
+    currentTestRunDuration: number;
+  };
+  scenarioProgress(name: string): number;
+  sharedArrays: Map<string, readonly unknown[]>;
+  /** warnings the modules want the user to see once */
+  warnOnce(key: string, message: string): void;
+}
+
+export const RUNTIME_KEY = '__gelombangRuntime';
+
+export function runtime(): Runtime {
+  const r = (globalThis as Record<string, unknown>)[RUNTIME_KEY] as Runtime | undefined;
+  if (!r) throw new Error('k6 modules can only be used inside a script run by the gelombang runner');
+  return r;
+}
+
+/** The current VU, or undefined in the init context and in setup/teardown. */
+export function currentVu(): VuState | undefined {
+  return runtime().als.getStore();
+}
+
+/** Thrown by exec.test.abort(): ends the whole test with exit code 108. */
+export class TestAbortedError extends Error {
+  readonly isTestAbort = true;
+}

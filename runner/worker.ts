@@ -1,0 +1,460 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parentPort } from 'node:worker_threads';
+import { EXIT } from './errors.ts';
+import {
+  constantArrivals,
+  rampingArrivals,
+  rampingVUsAt,
+  scenarioDuration,
+  share,
+} from './executors/schedule.ts';
+import type { Tags } from './metrics/api.ts';
+import { defineBuiltins, Store } from './metrics/store.ts';
+import type { Scenario } from './options/schema.ts';
+import type {
+  InitMessage,
+  MainToWorker,
+  Point,
+  ScenarioProgress,
+  StartMessage,
+  WorkerToMain,
+} from './protocol.ts';
+import { RUNTIME_KEY, type Runtime, type VuState } from './runtime.ts';
+
+/**
+ * One worker thread of the runner: loads its own copy of the script (k6 gives each VU its own
+ * runtime; here the VUs of a thread share one, which the portable subset allows: no module-level
+ * state shared between iterations), runs its share of every scenario, and posts what it recorded.
+ */
+
+if (!parentPort) throw new Error('runner/worker.ts must run in a worker thread');
+const port = parentPort;
+const post = (m: WorkerToMain) => port.postMessage(m);
+
+type IterationFn = (data?: unknown) => unknown;
+
+let init: InitMessage;
+let store: Store;
+let script: Record<string, unknown> = {};
+let stopping = false;
+let startAt = 0;
+let optionsSnapshot: unknown;
+const als = new AsyncLocalStorage<VuState>();
+const progress: Record<string, ScenarioProgress> = {};
+let points: Point[] = [];
+let checksFailed = 0;
+let completed = 0;
+let interrupted = 0;
+const warned = new Set<string>();
+const errorCounts = new Map<string, number>();
+
+function reportIterationError(err: unknown, scenario: string): void {
+  const message = err instanceof Error ? err.message : String(err);
+  const n = (errorCounts.get(message) ?? 0) + 1;
+  errorCounts.set(message, n);
+  // The first few of each kind, then every thousandth: a broken script must not drown the output.
+  if (n <= 3 || n % 1000 === 0)
+    console.error(`ERRO[scenario ${scenario}] ${message}${n > 3 ? ` (${n} times)` : ''}`);
+}
+
+function makeRuntime(): Runtime {
+  return {
+    als,
+    initPhase: true,
+    env: init.env,
+    scriptDir: init.scriptDir,
+    globalTags: init.globalTags,
+    define: (name, type, contains) => store.define(name, type, contains),
+    emit(name: string, value: number, tags: Tags) {
+      store.add(name, value, tags);
+      if (init.points) points.push({ metric: name, time: Date.now(), value, tags: { ...tags } });
+    },
+    check(name: string, passed: boolean, tags: Tags) {
+      store.addCheck(name, passed);
+      store.add('checks', passed ? 1 : 0, tags);
+      if (!passed) checksFailed++;
+      if (init.points)
+        points.push({ metric: 'checks', time: Date.now(), value: passed ? 1 : 0, tags: { ...tags } });
+    },
+    abortTest(reason: string): never {
+      stopping = true;
+      post({ type: 'abort', reason });
+      throw Object.assign(new Error(reason), { isTestAbort: true });
+    },
+    options: () => optionsSnapshot,
+    instance: () => ({
+      iterationsCompleted: completed,
+      iterationsInterrupted: interrupted,
+      vusActive: Object.values(progress).reduce((a, p) => a + p.activeVUs, 0),
+      vusInitialized: Object.values(progress).reduce((a, p) => a + p.initializedVUs, 0),
+      currentTestRunDuration: startAt ? Date.now() - startAt : 0,
+    }),
+    scenarioProgress: () => 0,
+    sharedArrays: new Map(),
+    warnOnce(key: string, message: string) {
+      if (warned.has(key)) return;
+      warned.add(key);
+      console.error(`WARN ${message}`);
+    },
+  };
+}
+
+/** k6's open(): a file relative to the script, as text or (mode 'b') an ArrayBuffer; init context only. */
+function open(path: string, mode?: string): string | ArrayBuffer {
+  const rt = (globalThis as Record<string, unknown>)[RUNTIME_KEY] as Runtime;
+  if (!rt.initPhase) throw new Error(`open("${path}") can only be called in the init context`);
+  const file = isAbsolute(path) ? path : join(init.scriptDir, path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new Error(`open("${path}"): ${(err as Error).message}`);
+  }
+  if (mode === 'b') return new Uint8Array(bytes).buffer;
+  return bytes.toString('utf8');
+}
+
+function installGlobals(rt: Runtime): void {
+  const g = globalThis as Record<string, unknown>;
+  g[RUNTIME_KEY] = rt;
+  g.open = open;
+  Object.defineProperty(g, '__ENV', { get: () => als.getStore()?.env ?? init.env, configurable: true });
+  Object.defineProperty(g, '__VU', { get: () => als.getStore()?.idInTest ?? 0, configurable: true });
+  Object.defineProperty(g, '__ITER', {
+    get: () => als.getStore()?.iterationInScenario ?? 0,
+    configurable: true,
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const copyData = (data: string | undefined): unknown => (data === undefined ? undefined : JSON.parse(data));
+
+async function onInit(m: InitMessage): Promise<void> {
+  init = m;
+  store = new Store({ submetrics: m.submetrics, series: m.series });
+  defineBuiltins(store);
+  const rt = makeRuntime();
+  installGlobals(rt);
+  try {
+    script = (await import(pathToFileURL(m.bundlePath).href)) as Record<string, unknown>;
+  } catch (err) {
+    post({
+      type: 'error',
+      phase: 'init',
+      message: `the script failed in its init context: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      exitCode: EXIT.scriptException,
+    });
+    return;
+  }
+  rt.initPhase = false;
+  const exportsList = Object.entries(script)
+    .filter(([, v]) => typeof v === 'function')
+    .map(([k]) => k);
+  let options: unknown;
+  try {
+    options = script.options === undefined ? undefined : JSON.parse(JSON.stringify(script.options));
+  } catch {
+    post({
+      type: 'error',
+      phase: 'init',
+      message: 'options: must be JSON-serialisable',
+      exitCode: EXIT.invalidConfig,
+    });
+    return;
+  }
+  const metrics = [...store.metrics.values()].map(
+    (x) => [x.name, x.type, x.contains] as [typeof x.name, typeof x.type, typeof x.contains],
+  );
+  post({ type: 'ready', exports: exportsList, options, metrics });
+}
+
+async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promise<unknown> {
+  const fn = script[name] as IterationFn | undefined;
+  if (typeof fn !== 'function') return undefined;
+  const vu: VuState = {
+    idInTest: 0,
+    idInInstance: 0,
+    iterationInInstance: 0,
+    iterationInScenario: 0,
+    iterationInTest: 0,
+    scenario: name,
+    executor: '',
+    scenarioStartTime: Date.now(),
+    env: init.env,
+    tags: {},
+  };
+  return als.run(vu, () => fn(data));
+}
+
+function flush(final = false): void {
+  const delta = store.drain();
+  post({ type: 'delta', delta, progress: JSON.parse(JSON.stringify(progress)), points, checksFailed });
+  points = [];
+  checksFailed = 0;
+  if (final) post({ type: 'done' });
+}
+
+/** Runs one iteration of a VU; resolves when it ends (or rejects with a test abort). */
+async function iterate(
+  vu: VuState,
+  fn: IterationFn,
+  data: unknown,
+  p: ScenarioProgress,
+  deadline: () => number,
+): Promise<void> {
+  const t0 = performance.now();
+  let aborted = false;
+  try {
+    await als.run(vu, () => fn(data));
+  } catch (err) {
+    if ((err as { isTestAbort?: boolean }).isTestAbort) aborted = true;
+    else reportIterationError(err, vu.scenario);
+  }
+  vu.iterationInInstance++;
+  vu.iterationInScenario++;
+  // An iteration still running when the graceful stop ran out is interrupted, not completed.
+  if (Date.now() > deadline() || aborted) {
+    p.interrupted++;
+    interrupted++;
+    return;
+  }
+  const tags = { ...init.globalTags, ...vu.tags, scenario: vu.scenario };
+  store.add('iterations', 1, tags);
+  store.add('iteration_duration', performance.now() - t0, tags);
+  p.iterations++;
+  completed++;
+}
+
+async function runScenario(
+  s: Scenario,
+  vuOffset: number,
+  data: string | undefined,
+  counters: Int32Array,
+  index: number,
+): Promise<void> {
+  const p: ScenarioProgress = {
+    iterations: 0,
+    interrupted: 0,
+    dropped: 0,
+    activeVUs: 0,
+    initializedVUs: 0,
+    done: false,
+  };
+  progress[s.name] = p;
+  const fn = script[s.exec] as IterationFn;
+  const W = init.workers;
+  const w = init.workerIndex;
+  const t0 = startAt + s.startTimeMs;
+  const plannedEnd = t0 + scenarioDuration(s);
+  const hardEnd = plannedEnd + s.gracefulStopMs;
+  const env = { ...init.env, ...s.env };
+  await sleep(t0 - Date.now());
+  const newVu = (globalIndex: number): VuState => {
+    p.initializedVUs++;
+    return {
+      idInTest: vuOffset + globalIndex,
+      idInInstance: vuOffset + globalIndex,
+      iterationInInstance: 0,
+      iterationInScenario: 0,
+      iterationInTest: 0,
+      scenario: s.name,
+      executor: s.executor,
+      scenarioStartTime: t0,
+      env,
+      tags: { ...s.tags },
+    };
+  };
+  const running = new Set<Promise<void>>();
+  const track = (pr: Promise<void>) => {
+    running.add(pr);
+    void pr.finally(() => running.delete(pr));
+  };
+  const gracefulWait = async () => {
+    // In-flight iterations get the graceful stop to finish; after that they are abandoned.
+    while (running.size > 0 && Date.now() < hardEnd && !stopping)
+      await Promise.race([sleep(hardEnd - Date.now()), ...running]);
+  };
+
+  if (s.executor === 'constant-arrival-rate' || s.executor === 'ramping-arrival-rate') {
+    const arrivals =
+      s.executor === 'constant-arrival-rate'
+        ? constantArrivals(s.rate, s.timeUnitMs, s.durationMs)
+        : rampingArrivals(s.startRate, s.timeUnitMs, s.stages);
+    const maxMine = share(s.maxVUs, W, w);
+    const free: VuState[] = [];
+    let created = 0;
+    const createVu = () => newVu(w + 1 + created++ * W);
+    for (let i = 0; i < share(s.preAllocatedVUs, W, w); i++) free.push(createVu());
+    let i = 0;
+    for (const at of arrivals) {
+      if (stopping) break;
+      const mine = i % W === w;
+      const iterationInTest = i++;
+      if (!mine) continue;
+      const due = t0 + at;
+      const wait = due - Date.now();
+      if (wait > 1) await sleep(wait);
+      if (stopping) break;
+      const vu = free.pop();
+      if (!vu) {
+        // As k6: no free VU means the iteration is dropped; a new VU is made for later ones if allowed.
+        p.dropped++;
+        store.add('dropped_iterations', 1, { ...init.globalTags, ...s.tags, scenario: s.name });
+        if (created < maxMine) free.push(createVu());
+        continue;
+      }
+      vu.iterationInTest = iterationInTest;
+      p.activeVUs++;
+      track(
+        iterate(vu, fn, copyData(data), p, () => hardEnd).finally(() => {
+          p.activeVUs--;
+          free.push(vu);
+        }),
+      );
+    }
+    await sleep(plannedEnd - Date.now());
+    await gracefulWait();
+  } else {
+    const total =
+      s.executor === 'ramping-vus' ? Math.max(s.startVUs, ...s.stages.map((x) => x.target)) : s.vus;
+    const mine: number[] = [];
+    for (let g = 1; g <= total; g++) if ((g - 1) % W === w) mine.push(g);
+    const vuLoop = async (g: number) => {
+      const vu = newVu(g);
+      const vuData = copyData(data);
+      const iterationsDone = { n: 0 };
+      const active = () => {
+        if (s.executor !== 'ramping-vus') return true;
+        return g <= rampingVUsAt(s.startVUs, s.stages, Date.now() - t0);
+      };
+      while (!stopping && Date.now() < plannedEnd) {
+        if (s.executor === 'per-vu-iterations' && iterationsDone.n >= s.iterations) break;
+        if (s.executor === 'shared-iterations') {
+          const claimed = Atomics.add(counters, index, 1);
+          if (claimed >= s.iterations) break;
+          vu.iterationInTest = claimed;
+        } else if (s.executor === 'per-vu-iterations') {
+          vu.iterationInTest = (g - 1) * s.iterations + iterationsDone.n;
+        } else {
+          vu.iterationInTest = Atomics.add(counters, index, 1);
+        }
+        if (!active()) {
+          await sleep(Math.min(50, plannedEnd - Date.now()));
+          continue;
+        }
+        p.activeVUs++;
+        const it = iterate(vu, fn, vuData, p, () => hardEnd);
+        track(it);
+        await it;
+        p.activeVUs--;
+        iterationsDone.n++;
+      }
+    };
+    const loops = mine.map((g) => vuLoop(g));
+    // A VU loop ends on its own (iterations done) or at the planned end with its last iteration
+    // still running; the graceful stop bounds how long that may take.
+    await Promise.race([Promise.all(loops), sleep(hardEnd - Date.now())]);
+    await gracefulWait();
+  }
+  p.done = true;
+}
+
+async function onStart(m: StartMessage): Promise<void> {
+  startAt = m.startAt;
+  optionsSnapshot = m.options;
+  const counters = new Int32Array(m.counters);
+  const ticker = setInterval(() => flush(), 1000);
+  let offset = 0;
+  const runs: Promise<void>[] = [];
+  m.scenarios.forEach((s, index) => {
+    runs.push(runScenario(s, offset, m.setupData, counters, index));
+    offset +=
+      s.executor === 'ramping-vus'
+        ? Math.max(s.startVUs, ...s.stages.map((x) => x.target))
+        : 'maxVUs' in s
+          ? s.maxVUs
+          : s.vus;
+  });
+  try {
+    await Promise.all(runs);
+  } catch (err) {
+    post({
+      type: 'error',
+      phase: 'run',
+      message: (err as Error).stack ?? String(err),
+      exitCode: EXIT.genericEngine,
+    });
+  }
+  clearInterval(ticker);
+  flush(true);
+}
+
+port.on('message', (m: MainToWorker) => {
+  switch (m.type) {
+    case 'init':
+      void onInit(m);
+      return;
+    case 'setup':
+      Promise.resolve(callLifecycle('setup')).then(
+        (data) => post({ type: 'setup-done', data: data === undefined ? undefined : JSON.stringify(data) }),
+        (err: unknown) =>
+          post({
+            type: 'error',
+            phase: 'setup',
+            message: `setup() failed: ${(err as Error)?.stack ?? String(err)}`,
+            exitCode: (err as { isTestAbort?: boolean })?.isTestAbort
+              ? EXIT.scriptAborted
+              : EXIT.scriptException,
+          }),
+      );
+      return;
+    case 'start':
+      void onStart(m);
+      return;
+    case 'stop':
+      stopping = true;
+      return;
+    case 'teardown':
+      Promise.resolve(callLifecycle('teardown', copyData(m.setupData))).then(
+        () => {
+          flush();
+          post({ type: 'teardown-done' });
+        },
+        (err: unknown) => {
+          flush();
+          post({
+            type: 'error',
+            phase: 'teardown',
+            message: `teardown() failed: ${(err as Error)?.stack ?? String(err)}`,
+            exitCode: EXIT.scriptException,
+          });
+        },
+      );
+      return;
+    case 'summary': {
+      const fn = script.handleSummary as ((data: unknown) => unknown) | undefined;
+      if (typeof fn !== 'function') {
+        post({ type: 'summary-done', outputs: undefined });
+        return;
+      }
+      Promise.resolve(fn(m.data)).then(
+        (out) => {
+          const outputs: Record<string, string> = {};
+          for (const [k, v] of Object.entries((out ?? {}) as Record<string, unknown>))
+            outputs[k] = typeof v === 'string' ? v : JSON.stringify(v);
+          post({ type: 'summary-done', outputs });
+        },
+        (err: unknown) =>
+          post({
+            type: 'error',
+            phase: 'summary',
+            message: `handleSummary() failed: ${(err as Error)?.message ?? String(err)}`,
+            exitCode: EXIT.scriptException,
+          }),
+      );
+    }
+  }
+});

@@ -1,0 +1,54 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { bundleForK6 } from '../../runner/bundle.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Bundles scenarios into plain k6 scripts (k6 v0.47+), copying the fixtures they open(). */
+export async function bundleScenarios(
+  files: string[],
+  outDir: string,
+): Promise<Array<{ file: string; out: string; bytes: number; imports: string[] }>> {
+  const scenariosDir = join(ROOT, 'scenarios');
+  const entries = files.length
+    ? files.map((f) => resolve(f))
+    : readdirSync(scenariosDir)
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
+        .map((f) => join(scenariosDir, f));
+  mkdirSync(outDir, { recursive: true });
+  const results = [];
+  for (const entry of entries) {
+    const b = await bundleForK6(entry);
+    const out = join(outDir, `${basename(entry).replace(/\.[cm]?[jt]s$/, '')}.js`);
+    writeFileSync(out, b.code);
+    results.push({ file: entry, out, bytes: Buffer.byteLength(b.code), imports: b.externalImports });
+  }
+  // k6 resolves open() relative to the script: the bundles find the fixtures beside them.
+  const fixtures = join(scenariosDir, 'fixtures');
+  if (existsSync(fixtures)) {
+    mkdirSync(join(outDir, 'fixtures'), { recursive: true });
+    for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(outDir, 'fixtures', f));
+  }
+  return results;
+}
+
+export function bundleCommand(): Command {
+  return new Command('bundle')
+    .description('bundle k6 scenarios (TypeScript) into plain JavaScript for real k6 (v0.47+)')
+    .argument('[files...]', 'scenario files (default: every scenarios/*.ts)')
+    .option('--out <dir>', 'output directory', 'dist/k6')
+    .action(async (files: string[], o: { out: string }) => {
+      try {
+        for (const r of await bundleScenarios(files, resolve(o.out))) {
+          console.log(
+            `${r.out}  ${(r.bytes / 1024).toFixed(0)} KiB  imports: ${r.imports.join(', ') || '(none)'}`,
+          );
+        }
+      } catch (err) {
+        console.error((err as Error).message);
+        process.exitCode = 104;
+      }
+    });
+}
