@@ -13,6 +13,8 @@ import { configError } from './errors.ts';
  */
 
 const MODULES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'modules');
+/** npm dependencies of a script resolve from the project too, wherever the script lives. */
+const PROJECT_MODULES = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules');
 const K6_MODULES: Record<string, string> = {
   k6: 'k6.ts',
   'k6/http': 'http.ts',
@@ -116,6 +118,7 @@ async function bundle(
       plugins: forRunner ? [k6ForRunner()] : [refuseNodeBuiltins()],
       outfile: `${basename(path).replace(/\.[cm]?[jt]s$/, '')}.js`,
       legalComments: 'none',
+      nodePaths: [PROJECT_MODULES],
     });
     const out = result.outputFiles.find((f) => f.path.endsWith('.js'));
     if (!out) throw new Error('esbuild produced no JavaScript');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configError } from '../errors.ts';
+import { configError, RunError } from '../errors.ts';
 import { DurationError, parseDuration } from './duration.ts';
 
 /**
@@ -196,8 +196,19 @@ function d(value: unknown, path: string, fallback: number): number {
   }
 }
 
-/** The iteration functions a scenario may name: the script's exports. */
+/** Validates and normalises a script's options; `exported` are the functions a scenario may name. */
 export function normaliseOptions(input: unknown, where: string, exported: ReadonlySet<string>): Options {
+  try {
+    return normalise(input, where, exported);
+  } catch (err) {
+    // Every message names the script, whichever check raised it.
+    if (err instanceof RunError && !err.message.startsWith(`${where}:`))
+      throw configError(`${where}: ${err.message}`);
+    throw err;
+  }
+}
+
+function normalise(input: unknown, where: string, exported: ReadonlySet<string>): Options {
   const parsed = optionsSchema.safeParse(input ?? {});
   if (!parsed.success) throw configError(`${where}: invalid options: ${describe('options', parsed.error)}`);
   const raw = parsed.data;
