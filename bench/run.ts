@@ -9,6 +9,7 @@ import type { Bench, BenchRow } from './types.ts';
  */
 const modules: Record<string, () => Promise<Bench>> = {
   registration: async () => (await import('./registration.bench.ts')).default,
+  runner: async () => (await import('./runner.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -6,7 +6,10 @@ import type { Store } from './store.ts';
  * The runner's live metrics in the Prometheus text format, named as k6's experimental Prometheus
  * remote-write output names them, so the same dashboards serve both engines: counters
  * `k6_<name>_total`, gauges `k6_<name>`, rates `k6_<name>_rate`, trends one gauge per stat
- * `k6_<name>_<stat>` (p(99) -> p99; time trends in seconds, as that output converts them).
+ * `k6_<name>_<stat>` (p(99) -> p99, p(99.9) -> p999; time trends in seconds, as that output
+ * converts them). Two deliberate differences from k6 (internal/output/prometheusrw): its default
+ * K6_PROMETHEUS_RW_TREND_STATS is only p(99), ours is the usual dashboard set; and it divides
+ * every stat of a time trend by 1000, `count` included, which we do not (a count is no duration).
  */
 
 export const DEFAULT_PROMETHEUS_TREND_STATS = [
@@ -25,7 +28,10 @@ const labelName = (k: string) => k.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^([0-
 
 function labels(tags: Record<string, string>, extra: Record<string, string>): string {
   const all = { ...tags, ...extra };
-  const keys = Object.keys(all).sort();
+  // k6's remote write drops tags with an empty value (Prometheus treats them as absent anyway).
+  const keys = Object.keys(all)
+    .filter((k) => all[k] !== '')
+    .sort();
   if (keys.length === 0) return '';
   return `{${keys.map((k) => `${labelName(k)}="${escapeLabel(all[k] as string)}"`).join(',')}}`;
 }

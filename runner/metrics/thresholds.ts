@@ -29,7 +29,7 @@ const SUPPORTED: Record<MetricType, readonly string[]> = {
   counter: ['count', 'rate'],
   gauge: ['value'],
   rate: ['rate'],
-  trend: ['avg', 'min', 'max', 'med', 'p(N)'],
+  trend: ['avg', 'min', 'max', 'med', 'p'],
 };
 
 export type ThresholdsOption = Record<
@@ -114,12 +114,10 @@ export function parseThresholds(
         );
       }
       const parsed = parseExpression(cfg.threshold);
-      const method = parsed.aggregation.startsWith('p(') ? 'p(N)' : parsed.aggregation;
+      const method = parsed.aggregation.startsWith('p(') ? 'p' : parsed.aggregation;
       if (!SUPPORTED[type].includes(method)) {
         throw new ThresholdError(
-          `invalid threshold "${cfg.threshold}" applied on metric ${key}; reason: unsupported aggregation method ${
-            parsed.aggregation.startsWith('p(') ? 'p' : parsed.aggregation
-          } on metric of type ${type}. supported aggregation methods for this metric are: ${SUPPORTED[type].join(', ')}`,
+          `invalid threshold "${cfg.threshold}" applied on metric ${key}; reason: unsupported aggregation method ${method} on metric of type ${type}. supported aggregation methods for this metric are: ${SUPPORTED[type].join(', ')}`,
         );
       }
       out.push({

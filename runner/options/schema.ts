@@ -196,6 +196,49 @@ function d(value: unknown, path: string, fallback: number): number {
   }
 }
 
+/**
+ * k6's derivation of the scenarios from the shortcut options (its DeriveScenariosFromShortcuts):
+ * iterations win over duration over stages, two of them (or one with `scenarios`) are a conflict,
+ * and `vus` alone replaces the scenarios with `vus` shared iterations, as k6 does (with a warning).
+ */
+function deriveScenarios(raw: RawOptions, where: string): Record<string, Record<string, unknown>> {
+  const hasStages = (raw.stages?.length ?? 0) > 0;
+  const conflict = (a: string, b: string) =>
+    configError(`${where}: options: using \`${a}\` and \`${b}\` options simultaneously is not allowed`);
+  if (raw.iterations !== undefined) {
+    if (hasStages) throw conflict('iterations', 'stages');
+    if (raw.scenarios) throw conflict('iterations', 'scenarios');
+    const vus = raw.vus ?? 1;
+    return {
+      default: {
+        executor: 'shared-iterations',
+        vus,
+        iterations: raw.iterations,
+        ...(raw.duration !== undefined ? { maxDuration: raw.duration } : {}),
+      },
+    };
+  }
+  if (raw.duration !== undefined) {
+    if (hasStages) throw conflict('duration', 'stages');
+    if (raw.scenarios) throw conflict('duration', 'scenarios');
+    if (d(raw.duration, `${where}: options.duration`, 0) <= 0)
+      throw configError(
+        `${where}: options.duration: expected more than 0, got ${JSON.stringify(raw.duration)}`,
+      );
+    return { default: { executor: 'constant-vus', vus: raw.vus ?? 1, duration: raw.duration } };
+  }
+  if (hasStages) {
+    if (raw.scenarios) throw conflict('stages', 'scenarios');
+    return { default: { executor: 'ramping-vus', startVUs: raw.vus ?? 1, stages: raw.stages } };
+  }
+  if (raw.vus !== undefined) {
+    if (raw.scenarios) process.emitWarning(`${where}: \`vus=${raw.vus}\` overrides the scenarios, as in k6`);
+    return { default: { executor: 'shared-iterations', vus: raw.vus, iterations: raw.vus } };
+  }
+  if (raw.scenarios && Object.keys(raw.scenarios).length > 0) return raw.scenarios;
+  return { default: { executor: 'per-vu-iterations', vus: 1, iterations: 1 } };
+}
+
 /** Validates and normalises a script's options; `exported` are the functions a scenario may name. */
 export function normaliseOptions(input: unknown, where: string, exported: ReadonlySet<string>): Options {
   try {
@@ -212,28 +255,7 @@ function normalise(input: unknown, where: string, exported: ReadonlySet<string>)
   const parsed = optionsSchema.safeParse(input ?? {});
   if (!parsed.success) throw configError(`${where}: invalid options: ${describe('options', parsed.error)}`);
   const raw = parsed.data;
-  let scenarioInputs: Record<string, Record<string, unknown>>;
-  const shortcuts = raw.duration !== undefined || raw.iterations !== undefined || raw.stages !== undefined;
-  if (shortcuts || !raw.scenarios) {
-    // k6's derivation of the default scenario from the shortcut options.
-    const vus = raw.vus ?? 1;
-    if (raw.stages?.length)
-      scenarioInputs = { default: { executor: 'ramping-vus', startVUs: vus, stages: raw.stages } };
-    else if (raw.iterations !== undefined)
-      scenarioInputs = {
-        default: {
-          executor: 'shared-iterations',
-          vus,
-          iterations: raw.iterations,
-          ...(raw.duration !== undefined ? { maxDuration: raw.duration } : {}),
-        },
-      };
-    else if (raw.duration !== undefined)
-      scenarioInputs = { default: { executor: 'constant-vus', vus, duration: raw.duration } };
-    else scenarioInputs = { default: { executor: 'per-vu-iterations', vus, iterations: 1 } };
-  } else {
-    scenarioInputs = raw.scenarios;
-  }
+  const scenarioInputs = deriveScenarios(raw, where);
 
   const scenarios: Scenario[] = [];
   for (const [name, cfg] of Object.entries(scenarioInputs)) {

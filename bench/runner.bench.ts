@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { runTest } from '../runner/index.ts';
+import type { Bench, BenchRow } from './types.ts';
+
+/**
+ * The embedded runner: (1) its request rate against autocannon's, same server, same run;
+ * (2) arrival-rate accuracy at 500, 2,000 and 5,000 iterations/s; (3) resident memory after
+ * N and after 4N requests (trends in HDR histograms must keep it flat).
+ */
+
+const SECONDS = Number(process.env.BENCH_RUNNER_SECONDS ?? 10);
+const MEMORY_REQUESTS = Number(process.env.BENCH_RUNNER_REQUESTS ?? 500_000);
+const dir = mkdtempSync(join(tmpdir(), 'gelombang-bench-'));
+
+async function helloServer(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'hello-server.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      const m = /listening (\d+)/.exec(String(d));
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { url: `http://127.0.0.1:${port}/`, child };
+}
+
+function script(name: string, body: string): string {
+  const file = join(dir, `${name}.ts`);
+  writeFileSync(file, body);
+  return file;
+}
+
+const quiet = { quiet: true, progress: 'none' as const };
+
+const bench: Bench = {
+  name: 'runner',
+  async run() {
+    const rows: BenchRow[] = [];
+    const server = await helloServer();
+    try {
+      // (1) request rate, 50 VUs vs 50 connections
+      const cannon = await autocannon({ url: server.url, connections: 50, duration: SECONDS });
+      const closed = await runTest({
+        ...quiet,
+        script: script(
+          'closed',
+          `
+          import http from 'k6/http';
+          export const options = { vus: 50, duration: '${SECONDS}s' };
+          export default async function () { await http.asyncRequest('GET', __ENV.TARGET); }
+        `,
+        ),
+        env: { TARGET: server.url },
+      });
+      const rate = closed.summary?.metrics.http_reqs?.values.rate ?? 0;
+      rows.push({
+        bench: 'runner',
+        metric: 'requests/s, 50 VUs, async default function',
+        value: rate,
+        unit: 'req/s',
+        reference: cannon.requests.average,
+        ratio: rate / cannon.requests.average,
+        note: `reference: autocannon, 50 connections, ${SECONDS} s, same server; goal >= 0.7`,
+      });
+
+      // (2) arrival-rate accuracy
+      for (const target of [500, 2000, 5000]) {
+        const r = await runTest({
+          ...quiet,
+          script: script(
+            `rate${target}`,
+            `
+            import http from 'k6/http';
+            export const options = { scenarios: { s: { executor: 'constant-arrival-rate', rate: ${target}, timeUnit: '1s', duration: '${SECONDS}s', preAllocatedVUs: ${Math.ceil(target / 20)}, maxVUs: ${target} } } };
+            export default async function () { await http.asyncRequest('GET', __ENV.TARGET); }
+          `,
+          ),
+          env: { TARGET: server.url },
+        });
+        const started = r.summary?.metrics.iterations?.values.count ?? 0;
+        const dropped = r.summary?.metrics.dropped_iterations?.values.count ?? 0;
+        const planned = target * SECONDS + 1;
+        rows.push({
+          bench: 'runner',
+          metric: `arrival rate ${target}/s: iterations completed vs planned`,
+          value: started / SECONDS,
+          unit: 'it/s',
+          reference: planned / SECONDS,
+          ratio: started / planned,
+          note: `${started} of ${planned} planned, ${dropped} dropped (reported), ${planned - started - dropped} cut at the end`,
+        });
+      }
+
+      // (3) memory: RSS after N and after 4N requests
+      const marks: Array<{ reqs: number; rss: number }> = [];
+      const wanted = [MEMORY_REQUESTS, 4 * MEMORY_REQUESTS];
+      await runTest({
+        ...quiet,
+        script: script(
+          'memory',
+          `
+          import http from 'k6/http';
+          export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 50, iterations: ${4 * MEMORY_REQUESTS}, maxDuration: '60m' } } };
+          export default async function () { await http.asyncRequest('GET', __ENV.TARGET, null, { tags: { step: 'hello' } }); }
+        `,
+        ),
+        env: { TARGET: server.url },
+        onSample: (store) => {
+          const sink = store.metrics.get('http_reqs')?.sink;
+          const count = sink?.kind === 'counter' ? sink.count : 0;
+          while (wanted.length && count >= (wanted[0] as number)) {
+            marks.push({ reqs: wanted.shift() as number, rss: process.memoryUsage().rss });
+          }
+        },
+      });
+      const [a, b] = marks;
+      if (a && b) {
+        rows.push({
+          bench: 'runner',
+          metric: `RSS after ${(b.reqs / 1e6).toFixed(1)}M requests`,
+          value: b.rss / 2 ** 20,
+          unit: 'MiB',
+          reference: a.rss / 2 ** 20,
+          ratio: b.rss / a.rss,
+          note: `reference: RSS after ${(a.reqs / 1e6).toFixed(1)}M (whole process: main + worker threads); goal: flat within 10 %`,
+        });
+      }
+    } finally {
+      server.child.kill();
+    }
+    return rows;
+  },
+};
+
+export default bench;

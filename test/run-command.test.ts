@@ -1,0 +1,110 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * `gelombang run` and `gelombang bundle` as a user calls them: k6's exit codes for bad flags, a
+ * real run against a local server, and a bundle for real k6.
+ */
+
+const cli = ['bin/gelombang.js'];
+const fixture = 'runner/test-fixtures/hello.ts';
+const dir = mkdtempSync(join(tmpdir(), 'gelombang-run-cmd-'));
+let server: Server;
+let target = '';
+let hits = 0;
+
+beforeAll(async () => {
+  server = createServer((_req, res) => {
+    hits++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"hello":"world"}');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+describe('gelombang run', () => {
+  it.each([
+    [['--vus', 'abc'], /--vus: expected a whole number >= 1, got 'abc'/],
+    [['--duration', '5 parsecs'], /"5 parsecs" is not a duration/],
+    [['--out', 'csv=x.csv'], /--out: expected json=FILE or prometheus\[=HOST:PORT\]/],
+    [['--bogus'], /unknown option '--bogus'/],
+  ])('exits 104 on %j with a precise message, before any request', (flags, message) => {
+    const before = hits;
+    const r = spawnSync(process.execPath, [...cli, 'run', ...flags, fixture], { encoding: 'utf8' });
+    expect(r.stderr).toMatch(message);
+    expect(r.status).toBe(104);
+    expect(hits).toBe(before);
+  });
+
+  it('runs a scenario, exits 0 and writes the legacy summary export', async () => {
+    const exportFile = join(dir, 'summary.json');
+    // async spawn: the server lives in this process and must keep answering
+    const child = spawn(
+      process.execPath,
+      [
+        ...cli,
+        'run',
+        '--workers',
+        '2',
+        '-q',
+        '-e',
+        `TARGET=${target}`,
+        '--summary-export',
+        exportFile,
+        fixture,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(readFileSync(exportFile, 'utf8')) as {
+      metrics: Record<string, Record<string, unknown>>;
+    };
+    // constant-arrival-rate 20/s for 2 s: 2 x 20 + 1 iterations, one request each
+    expect(summary.metrics.iterations?.count).toBe(41);
+    expect(summary.metrics.http_reqs?.count).toBe(41);
+    expect(summary.metrics.greeted?.count).toBe(41);
+  }, 60_000);
+});
+
+describe('gelombang bundle', () => {
+  it('writes a k6 script that imports only k6 modules', () => {
+    const out = join(dir, 'k6');
+    const r = spawnSync(process.execPath, [...cli, 'bundle', '--out', out, fixture], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const file = join(out, 'hello.js');
+    expect(existsSync(file)).toBe(true);
+    const code = readFileSync(file, 'utf8');
+    const imports = [...code.matchAll(/^import\s[^;]*?from\s*["']([^"']+)["']/gm)].map((m) => m[1]);
+    expect(imports.sort()).toEqual(['k6', 'k6/http', 'k6/metrics']);
+    expect(code).toContain('sourceMappingURL=');
+  });
+
+  it('exits 104 naming the file when a scenario does not compile', () => {
+    const r = spawnSync(
+      process.execPath,
+      [...cli, 'bundle', '--out', join(dir, 'bad'), 'no/such/scenario.ts'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).toBe(104);
+    expect(r.stderr).toMatch(/scenario\.ts/);
+  });
+});
