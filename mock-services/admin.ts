@@ -1,4 +1,5 @@
-import express, { type Request, type Response, Router } from 'express';
+import express, { type Express, type Request, type Response, Router } from 'express';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { type Capacity, deepMerge, describeIssues } from './capacity.ts';
 import { sendError } from './station/station.ts';
@@ -70,3 +71,29 @@ export function jsonErrorHandler(
 }
 
 export const portSchema = z.coerce.number().int().min(0).max(65535);
+
+/**
+ * The part every mock shares: /healthz, /metrics of its registry, and the admin endpoint over its
+ * slice of the capacity file. The mock adds its own routes, then calls `finish`.
+ */
+export function createMockApp<K extends keyof Capacity>(
+  registry: Registry,
+  admin: Parameters<typeof adminRouter<K>>[0],
+): { app: Express; finish: () => void } {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.use(adminRouter(admin));
+  return {
+    app,
+    finish: () => {
+      app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such endpoint'));
+      app.use(jsonErrorHandler);
+    },
+  };
+}

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import { simpleParser } from 'mailparser';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { adminRouter, jsonErrorHandler } from '../admin.ts';
+import { createMockApp } from '../admin.ts';
 import { type Capacity, capacitySchema } from '../capacity.ts';
 import { createStationMetrics } from '../station/metrics.ts';
 import { sampleServiceMs } from '../station/schema.ts';
@@ -146,26 +146,16 @@ export function createEmailService(opts: EmailOptions): {
   });
   smtp.on('error', (err) => opts.log?.(`smtp error: ${err.message}`));
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  const { app, finish } = createMockApp(metrics.registry, {
+    token: opts.adminToken,
+    schema: capacitySchema.pick({ email: true }),
+    get: () => capacity,
+    apply: (next) => {
+      capacity = next;
+      station.reconfigure(next.email);
+    },
+    log: opts.log,
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  app.use(
-    adminRouter({
-      token: opts.adminToken,
-      schema: capacitySchema.pick({ email: true }),
-      get: () => capacity,
-      apply: (next) => {
-        capacity = next;
-        station.reconfigure(next.email);
-      },
-      log: opts.log,
-    }),
-  );
   const address = (raw: string | undefined) => {
     const a = String(raw ?? '');
     return /^[^\s@]+@[^\s@]+$/.test(a) ? a : undefined;
@@ -185,7 +175,6 @@ export function createEmailService(opts: EmailOptions): {
     if (!m) return sendError(res, 404, 'not_found', `no message ${req.params.id}`);
     res.json(m);
   });
-  app.use((_req, res) => sendError(res, 404, 'not_found', 'no such endpoint'));
-  app.use(jsonErrorHandler);
+  finish();
   return { app, smtp, mailboxes, station };
 }

@@ -1,6 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import { DEFAULT_SHARES, findByNik, type PopulationShares } from '../../scenarios/lib/population.ts';
-import { adminRouter, jsonErrorHandler } from '../admin.ts';
+import { createMockApp } from '../admin.ts';
 import { type Capacity, capacitySchema } from '../capacity.ts';
 import { createStationMetrics } from '../station/metrics.ts';
 import { StationRuntime, sendError, stationMiddleware } from '../station/station.ts';
@@ -46,26 +46,16 @@ export function createMinistryApp(opts: MinistryOptions): {
     MINISTRIES.map((m) => [m, new StationRuntime(m, capacity[m], metrics, opts.random)]),
   ) as Record<Ministry, StationRuntime>;
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  const { app, finish } = createMockApp(metrics.registry, {
+    token: opts.adminToken,
+    schema: capacitySchema.pick({ dukcapil: true, dapodik: true, dtks: true }),
+    get: () => capacity,
+    apply: (next) => {
+      capacity = next;
+      for (const m of MINISTRIES) stations[m].reconfigure(next[m]);
+    },
+    log: opts.log,
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  app.use(
-    adminRouter({
-      token: opts.adminToken,
-      schema: capacitySchema.pick({ dukcapil: true, dapodik: true, dtks: true }),
-      get: () => capacity,
-      apply: (next) => {
-        capacity = next;
-        for (const m of MINISTRIES) stations[m].reconfigure(next[m]);
-      },
-      log: opts.log,
-    }),
-  );
 
   const nikParam = (req: Request, res: Response): string | undefined => {
     const nik = String(req.params.nik ?? '');
@@ -132,8 +122,7 @@ export function createMinistryApp(opts: MinistryOptions): {
     res.json(body);
   });
 
-  app.use((_req, res) => sendError(res, 404, 'not_found', 'no such endpoint'));
-  app.use(jsonErrorHandler);
+  finish();
   return { app, stations };
 }
 

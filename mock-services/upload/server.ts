@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import express, { type Express, type Request, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import { Counter, Gauge } from 'prom-client';
-import { adminRouter, jsonErrorHandler } from '../admin.ts';
+import { createMockApp } from '../admin.ts';
 import { type Capacity, capacitySchema } from '../capacity.ts';
 import { createStationMetrics } from '../station/metrics.ts';
 import { StationRuntime, sendError, stationMiddleware } from '../station/station.ts';
@@ -63,27 +63,17 @@ export function createUploadApp(opts: UploadOptions): {
     },
   });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  const { app, finish } = createMockApp(metrics.registry, {
+    token: opts.adminToken,
+    schema: capacitySchema.pick({ upload: true }),
+    get: () => capacity,
+    apply: (next) => {
+      capacity = next;
+      station.reconfigure(next.upload);
+      link.setRate(next.upload.bandwidthBytesPerSecond);
+    },
+    log: opts.log,
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  app.use(
-    adminRouter({
-      token: opts.adminToken,
-      schema: capacitySchema.pick({ upload: true }),
-      get: () => capacity,
-      apply: (next) => {
-        capacity = next;
-        station.reconfigure(next.upload);
-        link.setRate(next.upload.bandwidthBytesPerSecond);
-      },
-      log: opts.log,
-    }),
-  );
 
   const objectFile = (bucket: string, key: string) => join(opts.dir, bucket, key);
 
@@ -179,8 +169,7 @@ export function createUploadApp(opts: UploadOptions): {
   app.get('/buckets/:bucket/objects/:key', (req, res) => readObject(req, res, true));
   app.head('/buckets/:bucket/objects/:key', (req, res) => readObject(req, res, false));
 
-  app.use((_req, res) => sendError(res, 404, 'not_found', 'no such endpoint'));
-  app.use(jsonErrorHandler);
+  finish();
   return { app, station, link };
 }
 

@@ -110,6 +110,11 @@ describe('thresholds', () => {
 
   it('check aggregations against the metric type as k6 does', () => {
     expect(() => parseThresholds({ http_req_duration: ['count<1'] }, types)).toThrow(ThresholdError);
+    // k6's wording (metrics/thresholds.go Validate), word for word
+    expect(() => parseThresholds({ http_req_duration: ['count<1'] }, types)).toThrow(
+      'invalid threshold "count<1" applied on metric http_req_duration; reason: unsupported aggregation method count on metric of type trend. supported aggregation methods for this metric are: avg, min, max, med, p',
+    );
+    expect(() => parseThresholds({ nope: ['rate<1'] }, types)).toThrow(/no metric name "nope" found/);
     expect(() => parseThresholds({ http_reqs: ['p(95)<1'] }, types)).toThrow(
       /supported aggregation methods for this metric are: count, rate/,
     );
@@ -199,7 +204,7 @@ describe('prometheus exposition', () => {
     const s = new Store({ series: true });
     defineBuiltins(s);
     s.add('http_req_duration', 250, { step: 'say "hi"\n', url: 'http://x/1' });
-    s.add('http_reqs', 1, { step: 'a' });
+    s.add('http_reqs', 1, { step: 'a', group: '' });
     const text = prometheusText(s);
     expect(text).toContain('k6_http_req_duration_p99{step="say \\"hi\\"\\n"} 0.25');
     expect(text).toContain('k6_http_reqs_total{step="a"} 1');
