@@ -14,7 +14,7 @@ import {
   uploadPhoto,
   verifyEmail,
 } from './lib/journey.ts';
-import { personAt } from './lib/population.ts';
+import { isEligible, personAt } from './lib/population.ts';
 
 /**
  * One registrant through all eight steps; every check must pass. The first thing to run against a
@@ -44,7 +44,11 @@ export default async function () {
   const api = endpoints(__ENV);
   const seed = envNumber(__ENV, 'POPULATION_SEED', 2020, { integer: true, min: 0 });
   const index = envNumber(__ENV, 'PERSON_INDEX', -1, { integer: true, min: -1 });
-  const person = index >= 0 ? personAt(seed, index) : firstEligible(seed);
+  // A person no earlier run used: a stack keeps its registrations, and a NIK registers once.
+  const person =
+    index >= 0
+      ? personAt(seed, index)
+      : firstEligible(seed, runOffset() + exec.vu.idInTest * 1000 + exec.vu.iterationInScenario);
   const email = `smoke.${person.nik}.${Date.now()}.${exec.vu.idInTest}@example.test`;
   const password = 'Rahasia-2020!';
 
@@ -88,10 +92,15 @@ export default async function () {
   });
 }
 
-function firstEligible(seed: number) {
-  for (let i = 0; i < 10000; i++) {
+function firstEligible(seed: number, from: number) {
+  for (let i = from; i < from + 1000; i++) {
     const p = personAt(seed, i);
-    if (p.inDukcapil && p.citizen && !p.enrolledInEducation && p.age >= 18) return p;
+    if (isEligible(p)) return p;
   }
-  throw new Error('no eligible person in the first 10,000 of the population');
+  throw new Error(`no eligible person among 1,000 from index ${from}`);
+}
+
+/** Where in the population this run starts: from the clock, so that reruns pick new people. */
+function runOffset(): number {
+  return (Math.floor(Date.now() / 1000) % 40_000) * 2000;
 }

@@ -14,7 +14,7 @@ import {
   uploadPhoto,
   verifyEmail,
 } from './lib/journey.ts';
-import { personAt } from './lib/population.ts';
+import { isEligible, personAt } from './lib/population.ts';
 
 /**
  * The opening of a wave: registrants who already finished the journey log in at the same moment
@@ -68,13 +68,17 @@ export async function setup(): Promise<{ accounts: Account[] }> {
   const seed = envNumber(__ENV, 'POPULATION_SEED', 2020, { integer: true, min: 0 });
   const runTag = `${Date.now()}`;
   const accounts: Account[] = [];
-  let index = envNumber(__ENV, 'PERSON_OFFSET', 100000, { integer: true, min: 0 });
+  // From the clock by default, so that reruns against the same stack pick new people.
+  let index = envNumber(__ENV, 'PERSON_OFFSET', (Math.floor(Date.now() / 1000) % 40_000) * 2000 + 1000, {
+    integer: true,
+    min: 0,
+  });
   const batch = 10;
   while (accounts.length < REGISTRANTS) {
     const people = [];
     while (people.length < batch && accounts.length + people.length < REGISTRANTS) {
       const p = personAt(seed, index++);
-      if (p.inDukcapil && p.citizen && !p.enrolledInEducation && p.age >= 18) people.push(p);
+      if (isEligible(p)) people.push(p);
     }
     const done = await Promise.all(
       people.map(async (p) => {

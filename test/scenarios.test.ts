@@ -45,6 +45,25 @@ describe('scenarios on the embedded runner', () => {
     expect(r.summary?.metrics['http_req_duration{expected_response:true}']?.values.max).toBeGreaterThan(0);
   }, 60_000);
 
+  it('smoke: runs again on the same stack with two VUs, each registering a new person', async () => {
+    for (let run = 0; run < 2; run++) {
+      const r = await runTest({
+        script: 'scenarios/smoke.ts',
+        env: env(),
+        vus: 2,
+        quiet: true,
+        progress: 'none',
+        workers: 1,
+      });
+      expect(r.error).toBeUndefined();
+      expect(r.exitCode).toBe(EXIT.ok);
+      expect(r.summary?.root_group.checks.find((c) => c.name === 'status is joined_wave')).toMatchObject({
+        passes: 2,
+        fails: 0,
+      });
+    }
+  }, 90_000);
+
   it('wave-opening: the quota is never oversold and every loser is told wave_full', async () => {
     const r = await runTest({
       script: 'scenarios/wave-opening.ts',

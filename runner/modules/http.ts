@@ -1,16 +1,16 @@
 import { Agent, FormData, request } from 'undici';
 import { parseDuration } from '../options/duration.ts';
 import { currentVu, runtime } from '../runtime.ts';
+import { armPhases, phases } from './http-timings.ts';
 
 /**
  * `k6/http` for the portable subset: `await http.asyncRequest(...)` with k6's params, Response,
  * built-in metrics and tags. The synchronous http.get/post/... cannot be offered without blocking
  * every VU of the thread, so they throw and say what to use instead.
  *
- * Timings: undici exposes when the response headers arrived and when the body ended, so
- * `waiting` is time to first byte (sending included) and `receiving` the body; `blocked`,
- * `connecting`, `tls_handshaking` and `sending` are reported as 0. `duration` is
- * waiting + receiving, as k6 defines it (sending + waiting + receiving).
+ * Timings come from undici's diagnostics channels (http-timings.ts): blocked, connecting,
+ * sending, waiting, receiving as k6 defines them; `duration` = sending + waiting + receiving.
+ * `tls_handshaking` is 0: the runner targets plain HTTP on loopback.
  */
 
 export interface FileData {
@@ -223,6 +223,7 @@ export async function asyncRequest(
   }
 
   const t0 = performance.now();
+  let marks: ReturnType<typeof armPhases> | undefined;
   let status = 0;
   let statusText = '';
   let resHeaders: Record<string, string> = {};
@@ -237,6 +238,7 @@ export async function asyncRequest(
     if (!parsed) throw Object.assign(new Error(`invalid URL "${url}"`), { code: 'INVALID_URL' });
     const { payload, size } = encodeBody(body, headers);
     sent += size;
+    marks = armPhases();
     const res = await request(parsed, {
       method: upper as 'GET',
       headers,
@@ -275,14 +277,17 @@ export async function asyncRequest(
     tHeaders = performance.now();
   }
   const tEnd = performance.now();
+  const p = marks
+    ? phases(marks, t0, tEnd)
+    : { blocked: 0, connecting: 0, sending: 0, waiting: tHeaders - t0, receiving: tEnd - tHeaders };
   const timings: Timings = {
-    blocked: 0,
-    connecting: 0,
+    blocked: p.blocked,
+    connecting: p.connecting,
     tls_handshaking: 0,
-    sending: 0,
-    waiting: tHeaders - t0,
-    receiving: tEnd - tHeaders,
-    duration: tEnd - t0,
+    sending: p.sending,
+    waiting: p.waiting,
+    receiving: p.receiving,
+    duration: p.sending + p.waiting + p.receiving,
   };
   const ok = code === 0 && (params.responseCallback ? params.responseCallback({ status }) : expected(status));
   // data_sent/received carry the request's tags; the http_req_* samples add the outcome to the same object.
@@ -294,10 +299,10 @@ export async function asyncRequest(
   if (code) sampleTags.error_code = String(code);
   rt.emit('http_reqs', 1, sampleTags);
   rt.emit('http_req_duration', timings.duration, sampleTags);
-  rt.emit('http_req_blocked', 0, sampleTags);
-  rt.emit('http_req_connecting', 0, sampleTags);
+  rt.emit('http_req_blocked', timings.blocked, sampleTags);
+  rt.emit('http_req_connecting', timings.connecting, sampleTags);
   rt.emit('http_req_tls_handshaking', 0, sampleTags);
-  rt.emit('http_req_sending', 0, sampleTags);
+  rt.emit('http_req_sending', timings.sending, sampleTags);
   rt.emit('http_req_waiting', timings.waiting, sampleTags);
   rt.emit('http_req_receiving', timings.receiving, sampleTags);
   rt.emit('http_req_failed', ok ? 0 : 1, sampleTags);
