@@ -86,6 +86,51 @@ describe('scenarios on the embedded runner', () => {
   }, 120_000);
 });
 
+describe('registration-day at a tiny scale', () => {
+  it('replays the opening minutes and accounts for every registrant at every stage', async () => {
+    const r = await runTest({
+      script: 'scenarios/registration-day.ts',
+      env: {
+        ...env(),
+        SCALE: '0.0003',
+        COMPRESS: '600',
+        WINDOW_FROM: '0',
+        WINDOW_TO: '2',
+        GRACEFUL_STOP: '90s',
+      },
+      quiet: true,
+      progress: 'none',
+      workers: 2,
+      noThresholds: true,
+      // keeps per-tag series (as for Prometheus), which this test reads
+      prometheus: { host: '127.0.0.1', port: 0 },
+    });
+    expect(r.error).toBeUndefined();
+    const scaled = Math.round((21154 + 40769) * 0.0003);
+    const started = counts(r, 'iterations');
+    expect(Math.abs(counts(r, 'funnel_arrivals') - scaled)).toBeLessThanOrEqual(1);
+    expect(started).toBe(counts(r, 'funnel_arrivals'));
+    const series = [...(r.store.metrics.get('funnel_stage')?.series.values() ?? [])];
+    const sub = (stage: string, outcome?: string) =>
+      series
+        .filter((x) => x.tags.stage === stage && (outcome === undefined || x.tags.outcome === outcome))
+        .reduce((a, x) => a + (x.sink.kind === 'counter' ? x.sink.count : 0), 0);
+    // Every stage's outcomes add up to the registrants who continued from the stage before it.
+    const stages = [
+      'registered',
+      'email_verified',
+      'biodata_verified',
+      'photo_uploaded',
+      'assessment_done',
+      'joined_wave',
+    ];
+    expect(sub('registered')).toBe(started);
+    for (let i = 1; i < stages.length; i++)
+      expect(sub(stages[i] as string)).toBe(sub(stages[i - 1] as string, 'continued'));
+    expect(sub('registered', 'continued')).toBe(started);
+  }, 150_000);
+});
+
 describe('bundles for real k6', () => {
   it('bundles every scenario into plain JavaScript importing only k6 modules, with the fixtures beside them', async () => {
     const out = mkdtempSync(join(tmpdir(), 'gelombang-bundles-'));

@@ -1,6 +1,6 @@
 import { check, sleep } from 'k6';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
-import type { Address } from './population.ts';
+import type { Address, Person } from './population.ts';
 
 /**
  * The registration journey as k6 requests: one function per step, each tagged with `step` so that
@@ -133,6 +133,19 @@ export interface Biodata {
 }
 
 const json = JSON.stringify;
+
+/** The biodata a person types into the form (never the registry's own fields). */
+export function biodataOf(p: Person, occupationStatus: Biodata['occupationStatus'] = 'other'): Biodata {
+  return {
+    fullName: p.fullName,
+    placeOfBirth: p.placeOfBirth,
+    dateOfBirth: p.dateOfBirth,
+    gender: p.gender,
+    nik: p.nik,
+    address: p.address,
+    occupationStatus,
+  };
+}
 
 export function createAccount(api: Endpoints, email: string, password: string, retry: RetryPolicy) {
   return callStep({
