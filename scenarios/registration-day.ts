@@ -1,4 +1,4 @@
-import { sleep } from 'k6';
+import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
 import { BEHAVIOUR, proceeds, thinkSeconds } from './lib/behaviour.ts';
@@ -56,6 +56,8 @@ const journey = new Trend('journey_duration', true);
 const retry: RetryPolicy = { attempts: 3, baseBackoffS: 0.5, maxBackoffS: 5 };
 
 function outcome(stage: Stage, r: StepResult): boolean {
+  // A refusal by the rules is an answer; a failure (overload, timeout, dependency down) is not.
+  check(r, { 'the system answered the step': (x) => x.outcome !== 'failed' });
   if (r.outcome === 'continued') {
     funnel.add(1, { stage, outcome: 'continued' });
     return true;
