@@ -79,8 +79,9 @@ export default async function () {
   const runOffset = (Math.floor(exec.scenario.startTime / 1000) % 20_000) * 4000;
   let index = runOffset + exec.scenario.iterationInTest * 2;
   let person = personAt(seed, index);
-  // Most arrivals are people the registries accept; the others meet the rules' refusals.
-  if (Math.random() < 0.9) while (!isEligible(person)) person = personAt(seed, ++index);
+  // INELIGIBLE_SHARE of the arrivals are people the rules refuse (unknown NIK, students, minors...).
+  const wantEligible = Math.random() >= envNumber(__ENV, 'INELIGIBLE_SHARE', 0.1, { min: 0, max: 1 });
+  while (isEligible(person) !== wantEligible) person = personAt(seed, ++index);
   const email = `day.${person.nik}.${t0}@example.test`;
   const password = 'Rahasia-2020!';
 

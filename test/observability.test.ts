@@ -15,8 +15,8 @@ import { requireSystemBinary } from './support/system-binary.ts';
 
 /**
  * The proof of the dashboards: a real Prometheus scrapes the four services and the embedded runner
- * during a short registration-day rehearsal that is made to break (a Dukcapil with 2 servers, a
- * fault injected half-way, too few VUs for the opening surge); then every panel query and every
+ * during a short registration-day rehearsal that is made to break (a Dukcapil with 1 server, a fault
+ * injected a third of the way, too few VUs for the opening surge, a third of registrants ineligible); then every panel query and every
  * recording rule must parse and return data over the run. A panel that shows nothing is a bug.
  */
 
@@ -30,7 +30,7 @@ const window = { start: 0, end: 0 };
 describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus after a rehearsal', () => {
   beforeAll(async () => {
     const capacity = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
-    capacity.dukcapil = { ...capacity.dukcapil, concurrency: 2, queue: 2, timeoutMs: 800 };
+    capacity.dukcapil = { ...capacity.dukcapil, concurrency: 1, queue: 2, timeoutMs: 800 };
     writeFileSync(join(dir, 'capacity.json'), JSON.stringify(capacity));
     stack = await startStack({
       ports: 'auto',
@@ -79,7 +79,7 @@ describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus aft
       void fetch(`${stack.urls.ministry}/admin/config`, {
         method: 'PATCH',
         headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ dukcapil: { errorRate: 0.3, errorStatus: 503 } }),
+        body: JSON.stringify({ dukcapil: { errorRate: 0.8, errorStatus: 503 } }),
       });
     }, 20_000);
     const r = await runTest({
