@@ -54,7 +54,7 @@ export function bottlenecksDashboard(): Dashboard {
         colours: thresholds([{ value: null, color: 'red' }]),
         queries: [
           {
-            expr: `sort(min_over_time((timestamp(dependency:mock_saturation:ratio{${DEP}} >= ${SATURATED}) * 1000)[$__range:5s]))`,
+            expr: `sort(min_over_time((timestamp(dependency:mock_saturation:ratio{${DEP}} >= ${SATURATED}) * 1000)[$__range:1s]))`,
             legend: '{{dependency}}',
             instant: true,
           },

@@ -16,7 +16,7 @@ import { requireSystemBinary } from './support/system-binary.ts';
 /**
  * The proof of the dashboards: a real Prometheus scrapes the four services and the embedded runner
  * during a short registration-day rehearsal that is made to break (a Dukcapil with 1 server, a fault
- * injected a third of the way, too few VUs for the opening surge, a third of registrants ineligible); then every panel query and every
+ * injected two thirds of the way, too few VUs for the opening surge, a third of registrants ineligible); then every panel query and every
  * recording rule must parse and return data over the run. A panel that shows nothing is a bug.
  */
 
@@ -30,7 +30,14 @@ const window = { start: 0, end: 0 };
 describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus after a rehearsal', () => {
   beforeAll(async () => {
     const capacity = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
-    capacity.dukcapil = { ...capacity.dukcapil, concurrency: 1, queue: 2, timeoutMs: 800 };
+    // One slow Dukcapil server with a short timeout: it saturates, queues and times out.
+    capacity.dukcapil = {
+      ...capacity.dukcapil,
+      concurrency: 1,
+      queue: 4,
+      timeoutMs: 800,
+      serviceTime: { distribution: 'lognormal', medianMs: 300, p99Ms: 2000 },
+    };
     writeFileSync(join(dir, 'capacity.json'), JSON.stringify(capacity));
     stack = await startStack({
       ports: 'auto',
@@ -81,7 +88,7 @@ describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus aft
         headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ dukcapil: { errorRate: 0.8, errorStatus: 503 } }),
       });
-    }, 20_000);
+    }, 40_000);
     const r = await runTest({
       script: 'scenarios/registration-day.ts',
       env: {
