@@ -1,16 +1,522 @@
-import type { Stage } from './funnel.ts';
+import {
+  COUNTS_2020,
+  LATER_STAGES,
+  type LaterStage,
+  type Outcome,
+  previousStage,
+  STEP_OF_STAGE,
+  type Stage,
+  WINDOW_2020_MINUTES,
+} from './funnel.ts';
+import type { Profile } from './profile.ts';
+import { type Rng, standardNormal } from './random.ts';
+import { SLOS } from './slo.ts';
 
 /**
- * How a registrant moves through the funnel: at each stage, the chance of going on by choice and
- * the think time before the next step (log-normal by median and p90, in real minutes, compressed
- * by the replay's factor). Pure: decisions take a random number from the caller.
+ * How registrants move through the funnel, one model for the scenarios (per-registrant decisions
+ * from a seeded stream), the simulator and the reports (expected counts, computed exactly).
  *
- * The default chances are the 2020 stage-to-stage conversions (FACTS.md counts), read as choice;
- * stages without a published count carry stated assumptions. This model does not yet separate
- * the 2020 losses into choice, still-in-progress at hour 21 and system failure, nor calibrate
- * against the censored 21-hour counts: that is open work (issue 7).
+ * On reaching a stage, a registrant either leaves by choice (probability `leave`) or, after a
+ * delay (a floor plus a log-normal: reading the mail, typing the biodata, the ~15-minute test,
+ * coming back the next morning), attempts the step into the next stage. The attempt is failed by
+ * the system (`fail`), rejected by the rules (`reject`) or succeeds. A window that closes before
+ * the attempt leaves the registrant "in progress": the 2020 counts were taken 21 hours after the
+ * opening, so some of the loss between two stages was people who had simply not got there yet.
+ *
+ * The parameters are calibrated (see `calibrate`) so that the model, run over the 2020 arrival
+ * profile, reproduces the FACTS.md counts at hour 21 under a stated split of each stage's loss
+ * between choice, in progress, system failure and rules. Pure: no k6, no Node.
  */
 
+/** The time from reaching the previous stage to attempting this one, in real minutes. */
+export interface Delay {
+  /** the least time the step takes (the test itself is about 15 minutes) */
+  minMinutes: number;
+  /** median of the log-normal part, above the floor */
+  median: number;
+  /** 90th percentile of the log-normal part, above the floor */
+  p90: number;
+}
+
+export interface StageModel {
+  /** chance of leaving by choice on reaching the previous stage */
+  leave: number;
+  /** chance that the system fails the attempt, retries included (the 2020 system's rate) */
+  fail: number;
+  /** chance that the rules reject the attempt (too young, in education, NIK not verified) */
+  reject: number;
+  delay: Delay;
+}
+
+export type BehaviourModel = Record<LaterStage, StageModel>;
+
+/**
+ * How the loss between two stages at the window's end divides (shares that add up to 1): the
+ * registrants who left by choice, those still on the way, those the system failed and those the
+ * rules turned away. This is the knob of a rehearsal: "what if all the loss at email verification
+ * was the system's fault" is `{ leftByChoice: 0, inProgress: 0.25, failed: 0.75, rejected: 0 }`,
+ * and the calibrated `fail` is then the rate the mocks must produce for the 2020 counts to recur.
+ */
+export interface LossSplit {
+  leftByChoice: number;
+  inProgress: number;
+  failed: number;
+  rejected: number;
+}
+
+/**
+ * The default split, stage by stage. None of it was published; each share is an assumption with
+ * its reason, to be revisited when real logs are available.
+ */
+export const DEFAULT_SPLIT: Record<LaterStage, LossSplit> = {
+  // 369,105 registered but not verified at hour 21. Email verification is the first thing the
+  // government listed as broken (FACTS.md, "What broke"): the largest share is the system's.
+  // Registrations after midnight and mail that arrived late make a quarter still on the way; the
+  // rest mistyped an address or never opened the mail.
+  email_verified: { leftByChoice: 0.3, inProgress: 0.25, failed: 0.45, rejected: 0 },
+  // 438,938 verified their email but not their NIK. The rules reject some (too young, in formal
+  // education, NIK unknown to Dukcapil; FACTS.md, "Eligibility"); the ministries' API capacity was
+  // listed as broken (FACTS.md): a third is the system's; the biodata form is long, so a quarter
+  // were still on it or had put it off.
+  biodata_verified: { leftByChoice: 0.2, inProgress: 0.25, failed: 0.35, rejected: 0.2 },
+  // No published count. Photo upload was listed as broken ("could log in but failed to upload the
+  // KTP photo", FACTS.md): the largest share is the system's; the KTP photo needs the card at hand,
+  // so many put it off.
+  photo_uploaded: { leftByChoice: 0.15, inProgress: 0.4, failed: 0.45, rejected: 0 },
+  // No published count. A 15-minute test (seed 001) that wave 1 gave until Thursday 16 April to
+  // take (FACTS.md, "wave 1 registration closed"): most of the loss is people who had not sat it yet.
+  assessment_done: { leftByChoice: 0.2, inProgress: 0.7, failed: 0.1, rejected: 0 },
+  // Joining is one click after the test, so the loss is small; half of it is people still reading
+  // the result, the quota write is the contended row of the day (a quarter failed), the rest chose
+  // to wait for a later wave.
+  joined_wave: { leftByChoice: 0.25, inProgress: 0.5, failed: 0.25, rejected: 0 },
+};
+
+/**
+ * The shape of each stage's delay: its floor and the spread of the log-normal (p90 / median). The
+ * median is what calibration solves for. Assumptions, each with its reason.
+ */
+export const DELAY_SHAPE: Record<LaterStage, { minMinutes: number; p90ToMedian: number }> = {
+  // the mail must arrive and be opened; some read it the next morning (long tail)
+  email_verified: { minMinutes: 1, p90ToMedian: 8 },
+  // name, place and date of birth, NIK, address: a few minutes of typing at least
+  biodata_verified: { minMinutes: 3, p90ToMedian: 6 },
+  // finding the KTP and taking its photo
+  photo_uploaded: { minMinutes: 1, p90ToMedian: 8 },
+  // "a motivation and basic-skills test of about 15 minutes" (FACTS.md, journey step 4; seed 001)
+  assessment_done: { minMinutes: 15, p90ToMedian: 6 },
+  // one click after the test result
+  joined_wave: { minMinutes: 0.5, p90ToMedian: 10 },
+};
+
+/**
+ * The counts calibration aims at, at hour 21. Registered, email verified, NIK verified and joined
+ * a batch are FACTS.md (COUNTS_2020). Photo and test have no published count, so the model states
+ * them: 40 % of the NIK-verified had uploaded their KTP photo (the upload was broken, and the card
+ * must be at hand), and 35 % of those had finished the test (15 minutes, which wave 1 gave until
+ * Thursday to take). Then joining, one click after the test, converts 89 % (77,834 / 87,373).
+ */
+export const ASSUMED_SHARE_2020 = { photo_uploaded: 0.4, assessment_done: 0.35 } as const;
+
+function fact(stage: Stage): number {
+  const n = COUNTS_2020[stage];
+  if (n === null) throw new Error(`no published count for ${stage}`);
+  return n;
+}
+
+export const TARGETS_2020: Record<Stage, number> = {
+  registered: fact('registered'),
+  email_verified: fact('email_verified'),
+  biodata_verified: fact('biodata_verified'),
+  photo_uploaded: Math.round(fact('biodata_verified') * ASSUMED_SHARE_2020.photo_uploaded),
+  assessment_done: Math.round(
+    Math.round(fact('biodata_verified') * ASSUMED_SHARE_2020.photo_uploaded) *
+      ASSUMED_SHARE_2020.assessment_done,
+  ),
+  joined_wave: fact('joined_wave'),
+};
+
+/**
+ * The calibrated default model: `calibrate(registration-day-2020, DEFAULT_SPLIT, DELAY_SHAPE,
+ * TARGETS_2020, 1,260 minutes)`, rounded to four significant figures. Stored rather than computed
+ * at import because every k6 VU imports this module; behaviour.test.ts recalibrates and compares,
+ * and checks that these parameters reproduce the FACTS.md counts within 0.5 %.
+ */
+export const DEFAULT_MODEL: BehaviourModel = {
+  email_verified: {
+    leave: 0.07732,
+    fail: 0.1351,
+    reject: 0,
+    delay: { minMinutes: 1, median: 46.32, p90: 370.6 },
+  },
+  biodata_verified: {
+    leave: 0.08258,
+    fail: 0.1775,
+    reject: 0.1014,
+    delay: { minMinutes: 3, median: 86.19, p90: 517.2 },
+  },
+  photo_uploaded: { leave: 0.09, fail: 0.403, reject: 0, delay: { minMinutes: 1, median: 188.2, p90: 1506 } },
+  assessment_done: {
+    leave: 0.13,
+    fail: 0.1566,
+    reject: 0,
+    delay: { minMinutes: 15, median: 555.4, p90: 3333 },
+  },
+  joined_wave: {
+    leave: 0.02729,
+    fail: 0.02973,
+    reject: 0,
+    delay: { minMinutes: 0.5, median: 11.6, p90: 116 },
+  },
+};
+
+const Z90 = 1.2815515655446004;
+
+function sigmaOf(d: Delay): number {
+  return Math.log(d.p90 / d.median) / Z90;
+}
+
+/** The standard normal CDF (Abramowitz and Stegun 7.1.26 for erf; absolute error below 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x);
+  return z >= 0 ? (1 + y) / 2 : (1 - y) / 2;
+}
+
+/** P(delay <= minutes). */
+export function delayCdf(d: Delay, minutes: number): number {
+  const above = minutes - d.minMinutes;
+  if (above <= 0) return 0;
+  return normalCdf((Math.log(above) - Math.log(d.median)) / sigmaOf(d));
+}
+
+/** The mean delay in minutes (a log-normal's mean is its median times exp(sigma^2 / 2)). */
+export function meanDelayMinutes(d: Delay): number {
+  const s = sigmaOf(d);
+  return d.minMinutes + d.median * Math.exp((s * s) / 2);
+}
+
+/** A delay in real minutes, from the registrant's stream. */
+export function sampleDelayMinutes(d: Delay, rng: Rng): number {
+  return d.minMinutes + Math.exp(Math.log(d.median) + sigmaOf(d) * standardNormal(rng));
+}
+
+/**
+ * A think time in seconds of the compressed replay: the same distribution as the real one,
+ * divided by the replay's time factor, so that a 21-hour day compressed 252 times keeps its funnel.
+ */
+export function thinkTimeSeconds(d: Delay, compress: number, rng: Rng): number {
+  return (sampleDelayMinutes(d, rng) * 60) / compress;
+}
+
+export type Decision =
+  | { outcome: 'left_by_choice' }
+  | { outcome: 'attempt'; delayMinutes: number; thinkSeconds: number };
+
+/**
+ * What a registrant who has just reached the stage before `stage` does next: leave, or attempt
+ * `stage` after a think time. Reproducible: the same stream gives the same decision (it always
+ * takes three numbers, so later draws do not depend on this one's outcome). Whether the attempt
+ * succeeds is the system's business against a real service; see `attemptOutcome` for a simulator.
+ */
+export function decide(
+  stage: LaterStage,
+  rng: Rng,
+  o: { model?: BehaviourModel; compress?: number } = {},
+): Decision {
+  const m = (o.model ?? DEFAULT_MODEL)[stage];
+  const u = rng();
+  const delayMinutes = sampleDelayMinutes(m.delay, rng);
+  if (u < m.leave) return { outcome: 'left_by_choice' };
+  return { outcome: 'attempt', delayMinutes, thinkSeconds: (delayMinutes * 60) / (o.compress ?? 1) };
+}
+
+/**
+ * The 2020 system's answer to an attempt, for a simulator that has no system to ask: failed and
+ * rejected at the model's rates. Against the reference service the service decides.
+ */
+export function attemptOutcome(
+  stage: LaterStage,
+  rng: Rng,
+  model: BehaviourModel = DEFAULT_MODEL,
+): 'continued' | 'failed' | 'rejected' {
+  const m = model[stage];
+  const u = rng();
+  if (u < m.fail) return 'failed';
+  if (u < m.fail + m.reject) return 'rejected';
+  return 'continued';
+}
+
+/**
+ * How real people retry a step that failed: they tap again after a few seconds, then give up.
+ * Data, not code, so that a rehearsal can ask what a more (or less) patient crowd does. Backoffs
+ * are not compressed with the day: they are set by the system's recovery time, which a compressed
+ * replay does not shorten.
+ */
+export interface RetryPolicy {
+  /** attempts in all, the first included */
+  attempts: number;
+  /** first backoff in seconds, doubled each retry, capped at maxBackoffS */
+  baseBackoffS: number;
+  maxBackoffS: number;
+  /** full: uniform in [0, cap]; equal: cap/2 plus uniform in [0, cap/2]; none: cap */
+  jitter: 'full' | 'equal' | 'none';
+}
+
+/**
+ * Assumption: a registrant tries a step up to 4 times, waiting about 2, 4 then 8 s (the time to read
+ * the error and tap again), jittered because a crowd does not retry in step.
+ */
+export const RETRY_POLICY: RetryPolicy = { attempts: 4, baseBackoffS: 2, maxBackoffS: 30, jitter: 'full' };
+
+/** The wait before attempt `attempt` + 1 (attempt counts from 1), in seconds. */
+export function backoffSeconds(policy: RetryPolicy, attempt: number, rng: Rng): number {
+  const cap = Math.min(policy.maxBackoffS, policy.baseBackoffS * 2 ** (attempt - 1));
+  if (policy.jitter === 'none') return cap;
+  if (policy.jitter === 'equal') return cap / 2 + (rng() * cap) / 2;
+  return rng() * cap;
+}
+
+/**
+ * The expected time an iteration (one registrant) spends in a compressed replay, in seconds: each
+ * stage's mean delay, compressed, plus its request at the SLO's p95, weighted by the chance of
+ * getting that far. The registrants who never come back within the run are cut by the scenario's
+ * end, so this overestimates, which is the safe side for sizing VUs.
+ */
+export function expectedJourneySeconds(model: BehaviourModel, compress: number): number {
+  let reach = 1;
+  let seconds = SLOS.create_account.p95Ms / 1000;
+  for (const stage of LATER_STAGES) {
+    const m = model[stage];
+    const attempt = reach * (1 - m.leave);
+    const requests = SLOS[STEP_OF_STAGE[stage]].p95Ms + (stage === 'biodata_verified' ? SLOS.login.p95Ms : 0);
+    seconds += attempt * ((meanDelayMinutes(m.delay) * 60) / compress + requests / 1000);
+    reach = attempt * (1 - m.fail - m.reject);
+  }
+  return seconds;
+}
+
+/** Arrivals per minute of a profile (a per-second profile is summed by minute). */
+function minutesOf(profile: Profile): number[] {
+  if (profile.bucketSeconds === 60) return profile.arrivals.slice();
+  const out: number[] = [];
+  profile.arrivals.forEach((a, i) => {
+    const m = Math.floor(i / 60);
+    out[m] = (out[m] ?? 0) + a;
+  });
+  return out;
+}
+
+/**
+ * The delay as a distribution over whole minutes: mass m is P(m - 0.5 <= delay < m + 0.5), so that
+ * someone who reached a stage during minute j attempts the next during minute j + m. Returns the
+ * cumulative form, `cdf[m]` = P(delay < m + 0.5).
+ */
+function delayKernelCdf(d: Delay, length: number): Float64Array {
+  const cdf = new Float64Array(length);
+  for (let m = 0; m < length; m++) cdf[m] = delayCdf(d, m + 0.5);
+  return cdf;
+}
+
+/** Attempts per minute: reach (per minute) convolved with the delay kernel, up to `length` minutes. */
+function convolve(reach: Float64Array, cdf: Float64Array): Float64Array {
+  const n = reach.length;
+  const kernel = new Float64Array(n);
+  for (let m = 0; m < n; m++) kernel[m] = (cdf[m] as number) - (m > 0 ? (cdf[m - 1] as number) : 0);
+  const out = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const r = reach[j] as number;
+    if (r === 0) continue;
+    for (let m = 0; j + m < n; m++) out[j + m] = (out[j + m] as number) + r * (kernel[m] as number);
+  }
+  return out;
+}
+
+function sum(a: Float64Array): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return s;
+}
+
+/** The share of those in `reach` who have attempted by the end of the window (the window is reach's length). */
+function attemptedShare(reach: Float64Array, cdf: Float64Array): number {
+  const n = reach.length;
+  let s = 0;
+  for (let j = 0; j < n; j++) s += (reach[j] as number) * (cdf[n - 1 - j] as number);
+  const total = sum(reach);
+  return total > 0 ? s / total : 0;
+}
+
+export interface FunnelExpectation {
+  windowMinutes: number;
+  /** registrants who had reached each stage by the window's end */
+  reached: Record<Stage, number>;
+  /** what had happened, by the window's end, to those who reached the stage before each stage */
+  outcomes: Record<LaterStage, Record<Outcome, number>>;
+}
+
+function initialReach(profile: Profile, windowMinutes: number): Float64Array {
+  if (!(Number.isInteger(windowMinutes) && windowMinutes >= 1)) {
+    throw new Error(`windowMinutes: expected a whole number >= 1, got ${windowMinutes}`);
+  }
+  const minutes = minutesOf(profile);
+  const reach = new Float64Array(windowMinutes);
+  for (let j = 0; j < windowMinutes && j < minutes.length; j++) reach[j] = minutes[j] as number;
+  return reach;
+}
+
+/**
+ * The expected funnel at the end of a window: arrivals convolved, stage after stage, with each
+ * stage's delay distribution, thinned by its leave, fail and reject chances. An exact computation
+ * on a one-minute grid (registrants reach a stage within a minute; delays are binned to whole
+ * minutes), not a Monte Carlo: the same inputs give the same numbers.
+ */
+export function expectedFunnel(
+  profile: Profile,
+  model: BehaviourModel,
+  windowMinutes: number,
+): FunnelExpectation {
+  let reach = initialReach(profile, windowMinutes);
+  const reached = { registered: sum(reach) } as Record<Stage, number>;
+  const outcomes = {} as Record<LaterStage, Record<Outcome, number>>;
+  for (const stage of LATER_STAGES) {
+    const m = model[stage];
+    const before = sum(reach);
+    const cdf = delayKernelCdf(m.delay, windowMinutes);
+    const attempts = convolve(reach, cdf);
+    for (let j = 0; j < attempts.length; j++) attempts[j] = (attempts[j] as number) * (1 - m.leave);
+    const attempted = sum(attempts);
+    const next = attempts.map((a) => a * (1 - m.fail - m.reject));
+    reached[stage] = sum(next);
+    outcomes[stage] = {
+      continued: reached[stage],
+      left_by_choice: before * m.leave,
+      in_progress: before * (1 - m.leave) - attempted,
+      failed: attempted * m.fail,
+      rejected: attempted * m.reject,
+    };
+    reach = next;
+  }
+  return { windowMinutes, reached, outcomes };
+}
+
+export interface CalibrationInput {
+  /** the counts to reproduce at the window's end, every stage (assumed where nothing was published) */
+  targets: Record<Stage, number>;
+  split: Record<LaterStage, LossSplit>;
+  delayShape: Record<LaterStage, { minMinutes: number; p90ToMedian: number }>;
+  windowMinutes: number;
+}
+
+export const CALIBRATION_2020: CalibrationInput = {
+  targets: TARGETS_2020,
+  split: DEFAULT_SPLIT,
+  delayShape: DELAY_SHAPE,
+  windowMinutes: WINDOW_2020_MINUTES,
+};
+
+export class CalibrationError extends Error {
+  override name = 'CalibrationError';
+}
+
+/**
+ * Solves the model for a split, stage by stage. With C the count reached at the window's end of
+ * the stage before, T the target and G = C - T the loss:
+ *   leave = leftByChoice x G / C;
+ *   the delay's median is found (bisection; the attempted share falls as the median grows) so that
+ *   the still-in-progress are inProgress x G;
+ *   fail and reject are failed x G and rejected x G over the attempts.
+ * Then attempted - failed - rejected = C - G = T: the stage hits its target, and the next stage
+ * starts from the reach-time distribution this one produced.
+ */
+export function calibrate(profile: Profile, input: CalibrationInput = CALIBRATION_2020): BehaviourModel {
+  const W = input.windowMinutes;
+  let reach = initialReach(profile, W);
+  const arrived = sum(reach);
+  if (Math.abs(arrived - input.targets.registered) > Math.max(1, input.targets.registered * 1e-9)) {
+    throw new CalibrationError(
+      `registered: the profile brings ${arrived} arrivals within ${W} minutes, the target is ${input.targets.registered}`,
+    );
+  }
+  const model = {} as BehaviourModel;
+  for (const stage of LATER_STAGES) {
+    const split = input.split[stage];
+    const shares = [split.leftByChoice, split.inProgress, split.failed, split.rejected];
+    if (shares.some((s) => !(s >= 0 && s <= 1)) || Math.abs(shares.reduce((a, b) => a + b, 0) - 1) > 1e-9) {
+      throw new CalibrationError(
+        `${stage}: the split's shares must be in [0, 1] and add up to 1, got ${shares.join(', ')}`,
+      );
+    }
+    const C = sum(reach);
+    const T = input.targets[stage];
+    const G = C - T;
+    if (!(T > 0 && G >= 0)) {
+      throw new CalibrationError(
+        `${stage}: expected a target in (0, ${Math.round(C)}] (what reached ${previousStage(stage)}), got ${T}`,
+      );
+    }
+    const leave = (split.leftByChoice * G) / C;
+    const wantAttempted = 1 - (split.inProgress * G) / ((1 - leave) * C);
+    const shape = input.delayShape[stage];
+    const delayFor = (median: number): Delay => ({
+      minMinutes: shape.minMinutes,
+      median,
+      p90: median * shape.p90ToMedian,
+    });
+    const share = (median: number) => attemptedShare(reach, delayKernelCdf(delayFor(median), W));
+    let lo = 1e-3;
+    let hi = 1e6;
+    if (share(lo) < wantAttempted - 1e-12) {
+      throw new CalibrationError(
+        `${stage}: the split asks for ${(split.inProgress * 100).toFixed(1)} % of the loss in progress, but with a ` +
+          `${shape.minMinutes}-minute floor on the delay more than that is unavoidably in progress; lower the floor or raise the share`,
+      );
+    }
+    for (let i = 0; i < 100; i++) {
+      const mid = Math.sqrt(lo * hi);
+      if (share(mid) > wantAttempted) lo = mid;
+      else hi = mid;
+    }
+    const delay = delayFor(Math.sqrt(lo * hi));
+    const cdf = delayKernelCdf(delay, W);
+    const attempted = (1 - leave) * C * attemptedShare(reach, cdf);
+    const fail = attempted > 0 ? (split.failed * G) / attempted : 0;
+    const reject = attempted > 0 ? (split.rejected * G) / attempted : 0;
+    model[stage] = { leave, fail, reject, delay };
+    const attempts = convolve(reach, cdf);
+    reach = attempts.map((a) => a * (1 - leave) * (1 - fail - reject));
+  }
+  return model;
+}
+
+/** Rounds a model's parameters to `digits` significant figures (for storing it as constants). */
+export function roundModel(model: BehaviourModel, digits = 4): BehaviourModel {
+  const r = (x: number) => (x === 0 ? 0 : Number(x.toPrecision(digits)));
+  const out = {} as BehaviourModel;
+  for (const stage of LATER_STAGES) {
+    const m = model[stage];
+    out[stage] = {
+      leave: r(m.leave),
+      fail: r(m.fail),
+      reject: r(m.reject),
+      delay: { minMinutes: m.delay.minMinutes, median: r(m.delay.median), p90: r(m.delay.p90) },
+    };
+  }
+  return out;
+}
+
+/**
+ * LEGACY, kept verbatim so that scenarios/registration-day.ts (written against it) runs as before:
+ * stage-to-stage conversions read as choice, and think times of minutes. It predates the
+ * calibration and double-counts the 2020 system's failures as choice; a scenario should move to
+ * `decide(stage, rngFor(seed, iteration), { compress })` with DEFAULT_MODEL, and record the
+ * registrants its end cuts off as in progress (the calibrated delays are hours long).
+ */
 export interface StageBehaviour {
   /** chance of attempting the step into this stage, given the previous one was reached */
   proceed: number;
@@ -19,7 +525,7 @@ export interface StageBehaviour {
   why: string;
 }
 
-export const BEHAVIOUR: Record<Exclude<Stage, 'registered'>, StageBehaviour> = {
+export const BEHAVIOUR: Record<LaterStage, StageBehaviour> = {
   email_verified: {
     proceed: 1_063_028 / 1_432_133,
     thinkMinutes: { median: 5, p90: 60 },
@@ -47,16 +553,14 @@ export const BEHAVIOUR: Record<Exclude<Stage, 'registered'>, StageBehaviour> = {
   },
 };
 
-const Z90 = 1.2815515655446004;
-
-/** A think time in seconds of the compressed replay, from two uniform random numbers. */
+/** LEGACY: a think time in seconds of the compressed replay, from two uniform random numbers. */
 export function thinkSeconds(b: StageBehaviour, compress: number, u1: number, u2: number): number {
-  const mu = Math.log(b.thinkMinutes.median);
-  const sigma = Math.log(b.thinkMinutes.p90 / b.thinkMinutes.median) / Z90;
+  const d: Delay = { minMinutes: 0, median: b.thinkMinutes.median, p90: b.thinkMinutes.p90 };
   const n = Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
-  return (Math.exp(mu + sigma * n) * 60) / compress;
+  return (Math.exp(Math.log(d.median) + sigmaOf(d) * n) * 60) / compress;
 }
 
+/** LEGACY: see BEHAVIOUR. */
 export function proceeds(b: StageBehaviour, u: number): boolean {
   return u < b.proceed;
 }
