@@ -37,8 +37,8 @@ describe('the quota under concurrent joins (2 processes)', () => {
   });
 
   it('accepts exactly the quota, tells every loser wave_full, and the metrics aggregate both processes', async () => {
-    const registrants = 120;
-    const quota = 30;
+    const registrants = 200;
+    const quota = 50;
     const clients = await inBatches(registrants, 20, async () => {
       const c = newClient(stack);
       await c.throughAssessment(pool.take());
@@ -79,7 +79,7 @@ describe('the quota under concurrent joins (2 processes)', () => {
   }, 120_000);
 });
 
-describe('crashes and failing dependencies (outbox mail)', () => {
+describe('crashes and failing dependencies (outbox mail, parallel ministry calls, one retry)', () => {
   let stack: RunningStack;
   const admin = (svc: 'ministry' | 'email', patch: unknown) =>
     fetch(`${svc === 'email' ? stack.urls.email : stack.urls.ministry}/admin/config`, {
@@ -91,7 +91,14 @@ describe('crashes and failing dependencies (outbox mail)', () => {
     stack = await startStack({
       ports: 'auto',
       capacityFile: 'mock-services/capacity.unlimited.json',
-      env: { registration: { SCRYPT_N: '1024', EMAIL_DELIVERY: 'outbox' } },
+      env: {
+        registration: {
+          SCRYPT_N: '1024',
+          EMAIL_DELIVERY: 'outbox',
+          MINISTRY_CALLS: 'parallel',
+          MINISTRY_RETRIES: '1',
+        },
+      },
     });
   }, 60_000);
   afterAll(async () => {
@@ -134,7 +141,7 @@ describe('crashes and failing dependencies (outbox mail)', () => {
     expect((await c.verifyEmail(token)).status).toBe(200);
   }, 60_000);
 
-  it('answers 503 naming Dukcapil when it fails, and stores nothing', async () => {
+  it('answers 503 naming Dukcapil when it fails after its retry, and stores nothing', async () => {
     const c = newClient(stack);
     await c.createAccount();
     await c.verifyEmail(await c.verificationToken());
@@ -149,6 +156,18 @@ describe('crashes and failing dependencies (outbox mail)', () => {
     });
     expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
     expect((await c.status()).body).toMatchObject({ stage: 'email_verified' });
+    // The metrics start afresh at the restart above: this request alone asked Dukcapil twice (one
+    // retry of its 503), and asked Dapodik and DTKS at the same time (parallel calls).
+    const metrics = await (await fetch(`${stack.urls.registration}/metrics`)).text();
+    const calls = (dependency: string, outcome: string) =>
+      Number(
+        new RegExp(
+          `gelombang_dependency_request_duration_seconds_count\\{dependency="${dependency}",outcome="${outcome}"\\} (\\d+)`,
+        ).exec(metrics)?.[1] ?? 0,
+      );
+    expect(calls('dukcapil', 'rejected')).toBe(2);
+    expect(calls('dapodik', 'ok')).toBe(1);
+    expect(calls('dtks', 'ok')).toBe(1);
     expect((await admin('ministry', { dukcapil: { errorRate: 0 } })).status).toBe(200);
     expect((await c.submitBiodata(person)).status).toBe(200);
   }, 60_000);

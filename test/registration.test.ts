@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEligible } from '../scenarios/lib/population.ts';
-import { type ErrorBody, RegistrantClient } from '../scripts/registrant-client.ts';
+import { type ErrorBody, FIXTURES, RegistrantClient } from '../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 import { people } from './support/population.ts';
 
@@ -266,7 +267,7 @@ describe('bad input: a 4xx naming code and field, and nothing stored', () => {
       expectError(r, 400, 'invalid_nik', 'nik');
     });
 
-    it('refuses an under-18, a student, an unknown NIK and a name mismatch, storing nothing', async () => {
+    it('refuses an under-18, a student, an unknown NIK, a name mismatch and a non-citizen, storing nothing', async () => {
       const before = rows();
       expectError(await c.submitBiodata(pool.take((p) => p.age < 18)), 422, 'too_young', 'dateOfBirth');
       expectError(
@@ -291,6 +292,14 @@ describe('bad input: a 4xx naming code and field, and nothing stored', () => {
         pool.take((p) => p.inDukcapil && p.fullName !== p.registeredName && p.age >= 18),
       );
       expect((mismatch.body as ErrorBody).error.details).toMatchObject({ reason: 'name_mismatch' });
+      expectError(
+        await c.submitBiodata(
+          pool.take((p) => p.inDukcapil && !p.citizen && p.fullName === p.registeredName && p.age >= 18),
+        ),
+        422,
+        'not_citizen',
+        'nik',
+      );
       expect(rows()).toEqual(before);
     });
 
@@ -368,5 +377,210 @@ describe('bad input: a 4xx naming code and field, and nothing stored', () => {
       expectError(await c.joinWave(1), 409, 'already_joined');
       expect(rows().members).toBe(before.members + 1);
     });
+  });
+});
+
+describe('the presigned photo flow, failing dependencies, and wave administration', () => {
+  const adminHeaders = () => ({
+    authorization: `Bearer ${stack.adminToken}`,
+    'content-type': 'application/json',
+  });
+  const configure = async (svc: 'ministry' | 'email' | 'upload', patch: unknown) => {
+    const res = await fetch(`${stack.urls[svc]}/admin/config`, {
+      method: 'PATCH',
+      headers: adminHeaders(),
+      body: JSON.stringify(patch),
+    });
+    expect(res.status).toBe(200);
+  };
+  const verified = async () => {
+    const c = client();
+    expect((await c.createAccount()).status).toBe(201);
+    await c.verifyEmail(await c.verificationToken());
+    expect((await c.login()).status).toBe(201);
+    return c;
+  };
+  const jpeg = () => readFileSync(join(FIXTURES, 'ktp-small.jpg'));
+
+  it('takes the photo through a presigned URL, then confirms it with the store', async () => {
+    const c = await verified();
+    expectError(
+      await c.call('POST', '/api/v1/me/ktp-photo/upload-url', {
+        json: { contentType: 'image/jpeg', size: 1000 },
+      }),
+      409,
+      'stage_incomplete',
+      'biodata',
+    );
+    expect((await c.submitBiodata(pool.take(isEligible))).status).toBe(200);
+    expectError(
+      await c.call('POST', '/api/v1/me/ktp-photo/upload-url', {
+        json: { contentType: 'image/gif', size: 1000 },
+      }),
+      400,
+      'invalid_field',
+      'contentType',
+    );
+    expectError(
+      await c.call('POST', '/api/v1/me/ktp-photo/upload-url', {
+        json: { contentType: 'image/jpeg', size: 3 * 1024 * 1024 },
+      }),
+      413,
+      'photo_too_large',
+      'size',
+    );
+    const before = rows();
+    // Confirming before anything was uploaded stores nothing.
+    expectError(await c.call('POST', '/api/v1/me/ktp-photo/confirm'), 409, 'photo_missing', 'photo');
+
+    const bytes = jpeg();
+    const grant = await c.call<{ url: string; method: string; expiresAt: string }>(
+      'POST',
+      '/api/v1/me/ktp-photo/upload-url',
+      { json: { contentType: 'image/jpeg', size: bytes.length } },
+    );
+    expect(grant.status).toBe(201);
+    expect(grant.body.method).toBe('PUT');
+    expect(Date.parse(grant.body.expiresAt)).toBeGreaterThan(Date.now());
+    expect(new URL(grant.body.url).origin).toBe(new URL(stack.urls.upload).origin);
+
+    // A non-image put at the signed URL is refused at confirmation.
+    const put = (body: Uint8Array) =>
+      fetch(grant.body.url, { method: 'PUT', body, headers: { 'content-type': 'image/jpeg' } });
+    expect((await put(new TextEncoder().encode('%PDF-1.4 not a photo'))).status).toBe(201);
+    expectError(await c.call('POST', '/api/v1/me/ktp-photo/confirm'), 415, 'not_an_image', 'photo');
+    expect(rows()).toEqual(before);
+
+    expect((await put(bytes)).status).toBe(201);
+    const confirmed = await c.call('POST', '/api/v1/me/ktp-photo/confirm');
+    expect(confirmed.status).toBe(201);
+    expect(confirmed.body).toMatchObject({ size: bytes.length, stage: 'photo_uploaded' });
+    expect((await c.status()).body.stage).toBe('photo_uploaded');
+    expect(rows().photos).toBe(before.photos + 1);
+    expectError(await c.call('POST', '/api/v1/me/ktp-photo/confirm'), 409, 'already_uploaded');
+  });
+
+  it('refuses an account with 503 naming email when SMTP fails (inline mail), leaving no row', async () => {
+    const c = client();
+    const before = rows();
+    await configure('email', { email: { errorRate: 1 } });
+    try {
+      const r = await c.createAccount();
+      expectError(r, 503, 'dependency_unavailable');
+      expect((r.body as ErrorBody).error.dependency).toBe('email');
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(rows()).toEqual(before);
+      expect(count('SELECT COUNT(*) AS n FROM accounts WHERE email = ?', c.email)).toBe(0);
+    } finally {
+      await configure('email', { email: { errorRate: 0 } });
+    }
+    // Nothing was half-registered: the same email simply works now.
+    expect((await c.createAccount()).status).toBe(201);
+    expect((await c.verifyEmail(await c.verificationToken())).status).toBe(200);
+  });
+
+  it('answers 503 naming Dapodik, DTKS or the upload store when each fails, storing nothing', async () => {
+    const c = await verified();
+    const person = pool.take(isEligible);
+    const before = rows();
+    // Dapodik's own deadline passes: it answers 504.
+    await configure('ministry', {
+      dapodik: { serviceTime: { distribution: 'constant', ms: 400 }, timeoutMs: 50 },
+    });
+    try {
+      const r = await c.submitBiodata(person);
+      expectError(r, 503, 'dependency_unavailable');
+      expect((r.body as ErrorBody).error).toMatchObject({
+        dependency: 'dapodik',
+        details: { outcome: 'timeout' },
+      });
+    } finally {
+      await configure('ministry', {
+        dapodik: { serviceTime: { distribution: 'constant', ms: 0 }, timeoutMs: 5000 },
+      });
+    }
+    await configure('ministry', { dtks: { errorRate: 1, errorStatus: 500 } });
+    try {
+      const r = await c.submitBiodata(person);
+      expectError(r, 503, 'dependency_unavailable');
+      expect((r.body as ErrorBody).error).toMatchObject({
+        dependency: 'dtks',
+        details: { outcome: 'error' },
+      });
+    } finally {
+      await configure('ministry', { dtks: { errorRate: 0 } });
+    }
+    expect(rows()).toEqual(before);
+    expect((await c.status()).body.stage).toBe('email_verified');
+
+    expect((await c.submitBiodata(person)).status).toBe(200);
+    const afterBiodata = rows();
+    await configure('upload', { upload: { errorRate: 1, errorStatus: 500 } });
+    try {
+      const r = await c.uploadPhoto();
+      expectError(r, 503, 'dependency_unavailable');
+      expect((r.body as ErrorBody).error.dependency).toBe('upload');
+    } finally {
+      await configure('upload', { upload: { errorRate: 0 } });
+    }
+    expect(rows()).toEqual(afterBiodata);
+    expect((await c.uploadPhoto()).status).toBe(201);
+
+    const metrics = await (await fetch(`${stack.urls.registration}/metrics`)).text();
+    expect(metrics).toMatch(
+      /gelombang_dependency_request_duration_seconds_count\{dependency="dapodik",outcome="timeout"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /gelombang_funnel_rejections_total\{stage="biodata_verified",code="dependency_unavailable"\} [1-9]/,
+    );
+  });
+
+  it('opens, closes and lists waves for the admin only, and keeps a not-yet-open wave shut', async () => {
+    const c = client();
+    await c.throughAssessment(pool.take(isEligible));
+    const admin = (method: string, path: string, body: unknown, token = stack.adminToken) =>
+      c.call(method, path, { json: body, token: null, headers: { authorization: `Bearer ${token}` } });
+
+    expectError(await admin('POST', '/admin/waves', { number: 70, quota: 2 }, 'wrong'), 403, 'forbidden');
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    expect((await admin('POST', '/admin/waves', { number: 70, quota: 2, opensAt: tomorrow })).status).toBe(
+      201,
+    );
+    expectError(
+      await admin('POST', '/admin/waves', { number: 70, quota: 2 }),
+      409,
+      'duplicate_wave',
+      'number',
+    );
+    expectError(
+      await admin('POST', '/admin/waves', { number: 71, quota: 2, opensAt: 'tomorrow' }),
+      400,
+      'invalid_field',
+      'opensAt',
+    );
+    expectError(await c.joinWave(70), 409, 'wave_closed', 'waveNumber');
+
+    expect((await admin('POST', '/admin/waves', { number: 72, quota: 3 })).status).toBe(201);
+    expect((await admin('PATCH', '/admin/waves/72', { status: 'closed' })).status).toBe(200);
+    expectError(await c.joinWave(72), 409, 'wave_closed', 'waveNumber');
+    expectError(
+      await admin('PATCH', '/admin/waves/72', { status: 'paused' }),
+      400,
+      'invalid_field',
+      'status',
+    );
+    expectError(await admin('PATCH', '/admin/waves/404', { status: 'open' }), 404, 'wave_not_found');
+    expect((await admin('PATCH', '/admin/waves/72', { status: 'open', quota: 4 })).status).toBe(200);
+    expect((await c.joinWave(72)).status).toBe(201);
+    expectError(await admin('PATCH', '/admin/waves/72', { quota: 0 }), 409, 'quota_below_joined', 'quota');
+
+    const waves = (await c.call<Array<Record<string, unknown>>>('GET', '/api/v1/waves')).body;
+    expect(waves.find((w) => w.number === 72)).toMatchObject({
+      quota: 4,
+      joined: 1,
+      remaining: 3,
+      status: 'open',
+    });
+    expect(waves.find((w) => w.number === 70)).toMatchObject({ remaining: 2, opensAt: tomorrow });
   });
 });

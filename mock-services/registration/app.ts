@@ -5,6 +5,7 @@ import { hashPassword, newToken, tokenHash, verifyPassword } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Repository } from './db.ts';
 import { DependencyError } from './dependency-error.ts';
+import { decide, dukcapilRefusal } from './eligibility.ts';
 import { ApiError, errorHandler, parseBody } from './errors.ts';
 import { type Mailer, verificationMail } from './mailer.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -188,6 +189,16 @@ export function createApp(d: AppDeps): Express {
       const token = newToken();
       const mail = verificationMail(d.publicUrl(), token);
       const outbox = config.EMAIL_DELIVERY === 'outbox';
+      if (!outbox) {
+        // Inline delivery: no mail, no account. The mail goes first and the row is written only once
+        // SMTP accepted it, so a crash or a failure in between can never leave an account whose
+        // registrant was told nothing (at worst a mail whose link is refused as invalid_token).
+        try {
+          await d.mailer.send(body.email, mail);
+        } catch (err) {
+          dependencyFailure('registered', err);
+        }
+      }
       let id: number;
       try {
         id = repo.createAccount(
@@ -205,15 +216,6 @@ export function createApp(d: AppDeps): Express {
           );
         }
         throw err;
-      }
-      if (!outbox) {
-        try {
-          await d.mailer.send(body.email, mail);
-        } catch (err) {
-          // Inline delivery: no mail, no account. The registrant may try again with the same email.
-          repo.deleteAccount(id);
-          dependencyFailure('registered', err);
-        }
       }
       metrics.stageReached.inc({ stage: 'registered' });
       res
@@ -310,7 +312,8 @@ export function createApp(d: AppDeps): Express {
         } else {
           // 2020: one after another, and Dapodik/DTKS are not asked about a NIK Dukcapil rejects.
           const dukcapil = await ask.dukcapil();
-          if (!dukcapil.found || !dukcapil.match.fullName || !dukcapil.match.dateOfBirth) {
+          if (dukcapilRefusal(dukcapil)) {
+            // Never asked: placeholders that decide() does not reach past the Dukcapil refusal.
             answers = [
               dukcapil,
               { nik: body.nik, enrolled: false, level: null },
@@ -324,40 +327,13 @@ export function createApp(d: AppDeps): Express {
         return dependencyFailure('biodata_verified', err);
       }
       const [dukcapil, dapodik, dtks] = answers;
-      if (!dukcapil.found || !dukcapil.match.fullName || !dukcapil.match.dateOfBirth) {
-        const reason = !dukcapil.found
-          ? 'nik_not_found'
-          : !dukcapil.match.fullName
-            ? 'name_mismatch'
-            : 'date_of_birth_mismatch';
-        throw reject(
-          'biodata_verified',
-          new ApiError(
-            422,
-            'nik_not_verified',
-            `Dukcapil could not verify the NIK: ${reason.replace(/_/g, ' ')}`,
-            'nik',
-            { reason },
-          ),
-        );
+      const decision = decide({ dukcapil, dapodik, dtks }, body.occupationStatus);
+      if (!decision.eligible) {
+        const { code, message } = decision;
+        const details = 'details' in decision ? decision.details : undefined;
+        throw reject('biodata_verified', new ApiError(422, code, message, 'nik', details));
       }
-      if (!dukcapil.citizen)
-        throw reject(
-          'biodata_verified',
-          new ApiError(422, 'not_citizen', 'the programme is for Indonesian citizens', 'nik'),
-        );
-      if (dapodik.enrolled) {
-        throw reject(
-          'biodata_verified',
-          new ApiError(
-            422,
-            'in_formal_education',
-            `Dapodik lists the registrant in formal education (${dapodik.level})`,
-            'nik',
-          ),
-        );
-      }
-      const priority = dtks.recipient ? 'low' : body.occupationStatus === 'other' ? 'normal' : 'high';
+      const { priority } = decision;
       let saved: boolean;
       try {
         saved = repo.saveBiodata(a.id, { ...body, priority });
@@ -373,7 +349,12 @@ export function createApp(d: AppDeps): Express {
       if (!saved)
         throw reject('biodata_verified', new ApiError(409, 'already_verified', 'biodata already verified'));
       metrics.stageReached.inc({ stage: 'biodata_verified' });
-      res.json({ eligible: true, priority, dtksRecipient: dtks.recipient, stage: 'biodata_verified' });
+      res.json({
+        eligible: true,
+        priority,
+        dtksRecipient: decision.dtksRecipient,
+        stage: 'biodata_verified',
+      });
     }),
   );
 

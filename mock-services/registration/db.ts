@@ -130,7 +130,6 @@ export class Repository {
       insertOutbox: db.prepare(
         'INSERT INTO outbox (account_id, to_address, subject, body_text, body_html, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      deleteAccount: db.prepare('DELETE FROM accounts WHERE id = ?'),
       accountByEmail: db.prepare('SELECT * FROM accounts WHERE email = ?'),
       accountById: db.prepare('SELECT * FROM accounts WHERE id = ?'),
       accountByNik: db.prepare('SELECT id FROM accounts WHERE nik = ?'),
@@ -195,10 +194,6 @@ export class Repository {
         return id;
       })
       .immediate();
-  }
-
-  deleteAccount(id: number): void {
-    this.s.deleteAccount.run(id);
   }
 
   accountByEmail(email: string): AccountRow | undefined {

@@ -7,9 +7,28 @@ export class DependencyError extends Error {
     readonly outcome: Exclude<DependencyOutcome, 'ok'>,
     message: string,
     readonly retryAfterS?: number,
+    /** the HTTP status the dependency answered, when it answered */
+    readonly status?: number,
   ) {
     super(message);
   }
+}
+
+/** Overload answers worth one more try after a pause; anything else will not get better soon. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 503, 504]);
+
+/**
+ * Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or undefined when it
+ * is absent or unreadable: `Number(null)` is 0, which would turn "no advice" into "retry at once".
+ */
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value);
+  // An HTTP date names its weekday and month; V8 would otherwise read "-3" as the year -3.
+  const at = /^[A-Za-z]{3}, /.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 export function outcomeOf(err: unknown): DependencyOutcome {

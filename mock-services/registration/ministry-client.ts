@@ -10,7 +10,14 @@ import {
   MINISTRY_PATHS,
   type Ministry,
 } from '../ministry/api.ts';
-import { classifyStatus, DependencyError, isTimeout, outcomeOf } from './dependency-error.ts';
+import {
+  classifyStatus,
+  DependencyError,
+  isTimeout,
+  outcomeOf,
+  parseRetryAfter,
+  RETRYABLE_STATUSES,
+} from './dependency-error.ts';
 import { type ServiceMetrics, timeDependency } from './metrics.ts';
 
 /**
@@ -43,12 +50,14 @@ export class MinistryClient {
           outcomeOf,
         );
       } catch (err) {
-        const e = err as DependencyError;
+        // Only an overloaded ministry's explicit "later" is retried; a call that timed out on our
+        // side may still be working there, and retrying it adds load at the worst moment.
         const retryable =
-          e instanceof DependencyError && (e.outcome === 'rejected' || e.outcome === 'timeout');
+          err instanceof DependencyError && err.status !== undefined && RETRYABLE_STATUSES.has(err.status);
         if (!retryable || attempt >= this.o.retries) throw err;
         attempt++;
-        const waitS = Math.min(e.retryAfterS ?? 0.2 * 2 ** attempt, 2);
+        // Honour Retry-After, but never hold a registrant's request longer than a couple of seconds.
+        const waitS = Math.min(err.retryAfterS ?? 0.2 * 2 ** attempt, 2);
         await new Promise((r) => setTimeout(r, waitS * 1000));
       }
     }
@@ -77,15 +86,23 @@ export class MinistryClient {
     }
     if (!res.ok) {
       await res.body?.cancel();
-      const retryAfter = Number(res.headers.get('retry-after'));
       throw new DependencyError(
         ministry,
         classifyStatus(res.status),
         `${ministry} answered HTTP ${res.status}`,
-        Number.isFinite(retryAfter) ? retryAfter : undefined,
+        parseRetryAfter(res.headers.get('retry-after')),
+        res.status,
       );
     }
-    const parsed = schema.safeParse(await res.json());
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch (err) {
+      if (isTimeout(err))
+        throw new DependencyError(ministry, 'timeout', `${ministry} did not finish its answer in time`);
+      throw new DependencyError(ministry, 'error', `${ministry} answered a body that is not JSON`);
+    }
+    const parsed = schema.safeParse(json);
     if (!parsed.success)
       throw new DependencyError(ministry, 'error', `${ministry} answered an unexpected body`);
     return parsed.data;

@@ -1,7 +1,13 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { objectPath, presignPath } from '../upload/presign.ts';
-import { classifyStatus, DependencyError, isTimeout, outcomeOf } from './dependency-error.ts';
+import {
+  classifyStatus,
+  DependencyError,
+  isTimeout,
+  outcomeOf,
+  parseRetryAfter,
+} from './dependency-error.ts';
 import { ApiError } from './errors.ts';
 import { type ServiceMetrics, timeDependency } from './metrics.ts';
 
@@ -121,12 +127,12 @@ export class UploadClient {
         }
         await res.body?.cancel();
         if (res.status !== 201) {
-          const retryAfter = Number(res.headers.get('retry-after'));
           throw new DependencyError(
             'upload',
             classifyStatus(res.status),
             `upload store answered HTTP ${res.status}`,
-            Number.isFinite(retryAfter) ? retryAfter : undefined,
+            parseRetryAfter(res.headers.get('retry-after')),
+            res.status,
           );
         }
       },
@@ -160,6 +166,8 @@ export class UploadClient {
             'upload',
             classifyStatus(res.status),
             `upload store answered HTTP ${res.status}`,
+            parseRetryAfter(res.headers.get('retry-after')),
+            res.status,
           );
         }
         const bytes = new Uint8Array(await res.arrayBuffer());
