@@ -14,20 +14,10 @@ export type Job = (typeof JOBS)[number];
 export const DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const;
 
 /**
- * Funnel stages as the reference service counts them (gelombang_funnel_stage_reached_total{stage}),
- * in journey order: conversion is always "this stage over the one before".
+ * Funnel stages and per-stage outcomes: the scenarios' single source (scenarios/lib/funnel.ts), in
+ * journey order, so that conversion is always "this stage over the one before".
  */
-export const FUNNEL_STAGES = [
-  'registered',
-  'email_verified',
-  'biodata_verified',
-  'photo_uploaded',
-  'assessment_done',
-  'joined_wave',
-] as const;
-
-/** Outcomes a scenario records per stage (k6_funnel_stage_total{stage,outcome}). */
-export const FUNNEL_OUTCOMES = ['continued', 'left_by_choice', 'in_progress', 'failed', 'rejected'] as const;
+export { OUTCOMES as FUNNEL_OUTCOMES, STAGES as FUNNEL_STAGES } from '../scenarios/lib/funnel.ts';
 
 /** The provisioned datasource; its uid is fixed so that the dashboards need no datasource picker. */
 export const DATASOURCE = { type: 'prometheus', uid: 'gelombang-prometheus' } as const;
