@@ -79,9 +79,18 @@ export default async function () {
   const runOffset = (Math.floor(exec.scenario.startTime / 1000) % 20_000) * 4000;
   let index = runOffset + exec.scenario.iterationInTest * 2;
   let person = personAt(seed, index);
-  // INELIGIBLE_SHARE of the arrivals are people the rules refuse (unknown NIK, students, minors...).
-  const wantEligible = Math.random() >= envNumber(__ENV, 'INELIGIBLE_SHARE', 0.1, { min: 0, max: 1 });
-  while (isEligible(person) !== wantEligible) person = personAt(seed, ++index);
+  // MINOR_SHARE of the arrivals are under 18 (refused by the age rule before any ministry call);
+  // INELIGIBLE_SHARE are others the rules refuse (unknown NIK, name mismatch, students).
+  const u = Math.random();
+  const minorShare = envNumber(__ENV, 'MINOR_SHARE', 0.02, { min: 0, max: 1 });
+  const wanted =
+    u < minorShare
+      ? 'minor'
+      : u < minorShare + envNumber(__ENV, 'INELIGIBLE_SHARE', 0.1, { min: 0, max: 1 })
+        ? 'ineligible'
+        : 'eligible';
+  const kind = (p: typeof person) => (p.age < 18 ? 'minor' : isEligible(p) ? 'eligible' : 'ineligible');
+  while (kind(person) !== wanted) person = personAt(seed, ++index);
   const email = `day.${person.nik}.${t0}@example.test`;
   const password = 'Rahasia-2020!';
 

@@ -16,7 +16,8 @@ import { requireSystemBinary } from './support/system-binary.ts';
 /**
  * The proof of the dashboards: a real Prometheus scrapes the four services and the embedded runner
  * during a short registration-day rehearsal that is made to break (a Dukcapil with 1 server, a fault
- * injected two thirds of the way, too few VUs for the opening surge, a third of registrants ineligible); then every panel query and every
+ * injected two thirds of the way, too few VUs for the opening surge, a fifth of the registrants minors
+ * whom the age rule refuses whatever Dukcapil does); then every panel query and every
  * recording rule must parse and return data over the run. A panel that shows nothing is a bug.
  */
 
