@@ -19,6 +19,7 @@ import { requireSystemBinary } from './support/system-binary.ts';
  * injected two thirds of the way, too few VUs for the opening surge, a fifth of the registrants minors
  * whom the age rule refuses whatever Dukcapil does); then every panel query and every
  * recording rule must parse and return data over the run. A panel that shows nothing is a bug.
+ * `npm test` runs this file on its own, after the others: the rehearsal needs the 2 cores to itself.
  */
 
 const prometheus = requireSystemBinary(['prometheus'], 'prometheus');
