@@ -171,6 +171,24 @@ describe('thresholds and exit codes', () => {
     expect(r.summary?.state.testRunDurationMs).toBeLessThan(15_000);
   });
 
+  it('stops an arrival-rate scenario on abortOnFail at once, not at its planned end', async () => {
+    // The scheduler sleeps until the next arrival and then the planned end: both waits must wake.
+    const r = await runTest({
+      ...quiet,
+      script: script(`
+        import http from 'k6/http';
+        export const options = {
+          scenarios: { slow: { executor: 'constant-arrival-rate', rate: 1, timeUnit: '30s', duration: '60s', preAllocatedVUs: 2 } },
+          thresholds: { http_req_failed: [{ threshold: 'rate<0.1', abortOnFail: true }] },
+        };
+        export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/status/500'); }
+      `),
+      env: { TARGET: target },
+    });
+    expect(r.exitCode).toBe(EXIT.thresholdsFailed);
+    expect(r.summary?.state.testRunDurationMs).toBeLessThan(20_000);
+  });
+
   it('exits 108 on test.abort() and 107 on an exception in the init context', async () => {
     const aborted = await runTest({
       ...quiet,

@@ -80,7 +80,7 @@ function makeRuntime(): Runtime {
         points.push({ metric: 'checks', time: Date.now(), value: passed ? 1 : 0, tags: { ...tags } });
     },
     abortTest(reason: string): never {
-      stopping = true;
+      stopScheduling();
       post({ type: 'abort', reason });
       throw Object.assign(new Error(reason), { isTestAbort: true });
     },
@@ -129,7 +129,24 @@ function installGlobals(rt: Runtime): void {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+/** Waits of the scheduler end early when the test stops (test.abort, abortOnFail), not at the planned end. */
+const wakeOnStop = new Set<() => void>();
+const sleep = (ms: number) =>
+  stopping
+    ? Promise.resolve()
+    : new Promise<void>((r) => {
+        const done = () => {
+          clearTimeout(timer);
+          wakeOnStop.delete(done);
+          r();
+        };
+        const timer = setTimeout(done, Math.max(0, ms));
+        wakeOnStop.add(done);
+      });
+function stopScheduling(): void {
+  stopping = true;
+  for (const wake of [...wakeOnStop]) wake();
+}
 const copyData = (data: string | undefined): unknown => (data === undefined ? undefined : JSON.parse(data));
 
 async function onInit(m: InitMessage): Promise<void> {
@@ -415,7 +432,7 @@ port.on('message', (m: MainToWorker) => {
       void onStart(m);
       return;
     case 'stop':
-      stopping = true;
+      stopScheduling();
       return;
     case 'teardown':
       Promise.resolve(callLifecycle('teardown', copyData(m.setupData))).then(

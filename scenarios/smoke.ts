@@ -34,7 +34,7 @@ export const options = {
 };
 
 // A registrant does not retry in a smoke test: the first error is the finding.
-const noRetry: RetryPolicy = { attempts: 1, baseBackoffS: 0, maxBackoffS: 0 };
+const noRetry: RetryPolicy = { attempts: 1, baseBackoffS: 0, maxBackoffS: 0, jitter: 'none' };
 
 function continued(name: string, r: StepResult): boolean {
   return check(r, { [`${name} succeeded`]: (x) => x.outcome === 'continued' });

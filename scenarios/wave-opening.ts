@@ -54,7 +54,7 @@ const accepted = new Counter('wave_join_accepted');
 const refusedFull = new Counter('wave_join_full');
 const unclear = new Counter('wave_join_unclear');
 
-const patient: RetryPolicy = { attempts: 5, baseBackoffS: 0.2, maxBackoffS: 2 };
+const patient: RetryPolicy = { attempts: 5, baseBackoffS: 0.2, maxBackoffS: 2, jitter: 'full' };
 
 interface Account {
   email: string;
@@ -133,7 +133,12 @@ export default async function (data: { accounts: Account[] }) {
   if (!account) fail(`no account for iteration ${exec.scenario.iterationInTest}`);
   const token = sessionToken(await login(api, account.email, account.password, patient));
   // One attempt: a retried join could only ever be 'already_joined' or 'wave_full'.
-  const r = await joinWave(api, token, WAVE, { attempts: 1, baseBackoffS: 0, maxBackoffS: 0 });
+  const r = await joinWave(api, token, WAVE, {
+    attempts: 1,
+    baseBackoffS: 0,
+    maxBackoffS: 0,
+    jitter: 'none',
+  });
   if (r.outcome === 'continued') {
     accepted.add(1);
   } else if (r.outcome === 'rejected' && r.reason === 'wave_full') {

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   attemptOutcome,
-  BEHAVIOUR,
   type BehaviourModel,
   backoffSeconds,
   CALIBRATION_2020,
@@ -16,12 +15,11 @@ import {
   expectedJourneySeconds,
   meanDelayMinutes,
   normalCdf,
-  proceeds,
+  parseLossSplit,
   RETRY_POLICY,
   roundModel,
   sampleDelayMinutes,
   TARGETS_2020,
-  thinkSeconds,
 } from './behaviour.ts';
 import { COUNTS_2020, LATER_STAGES, type LaterStage, STAGES, type Stage } from './funnel.ts';
 import { constantProfile, parseProfileCsv } from './profile.ts';
@@ -245,14 +243,6 @@ describe('per-registrant decisions', () => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(Math.abs(mean - meanDelayMinutes(d)) / meanDelayMinutes(d)).toBeLessThan(0.05);
   });
-
-  it('keep the legacy BEHAVIOUR API the registration-day scenario still uses', () => {
-    expect(BEHAVIOUR.email_verified.proceed).toBeCloseTo(1_063_028 / 1_432_133, 12);
-    expect(proceeds(BEHAVIOUR.email_verified, 0.74)).toBe(true);
-    expect(proceeds(BEHAVIOUR.email_verified, 0.75)).toBe(false);
-    // u2 = 0.25 makes the normal draw 0: the think time is the median, compressed
-    expect(thinkSeconds(BEHAVIOUR.assessment_done, 60, 0.5, 0.25)).toBeCloseTo(15, 6);
-  });
 });
 
 describe('retries and journey time', () => {
@@ -296,5 +286,47 @@ describe('retries and journey time', () => {
     expect(expectedJourneySeconds(DEFAULT_MODEL, 60)).toBeGreaterThan(
       expectedJourneySeconds(DEFAULT_MODEL, 252),
     );
+  });
+});
+
+describe('parseLossSplit', () => {
+  it('merges the stages it names over the default split', () => {
+    const split = parseLossSplit(
+      '{"email_verified":{"leftByChoice":0,"inProgress":0.25,"failed":0.75,"rejected":0}}',
+    );
+    expect(split.email_verified).toEqual({ leftByChoice: 0, inProgress: 0.25, failed: 0.75, rejected: 0 });
+    expect(split.biodata_verified).toEqual(DEFAULT_SPLIT.biodata_verified);
+  });
+
+  it('and the calibration honours it: no one leaves email verification by choice', () => {
+    const profile = parseProfileCsv(
+      readFileSync(new URL('../profiles/registration-day-2020.csv', import.meta.url), 'utf8'),
+    );
+    const split = parseLossSplit(
+      '{"email_verified":{"leftByChoice":0,"inProgress":0.25,"failed":0.75,"rejected":0}}',
+    );
+    const model = calibrate(profile, { ...CALIBRATION_2020, split });
+    expect(model.email_verified.leave).toBe(0);
+    expect(model.email_verified.fail).toBeGreaterThan(DEFAULT_MODEL.email_verified.fail);
+  });
+
+  it.each([
+    ['not json', 'LOSS_SPLIT: expected JSON'],
+    ['[]', 'expected an object keyed by stage'],
+    ['{"emailVerified":{}}', "unknown stage 'emailVerified'"],
+    [
+      '{"email_verified":{"leftByChoice":0.5,"inProgress":0.5,"failed":0}}',
+      'email_verified.rejected: expected a share in [0, 1], got undefined',
+    ],
+    [
+      '{"email_verified":{"leftByChoice":0.5,"inProgress":0.5,"failed":0.5,"rejected":0}}',
+      'must add up to 1, got 1.5',
+    ],
+    [
+      '{"email_verified":{"leftByChoice":1,"inProgress":0,"failed":0,"rejected":0,"x":1}}',
+      "unknown field 'x'",
+    ],
+  ])('refuses %s with a message naming the field', (text, message) => {
+    expect(() => parseLossSplit(text)).toThrow(message);
   });
 });

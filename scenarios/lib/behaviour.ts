@@ -511,56 +511,51 @@ export function roundModel(model: BehaviourModel, digits = 4): BehaviourModel {
 }
 
 /**
- * LEGACY, kept verbatim so that scenarios/registration-day.ts (written against it) runs as before:
- * stage-to-stage conversions read as choice, and think times of minutes. It predates the
- * calibration and double-counts the 2020 system's failures as choice; a scenario should move to
- * `decide(stage, rngFor(seed, iteration), { compress })` with DEFAULT_MODEL, and record the
- * registrants its end cuts off as in progress (the calibrated delays are hours long).
+ * Reads a loss split from a rehearsal's knob (JSON): any subset of the stages, each a full split,
+ * merged over `base`. `{"email_verified":{"leftByChoice":0,"inProgress":0.25,"failed":0.75,"rejected":0}}`
+ * asks "what if all the loss at email verification was the system's fault". Errors name the stage
+ * and the field.
  */
-export interface StageBehaviour {
-  /** chance of attempting the step into this stage, given the previous one was reached */
-  proceed: number;
-  /** think time before the step, minutes (real time) */
-  thinkMinutes: { median: number; p90: number };
-  why: string;
-}
-
-export const BEHAVIOUR: Record<LaterStage, StageBehaviour> = {
-  email_verified: {
-    proceed: 1_063_028 / 1_432_133,
-    thinkMinutes: { median: 5, p90: 60 },
-    why: 'FACTS counts: 74.2 % verified by hour 21; reading the mail takes minutes to an hour',
-  },
-  biodata_verified: {
-    proceed: 624_090 / 1_063_028,
-    thinkMinutes: { median: 4, p90: 15 },
-    why: 'FACTS counts: 58.7 % of the verified had their NIK verified; typing biodata takes minutes',
-  },
-  photo_uploaded: {
-    proceed: 0.9,
-    thinkMinutes: { median: 2, p90: 10 },
-    why: 'assumption: no published count; most who pass NIK verification have their KTP at hand',
-  },
-  assessment_done: {
-    proceed: 0.9,
-    thinkMinutes: { median: 15, p90: 30 },
-    why: 'assumption: no published count; the test takes about 15 minutes (FACTS, "journey")',
-  },
-  joined_wave: {
-    proceed: 77_834 / 624_090 / (0.9 * 0.9),
-    thinkMinutes: { median: 1, p90: 5 },
-    why: 'FACTS counts: 12.5 % of the NIK-verified joined a batch by hour 21, over the two assumed 90 % stages',
-  },
-};
-
-/** LEGACY: a think time in seconds of the compressed replay, from two uniform random numbers. */
-export function thinkSeconds(b: StageBehaviour, compress: number, u1: number, u2: number): number {
-  const d: Delay = { minMinutes: 0, median: b.thinkMinutes.median, p90: b.thinkMinutes.p90 };
-  const n = Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
-  return (Math.exp(Math.log(d.median) + sigmaOf(d) * n) * 60) / compress;
-}
-
-/** LEGACY: see BEHAVIOUR. */
-export function proceeds(b: StageBehaviour, u: number): boolean {
-  return u < b.proceed;
+export function parseLossSplit(
+  text: string,
+  base: Record<LaterStage, LossSplit> = DEFAULT_SPLIT,
+  source = 'LOSS_SPLIT',
+): Record<LaterStage, LossSplit> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CalibrationError(`${source}: expected JSON, ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new CalibrationError(`${source}: expected an object keyed by stage (${LATER_STAGES.join(', ')})`);
+  }
+  const out = { ...base };
+  const fields: Array<keyof LossSplit> = ['leftByChoice', 'inProgress', 'failed', 'rejected'];
+  for (const [stage, value] of Object.entries(json)) {
+    if (!(LATER_STAGES as readonly string[]).includes(stage)) {
+      throw new CalibrationError(
+        `${source}: unknown stage '${stage}', expected one of ${LATER_STAGES.join(', ')}`,
+      );
+    }
+    const v = value as Record<string, unknown>;
+    const split = {} as LossSplit;
+    for (const f of fields) {
+      const x = v?.[f];
+      if (typeof x !== 'number' || !(x >= 0 && x <= 1)) {
+        throw new CalibrationError(
+          `${source}: ${stage}.${f}: expected a share in [0, 1], got ${JSON.stringify(x)}`,
+        );
+      }
+      split[f] = x;
+    }
+    const extra = Object.keys(v).filter((k) => !(fields as string[]).includes(k));
+    if (extra.length) throw new CalibrationError(`${source}: ${stage}: unknown field '${extra[0]}'`);
+    const total = fields.reduce((a, f) => a + split[f], 0);
+    if (Math.abs(total - 1) > 1e-9) {
+      throw new CalibrationError(`${source}: ${stage}: the shares must add up to 1, got ${total}`);
+    }
+    out[stage as LaterStage] = split;
+  }
+  return out;
 }

@@ -1,6 +1,9 @@
 import { check, sleep } from 'k6';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
+import { backoffSeconds, type RetryPolicy } from './behaviour.ts';
 import type { Address, Person } from './population.ts';
+
+export type { RetryPolicy } from './behaviour.ts';
 
 /**
  * The registration journey as k6 requests: one function per step, each tagged with `step` so that
@@ -19,14 +22,6 @@ export type StepName =
   | 'submit_assessment'
   | 'join_wave'
   | 'read_status';
-
-export interface RetryPolicy {
-  /** attempts in all, the first included */
-  attempts: number;
-  /** first backoff in seconds, doubled each retry, capped at maxBackoffS, with full jitter */
-  baseBackoffS: number;
-  maxBackoffS: number;
-}
 
 export interface Endpoints {
   registration: string;
@@ -68,11 +63,11 @@ function retryable(res: RefinedResponse<'text'>): boolean {
   );
 }
 
-function backoffSeconds(policy: RetryPolicy, attempt: number, retryAfter: string | undefined): number {
-  const cap = Math.min(policy.maxBackoffS, policy.baseBackoffS * 2 ** (attempt - 1));
-  const jittered = Math.random() * cap;
+/** The registrant's wait before trying again: their own backoff, or longer if the server asked (Retry-After). */
+function waitBeforeRetry(policy: RetryPolicy, attempt: number, retryAfter: string | undefined): number {
+  const own = backoffSeconds(policy, attempt, Math.random);
   const asked = retryAfter ? Number(retryAfter) : Number.NaN;
-  return Number.isFinite(asked) ? Math.max(jittered, Math.min(asked, policy.maxBackoffS)) : jittered;
+  return Number.isFinite(asked) ? Math.max(own, Math.min(asked, policy.maxBackoffS)) : own;
 }
 
 export interface CallOptions {
@@ -84,6 +79,11 @@ export interface CallOptions {
   json?: boolean;
   /** statuses that mean success for this step */
   ok: number[];
+  /**
+   * statuses that are the rules' answer (422 too young, 409 wave full): not the system failing, so
+   * not counted in http_req_failed and its error-rate SLO
+   */
+  answers?: number[];
   retry: RetryPolicy;
   timeout?: string;
 }
@@ -98,6 +98,7 @@ export async function callStep(o: CallOptions): Promise<StepResult> {
     const res = await http.asyncRequest(o.method, o.url, o.body ?? null, {
       headers,
       tags: { step: o.step, name: `${o.step}` },
+      responseCallback: http.expectedStatuses(...o.ok, ...(o.answers ?? [])),
       timeout: o.timeout ?? '30s',
       responseType: 'text',
     });
@@ -116,7 +117,7 @@ export async function callStep(o: CallOptions): Promise<StepResult> {
       return { outcome: 'failed', reason: failureReason(res), attempts: attempt };
     }
     if (attempt < o.retry.attempts) {
-      await sleep(backoffSeconds(o.retry, attempt, res.headers['Retry-After']));
+      await sleep(waitBeforeRetry(o.retry, attempt, res.headers['Retry-After']));
     }
   }
   return { outcome: 'failed', reason: last ? failureReason(last) : 'no_attempt', attempts: o.retry.attempts };
@@ -238,6 +239,7 @@ export function submitBiodata(api: Endpoints, token: string, biodata: Biodata, r
     json: true,
     token,
     ok: [200],
+    answers: [422],
     retry,
   });
 }
@@ -280,6 +282,7 @@ export function joinWave(api: Endpoints, token: string, wave: number, retry: Ret
     url: `${api.registration}/api/v1/waves/${wave}/join`,
     token,
     ok: [201],
+    answers: [409],
     retry,
   });
 }

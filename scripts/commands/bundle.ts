@@ -25,11 +25,15 @@ export async function bundleScenarios(
     writeFileSync(out, b.code);
     results.push({ file: entry, out, bytes: Buffer.byteLength(b.code), imports: b.externalImports });
   }
-  // k6 resolves open() relative to the script: the bundles find the fixtures beside them.
-  const fixtures = join(scenariosDir, 'fixtures');
-  if (existsSync(fixtures)) {
-    mkdirSync(join(outDir, 'fixtures'), { recursive: true });
-    for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(outDir, 'fixtures', f));
+  // k6 resolves open() relative to the script: the bundles find the fixtures and profiles beside them.
+  for (const [dir, keep] of [
+    ['fixtures', () => true],
+    ['profiles', (f: string) => f.endsWith('.csv')],
+  ] as const) {
+    const from = join(scenariosDir, dir);
+    if (!existsSync(from)) continue;
+    mkdirSync(join(outDir, dir), { recursive: true });
+    for (const f of readdirSync(from).filter(keep)) copyFileSync(join(from, f), join(outDir, dir, f));
   }
   return results;
 }

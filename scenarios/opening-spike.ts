@@ -1,0 +1,72 @@
+import exec from 'k6/execution';
+import { DEFAULT_MODEL, expectedJourneySeconds } from './lib/behaviour.ts';
+import { endpoints, envNumber, envString } from './lib/env.ts';
+import { describeProfile, openingSpike, parseProfileCsv, replay } from './lib/profile.ts';
+import { arrivalMixFromEnv, funnelMetrics, registrantJourney } from './lib/registrant.ts';
+import { stepThresholds } from './lib/slo.ts';
+
+/**
+ * The peak minutes of the 2020 opening at their per-second shape: the minutes around the
+ * 80,000-per-minute peak, each spread over its seconds with a burst at the top of the minute
+ * (profile.ts openingSpike states the assumption), replayed in real time by default. Registrants
+ * behave as on the full day; with real-time think times most of them are still reading their mail
+ * when the spike ends (counted in progress): the spike's load is sign-ups and the mail behind them,
+ * as it was in 2020. THINK_COMPRESS shortens the think times alone, to bring the later steps into
+ * the spike.
+ *
+ * Knobs: SCALE (default 0.002: 160 registrants in the peak minute), COMPRESS (default 1),
+ * THINK_COMPRESS (default COMPRESS), FROM_MINUTE / TO_MINUTE (default: 2 minutes before the peak
+ * to 3 after), BURST_SHARE, BURST_SECONDS, GRACEFUL_STOP, and the registrant knobs of
+ * registration-day (MINOR_SHARE, INELIGIBLE_SHARE, WAVE, POPULATION_SEED, MAIL_WAIT_S).
+ */
+
+const PROFILE = envString(__ENV, 'PROFILE', './profiles/registration-day-2020.csv');
+const day = parseProfileCsv(open(PROFILE), PROFILE);
+const { peakBucket } = describeProfile(day);
+const spike = openingSpike(day, {
+  fromMinute: envNumber(__ENV, 'FROM_MINUTE', Math.max(0, peakBucket - 2), { integer: true, min: 0 }),
+  toMinute: envNumber(__ENV, 'TO_MINUTE', Math.min(day.arrivals.length, peakBucket + 3), {
+    integer: true,
+    min: 1,
+  }),
+  burstShare: envNumber(__ENV, 'BURST_SHARE', 0.2, { min: 0, max: 1 }),
+  burstSeconds: envNumber(__ENV, 'BURST_SECONDS', 10, { integer: true, min: 1, max: 60 }),
+});
+const COMPRESS = envNumber(__ENV, 'COMPRESS', 1, { min: 1 });
+const THINK_COMPRESS = envNumber(__ENV, 'THINK_COMPRESS', COMPRESS, { min: 1 });
+const spikeSeconds = spike.arrivals.length / COMPRESS;
+const plan = replay(spike, {
+  scale: envNumber(__ENV, 'SCALE', 0.002, { min: 0.000001, max: 1 }),
+  compress: COMPRESS,
+  journeySeconds: Math.min(expectedJourneySeconds(DEFAULT_MODEL, THINK_COMPRESS), spikeSeconds + 30),
+});
+const photo = open('./fixtures/ktp-medium.jpg', 'b');
+
+export const options = {
+  scenarios: {
+    opening_spike: { ...plan.scenario, gracefulStop: envString(__ENV, 'GRACEFUL_STOP', '30s') },
+  },
+  thresholds: stepThresholds(),
+};
+
+const metrics = funnelMetrics();
+const mix = arrivalMixFromEnv(__ENV);
+const seed = envNumber(__ENV, 'POPULATION_SEED', 2020, { integer: true, min: 0 });
+const wave = envNumber(__ENV, 'WAVE', 1, { integer: true, min: 1 });
+const mailWaitS = envNumber(__ENV, 'MAIL_WAIT_S', 60, { min: 1 });
+
+export default async function () {
+  await registrantJourney({
+    api: endpoints(__ENV),
+    metrics,
+    seed,
+    runKey: Math.floor(exec.scenario.startTime / 1000),
+    arrival: exec.scenario.iterationInTest,
+    mix,
+    compress: THINK_COMPRESS,
+    windowEndMs: exec.scenario.startTime + plan.durationSeconds * 1000,
+    photo,
+    wave,
+    mailWaitS,
+  });
+}
