@@ -98,6 +98,8 @@ describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus aft
         EMAIL_URL: stack.urls.email,
         SCALE: '0.0004',
         COMPRESS: '60',
+        // the calibrated think times (hours) compressed enough for registrants to reach every stage
+        THINK_COMPRESS: '3000',
         WINDOW_FROM: '0',
         WINDOW_TO: '60',
         JOURNEY_SECONDS: '1',
