@@ -1,11 +1,17 @@
 import type { Command } from 'commander';
 import { bundleCommand } from './bundle.ts';
+import { compareCommand } from './compare.ts';
 import { demoCommand } from './demo.ts';
+import { rehearseCommand } from './rehearse.ts';
+import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { stackCommand } from './stack.ts';
 
 /** Every `gelombang` sub-command, in the order `--help` lists them. Each lives in its own module. */
 export function registerCommands(program: Command): void {
+  program.addCommand(rehearseCommand());
+  program.addCommand(reportCommand());
+  program.addCommand(compareCommand());
   program.addCommand(stackCommand());
   program.addCommand(demoCommand());
   program.addCommand(runCommand());

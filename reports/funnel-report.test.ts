@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { bottleneck, buildReport, funnelRows, headroom, lossRows } from './funnel-report.ts';
+import { RUN_RECORD_VERSION, type RunRecord, type Timeseries } from './record.ts';
+
+/** The report's arithmetic on hand-made records, every figure computed by hand in the comments. */
+
+function record(o: {
+  funnel: Array<[string, string, string | null, number]>;
+  series?: Timeseries['series'];
+  t?: number[];
+  scale?: number;
+  compress?: number;
+}): RunRecord {
+  const t = o.t ?? [1, 2, 3, 4, 5, 6];
+  return {
+    dir: '/nowhere',
+    manifest: {
+      format: 'gelombang/run-record',
+      version: RUN_RECORD_VERSION,
+      runId: 'hand',
+      engine: { name: 'gelombang', version: '0' },
+      startedAt: '2026-11-23T00:00:00.000Z',
+      endedAt: '2026-11-23T00:00:06.000Z',
+      exitCode: 0,
+      scenario: { name: 'registration-day', file: 'x', env: {}, options: {} },
+      replay: {
+        profile: 'p',
+        scale: o.scale ?? 0.001,
+        compress: o.compress ?? 60,
+        windowMinutes: [0, 6],
+        profilePerMinute: [60_000, 80_000, 40_000, 20_000, 10_000, 5_000],
+        durationSeconds: 6,
+      },
+      stack: { target: 'http://127.0.0.1:1', managed: true, knobs: {}, capacity: null },
+      totals: {
+        arrivals: 100,
+        funnel: o.funnel.map(([stage, outcome, reason, count]) => ({ stage, outcome, reason, count })),
+        steps: [
+          {
+            step: 'create_account',
+            requests: 100,
+            failed: 0,
+            p50Ms: 100,
+            p90Ms: 200,
+            p95Ms: 300,
+            p99Ms: 400,
+            maxMs: 500,
+          },
+        ],
+        droppedIterations: 0,
+      },
+    },
+    summary: { metrics: {}, root_group: { checks: [] }, state: { testRunDurationMs: 6000 } },
+    timeseries: {
+      format: 'gelombang/timeseries',
+      version: RUN_RECORD_VERSION,
+      intervalSeconds: 1,
+      startedAtMs: 0,
+      t,
+      sources: ['runner', 'services'],
+      series: o.series ?? [],
+    },
+  };
+}
+
+const FUNNEL: Array<[string, string, string | null, number]> = [
+  ['registered', 'continued', null, 100],
+  ['email_verified', 'continued', null, 80],
+  ['email_verified', 'left_by_choice', null, 10],
+  ['email_verified', 'failed', 'dependency:email', 6],
+  ['email_verified', 'in_progress', null, 4],
+  ['biodata_verified', 'continued', null, 50],
+  ['biodata_verified', 'rejected', 'too_young', 10],
+  ['biodata_verified', 'rejected', 'nik_not_verified', 5],
+  ['biodata_verified', 'failed', 'timeout', 15],
+];
+
+describe('the funnel', () => {
+  it('converts stage to stage and beside the 2020 counts (recomputed from FACTS.md)', () => {
+    const rows = funnelRows(record({ funnel: FUNNEL }));
+    expect(rows.map((r) => r.reached)).toEqual([100, 80, 50, 0, 0, 0]);
+    expect(rows[1]?.conversion).toBeCloseTo(0.8, 12);
+    expect(rows[2]?.conversion).toBeCloseTo(50 / 80, 12);
+    expect(rows[3]?.conversion).toBe(0);
+    // 1,063,028 / 1,432,133 and 624,090 / 1,063,028
+    expect(rows[1]?.conversion2020).toBeCloseTo(0.742269, 6);
+    expect(rows[2]?.conversion2020).toBeCloseTo(0.587087, 6);
+    // no published count before joining a wave: nothing to recompute
+    expect(rows[5]?.conversion2020).toBeNull();
+    // 50 registrants at a scale of 1/1000
+    expect(rows[2]?.fullScale).toBe(50_000);
+  });
+
+  it('accounts for the people lost, by outcome and reason, and scales them back', () => {
+    const rows = lossRows(record({ funnel: FUNNEL }));
+    const biodata = rows.find((r) => r.stage === 'biodata_verified');
+    expect(biodata?.outcomes).toEqual({
+      continued: 50,
+      left_by_choice: 0,
+      in_progress: 0,
+      failed: 15,
+      rejected: 15,
+    });
+    expect(biodata?.rejectedReasons).toEqual({ too_young: 10, nik_not_verified: 5 });
+    expect(biodata?.failedReasons).toEqual({ timeout: 15 });
+    expect(rows.find((r) => r.stage === 'email_verified')?.fullScale.failed).toBe(6000);
+  });
+});
+
+describe('the bottleneck and the headroom', () => {
+  const series: Timeseries['series'] = [
+    { name: 'arrivals', labels: {}, values: [10, 20, 30, 40, 40, 40] },
+    { name: 'dependency_utilisation', labels: { dependency: 'email' }, values: [0.2, 0.5, 0.9, 1, 1, 1] },
+    { name: 'dependency_utilisation', labels: { dependency: 'dukcapil' }, values: [0.1, 0.2, 1, 1, 1, 1] },
+    { name: 'dependency_queue_ratio', labels: { dependency: 'dukcapil' }, values: [0, 0, 0.2, 0.6, 1, 1] },
+    { name: 'step_requests', labels: { step: 'create_account' }, values: [10, 20, 30, 40, 40, 40] },
+    {
+      name: 'step_latency_ms',
+      labels: { step: 'create_account', quantile: '0.95' },
+      values: [100, 100, 100, 2000, 2500, 3000],
+    },
+    { name: 'step_failed_ratio', labels: { step: 'create_account' }, values: [0, 0, 0, 0, 0, 0] },
+  ];
+
+  it('is the dependency that saturated first, with the arrival rate then and what followed', () => {
+    const b = bottleneck(record({ funnel: FUNNEL, series }));
+    expect(b.dependency).toBe('dukcapil');
+    expect(b.tSeconds).toBe(3);
+    // profile minute: 0 + 3 s x 60 / 60
+    expect(b.profileMinute).toBe(3);
+    // the mean of the arrivals in the 3 intervals up to it: (10 + 20 + 30) / 3
+    expect(b.arrivalsPerSecond).toBe(20);
+    // 20 per compressed second = 20 / 60 per real second, x 60 per minute, / 0.001 scale
+    expect(b.fullScalePerMinute).toBe(20_000);
+    expect(b.consequences).toEqual([
+      'dukcapil saturated (every server busy) (t=3 s)',
+      'email saturated (every server busy) (t=4 s)',
+      'dukcapil queue over half full (t=4 s)',
+      'create_account p95 above its SLO (2000 ms > 1500 ms) (t=4 s)',
+    ]);
+  });
+
+  it('headroom: the best 5-interval mean arrival rate without a broken SLO', () => {
+    const h = headroom(record({ funnel: FUNNEL, series, t: [1, 2, 3, 4, 5, 6] }));
+    // the only 5-interval windows are [0..4] and [1..5]; both include interval 3 (broken): none held
+    expect(h.sustainedPerSecond).toBeNull();
+    const calm = series.map((s) =>
+      s.name === 'step_latency_ms' ? { ...s, values: [100, 100, 100, 100, 100, 3000] } : s,
+    );
+    const h2 = headroom(record({ funnel: FUNNEL, series: calm }));
+    // [10, 20, 30, 40, 40] -> 28 per second -> 28 x 60 / 60 / 0.001 = 28,000 per minute; peak 80,000
+    expect(h2.sustainedPerSecond).toBe(28);
+    expect(h2.sustainedFullScalePerMinute).toBe(28_000);
+    expect(h2.profilePeakPerMinute).toBe(80_000);
+    expect(h2.ratio).toBe(0.35);
+  });
+
+  it('the verdict names when and where it broke', () => {
+    const report = buildReport(record({ funnel: FUNNEL, series }));
+    expect(report.verdict.held).toBe(true); // the run's overall p95 (300 ms) held ...
+    const broken = buildReport({
+      ...record({ funnel: FUNNEL, series }),
+      manifest: {
+        ...record({ funnel: FUNNEL, series }).manifest,
+        totals: {
+          ...record({ funnel: FUNNEL }).manifest.totals,
+          steps: [
+            {
+              step: 'create_account',
+              requests: 100,
+              failed: 0,
+              p50Ms: 100,
+              p90Ms: 2000,
+              p95Ms: 2500,
+              p99Ms: 3000,
+              maxMs: 3000,
+            },
+          ],
+        },
+      },
+    });
+    expect(broken.verdict.held).toBe(false);
+    expect(broken.verdict.brokeAt).toEqual({
+      tSeconds: 4,
+      profileMinute: 4,
+      step: 'create_account',
+      dependency: 'dukcapil',
+    });
+    expect(broken.verdict.headline).toContain(
+      'Broke at t=4 s (minute 4 of the profile): create_account p95 above its SLO',
+    );
+  });
+});

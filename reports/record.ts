@@ -1,0 +1,228 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The run record: what a rehearsal leaves behind in `results/<run-id>/`, the input of `report`
+ * and `compare`. Versioned JSON, validated on read, so that a record written by an older gelombang
+ * (or assembled from a real k6 run: handleSummary output plus Prometheus) fails with a message
+ * naming the file and the field rather than a chart that is silently empty.
+ *
+ *   run.json         RunManifest: what ran, against what, with which knobs
+ *   summary.json     k6's handleSummary data (metrics with type/contains/values/thresholds,
+ *                    root_group.checks, options, state)
+ *   timeseries.json  Timeseries: values per sampling interval (see SERIES below)
+ */
+
+export const RUN_RECORD_VERSION = 1;
+
+const labels = z.record(z.string(), z.string());
+
+export const runManifestSchema = z.object({
+  format: z.literal('gelombang/run-record'),
+  version: z.literal(RUN_RECORD_VERSION),
+  runId: z.string().min(1),
+  /** which engine produced summary.json */
+  engine: z.object({ name: z.enum(['gelombang', 'k6']), version: z.string() }),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  /** k6's exit code: 0, 99 thresholds failed, 107 script error, 108 aborted */
+  exitCode: z.int(),
+  scenario: z.object({
+    name: z.string(),
+    file: z.string(),
+    env: z.record(z.string(), z.string()),
+    /** the k6 options the scenario exported, as run */
+    options: z.unknown(),
+  }),
+  /** a profile replay: how the 2020 day (or another profile) was scaled and compressed */
+  replay: z
+    .object({
+      profile: z.string(),
+      scale: z.number().positive(),
+      compress: z.number().min(1),
+      /** the profile minutes replayed, [from, to) */
+      windowMinutes: z.tuple([z.number(), z.number()]),
+      /** arrivals per real (uncompressed) minute of the profile, over the window, unscaled */
+      profilePerMinute: z.array(z.number()),
+      durationSeconds: z.number(),
+    })
+    .nullable(),
+  stack: z.object({
+    /** the registration service's base URL */
+    target: z.string(),
+    /** true when the rehearsal started the stack itself (then knobs and capacities are known) */
+    managed: z.boolean(),
+    /** the registration service's knobs (EMAIL_DELIVERY, MINISTRY_CALLS, WORKERS, SCRYPT_N, ...) */
+    knobs: z.record(z.string(), z.string()),
+    /** the capacity file the mocks ran with (mock-services/capacity.ts shape), if known */
+    capacity: z.unknown().nullable(),
+  }),
+  /**
+   * Exact totals of the run, from the engine's own metrics (not re-added from the sampled series):
+   * the funnel (funnel_stage counter by stage, outcome and reason; empty for a scenario without
+   * one) and per-step request statistics (http_req_duration and http_req_failed by the step tag).
+   */
+  totals: z.object({
+    arrivals: z.number(),
+    funnel: z.array(
+      z.object({ stage: z.string(), outcome: z.string(), reason: z.string().nullable(), count: z.number() }),
+    ),
+    steps: z.array(
+      z.object({
+        step: z.string(),
+        requests: z.number(),
+        failed: z.number(),
+        p50Ms: z.number().nullable(),
+        p90Ms: z.number().nullable(),
+        p95Ms: z.number().nullable(),
+        p99Ms: z.number().nullable(),
+        maxMs: z.number().nullable(),
+      }),
+    ),
+    droppedIterations: z.number(),
+  }),
+});
+export type RunManifest = z.infer<typeof runManifestSchema>;
+
+/**
+ * The series a timeseries.json may hold. Every value is per sampling interval (not cumulative):
+ * rates are per second over the interval, latencies are the interval's own percentiles, gauges are
+ * the value at the interval's end. null: nothing to measure in that interval.
+ */
+export const SERIES = {
+  /** registrants arriving (iterations started), per second; labels {} */
+  arrivals: 'per second',
+  /** registrants ending a funnel stage with an outcome, per second; labels { stage, outcome } */
+  stage_outcomes: 'per second',
+  /** requests per second of a journey step; labels { step } */
+  step_requests: 'per second',
+  /** share of a step's requests that failed (http_req_failed); labels { step } */
+  step_failed_ratio: 'ratio',
+  /** a step's http_req_duration percentile over the interval; labels { step, quantile: '0.5'|'0.95'|'0.99' } */
+  step_latency_ms: 'ms',
+  /** VUs busy at the interval's end; labels {} */
+  vus: 'count',
+  /** iterations k6 could not start for want of a VU, per second; labels {} */
+  dropped_iterations: 'per second',
+  /** a dependency's busy servers over its capacity (mock_in_flight / mock_capacity), the highest seen in the interval; labels { dependency } */
+  dependency_utilisation: 'ratio',
+  /** requests waiting for a server (mock_queue_depth) over the queue's capacity, the highest seen in the interval; labels { dependency } */
+  dependency_queue_ratio: 'ratio',
+  /** refusals by the dependency (mock_rejections_total) per second; labels { dependency, reason } */
+  dependency_rejections: 'per second',
+} as const;
+export type SeriesName = keyof typeof SERIES;
+
+export const timeseriesSchema = z.object({
+  format: z.literal('gelombang/timeseries'),
+  version: z.literal(RUN_RECORD_VERSION),
+  intervalSeconds: z.number().positive(),
+  /** epoch ms of t = 0 (the test's start) */
+  startedAtMs: z.number(),
+  /** seconds since the start at the end of each interval */
+  t: z.array(z.number()),
+  /** where the series came from: the runner, the services' /metrics, or Prometheus */
+  sources: z.array(z.enum(['runner', 'services', 'prometheus'])),
+  series: z.array(
+    z.object({
+      name: z.enum(Object.keys(SERIES) as [SeriesName, ...SeriesName[]]),
+      labels,
+      values: z.array(z.number().nullable()),
+    }),
+  ),
+});
+export type Timeseries = z.infer<typeof timeseriesSchema>;
+export type Series = Timeseries['series'][number];
+
+const summaryMetricSchema = z.object({
+  type: z.enum(['counter', 'gauge', 'rate', 'trend']),
+  contains: z.string(),
+  values: z.record(z.string(), z.number().nullable()),
+  thresholds: z.record(z.string(), z.object({ ok: z.boolean() })).optional(),
+});
+export const summarySchema = z
+  .object({
+    metrics: z.record(z.string(), summaryMetricSchema),
+    root_group: z
+      .object({
+        checks: z.array(z.object({ name: z.string(), passes: z.number(), fails: z.number() }).loose()),
+      })
+      .loose(),
+    state: z.object({ testRunDurationMs: z.number() }).loose(),
+  })
+  .loose();
+export type Summary = z.infer<typeof summarySchema>;
+
+export interface RunRecord {
+  dir: string;
+  manifest: RunManifest;
+  summary: Summary;
+  timeseries: Timeseries;
+}
+
+export class RunRecordError extends Error {
+  override name = 'RunRecordError';
+}
+
+function readJson<T>(dir: string, file: string, schema: z.ZodType<T>): T {
+  const path = join(dir, file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RunRecordError(
+      `${path}: cannot read the run record (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new RunRecordError(`${path}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new RunRecordError(
+      `${path}: not a gelombang run record v${RUN_RECORD_VERSION}: ${issues.join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+export function readRunRecord(dir: string): RunRecord {
+  return {
+    dir,
+    manifest: readJson(dir, 'run.json', runManifestSchema),
+    summary: readJson(dir, 'summary.json', summarySchema),
+    timeseries: readJson(dir, 'timeseries.json', timeseriesSchema),
+  };
+}
+
+export function writeRunRecord(
+  dir: string,
+  r: { manifest: RunManifest; summary: unknown; timeseries: Timeseries },
+): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(runManifestSchema.parse(r.manifest), null, 2)}\n`);
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(r.summary, null, 2)}\n`);
+  writeFileSync(join(dir, 'timeseries.json'), `${JSON.stringify(timeseriesSchema.parse(r.timeseries))}\n`);
+}
+
+/** The values of one series, or undefined when the record does not have it. */
+export function seriesValues(
+  ts: Timeseries,
+  name: SeriesName,
+  match: Record<string, string> = {},
+): Array<number | null> | undefined {
+  const s = ts.series.find(
+    (x) =>
+      x.name === name &&
+      Object.keys(match).length === Object.keys(x.labels).length &&
+      Object.entries(match).every(([k, v]) => x.labels[k] === v),
+  );
+  return s?.values;
+}

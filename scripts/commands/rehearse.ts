@@ -1,0 +1,246 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadCapacity } from '../../mock-services/capacity.ts';
+import { EXIT } from '../../runner/index.ts';
+import { parseProfileCsv, replay } from '../../scenarios/lib/profile.ts';
+import { runRehearsal } from '../rehearsal.ts';
+
+/**
+ * `gelombang rehearse`: the main job. Starts the stack on loopback (or uses --target), replays a
+ * scenario, records the run in results/<run-id>/, writes the funnel report and prints the verdict,
+ * the bottleneck and where the report is. Stops what it started, also on Ctrl-C or failure.
+ */
+
+export const SCENARIOS = [
+  'registration-day',
+  'opening-spike',
+  'soak',
+  'breakpoint',
+  'wave-opening',
+  'smoke',
+] as const;
+
+/** The registration service's design, as knobs: 2020's, and the usual fixes. */
+export const SERVICE_PROFILES: Record<string, Record<string, string>> = {
+  // The 2020 design: the mail sent inside the sign-up request, the ministries asked one after another.
+  '2020': { EMAIL_DELIVERY: 'inline', MINISTRY_CALLS: 'sequential', MINISTRY_RETRIES: '0' },
+  // The fixes a team reaches for first: mail from an outbox, ministries in parallel, one retry.
+  optimized: { EMAIL_DELIVERY: 'outbox', MINISTRY_CALLS: 'parallel', MINISTRY_RETRIES: '1' },
+};
+
+function numberIn(name: string, min: number, max: number, exclusiveMin = false) {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || (exclusiveMin ? n <= min : n < min) || n > max) {
+      throw new InvalidArgumentError(
+        `${name}: expected a number ${exclusiveMin ? '>' : '>='} ${min} and <= ${max}, got '${v}'`,
+      );
+    }
+    return n;
+  };
+}
+
+function windowFlag(v: string): [number, number] {
+  const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
+  if (!m || Number(m[1]) >= Number(m[2])) {
+    throw new InvalidArgumentError(
+      `--window: expected FROM-TO in profile minutes with FROM < TO, e.g. 0-120, got '${v}'`,
+    );
+  }
+  return [Number(m[1]), Number(m[2])];
+}
+
+function keyValue(flag: string) {
+  return (v: string, previous: Record<string, string>) => {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`${flag}: expected KEY=VALUE, got '${v}'`);
+    return { ...previous, [v.slice(0, i)]: v.slice(i + 1) };
+  };
+}
+
+function existingFile(flag: string) {
+  return (v: string) => {
+    if (!existsSync(v)) throw new InvalidArgumentError(`${flag}: no such file '${v}'`);
+    return resolve(v);
+  };
+}
+
+function url(flag: string) {
+  return (v: string) => {
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+      return v.replace(/\/$/, '');
+    } catch {
+      throw new InvalidArgumentError(`${flag}: expected an http(s) URL, got '${v}'`);
+    }
+  };
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+export interface RehearseFlags {
+  scenario: (typeof SCENARIOS)[number];
+  scale: number;
+  compress: number;
+  window?: [number, number];
+  profile?: string;
+  serviceProfile: string;
+  knob: Record<string, string>;
+  capacity?: string;
+  target?: string;
+  emailUrl?: string;
+  allowRemoteTarget?: boolean;
+  results: string;
+  runId?: string;
+  env: Record<string, string>;
+  workers?: number;
+  interval: number;
+  strict?: boolean;
+  quiet?: boolean;
+}
+
+/** The planned peak, for the confirmation a remote target needs. */
+function plannedPeak(f: RehearseFlags): string {
+  if (f.scenario !== 'registration-day') return `scenario ${f.scenario} (see its knobs for the rate)`;
+  const file = f.profile ?? resolve('scenarios/profiles/registration-day-2020.csv');
+  const p = parseProfileCsv(readFileSync(file, 'utf8'), file);
+  const r = replay(p, {
+    scale: f.scale,
+    compress: f.compress,
+    ...(f.window ? { window: { fromMinute: f.window[0], toMinute: f.window[1] } } : {}),
+  });
+  return `up to ${r.peakPerSecond.toFixed(1)} new registrants per second (each makes up to ~10 requests), ${Math.round(r.total)} in all over ${r.durationSeconds.toFixed(0)} s`;
+}
+
+export function rehearseCommand(): Command {
+  return new Command('rehearse')
+    .description(
+      'rehearse a registration wave: start the stack on loopback, replay the scenario, record the run and write the funnel report',
+    )
+    .addOption(
+      new Option('--scenario <name>', 'which scenario').choices(SCENARIOS).default('registration-day'),
+    )
+    .option(
+      '--scale <share>',
+      'share of the 2020 population replayed, in (0, 1]',
+      numberIn('--scale', 0, 1, true),
+      0.0005,
+    )
+    .option(
+      '--compress <factor>',
+      'time compression: 300 replays 21 hours in 4.2 minutes',
+      numberIn('--compress', 1, 1e6),
+      300,
+    )
+    .option('--window <from-to>', 'replay only these profile minutes, e.g. 0-120', windowFlag)
+    .option(
+      '--profile <csv>',
+      'arrivals per minute (or second) replacing the 2020 profile',
+      existingFile('--profile'),
+    )
+    .addOption(
+      new Option('--service-profile <name>', "the registration service's design")
+        .choices(Object.keys(SERVICE_PROFILES))
+        .default('2020'),
+    )
+    .option(
+      '--knob <KEY=VALUE>',
+      'a registration service knob over the profile, e.g. SCRYPT_N=16384 (repeatable)',
+      keyValue('--knob'),
+      {},
+    )
+    .option(
+      '--capacity <file>',
+      "the mocks' capacity file (default mock-services/capacity.default.json)",
+      existingFile('--capacity'),
+    )
+    .option(
+      '--target <url>',
+      'rehearse against this registration service instead of starting the stack',
+      url('--target'),
+    )
+    .option('--email-url <url>', 'the mailbox API of the email service behind --target', url('--email-url'))
+    .option(
+      '--allow-remote-target',
+      'confirm that a --target other than loopback may receive the planned load',
+    )
+    .option('--results <dir>', 'where run directories are written', 'results')
+    .option('--run-id <id>', 'name of the run directory (default: time and scenario)')
+    .option(
+      '-e, --env <KEY=VALUE>',
+      'a scenario knob (repeatable), e.g. -e LOSS_SPLIT=...',
+      keyValue('--env'),
+      {},
+    )
+    .option('--workers <n>', 'runner worker threads', numberIn('--workers', 1, 64))
+    .option(
+      '--interval <seconds>',
+      'sampling interval of the time series',
+      numberIn('--interval', 0.25, 60),
+      1,
+    )
+    .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
+    .option('-q, --quiet', 'no live progress')
+    .action(async (f: RehearseFlags) => {
+      if (f.runId !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(f.runId)) {
+        console.error(`error: --run-id: expected letters, digits, '.', '_' or '-', got '${f.runId}'`);
+        process.exitCode = EXIT.invalidConfig;
+        return;
+      }
+      if (f.target) {
+        const host = new URL(f.target).hostname;
+        if (!LOOPBACK_HOSTS.has(host)) {
+          console.error(`planned load on ${f.target}: ${plannedPeak(f)}`);
+          if (!f.allowRemoteTarget) {
+            console.error(
+              `error: --target ${host} is not loopback; rehearsing against it sends real load. Re-run with --allow-remote-target to confirm.`,
+            );
+            process.exitCode = EXIT.invalidConfig;
+            return;
+          }
+        }
+      }
+      if (f.capacity) loadCapacity(f.capacity);
+      const result = await runRehearsal({
+        scenario: f.scenario,
+        scenarioFile: resolve('scenarios', `${f.scenario}.ts`),
+        scale: f.scale,
+        compress: f.compress,
+        window: f.window,
+        profile: f.profile,
+        knobs: { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob },
+        serviceProfile: f.serviceProfile,
+        capacityFile: f.capacity,
+        target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,
+        resultsDir: resolve(f.results),
+        runId: f.runId,
+        env: f.env,
+        workers: f.workers,
+        intervalSeconds: f.interval,
+        quiet: Boolean(f.quiet),
+        log: (line) => console.log(line),
+      });
+      if (result.error) console.error(`error: ${result.error}`);
+      if (result.report) {
+        const r = result.report;
+        console.log(`\n${r.verdict.held ? 'HELD' : 'BROKE'}: ${r.verdict.headline}`);
+        if (r.bottleneck.dependency) {
+          console.log(
+            `bottleneck: ${r.bottleneck.dependency} saturated first at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
+              r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
+            }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
+          );
+        } else {
+          console.log('bottleneck: no dependency saturated');
+        }
+        console.log(`report: ${join(result.runDir, 'report.html')}`);
+      }
+      process.exitCode =
+        result.exitCode === EXIT.ok ||
+        (!f.strict && result.exitCode === EXIT.thresholdsFailed && result.report)
+          ? 0
+          : result.exitCode;
+    });
+}

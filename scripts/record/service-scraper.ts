@@ -1,0 +1,114 @@
+import type { SeriesBook } from './series-book.ts';
+
+/**
+ * Reads the mocks' /metrics (Prometheus text) at each tick, for a run record made without a
+ * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second.
+ * A scrape that fails or is late leaves nulls for that tick; it never stops the rehearsal.
+ */
+
+type Sample = { name: string; labels: Record<string, string>; value: number };
+
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/** The samples of a Prometheus text exposition whose names are in `wanted`. */
+export function parseExposition(text: string, wanted: ReadonlySet<string>): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = LINE.exec(line);
+    if (!m || !wanted.has(m[1] as string)) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(LABEL))
+      labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, '$1');
+    out.push({ name: m[1] as string, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+const WANTED = new Set([
+  'mock_in_flight',
+  'mock_capacity',
+  'mock_queue_depth',
+  'mock_queue_capacity',
+  'mock_rejections_total',
+]);
+
+export class ServiceScraper {
+  private prevRejections = new Map<string, number>();
+  private rejections = new Map<string, number>();
+  /** the highest utilisation and queue fill seen by the scrapes since the last sample */
+  private peakBusy = new Map<string, number>();
+  private peakQueue = new Map<string, number>();
+  private pending: Promise<void> | undefined;
+
+  constructor(
+    private readonly book: SeriesBook,
+    /** the /metrics URLs of the mocks */
+    private readonly urls: string[],
+  ) {}
+
+  /**
+   * Starts a scrape unless one is under way. Called more often than `sample` so that an interval
+   * keeps its peak, not only its last value: a saturation shorter than an interval still shows.
+   */
+  scrape(): void {
+    if (this.pending) return;
+    this.pending = Promise.all(
+      this.urls.map(async (u) => {
+        const res = await fetch(u, { signal: AbortSignal.timeout(2000) });
+        return parseExposition(await res.text(), WANTED);
+      }),
+    )
+      .then((all) => this.absorb(all.flat()))
+      .catch(() => {})
+      .finally(() => {
+        this.pending = undefined;
+      });
+  }
+
+  async settle(): Promise<void> {
+    await this.pending;
+  }
+
+  private absorb(samples: Sample[]): void {
+    const by = (name: string) => {
+      const m = new Map<string, number>();
+      for (const s of samples)
+        if (s.name === name && s.labels.dependency) m.set(s.labels.dependency, s.value);
+      return m;
+    };
+    const inFlight = by('mock_in_flight');
+    const queue = by('mock_queue_depth');
+    const queueCapacity = by('mock_queue_capacity');
+    for (const [dependency, c] of by('mock_capacity')) {
+      const busy = inFlight.get(dependency);
+      if (busy !== undefined && c > 0) {
+        this.peakBusy.set(dependency, Math.max(this.peakBusy.get(dependency) ?? 0, busy / c));
+      }
+      const q = queue.get(dependency);
+      const qc = queueCapacity.get(dependency);
+      if (q !== undefined && qc)
+        this.peakQueue.set(dependency, Math.max(this.peakQueue.get(dependency) ?? 0, q / qc));
+    }
+    for (const s of samples) {
+      if (s.name === 'mock_rejections_total' && s.labels.dependency) {
+        this.rejections.set(`${s.labels.dependency}\u0000${s.labels.reason ?? 'unknown'}`, s.value);
+      }
+    }
+  }
+
+  /** Writes the interval's peaks and refusal rates into the current tick, and starts over. */
+  sample(seconds: number): void {
+    for (const [dependency, v] of this.peakBusy) this.book.set('dependency_utilisation', { dependency }, v);
+    for (const [dependency, v] of this.peakQueue) this.book.set('dependency_queue_ratio', { dependency }, v);
+    this.peakBusy.clear();
+    this.peakQueue.clear();
+    for (const [key, total] of this.rejections) {
+      const [dependency = '', reason = ''] = key.split('\u0000');
+      const before = this.prevRejections.get(key) ?? 0;
+      this.prevRejections.set(key, total);
+      this.book.set('dependency_rejections', { dependency, reason }, (total - before) / seconds);
+    }
+  }
+}

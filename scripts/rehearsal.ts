@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadCapacity } from '../mock-services/capacity.ts';
+import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports/record.ts';
+import type { Report } from '../reports/report-model.ts';
+import { writeReport } from '../reports/write-report.ts';
+import { EXIT, type ExitCode, runTest } from '../runner/index.ts';
+import { parseProfileCsv, perMinute } from '../scenarios/lib/profile.ts';
+import { RunnerSampler, runnerTotals } from './record/runner-sampler.ts';
+import { SeriesBook } from './record/series-book.ts';
+import { ServiceScraper } from './record/service-scraper.ts';
+import { type RunningStack, startStack } from './stack.ts';
+
+/**
+ * One rehearsal, end to end: stack up (unless a target is given), the scenario on the embedded
+ * runner with the time series sampled as it runs, the run record, the report, stack down. The
+ * CLI command is a thin layer over this, and so is its end-to-end test.
+ */
+
+export interface RehearsalOptions {
+  scenario: string;
+  scenarioFile: string;
+  scale: number;
+  compress: number;
+  window?: [number, number];
+  /** a CSV of arrivals replacing the 2020 profile */
+  profile?: string;
+  /** the registration service's knobs (EMAIL_DELIVERY, MINISTRY_CALLS, ...) */
+  knobs: Record<string, string>;
+  serviceProfile: string;
+  capacityFile?: string;
+  /** an already running service instead of starting the stack */
+  target?: { registration: string; email?: string };
+  resultsDir: string;
+  runId?: string;
+  /** extra scenario knobs */
+  env: Record<string, string>;
+  workers?: number;
+  intervalSeconds: number;
+  quiet: boolean;
+  log: (line: string) => void;
+}
+
+export interface RehearsalResult {
+  exitCode: ExitCode;
+  runDir: string;
+  report?: Report;
+  error?: string;
+}
+
+const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
+const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
+
+function runIdFor(scenario: string, at: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}-${scenario}`;
+}
+
+function engineVersion(): string {
+  const pkg = JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** The replay the scenario will make, for the record (profile minutes unscaled). */
+function replayOf(o: RehearsalOptions): RunManifest['replay'] {
+  if (o.scenario !== 'registration-day') return null;
+  const file = o.profile ?? DEFAULT_PROFILE;
+  const minutes = perMinute(parseProfileCsv(readFileSync(file, 'utf8'), file));
+  const [from, to] = o.window ?? [0, minutes.length];
+  return {
+    profile: file,
+    scale: o.scale,
+    compress: o.compress,
+    windowMinutes: [from, to],
+    profilePerMinute: minutes.slice(Math.floor(from), Math.ceil(to)),
+    durationSeconds: ((to - from) * 60) / o.compress,
+  };
+}
+
+export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult> {
+  const started = new Date();
+  const runId = o.runId ?? runIdFor(o.scenario, started);
+  const runDir = join(o.resultsDir, runId);
+  let stack: RunningStack | undefined;
+  const stop = async () => {
+    const s = stack;
+    stack = undefined;
+    await s?.stop();
+  };
+  const onSignal = () => {
+    o.log('\ninterrupted: stopping the stack ...');
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const capacityFile = o.capacityFile ?? DEFAULT_CAPACITY;
+    let urls: { registration: string; email: string; mocks: string[] };
+    if (o.target) {
+      urls = { registration: o.target.registration, email: o.target.email ?? '', mocks: [] };
+      o.log(`rehearsing against ${o.target.registration} (not started here: its configuration is unknown)`);
+    } else {
+      o.log('starting the registration service and its mock dependencies on 127.0.0.1 ...');
+      stack = await startStack({
+        ports: 'auto',
+        capacityFile,
+        env: { registration: o.knobs },
+      });
+      urls = {
+        registration: stack.urls.registration,
+        email: stack.urls.email,
+        mocks: [stack.urls.ministry, stack.urls.email, stack.urls.upload].map((u) => `${u}/metrics`),
+      };
+      o.log(
+        `  registration ${urls.registration}  (${Object.entries(o.knobs)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})`,
+      );
+    }
+
+    const env: Record<string, string> = {
+      BASE_URL: urls.registration,
+      ...(urls.email ? { EMAIL_URL: urls.email } : {}),
+      ...(o.scenario === 'registration-day'
+        ? {
+            SCALE: String(o.scale),
+            COMPRESS: String(o.compress),
+            ...(o.window ? { WINDOW_FROM: String(o.window[0]), WINDOW_TO: String(o.window[1]) } : {}),
+            ...(o.profile ? { PROFILE: o.profile } : {}),
+          }
+        : {}),
+      ...o.env,
+    };
+    const book = new SeriesBook();
+    const sampler = new RunnerSampler(book);
+    const scraper = new ServiceScraper(book, urls.mocks);
+    const intervalMs = o.intervalSeconds * 1000;
+    let lastTick = 0;
+    let startedAtMs = Date.now();
+    o.log(
+      `running ${o.scenario} (${Object.entries(env)
+        .filter(([k]) => !k.endsWith('_URL'))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')})`,
+    );
+    const r = await runTest({
+      script: o.scenarioFile,
+      env,
+      workers: o.workers,
+      // The per-tag series the sampler reads are kept for the runner's Prometheus endpoint.
+      prometheus: { host: '127.0.0.1', port: 0 },
+      progress: o.quiet ? 'none' : undefined,
+      noSummary: true,
+      onSample: (store, elapsedMs) => {
+        if (lastTick === 0 && elapsedMs < intervalMs) startedAtMs = Date.now() - elapsedMs;
+        scraper.scrape();
+        if (elapsedMs - lastTick < intervalMs) return;
+        lastTick = elapsedMs;
+        book.tick(elapsedMs / 1000);
+        sampler.sample(store, o.intervalSeconds);
+        scraper.sample(o.intervalSeconds);
+      },
+    });
+    await scraper.settle();
+    if (!r.summary) return { exitCode: r.exitCode, runDir, error: r.error ?? 'the run produced no summary' };
+
+    const manifest: RunManifest = {
+      format: 'gelombang/run-record',
+      version: RUN_RECORD_VERSION,
+      runId,
+      engine: { name: 'gelombang', version: engineVersion() },
+      startedAt: started.toISOString(),
+      endedAt: new Date().toISOString(),
+      exitCode: r.exitCode,
+      scenario: { name: o.scenario, file: o.scenarioFile, env: redact(env), options: r.summary.options },
+      replay: replayOf(o),
+      stack: {
+        target: urls.registration,
+        managed: !o.target,
+        knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
+        capacity: o.target ? null : loadCapacity(capacityFile),
+      },
+      totals: runnerTotals(r.store),
+    };
+    writeRunRecord(runDir, {
+      manifest,
+      summary: r.summary,
+      timeseries: book.build({
+        intervalSeconds: o.intervalSeconds,
+        startedAtMs,
+        sources: urls.mocks.length ? ['runner', 'services'] : ['runner'],
+      }),
+    });
+    const { report } = await writeReport(runDir);
+    return { exitCode: r.exitCode, runDir, report, ...(r.error ? { error: r.error } : {}) };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stop();
+  }
+}
+
+/** Tokens do not belong in a record that is shared. */
+function redact(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, /TOKEN|SECRET|PASSWORD/i.test(k) ? '***' : v]),
+  );
+}
+
+export { EXIT };

@@ -1,0 +1,144 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readRunRecord } from '../reports/record.ts';
+import type { Report } from '../reports/report-model.ts';
+
+/** `gelombang rehearse`, `report` and `compare` as a user runs them: processes, files, exit codes. */
+
+const cli = ['bin/gelombang.js'];
+const results = mkdtempSync(join(tmpdir(), 'gelombang-rehearse-'));
+
+function gelombang(args: string[], timeout = 60_000) {
+  return spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout });
+}
+
+/** Runs a command without blocking the test's event loop (the rehearsal takes a while). */
+function gelombangAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...cli, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const tiny = (runId: string, extra: string[] = []) => [
+  'rehearse',
+  '--scale',
+  '0.0001',
+  '--compress',
+  '1200',
+  '--window',
+  '0-60',
+  '--knob',
+  'SCRYPT_N=1024',
+  '-e',
+  'THINK_COMPRESS=20000',
+  '-e',
+  'GRACEFUL_STOP=20s',
+  '--interval',
+  '0.5',
+  '--results',
+  results,
+  '--run-id',
+  runId,
+  '-q',
+  ...extra,
+];
+
+describe('gelombang rehearse end to end', () => {
+  it('starts the stack, replays the first hour at a tiny scale, writes the run record and the report, stops the stack', async () => {
+    const r = await gelombangAsync(tiny('baseline'));
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^(HELD|BROKE): /m);
+    expect(r.stdout).toMatch(/^bottleneck: /m);
+    expect(r.stdout).toContain(`report: ${join(results, 'baseline', 'report.html')}`);
+
+    const record = readRunRecord(join(results, 'baseline'));
+    expect(record.manifest.scenario.name).toBe('registration-day');
+    expect(record.manifest.stack.managed).toBe(true);
+    expect(record.manifest.stack.knobs).toMatchObject({
+      SERVICE_PROFILE: '2020',
+      EMAIL_DELIVERY: 'inline',
+      SCRYPT_N: '1024',
+    });
+    expect(record.manifest.replay).toMatchObject({ scale: 0.0001, compress: 1200, windowMinutes: [0, 60] });
+    // Everyone who arrived is in the funnel, once at the first stage.
+    const arrivals = record.manifest.totals.arrivals;
+    const first = record.manifest.totals.funnel.filter((f) => f.stage === 'registered');
+    expect(arrivals).toBeGreaterThan(10);
+    expect(first.reduce((a, f) => a + f.count, 0)).toBe(arrivals);
+    expect(record.summary.metrics.http_reqs?.values.count).toBeGreaterThan(arrivals);
+    // The time series: the runner's and the mocks' (every dependency of the capacity file).
+    expect(record.timeseries.sources).toEqual(['runner', 'services']);
+    const deps = record.timeseries.series
+      .filter((s) => s.name === 'dependency_utilisation')
+      .map((s) => s.labels.dependency);
+    expect(deps.sort()).toEqual(['dapodik', 'dtks', 'dukcapil', 'email', 'upload']);
+    const sampledArrivals = record.timeseries.series.find((s) => s.name === 'arrivals')?.values ?? [];
+    const summed = sampledArrivals.reduce<number>(
+      (a, v) => a + (v ?? 0) * record.timeseries.intervalSeconds,
+      0,
+    );
+    expect(Math.abs(summed - arrivals)).toBeLessThanOrEqual(1);
+
+    const report = JSON.parse(readFileSync(join(results, 'baseline', 'report.json'), 'utf8')) as Report;
+    expect(report.funnel[0]?.reached).toBe(first.find((f) => f.outcome === 'continued')?.count ?? 0);
+    expect(report.funnel[0]?.count2020).toBe(1_432_133);
+    expect(readFileSync(join(results, 'baseline', 'report.md'), 'utf8')).toContain(
+      report.verdict.headline.slice(0, 20),
+    );
+  }, 150_000);
+
+  it('report: regenerates the report of a run directory, and names the file of a broken record', () => {
+    const ok = gelombang(['report', join(results, 'baseline')]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain(join(results, 'baseline', 'report.html'));
+    const broken = mkdtempSync(join(tmpdir(), 'gelombang-not-a-run-'));
+    writeFileSync(join(broken, 'run.json'), '{"format":"something else"}');
+    const bad = gelombang(['report', broken]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`${join(broken, 'run.json')}: not a gelombang run record v1`);
+  }, 60_000);
+
+  it('compare: a run against itself is no regression, with exit code 0 and the files written', () => {
+    const r = gelombang(['compare', join(results, 'baseline'), join(results, 'baseline'), '--out', results]);
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(results, 'comparison.json'), 'utf8')).toContain('"overall"');
+  }, 60_000);
+
+  it('refuses a remote target without confirmation, after showing the planned load, before sending any', () => {
+    const r = gelombang(['rehearse', '--target', 'http://203.0.113.7:3000', '--scale', '0.001']);
+    expect(r.status).toBe(104);
+    expect(r.stderr).toMatch(
+      /planned load on http:\/\/203\.0\.113\.7:3000: up to [\d.]+ new registrants per second/,
+    );
+    expect(r.stderr).toContain('Re-run with --allow-remote-target to confirm');
+  });
+
+  it.each([
+    [['--scale', '0'], "--scale: expected a number > 0 and <= 1, got '0'"],
+    [['--compress', 'fast'], "--compress: expected a number >= 1 and <= 1000000, got 'fast'"],
+    [
+      ['--window', '120-60'],
+      "--window: expected FROM-TO in profile minutes with FROM < TO, e.g. 0-120, got '120-60'",
+    ],
+    [['--scenario', 'nope'], "argument 'nope' is invalid. Allowed choices are registration-day"],
+    [['--capacity', 'no-such.json'], "--capacity: no such file 'no-such.json'"],
+    [['--knob', 'SCRYPT_N'], "--knob: expected KEY=VALUE, got 'SCRYPT_N'"],
+  ])('refuses %j with a precise message', (flags, message) => {
+    const r = gelombang(['rehearse', ...flags]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(message);
+  });
+});
