@@ -139,7 +139,7 @@ export const TARGETS_2020: Record<Stage, number> = {
 /**
  * The calibrated default model: `calibrate(registration-day-2020, DEFAULT_SPLIT, DELAY_SHAPE,
  * TARGETS_2020, 1,260 minutes)`, rounded to four significant figures. Stored rather than computed
- * at import because every k6 VU imports this module; behaviour.test.ts recalibrates and compares,
+ * at import because every k6 VU imports this module; test/scenarios-lib/behaviour.test.ts recalibrates and compares,
  * and checks that these parameters reproduce the FACTS.md counts within 0.5 %.
  */
 export const DEFAULT_MODEL: BehaviourModel = {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { describeProfile, parseProfileCsv, profileCsv } from '../lib/profile.ts';
-import { CSV_PATH, PARAMETERS, registrationDay2020 } from './generate.ts';
+import { describeProfile, parseProfileCsv, profileCsv } from '../scenarios/lib/profile.ts';
+import { CSV_PATH, PARAMETERS, registrationDay2020 } from './generate-profile.ts';
 
 const csv = readFileSync(CSV_PATH, 'utf8');
 

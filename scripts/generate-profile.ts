@@ -1,13 +1,13 @@
 /**
  * The 2020 registration-day arrival profile, generated from named parameters, and the script that
- * writes it: `node --import tsx scenarios/profiles/generate.ts` (re)writes
+ * writes it: `node --import tsx scripts/generate-profile.ts` (re)writes
  * scenarios/profiles/registration-day-2020.csv. The totals are facts; the shape between them is a
  * reasoned assumption, each parameter named with what it rests on. A test regenerates the CSV and
  * compares, so the file is never edited by hand.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeProfile, largestRemainder, type Profile, profileCsv } from '../lib/profile.ts';
+import { describeProfile, largestRemainder, type Profile, profileCsv } from '../scenarios/lib/profile.ts';
 
 export const PARAMETERS = {
   /** FACTS.md, "accounts registered": 1,432,133 in the window */
@@ -92,7 +92,9 @@ export function registrationDay2020(p: ProfileParameters = PARAMETERS): Profile 
   return { bucketSeconds: 60, arrivals };
 }
 
-export const CSV_PATH = fileURLToPath(new URL('./registration-day-2020.csv', import.meta.url));
+export const CSV_PATH = fileURLToPath(
+  new URL('../scenarios/profiles/registration-day-2020.csv', import.meta.url),
+);
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const profile = registrationDay2020();

@@ -17,9 +17,12 @@ import {
   stagesPeakPerSecond,
   toRampingArrivalRate,
   toStages,
-} from './profile.ts';
+} from '../../scenarios/lib/profile.ts';
 
-const csv = readFileSync(new URL('../profiles/registration-day-2020.csv', import.meta.url), 'utf8');
+const csv = readFileSync(
+  new URL('../../scenarios/profiles/registration-day-2020.csv', import.meta.url),
+  'utf8',
+);
 const profile = parseProfileCsv(csv, 'registration-day-2020.csv');
 const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0);
 
