@@ -157,7 +157,7 @@ function mean(xs: Array<number | null | undefined>): number | null {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 }
 
-export function bottleneck(r: RunRecord): Bottleneck {
+export function bottleneck(r: RunRecord, breaches = stepBreaches(r.timeseries)): Bottleneck {
   const ts = r.timeseries;
   const deps = ts.series.filter((s) => s.name === 'dependency_utilisation');
   const dependencies = deps.map((s) => {
@@ -199,7 +199,7 @@ export function bottleneck(r: RunRecord): Bottleneck {
     }
   }
   const seen = new Set<string>();
-  for (const b of stepBreaches(ts)) {
+  for (const b of breaches) {
     const key = `${b.step}/${b.what.includes('p95') ? 'p95' : 'err'}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -221,10 +221,10 @@ export function bottleneck(r: RunRecord): Bottleneck {
   };
 }
 
-export function headroom(r: RunRecord): Headroom {
+export function headroom(r: RunRecord, breaches = stepBreaches(r.timeseries)): Headroom {
   const ts = r.timeseries;
   const arrivals = seriesValues(ts, 'arrivals') ?? [];
-  const broken = new Set(stepBreaches(ts).map((b) => b.index));
+  const broken = new Set(breaches.map((b) => b.index));
   let best: number | null = null;
   for (let end = SUSTAIN_INTERVALS; end <= ts.t.length; end++) {
     let ok = true;
@@ -244,7 +244,12 @@ export function headroom(r: RunRecord): Headroom {
   };
 }
 
-export function verdict(r: RunRecord, steps: StepRow[], b: Bottleneck): ReportVerdict {
+export function verdict(
+  r: RunRecord,
+  steps: StepRow[],
+  b: Bottleneck,
+  breaches = stepBreaches(r.timeseries),
+): ReportVerdict {
   const slos: ReportVerdict['slos'] = [];
   for (const s of steps) {
     slos.push({
@@ -263,7 +268,7 @@ export function verdict(r: RunRecord, steps: StepRow[], b: Bottleneck): ReportVe
     });
   }
   const held = slos.every((s) => s.held);
-  const firstBreach = stepBreaches(r.timeseries)[0];
+  const firstBreach = breaches[0];
   const t = firstBreach ? (r.timeseries.t[firstBreach.index] ?? 0) : null;
   const brokeAt =
     held || t === null
@@ -304,8 +309,10 @@ function configuration(r: RunRecord): string[] {
 export function buildReport(r: RunRecord): Report {
   const m = r.manifest;
   const steps = stepRows(r);
-  const b = bottleneck(r);
   const ts = r.timeseries;
+  // Every section judges the same intervals: find the broken ones once.
+  const breaches = stepBreaches(ts);
+  const b = bottleneck(r, breaches);
   const stepP95Ms: Report['series']['stepP95Ms'] = {};
   for (const s of steps) {
     const v = seriesValues(ts, 'step_latency_ms', { step: s.step, quantile: '0.95' });
@@ -331,12 +338,12 @@ export function buildReport(r: RunRecord): Report {
       windowMinutes: m.replay?.windowMinutes ?? null,
       configuration: configuration(r),
     },
-    verdict: verdict(r, steps, b),
+    verdict: verdict(r, steps, b, breaches),
     funnel: funnelRows(r),
     losses: lossRows(r),
     steps,
     bottleneck: b,
-    headroom: headroom(r),
+    headroom: headroom(r, breaches),
     series: {
       t: ts.t,
       arrivalsPerSecond: seriesValues(ts, 'arrivals') ?? empty,

@@ -11,9 +11,9 @@ import {
   staircaseStages,
   TIME_UNIT_SECONDS,
 } from './lib/breakpoint.ts';
-import { endpoints, envNumber, envString } from './lib/env.ts';
+import { envNumber, envString } from './lib/env.ts';
 import { STEPS } from './lib/funnel.ts';
-import { arrivalMixFromEnv, funnelMetrics, registrantJourney } from './lib/registrant.ts';
+import { arrive, registrantSetup } from './lib/registrant.ts';
 import { stepThresholds } from './lib/slo.ts';
 
 /**
@@ -65,28 +65,16 @@ export const options = {
 };
 
 const photo = open('./fixtures/ktp-medium.jpg', 'b');
-const metrics = funnelMetrics();
-const mix = arrivalMixFromEnv(__ENV);
-const seed = envNumber(__ENV, 'POPULATION_SEED', 2020, { integer: true, min: 0 });
-const wave = envNumber(__ENV, 'WAVE', 1, { integer: true, min: 1 });
-const mailWaitS = envNumber(__ENV, 'MAIL_WAIT_S', 60, { min: 1 });
+const registrant = registrantSetup(__ENV);
 const OUT = envString(__ENV, 'BREAKPOINT_OUT', '');
 
 export default async function () {
   // Every metric of this iteration carries the level its registrant arrived in.
   exec.vu.metrics.tags.level = String(levelAt(stairs, Date.now() - exec.scenario.startTime));
-  await registrantJourney({
-    api: endpoints(__ENV),
-    metrics,
-    seed,
-    runKey: Math.floor(exec.scenario.startTime / 1000),
-    arrival: exec.scenario.iterationInTest,
-    mix,
+  await arrive(registrant, {
     compress: COMPRESS,
     windowEndMs: exec.scenario.startTime + testSeconds * 1000,
     photo,
-    wave,
-    mailWaitS,
   });
 }
 

@@ -1,8 +1,8 @@
 import exec from 'k6/execution';
 import { DEFAULT_MODEL, expectedJourneySeconds } from './lib/behaviour.ts';
-import { endpoints, envNumber, envString } from './lib/env.ts';
+import { envNumber, envString } from './lib/env.ts';
 import { describeProfile, openingSpike, parseProfileCsv, replay } from './lib/profile.ts';
-import { arrivalMixFromEnv, funnelMetrics, registrantJourney } from './lib/registrant.ts';
+import { arrive, registrantSetup } from './lib/registrant.ts';
 import { stepThresholds } from './lib/slo.ts';
 
 /**
@@ -49,24 +49,12 @@ export const options = {
   thresholds: stepThresholds(),
 };
 
-const metrics = funnelMetrics();
-const mix = arrivalMixFromEnv(__ENV);
-const seed = envNumber(__ENV, 'POPULATION_SEED', 2020, { integer: true, min: 0 });
-const wave = envNumber(__ENV, 'WAVE', 1, { integer: true, min: 1 });
-const mailWaitS = envNumber(__ENV, 'MAIL_WAIT_S', 60, { min: 1 });
+const registrant = registrantSetup(__ENV);
 
 export default async function () {
-  await registrantJourney({
-    api: endpoints(__ENV),
-    metrics,
-    seed,
-    runKey: Math.floor(exec.scenario.startTime / 1000),
-    arrival: exec.scenario.iterationInTest,
-    mix,
+  await arrive(registrant, {
     compress: THINK_COMPRESS,
     windowEndMs: exec.scenario.startTime + plan.durationSeconds * 1000,
     photo,
-    wave,
-    mailWaitS,
   });
 }

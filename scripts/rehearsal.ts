@@ -95,6 +95,8 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   process.once('SIGTERM', onSignal);
   try {
     const capacityFile = o.capacityFile ?? DEFAULT_CAPACITY;
+    // Read (and validated) once, before anything starts: the same stations go to the mocks and the record.
+    const capacity = o.target ? null : loadCapacity(capacityFile);
     let urls: { registration: string; email: string; mocks: string[] };
     if (o.target) {
       urls = { registration: o.target.registration, email: o.target.email ?? '', mocks: [] };
@@ -178,7 +180,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         target: urls.registration,
         managed: !o.target,
         knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
-        capacity: o.target ? null : loadCapacity(capacityFile),
+        capacity,
       },
       totals: runnerTotals(r.store),
     };
@@ -206,5 +208,3 @@ function redact(env: Record<string, string>): Record<string, string> {
     Object.entries(env).map(([k, v]) => [k, /TOKEN|SECRET|PASSWORD/i.test(k) ? '***' : v]),
   );
 }
-
-export { EXIT };

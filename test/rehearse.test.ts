@@ -126,6 +126,17 @@ describe('gelombang rehearse end to end', () => {
     expect(r.stderr).toContain('Re-run with --allow-remote-target to confirm');
   });
 
+  it('refuses a capacity file that is not one, naming the field, before starting anything', () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'gelombang-capacity-')), 'capacity.json');
+    writeFileSync(bad, '{"dukcapil":{}}');
+    const r = gelombang(['rehearse', '--capacity', bad, '-q']);
+    expect(r.status).toBe(104);
+    expect(r.stderr).toContain(
+      `error: --capacity: ${bad}: dukcapil.concurrency: Invalid input: expected number`,
+    );
+    expect(r.stdout).not.toContain('starting the registration service');
+  });
+
   it.each([
     [['--scale', '0'], "--scale: expected a number > 0 and <= 1, got '0'"],
     [['--compress', 'fast'], "--compress: expected a number >= 1 and <= 1000000, got 'fast'"],

@@ -1,7 +1,8 @@
 import { check, sleep } from 'k6';
+import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
 import { type BehaviourModel, DEFAULT_MODEL, decide, RETRY_POLICY, type RetryPolicy } from './behaviour.ts';
-import { envNumber } from './env.ts';
+import { endpoints, envNumber } from './env.ts';
 import type { LaterStage, Stage } from './funnel.ts';
 import {
   biodataOf,
@@ -168,4 +169,32 @@ export async function registrantJourney(o: JourneyOptions): Promise<Stage> {
   }
   o.metrics.journey.add(Date.now() - t0);
   return reached;
+}
+
+/** What every arrival-replaying scenario reads once in its init context: where, who, and the funnel metrics. */
+export type RegistrantSetup = Pick<JourneyOptions, 'api' | 'metrics' | 'seed' | 'mix' | 'wave' | 'mailWaitS'>;
+
+/** The registrant knobs (BASE_URL, EMAIL_URL, MINOR_SHARE, INELIGIBLE_SHARE, POPULATION_SEED, WAVE, MAIL_WAIT_S). */
+export function registrantSetup(env: Record<string, string | undefined>): RegistrantSetup {
+  return {
+    api: endpoints(env),
+    metrics: funnelMetrics(),
+    mix: arrivalMixFromEnv(env),
+    seed: envNumber(env, 'POPULATION_SEED', 2020, { integer: true, min: 0 }),
+    wave: envNumber(env, 'WAVE', 1, { integer: true, min: 1 }),
+    mailWaitS: envNumber(env, 'MAIL_WAIT_S', 60, { min: 1 }),
+  };
+}
+
+/** The current iteration's registrant, numbered by the scenario's arrival, keyed by its start second. */
+export function arrive(
+  setup: RegistrantSetup,
+  o: Pick<JourneyOptions, 'compress' | 'windowEndMs' | 'photo' | 'model'>,
+): Promise<Stage> {
+  return registrantJourney({
+    ...setup,
+    ...o,
+    runKey: Math.floor(exec.scenario.startTime / 1000),
+    arrival: exec.scenario.iterationInTest,
+  });
 }

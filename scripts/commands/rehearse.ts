@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadCapacity } from '../../mock-services/capacity.ts';
+import { CapacityFileError } from '../../mock-services/capacity.ts';
 import { EXIT } from '../../runner/index.ts';
 import { parseProfileCsv, replay } from '../../scenarios/lib/profile.ts';
 import { runRehearsal } from '../rehearsal.ts';
@@ -202,26 +202,33 @@ export function rehearseCommand(): Command {
           }
         }
       }
-      if (f.capacity) loadCapacity(f.capacity);
-      const result = await runRehearsal({
-        scenario: f.scenario,
-        scenarioFile: resolve('scenarios', `${f.scenario}.ts`),
-        scale: f.scale,
-        compress: f.compress,
-        window: f.window,
-        profile: f.profile,
-        knobs: { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob },
-        serviceProfile: f.serviceProfile,
-        capacityFile: f.capacity,
-        target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,
-        resultsDir: resolve(f.results),
-        runId: f.runId,
-        env: f.env,
-        workers: f.workers,
-        intervalSeconds: f.interval,
-        quiet: Boolean(f.quiet),
-        log: (line) => console.log(line),
-      });
+      let result: Awaited<ReturnType<typeof runRehearsal>>;
+      try {
+        result = await runRehearsal({
+          scenario: f.scenario,
+          scenarioFile: resolve('scenarios', `${f.scenario}.ts`),
+          scale: f.scale,
+          compress: f.compress,
+          window: f.window,
+          profile: f.profile,
+          knobs: { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob },
+          serviceProfile: f.serviceProfile,
+          capacityFile: f.capacity,
+          target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,
+          resultsDir: resolve(f.results),
+          runId: f.runId,
+          env: f.env,
+          workers: f.workers,
+          intervalSeconds: f.interval,
+          quiet: Boolean(f.quiet),
+          log: (line) => console.log(line),
+        });
+      } catch (err) {
+        if (!(err instanceof CapacityFileError)) throw err;
+        console.error(`error: --capacity: ${err.message}`);
+        process.exitCode = EXIT.invalidConfig;
+        return;
+      }
       if (result.error) console.error(`error: ${result.error}`);
       if (result.report) {
         const r = result.report;
