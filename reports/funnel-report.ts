@@ -234,7 +234,7 @@ export function headroom(r: RunRecord, breaches = stepBreaches(r.timeseries)): H
     if (m !== null && (best === null || m > best)) best = m;
   }
   const rp = r.manifest.replay;
-  const peak = rp && rp.profilePerMinute.length ? Math.max(...rp.profilePerMinute) : null;
+  const peak = rp?.profilePerMinute.length ? Math.max(...rp.profilePerMinute) : null;
   const sustainedFull = fullScalePerMinute(r, best);
   return {
     sustainedPerSecond: best === null ? null : Math.round(best * 100) / 100,

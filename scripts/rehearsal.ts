@@ -4,7 +4,7 @@ import { loadCapacity } from '../mock-services/capacity.ts';
 import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
-import { EXIT, type ExitCode, runTest } from '../runner/index.ts';
+import { type ExitCode, runTest } from '../runner/index.ts';
 import { parseProfileCsv, perMinute } from '../scenarios/lib/profile.ts';
 import { RunnerSampler, runnerTotals } from './record/runner-sampler.ts';
 import { SeriesBook } from './record/series-book.ts';
