@@ -44,7 +44,8 @@ export function composeTargets(): ScrapeTargets {
 }
 
 export interface PrometheusConfigOptions {
-  targets: ScrapeTargets;
+  /** a rehearsal against a --target scrapes only what it has */
+  targets: ScrapeTargets | Partial<ScrapeTargets>;
   /** rule files, absolute or relative to the config file's directory */
   ruleFiles?: readonly string[];
   /** seconds; 5 s so that a minute-long surge has a dozen points */
@@ -52,7 +53,9 @@ export interface PrometheusConfigOptions {
 }
 
 export function prometheusConfig(o: PrometheusConfigOptions): Record<string, unknown> {
-  const interval = `${o.scrapeIntervalSeconds ?? 5}s`;
+  const seconds = o.scrapeIntervalSeconds ?? 5;
+  // Prometheus durations have no fractions: a quarter second is 250ms.
+  const interval = Number.isInteger(seconds) ? `${seconds}s` : `${Math.round(seconds * 1000)}ms`;
   return {
     global: { scrape_interval: interval, evaluation_interval: interval },
     rule_files: [...(o.ruleFiles ?? RULE_FILES)],

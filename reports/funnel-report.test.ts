@@ -153,6 +153,76 @@ describe('the bottleneck and the headroom', () => {
     expect(h2.sustainedFullScalePerMinute).toBe(28_000);
     expect(h2.profilePeakPerMinute).toBe(80_000);
     expect(h2.ratio).toBe(0.35);
+    // interval 5 still broke: the figure is a limit, not a lower bound
+    expect(h2.lowerBound).toBe(false);
+    const never = calm.map((s) =>
+      s.name === 'step_latency_ms' ? { ...s, values: [100, 100, 100, 100, 100, 100] } : s,
+    );
+    const h3 = headroom(record({ funnel: FUNNEL, series: never }));
+    // [20, 30, 40, 40, 40] -> 34 per second, but nothing broke: at least that
+    expect(h3.sustainedPerSecond).toBe(34);
+    expect(h3.lowerBound).toBe(true);
+  });
+
+  it("names the machine's CPU when it ran out before any dependency, and the process that used the most", () => {
+    const cpu: Timeseries['series'] = [
+      { name: 'arrivals', labels: {}, values: [10, 20, 30, 40, 40, 40] },
+      {
+        name: 'dependency_utilisation',
+        labels: { dependency: 'dukcapil' },
+        values: [0.1, 0.2, 0.3, 1, 1, 1],
+      },
+      {
+        name: 'process_cpu_cores',
+        labels: { process: 'registration' },
+        values: [0.4, 0.9, 1.4, 1.5, 1.5, 1.5],
+      },
+      { name: 'process_cpu_cores', labels: { process: 'runner' }, values: [0.1, 0.2, 0.4, 0.4, 0.4, 0.4] },
+      { name: 'process_cpu_cores', labels: { process: 'ministry' }, values: [0, 0.02, 0.03, 0.1, 0.1, 0.1] },
+      { name: 'event_loop_lag_ms', labels: { process: 'registration' }, values: [11, 12, 40, 180, 200, 210] },
+      { name: 'step_requests', labels: { step: 'create_account' }, values: [10, 20, 30, 40, 40, 40] },
+      {
+        name: 'step_latency_ms',
+        labels: { step: 'create_account', quantile: '0.95' },
+        values: [100, 100, 100, 2000, 2500, 3000],
+      },
+    ];
+    const base = record({ funnel: FUNNEL, series: cpu });
+    const r = { ...base, manifest: { ...base.manifest, machine: { cores: 2, cpu: 'x', node: 'v20' } } };
+    const b = bottleneck(r);
+    // interval 2: 1.4 + 0.4 + 0.03 = 1.83 >= 0.9 x 2 = 1.8; dukcapil saturates only at interval 3
+    expect(b.resource).toEqual({
+      kind: 'cpu',
+      name: 'registration',
+      detail: 'CPU: 1.8 of 2 cores busy (registration 1.4, runner 0.4)',
+    });
+    expect(b.tSeconds).toBe(3);
+    expect(b.dependency).toBe('dukcapil');
+    // (10 + 20 + 30) / 3 arrivals per second up to it
+    expect(b.arrivalsPerSecond).toBe(20);
+    expect(b.cpu?.saturatedAtSeconds).toBe(3);
+    expect(b.cpu?.processes.find((p) => p.process === 'registration')).toEqual({
+      process: 'registration',
+      peakCores: 1.5,
+      peakEventLoopLagMs: 210,
+    });
+    expect(b.consequences).toEqual([
+      'CPU: 1.8 of 2 cores busy (registration 1.4, runner 0.4) (t=3 s)',
+      'dukcapil saturated (every server busy) (t=4 s)',
+      'registration event loop delayed 180 ms (p99) (t=4 s)',
+      'create_account p95 above its SLO (2000 ms > 1500 ms) (t=4 s)',
+    ]);
+    const steps = [
+      { ...r.manifest.totals.steps[0], step: 'create_account', p95Ms: 2500 },
+    ] as typeof r.manifest.totals.steps;
+    const report = buildReport({
+      ...r,
+      manifest: { ...r.manifest, totals: { ...r.manifest.totals, steps } },
+    });
+    expect(report.verdict.brokeAt?.resource?.kind).toBe('cpu');
+    expect(report.verdict.headline).toContain("after the machine's CPU saturated (1.8 of 2 cores busy");
+    // without the machine's core count the CPU cannot be judged saturated: the dependency is named
+    expect(bottleneck(base).resource?.kind).toBe('dependency');
   });
 
   it('the verdict names when and where it broke', () => {
@@ -184,7 +254,9 @@ describe('the bottleneck and the headroom', () => {
       tSeconds: 4,
       profileMinute: 4,
       step: 'create_account',
+      objective: 'p95_ms',
       dependency: 'dukcapil',
+      resource: { kind: 'dependency', name: 'dukcapil', detail: 'dukcapil: every server busy' },
     });
     expect(broken.verdict.headline).toContain(
       'Broke at t=4 s (minute 4 of the profile): create_account p95 above its SLO',

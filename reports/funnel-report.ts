@@ -30,6 +30,13 @@ export const SATURATED = 0.999;
 export const MIN_REQUESTS_PER_INTERVAL = 5;
 /** Headroom: the arrival rate must hold within every SLO for this many consecutive intervals. */
 export const SUSTAIN_INTERVALS = 5;
+/**
+ * The machine's CPU is saturated when the run's processes together use this share of its cores:
+ * not 1, because the kernel, the scrapes and the sampling itself take the rest.
+ */
+export const CPU_SATURATED = 0.9;
+/** An event loop delayed this long (p99) is late with every request it serves. */
+export const EVENT_LOOP_LAGGING_MS = 100;
 
 const isStep = (s: string): s is Step => s in SLOS;
 
@@ -117,6 +124,7 @@ function fullScalePerMinute(r: RunRecord, perSecond: number | null): number | nu
 interface StepBreach {
   index: number;
   step: Step;
+  objective: 'p95_ms' | 'error_rate';
   what: string;
 }
 
@@ -137,6 +145,7 @@ function stepBreaches(ts: Timeseries): StepBreach[] {
         out.push({
           index: i,
           step,
+          objective: 'p95_ms',
           what: `${step} p95 above its SLO (${Math.round(lat)} ms > ${SLOS[step].p95Ms} ms)`,
         });
       }
@@ -144,6 +153,7 @@ function stepBreaches(ts: Timeseries): StepBreach[] {
         out.push({
           index: i,
           step,
+          objective: 'error_rate',
           what: `${step} failing ${(err * 100).toFixed(1)} % of requests (budget ${(SLOS[step].errorRate * 100).toFixed(0)} %)`,
         });
       }
@@ -155,6 +165,51 @@ function stepBreaches(ts: Timeseries): StepBreach[] {
 function mean(xs: Array<number | null | undefined>): number | null {
   const v = xs.filter((x): x is number => x != null);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+}
+
+interface CpuUse {
+  summary: NonNullable<Bottleneck['cpu']>;
+  /** first saturated interval, -1 if none */
+  firstIndex: number;
+  detail: string;
+  busiest: string;
+}
+
+/** The CPU the run's processes used, per interval, against the machine's cores. */
+function cpuUse(r: RunRecord): CpuUse | null {
+  const ts = r.timeseries;
+  const perProcess = ts.series.filter((s) => s.name === 'process_cpu_cores');
+  if (perProcess.length === 0) return null;
+  const cores = r.manifest.machine?.cores ?? null;
+  const total = ts.t.map((_, i) => perProcess.reduce((a, s) => a + (s.values[i] ?? 0), 0));
+  const firstIndex = cores === null ? -1 : total.findIndex((v) => v >= CPU_SATURATED * cores);
+  const at = firstIndex >= 0 ? firstIndex : total.indexOf(Math.max(...total));
+  const users = perProcess
+    .map((s) => ({ process: s.labels.process as string, cores: s.values[at] ?? 0 }))
+    .sort((a, b) => b.cores - a.cores);
+  const busiest = users[0]?.process ?? 'unknown';
+  const lag = (p: string) => {
+    const v = seriesValues(ts, 'event_loop_lag_ms', { process: p });
+    return v ? Math.max(0, ...v.map((x) => x ?? 0)) : null;
+  };
+  const fmt = (n: number) => (Math.round(n * 10) / 10).toString();
+  return {
+    firstIndex,
+    busiest,
+    detail: `CPU: ${fmt(total[at] ?? 0)} of ${cores ?? '?'} cores busy (${users
+      .filter((u) => u.cores >= 0.05)
+      .map((u) => `${u.process} ${fmt(u.cores)}`)
+      .join(', ')})`,
+    summary: {
+      cores,
+      saturatedAtSeconds: firstIndex >= 0 ? (ts.t[firstIndex] ?? null) : null,
+      processes: perProcess.map((s) => ({
+        process: s.labels.process as string,
+        peakCores: Math.round(Math.max(0, ...s.values.map((v) => v ?? 0)) * 100) / 100,
+        peakEventLoopLagMs: lag(s.labels.process as string),
+      })),
+    },
+  };
 }
 
 export function bottleneck(r: RunRecord, breaches = stepBreaches(r.timeseries)): Bottleneck {
@@ -178,11 +233,26 @@ export function bottleneck(r: RunRecord, breaches = stepBreaches(r.timeseries)):
     .filter((d) => d.firstIndex >= 0)
     .sort((a, b) => a.firstIndex - b.firstIndex || b.peakUtilisation - a.peakUtilisation);
   const first = saturated[0];
+  const cpu = cpuUse(r);
+  // What ran out first: the earlier of the first saturated dependency and the machine's CPU.
+  const cpuFirst = cpu !== null && cpu.firstIndex >= 0 && (!first || cpu.firstIndex < first.firstIndex);
+  const resourceIndex = cpuFirst ? (cpu?.firstIndex ?? -1) : (first?.firstIndex ?? -1);
   const arrivals = seriesValues(ts, 'arrivals') ?? [];
-  const aps = first ? mean(arrivals.slice(Math.max(0, first.firstIndex - 2), first.firstIndex + 1)) : null;
+  const aps =
+    resourceIndex >= 0 ? mean(arrivals.slice(Math.max(0, resourceIndex - 2), resourceIndex + 1)) : null;
   const events: Array<{ index: number; what: string }> = [];
   for (const d of saturated)
     events.push({ index: d.firstIndex, what: `${d.dependency} saturated (every server busy)` });
+  if (cpu && cpu.firstIndex >= 0) events.push({ index: cpu.firstIndex, what: `${cpu.detail}` });
+  for (const s of ts.series) {
+    if (s.name !== 'event_loop_lag_ms') continue;
+    const i = s.values.findIndex((v) => v != null && v >= EVENT_LOOP_LAGGING_MS);
+    if (i >= 0)
+      events.push({
+        index: i,
+        what: `${s.labels.process} event loop delayed ${Math.round(s.values[i] ?? 0)} ms (p99)`,
+      });
+  }
   for (const s of ts.series) {
     const dep = s.labels.dependency;
     if (s.name === 'dependency_queue_ratio') {
@@ -205,19 +275,27 @@ export function bottleneck(r: RunRecord, breaches = stepBreaches(r.timeseries)):
     seen.add(key);
     events.push({ index: b.index, what: b.what });
   }
-  const from = first ? first.firstIndex : 0;
+  const from = Math.max(0, resourceIndex);
   const consequences = events
     .filter((e) => e.index >= from)
     .sort((a, b) => a.index - b.index)
     .map((e) => `${e.what} (t=${Math.round(ts.t[e.index] ?? 0)} s)`);
+  const resource: Bottleneck['resource'] = cpuFirst
+    ? { kind: 'cpu', name: cpu?.busiest ?? 'unknown', detail: cpu?.detail ?? '' }
+    : first
+      ? { kind: 'dependency', name: first.dependency, detail: `${first.dependency}: every server busy` }
+      : null;
+  const tSeconds = resourceIndex >= 0 ? (ts.t[resourceIndex] ?? null) : null;
   return {
+    resource,
     dependency: first?.dependency ?? null,
-    tSeconds: first?.saturatedAtSeconds ?? null,
-    profileMinute: first?.saturatedAtSeconds != null ? profileMinute(r, first.saturatedAtSeconds) : null,
+    tSeconds,
+    profileMinute: tSeconds !== null ? profileMinute(r, tSeconds) : null,
     arrivalsPerSecond: aps === null ? null : Math.round(aps * 100) / 100,
     fullScalePerMinute: fullScalePerMinute(r, aps),
     consequences,
     dependencies: dependencies.map(({ firstIndex: _, ...d }) => d),
+    cpu: cpu?.summary ?? null,
   };
 }
 
@@ -241,6 +319,7 @@ export function headroom(r: RunRecord, breaches = stepBreaches(r.timeseries)): H
     sustainedFullScalePerMinute: sustainedFull,
     profilePeakPerMinute: peak,
     ratio: sustainedFull !== null && peak ? Math.round((sustainedFull / peak) * 1000) / 1000 : null,
+    lowerBound: breaches.length === 0,
   };
 }
 
@@ -277,18 +356,25 @@ export function verdict(
           tSeconds: t,
           profileMinute: profileMinute(r, t),
           step: firstBreach?.step ?? null,
-          dependency: b.dependency !== null && b.tSeconds !== null && b.tSeconds <= t ? b.dependency : null,
+          objective: firstBreach?.objective ?? null,
+          dependency:
+            b.resource?.kind === 'dependency' && b.tSeconds !== null && b.tSeconds <= t ? b.dependency : null,
+          resource: b.resource !== null && b.tSeconds !== null && b.tSeconds <= t ? b.resource : null,
         };
   const broken = slos
     .filter((s) => !s.held)
     .map((s) => `${s.step} ${s.objective === 'p95_ms' ? 'p95' : 'errors'}`);
   const where = brokeAt
     ? ` at t=${Math.round(brokeAt.tSeconds)} s${brokeAt.profileMinute !== null ? ` (minute ${brokeAt.profileMinute} of the profile)` : ''}: ${firstBreach?.what}${
-        brokeAt.dependency ? `, after ${brokeAt.dependency} saturated` : ''
+        brokeAt.resource
+          ? brokeAt.resource.kind === 'dependency'
+            ? `, after ${brokeAt.resource.name} saturated`
+            : `, after the machine's CPU saturated (${brokeAt.resource.detail.replace(/^CPU: /, '')})`
+          : ''
       }`
     : '';
   const headline = held
-    ? `Held: every step stayed within its SLO${b.dependency ? ` (${b.dependency} saturated but the steps held)` : ''}.`
+    ? `Held: every step stayed within its SLO${b.resource ? ` (${b.resource.kind === 'cpu' ? "the machine's CPU" : b.resource.name} saturated but the steps held)` : ''}.`
     : `Broke${where}. Objectives missed over the run: ${broken.join(', ')}.`;
   return { held, headline, brokeAt, slos };
 }
@@ -362,8 +448,14 @@ function notes(r: RunRecord): string[] {
     `Counts are the run's exact totals (the engine's funnel_stage counter); curves are sampled every ${r.timeseries.intervalSeconds} s from ${r.timeseries.sources.join(' and ')}.`,
     `A step breaks its SLO in an interval when its p95 or its error rate over that interval exceeds the objective (scenarios/lib/slo.ts), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval.`,
     `A dependency is saturated when all its servers are busy (utilisation >= ${SATURATED}); utilisation is the highest seen by scrapes of the mocks' /metrics every 250 ms within each interval.`,
-    `Headroom is the highest arrival rate averaged over ${SUSTAIN_INTERVALS} consecutive intervals in which no step broke its SLO.`,
+    `Headroom is the highest arrival rate averaged over ${SUSTAIN_INTERVALS} consecutive intervals in which no step broke its SLO. In a compressed replay the work per arrival varies with the think times, so it indicates, where the breakpoint scenario measures.`,
   ];
+  if (r.timeseries.series.some((s) => s.name === 'process_cpu_cores')) {
+    out.push(
+      `The machine's CPU counts as saturated when the run's processes (the services and the load generator) together use ${CPU_SATURATED * 100} % of its ${m.machine?.cores ?? 'unknown number of'} cores in an interval (CPU seconds per second from each process's process_cpu_seconds_total). The load generator shares those cores: what it uses is not available to the system under test.`,
+    );
+  }
+  for (const n of r.timeseries.notes ?? []) out.push(n);
   if (m.replay) {
     out.push(
       `Full-scale figures divide by the replay's scale (${m.replay.scale}); rates also multiply by 60 / compress (${m.replay.compress}). They assume the system scales linearly, which is the question a rehearsal asks, not its answer.`,

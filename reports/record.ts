@@ -58,6 +58,15 @@ export const runManifestSchema = z.object({
     /** the capacity file the mocks ran with (mock-services/capacity.ts shape), if known */
     capacity: z.unknown().nullable(),
   }),
+  /** the machine the stack and the load generator shared (absent: unknown, e.g. a real k6 run elsewhere) */
+  machine: z
+    .object({
+      /** cores available to the processes (os.availableParallelism()) */
+      cores: z.int().positive(),
+      cpu: z.string(),
+      node: z.string(),
+    })
+    .optional(),
   /**
    * Exact totals of the run, from the engine's own metrics (not re-added from the sampled series):
    * the funnel (funnel_stage counter by stage, outcome and reason; empty for a scenario without
@@ -111,6 +120,13 @@ export const SERIES = {
   dependency_queue_ratio: 'ratio',
   /** refusals by the dependency (mock_rejections_total) per second; labels { dependency, reason } */
   dependency_rejections: 'per second',
+  /**
+   * CPU seconds a process used per second of the interval (process_cpu_seconds_total, or the
+   * runner's own process.cpuUsage()): 1.5 is one and a half cores busy; labels { process }
+   */
+  process_cpu_cores: 'cores',
+  /** a Node process's event-loop delay p99 (nodejs_eventloop_lag_p99_seconds), the highest seen in the interval; labels { process } */
+  event_loop_lag_ms: 'ms',
 } as const;
 export type SeriesName = keyof typeof SERIES;
 
@@ -124,6 +140,8 @@ export const timeseriesSchema = z.object({
   t: z.array(z.number()),
   /** where the series came from: the runner, the services' /metrics, or Prometheus */
   sources: z.array(z.enum(['runner', 'services', 'prometheus'])),
+  /** how a series departs from its definition above, when it had to (e.g. percentiles imported from Prometheus) */
+  notes: z.array(z.string()).optional(),
   series: z.array(
     z.object({
       name: z.enum(Object.keys(SERIES) as [SeriesName, ...SeriesName[]]),

@@ -134,11 +134,18 @@ function verdictSection(r: Report): Section {
   return { id: 'verdict', title: 'Verdict', blocks };
 }
 
+/** What ran out: "Dukcapil" or "the machine's CPU (2.0 of 2 cores busy, registration 1.4, runner 0.5)". */
+function resourceLabel(res: NonNullable<Bottleneck['resource']>): string {
+  return res.kind === 'dependency'
+    ? dependencyLabel(res.name)
+    : `the machine’s CPU (${res.detail.replace(/^CPU: /, '')})`;
+}
+
 function heldParagraph(v: ReportVerdict, b: Bottleneck): Block {
   const parts: Inline[] = [`Every objective held for the whole run (${v.slos.length} objectives). `];
-  if (b.dependency !== null && b.tSeconds !== null) {
+  if (b.resource !== null && b.tSeconds !== null) {
     parts.push(
-      `${dependencyLabel(b.dependency)} did reach saturation ${atTime(b.tSeconds, b.profileMinute)}, but the objectives still held.`,
+      `${resourceLabel(b.resource)} did reach saturation ${atTime(b.tSeconds, b.profileMinute)}, but the objectives still held.`,
     );
   } else {
     parts.push('No dependency ran out of capacity.');
@@ -154,10 +161,26 @@ function brokeParagraph(v: ReportVerdict, missed: number): Block {
       : `It broke ${atTime(at.tSeconds, at.profileMinute)}.`,
   ];
   if (at?.step) {
-    parts.push(' The first objective missed was at the step ', code(at.step), ` (${STEP_LABELS[at.step]}).`);
+    const objective =
+      at.objective === 'p95_ms'
+        ? 'its response time (p95)'
+        : at.objective === 'error_rate'
+          ? 'its error rate'
+          : 'an objective';
+    parts.push(
+      ' The first objective missed was ',
+      objective,
+      ' at the step ',
+      code(at.step),
+      ` (${STEP_LABELS[at.step]}).`,
+    );
   }
-  if (at?.dependency) {
-    parts.push(` The first dependency to run out of capacity was ${dependencyLabel(at.dependency)}.`);
+  if (at?.resource) {
+    parts.push(
+      at.resource.kind === 'dependency'
+        ? ` The first dependency to run out of capacity was ${dependencyLabel(at.resource.name)}.`
+        : ` What ran out first was ${resourceLabel(at.resource)}: no dependency was saturated before it.`,
+    );
   }
   if (missed > 0) parts.push(' Objectives missed:');
   return paragraph(...parts);
@@ -372,6 +395,26 @@ function stepsSection(r: Report): Section {
 
 function bottleneckParagraph(r: Report): Block {
   const b = r.bottleneck;
+  if (b.resource?.kind === 'cpu' && b.tSeconds !== null) {
+    const arrivals =
+      b.arrivalsPerSecond === null
+        ? ''
+        : `, when registrants were arriving at ${rate(b.arrivalsPerSecond)} a second` +
+          (b.fullScalePerMinute === null ? '' : ` (${count(b.fullScalePerMinute)} a minute at full scale)`);
+    return paragraph(
+      `No dependency ran out first: the machine’s CPU did, ${atTime(b.tSeconds, b.profileMinute)}${arrivals}. `,
+      `${b.resource.detail}. `,
+      b.resource.name === 'runner'
+        ? 'The load generator used the most of it: the run measured the generator as much as the system; give it its own machine, or lower the scale.'
+        : `The process using the most was `,
+      ...(b.resource.name === 'runner'
+        ? []
+        : [
+            code(b.resource.name),
+            ': its own work (for the registration service, password hashing above all) is the limit here, not a dependency.',
+          ]),
+    );
+  }
   if (b.dependency === null || b.tSeconds === null) {
     const busiest = [...b.dependencies].sort((x, y) => y.peakUtilisation - x.peakUtilisation)[0];
     return paragraph(
@@ -437,6 +480,18 @@ function bottleneckSection(r: Report): Section {
         'Utilisation of each dependency over the run; the dashed line at 1 is saturation. A gap is a missing sample.',
     },
   );
+  if (b.cpu !== null) {
+    blocks.push({
+      kind: 'table',
+      caption: `CPU of each process at its busiest${b.cpu.cores !== null ? `, of the machine’s ${b.cpu.cores} cores` : ''} (the load generator shares them)`,
+      columns: [col('Process', false), col('Peak cores used'), col('Peak event-loop delay (p99)')],
+      rows: b.cpu.processes.map((p) => [
+        [code(p.process)],
+        [decimal.format(p.peakCores)],
+        [ms(p.peakEventLoopLagMs)],
+      ]),
+    });
+  }
   return { id: 'bottleneck', title: 'What ran out first', blocks };
 }
 
@@ -448,7 +503,9 @@ function headroomParagraph(r: Report): Block {
     );
   }
   const parts: Inline[] = [
-    `The highest arrival rate the system sustained with every objective met was ${rate(h.sustainedPerSecond)} registrants a second in this run`,
+    h.lowerBound
+      ? `No objective broke, so this is a lower bound: the system sustained at least ${rate(h.sustainedPerSecond)} registrants a second in this run, the most the run offered`
+      : `The highest arrival rate the system sustained with every objective met was ${rate(h.sustainedPerSecond)} registrants a second in this run`,
     h.sustainedFullScalePerMinute === null
       ? '. '
       : `, about ${count(h.sustainedFullScalePerMinute)} a minute at full scale. `,
@@ -458,8 +515,10 @@ function headroomParagraph(r: Report): Block {
   if (h.ratio !== null) {
     parts.push(
       h.ratio >= 1
-        ? `Headroom ${h.ratio.toFixed(2)}: the system took the peak${h.ratio > 1 ? ' with room to spare' : ''}.`
-        : `Headroom ${h.ratio.toFixed(2)}: the system can take ${pct(h.ratio)} of the peak.`,
+        ? `Headroom ${h.lowerBound ? 'at least ' : ''}${h.ratio.toFixed(2)}: the system took the peak${h.ratio > 1 ? ' with room to spare' : ''}.`
+        : h.lowerBound
+          ? `Headroom at least ${h.ratio.toFixed(2)}: the run never offered the peak; the breakpoint scenario finds the real limit.`
+          : `Headroom ${h.ratio.toFixed(2)}: the system can take ${pct(h.ratio)} of the peak.`,
     );
   }
   return paragraph(...parts);

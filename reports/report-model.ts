@@ -21,8 +21,12 @@ export interface ReportVerdict {
     profileMinute: number | null;
     /** the step whose SLO broke first */
     step: Step | null;
+    /** which of its objectives broke first */
+    objective: 'p95_ms' | 'error_rate' | null;
     /** the dependency that saturated first, if any */
     dependency: string | null;
+    /** what ran out first at or before the break (a dependency or the machine's CPU), if anything did */
+    resource: Bottleneck['resource'];
   } | null;
   /** every per-step objective, held or not */
   slos: Array<{
@@ -73,6 +77,17 @@ export interface StepRow {
 }
 
 export interface Bottleneck {
+  /**
+   * What ran out first: a mocked dependency (all its servers busy) or the machine's CPU (the
+   * processes of the run together using nearly every core). null when nothing did.
+   */
+  resource: {
+    kind: 'dependency' | 'cpu';
+    /** the dependency, or for the CPU the process that used the most of it */
+    name: string;
+    /** one sentence: "dukcapil: every server busy", "CPU: 1.9 of 2 cores busy, registration 1.4" */
+    detail: string;
+  } | null;
   /** the dependency that saturated first (utilisation >= the threshold), null if none did */
   dependency: string | null;
   /** seconds since the start when it first saturated */
@@ -90,6 +105,15 @@ export interface Bottleneck {
     saturatedAtSeconds: number | null;
     rejections: number;
   }>;
+  /** the CPU the processes of the run used (null when the record has no process_cpu_cores series) */
+  cpu: {
+    /** the machine's cores, when recorded */
+    cores: number | null;
+    /** first time all the processes together used >= CPU_SATURATED of the cores */
+    saturatedAtSeconds: number | null;
+    /** per process (registration, ministry, email, upload, runner): the most cores it used in an interval */
+    processes: Array<{ process: string; peakCores: number; peakEventLoopLagMs: number | null }>;
+  } | null;
 }
 
 export interface Headroom {
@@ -101,6 +125,11 @@ export interface Headroom {
   profilePeakPerMinute: number | null;
   /** sustained / peak: above 1 the system held the peak with room to spare */
   ratio: number | null;
+  /**
+   * true when no step ever broke its SLO: the rate is only the most the run offered, the system's
+   * limit is higher (a breakpoint run finds it)
+   */
+  lowerBound: boolean;
 }
 
 /** Chart data: aligned arrays over the run's sampling intervals. */

@@ -46,8 +46,12 @@ export interface RunOptions {
   summaryExport?: string;
   /** --out json=FILE: every sample as k6's JSON output lines */
   outJson?: string;
-  /** serve the live metrics on this address (k6 remote-write names) */
-  prometheus?: { host: string; port: number };
+  /**
+   * serve the live metrics on this address (k6 remote-write names); `lingerMs` keeps serving the
+   * final values that long after the test, so that a scraper's last scrape sees every count (k6's
+   * remote-write output flushes at the end for the same reason)
+   */
+  prometheus?: { host: string; port: number; lingerMs?: number };
   quiet?: boolean;
   noThresholds?: boolean;
   noSummary?: boolean;
@@ -139,6 +143,7 @@ export async function runTest(o: RunOptions): Promise<RunResult> {
   const jsonLines: string[] = [];
   const cleanup = async () => {
     await Promise.all(handles.map((h) => h.worker.terminate()));
+    if (server && o.prometheus?.lingerMs) await new Promise((r) => setTimeout(r, o.prometheus?.lingerMs));
     server?.close();
     rmSync(cacheDir, { recursive: true, force: true });
   };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadCapacity } from '../mock-services/capacity.ts';
 import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports/record.ts';
@@ -6,9 +7,11 @@ import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
 import { type ExitCode, runTest } from '../runner/index.ts';
 import { parseProfileCsv, perMinute } from '../scenarios/lib/profile.ts';
+import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './record/prometheus.ts';
+import { servicesSeries } from './record/prometheus-series.ts';
 import { RunnerSampler, runnerTotals } from './record/runner-sampler.ts';
 import { SeriesBook } from './record/series-book.ts';
-import { ServiceScraper } from './record/service-scraper.ts';
+import { type ScrapeTarget, ServiceScraper } from './record/service-scraper.ts';
 import { type RunningStack, startStack } from './stack.ts';
 
 /**
@@ -37,6 +40,11 @@ export interface RehearsalOptions {
   env: Record<string, string>;
   workers?: number;
   intervalSeconds: number;
+  /**
+   * a prometheus binary: start it for the run (TSDB in the run directory), scraping the services
+   * and the runner, and take the services' series from it
+   */
+  prometheus?: string;
   quiet: boolean;
   log: (line: string) => void;
 }
@@ -62,7 +70,9 @@ function engineVersion(): string {
 }
 
 /** The replay the scenario will make, for the record (profile minutes unscaled). */
-function replayOf(o: RehearsalOptions): RunManifest['replay'] {
+export function replayOf(
+  o: Pick<RehearsalOptions, 'scenario' | 'profile' | 'window' | 'scale' | 'compress'>,
+): RunManifest['replay'] {
   if (o.scenario !== 'registration-day') return null;
   const file = o.profile ?? DEFAULT_PROFILE;
   const minutes = perMinute(parseProfileCsv(readFileSync(file, 'utf8'), file));
@@ -82,10 +92,13 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   const runId = o.runId ?? runIdFor(o.scenario, started);
   const runDir = join(o.resultsDir, runId);
   let stack: RunningStack | undefined;
+  let prometheus: RunningPrometheus | undefined;
   const stop = async () => {
     const s = stack;
+    const p = prometheus;
     stack = undefined;
-    await s?.stop();
+    prometheus = undefined;
+    await Promise.all([s?.stop(), p?.stop()]);
   };
   const onSignal = () => {
     o.log('\ninterrupted: stopping the stack ...');
@@ -97,9 +110,14 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     const capacityFile = o.capacityFile ?? DEFAULT_CAPACITY;
     // Read (and validated) once, before anything starts: the same stations go to the mocks and the record.
     const capacity = o.target ? null : loadCapacity(capacityFile);
-    let urls: { registration: string; email: string; mocks: string[] };
+    let urls: { registration: string; email: string; scrape: ScrapeTarget[] };
     if (o.target) {
-      urls = { registration: o.target.registration, email: o.target.email ?? '', mocks: [] };
+      // A target's own /metrics, if it has one, still tells its CPU; a failed scrape leaves gaps.
+      urls = {
+        registration: o.target.registration,
+        email: o.target.email ?? '',
+        scrape: [{ process: 'registration', url: `${o.target.registration}/metrics` }],
+      };
       o.log(`rehearsing against ${o.target.registration} (not started here: its configuration is unknown)`);
     } else {
       o.log('starting the registration service and its mock dependencies on 127.0.0.1 ...');
@@ -111,7 +129,10 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       urls = {
         registration: stack.urls.registration,
         email: stack.urls.email,
-        mocks: [stack.urls.ministry, stack.urls.email, stack.urls.upload].map((u) => `${u}/metrics`),
+        scrape: (['registration', 'ministry', 'email', 'upload'] as const).map((process) => ({
+          process,
+          url: `${(stack as RunningStack).urls[process]}/metrics`,
+        })),
       };
       o.log(
         `  registration ${urls.registration}  (${Object.entries(o.knobs)
@@ -135,10 +156,30 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     };
     const book = new SeriesBook();
     const sampler = new RunnerSampler(book);
-    const scraper = new ServiceScraper(book, urls.mocks);
     const intervalMs = o.intervalSeconds * 1000;
+    // Four scrapes per interval keep a saturation shorter than an interval visible, as the scraper's do.
+    const scrapeSeconds = Math.max(0.25, o.intervalSeconds / 4);
+    let runnerPort = 0;
+    if (o.prometheus) {
+      runnerPort = await freePort();
+      const host = (u: string) => new URL(u).host;
+      prometheus = await startPrometheus({
+        binary: o.prometheus,
+        dir: runDir,
+        targets: {
+          ...Object.fromEntries(urls.scrape.map((x) => [x.process, host(x.url)])),
+          runner: `127.0.0.1:${runnerPort}`,
+        },
+        scrapeIntervalSeconds: scrapeSeconds,
+      });
+      o.log(
+        `  prometheus ${prometheus.url} (scraping every ${scrapeSeconds} s; TSDB in ${prometheus.dataDir})`,
+      );
+    }
+    // Without Prometheus the services' /metrics are read here.
+    const scraper = new ServiceScraper(book, prometheus ? [] : urls.scrape);
     let lastTick = 0;
-    let startedAtMs = Date.now();
+    let startedAtMs = 0;
     o.log(
       `running ${o.scenario} (${Object.entries(env)
         .filter(([k]) => !k.endsWith('_URL'))
@@ -149,15 +190,20 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       script: o.scenarioFile,
       env,
       workers: o.workers,
-      // The per-tag series the sampler reads are kept for the runner's Prometheus endpoint.
-      prometheus: { host: '127.0.0.1', port: 0 },
+      // The per-tag series the sampler reads are kept for the runner's Prometheus endpoint; with a
+      // Prometheus server, the endpoint stays up for two more scrapes so the final counts are kept.
+      prometheus: { host: '127.0.0.1', port: runnerPort, lingerMs: prometheus ? scrapeSeconds * 2500 : 0 },
       progress: o.quiet ? 'none' : undefined,
       noSummary: true,
       onSample: (store, elapsedMs) => {
-        if (lastTick === 0 && elapsedMs < intervalMs) startedAtMs = Date.now() - elapsedMs;
+        if (lastTick === 0 && elapsedMs < intervalMs) {
+          if (startedAtMs === 0) sampler.start();
+          startedAtMs = Date.now() - elapsedMs;
+        }
         scraper.scrape();
         if (elapsedMs - lastTick < intervalMs) return;
-        lastTick = elapsedMs;
+        // On the grid of whole intervals (not from the late tick), so intervals do not drift.
+        lastTick += intervalMs;
         book.tick(elapsedMs / 1000);
         sampler.sample(store, o.intervalSeconds);
         scraper.sample(o.intervalSeconds);
@@ -182,17 +228,19 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
         capacity,
       },
+      machine: thisMachine(),
       totals: runnerTotals(r.store),
     };
-    writeRunRecord(runDir, {
-      manifest,
-      summary: r.summary,
-      timeseries: book.build({
-        intervalSeconds: o.intervalSeconds,
-        startedAtMs,
-        sources: urls.mocks.length ? ['runner', 'services'] : ['runner'],
-      }),
+    const timeseries = book.build({
+      intervalSeconds: o.intervalSeconds,
+      startedAtMs,
+      sources: prometheus ? ['runner', 'prometheus'] : ['runner', 'services'],
     });
+    if (prometheus) {
+      const grid = { startS: startedAtMs / 1000, intervalSeconds: o.intervalSeconds, n: timeseries.t.length };
+      timeseries.series.push(...(await servicesSeries(new PrometheusApi(prometheus.url), grid)));
+    }
+    writeRunRecord(runDir, { manifest, summary: r.summary, timeseries });
     const { report } = await writeReport(runDir);
     return { exitCode: r.exitCode, runDir, report, ...(r.error ? { error: r.error } : {}) };
   } finally {
@@ -200,6 +248,10 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     process.off('SIGTERM', onSignal);
     await stop();
   }
+}
+
+export function thisMachine(): NonNullable<RunManifest['machine']> {
+  return { cores: availableParallelism(), cpu: cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
 }
 
 /** Tokens do not belong in a record that is shared. */

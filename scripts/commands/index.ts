@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { bundleCommand } from './bundle.ts';
 import { compareCommand } from './compare.ts';
 import { demoCommand } from './demo.ts';
+import { recordCommand } from './record.ts';
 import { rehearseCommand } from './rehearse.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   program.addCommand(rehearseCommand());
   program.addCommand(reportCommand());
   program.addCommand(compareCommand());
+  program.addCommand(recordCommand());
   program.addCommand(stackCommand());
   program.addCommand(demoCommand());
   program.addCommand(runCommand());

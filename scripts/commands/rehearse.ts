@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CapacityFileError } from '../../mock-services/capacity.ts';
 import { EXIT } from '../../runner/index.ts';
 import { parseProfileCsv, replay } from '../../scenarios/lib/profile.ts';
+import { findPrometheus, PROMETHEUS_PACKAGE } from '../record/prometheus.ts';
 import { runRehearsal } from '../rehearsal.ts';
 
 /**
@@ -99,6 +100,7 @@ export interface RehearseFlags {
   interval: number;
   strict?: boolean;
   quiet?: boolean;
+  prometheus?: boolean;
 }
 
 /** The planned peak, for the confirmation a remote target needs. */
@@ -181,6 +183,10 @@ export function rehearseCommand(): Command {
       numberIn('--interval', 0.25, 60),
       1,
     )
+    .option(
+      '--prometheus',
+      "start the Prometheus found on PATH for the run (TSDB kept in the run directory) and take the services' series from it",
+    )
     .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
     .option('-q, --quiet', 'no live progress')
     .action(async (f: RehearseFlags) => {
@@ -202,6 +208,14 @@ export function rehearseCommand(): Command {
           }
         }
       }
+      const prometheus = f.prometheus ? findPrometheus() : undefined;
+      if (f.prometheus && !prometheus) {
+        console.error(
+          `error: --prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
+        );
+        process.exitCode = EXIT.invalidConfig;
+        return;
+      }
       let result: Awaited<ReturnType<typeof runRehearsal>>;
       try {
         result = await runRehearsal({
@@ -220,6 +234,7 @@ export function rehearseCommand(): Command {
           env: f.env,
           workers: f.workers,
           intervalSeconds: f.interval,
+          prometheus,
           quiet: Boolean(f.quiet),
           log: (line) => console.log(line),
         });
@@ -233,14 +248,15 @@ export function rehearseCommand(): Command {
       if (result.report) {
         const r = result.report;
         console.log(`\n${r.verdict.held ? 'HELD' : 'BROKE'}: ${r.verdict.headline}`);
-        if (r.bottleneck.dependency) {
+        const res = r.bottleneck.resource;
+        if (res) {
           console.log(
-            `bottleneck: ${r.bottleneck.dependency} saturated first at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
+            `bottleneck: ${res.kind === 'dependency' ? `${res.name} saturated first` : `the machine's CPU ran out first (${res.detail.replace(/^CPU: /, '')})`} at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
               r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
             }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
           );
         } else {
-          console.log('bottleneck: no dependency saturated');
+          console.log('bottleneck: no dependency and not the CPU saturated');
         }
         console.log(`report: ${join(result.runDir, 'report.html')}`);
       }

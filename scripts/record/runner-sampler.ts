@@ -88,8 +88,24 @@ export class RunnerSampler {
   private prevCounters = new Map<string, number>();
   private prevRates = new Map<string, { passes: number; total: number }>();
   private prevTrends = new Map<string, TrendSink>();
+  private prevCpu: NodeJS.CpuUsage | undefined;
 
   constructor(private readonly book: SeriesBook) {}
+
+  /** The test started: CPU used before this (bundling, starting the workers) is not the run's. */
+  start(): void {
+    this.prevCpu = process.cpuUsage();
+  }
+
+  /**
+   * The load generator's own CPU (every thread of this process): on a shared machine a run whose
+   * generator is starved of CPU measures the generator, not the system.
+   */
+  private sampleCpu(seconds: number): void {
+    const d = process.cpuUsage(this.prevCpu ?? process.cpuUsage());
+    this.prevCpu = process.cpuUsage();
+    this.book.set('process_cpu_cores', { process: 'runner' }, (d.user + d.system) / 1e6 / seconds);
+  }
 
   /** One interval ending now; `seconds` is its length. */
   sample(store: Store, seconds: number): void {
@@ -102,6 +118,7 @@ export class RunnerSampler {
     const arrivalsMetric = store.metrics.has('funnel_arrivals') ? 'funnel_arrivals' : 'iterations';
     b.set('arrivals', {}, rate('arrivals', counterOf(store, arrivalsMetric)));
     b.set('dropped_iterations', {}, rate('dropped', counterOf(store, 'dropped_iterations')));
+    this.sampleCpu(seconds);
     const vus = store.metrics.get('vus')?.sink;
     b.set('vus', {}, vus?.kind === 'gauge' && vus.set ? vus.value : null);
 

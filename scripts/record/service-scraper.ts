@@ -1,8 +1,9 @@
 import type { SeriesBook } from './series-book.ts';
 
 /**
- * Reads the mocks' /metrics (Prometheus text) at each tick, for a run record made without a
- * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second.
+ * Reads the services' /metrics (Prometheus text) at each tick, for a run record made without a
+ * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second;
+ * per process, the CPU it used and its event-loop delay.
  * A scrape that fails or is late leaves nulls for that tick; it never stops the rehearsal.
  */
 
@@ -32,7 +33,15 @@ const WANTED = new Set([
   'mock_queue_depth',
   'mock_queue_capacity',
   'mock_rejections_total',
+  'process_cpu_seconds_total',
+  'nodejs_eventloop_lag_p99_seconds',
 ]);
+
+/** A service whose /metrics is read: the process name goes into the process_* series' labels. */
+export interface ScrapeTarget {
+  process: string;
+  url: string;
+}
 
 export class ServiceScraper {
   private prevRejections = new Map<string, number>();
@@ -40,12 +49,16 @@ export class ServiceScraper {
   /** the highest utilisation and queue fill seen by the scrapes since the last sample */
   private peakBusy = new Map<string, number>();
   private peakQueue = new Map<string, number>();
+  /** per process: CPU seconds at the last scrape and at the last sample; the highest loop lag since */
+  private cpuNow = new Map<string, number>();
+  private cpuBefore = new Map<string, number>();
+  private peakLag = new Map<string, number>();
   private pending: Promise<void> | undefined;
 
   constructor(
     private readonly book: SeriesBook,
-    /** the /metrics URLs of the mocks */
-    private readonly urls: string[],
+    /** the services' /metrics endpoints */
+    private readonly targets: ScrapeTarget[],
   ) {}
 
   /**
@@ -55,9 +68,15 @@ export class ServiceScraper {
   scrape(): void {
     if (this.pending) return;
     this.pending = Promise.all(
-      this.urls.map(async (u) => {
-        const res = await fetch(u, { signal: AbortSignal.timeout(2000) });
-        return parseExposition(await res.text(), WANTED);
+      this.targets.map(async ({ process, url }) => {
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+          const samples = parseExposition(await res.text(), WANTED);
+          this.absorbProcess(process, samples);
+          return samples;
+        } catch {
+          return []; // one service not answering must not blank the others
+        }
       }),
     )
       .then((all) => this.absorb(all.flat()))
@@ -69,6 +88,17 @@ export class ServiceScraper {
 
   async settle(): Promise<void> {
     await this.pending;
+  }
+
+  private absorbProcess(process: string, samples: Sample[]): void {
+    const cpu = samples.find((x) => x.name === 'process_cpu_seconds_total');
+    if (cpu) {
+      this.cpuNow.set(process, cpu.value);
+      if (!this.cpuBefore.has(process)) this.cpuBefore.set(process, cpu.value);
+    }
+    const lag = samples.find((x) => x.name === 'nodejs_eventloop_lag_p99_seconds');
+    if (lag && Number.isFinite(lag.value))
+      this.peakLag.set(process, Math.max(this.peakLag.get(process) ?? 0, lag.value * 1000));
   }
 
   private absorb(samples: Sample[]): void {
@@ -104,6 +134,13 @@ export class ServiceScraper {
     for (const [dependency, v] of this.peakQueue) this.book.set('dependency_queue_ratio', { dependency }, v);
     this.peakBusy.clear();
     this.peakQueue.clear();
+    for (const [process, now] of this.cpuNow) {
+      // The first interval of a service counts from its first scrape, not from its start-up.
+      this.book.set('process_cpu_cores', { process }, (now - (this.cpuBefore.get(process) ?? now)) / seconds);
+      this.cpuBefore.set(process, now);
+    }
+    for (const [process, v] of this.peakLag) this.book.set('event_loop_lag_ms', { process }, v);
+    this.peakLag.clear();
     for (const [key, total] of this.rejections) {
       const [dependency = '', reason = ''] = key.split('\u0000');
       const before = this.prevRejections.get(key) ?? 0;

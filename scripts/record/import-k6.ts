@@ -1,0 +1,134 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  RUN_RECORD_VERSION,
+  type RunManifest,
+  RunRecordError,
+  type Summary,
+  summarySchema,
+  type Timeseries,
+  writeRunRecord,
+} from '../../reports/record.ts';
+import { PrometheusApi } from './prometheus.ts';
+import {
+  CUMULATIVE_LATENCY_NOTE,
+  type Grid,
+  matchers,
+  runnerSeries,
+  servicesSeries,
+  totalsFromPrometheus,
+} from './prometheus-series.ts';
+
+/**
+ * A run made with real k6 turned into a gelombang run record: the scenario's handleSummary output
+ * (`handleSummary(data) { return { 'summary.json': JSON.stringify(data) } }`) for the summary, and
+ * the Prometheus that k6's remote-write output (`-o experimental-prometheus-rw`) pushed to for the
+ * totals and the time series. The services' series come from the same Prometheus when it scraped
+ * them too.
+ */
+
+export interface K6Import {
+  summaryFile: string;
+  prometheusUrl: string;
+  /** the test's start and end, seconds since the epoch; by default the end is the summary file's
+   * modification time (handleSummary writes it as the test ends) and the start that minus the
+   * summary's testRunDurationMs */
+  startS?: number;
+  endS?: number;
+  intervalSeconds: number;
+  /** label matchers picking this run's k6 series, e.g. { testid: 'wave-3' } */
+  select: Record<string, string>;
+  scenario: string;
+  /** the -e values the k6 run was given (SCALE, COMPRESS, ...) */
+  env: Record<string, string>;
+  replay: RunManifest['replay'];
+  target: string;
+  knobs: Record<string, string>;
+  capacity: unknown;
+  k6Version: string;
+  exitCode?: number;
+  runDir: string;
+  runId: string;
+}
+
+export function readSummary(file: string): Summary {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RunRecordError(`${file}: cannot read k6's handleSummary JSON (${(err as Error).message})`);
+  }
+  const parsed = summarySchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RunRecordError(
+      `${file}: not k6's handleSummary data (${issue?.path.join('.') || '(root)'}: ${issue?.message}); write it with handleSummary(data) { return { 'summary.json': JSON.stringify(data) } }`,
+    );
+  }
+  return parsed.data;
+}
+
+/** k6 exits 99 when a threshold failed; the summary says which did. */
+function exitCodeOf(summary: Summary): number {
+  return Object.values(summary.metrics).some((m) => Object.values(m.thresholds ?? {}).some((t) => !t.ok))
+    ? 99
+    : 0;
+}
+
+export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest; timeseries: Timeseries }> {
+  const summary = readSummary(o.summaryFile);
+  const durationS = summary.state.testRunDurationMs / 1000;
+  const endS =
+    o.endS ?? (o.startS !== undefined ? o.startS + durationS : statSync(o.summaryFile).mtimeMs / 1000);
+  const startS = o.startS ?? endS - durationS;
+  const api = new PrometheusApi(o.prometheusUrl);
+  const sel = matchers(o.select);
+  const found = await api.instant(
+    `count(k6_http_reqs_total{${sel}}) or count(k6_iterations_total{${sel}})`,
+    endS,
+  );
+  if (found.length === 0) {
+    throw new RunRecordError(
+      `${o.prometheusUrl}: no k6 metrics${sel ? ` matching {${sel}}` : ''} at ${new Date(endS * 1000).toISOString()}: was k6 run with -o experimental-prometheus-rw (K6_PROMETHEUS_RW_SERVER_URL=${o.prometheusUrl}/api/v1/write), and are --start/--end right?`,
+    );
+  }
+  // One more interval than the test lasted: the output's final flush lands just after the end.
+  const grid: Grid = {
+    startS,
+    intervalSeconds: o.intervalSeconds,
+    n: Math.ceil(durationS / o.intervalSeconds) + 1,
+  };
+  const [runner, services, { totals, notes }] = await Promise.all([
+    runnerSeries(api, grid, o.select),
+    servicesSeries(api, grid),
+    totalsFromPrometheus(api, endS + 2 * o.intervalSeconds, summary, o.select),
+  ]);
+  const timeseries: Timeseries = {
+    format: 'gelombang/timeseries',
+    version: RUN_RECORD_VERSION,
+    intervalSeconds: o.intervalSeconds,
+    startedAtMs: Math.round(startS * 1000),
+    t: Array.from({ length: grid.n }, (_, i) => (i + 1) * o.intervalSeconds),
+    sources: ['prometheus'],
+    series: [...runner, ...services],
+    notes: [CUMULATIVE_LATENCY_NOTE, ...notes],
+  };
+  const manifest: RunManifest = {
+    format: 'gelombang/run-record',
+    version: RUN_RECORD_VERSION,
+    runId: o.runId,
+    engine: { name: 'k6', version: o.k6Version },
+    startedAt: new Date(startS * 1000).toISOString(),
+    endedAt: new Date(endS * 1000).toISOString(),
+    exitCode: o.exitCode ?? exitCodeOf(summary),
+    scenario: { name: o.scenario, file: o.summaryFile, env: o.env, options: summary.options ?? {} },
+    replay: o.replay,
+    stack: { target: o.target, managed: false, knobs: o.knobs, capacity: o.capacity ?? null },
+    totals,
+  };
+  writeRunRecord(o.runDir, { manifest, summary, timeseries });
+  return { manifest, timeseries };
+}
+
+export const recordFiles = (dir: string) =>
+  ['run.json', 'summary.json', 'timeseries.json'].map((f) => join(dir, f));

@@ -1,0 +1,316 @@
+import type { RunManifest, Series, SeriesName, Summary } from '../../reports/record.ts';
+import type { PrometheusApi } from './prometheus.ts';
+
+/**
+ * The run record's series and totals read back from Prometheus: the services' series (mocks'
+ * stations, each process's CPU and event loop) for a rehearsal made with `--prometheus`, and the
+ * load generator's for a run made with real k6 (`-o experimental-prometheus-rw`, or the embedded
+ * runner's endpoint scraped), whose metric names are the same.
+ *
+ * Counters are read as their value at each interval's edges and differenced here, not with
+ * rate()/increase(), which extrapolate to the window's edges and would not add up to the totals.
+ */
+
+/** Intervals ending at startS + (i + 1) x intervalSeconds, i < n (seconds since the epoch). */
+export interface Grid {
+  startS: number;
+  intervalSeconds: number;
+  n: number;
+}
+
+type Labels = Record<string, string>;
+
+const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort());
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** Each series' values at the grid's n + 1 edges (null where Prometheus has none). */
+async function edges(
+  api: PrometheusApi,
+  query: string,
+  g: Grid,
+  rename: (m: Labels) => Labels,
+): Promise<Array<{ labels: Labels; values: Array<number | null> }>> {
+  const result = await api.range(query, g.startS, g.startS + g.n * g.intervalSeconds, g.intervalSeconds);
+  return result.map((s) => {
+    const values = new Array<number | null>(g.n + 1).fill(null);
+    for (const [t, v] of s.values) {
+      const k = Math.round((t - g.startS) / g.intervalSeconds);
+      if (k >= 0 && k <= g.n) values[k] = Number(v);
+    }
+    return { labels: rename(s.metric), values };
+  });
+}
+
+/**
+ * Per-interval increases of a cumulative count. A labelled counter appears at its first
+ * increment, so before its first sample it was 0 (`zeroBefore`); a count older than the run
+ * (a process's CPU seconds) is unknown before it.
+ */
+function increases(values: Array<number | null>, zeroBefore = true): Array<number | null> {
+  const first = values.findIndex((v) => v !== null);
+  const filled = values.map((v, i) => (first < 0 ? null : i < first ? (zeroBefore ? 0 : null) : v));
+  return filled.slice(1).map((v, i) => {
+    const before = filled[i];
+    return v === null || before === null || before === undefined ? null : Math.max(0, v - before);
+  });
+}
+
+const pick =
+  (...keys: string[]) =>
+  (m: Labels): Labels =>
+    Object.fromEntries(keys.map((k) => [k, m[k] ?? '']));
+
+async function rates(
+  api: PrometheusApi,
+  name: SeriesName,
+  query: string,
+  g: Grid,
+  rename: (m: Labels) => Labels,
+  zeroBefore = true,
+): Promise<Series[]> {
+  return (await edges(api, query, g, rename)).map((s) => ({
+    name,
+    labels: s.labels,
+    values: increases(s.values, zeroBefore).map((v) => (v === null ? null : round3(v / g.intervalSeconds))),
+  }));
+}
+
+/** A gauge or an over-the-interval aggregate: the value at each interval's end. */
+async function atEnds(
+  api: PrometheusApi,
+  name: SeriesName,
+  query: string,
+  g: Grid,
+  rename: (m: Labels) => Labels,
+): Promise<Series[]> {
+  return (await edges(api, query, g, rename)).map((s) => ({
+    name,
+    labels: s.labels,
+    values: s.values.slice(1).map((v) => (v === null || !Number.isFinite(v) ? null : round3(v))),
+  }));
+}
+
+const window = (g: Grid) => `${Math.max(1, Math.round(g.intervalSeconds * 1000))}ms`;
+
+/** The services' series: the mocks' stations, and each service process's CPU and event loop. */
+export async function servicesSeries(api: PrometheusApi, g: Grid): Promise<Series[]> {
+  const w = window(g);
+  const byDependency = pick('dependency');
+  const byJob = (m: Labels) => ({ process: m.job ?? '' });
+  const parts = await Promise.all([
+    atEnds(
+      api,
+      'dependency_utilisation',
+      `max by (dependency) (max_over_time(mock_in_flight[${w}]) / max_over_time(mock_capacity[${w}]))`,
+      g,
+      byDependency,
+    ),
+    atEnds(
+      api,
+      'dependency_queue_ratio',
+      `max by (dependency) (max_over_time(mock_queue_depth[${w}]) / (mock_queue_capacity > 0))`,
+      g,
+      byDependency,
+    ),
+    rates(
+      api,
+      'dependency_rejections',
+      'sum by (dependency, reason) (mock_rejections_total)',
+      g,
+      pick('dependency', 'reason'),
+    ),
+    rates(
+      api,
+      'process_cpu_cores',
+      'sum by (job) (process_cpu_seconds_total{job!="runner"})',
+      g,
+      byJob,
+      false,
+    ),
+    atEnds(
+      api,
+      'event_loop_lag_ms',
+      `max by (job) (max_over_time(nodejs_eventloop_lag_p99_seconds{job!="runner"}[${w}])) * 1000`,
+      g,
+      byJob,
+    ),
+  ]);
+  return parts.flat();
+}
+
+/** A PromQL label matcher list from `{ testid: 'x' }`, to pick one run out of a shared Prometheus. */
+export function matchers(select: Labels): string {
+  return Object.entries(select)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`)
+    .join(',');
+}
+
+const QUANTILE_STATS: Array<[string, string]> = [
+  ['0.5', 'med'],
+  ['0.95', 'p95'],
+  ['0.99', 'p99'],
+];
+
+/**
+ * k6's remote-write output keeps each trend's statistics since the start of the test: a percentile
+ * read from it is the run's so far, not the interval's own, and the highest across a step's label
+ * sets (status, url...) stands for the step. The record says so in its notes.
+ */
+export const CUMULATIVE_LATENCY_NOTE =
+  "step_latency_ms came from Prometheus: k6's remote-write output keeps trend statistics since the start of the test, so each value is the step's percentile over the run so far (the highest across its label sets), not over the interval. A latency breach shows later and lasts longer than it did.";
+
+/**
+ * The load generator's series, from k6's metrics in Prometheus (k6_ prefix). Its cumulative
+ * series are read with last_over_time: a scraped endpoint that went away at the end of the test
+ * leaves staleness markers that would hide its final values (remote write leaves none).
+ */
+export async function runnerSeries(api: PrometheusApi, g: Grid, select: Labels = {}): Promise<Series[]> {
+  const sel = matchers(select);
+  const and = sel ? `,${sel}` : '';
+  const arrivalsMetric = (
+    await api.instant(
+      `count(last_over_time(k6_funnel_arrivals_total{${sel}}[5m]))`,
+      g.startS + g.n * g.intervalSeconds,
+    )
+  ).length
+    ? 'k6_funnel_arrivals_total'
+    : 'k6_iterations_total';
+  const none = () => ({});
+  const byStep = pick('step');
+  const reqs = await edges(
+    api,
+    `sum by (step) (last_over_time(k6_http_reqs_total{step!=""${and}}[5m]))`,
+    g,
+    byStep,
+  );
+  const failed = await edges(
+    api,
+    `sum by (step) (last_over_time(k6_http_req_failed_rate{step!=""${and}}[5m]) * last_over_time(k6_http_reqs_total{step!=""${and}}[5m]))`,
+    g,
+    byStep,
+  );
+  const failedRatio: Series[] = failed.map((f) => {
+    const n = increases(reqs.find((r) => keyOf(r.labels) === keyOf(f.labels))?.values ?? []);
+    const bad = increases(f.values);
+    return {
+      name: 'step_failed_ratio',
+      labels: f.labels,
+      values: bad.map((b, i) => {
+        const total = n[i];
+        return b === null || !total ? null : round3(Math.min(1, Math.round(b) / total));
+      }),
+    };
+  });
+  const parts = await Promise.all([
+    rates(api, 'arrivals', `sum(${arrivalsMetric}{${sel}})`, g, none),
+    rates(api, 'dropped_iterations', `sum(last_over_time(k6_dropped_iterations_total{${sel}}[5m]))`, g, none),
+    atEnds(api, 'vus', `sum(k6_vus{${sel}})`, g, none),
+    rates(
+      api,
+      'stage_outcomes',
+      `sum by (stage, outcome) (last_over_time(k6_funnel_stage_total{${sel}}[5m]))`,
+      g,
+      pick('stage', 'outcome'),
+    ),
+    ...QUANTILE_STATS.map(([quantile, stat]) =>
+      atEnds(
+        api,
+        'step_latency_ms',
+        `max by (step) (last_over_time(k6_http_req_duration_${stat}{step!=""${and}}[5m])) * 1000`,
+        g,
+        (m) => ({ step: m.step ?? '', quantile }),
+      ),
+    ),
+  ]);
+  const stepRequests: Series[] = reqs.map((r) => ({
+    name: 'step_requests',
+    labels: r.labels,
+    values: increases(r.values).map((v) => (v === null ? null : round3(v / g.intervalSeconds))),
+  }));
+  return [...parts.flat(), ...stepRequests, ...failedRatio];
+}
+
+type Totals = RunManifest['totals'];
+
+/**
+ * The run's totals from the counters' final values, and per-step percentiles from the summary's
+ * `http_req_duration{step:...}` submetrics when it has them (exact), else from Prometheus.
+ */
+export async function totalsFromPrometheus(
+  api: PrometheusApi,
+  endS: number,
+  summary: Summary,
+  select: Labels = {},
+): Promise<{ totals: Totals; notes: string[] }> {
+  const sel = matchers(select);
+  const and = sel ? `,${sel}` : '';
+  const one = async (q: string) => Number((await api.instant(q, endS))[0]?.value[1] ?? 0);
+  const arrivals =
+    (await api.instant(`sum(last_over_time(k6_funnel_arrivals_total{${sel}}[5m]))`, endS)).length > 0
+      ? await one(`sum(last_over_time(k6_funnel_arrivals_total{${sel}}[5m]))`)
+      : await one(`sum(last_over_time(k6_iterations_total{${sel}}[5m]))`);
+  const funnel = (
+    await api.instant(
+      `sum by (stage, outcome, reason) (last_over_time(k6_funnel_stage_total{${sel}}[5m]))`,
+      endS,
+    )
+  )
+    // A scraped endpoint shows a counter without labels before its first increment.
+    .filter((s) => s.metric.stage && s.metric.outcome)
+    .map((s) => ({
+      stage: s.metric.stage ?? '',
+      outcome: s.metric.outcome ?? '',
+      reason: s.metric.reason ?? null,
+      count: Math.round(Number(s.value[1])),
+    }));
+  const byStep = async (q: string) =>
+    new Map((await api.instant(q, endS)).map((s) => [s.metric.step ?? '', Number(s.value[1])]));
+  const requests = await byStep(`sum by (step) (last_over_time(k6_http_reqs_total{step!=""${and}}[5m]))`);
+  const failed = await byStep(
+    `sum by (step) (last_over_time(k6_http_req_failed_rate{step!=""${and}}[5m]) * last_over_time(k6_http_reqs_total{step!=""${and}}[5m]))`,
+  );
+  const notes: string[] = [];
+  const fromProm = new Map<string, Map<string, number>>();
+  const steps: Totals['steps'] = [];
+  for (const [step, n] of requests) {
+    const sub = summary.metrics[`http_req_duration{step:${step}}`]?.values;
+    let p: (key: string, stat: string) => number | null;
+    if (sub) {
+      p = (key) => sub[key] ?? null;
+    } else {
+      if (!notes.length)
+        notes.push(
+          "Per-step percentiles without a http_req_duration{step:...} submetric in the summary come from k6's remote-write statistics in Prometheus: the highest across each step's label sets, over the whole run.",
+        );
+      p = (_key, stat) => fromProm.get(stat)?.get(step) ?? null;
+      for (const stat of ['med', 'p90', 'p95', 'p99', 'max']) {
+        if (fromProm.has(stat)) continue;
+        const m = await byStep(
+          `max by (step) (last_over_time(k6_http_req_duration_${stat}{step!=""${and}}[5m])) * 1000`,
+        );
+        fromProm.set(stat, m);
+      }
+    }
+    steps.push({
+      step,
+      requests: Math.round(n),
+      failed: Math.round(failed.get(step) ?? 0),
+      p50Ms: p('med', 'med'),
+      p90Ms: p('p(90)', 'p90'),
+      p95Ms: p('p(95)', 'p95'),
+      p99Ms: p('p(99)', 'p99'),
+      maxMs: p('max', 'max'),
+    });
+  }
+  return {
+    totals: {
+      arrivals: Math.round(arrivals),
+      funnel,
+      steps,
+      droppedIterations: Math.round(
+        await one(`sum(last_over_time(k6_dropped_iterations_total{${sel}}[5m]))`),
+      ),
+    },
+    notes,
+  };
+}
