@@ -191,8 +191,13 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       env,
       workers: o.workers,
       // The per-tag series the sampler reads are kept for the runner's Prometheus endpoint; with a
-      // Prometheus server, the endpoint stays up for two more scrapes so the final counts are kept.
-      prometheus: { host: '127.0.0.1', port: runnerPort, lingerMs: prometheus ? scrapeSeconds * 2500 : 0 },
+      // Prometheus server, the endpoint stays up for a few more scrapes (even late ones on a busy
+      // machine) so the final counts are kept.
+      prometheus: {
+        host: '127.0.0.1',
+        port: runnerPort,
+        lingerMs: prometheus ? Math.max(3000, scrapeSeconds * 4000) : 0,
+      },
       progress: o.quiet ? 'none' : undefined,
       noSummary: true,
       onSample: (store, elapsedMs) => {

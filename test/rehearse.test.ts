@@ -85,6 +85,22 @@ describe('gelombang rehearse end to end', () => {
       .filter((s) => s.name === 'dependency_utilisation')
       .map((s) => s.labels.dependency);
     expect(deps.sort()).toEqual(['dapodik', 'dtks', 'dukcapil', 'email', 'upload']);
+    // Each process's CPU: the four services scraped, the runner measured in-process.
+    const cpu = record.timeseries.series.filter((s) => s.name === 'process_cpu_cores');
+    expect(cpu.map((s) => s.labels.process).sort()).toEqual([
+      'email',
+      'ministry',
+      'registration',
+      'runner',
+      'upload',
+    ]);
+    const registrationCpu = cpu.find((s) => s.labels.process === 'registration')?.values ?? [];
+    // it hashed every sign-up's password: some CPU, and never more than the machine has
+    expect(registrationCpu.reduce<number>((a, v) => a + (v ?? 0), 0)).toBeGreaterThan(0);
+    expect(record.manifest.machine?.cores).toBeGreaterThan(0);
+    expect(Math.max(...registrationCpu.map((v) => v ?? 0))).toBeLessThanOrEqual(
+      (record.manifest.machine?.cores ?? 0) + 0.5,
+    );
     const sampledArrivals = record.timeseries.series.find((s) => s.name === 'arrivals')?.values ?? [];
     const summed = sampledArrivals.reduce<number>(
       (a, v) => a + (v ?? 0) * record.timeseries.intervalSeconds,
@@ -115,6 +131,66 @@ describe('gelombang rehearse end to end', () => {
     const r = gelombang(['compare', join(results, 'baseline'), join(results, 'baseline'), '--out', results]);
     expect(r.status).toBe(0);
     expect(readFileSync(join(results, 'comparison.json'), 'utf8')).toContain('"overall"');
+  }, 60_000);
+
+  it('on Ctrl-C stops the stack it started and exits 130', async () => {
+    const child = spawn(process.execPath, [...cli, ...tiny('interrupted'), '--window', '0-1260']);
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Interrupt once the load is running (the stack is up and the runner started).
+    for (let i = 0; i < 600 && !stdout.includes('running registration-day'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(stdout).toContain('running registration-day');
+    const registration = /registration (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1];
+    expect(registration).toBeDefined();
+    expect((await fetch(`${registration}/healthz`)).ok).toBe(true);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stdout).toContain('interrupted: stopping the stack');
+    // The service it started no longer answers: nothing was left running.
+    await expect(fetch(`${registration}/healthz`)).rejects.toThrow();
+  }, 120_000);
+
+  it('record: refuses a missing summary, a bad time and a Prometheus without the run, naming what', () => {
+    const missing = gelombang([
+      'record',
+      '--k6-summary',
+      'no-such.json',
+      '--prometheus',
+      'http://127.0.0.1:9',
+    ]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("--k6-summary: no such file 'no-such.json'");
+    const badTime = gelombang([
+      'record',
+      '--k6-summary',
+      join(results, 'baseline', 'summary.json'),
+      '--prometheus',
+      'http://127.0.0.1:9',
+      '--start',
+      'yesterday',
+    ]);
+    expect(badTime.status).toBe(2);
+    expect(badTime.stderr).toContain(
+      "--start: expected an ISO 8601 time with a zone (2026-11-23T10:00:00Z) or seconds since the epoch, got 'yesterday'",
+    );
+    const notSummary = join(mkdtempSync(join(tmpdir(), 'gelombang-k6-')), 'summary.json');
+    writeFileSync(notSummary, '{"metrics": 3}');
+    const bad = gelombang(['record', '--k6-summary', notSummary, '--prometheus', 'http://127.0.0.1:9']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`${notSummary}: not k6's handleSummary data (metrics:`);
+    const down = gelombang([
+      'record',
+      '--k6-summary',
+      join(results, 'baseline', 'summary.json'),
+      '--prometheus',
+      'http://127.0.0.1:9',
+    ]);
+    expect(down.status).toBe(2);
+    expect(down.stderr).toContain('--prometheus: Prometheus at http://127.0.0.1:9 did not answer');
   }, 60_000);
 
   it('refuses a remote target without confirmation, after showing the planned load, before sending any', () => {

@@ -77,124 +77,130 @@ interface RecordFlags {
 }
 
 export function recordCommand(): Command {
-  return new Command('record')
-    .description(
-      'make a run record (results/<run-id>) from a real k6 run: its handleSummary JSON and the Prometheus its remote-write output pushed to; then write its report',
-    )
-    .requiredOption('--k6-summary <file>', "the JSON handleSummary wrote (k6's data argument, as is)")
-    .requiredOption(
-      '--prometheus <url>',
-      'the Prometheus k6 pushed to with -o experimental-prometheus-rw',
-      httpUrl('--prometheus'),
-    )
-    .option(
-      '--start <time>',
-      'when the test started (default: --end minus the summary’s test duration)',
-      instant('--start'),
-    )
-    .option(
-      '--end <time>',
-      'when the test ended (default: the summary file’s modification time)',
-      instant('--end'),
-    )
-    .option('--interval <seconds>', 'sampling interval of the time series', positive('--interval'), 5)
-    .option(
-      '--select <LABEL=VALUE>',
-      "pick this run's k6 series, e.g. testid=wave-3 (repeatable)",
-      keyValue('--select'),
-      {},
-    )
-    .option('--scenario <name>', 'the scenario k6 ran', 'registration-day')
-    .option(
-      '-e, --env <KEY=VALUE>',
-      'the -e values k6 was given (SCALE, COMPRESS, WINDOW_FROM, ...)',
-      keyValue('--env'),
-      {},
-    )
-    .option('--target <url>', 'the registration service k6 loaded', httpUrl('--target'), 'unknown')
-    .option('--knob <KEY=VALUE>', "the service's knobs during the run (repeatable)", keyValue('--knob'), {})
-    .option('--capacity <file>', "the mocks' capacity file during the run")
-    .option('--k6-version <version>', 'the k6 version (k6 version)', 'unknown')
-    .option(
-      '--exit-code <n>',
-      "k6's exit code (default: 99 if a threshold failed in the summary, else 0)",
-      (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 255)
-          throw new InvalidArgumentError(`--exit-code: expected 0..255, got '${v}'`);
-        return n;
-      },
-    )
-    .option('--results <dir>', 'where run directories are written', 'results')
-    .option('--run-id <id>', 'name of the run directory (default: k6- and the summary file’s name)')
-    .action(async (f: RecordFlags) => {
-      const fail = (msg: string) => {
-        console.error(`error: ${msg}`);
-        process.exitCode = EXIT_BAD_INPUT;
-      };
-      if (!existsSync(f.k6Summary)) return fail(`--k6-summary: no such file '${f.k6Summary}'`);
-      if (!(SCENARIOS as readonly string[]).includes(f.scenario) && f.scenario !== 'other')
-        return fail(`--scenario: expected one of ${SCENARIOS.join(', ')} or other, got '${f.scenario}'`);
-      const runId = f.runId ?? `k6-${basename(f.k6Summary).replace(/\.json$/, '')}`;
-      if (!/^[A-Za-z0-9._-]{1,100}$/.test(runId))
-        return fail(`--run-id: expected letters, digits, '.', '_' or '-', got '${runId}'`);
-      let capacity: unknown = null;
-      try {
-        if (f.capacity) capacity = loadCapacity(resolve(f.capacity));
-      } catch (err) {
-        if (err instanceof CapacityFileError) return fail(`--capacity: ${err.message}`);
-        throw err;
-      }
-      const num = (k: string) => (f.env[k] !== undefined ? Number(f.env[k]) : undefined);
-      const from = num('WINDOW_FROM');
-      const to = num('WINDOW_TO');
-      let replay = null;
-      try {
-        replay =
-          f.scenario === 'registration-day'
-            ? replayOf({
-                scenario: f.scenario,
-                scale: num('SCALE') ?? 0.0005,
-                compress: num('COMPRESS') ?? 60,
-                profile: f.env.PROFILE,
-                window: from !== undefined && to !== undefined ? [from, to] : undefined,
-              })
-            : null;
-      } catch (err) {
-        return fail(`-e: the replay's knobs do not describe a replay (${(err as Error).message})`);
-      }
-      const runDir = join(resolve(f.results), runId);
-      try {
-        const { manifest } = await importK6Run({
-          summaryFile: resolve(f.k6Summary),
-          prometheusUrl: f.prometheus,
-          startS: f.start,
-          endS: f.end,
-          intervalSeconds: f.interval,
-          select: f.select,
-          scenario: f.scenario,
-          env: f.env,
-          replay,
-          target: f.target,
-          knobs: f.knob,
-          capacity,
-          k6Version: f.k6Version,
-          exitCode: f.exitCode,
-          runDir,
-          runId,
-        });
-        const { report, files } = await writeReport(runDir);
-        console.log(
-          `recorded ${manifest.totals.arrivals} arrivals, ${manifest.totals.steps.reduce((a, s) => a + s.requests, 0)} step requests from ${f.prometheus}`,
-        );
-        console.log(`${report.verdict.held ? 'HELD' : 'BROKE'}: ${report.verdict.headline}`);
-        console.log(`run record: ${runDir}`);
-        for (const file of files) console.log(`  ${file}`);
-      } catch (err) {
-        if (err instanceof RunRecordError) return fail(err.message);
-        if (err instanceof Error && /^Prometheus/.test(err.message))
-          return fail(`--prometheus: ${err.message}`);
-        throw err;
-      }
-    });
+  return (
+    new Command('record')
+      .description(
+        'make a run record (results/<run-id>) from a real k6 run: its handleSummary JSON and the Prometheus its remote-write output pushed to; then write its report',
+      )
+      .requiredOption('--k6-summary <file>', "the JSON handleSummary wrote (k6's data argument, as is)")
+      .requiredOption(
+        '--prometheus <url>',
+        'the Prometheus k6 pushed to with -o experimental-prometheus-rw',
+        httpUrl('--prometheus'),
+      )
+      .option(
+        '--start <time>',
+        'when the test started (default: --end minus the summary’s test duration)',
+        instant('--start'),
+      )
+      .option(
+        '--end <time>',
+        'when the test ended (default: the summary file’s modification time)',
+        instant('--end'),
+      )
+      .option('--interval <seconds>', 'sampling interval of the time series', positive('--interval'), 5)
+      .option(
+        '--select <LABEL=VALUE>',
+        "pick this run's k6 series, e.g. testid=wave-3 (repeatable)",
+        keyValue('--select'),
+        {},
+      )
+      .option('--scenario <name>', 'the scenario k6 ran', 'registration-day')
+      .option(
+        '-e, --env <KEY=VALUE>',
+        'the -e values k6 was given (SCALE, COMPRESS, WINDOW_FROM, ...)',
+        keyValue('--env'),
+        {},
+      )
+      .option('--target <url>', 'the registration service k6 loaded', httpUrl('--target'), 'unknown')
+      .option('--knob <KEY=VALUE>', "the service's knobs during the run (repeatable)", keyValue('--knob'), {})
+      .option('--capacity <file>', "the mocks' capacity file during the run")
+      .option('--k6-version <version>', 'the k6 version (k6 version)', 'unknown')
+      .option(
+        '--exit-code <n>',
+        "k6's exit code (default: 99 if a threshold failed in the summary, else 0)",
+        (v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 0 || n > 255)
+            throw new InvalidArgumentError(`--exit-code: expected 0..255, got '${v}'`);
+          return n;
+        },
+      )
+      .option('--results <dir>', 'where run directories are written', 'results')
+      .option('--run-id <id>', 'name of the run directory (default: k6- and the summary file’s name)')
+      // A bad flag is bad input (2), like a bad file: 1 is not used.
+      .exitOverride((err) => {
+        process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+      })
+      .action(async (f: RecordFlags) => {
+        const fail = (msg: string) => {
+          console.error(`error: ${msg}`);
+          process.exitCode = EXIT_BAD_INPUT;
+        };
+        if (!existsSync(f.k6Summary)) return fail(`--k6-summary: no such file '${f.k6Summary}'`);
+        if (!(SCENARIOS as readonly string[]).includes(f.scenario) && f.scenario !== 'other')
+          return fail(`--scenario: expected one of ${SCENARIOS.join(', ')} or other, got '${f.scenario}'`);
+        const runId = f.runId ?? `k6-${basename(f.k6Summary).replace(/\.json$/, '')}`;
+        if (!/^[A-Za-z0-9._-]{1,100}$/.test(runId))
+          return fail(`--run-id: expected letters, digits, '.', '_' or '-', got '${runId}'`);
+        let capacity: unknown = null;
+        try {
+          if (f.capacity) capacity = loadCapacity(resolve(f.capacity));
+        } catch (err) {
+          if (err instanceof CapacityFileError) return fail(`--capacity: ${err.message}`);
+          throw err;
+        }
+        const num = (k: string) => (f.env[k] !== undefined ? Number(f.env[k]) : undefined);
+        const from = num('WINDOW_FROM');
+        const to = num('WINDOW_TO');
+        let replay = null;
+        try {
+          replay =
+            f.scenario === 'registration-day'
+              ? replayOf({
+                  scenario: f.scenario,
+                  scale: num('SCALE') ?? 0.0005,
+                  compress: num('COMPRESS') ?? 60,
+                  profile: f.env.PROFILE,
+                  window: from !== undefined && to !== undefined ? [from, to] : undefined,
+                })
+              : null;
+        } catch (err) {
+          return fail(`-e: the replay's knobs do not describe a replay (${(err as Error).message})`);
+        }
+        const runDir = join(resolve(f.results), runId);
+        try {
+          const { manifest } = await importK6Run({
+            summaryFile: resolve(f.k6Summary),
+            prometheusUrl: f.prometheus,
+            startS: f.start,
+            endS: f.end,
+            intervalSeconds: f.interval,
+            select: f.select,
+            scenario: f.scenario,
+            env: f.env,
+            replay,
+            target: f.target,
+            knobs: f.knob,
+            capacity,
+            k6Version: f.k6Version,
+            exitCode: f.exitCode,
+            runDir,
+            runId,
+          });
+          const { report, files } = await writeReport(runDir);
+          console.log(
+            `recorded ${manifest.totals.arrivals} arrivals, ${manifest.totals.steps.reduce((a, s) => a + s.requests, 0)} step requests from ${f.prometheus}`,
+          );
+          console.log(`${report.verdict.held ? 'HELD' : 'BROKE'}: ${report.verdict.headline}`);
+          console.log(`run record: ${runDir}`);
+          for (const file of files) console.log(`  ${file}`);
+        } catch (err) {
+          if (err instanceof RunRecordError) return fail(err.message);
+          if (err instanceof Error && /^Prometheus/.test(err.message))
+            return fail(`--prometheus: ${err.message}`);
+          throw err;
+        }
+      })
+  );
 }

@@ -55,6 +55,8 @@ export interface PrometheusStart {
   binary: string;
   /** where prometheus.yml and the TSDB (prometheus/) go */
   dir: string;
+  /** an existing TSDB to serve instead of dir/prometheus (a past run's) */
+  dataDir?: string;
   /** scrape jobs; none: serve an existing TSDB only */
   targets?: Partial<ScrapeTargets>;
   scrapeIntervalSeconds?: number;
@@ -65,7 +67,7 @@ export interface PrometheusStart {
 export async function startPrometheus(o: PrometheusStart): Promise<RunningPrometheus> {
   mkdirSync(o.dir, { recursive: true });
   const configFile = join(o.dir, 'prometheus.yml');
-  const dataDir = join(o.dir, 'prometheus');
+  const dataDir = o.dataDir ?? join(o.dir, 'prometheus');
   writeFileSync(
     configFile,
     o.targets
