@@ -87,6 +87,10 @@ describe('the funnel', () => {
     expect(rows[2]?.conversion2020).toBeCloseTo(0.587087, 6);
     // no published count before joining a wave: nothing to recompute
     expect(rows[5]?.conversion2020).toBeNull();
+    // ... but against everyone registered it compares: 77,834 / 1,432,133 (the press release's 5.43 %)
+    expect(rows[5]?.ofRegistered2020).toBeCloseTo(0.054348, 6);
+    expect(rows[3]?.ofRegistered2020).toBeNull();
+    expect(rows[2]?.ofRegistered).toBeCloseTo(0.5, 12);
     // 50 registrants at a scale of 1/1000
     expect(rows[2]?.fullScale).toBe(50_000);
   });

@@ -59,6 +59,8 @@ function funnelCounts(r: RunRecord) {
 export function funnelRows(r: RunRecord): FunnelRow[] {
   const { count } = funnelCounts(r);
   const scale = r.manifest.replay?.scale ?? 1;
+  const registered = count('registered', 'continued');
+  const registered2020 = COUNTS_2020.registered;
   return STAGES.map((stage, i) => {
     const reached = count(stage, 'continued');
     const prev = i > 0 ? count(STAGES[i - 1] as Stage, 'continued') : null;
@@ -70,6 +72,8 @@ export function funnelRows(r: RunRecord): FunnelRow[] {
       conversion: prev ? reached / prev : null,
       count2020: c2020,
       conversion2020: c2020 !== null && p2020 ? c2020 / p2020 : null,
+      ofRegistered: registered > 0 ? reached / registered : null,
+      ofRegistered2020: c2020 !== null && registered2020 ? c2020 / registered2020 : null,
       fullScale: Math.round(reached / scale),
     };
   });

@@ -219,6 +219,8 @@ function funnelSection(r: Report): Section {
     [pct(f.conversion)],
     [f.count2020 === null ? 'not published' : count(f.count2020)],
     [pct(f.conversion2020)],
+    [pct(f.ofRegistered)],
+    [pct(f.ofRegistered2020)],
     [count(f.fullScale)],
   ]);
   return {
@@ -231,6 +233,7 @@ function funnelSection(r: Report): Section {
         'The 2020 columns are the real counts 21 hours after Kartu Prakerja registration opened on 11 April 2020 ',
         `(${count(COUNTS_2020.registered ?? 0)} registrations). `,
         'A dash means there is nothing to compare: the first stage, or a count that was never published. ',
+        '“Of registered” compares each stage with everyone who signed up, so the end of the journey can be set against 2020 even though the photo and test counts between were never published. ',
         scaleSentence(r),
       ),
       {
@@ -242,6 +245,8 @@ function funnelSection(r: Report): Section {
           col('Conversion'),
           col('2020 count'),
           col('2020 conversion'),
+          col('Of registered'),
+          col('Of registered, 2020'),
           col('Full-scale estimate'),
         ],
         rows,

@@ -65,6 +65,12 @@ function fixtureProblems(r: Widen<Report>): string[] {
     const expected2020 = f.count2020 !== null && c2020 ? f.count2020 / c2020 : null;
     check(close(f.conversion2020, expected2020), `${f.stage}: 2020 conversion`);
     check(f.fullScale === Math.round(f.reached / scale), `${f.stage}: full scale`);
+    const registered = r.funnel[0]?.reached ?? 0;
+    check(close(f.ofRegistered, registered ? f.reached / registered : null), `${f.stage}: of registered`);
+    check(
+      close(f.ofRegistered2020, f.count2020 !== null ? f.count2020 / (COUNTS_2020.registered ?? 1) : null),
+      `${f.stage}: of registered in 2020`,
+    );
   });
   check(r.losses.map((l) => l.stage).join() === LATER_STAGES.join(), 'loss stages in order');
   r.losses.forEach((l, i) => {
@@ -203,9 +209,12 @@ describe('renderMarkdown', () => {
       const cells = row!.split(' | ').map((c) => c.replace(/^\| | \|$/g, ''));
       expect(cells[1]).toBe(count(f.reached));
       expect(cells[3]).toBe(f.count2020 === null ? 'not published' : count(f.count2020));
-      expect(cells[5]).toBe(count(f.fullScale));
+      expect(cells[7]).toBe(count(f.fullScale));
     }
-    expect(md).toContain('| 1,083 | 76.54 % | 1,063,028 | 74.23 % | 541,500 |');
+    // email_verified: 1,083 of 1,415 registered; 1,063,028 of 1,432,133 in 2020
+    expect(md).toContain('| 1,083 | 76.54 % | 1,063,028 | 74.23 % | 76.54 % | 74.23 % | 541,500 |');
+    // joined a wave: the 2020 share of everyone registered (5.43 %), though the stages between were never published
+    expect(md).toMatch(/\| – \| [\d.]+ % \| 5\.43 % \| [\d,]+ \|/);
     for (const n of ['1,432,133', '1,063,028', '624,090', '77,834']) expect(md).toContain(n);
   });
 

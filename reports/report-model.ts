@@ -48,6 +48,10 @@ export interface FunnelRow {
   count2020: number | null;
   /** the 2020 stage-to-stage conversion recomputed from the counts (null when either count is missing) */
   conversion2020: number | null;
+  /** reached / registered: the share of everyone who signed up (null when nobody did) */
+  ofRegistered: number | null;
+  /** the same in 2020 from FACTS.md's counts, comparable even where a stage between was never published */
+  ofRegistered2020: number | null;
   /** reached, scaled back to the full population */
   fullScale: number;
 }
