@@ -1,5 +1,4 @@
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   RUN_RECORD_VERSION,
   type RunManifest,
@@ -129,6 +128,3 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
   writeRunRecord(o.runDir, { manifest, summary, timeseries });
   return { manifest, timeseries };
 }
-
-export const recordFiles = (dir: string) =>
-  ['run.json', 'summary.json', 'timeseries.json'].map((f) => join(dir, f));
