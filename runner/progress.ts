@@ -20,12 +20,14 @@ export class Progress {
 
   constructor(
     private readonly mode: 'tty' | 'plain' | 'none',
-    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly out: Pick<NodeJS.WriteStream, 'write'> = process.stderr,
+    /** the wall clock (a test's own, so the iteration rate and the plain-line pacing are checked exactly) */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   render(views: ProgressView[], elapsedMs: number, checksFailed: number): void {
     if (this.mode === 'none') return;
-    const now = Date.now();
+    const now = this.clock();
     const lines = views.map((v) => {
       const prev = this.lastIterations.get(v.name);
       let rate = prev?.rate ?? 0;

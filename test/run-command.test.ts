@@ -81,6 +81,31 @@ describe('gelombang run', () => {
     expect(summary.metrics.http_reqs?.count).toBe(41);
     expect(summary.metrics.greeted?.count).toBe(41);
   }, 60_000);
+
+  it('shows progress off a terminal as plain lines on stderr, and the summary on stdout', async () => {
+    const child = spawn(
+      process.execPath,
+      [...cli, 'run', '--workers', '1', '--progress', 'plain', '-e', `TARGET=${target}`, fixture],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    // the fixture's one scenario, its planned 2 s, its VUs and rate, and the checks line
+    expect(stderr).toMatch(
+      /^running: \S+\s+(running|done)\s+[\d.]+m?s\/2s\s+VUs\s+\d+\/\d+\s+[\d.]+ it\/s\s+\d+ done\s+\d+ dropped/m,
+    );
+    expect(stderr).toMatch(/^running: checks failed: 0 {2}elapsed /m);
+    expect(stderr).not.toContain('\u001b[');
+    expect(stdout).toMatch(/http_reqs/);
+  }, 60_000);
 });
 
 describe('gelombang bundle', () => {
