@@ -325,6 +325,24 @@ describe('compareRuns', () => {
     expect(c.overall.verdict).toBe('improvement');
   });
 
+  it('the CPU each process used: a cheaper password hash shows as less registration CPU, the rest within noise', () => {
+    const c = compareRuns(
+      makeRecord({ seed: 1, cpuCores: { registration: 1.6, runner: 0.3 } }),
+      makeRecord({ seed: 2, cpuCores: { registration: 0.5, runner: 0.3 } }),
+    );
+    const registration = metric(c, 'cpu.registration.cores');
+    expect(registration).toMatchObject({ verdict: 'better', unit: 'cores', gating: false });
+    // the headline is the run's mean: about a third of the baseline's
+    expect(registration.change).toBeLessThan(-0.6);
+    expect(metric(c, 'cpu.runner.cores').verdict).toBe('within_noise');
+    // a record without the series says so rather than guessing
+    const without = compareRuns(
+      makeRecord({ seed: 1, cpuCores: { registration: 1 } }),
+      makeRecord({ seed: 2 }),
+    );
+    expect(metric(without, 'cpu.registration.cores').verdict).toBe('not_comparable');
+  });
+
   it('options: what gates, the minimum effect and the confidence', () => {
     const b = makeRecord({ seed: 1 });
     const c = makeRecord({ seed: 2, latencyFactor: 2 });

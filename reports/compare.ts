@@ -46,7 +46,7 @@ import { type RunManifest, type RunRecord, seriesValues, type Timeseries } from 
 export type Verdict = 'better' | 'worse' | 'within_noise' | 'not_comparable';
 export type Direction = 'lower_is_better' | 'higher_is_better';
 export type Section = 'throughput' | 'latency' | 'errors' | 'funnel' | 'bottleneck';
-export type Unit = 'ms' | 'per_second' | 'share' | 'ratio' | 'seconds';
+export type Unit = 'ms' | 'per_second' | 'share' | 'ratio' | 'seconds' | 'cores';
 export type OverallVerdict = 'regression' | 'improvement' | 'no_change';
 
 export const METRIC_KINDS = [
@@ -60,6 +60,7 @@ export const METRIC_KINDS = [
   'dropped_iterations',
   'bottleneck_utilisation',
   'bottleneck_saturation',
+  'process_cpu',
 ] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];
 
@@ -932,7 +933,51 @@ function saturatedAt(ts: Timeseries, v: Values | undefined): number | null {
 }
 
 function bottleneckDrafts(ctx: Context): Draft[] {
-  return dependenciesOf(ctx).flatMap((dep) => [peakDraft(ctx, dep), saturationDraft(ctx, dep)]);
+  return [
+    ...dependenciesOf(ctx).flatMap((dep) => [peakDraft(ctx, dep), saturationDraft(ctx, dep)]),
+    ...processesOf(ctx).map((process) => cpuDraft(ctx, process)),
+  ];
+}
+
+function processesOf(ctx: Context): string[] {
+  const names = new Set<string>();
+  for (const r of [ctx.baseline, ctx.candidate])
+    for (const s of r.timeseries.series)
+      if (s.name === 'process_cpu_cores' && s.labels.process) names.add(s.labels.process);
+  return [...names].sort();
+}
+
+const cpuOf = (ts: Timeseries, process: string) => seriesValues(ts, 'process_cpu_cores', { process });
+
+function meanOf(v: Values | undefined): number | null {
+  const present = v?.filter((x): x is number => x !== null) ?? [];
+  return present.length ? sum(present) / present.length : null;
+}
+
+/**
+ * The CPU a process used, interval by interval: the cost an optimisation (a cheaper password
+ * hash, mail from an outbox) should lower for the same offered load. Headline: the run's mean.
+ */
+function cpuDraft(ctx: Context, process: string): Draft {
+  const b = meanOf(cpuOf(ctx.baseline.timeseries, process));
+  const c = meanOf(cpuOf(ctx.candidate.timeseries, process));
+  return {
+    id: `cpu.${process}.cores`,
+    section: 'bottleneck',
+    kind: 'process_cpu',
+    label: `${process} CPU (mean cores busy)`,
+    unit: 'cores',
+    direction: 'lower_is_better',
+    baseline: b,
+    candidate: c,
+    change: relativeChange(b, c),
+    evidence: seriesEvidence(ctx, {
+      name: `process_cpu_cores{process=${process}}`,
+      values: (ts) => cpuOf(ts, process),
+      // An idle interval on both sides is a tie: a hundredth of a core.
+      floor: () => 0.01,
+    }),
+  };
 }
 
 function peakDraft(ctx: Context, dep: string): Draft {

@@ -40,6 +40,8 @@ function formatValue(v: number | null, unit: Unit): string {
       return v.toFixed(2);
     case 'seconds':
       return `${Math.round(v)} s`;
+    case 'cores':
+      return `${v.toFixed(2)} cores`;
   }
 }
 
