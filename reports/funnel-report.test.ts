@@ -224,7 +224,7 @@ describe('the bottleneck and the headroom', () => {
       manifest: { ...r.manifest, totals: { ...r.manifest.totals, steps } },
     });
     expect(report.verdict.brokeAt?.resource?.kind).toBe('cpu');
-    expect(report.verdict.headline).toContain("after the machine's CPU saturated (1.8 of 2 cores busy");
+    expect(report.verdict.headline).toContain("after the machine's CPU saturated: 1.8 of 2 cores busy");
     // without the machine's core count the CPU cannot be judged saturated: the dependency is named
     expect(bottleneck(base).resource?.kind).toBe('dependency');
   });

@@ -373,7 +373,7 @@ export function verdict(
         brokeAt.resource
           ? brokeAt.resource.kind === 'dependency'
             ? `, after ${brokeAt.resource.name} saturated`
-            : `, after the machine's CPU saturated (${brokeAt.resource.detail.replace(/^CPU: /, '')})`
+            : `, after the machine's CPU saturated: ${brokeAt.resource.detail.replace(/^CPU: /, '')}`
           : ''
       }`
     : '';

@@ -251,7 +251,7 @@ export function rehearseCommand(): Command {
         const res = r.bottleneck.resource;
         if (res) {
           console.log(
-            `bottleneck: ${res.kind === 'dependency' ? `${res.name} saturated first` : `the machine's CPU ran out first (${res.detail.replace(/^CPU: /, '')})`} at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
+            `bottleneck: ${res.kind === 'dependency' ? `${res.name} saturated first` : `the machine's CPU ran out first, ${res.detail.replace(/^CPU: /, '')},`} at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
               r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
             }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
           );
