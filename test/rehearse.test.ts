@@ -181,7 +181,9 @@ describe('gelombang rehearse end to end', () => {
     writeFileSync(notSummary, '{"metrics": 3}');
     const bad = gelombang(['record', '--k6-summary', notSummary, '--prometheus', 'http://127.0.0.1:9']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain(`${notSummary}: not k6's handleSummary data (metrics:`);
+    expect(bad.stderr).toContain(
+      `${notSummary}: neither k6's handleSummary data nor its --summary-export (metrics:`,
+    );
     const down = gelombang([
       'record',
       '--k6-summary',

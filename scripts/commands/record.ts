@@ -82,7 +82,10 @@ export function recordCommand(): Command {
       .description(
         'make a run record (results/<run-id>) from a real k6 run: its handleSummary JSON and the Prometheus its remote-write output pushed to; then write its report',
       )
-      .requiredOption('--k6-summary <file>', "the JSON handleSummary wrote (k6's data argument, as is)")
+      .requiredOption(
+        '--k6-summary <file>',
+        "k6's --summary-export file, or the JSON handleSummary wrote (its data argument, as is)",
+      )
       .requiredOption(
         '--prometheus <url>',
         'the Prometheus k6 pushed to with -o experimental-prometheus-rw',

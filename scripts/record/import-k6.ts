@@ -50,18 +50,82 @@ export interface K6Import {
   runId: string;
 }
 
+type Flat = Record<string, unknown>;
+
+/**
+ * k6's `--summary-export` file (the legacy flat shape: `metrics.http_reqs.count`) in handleSummary's
+ * shape, so a k6 run needs no handleSummary in its script. The legacy shape has no metric types,
+ * no `contains` and no test duration: the types follow from the fields present, built-in trends
+ * are known to be times, and the duration is a counter's count over its rate.
+ */
+export function fromSummaryExport(json: unknown): unknown {
+  const metrics = (json as { metrics?: unknown }).metrics;
+  if (!metrics || typeof metrics !== 'object') return json;
+  const out: Record<string, unknown> = {};
+  let durationMs: number | undefined;
+  for (const [name, raw] of Object.entries(metrics as Record<string, Flat>)) {
+    if (!raw || typeof raw !== 'object' || 'type' in raw) return json; // not the legacy shape
+    const { thresholds, ...values } = raw as Flat & { thresholds?: Record<string, boolean> };
+    const num = (k: string) => (typeof values[k] === 'number' ? (values[k] as number) : null);
+    let type: 'counter' | 'gauge' | 'rate' | 'trend';
+    let v: Record<string, number | null>;
+    if ('passes' in values && 'fails' in values) {
+      type = 'rate';
+      v = { rate: num('value'), passes: num('passes'), fails: num('fails') };
+    } else if ('count' in values && 'rate' in values) {
+      type = 'counter';
+      v = { count: num('count'), rate: num('rate') };
+      const count = num('count');
+      const rate = num('rate');
+      if (durationMs === undefined && count && rate) durationMs = (count / rate) * 1000;
+    } else if ('avg' in values || 'med' in values) {
+      type = 'trend';
+      v = Object.fromEntries(Object.keys(values).map((k) => [k, num(k)]));
+    } else {
+      type = 'gauge';
+      v = { value: num('value'), min: num('min'), max: num('max') };
+    }
+    const base = name.split('{')[0] ?? name;
+    const isTime =
+      type === 'trend' &&
+      (base.startsWith('http_req_') || base === 'iteration_duration' || base === 'group_duration');
+    out[name] = {
+      type,
+      contains: isTime ? 'time' : base === 'data_sent' || base === 'data_received' ? 'data' : 'default',
+      values: v,
+      // the legacy shape says whether each threshold FAILED
+      ...(thresholds
+        ? {
+            thresholds: Object.fromEntries(
+              Object.entries(thresholds).map(([k, failed]) => [k, { ok: !failed }]),
+            ),
+          }
+        : {}),
+    };
+  }
+  const root = (json as { root_group?: { checks?: Record<string, Flat> | unknown[] } }).root_group ?? {};
+  const checks = Array.isArray(root.checks) ? root.checks : Object.values(root.checks ?? {});
+  return {
+    metrics: out,
+    root_group: { ...root, checks },
+    options: {},
+    state: { testRunDurationMs: durationMs ?? 0, isStdOutTTY: false, isStdErrTTY: false },
+    converted: 'from k6 --summary-export (legacy shape)',
+  };
+}
+
 export function readSummary(file: string): Summary {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = fromSummaryExport(JSON.parse(readFileSync(file, 'utf8')));
   } catch (err) {
-    throw new RunRecordError(`${file}: cannot read k6's handleSummary JSON (${(err as Error).message})`);
+    throw new RunRecordError(`${file}: cannot read k6's summary JSON (${(err as Error).message})`);
   }
   const parsed = summarySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new RunRecordError(
-      `${file}: not k6's handleSummary data (${issue?.path.join('.') || '(root)'}: ${issue?.message}); write it with handleSummary(data) { return { 'summary.json': JSON.stringify(data) } }`,
+      `${file}: neither k6's handleSummary data nor its --summary-export (${issue?.path.join('.') || '(root)'}: ${issue?.message}); write it with k6 run --summary-export=summary.json, or handleSummary(data) { return { 'summary.json': JSON.stringify(data) } }`,
     );
   }
   return parsed.data;
@@ -77,6 +141,10 @@ function exitCodeOf(summary: Summary): number {
 export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest; timeseries: Timeseries }> {
   const summary = readSummary(o.summaryFile);
   const durationS = summary.state.testRunDurationMs / 1000;
+  if (durationS <= 0 && (o.startS === undefined || o.endS === undefined))
+    throw new RunRecordError(
+      `${o.summaryFile}: the summary does not say how long the test ran (no counter with a rate): give both --start and --end`,
+    );
   const endS =
     o.endS ?? (o.startS !== undefined ? o.startS + durationS : statSync(o.summaryFile).mtimeMs / 1000);
   const startS = o.startS ?? endS - durationS;
@@ -110,7 +178,15 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
     t: Array.from({ length: grid.n }, (_, i) => (i + 1) * o.intervalSeconds),
     sources: ['prometheus'],
     series: [...runner, ...services],
-    notes: [CUMULATIVE_LATENCY_NOTE, ...notes],
+    notes: [
+      CUMULATIVE_LATENCY_NOTE,
+      ...notes,
+      ...('converted' in summary
+        ? [
+            "The summary was k6's --summary-export (legacy shape), converted: its test duration is a counter's count over its rate, and custom trends are taken as plain numbers, not times.",
+          ]
+        : []),
+    ],
   };
   const manifest: RunManifest = {
     format: 'gelombang/run-record',
