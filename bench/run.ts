@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Bench, BenchRow } from './types.ts';
@@ -10,6 +10,7 @@ import type { Bench, BenchRow } from './types.ts';
 const modules: Record<string, () => Promise<Bench>> = {
   registration: async () => (await import('./registration.bench.ts')).default,
   runner: async () => (await import('./runner.bench.ts')).default,
+  compare: async () => (await import('./compare.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -40,8 +41,24 @@ const table = [
 ].join('\n');
 console.log(table);
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`;
+// Running some benches keeps the others' last rows (each row says when and where it was measured).
+const file = join(import.meta.dirname, 'results.json');
+let kept: Array<BenchRow & { date?: string; machine?: string }> = [];
+try {
+  const before = JSON.parse(readFileSync(file, 'utf8')) as {
+    date?: string;
+    machine?: string;
+    rows: Array<BenchRow & { date?: string; machine?: string }>;
+  };
+  kept = before.rows
+    .filter((r) => !selected.includes(r.bench))
+    .map((r) => ({ date: before.date, machine: before.machine, ...r }));
+} catch {
+  // no earlier results
+}
+const date = new Date().toISOString();
 writeFileSync(
-  join(import.meta.dirname, 'results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`,
+  file,
+  `${JSON.stringify({ date, machine, rows: [...kept, ...rows.map((r) => ({ date, machine, ...r }))] }, null, 2)}\n`,
 );
 console.error(`\n${machine}; written to bench/results.json`);
