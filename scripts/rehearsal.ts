@@ -215,6 +215,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       },
     });
     await scraper.settle();
+    o.log(`recording the run in ${runDir} ...`);
     if (!r.summary) return { exitCode: r.exitCode, runDir, error: r.error ?? 'the run produced no summary' };
 
     const manifest: RunManifest = {
@@ -246,6 +247,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       timeseries.series.push(...(await servicesSeries(new PrometheusApi(prometheus.url), grid)));
     }
     writeRunRecord(runDir, { manifest, summary: r.summary, timeseries });
+    o.log('writing the report ...');
     const { report } = await writeReport(runDir);
     return { exitCode: r.exitCode, runDir, report, ...(r.error ? { error: r.error } : {}) };
   } finally {
