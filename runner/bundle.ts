@@ -107,14 +107,13 @@ async function bundle(
       sourcesContent: false,
       metafile: true,
       logLevel: 'silent',
-      // The runner's bundle is written under the project's node_modules, so its externals resolve.
-      external: forRunner ? ['undici'] : ['k6', 'k6/*'],
+      external: forRunner ? [] : ['k6', 'k6/*'],
       banner: forRunner
         ? {
             js: "import { createRequire as __gelombangRequire } from 'node:module'; const require = __gelombangRequire(import.meta.url);",
           }
         : undefined,
-      // The runner's own modules import node built-ins (undici, crypto): those are the engine's, not the script's.
+      // The runner's own modules import node built-ins (net, tls, crypto): those are the engine's, not the script's.
       plugins: forRunner ? [k6ForRunner()] : [refuseNodeBuiltins()],
       outfile: `${basename(path).replace(/\.[cm]?[jt]s$/, '')}.js`,
       legalComments: 'none',
@@ -124,9 +123,7 @@ async function bundle(
     if (!out) throw new Error('esbuild produced no JavaScript');
     const inputs = Object.keys(result.metafile.inputs);
     if (forRunner) {
-      const scriptInputs = inputs.filter(
-        (i) => !resolve(i).startsWith(MODULES_DIR) && !i.includes('node_modules/undici'),
-      );
+      const scriptInputs = inputs.filter((i) => !resolve(i).startsWith(MODULES_DIR));
       const builtins = Object.entries(result.metafile.inputs)
         .filter(([file]) => scriptInputs.includes(file))
         .flatMap(([file, meta]) =>

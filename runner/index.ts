@@ -118,6 +118,17 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, code: ExitCode)
   ]);
 }
 
+/**
+ * Worker threads when --workers is not given: one core fewer than the machine has, at most 4.
+ * The main thread merges every worker's metrics each second and draws the progress, and on
+ * loopback the system under test shares the cores: measured on 2 cores against a hello-world
+ * server, one worker made 0.77x autocannon's rate and two made 0.58x, for the threads' context
+ * switches (bench/README.md).
+ */
+export function defaultWorkers(cores = cpus().length): number {
+  return Math.max(1, Math.min(cores - 1, 4));
+}
+
 export async function runTest(o: RunOptions): Promise<RunResult> {
   const store = new Store({ series: o.prometheus !== undefined });
   defineBuiltins(store);
@@ -131,7 +142,7 @@ export async function runTest(o: RunOptions): Promise<RunResult> {
     ...(o.env ?? {}),
     ...(o.allowRemoteTargets ? { GELOMBANG_ALLOW_REMOTE: '1' } : {}),
   };
-  const workers = Math.max(1, o.workers ?? Math.min(cpus().length, 4));
+  const workers = Math.max(1, o.workers ?? defaultWorkers());
   const cacheDir = join(ROOT, 'node_modules', '.cache', 'gelombang', `run-${process.pid}-${Date.now()}`);
   const handles: WorkerHandle[] = [];
   let server: Server | undefined;

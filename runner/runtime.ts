@@ -32,6 +32,8 @@ export interface Runtime {
   globalTags: Record<string, string>;
   define(name: string, type: MetricType, contains?: ValueType): void;
   emit(name: string, value: number, tags: Tags): void;
+  /** emit() for one metric, looked up once: for the samples that every request records */
+  emitter(name: string): (value: number, tags: Tags) => void;
   check(name: string, passed: boolean, tags: Tags): void;
   abortTest(reason: string): never;
   options(): unknown;

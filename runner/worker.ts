@@ -12,7 +12,7 @@ import {
   share,
 } from './executors/schedule.ts';
 import type { Tags } from './metrics/api.ts';
-import { defineBuiltins, Store } from './metrics/store.ts';
+import { defineBuiltins, type Metric, Store } from './metrics/store.ts';
 import type { Scenario } from './options/schema.ts';
 import type {
   InitMessage,
@@ -38,6 +38,8 @@ type IterationFn = (data?: unknown) => unknown;
 
 let init: InitMessage;
 let store: Store;
+let iterationsMetric: Metric;
+let iterationDurationMetric: Metric;
 let script: Record<string, unknown> = {};
 let stopping = false;
 let startAt = 0;
@@ -71,6 +73,13 @@ function makeRuntime(): Runtime {
     emit(name: string, value: number, tags: Tags) {
       store.add(name, value, tags);
       if (init.points) points.push({ metric: name, time: Date.now(), value, tags: { ...tags } });
+    },
+    emitter(name: string) {
+      const metric = store.metric(name);
+      return (value: number, tags: Tags) => {
+        store.addTo(metric, value, tags);
+        if (init.points) points.push({ metric: name, time: Date.now(), value, tags: { ...tags } });
+      };
     },
     check(name: string, passed: boolean, tags: Tags) {
       store.addCheck(name, passed);
@@ -153,6 +162,8 @@ async function onInit(m: InitMessage): Promise<void> {
   init = m;
   store = new Store({ submetrics: m.submetrics, series: m.series });
   defineBuiltins(store);
+  iterationsMetric = store.metric('iterations');
+  iterationDurationMetric = store.metric('iteration_duration');
   const rt = makeRuntime();
   installGlobals(rt);
   try {
@@ -239,8 +250,8 @@ async function iterate(
     return;
   }
   const tags = { ...init.globalTags, ...vu.tags, scenario: vu.scenario };
-  store.add('iterations', 1, tags);
-  store.add('iteration_duration', performance.now() - t0, tags);
+  store.addTo(iterationsMetric, 1, tags);
+  store.addTo(iterationDurationMetric, performance.now() - t0, tags);
   p.iterations++;
   completed++;
 }
@@ -364,8 +375,10 @@ async function runScenario(
         }
         p.activeVUs++;
         const it = iterate(vu, fn, vuData, p, () => hardEnd);
-        track(it);
+        // Not track(): its .finally() adds promises to every iteration, and each costs an async hook.
+        running.add(it);
         await it;
+        running.delete(it);
         p.activeVUs--;
         iterationsDone.n++;
       }

@@ -1,5 +1,6 @@
 import hdr from 'hdr-histogram-js';
 import type { MetricType } from './api.ts';
+import { recordValue } from './hdr-record.ts';
 
 /**
  * Aggregates of one metric (or submetric, or series), as k6 keeps them. Trends live in HDR
@@ -93,7 +94,7 @@ export function addToSink(s: Sink, value: number, now: number): void {
       return;
     case 'trend':
       // HDR cannot hold negatives; they still count exactly in min/avg/max.
-      s.hdr.recordValue(Math.max(0, Math.round(value * SCALE)));
+      recordValue(s.hdr, Math.max(0, Math.round(value * SCALE)));
       s.count++;
       s.sum += value;
       if (value < s.min) s.min = value;

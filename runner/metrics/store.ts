@@ -93,9 +93,19 @@ export class Store implements MetricStore {
   }
 
   add(name: string, value: number, tags?: Tags): void {
+    this.addTo(this.metric(name), value, tags);
+  }
+
+  /** The metric of that name, for a caller that records into it often: look it up once, then addTo(). */
+  metric(name: string): Metric {
     const m = this.metrics.get(name);
     if (!m) throw new MetricDefinitionError(`metric '${name}' is not defined`);
-    const now = Date.now();
+    return m;
+  }
+
+  addTo(m: Metric, value: number, tags?: Tags): void {
+    // Only a gauge keeps the time of its value (the latest wins a merge): the clock is read for gauges alone.
+    const now = m.type === 'gauge' ? Date.now() : 0;
     addToSink(m.sink, value, now);
     for (const sub of m.subs) if (matches(tags, sub.selector.tags)) addToSink(sub.sink, value, now);
     if (this.keepSeries) this.addSeries(m, value, tags, now);

@@ -1,24 +1,22 @@
-import { Agent, FormData, request } from 'undici';
+import type { Tags } from '../metrics/api.ts';
 import { parseDuration } from '../options/duration.ts';
-import { currentVu, runtime } from '../runtime.ts';
-import { armPhases, phases } from './http-timings.ts';
+import { currentVu, type Runtime, runtime, type VuState } from '../runtime.ts';
+import { type EncodedBody, encodeBody, type FileData } from './http-client/body.ts';
+import { type ClientResponse, failedBeforeSending, HttpClient } from './http-client/client.ts';
+import { ClientError, k6Error } from './http-client/errors.ts';
+import { parseTarget } from './http-client/target.ts';
+
+export type { FileData } from './http-client/body.ts';
 
 /**
  * `k6/http` for the portable subset: `await http.asyncRequest(...)` with k6's params, Response,
  * built-in metrics and tags. The synchronous http.get/post/... cannot be offered without blocking
  * every VU of the thread, so they throw and say what to use instead.
  *
- * Timings come from undici's diagnostics channels (http-timings.ts): blocked, connecting,
- * sending, waiting, receiving as k6 defines them; `duration` = sending + waiting + receiving.
- * `tls_handshaking` is 0: the runner targets plain HTTP on loopback.
+ * Requests go through the runner's own HTTP/1.1 client (http-client/), which measures k6's
+ * phases itself: blocked, connecting, tls_handshaking, sending, waiting, receiving;
+ * `duration` = sending + waiting + receiving.
  */
-
-export interface FileData {
-  data: string | ArrayBuffer;
-  filename?: string;
-  content_type?: string;
-  __k6File: true;
-}
 
 export interface Params {
   headers?: Record<string, string>;
@@ -84,21 +82,21 @@ export function file(data: string | ArrayBuffer, filename?: string, contentType?
   };
 }
 
-const isFile = (v: unknown): v is FileData =>
-  typeof v === 'object' && v !== null && (v as FileData).__k6File === true;
+/** One client per worker thread (this module is bundled into each thread's copy of the script). */
+const client = new HttpClient();
+let insecureClient: HttpClient | undefined;
 
-let agent: Agent | undefined;
-function dispatcher(): Agent {
-  agent ??= new Agent({
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 600_000,
-    connections: null,
-    pipelining: 1,
-  });
-  return agent;
+/** k6's insecureSkipTLSVerify, as the test's options have it (set when the test starts, not in setup). */
+function clientFor(rt: Runtime): HttpClient {
+  const o = rt.options() as { insecureSkipTLSVerify?: boolean } | undefined;
+  if (o?.insecureSkipTLSVerify !== true) return client;
+  insecureClient ??= new HttpClient({ rejectUnauthorized: false });
+  return insecureClient;
 }
 
-let expected: (status: number) => boolean = (s) => s >= 200 && s < 400;
+const defaultExpected = (s: number) => s >= 200 && s < 400;
+let expected: (status: number) => boolean = defaultExpected;
+const expectedResponse = (res: { status: number }) => expected(res.status);
 
 /** http.expectedStatuses(200, {min: 300, max: 399}, ...) for setResponseCallback. */
 export function expectedStatuses(
@@ -116,196 +114,217 @@ export function setResponseCallback(cb: ((res: { status: number }) => boolean) |
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/i;
 
+/** Already as Go spells it: an upper-case letter first and after each dash, lower-case elsewhere. */
+function isCanonical(name: string): boolean {
+  let upper = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2d) upper = true;
+    else {
+      if (upper ? c >= 0x61 && c <= 0x7a : c >= 0x41 && c <= 0x5a) return false;
+      upper = false;
+    }
+  }
+  return true;
+}
+
 const canonicalNames = new Map<string, string>();
 /** Content-Type, as k6 (Go) spells header names; cached: responses repeat the same few names. */
 function canonicalHeader(name: string): string {
+  if (isCanonical(name)) return name;
   let c = canonicalNames.get(name);
   if (c === undefined) {
-    c = name.replace(/(^|-)([a-z])/g, (_, dash: string, ch: string) => `${dash}${ch.toUpperCase()}`);
+    c = name
+      .toLowerCase()
+      .replace(/(^|-)([a-z])/g, (_, dash: string, ch: string) => `${dash}${ch.toUpperCase()}`);
     if (canonicalNames.size < 1000) canonicalNames.set(name, c);
   }
   return c;
 }
 
-function errorCode(err: unknown): { code: number; message: string } {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  const code = e.code ?? e.cause?.code;
-  const message = e.message ?? String(err);
-  if (
-    e.name === 'TimeoutError' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'ABORT_ERR'
-  ) {
-    return { code: 1050, message: 'request timeout' };
+/** Headers in canonical case; a repeated header's values joined with ", ". */
+function responseHeaders(raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = canonicalHeader(raw[i] as string);
+    const value = raw[i + 1] as string;
+    const prev = out[name];
+    out[name] = prev === undefined ? value : `${prev}, ${value}`;
   }
-  if (code === 'ECONNREFUSED') return { code: 1212, message: `dial: connection refused (${message})` };
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { code: 1211, message: 'dial: i/o timeout' };
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')
-    return { code: 1220, message: `read: connection reset by peer (${message})` };
-  if (code === 'ENOTFOUND') return { code: 1101, message: `lookup: no such host (${message})` };
-  if (code === 'EPIPE') return { code: 1201, message: 'write: broken pipe' };
-  return { code: 1000, message };
+  return out;
 }
 
-function encodeBody(
-  body: unknown,
-  headers: Record<string, string>,
-): { payload: string | Buffer | FormData | undefined; size: number } {
-  if (body === null || body === undefined) return { payload: undefined, size: 0 };
-  if (typeof body === 'string') return { payload: body, size: Buffer.byteLength(body) };
-  if (body instanceof ArrayBuffer) return { payload: Buffer.from(body), size: body.byteLength };
-  if (ArrayBuffer.isView(body))
-    return { payload: Buffer.from(body.buffer, body.byteOffset, body.byteLength), size: body.byteLength };
-  if (typeof body === 'object') {
-    const entries = Object.entries(body as Record<string, unknown>);
-    if (entries.some(([, v]) => isFile(v))) {
-      const form = new FormData();
-      let size = 0;
-      for (const [k, v] of entries) {
-        if (isFile(v)) {
-          const bytes =
-            typeof v.data === 'string' ? Buffer.from(v.data) : Buffer.from(new Uint8Array(v.data));
-          size += bytes.length;
-          form.append(k, new Blob([bytes], { type: v.content_type }), v.filename);
-        } else {
-          size += String(v).length;
-          form.append(k, String(v));
-        }
-      }
-      return { payload: form, size };
-    }
-    const text = new URLSearchParams(entries.map(([k, v]) => [k, String(v)] as [string, string])).toString();
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
-      headers['Content-Type'] = 'application/x-www-form-urlencoded';
-    return { payload: text, size: text.length };
-  }
-  throw new Error(`unsupported request body of type ${typeof body}`);
+function responseBody(res: ClientResponse, type: Params['responseType']): string | ArrayBuffer | null {
+  if (type === 'none') return null;
+  const buf = res.body;
+  // A copy: the socket's chunk may share its memory with other bytes.
+  if (type === 'binary') return new Uint8Array(buf).buffer;
+  return buf.toString('utf8');
 }
 
-export async function asyncRequest(
+type Emit = (value: number, tags: Tags) => void;
+
+/** k6's built-in metrics of a request, looked up once per runtime (one per worker thread). */
+interface RequestSamples {
+  rt: Runtime;
+  dataSent: Emit;
+  dataReceived: Emit;
+  reqs: Emit;
+  duration: Emit;
+  blocked: Emit;
+  connecting: Emit;
+  tlsHandshaking: Emit;
+  sending: Emit;
+  waiting: Emit;
+  receiving: Emit;
+  failed: Emit;
+}
+
+let samples: RequestSamples | undefined;
+function samplesOf(rt: Runtime): RequestSamples {
+  if (samples?.rt !== rt) {
+    samples = {
+      rt,
+      dataSent: rt.emitter('data_sent'),
+      dataReceived: rt.emitter('data_received'),
+      reqs: rt.emitter('http_reqs'),
+      duration: rt.emitter('http_req_duration'),
+      blocked: rt.emitter('http_req_blocked'),
+      connecting: rt.emitter('http_req_connecting'),
+      tlsHandshaking: rt.emitter('http_req_tls_handshaking'),
+      sending: rt.emitter('http_req_sending'),
+      waiting: rt.emitter('http_req_waiting'),
+      receiving: rt.emitter('http_req_receiving'),
+      failed: rt.emitter('http_req_failed'),
+    };
+  }
+  return samples;
+}
+
+const hasHeader = (headers: Record<string, string>, lower: string) =>
+  Object.keys(headers).some((h) => h.toLowerCase() === lower);
+
+export function asyncRequest(
   method: string,
   url: string,
   body?: unknown,
   params: Params = {},
 ): Promise<Response> {
-  const rt = runtime();
-  if (rt.initPhase) throw new Error('http requests cannot be made in the init context');
-  const vu = currentVu();
-  const headers: Record<string, string> = {
-    'User-Agent': 'gelombang-runner (k6 compatible)',
-    ...(params.headers ?? {}),
-  };
-  const timeoutMs = params.timeout === undefined ? 60_000 : parseDuration(params.timeout, 'params.timeout');
-  const upper = method.toUpperCase();
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  const tags: Record<string, string> = {
-    ...rt.globalTags,
-    ...(vu?.tags ?? {}),
-    ...(vu ? { scenario: vu.scenario } : {}),
-    method: upper,
-    url,
-    name: url,
-    proto: 'HTTP/1.1',
-    group: '',
-    ...(params.tags ?? {}),
-  };
-  const req = { method: upper, url, headers };
-  if (parsed && !LOOPBACK.test(parsed.hostname) && rt.env.GELOMBANG_ALLOW_REMOTE !== '1') {
-    throw new Error(
-      `refusing to send ${upper} ${url}: ${parsed.hostname} is not a loopback address. Pointing load at a remote system must be confirmed explicitly (gelombang run --allow-remote-target).`,
-    );
-  }
+  // One promise per request, resolved from the socket's callback: with AsyncLocalStorage on,
+  // every promise a request makes costs a hook call.
+  return new Promise((resolve, reject) => {
+    const rt = runtime();
+    if (rt.initPhase) throw new Error('http requests cannot be made in the init context');
+    const vu = currentVu();
+    const headers: Record<string, string> = {
+      'User-Agent': 'gelombang-runner (k6 compatible)',
+      ...(params.headers ?? {}),
+    };
+    const timeoutMs = params.timeout === undefined ? 60_000 : parseDuration(params.timeout, 'params.timeout');
+    const upper = method.toUpperCase();
+    const target = parseTarget(url);
+    const tags: Record<string, string> = {
+      ...rt.globalTags,
+      ...(vu?.tags ?? {}),
+      ...(vu ? { scenario: vu.scenario } : {}),
+      method: upper,
+      url,
+      name: url,
+      proto: 'HTTP/1.1',
+      group: '',
+      ...(params.tags ?? {}),
+    };
+    if (target && !LOOPBACK.test(target.hostname) && rt.env.GELOMBANG_ALLOW_REMOTE !== '1') {
+      throw new Error(
+        `refusing to send ${upper} ${url}: ${target.hostname} is not a loopback address. Pointing load at a remote system must be confirmed explicitly (gelombang run --allow-remote-target).`,
+      );
+    }
+    const done = (res: ClientResponse) => {
+      try {
+        resolve(finish(rt, vu, upper, url, headers, tags, params, res));
+      } catch (err) {
+        reject(err);
+      }
+    };
+    if (!target) {
+      done(failedBeforeSending(new ClientError('INVALID_URL', `invalid URL "${url}"`)));
+      return;
+    }
+    let encoded: EncodedBody;
+    try {
+      encoded = encodeBody(body);
+    } catch (err) {
+      done(failedBeforeSending(new ClientError('INVALID_BODY', (err as Error).message)));
+      return;
+    }
+    if (encoded.contentType !== undefined && !hasHeader(headers, 'content-type'))
+      headers['Content-Type'] = encoded.contentType;
+    clientFor(rt).send({ method: upper, target, headers, body: encoded.bytes, timeoutMs }, done);
+  });
+}
 
-  const t0 = performance.now();
-  let marks: ReturnType<typeof armPhases> | undefined;
+/** The Response and k6's ten samples of a request that ended. */
+function finish(
+  rt: Runtime,
+  vu: VuState | undefined,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  tags: Record<string, string>,
+  params: Params,
+  res: ClientResponse,
+): Response {
   let status = 0;
   let statusText = '';
   let resHeaders: Record<string, string> = {};
   let resBody: string | ArrayBuffer | null = null;
   let error = '';
   let code = 0;
-  let tHeaders = t0;
-  let received = 0;
-  let sent = upper.length + url.length + 12;
-  for (const [k, v] of Object.entries(headers)) sent += k.length + v.length + 4;
-  try {
-    if (!parsed) throw Object.assign(new Error(`invalid URL "${url}"`), { code: 'INVALID_URL' });
-    const { payload, size } = encodeBody(body, headers);
-    sent += size;
-    marks = armPhases();
-    const res = await request(parsed, {
-      method: upper as 'GET',
-      headers,
-      body: payload as string | Buffer | undefined,
-      dispatcher: dispatcher(),
-      // undici's own timers: an AbortSignal per request costs ~5 % of the runner's throughput.
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    tHeaders = performance.now();
-    status = res.statusCode;
-    for (const [k, v] of Object.entries(res.headers)) {
-      const value = Array.isArray(v) ? v.join(', ') : String(v ?? '');
-      resHeaders[canonicalHeader(k)] = value;
-      received += k.length + value.length + 4;
-    }
-    received += 17;
-    const buf = Buffer.from(await res.body.arrayBuffer());
-    received += buf.length;
-    if (params.responseType === 'none') resBody = null;
-    else if (params.responseType === 'binary')
-      resBody = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-    else resBody = buf.toString('utf8');
-    statusText = `${status}`;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'INVALID_URL') {
-      error = (err as Error).message;
-      code = 1020;
-    } else {
-      const e = errorCode(err);
-      error = e.message;
-      code = e.code;
-    }
-    status = 0;
-    resHeaders = {};
-    tHeaders = performance.now();
-  }
-  const tEnd = performance.now();
-  const p = marks
-    ? phases(marks, t0, tEnd)
-    : { blocked: 0, connecting: 0, sending: 0, waiting: tHeaders - t0, receiving: tEnd - tHeaders };
+  const p = res.phases;
   const timings: Timings = {
     blocked: p.blocked,
     connecting: p.connecting,
-    tls_handshaking: 0,
+    tls_handshaking: p.tlsHandshaking,
     sending: p.sending,
     waiting: p.waiting,
     receiving: p.receiving,
-    duration: p.sending + p.waiting + p.receiving,
+    duration: p.duration,
   };
-  const ok = code === 0 && (params.responseCallback ? params.responseCallback({ status }) : expected(status));
+  if (res.error) {
+    const e = k6Error(res.error);
+    error = e.message;
+    code = e.code;
+  } else {
+    status = res.status;
+    statusText = `${status}`;
+    resHeaders = responseHeaders(res.rawHeaders);
+    resBody = responseBody(res, params.responseType);
+  }
+  let ok = code === 0;
+  if (ok) {
+    const judge = params.responseCallback ?? (expected === defaultExpected ? undefined : expectedResponse);
+    // This runs in the socket's callback: the script's own callback gets its VU back (__VU, exec.vu).
+    if (judge === undefined) ok = defaultExpected(status);
+    else ok = vu ? rt.als.run(vu, judge, { status }) : judge({ status });
+  }
+  const m = samplesOf(rt);
   // data_sent/received carry the request's tags; the http_req_* samples add the outcome to the same object.
-  rt.emit('data_sent', sent, tags);
-  rt.emit('data_received', received, tags);
+  m.dataSent(res.bytesSent, tags);
+  m.dataReceived(res.bytesReceived, tags);
   const sampleTags = tags;
   sampleTags.status = String(status);
   sampleTags.expected_response = ok ? 'true' : 'false';
   if (code) sampleTags.error_code = String(code);
-  rt.emit('http_reqs', 1, sampleTags);
-  rt.emit('http_req_duration', timings.duration, sampleTags);
-  rt.emit('http_req_blocked', timings.blocked, sampleTags);
-  rt.emit('http_req_connecting', timings.connecting, sampleTags);
-  rt.emit('http_req_tls_handshaking', 0, sampleTags);
-  rt.emit('http_req_sending', timings.sending, sampleTags);
-  rt.emit('http_req_waiting', timings.waiting, sampleTags);
-  rt.emit('http_req_receiving', timings.receiving, sampleTags);
-  rt.emit('http_req_failed', ok ? 0 : 1, sampleTags);
+  m.reqs(1, sampleTags);
+  m.duration(timings.duration, sampleTags);
+  m.blocked(timings.blocked, sampleTags);
+  m.connecting(timings.connecting, sampleTags);
+  m.tlsHandshaking(timings.tls_handshaking, sampleTags);
+  m.sending(timings.sending, sampleTags);
+  m.waiting(timings.waiting, sampleTags);
+  m.receiving(timings.receiving, sampleTags);
+  m.failed(ok ? 0 : 1, sampleTags);
+  const req = { method, url, headers };
   return new Response(status, resBody, resHeaders, timings, url, error, code, req, statusText);
 }
 

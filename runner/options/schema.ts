@@ -95,7 +95,6 @@ const ignoredOptions = {
   discardResponseBodies: z.boolean().optional(),
   noConnectionReuse: z.boolean().optional(),
   userAgent: z.string().optional(),
-  insecureSkipTLSVerify: z.boolean().optional(),
   summaryTimeUnit: z.string().optional(),
   noVUConnectionReuse: z.boolean().optional(),
   batch: z.int().optional(),
@@ -119,6 +118,8 @@ const optionsSchema = z
     setupTimeout: duration.optional(),
     teardownTimeout: duration.optional(),
     tags: tags.optional(),
+    /** https without verifying the server's certificate (k6/http reads it from the test's options) */
+    insecureSkipTLSVerify: z.boolean().optional(),
     ...ignoredOptions,
   })
   .strict();

@@ -76,9 +76,10 @@ export function runCommand(): Command {
       .option('--no-thresholds', 'do not evaluate thresholds')
       .option('--no-summary', 'do not print the end-of-test summary')
       .addOption(
-        new Option('--workers <n>', 'worker threads for the VUs (default: cores, at most 4)').argParser(
-          positiveInt('--workers'),
-        ),
+        new Option(
+          '--workers <n>',
+          'worker threads for the VUs (default: one fewer than the cores, at most 4)',
+        ).argParser(positiveInt('--workers')),
       )
       .addOption(new Option('--progress <mode>', 'progress display').choices(['tty', 'plain', 'none']))
       .option('--allow-remote-target', 'confirm that requests may go to hosts other than loopback')
