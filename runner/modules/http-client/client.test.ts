@@ -234,7 +234,7 @@ describe('a kept-alive connection the server closed', () => {
   });
 
   for (const how of ['FIN', 'RST'] as const) {
-    it(`closed (${how}) as the request went out: sent again once on a new connection`, async () => {
+    it(`closed (${how}) as an idempotent request went out: sent again once on a new connection`, async () => {
       let requests = 0;
       const { url, connections } = await listen(
         rawServer(({ socket, index }) => {
@@ -250,11 +250,32 @@ describe('a kept-alive connection the server closed', () => {
       );
       const c = client();
       expect((await get(c, url)).status).toBe(200);
-      const retried = await get(c, url, { method: 'POST', body: Buffer.from('not idempotent either') });
+      const retried = await get(c, url, { method: 'PUT', body: Buffer.from('idempotent') });
       expect([retried.error, retried.status, retried.body.toString()]).toEqual([undefined, 200, 'ok']);
       expect(retried.phases.connecting).toBeGreaterThan(0);
       expect(connections()).toBe(2);
       expect(requests).toBe(3);
+    });
+
+    it(`closed (${how}) after a POST was read: not sent again (the server may have acted on it)`, async () => {
+      let requests = 0;
+      const { url, connections } = await listen(
+        rawServer(({ socket, index }) => {
+          requests++;
+          if (index === 1) {
+            if (how === 'RST') socket.resetAndDestroy();
+            else socket.destroy();
+            return;
+          }
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        }),
+      );
+      const c = client();
+      expect((await get(c, url)).status).toBe(200);
+      const res = await get(c, url, { method: 'POST', body: Buffer.from('a sign-up') });
+      expect(res.status).toBe(0);
+      expect(k6Error(res.error!).code).toBe(1220);
+      expect([connections(), requests]).toEqual([1, 2]);
     });
   }
 

@@ -45,15 +45,20 @@ export interface ClientResponse {
 
 const EMPTY = Buffer.alloc(0);
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
 /**
  * A kept-alive connection the server closed as the request went out: nothing came back and the
- * write or the read found the connection gone. The request cannot have been processed, so it is
- * sent again (once) on a new connection, whatever its method.
+ * write or the read found the connection gone, as when the server's idle timer fires. Sent again,
+ * once, on a new connection, as Go's transport (so k6) does: an idempotent request always; any
+ * other only when its write failed, because a reset after the write may follow a request the
+ * server read and acted on (a sign-up sent twice is a 409, not a success).
  */
-const stale = (ex: Exchange) =>
+const stale = (ex: Exchange, method: string) =>
   ex.reused &&
   ex.bytesReceived === 0 &&
-  (ex.error?.code === 'ECONNRESET' || ex.error?.code === 'EPIPE' || ex.error?.code === 'SOCKET_CLOSED');
+  (ex.error?.code === 'EPIPE' ||
+    (IDEMPOTENT.has(method) && (ex.error?.code === 'ECONNRESET' || ex.error?.code === 'SOCKET_CLOSED')));
 
 function response(
   t0: number,
@@ -113,7 +118,7 @@ class Attempt {
   private readonly onDone = (ex: Exchange, by: Connection): void => {
     this.bytesSent += ex.bytesSent;
     this.bytesReceived += ex.bytesReceived;
-    if (ex.error !== undefined && stale(ex)) this.start(this.pool.open(), false);
+    if (ex.error !== undefined && stale(ex, this.req.method)) this.start(this.pool.open(), false);
     else this.done(response(this.t0, ex, this.reused ? undefined : by, this.bytesSent, this.bytesReceived));
   };
 }
