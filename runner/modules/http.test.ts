@@ -55,6 +55,7 @@ describe('k6/http timings and data', () => {
           const sum = (t) => t.sending + t.waiting + t.receiving;
           check(null, {
             'bodies': () => a.body === 'secure' && b.body === 'secure',
+            'status_text as k6 gives it': () => a.status_text === '200 OK',
             'first: connect and handshake': () => a.timings.connecting > 0 && a.timings.tls_handshaking > 0,
             'second: reused': () => b.timings.connecting === 0 && b.timings.tls_handshaking === 0,
             'duration': () => a.timings.duration === sum(a.timings) && b.timings.duration === sum(b.timings),
@@ -66,7 +67,7 @@ describe('k6/http timings and data', () => {
     );
     expect(r.error).toBeUndefined();
     const checks = r.summary?.metrics.checks?.values ?? {};
-    expect({ passes: checks.passes, fails: checks.fails }).toEqual({ passes: 4, fails: 0 });
+    expect({ passes: checks.passes, fails: checks.fails }).toEqual({ passes: 5, fails: 0 });
     const tls = r.summary?.metrics.http_req_tls_handshaking?.values ?? {};
     expect(tls.max).toBeGreaterThan(0);
     expect(tls.min).toBe(0);

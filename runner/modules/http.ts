@@ -296,7 +296,8 @@ function finish(
     code = e.code;
   } else {
     status = res.status;
-    statusText = `${status}`;
+    // k6 (Go's Response.Status) reads "200 OK": the code and the server's reason phrase.
+    statusText = res.statusText ? `${status} ${res.statusText}` : `${status}`;
     resHeaders = responseHeaders(res.rawHeaders);
     resBody = responseBody(res, params.responseType);
   }
