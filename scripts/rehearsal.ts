@@ -257,7 +257,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   }
 }
 
-export function thisMachine(): NonNullable<RunManifest['machine']> {
+function thisMachine(): NonNullable<RunManifest['machine']> {
   return { cores: availableParallelism(), cpu: cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
 }
 

@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { type RunningPrometheus, startPrometheus } from '../scripts/record/prometheus.ts';
 import { CUMULATIVE_LATENCY_NOTE } from '../scripts/record/prometheus-series.ts';
+import { gelombangAsync as gelombang, tinyRehearsal } from './support/gelombang-cli.ts';
 import { requireSystemBinary } from './support/system-binary.ts';
 
 /**
@@ -21,21 +21,6 @@ const results = mkdtempSync(join(tmpdir(), 'gelombang-prometheus-record-'));
 const runDir = join(results, 'with-prometheus');
 let served: RunningPrometheus | undefined;
 
-function gelombang(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/gelombang.js', ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 const sum = (values: Array<number | null>, dt: number) =>
   values.reduce<number>((a, v) => a + (v ?? 0) * dt, 0);
 
@@ -45,29 +30,7 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
   });
 
   it('rehearse --prometheus: starts Prometheus, keeps its TSDB in the run directory, takes the services’ series from it', async () => {
-    const r = await gelombang([
-      'rehearse',
-      '--prometheus',
-      '--scale',
-      '0.0001',
-      '--compress',
-      '1200',
-      '--window',
-      '0-60',
-      '--knob',
-      'SCRYPT_N=1024',
-      '-e',
-      'THINK_COMPRESS=20000',
-      '-e',
-      'GRACEFUL_STOP=20s',
-      '--interval',
-      '0.5',
-      '--results',
-      results,
-      '--run-id',
-      'with-prometheus',
-      '-q',
-    ]);
+    const r = await gelombang(tinyRehearsal(results, 'with-prometheus', ['--prometheus']));
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/prometheus http:\/\/127\.0\.0\.1:\d+ \(scraping every 0\.25 s/);

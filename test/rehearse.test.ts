@@ -1,59 +1,18 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
+import { gelombang, gelombangAsync, tinyRehearsal } from './support/gelombang-cli.ts';
 
 /** `gelombang rehearse`, `report` and `compare` as a user runs them: processes, files, exit codes. */
 
 const cli = ['bin/gelombang.js'];
 const results = mkdtempSync(join(tmpdir(), 'gelombang-rehearse-'));
 
-function gelombang(args: string[], timeout = 60_000) {
-  return spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout });
-}
-
-/** Runs a command without blocking the test's event loop (the rehearsal takes a while). */
-function gelombangAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...cli, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-const tiny = (runId: string, extra: string[] = []) => [
-  'rehearse',
-  '--scale',
-  '0.0001',
-  '--compress',
-  '1200',
-  '--window',
-  '0-60',
-  '--knob',
-  'SCRYPT_N=1024',
-  '-e',
-  'THINK_COMPRESS=20000',
-  '-e',
-  'GRACEFUL_STOP=20s',
-  '--interval',
-  '0.5',
-  '--results',
-  results,
-  '--run-id',
-  runId,
-  '-q',
-  ...extra,
-];
+const tiny = (runId: string, extra: string[] = []) => tinyRehearsal(results, runId, extra);
 
 describe('gelombang rehearse end to end', () => {
   it('starts the stack, replays the first hour at a tiny scale, writes the run record and the report, stops the stack', async () => {

@@ -6,6 +6,7 @@ import { RunRecordError } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
 import { importK6Run } from '../record/import-k6.ts';
 import { replayOf } from '../rehearsal.ts';
+import { httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
 import { SCENARIOS } from './rehearse.ts';
 
 /**
@@ -26,35 +27,6 @@ function instant(flag: string) {
     throw new InvalidArgumentError(
       `${flag}: expected an ISO 8601 time with a zone (2026-11-23T10:00:00Z) or seconds since the epoch, got '${v}'`,
     );
-  };
-}
-
-function keyValue(flag: string) {
-  return (v: string, previous: Record<string, string>) => {
-    const i = v.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`${flag}: expected KEY=VALUE, got '${v}'`);
-    return { ...previous, [v.slice(0, i)]: v.slice(i + 1) };
-  };
-}
-
-function positive(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 3600)
-      throw new InvalidArgumentError(`${flag}: expected seconds > 0 and <= 3600, got '${v}'`);
-    return n;
-  };
-}
-
-function httpUrl(flag: string) {
-  return (v: string): string => {
-    try {
-      const u = new URL(v);
-      if (u.protocol === 'http:' || u.protocol === 'https:') return v.replace(/\/$/, '');
-    } catch {
-      // fall through
-    }
-    throw new InvalidArgumentError(`${flag}: expected an http(s) URL, got '${v}'`);
   };
 }
 
@@ -101,7 +73,12 @@ export function recordCommand(): Command {
         'when the test ended (default: the summary file’s modification time)',
         instant('--end'),
       )
-      .option('--interval <seconds>', 'sampling interval of the time series', positive('--interval'), 5)
+      .option(
+        '--interval <seconds>',
+        'sampling interval of the time series',
+        numberIn('--interval', 0, 3600, true),
+        5,
+      )
       .option(
         '--select <LABEL=VALUE>',
         "pick this run's k6 series, e.g. testid=wave-3 (repeatable)",
@@ -144,8 +121,8 @@ export function recordCommand(): Command {
         if (!(SCENARIOS as readonly string[]).includes(f.scenario) && f.scenario !== 'other')
           return fail(`--scenario: expected one of ${SCENARIOS.join(', ')} or other, got '${f.scenario}'`);
         const runId = f.runId ?? `k6-${basename(f.k6Summary).replace(/\.json$/, '')}`;
-        if (!/^[A-Za-z0-9._-]{1,100}$/.test(runId))
-          return fail(`--run-id: expected letters, digits, '.', '_' or '-', got '${runId}'`);
+        const badRunId = runIdProblem(runId);
+        if (badRunId) return fail(badRunId);
         let capacity: unknown = null;
         try {
           if (f.capacity) capacity = loadCapacity(resolve(f.capacity));

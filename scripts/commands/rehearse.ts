@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CapacityFileError } from '../../mock-services/capacity.ts';
@@ -6,6 +6,7 @@ import { EXIT } from '../../runner/index.ts';
 import { parseProfileCsv, replay } from '../../scenarios/lib/profile.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../record/prometheus.ts';
 import { runRehearsal } from '../rehearsal.ts';
+import { existingFile, httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
 
 /**
  * `gelombang rehearse`: the main job. Starts the stack on loopback (or uses --target), replays a
@@ -30,18 +31,6 @@ export const SERVICE_PROFILES: Record<string, Record<string, string>> = {
   optimized: { EMAIL_DELIVERY: 'outbox', MINISTRY_CALLS: 'parallel', MINISTRY_RETRIES: '1' },
 };
 
-function numberIn(name: string, min: number, max: number, exclusiveMin = false) {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || (exclusiveMin ? n <= min : n < min) || n > max) {
-      throw new InvalidArgumentError(
-        `${name}: expected a number ${exclusiveMin ? '>' : '>='} ${min} and <= ${max}, got '${v}'`,
-      );
-    }
-    return n;
-  };
-}
-
 function windowFlag(v: string): [number, number] {
   const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
   if (!m || Number(m[1]) >= Number(m[2])) {
@@ -50,33 +39,6 @@ function windowFlag(v: string): [number, number] {
     );
   }
   return [Number(m[1]), Number(m[2])];
-}
-
-function keyValue(flag: string) {
-  return (v: string, previous: Record<string, string>) => {
-    const i = v.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`${flag}: expected KEY=VALUE, got '${v}'`);
-    return { ...previous, [v.slice(0, i)]: v.slice(i + 1) };
-  };
-}
-
-function existingFile(flag: string) {
-  return (v: string) => {
-    if (!existsSync(v)) throw new InvalidArgumentError(`${flag}: no such file '${v}'`);
-    return resolve(v);
-  };
-}
-
-function url(flag: string) {
-  return (v: string) => {
-    try {
-      const u = new URL(v);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
-      return v.replace(/\/$/, '');
-    } catch {
-      throw new InvalidArgumentError(`${flag}: expected an http(s) URL, got '${v}'`);
-    }
-  };
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -161,9 +123,13 @@ export function rehearseCommand(): Command {
     .option(
       '--target <url>',
       'rehearse against this registration service instead of starting the stack',
-      url('--target'),
+      httpUrl('--target'),
     )
-    .option('--email-url <url>', 'the mailbox API of the email service behind --target', url('--email-url'))
+    .option(
+      '--email-url <url>',
+      'the mailbox API of the email service behind --target',
+      httpUrl('--email-url'),
+    )
     .option(
       '--allow-remote-target',
       'confirm that a --target other than loopback may receive the planned load',
@@ -190,8 +156,9 @@ export function rehearseCommand(): Command {
     .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
     .option('-q, --quiet', 'no live progress')
     .action(async (f: RehearseFlags) => {
-      if (f.runId !== undefined && !/^[A-Za-z0-9._-]{1,100}$/.test(f.runId)) {
-        console.error(`error: --run-id: expected letters, digits, '.', '_' or '-', got '${f.runId}'`);
+      const badRunId = f.runId === undefined ? undefined : runIdProblem(f.runId);
+      if (badRunId) {
+        console.error(`error: ${badRunId}`);
         process.exitCode = EXIT.invalidConfig;
         return;
       }

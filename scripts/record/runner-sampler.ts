@@ -102,9 +102,11 @@ export class RunnerSampler {
    * generator is starved of CPU measures the generator, not the system.
    */
   private sampleCpu(seconds: number): void {
-    const d = process.cpuUsage(this.prevCpu ?? process.cpuUsage());
-    this.prevCpu = process.cpuUsage();
-    this.book.set('process_cpu_cores', { process: 'runner' }, (d.user + d.system) / 1e6 / seconds);
+    const now = process.cpuUsage();
+    const before = this.prevCpu ?? now;
+    this.prevCpu = now;
+    const micros = now.user - before.user + now.system - before.system;
+    this.book.set('process_cpu_cores', { process: 'runner' }, micros / 1e6 / seconds);
   }
 
   /** One interval ending now; `seconds` is its length. */
