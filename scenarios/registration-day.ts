@@ -8,7 +8,7 @@ import {
   parseLossSplit,
 } from './lib/behaviour.ts';
 import { envNumber, envString } from './lib/env.ts';
-import { parseProfileCsv, replay } from './lib/profile.ts';
+import { parseProfileCsv, REPLAY_DEFAULTS, replay } from './lib/profile.ts';
 import { arrive, registrantSetup } from './lib/registrant.ts';
 import { stepThresholds } from './lib/slo.ts';
 
@@ -27,8 +27,8 @@ import { stepThresholds } from './lib/slo.ts';
  */
 
 const PROFILE = envString(__ENV, 'PROFILE', './profiles/registration-day-2020.csv');
-const SCALE = envNumber(__ENV, 'SCALE', 0.0005, { min: 0.000001, max: 1 });
-const COMPRESS = envNumber(__ENV, 'COMPRESS', 252, { min: 1 });
+const SCALE = envNumber(__ENV, 'SCALE', REPLAY_DEFAULTS.scale, { min: 0.000001, max: 1 });
+const COMPRESS = envNumber(__ENV, 'COMPRESS', REPLAY_DEFAULTS.compress, { min: 1 });
 // Think times are compressed with the day by default; a rehearsal of a short window can compress
 // them further to bring the later steps into it (a stated distortion of the funnel's timing).
 const THINK_COMPRESS = envNumber(__ENV, 'THINK_COMPRESS', COMPRESS, { min: 1 });

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { CapacityFileError, loadCapacity } from '../../mock-services/capacity.ts';
 import { RunRecordError } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
+import { REPLAY_DEFAULTS } from '../../scenarios/lib/profile.ts';
 import { importK6Run } from '../record/import-k6.ts';
 import { replayOf } from '../rehearsal.ts';
 import { httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
@@ -139,8 +140,9 @@ export function recordCommand(): Command {
             f.scenario === 'registration-day'
               ? replayOf({
                   scenario: f.scenario,
-                  scale: num('SCALE') ?? 0.0005,
-                  compress: num('COMPRESS') ?? 60,
+                  // what the scenario ran with when k6 was not given them
+                  scale: num('SCALE') ?? REPLAY_DEFAULTS.scale,
+                  compress: num('COMPRESS') ?? REPLAY_DEFAULTS.compress,
                   profile: f.env.PROFILE,
                   window: from !== undefined && to !== undefined ? [from, to] : undefined,
                 })
