@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +161,20 @@ describe('gelombang rehearse end to end', () => {
       /planned load on http:\/\/203\.0\.113\.7:3000: up to [\d.]+ new registrants per second/,
     );
     expect(r.stderr).toContain('Re-run with --allow-remote-target to confirm');
+  });
+
+  it('--prometheus without a prometheus on PATH: refused before anything starts, naming the package', () => {
+    const r = spawnSync(process.execPath, ['bin/gelombang.js', 'rehearse', '--prometheus', '-q'], {
+      encoding: 'utf8',
+      // a PATH with nothing on it: node itself is started by its full path
+      env: { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'gelombang-empty-path-')) },
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(104);
+    expect(r.stderr).toContain(
+      "error: --prometheus: no 'prometheus' on PATH; install the Debian package 'prometheus' (apt-get install prometheus)",
+    );
+    expect(r.stdout).not.toContain('starting the registration service');
   });
 
   it('refuses a capacity file that is not one, naming the field, before starting anything', () => {
