@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { isEligible, personAt } from '../scenarios/lib/population.ts';
+import { isEligible, personAt } from '../model/population.ts';
 import { RegistrantClient } from '../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 import type { Bench, BenchRow } from './types.ts';

@@ -14,10 +14,10 @@ export type Job = (typeof JOBS)[number];
 export const DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const;
 
 /**
- * Funnel stages and per-stage outcomes: the scenarios' single source (scenarios/lib/funnel.ts), in
+ * Funnel stages and per-stage outcomes: the model's single source (model/funnel.ts), in
  * journey order, so that conversion is always "this stage over the one before".
  */
-export { OUTCOMES as FUNNEL_OUTCOMES, STAGES as FUNNEL_STAGES } from '../scenarios/lib/funnel.ts';
+export { OUTCOMES as FUNNEL_OUTCOMES, STAGES as FUNNEL_STAGES } from '../model/funnel.ts';
 
 /** The provisioned datasource; its uid is fixed so that the dashboards need no datasource picker. */
 export const DATASOURCE = { type: 'prometheus', uid: 'gelombang-prometheus' } as const;

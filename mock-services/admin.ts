@@ -1,7 +1,8 @@
 import express, { type Express, type Request, type Response, Router } from 'express';
 import type { Registry } from 'prom-client';
-import { z } from 'zod';
-import { type Capacity, deepMerge, describeIssues } from './capacity.ts';
+import type { z } from 'zod';
+import { type Capacity, describeIssues } from '../model/capacity.ts';
+import { deepMerge } from './capacity.ts';
 import { sendError } from './station/station.ts';
 
 /**
@@ -69,8 +70,6 @@ export function jsonErrorHandler(
     next(err);
   }
 }
-
-export const portSchema = z.coerce.number().int().min(0).max(65535);
 
 /**
  * The part every mock shares: /healthz, /metrics of its registry, and the admin endpoint over its

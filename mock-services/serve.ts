@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { z } from 'zod';
-import { describeIssues } from './capacity.ts';
+import { describeIssues } from '../model/capacity.ts';
 
 /** Listening, printing the address, and stopping cleanly on SIGTERM/SIGINT: the same for every mock. */
 export async function listen(

@@ -1,5 +1,5 @@
 import { errorFunction } from 'simple-statistics';
-import { STAGES, STEPS, type Stage } from '../scenarios/lib/funnel.ts';
+import { STAGES, STEPS, type Stage } from '../model/funnel.ts';
 import { type RunManifest, type RunRecord, seriesValues, type Timeseries } from './record.ts';
 
 /**

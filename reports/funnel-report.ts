@@ -1,12 +1,5 @@
-import {
-  COUNTS_2020,
-  OUTCOMES,
-  type Outcome,
-  STAGES,
-  type Stage,
-  type Step,
-} from '../scenarios/lib/funnel.ts';
-import { SLOS } from '../scenarios/lib/slo.ts';
+import { COUNTS_2020, OUTCOMES, type Outcome, STAGES, type Stage, type Step } from '../model/funnel.ts';
+import { SLOS } from '../model/slo.ts';
 import { type RunRecord, seriesValues, type Timeseries } from './record.ts';
 import {
   type Bottleneck,
@@ -450,7 +443,7 @@ function notes(r: RunRecord): string[] {
   const m = r.manifest;
   const out = [
     `Counts are the run's exact totals (the engine's funnel_stage counter); curves are sampled every ${r.timeseries.intervalSeconds} s from ${r.timeseries.sources.join(' and ')}.`,
-    `A step breaks its SLO in an interval when its p95 or its error rate over that interval exceeds the objective (scenarios/lib/slo.ts), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval.`,
+    `A step breaks its SLO in an interval when its p95 or its error rate over that interval exceeds the objective (model/slo.ts), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval.`,
     `A dependency is saturated when all its servers are busy (utilisation >= ${SATURATED}); utilisation is the highest seen by scrapes of the mocks' /metrics every 250 ms within each interval.`,
     `Headroom is the highest arrival rate averaged over ${SUSTAIN_INTERVALS} consecutive intervals in which no step broke its SLO. In a compressed replay the work per arrival varies with the think times, so it indicates, where the breakpoint scenario measures.`,
   ];

@@ -1,4 +1,4 @@
-import { STEPS } from '../scenarios/lib/funnel.ts';
+import { STEPS } from '../model/funnel.ts';
 import { arrivalsChart, funnelChart, lossesChart, stepLatencyChart, utilisationChart } from './charts.ts';
 import {
   type Block,

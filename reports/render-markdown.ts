@@ -1,4 +1,4 @@
-import { COUNTS_2020, percent, type Stage, type Step } from '../scenarios/lib/funnel.ts';
+import { COUNTS_2020, percent, type Stage, type Step } from '../model/funnel.ts';
 import type { Bottleneck, LossRow, Report, ReportVerdict, StepRow } from './report-model.ts';
 
 /**
@@ -369,7 +369,7 @@ function stepsSection(r: Report): Section {
         '(p95 is what the slowest one in twenty waited). ',
         'Each step has two objectives, a p95 response time and a share of requests that may fail. ',
         'No objective was published in 2020; these are the project’s assumptions (',
-        code('scenarios/lib/slo.ts'),
+        code('model/slo.ts'),
         '). Retries count as requests.',
       ),
       {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { COUNTS_2020, LATER_STAGES, OUTCOMES, STAGES, STEPS } from '../scenarios/lib/funnel.ts';
-import { SLOS } from '../scenarios/lib/slo.ts';
+import { COUNTS_2020, LATER_STAGES, OUTCOMES, STAGES, STEPS } from '../model/funnel.ts';
+import { SLOS } from '../model/slo.ts';
 import {
   arrivalsChart,
   funnelChart,

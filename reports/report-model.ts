@@ -1,4 +1,4 @@
-import type { Outcome, Stage, Step } from '../scenarios/lib/funnel.ts';
+import type { Outcome, Stage, Step } from '../model/funnel.ts';
 
 /**
  * The funnel report as data: what report.json holds, and what report.md and report.html render

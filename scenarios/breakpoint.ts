@@ -1,5 +1,5 @@
 import exec from 'k6/execution';
-import { DEFAULT_MODEL, expectedJourneySeconds } from './lib/behaviour.ts';
+import { DEFAULT_MODEL, expectedJourneySeconds } from '../model/behaviour.ts';
 import {
   breakpointResult,
   breakpointText,
@@ -10,11 +10,12 @@ import {
   type Staircase,
   staircaseStages,
   TIME_UNIT_SECONDS,
-} from './lib/breakpoint.ts';
+} from '../model/breakpoint.ts';
+import { STEPS } from '../model/funnel.ts';
+import { vuBudget } from '../model/replay.ts';
+import { stepThresholds } from '../model/slo.ts';
 import { envNumber, envString } from './lib/env.ts';
-import { STEPS } from './lib/funnel.ts';
 import { arrive, registrantSetup } from './lib/registrant.ts';
-import { stepThresholds } from './lib/slo.ts';
 
 /**
  * Raises the arrival rate level by level until the per-step SLOs break, then stops (abortOnFail)
@@ -48,8 +49,7 @@ export const options = {
       startRate: 0,
       timeUnit: `${TIME_UNIT_SECONDS}s`,
       stages: staircaseStages(stairs),
-      preAllocatedVUs: Math.max(1, Math.ceil(inSystem)),
-      maxVUs: Math.max(2, Math.ceil(inSystem * 1.5)),
+      ...vuBudget(inSystem),
       gracefulStop: envString(__ENV, 'GRACEFUL_STOP', '10s'),
     },
   },

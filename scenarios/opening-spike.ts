@@ -1,9 +1,10 @@
 import exec from 'k6/execution';
-import { DEFAULT_MODEL, expectedJourneySeconds } from './lib/behaviour.ts';
+import { DEFAULT_MODEL, expectedJourneySeconds } from '../model/behaviour.ts';
+import { describeProfile, openingSpike, parseProfileCsv } from '../model/profile.ts';
+import { replay } from '../model/replay.ts';
+import { stepThresholds } from '../model/slo.ts';
 import { envNumber, envString } from './lib/env.ts';
-import { describeProfile, openingSpike, parseProfileCsv, replay } from './lib/profile.ts';
 import { arrive, registrantSetup } from './lib/registrant.ts';
-import { stepThresholds } from './lib/slo.ts';
 
 /**
  * The peak minutes of the 2020 opening at their per-second shape: the minutes around the

@@ -6,11 +6,12 @@ import {
   DEFAULT_MODEL,
   expectedJourneySeconds,
   parseLossSplit,
-} from './lib/behaviour.ts';
+} from '../model/behaviour.ts';
+import { parseProfileCsv } from '../model/profile.ts';
+import { REPLAY_DEFAULTS, replay } from '../model/replay.ts';
+import { stepThresholds } from '../model/slo.ts';
 import { envNumber, envString } from './lib/env.ts';
-import { parseProfileCsv, REPLAY_DEFAULTS, replay } from './lib/profile.ts';
 import { arrive, registrantSetup } from './lib/registrant.ts';
-import { stepThresholds } from './lib/slo.ts';
 
 /**
  * The registration day of April 2020 replayed: the 21-hour arrival profile (1,432,133 people,

@@ -1,5 +1,6 @@
 import { check } from 'k6';
 import exec from 'k6/execution';
+import { isEligible, personAt } from '../model/population.ts';
 import { endpoints, envNumber } from './lib/env.ts';
 import {
   createAccount,
@@ -14,7 +15,6 @@ import {
   uploadPhoto,
   verifyEmail,
 } from './lib/journey.ts';
-import { isEligible, personAt } from './lib/population.ts';
 
 /**
  * One registrant through all eight steps; every check must pass. The first thing to run against a

@@ -1,9 +1,9 @@
 import exec from 'k6/execution';
-import { DEFAULT_MODEL, expectedJourneySeconds } from './lib/behaviour.ts';
+import { DEFAULT_MODEL, expectedJourneySeconds } from '../model/behaviour.ts';
+import { durationMs, vuBudget } from '../model/replay.ts';
+import { stepThresholds } from '../model/slo.ts';
 import { envNumber, envString } from './lib/env.ts';
-import { durationMs } from './lib/profile.ts';
 import { arrive, registrantSetup } from './lib/registrant.ts';
-import { stepThresholds } from './lib/slo.ts';
 
 /**
  * A steady arrival rate for a long time, to expose what only time shows: memory that grows with
@@ -43,8 +43,7 @@ export const options = {
       rate: perThousandSeconds,
       timeUnit: '1000s',
       duration: DURATION,
-      preAllocatedVUs: Math.max(1, Math.ceil(inSystem)),
-      maxVUs: Math.max(2, Math.ceil(inSystem * 1.5)),
+      ...vuBudget(inSystem),
       gracefulStop: envString(__ENV, 'GRACEFUL_STOP', '30s'),
     },
   },

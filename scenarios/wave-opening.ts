@@ -2,6 +2,7 @@ import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
+import { isEligible, personAt } from '../model/population.ts';
 import { endpoints, envNumber, envString } from './lib/env.ts';
 import {
   createAccount,
@@ -14,7 +15,6 @@ import {
   uploadPhoto,
   verifyEmail,
 } from './lib/journey.ts';
-import { isEligible, personAt } from './lib/population.ts';
 
 /**
  * The opening of a wave: registrants who already finished the journey log in at the same moment

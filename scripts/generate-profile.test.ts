@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { describeProfile, parseProfileCsv, profileCsv } from '../scenarios/lib/profile.ts';
+import { describeProfile, parseProfileCsv, profileCsv } from '../model/profile.ts';
 import { CSV_PATH, PARAMETERS, registrationDay2020 } from './generate-profile.ts';
 
 const csv = readFileSync(CSV_PATH, 'utf8');

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeProfile, largestRemainder, type Profile, profileCsv } from '../scenarios/lib/profile.ts';
+import { describeProfile, largestRemainder, type Profile, profileCsv } from '../model/profile.ts';
 
 export const PARAMETERS = {
   /** FACTS.md, "accounts registered": 1,432,133 in the window */

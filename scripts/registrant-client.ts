@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Person } from '../scenarios/lib/population.ts';
+import type { Person } from '../model/population.ts';
 
 /**
  * A plain-fetch client of the reference service's journey, one method per step, for the demo and

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isEligible, personAt } from '../scenarios/lib/population.ts';
+import { isEligible, personAt } from '../model/population.ts';
 import { type Answer, FIXTURES, RegistrantClient } from './registrant-client.ts';
 
 /**

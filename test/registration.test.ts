@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isEligible } from '../scenarios/lib/population.ts';
+import { isEligible } from '../model/population.ts';
 import { type ErrorBody, FIXTURES, RegistrantClient } from '../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 import { people } from './support/population.ts';

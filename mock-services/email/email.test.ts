@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Capacity } from '../../model/capacity.ts';
 import { serve } from '../../test/support/listen.ts';
-import { type Capacity, loadCapacity } from '../capacity.ts';
+import { loadCapacity } from '../capacity.ts';
 import { createEmailService } from './server.ts';
 
 const closers: Array<() => Promise<void>> = [];

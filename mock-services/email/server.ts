@@ -4,10 +4,10 @@ import type { Express } from 'express';
 import { simpleParser } from 'mailparser';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { type Capacity, capacitySchema } from '../../model/capacity.ts';
+import { sampleServiceMs } from '../../model/station.ts';
 import { createMockApp } from '../admin.ts';
-import { type Capacity, capacitySchema } from '../capacity.ts';
 import { createStationMetrics } from '../station/metrics.ts';
-import { sampleServiceMs } from '../station/schema.ts';
 import { StationRuntime, sendError } from '../station/station.ts';
 import { extractLinks, Mailboxes } from './mailboxes.ts';
 

@@ -53,10 +53,6 @@ export const dtksResponseSchema = z.object({
   programmes: z.array(z.string()),
 });
 
-export const ministryErrorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
-});
-
 export type DukcapilRequest = z.infer<typeof dukcapilRequestSchema>;
 export type DukcapilResponse = z.infer<typeof dukcapilResponseSchema>;
 export type DapodikResponse = z.infer<typeof dapodikResponseSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_SHARES } from '../../scenarios/lib/population.ts';
+import { DEFAULT_SHARES } from '../../model/population.ts';
 import { loadCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
 import { closeOnSignals, listen, readEnv } from '../serve.ts';

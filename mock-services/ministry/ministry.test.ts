@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { personAt } from '../../scenarios/lib/population.ts';
+import { personAt } from '../../model/population.ts';
 import { serve } from '../../test/support/listen.ts';
 import { loadCapacity } from '../capacity.ts';
 import { dapodikResponseSchema, dtksResponseSchema, dukcapilResponseSchema } from './api.ts';

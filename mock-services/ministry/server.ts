@@ -1,7 +1,7 @@
 import express, { type Express, type Request, type Response } from 'express';
-import { DEFAULT_SHARES, findByNik, type PopulationShares } from '../../scenarios/lib/population.ts';
+import { type Capacity, capacitySchema } from '../../model/capacity.ts';
+import { DEFAULT_SHARES, findByNik, type PopulationShares } from '../../model/population.ts';
 import { createMockApp } from '../admin.ts';
-import { type Capacity, capacitySchema } from '../capacity.ts';
 import { createStationMetrics } from '../station/metrics.ts';
 import { StationRuntime, sendError, stationMiddleware } from '../station/station.ts';
 import {

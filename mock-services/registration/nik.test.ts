@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isEligible, personAt } from '../../scenarios/lib/population.ts';
+import { isEligible, personAt } from '../../model/population.ts';
 import { ageOn, checkNik } from './nik.ts';
 
 describe('checkNik', () => {

@@ -1,8 +1,14 @@
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  lognormalParams,
+  meanServiceMs,
+  type Station,
+  sampleServiceMs,
+  stationSchema,
+} from '../../model/station.ts';
 import { serve } from '../../test/support/listen.ts';
 import { createStationMetrics } from './metrics.ts';
-import { lognormalParams, meanServiceMs, type Station, sampleServiceMs, stationSchema } from './schema.ts';
 import { StationRuntime, stationMiddleware } from './station.ts';
 
 const closers: Array<() => Promise<void>> = [];

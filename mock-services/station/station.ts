@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
+import { type Station, sampleServiceMs } from '../../model/station.ts';
 import type { StationMetrics } from './metrics.ts';
-import { type Station, sampleServiceMs } from './schema.ts';
 
 /**
  * Enforces a station on real requests: `concurrency` servers, a FIFO waiting room of `queue`

@@ -2,8 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Capacity } from '../../model/capacity.ts';
 import { serve } from '../../test/support/listen.ts';
-import { type Capacity, loadCapacity } from '../capacity.ts';
+import { loadCapacity } from '../capacity.ts';
 import { presignPath } from './presign.ts';
 import { createUploadApp } from './server.ts';
 

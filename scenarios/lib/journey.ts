@@ -1,9 +1,9 @@
 import { check, sleep } from 'k6';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
-import { backoffSeconds, type RetryPolicy } from './behaviour.ts';
-import type { Address, Person } from './population.ts';
+import { backoffSeconds, type RetryPolicy } from '../../model/behaviour.ts';
+import type { Address, Person } from '../../model/population.ts';
 
-export type { RetryPolicy } from './behaviour.ts';
+export type { RetryPolicy } from '../../model/behaviour.ts';
 
 /**
  * The registration journey as k6 requests: one function per step, each tagged with `step` so that

@@ -1,9 +1,17 @@
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
-import { type BehaviourModel, DEFAULT_MODEL, decide, RETRY_POLICY, type RetryPolicy } from './behaviour.ts';
+import {
+  type BehaviourModel,
+  DEFAULT_MODEL,
+  decide,
+  RETRY_POLICY,
+  type RetryPolicy,
+} from '../../model/behaviour.ts';
+import type { LaterStage, Stage } from '../../model/funnel.ts';
+import { isEligible, MAX_POPULATION, type Person, personAt } from '../../model/population.ts';
+import { type Rng, rngFor } from '../../model/random.ts';
 import { endpoints, envNumber } from './env.ts';
-import type { LaterStage, Stage } from './funnel.ts';
 import {
   biodataOf,
   createAccount,
@@ -17,8 +25,6 @@ import {
   uploadPhoto,
   verifyEmail,
 } from './journey.ts';
-import { isEligible, MAX_POPULATION, type Person, personAt } from './population.ts';
-import { type Rng, rngFor } from './random.ts';
 
 /**
  * One registrant's way through the funnel, shared by the scenarios that replay arrivals

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { CapacityFileError, loadCapacity } from '../../mock-services/capacity.ts';
+import { loadCapacity } from '../../mock-services/capacity.ts';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { REPLAY_DEFAULTS } from '../../model/replay.ts';
 import { RunRecordError } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
-import { REPLAY_DEFAULTS } from '../../scenarios/lib/profile.ts';
 import { importK6Run } from '../record/import-k6.ts';
 import { replayOf } from '../rehearsal.ts';
 import { httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CapacityFileError } from '../../mock-services/capacity.ts';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { parseProfileCsv } from '../../model/profile.ts';
+import { replay } from '../../model/replay.ts';
 import { EXIT } from '../../runner/index.ts';
-import { parseProfileCsv, replay } from '../../scenarios/lib/profile.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../record/prometheus.ts';
 import { runRehearsal } from '../rehearsal.ts';
 import { existingFile, httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';

@@ -1,4 +1,4 @@
-import { isEligible, type Person, personAt } from '../../scenarios/lib/population.ts';
+import { isEligible, type Person, personAt } from '../../model/population.ts';
 
 /** Hands out distinct people of the synthetic population matching a predicate, so tests never collide. */
 export function people(seed = 2020, start = 0) {

@@ -20,20 +20,14 @@ import {
   roundModel,
   sampleDelayMinutes,
   TARGETS_2020,
-} from '../../scenarios/lib/behaviour.ts';
-import {
-  COUNTS_2020,
-  LATER_STAGES,
-  type LaterStage,
-  STAGES,
-  type Stage,
-} from '../../scenarios/lib/funnel.ts';
-import { constantProfile, parseProfileCsv } from '../../scenarios/lib/profile.ts';
-import { createRng, rngFor } from '../../scenarios/lib/random.ts';
-import { SLOS } from '../../scenarios/lib/slo.ts';
+} from './behaviour.ts';
+import { COUNTS_2020, LATER_STAGES, type LaterStage, STAGES, type Stage } from './funnel.ts';
+import { constantProfile, parseProfileCsv } from './profile.ts';
+import { createRng, rngFor } from './random.ts';
+import { SLOS } from './slo.ts';
 
 const profile = parseProfileCsv(
-  readFileSync(new URL('../../scenarios/profiles/registration-day-2020.csv', import.meta.url), 'utf8'),
+  readFileSync(new URL('../scenarios/profiles/registration-day-2020.csv', import.meta.url), 'utf8'),
 );
 const W = 21 * 60;
 const counted = ['registered', 'email_verified', 'biodata_verified', 'joined_wave'] as const;
@@ -306,7 +300,7 @@ describe('parseLossSplit', () => {
 
   it('and the calibration honours it: no one leaves email verification by choice', () => {
     const profile = parseProfileCsv(
-      readFileSync(new URL('../../scenarios/profiles/registration-day-2020.csv', import.meta.url), 'utf8'),
+      readFileSync(new URL('../scenarios/profiles/registration-day-2020.csv', import.meta.url), 'utf8'),
     );
     const split = parseLossSplit(
       '{"email_verified":{"leftByChoice":0,"inProgress":0.25,"failed":0.75,"rejected":0}}',

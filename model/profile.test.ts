@@ -1,28 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { rampingArrivals } from '../../runner/executors/schedule.ts';
-import { parseDuration } from '../../runner/options/duration.ts';
+import { rampingArrivals } from '../runner/executors/schedule.ts';
+import { parseDuration } from '../runner/options/duration.ts';
 import {
   constantProfile,
   describeProfile,
-  durationMs,
   openingSpike,
   type Profile,
   ProfileError,
   parseProfileCsv,
+} from './profile.ts';
+import {
+  durationMs,
   RESOLUTION,
   replay,
   slidingWindowMax,
   stagesIntegral,
   stagesPeakPerSecond,
-  toRampingArrivalRate,
-  toStages,
-} from '../../scenarios/lib/profile.ts';
+} from './replay.ts';
 
-const csv = readFileSync(
-  new URL('../../scenarios/profiles/registration-day-2020.csv', import.meta.url),
-  'utf8',
-);
+const csv = readFileSync(new URL('../scenarios/profiles/registration-day-2020.csv', import.meta.url), 'utf8');
 const profile = parseProfileCsv(csv, 'registration-day-2020.csv');
 const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0);
 
@@ -116,7 +113,11 @@ describe('the opening spike at per-second resolution', () => {
 });
 
 /** Iterations started in each bucket, by the runner's own implementation of k6's `cal`. */
-function startsPerBucket(r: ReturnType<typeof toStages>, bucketMs: number, buckets: number): number[] {
+function startsPerBucket(
+  r: ReturnType<typeof replay>['scenario'],
+  bucketMs: number,
+  buckets: number,
+): number[] {
   const counts = new Array(buckets).fill(0);
   const stages = r.stages.map((s) => ({ target: s.target, durationMs: parseDuration(s.duration, 'stage') }));
   for (const t of rampingArrivals(r.startRate, parseDuration(r.timeUnit, 'timeUnit'), stages)) {
@@ -233,25 +234,6 @@ describe('replaying a profile as ramping-arrival-rate', () => {
     expect(() => replay(profile, { ...o, window: { fromMinute: 10, toMinute: 5 } })).toThrow(/window/);
     expect(() => replay(profile, { ...o, window: { fromMinute: 0, toMinute: 2000 } })).not.toThrow();
     expect(() => replay(profile, { ...o, headroom: 0.5 })).toThrow(/headroom/);
-  });
-
-  it('keeps the earlier bucket-window API and toStages returns the k6 scenario alone', () => {
-    const old = toRampingArrivalRate(profile, {
-      scale: 0.01,
-      compress: 60,
-      window: { fromBucket: 0, toBucket: 120 },
-      journeySeconds: 10,
-    });
-    const now = replay(profile, {
-      scale: 0.01,
-      compress: 60,
-      window: { fromMinute: 0, toMinute: 120 },
-      journeySeconds: 10,
-    });
-    expect(old).toEqual(now);
-    expect(toStages(profile, { scale: 0.01, compress: 60, journeySeconds: 10 })).toEqual(
-      replay(profile, { scale: 0.01, compress: 60, journeySeconds: 10 }).scenario,
-    );
   });
 
   it('reads the durations it writes', () => {

@@ -65,30 +65,6 @@ export const OUTCOMES: readonly Outcome[] = [
   'rejected',
 ];
 
-/**
- * Why the system failed a step: the HTTP status class, a timeout, no connection at all, or the
- * dependency the service named in its error (`dependency:dukcapil`, `dependency:email`).
- */
-export type FailureReason = `http_${number}xx` | 'timeout' | 'connection' | `dependency:${string}`;
-
-/**
- * Why the rules turned a registrant away (FACTS.md, "Eligibility"); the service's error codes.
- * Other codes the service may add are still rejections, hence the open string.
- */
-export type RejectionReason =
-  | 'too_young'
-  | 'in_formal_education'
-  | 'nik_not_verified'
-  | 'not_citizen'
-  | string;
-
-export type StageOutcome =
-  | { outcome: 'continued' }
-  | { outcome: 'left_by_choice' }
-  | { outcome: 'in_progress' }
-  | { outcome: 'failed'; reason: FailureReason }
-  | { outcome: 'rejected'; reason: RejectionReason };
-
 /** Counts per stage; null where nobody published one. */
 export type StageCounts = Record<Stage, number | null>;
 

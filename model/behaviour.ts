@@ -8,8 +8,9 @@ import {
   type Stage,
   WINDOW_2020_MINUTES,
 } from './funnel.ts';
+import { type Lognormal, lognormalFromQuantile, lognormalMean, sampleLognormal, Z90 } from './lognormal.ts';
 import type { Profile } from './profile.ts';
-import { type Rng, standardNormal } from './random.ts';
+import type { Rng } from './random.ts';
 import { SLOS } from './slo.ts';
 
 /**
@@ -170,10 +171,9 @@ export const DEFAULT_MODEL: BehaviourModel = {
   },
 };
 
-const Z90 = 1.2815515655446004;
-
-function sigmaOf(d: Delay): number {
-  return Math.log(d.p90 / d.median) / Z90;
+/** The part of a delay above its minimum is log-normal, stated by its median and p90. */
+function aboveMinimum(d: Delay): Lognormal {
+  return lognormalFromQuantile(d.median, d.p90, Z90);
 }
 
 /** The standard normal CDF (Abramowitz and Stegun 7.1.26 for erf; absolute error below 1.5e-7). */
@@ -192,26 +192,17 @@ export function normalCdf(z: number): number {
 export function delayCdf(d: Delay, minutes: number): number {
   const above = minutes - d.minMinutes;
   if (above <= 0) return 0;
-  return normalCdf((Math.log(above) - Math.log(d.median)) / sigmaOf(d));
+  const { mu, sigma } = aboveMinimum(d);
+  return normalCdf((Math.log(above) - mu) / sigma);
 }
 
-/** The mean delay in minutes (a log-normal's mean is its median times exp(sigma^2 / 2)). */
 export function meanDelayMinutes(d: Delay): number {
-  const s = sigmaOf(d);
-  return d.minMinutes + d.median * Math.exp((s * s) / 2);
+  return d.minMinutes + lognormalMean(aboveMinimum(d));
 }
 
 /** A delay in real minutes, from the registrant's stream. */
 export function sampleDelayMinutes(d: Delay, rng: Rng): number {
-  return d.minMinutes + Math.exp(Math.log(d.median) + sigmaOf(d) * standardNormal(rng));
-}
-
-/**
- * A think time in seconds of the compressed replay: the same distribution as the real one,
- * divided by the replay's time factor, so that a 21-hour day compressed 252 times keeps its funnel.
- */
-export function thinkTimeSeconds(d: Delay, compress: number, rng: Rng): number {
-  return (sampleDelayMinutes(d, rng) * 60) / compress;
+  return d.minMinutes + sampleLognormal(aboveMinimum(d), rng);
 }
 
 export type Decision =

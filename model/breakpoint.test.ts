@@ -8,7 +8,7 @@ import {
   staircaseStages,
   TIME_UNIT_SECONDS,
 } from './breakpoint.ts';
-import { stagesIntegral } from './profile.ts';
+import { stagesIntegral } from './replay.ts';
 
 const stairs = { startRate: 2, stepRate: 1.5, levels: 4, levelSeconds: 20 };
 

@@ -1,4 +1,5 @@
 import { fakerID_ID as faker } from '@faker-js/faker';
+import { createRng } from './random.ts';
 
 /**
  * The deterministic synthetic population of Indonesia that the ministry mock answers from and the
@@ -77,17 +78,6 @@ export interface Person {
 /** Persons addressable through the NIK's regency (2), district (2) and serial (4) digits. */
 export const MAX_POPULATION = 99 * 99 * 9999;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A 32-bit hash of (seed, index) so that neighbouring indexes get unrelated random streams. */
 function mix(seed: number, index: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
@@ -122,7 +112,7 @@ export function personAt(seed: number, index: number, shares: PopulationShares =
   if (!Number.isInteger(index) || index < 0 || index >= MAX_POPULATION) {
     throw new RangeError(`person index must be an integer in [0, ${MAX_POPULATION}), got ${index}`);
   }
-  const rnd = mulberry32(mix(seed, index));
+  const rnd = createRng(mix(seed, index));
   const gender: 'M' | 'F' = rnd() < 0.5 ? 'M' : 'F';
   const ref = referenceDate();
   const under18 = rnd() < shares.under18;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { type Lognormal, lognormalFromQuantile, lognormalMean, sampleLognormal, Z99 } from './lognormal.ts';
+import type { Rng } from './random.ts';
 
 /**
  * A "station" is the capacity model of one dependency: c servers, a bounded waiting room, a service
@@ -42,32 +44,21 @@ export const stationSchema = z
 
 export type ServiceTime = z.infer<typeof serviceTimeSchema>;
 export type Station = z.infer<typeof stationSchema>;
-export type StationInput = z.input<typeof stationSchema>;
-
-/** z-score of the 99th percentile of the standard normal distribution */
-const Z99 = 2.326347874040841;
 
 /** Log-normal parameters (mu, sigma of the underlying normal, in ln-ms) from a median and a p99. */
-export function lognormalParams(medianMs: number, p99Ms: number): { mu: number; sigma: number } {
+export function lognormalParams(medianMs: number, p99Ms: number): Lognormal {
   const median = Math.max(medianMs, 1e-3);
-  const p99 = Math.max(p99Ms, median);
-  return { mu: Math.log(median), sigma: Math.log(p99 / median) / Z99 };
+  return lognormalFromQuantile(median, Math.max(p99Ms, median), Z99);
 }
 
 /** Mean service time in ms, which the simulator needs for utilisation (rho = lambda * mean / c). */
 export function meanServiceMs(st: ServiceTime): number {
   if (st.distribution === 'constant') return st.ms;
-  const { mu, sigma } = lognormalParams(st.medianMs, st.p99Ms);
-  return Math.exp(mu + (sigma * sigma) / 2);
+  return lognormalMean(lognormalParams(st.medianMs, st.p99Ms));
 }
 
 /** Draws one service time in ms. `random` returns uniform [0, 1), injectable for determinism. */
-export function sampleServiceMs(st: ServiceTime, random: () => number = Math.random): number {
+export function sampleServiceMs(st: ServiceTime, random: Rng = Math.random): number {
   if (st.distribution === 'constant') return st.ms;
-  const { mu, sigma } = lognormalParams(st.medianMs, st.p99Ms);
-  // Box-Muller; 1 - u keeps the log argument in (0, 1].
-  const u1 = 1 - random();
-  const u2 = random();
-  const n = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  return Math.exp(mu + sigma * n);
+  return sampleLognormal(lognormalParams(st.medianMs, st.p99Ms), random);
 }
