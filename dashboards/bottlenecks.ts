@@ -37,7 +37,7 @@ export function bottlenecksDashboard(): Dashboard {
         colours: trafficLight(0.7, SATURATED),
         queries: [
           {
-            expr: `sort_desc(dependency:mock_saturation:ratio{${DEP}})`,
+            expr: `sort_desc(dependency:station_saturation:ratio{${DEP}})`,
             legend: '{{dependency}}',
             instant: true,
           },
@@ -54,7 +54,7 @@ export function bottlenecksDashboard(): Dashboard {
         colours: thresholds([{ value: null, color: 'red' }]),
         queries: [
           {
-            expr: `sort(min_over_time((timestamp(dependency:mock_saturation:ratio{${DEP}} >= ${SATURATED}) * 1000)[$__range:1s]))`,
+            expr: `sort(min_over_time((timestamp(dependency:station_saturation:ratio{${DEP}} >= ${SATURATED}) * 1000)[$__range:1s]))`,
             legend: '{{dependency}}',
             instant: true,
           },
@@ -71,7 +71,7 @@ export function bottlenecksDashboard(): Dashboard {
         colours: trafficLight(0.5, 0.9),
         queries: [
           {
-            expr: `sort_desc(dependency:mock_queue_fill:ratio{${DEP}})`,
+            expr: `sort_desc(dependency:station_queue_fill:ratio{${DEP}})`,
             legend: '{{dependency}}',
             instant: true,
           },
@@ -86,7 +86,7 @@ export function bottlenecksDashboard(): Dashboard {
         width: 12,
         min: 0,
         limits: trafficLight(0.7, SATURATED),
-        queries: [{ expr: `dependency:mock_saturation:ratio{${DEP}}`, legend: '{{dependency}}' }],
+        queries: [{ expr: `dependency:station_saturation:ratio{${DEP}}`, legend: '{{dependency}}' }],
       }),
     )
     .withPanel(
@@ -99,7 +99,7 @@ export function bottlenecksDashboard(): Dashboard {
         queries: [
           { expr: `sum(testid:k6_iterations:rate1m{${RUN}})`, legend: 'iterations started' },
           {
-            expr: `sum by (dependency, reason) (dependency:mock_rejections:rate1m{${DEP}})`,
+            expr: `sum by (dependency, reason) (dependency:station_rejections:rate1m{${DEP}})`,
             legend: '{{dependency}} {{reason}}',
           },
         ],
@@ -139,7 +139,7 @@ export function bottlenecksDashboard(): Dashboard {
         unit: 'percentunit',
         width: 6,
         colours: trafficLight(0.7, 0.95),
-        queries: [{ expr: 'max(mock_upload_bandwidth_utilisation)', legend: 'bandwidth' }],
+        queries: [{ expr: 'max(upload_bandwidth_utilisation)', legend: 'bandwidth' }],
       }),
     )
     .withPanel(
@@ -163,8 +163,8 @@ export function bottlenecksDashboard(): Dashboard {
         min: 0,
         capacityRegexp: '.*capacity.*',
         queries: [
-          { expr: 'dependency:mock_in_flight:sum{dependency=~"$dependency"}', legend: 'busy servers' },
-          { expr: 'dependency:mock_capacity:sum{dependency=~"$dependency"}', legend: 'capacity (servers)' },
+          { expr: 'dependency:station_in_flight:sum{dependency=~"$dependency"}', legend: 'busy servers' },
+          { expr: 'dependency:station_capacity:sum{dependency=~"$dependency"}', legend: 'capacity (servers)' },
         ],
       }),
     )
@@ -178,9 +178,9 @@ export function bottlenecksDashboard(): Dashboard {
         min: 0,
         capacityRegexp: '.*capacity.*',
         queries: [
-          { expr: 'dependency:mock_queue_depth:sum{dependency=~"$dependency"}', legend: 'waiting' },
+          { expr: 'dependency:station_queue_depth:sum{dependency=~"$dependency"}', legend: 'waiting' },
           {
-            expr: 'sum by (dependency) (mock_queue_capacity{dependency=~"$dependency"})',
+            expr: 'sum by (dependency) (station_queue_capacity{dependency=~"$dependency"})',
             legend: 'queue capacity',
           },
         ],
@@ -195,7 +195,7 @@ export function bottlenecksDashboard(): Dashboard {
         width: 6,
         queries: [
           {
-            expr: 'sum by (reason) (dependency:mock_rejections:rate1m{dependency=~"$dependency"})',
+            expr: 'sum by (reason) (dependency:station_rejections:rate1m{dependency=~"$dependency"})',
             legend: 'refused: {{reason}}',
           },
           {
@@ -203,7 +203,7 @@ export function bottlenecksDashboard(): Dashboard {
             legend: 'service saw: {{outcome}}',
           },
           {
-            expr: 'sum by (outcome) (dependency:mock_requests:rate1m{dependency=~"$dependency", outcome="ok"})',
+            expr: 'sum by (outcome) (dependency:station_requests:rate1m{dependency=~"$dependency", outcome="ok"})',
             legend: 'answered ok',
           },
         ],
@@ -218,7 +218,7 @@ export function bottlenecksDashboard(): Dashboard {
         width: 6,
         queries: [
           {
-            expr: 'dependency:mock_request_duration_seconds:quantile_rate1m{dependency=~"$dependency"}',
+            expr: 'dependency:station_request_duration_seconds:quantile_rate1m{dependency=~"$dependency"}',
             legend: 'mock p{{quantile}}',
           },
           {

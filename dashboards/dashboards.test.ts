@@ -57,15 +57,15 @@ const EXPOSED = new Set([
   'gelombang_wave_places',
   'gelombang_email_outbox_depth',
   'gelombang_password_hash_duration_seconds_bucket',
-  'mock_requests_total',
-  'mock_request_duration_seconds_bucket',
-  'mock_in_flight',
-  'mock_capacity',
-  'mock_queue_depth',
-  'mock_queue_capacity',
-  'mock_rejections_total',
-  'mock_config_changes_total',
-  'mock_upload_bandwidth_utilisation',
+  'station_requests_total',
+  'station_request_duration_seconds_bucket',
+  'station_in_flight',
+  'station_capacity',
+  'station_queue_depth',
+  'station_queue_capacity',
+  'station_rejections_total',
+  'station_config_changes_total',
+  'upload_bandwidth_utilisation',
   'process_cpu_seconds_total',
   'process_resident_memory_bytes',
   'nodejs_eventloop_lag_p99_seconds',
@@ -162,7 +162,7 @@ describe('built dashboards', () => {
       const vars = (d.templating?.list ?? []).map((v) => v.name);
       expect(vars).toEqual(expect.arrayContaining(['testid', 'scenario']));
       const fault = d.annotations?.list?.find((a) => a.name === 'Fault injections');
-      expect(fault?.expr).toContain('mock_config_changes_total');
+      expect(fault?.expr).toContain('station_config_changes_total');
     },
   );
 
@@ -181,8 +181,8 @@ describe('built dashboards', () => {
     expect(panels.find((p) => p.type === 'row' && p.repeat === 'dependency')).toBeDefined();
     const use = panels.find((p) => p.title === '$dependency: utilisation vs capacity');
     expect(use?.targets?.map((t) => t.expr)).toEqual([
-      'dependency:mock_in_flight:sum{dependency=~"$dependency"}',
-      'dependency:mock_capacity:sum{dependency=~"$dependency"}',
+      'dependency:station_in_flight:sum{dependency=~"$dependency"}',
+      'dependency:station_capacity:sum{dependency=~"$dependency"}',
     ]);
     expect(use?.fieldConfig?.overrides?.length).toBe(1);
   });
@@ -201,7 +201,7 @@ describe('allDashboardQueries', () => {
     expect(queries).toContainEqual({
       dashboard: 'gelombang-bottlenecks',
       panel: 'variable:dependency',
-      expr: 'mock_capacity',
+      expr: 'station_capacity',
     });
   });
 
@@ -225,19 +225,20 @@ describe('allDashboardQueries', () => {
       'registration/metrics.ts',
       'registration/main.ts',
       'upload/server.ts',
+      'email/server.ts',
     ]
       .map((f) => readFileSync(join(import.meta.dirname, '../mock-services', f), 'utf8'))
       .join('\n');
     const missing = [...EXPOSED]
-      .filter((n) => n.startsWith('gelombang_') || n.startsWith('mock_'))
+      .filter((n) => /^(gelombang|station|email|upload)_/.test(n))
       .map((n) => n.replace(/_(bucket|count)$/, ''))
       .filter((n) => !sources.includes(`'${n}'`));
     expect(missing).toEqual([]);
   });
 
   it('the metric-name check notices a misspelt metric', () => {
-    expect(metricNames('sum by (dependency) (rate(mock_request_total{outcome!="ok"}[1m])) > 0')).toEqual([
-      'mock_request_total',
+    expect(metricNames('sum by (dependency) (rate(station_request_total{outcome!="ok"}[1m])) > 0')).toEqual([
+      'station_request_total',
     ]);
   });
 

@@ -11,7 +11,7 @@ export const JOBS = ['registration', 'ministry', 'email', 'upload', 'runner'] as
 export type Job = (typeof JOBS)[number];
 
 /** The `dependency` label, the same on the service side and on the mocks' stations. */
-export const DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const;
+export { DEPENDENCIES } from '../model/capacity.ts';
 
 /**
  * Funnel stages and per-stage outcomes: the model's single source (model/funnel.ts), in

@@ -188,7 +188,7 @@ export function runVariables(): QueryVariableBuilder[] {
 }
 
 export function dependencyVariable(): QueryVariableBuilder {
-  return labelVariable('dependency', 'Dependency', 'label_values(mock_capacity, dependency)').sort(
+  return labelVariable('dependency', 'Dependency', 'label_values(station_capacity, dependency)').sort(
     VariableSort.AlphabeticalAsc,
   );
 }
@@ -199,7 +199,7 @@ export function dependencyVariable(): QueryVariableBuilder {
  * increment, so the first injection shows up as a new series rather than an increase).
  */
 export const FAULT_ANNOTATION_EXPR =
-  'sum by (dependency) (increase(mock_config_changes_total[1m]) > 0 or (mock_config_changes_total unless mock_config_changes_total offset 1m))';
+  'sum by (dependency) (increase(station_config_changes_total[1m]) > 0 or (station_config_changes_total unless station_config_changes_total offset 1m))';
 export const RUN_ANNOTATION_EXPR = 'max by (testid) (k6_vus{testid=~"$testid"}) > 0';
 
 export function annotations(): AnnotationQueryBuilder[] {

@@ -51,8 +51,8 @@ describe.skipIf(!promtool)('promtool', () => {
   it('test rules fails when a rule misbehaves (the unit tests can catch a broken rule)', () => {
     // The saturation rule made to divide the other way round: the unit test must notice.
     const rules = readFileSync(join(PROMETHEUS_DIR, 'rules/gelombang.rules.yml'), 'utf8').replace(
-      'dependency:mock_in_flight:sum / (dependency:mock_capacity:sum > 0)',
-      'dependency:mock_capacity:sum / (dependency:mock_in_flight:sum > 0)',
+      'dependency:station_in_flight:sum / (dependency:station_capacity:sum > 0)',
+      'dependency:station_capacity:sum / (dependency:station_in_flight:sum > 0)',
     );
     writeFileSync(join(scratch, 'gelombang.rules.yml'), rules);
     const tests = readFileSync(join(PROMETHEUS_DIR, RULE_TESTS[0]), 'utf8')
@@ -61,7 +61,7 @@ describe.skipIf(!promtool)('promtool', () => {
     writeFileSync(join(scratch, 'broken.test.yml'), tests);
     const r = runPromtool(tool, ['test', 'rules', 'broken.test.yml'], scratch);
     expect(r.ok).toBe(false);
-    expect(r.output).toContain('dependency:mock_saturation:ratio');
+    expect(r.output).toContain('dependency:station_saturation:ratio');
   });
 
   it('a configuration rendered for ephemeral ports, outside the repo, is valid', () => {

@@ -33,7 +33,7 @@ const W = 21 * 60;
 const counted = ['registered', 'email_verified', 'biodata_verified', 'joined_wave'] as const;
 
 describe('the calibrated default model', () => {
-  it('reproduces the FACTS.md counts at hour 21 within 0.5 %', () => {
+  it('reproduces the docs/2020.md counts at hour 21 within 0.5 %', () => {
     const f = expectedFunnel(profile, DEFAULT_MODEL, W);
     for (const stage of counted) {
       const fact = COUNTS_2020[stage] as number;

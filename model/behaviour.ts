@@ -25,7 +25,7 @@ import { SLOS } from './slo.ts';
  * opening, so some of the loss between two stages was people who had simply not got there yet.
  *
  * The parameters are calibrated (see `calibrate`) so that the model, run over the 2020 arrival
- * profile, reproduces the FACTS.md counts at hour 21 under a stated split of each stage's loss
+ * profile, reproduces the docs/2020.md counts at hour 21 under a stated split of each stage's loss
  * between choice, in progress, system failure and rules. Pure: no k6, no Node.
  */
 
@@ -71,21 +71,21 @@ export interface LossSplit {
  */
 export const DEFAULT_SPLIT: Record<LaterStage, LossSplit> = {
   // 369,105 registered but not verified at hour 21. Email verification is the first thing the
-  // government listed as broken (FACTS.md, "What broke"): the largest share is the system's.
+  // government listed as broken (docs/2020.md, "What broke"): the largest share is the system's.
   // Registrations after midnight and mail that arrived late make a quarter still on the way; the
   // rest mistyped an address or never opened the mail.
   email_verified: { leftByChoice: 0.3, inProgress: 0.25, failed: 0.45, rejected: 0 },
   // 438,938 verified their email but not their NIK. The rules reject some (too young, in formal
-  // education, NIK unknown to Dukcapil; FACTS.md, "Eligibility"); the ministries' API capacity was
-  // listed as broken (FACTS.md): a third is the system's; the biodata form is long, so a quarter
+  // education, NIK unknown to Dukcapil; docs/2020.md, "Eligibility"); the ministries' API capacity was
+  // listed as broken (docs/2020.md): a third is the system's; the biodata form is long, so a quarter
   // were still on it or had put it off.
   biodata_verified: { leftByChoice: 0.2, inProgress: 0.25, failed: 0.35, rejected: 0.2 },
   // No published count. Photo upload was listed as broken ("could log in but failed to upload the
-  // KTP photo", FACTS.md): the largest share is the system's; the KTP photo needs the card at hand,
+  // KTP photo", docs/2020.md): the largest share is the system's; the KTP photo needs the card at hand,
   // so many put it off.
   photo_uploaded: { leftByChoice: 0.15, inProgress: 0.4, failed: 0.45, rejected: 0 },
   // No published count. A 15-minute test (seed 001) that wave 1 gave until Thursday 16 April to
-  // take (FACTS.md, "wave 1 registration closed"): most of the loss is people who had not sat it yet.
+  // take (docs/2020.md, "wave 1 registration closed"): most of the loss is people who had not sat it yet.
   assessment_done: { leftByChoice: 0.2, inProgress: 0.7, failed: 0.1, rejected: 0 },
   // Joining is one click after the test, so the loss is small; half of it is people still reading
   // the result, the quota write is the contended row of the day (a quarter failed), the rest chose
@@ -104,7 +104,7 @@ export const DELAY_SHAPE: Record<LaterStage, { minMinutes: number; p90ToMedian: 
   biodata_verified: { minMinutes: 3, p90ToMedian: 6 },
   // finding the KTP and taking its photo
   photo_uploaded: { minMinutes: 1, p90ToMedian: 8 },
-  // "a motivation and basic-skills test of about 15 minutes" (FACTS.md, journey step 4; seed 001)
+  // "a motivation and basic-skills test of about 15 minutes" (docs/2020.md, journey step 4; seed 001)
   assessment_done: { minMinutes: 15, p90ToMedian: 6 },
   // one click after the test result
   joined_wave: { minMinutes: 0.5, p90ToMedian: 10 },
@@ -112,7 +112,7 @@ export const DELAY_SHAPE: Record<LaterStage, { minMinutes: number; p90ToMedian: 
 
 /**
  * The counts calibration aims at, at hour 21. Registered, email verified, NIK verified and joined
- * a batch are FACTS.md (COUNTS_2020). Photo and test have no published count, so the model states
+ * a batch are docs/2020.md (COUNTS_2020). Photo and test have no published count, so the model states
  * them: 40 % of the NIK-verified had uploaded their KTP photo (the upload was broken, and the card
  * must be at hand), and 35 % of those had finished the test (15 minutes, which wave 1 gave until
  * Thursday to take). Then joining, one click after the test, converts 89 % (77,834 / 87,373).
@@ -141,7 +141,7 @@ export const TARGETS_2020: Record<Stage, number> = {
  * The calibrated default model: `calibrate(registration-day-2020, DEFAULT_SPLIT, DELAY_SHAPE,
  * TARGETS_2020, 1,260 minutes)`, rounded to four significant figures. Stored rather than computed
  * at import because every k6 VU imports this module; test/scenarios-lib/behaviour.test.ts recalibrates and compares,
- * and checks that these parameters reproduce the FACTS.md counts within 0.5 %.
+ * and checks that these parameters reproduce the docs/2020.md counts within 0.5 %.
  */
 export const DEFAULT_MODEL: BehaviourModel = {
   email_verified: {

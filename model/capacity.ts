@@ -27,6 +27,9 @@ export const capacitySchema = z
 export type Capacity = z.infer<typeof capacitySchema>;
 export type DependencyName = keyof Capacity;
 
+/** The dependencies, in the capacity file's order: the `dependency` label everywhere. */
+export const DEPENDENCIES = Object.keys(capacitySchema.shape) as DependencyName[];
+
 /** One line per problem: the JSON path and what was expected there. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');

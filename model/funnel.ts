@@ -1,6 +1,6 @@
 /**
  * The registration funnel: its stages in order, the step that reaches each, the outcome vocabulary
- * and the counts of the 2020 opening at the 21-hour mark (FACTS.md, "Opening day"). Pure:
+ * and the counts of the 2020 opening at the 21-hour mark (docs/2020.md, "Opening day"). Pure:
  * scenarios, simulator and reports import it. Percentages are always recomputed from counts: the
  * press release's (73.85 %, 43.65 %) disagree with its own counts (74.23 %, 43.58 %).
  */
@@ -69,7 +69,7 @@ export const OUTCOMES: readonly Outcome[] = [
 export type StageCounts = Record<Stage, number | null>;
 
 /**
- * Counts at 16:00 WIB on Sunday 12 April 2020, 21 hours after registration opened (FACTS.md rows
+ * Counts at 16:00 WIB on Sunday 12 April 2020, 21 hours after registration opened (docs/2020.md rows
  * "accounts registered", "email verified", "NIK verified", "joined a batch"). The photo upload and
  * the test have no published count: null, not a guess (the behaviour model states its assumptions
  * for them separately).
@@ -83,7 +83,7 @@ export const COUNTS_2020: StageCounts = {
   joined_wave: 77_834,
 };
 
-/** The window the 2020 counts were taken at: 21 hours (FACTS.md, "window"). */
+/** The window the 2020 counts were taken at: 21 hours (docs/2020.md, "window"). */
 export const WINDOW_2020_MINUTES = 21 * 60;
 
 export interface ConversionRow {

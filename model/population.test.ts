@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findByNik, indexFromNik, MAX_POPULATION, personAt } from './population.ts';
+import { findByNik, indexFromNik, isEligible, MAX_POPULATION, personAt } from './population.ts';
 
 describe('the synthetic population', () => {
   it('is deterministic per (seed, index) and differs between seeds', () => {
@@ -31,5 +31,13 @@ describe('the synthetic population', () => {
     expect(() => personAt(2020, -1)).toThrow(RangeError);
     expect(() => personAt(2020, MAX_POPULATION)).toThrow(RangeError);
     expect(findByNik(2020, '12')).toBeUndefined();
+  });
+
+  it('finds eligible people in the population at the stated shares', () => {
+    let eligible = 0;
+    for (let i = 0; i < 2000; i++) if (isEligible(personAt(2020, i))) eligible++;
+    // 1 - (3 % unknown + 2 % name mismatch + 6 % studying + 2 % minors + 0.2 % non-citizens) ~ 87 %
+    expect(eligible / 2000).toBeGreaterThan(0.82);
+    expect(eligible / 2000).toBeLessThan(0.92);
   });
 });

@@ -17,7 +17,7 @@ export const PROVINCE_CODES = [
 ] as const;
 
 /**
- * Shares of the population the registries treat differently (assumptions; FACTS.md has no
+ * Shares of the population the registries treat differently (assumptions; docs/2020.md has no
  * breakdown of who failed NIK verification in 2020).
  */
 export interface PopulationShares {

@@ -114,11 +114,11 @@ export const SERIES = {
   vus: 'count',
   /** iterations k6 could not start for want of a VU, per second; labels {} */
   dropped_iterations: 'per second',
-  /** a dependency's busy servers over its capacity (mock_in_flight / mock_capacity), the highest seen in the interval; labels { dependency } */
+  /** a dependency's busy servers over its capacity (station_in_flight / station_capacity), the highest seen in the interval; labels { dependency } */
   dependency_utilisation: 'ratio',
-  /** requests waiting for a server (mock_queue_depth) over the queue's capacity, the highest seen in the interval; labels { dependency } */
+  /** requests waiting for a server (station_queue_depth) over the queue's capacity, the highest seen in the interval; labels { dependency } */
   dependency_queue_ratio: 'ratio',
-  /** refusals by the dependency (mock_rejections_total) per second; labels { dependency, reason } */
+  /** refusals by the dependency (station_rejections_total) per second; labels { dependency, reason } */
   dependency_rejections: 'per second',
   /**
    * CPU seconds a process used per second of the interval (process_cpu_seconds_total, or the

@@ -21,7 +21,7 @@ import { arrive, registrantSetup } from './lib/registrant.ts';
  * Raises the arrival rate level by level until the per-step SLOs break, then stops (abortOnFail)
  * and reports the highest rate that was sustained: every level's requests are tagged `level`, every
  * level has its own thresholds, and handleSummary names the top of the unbroken levels
- * (lib/breakpoint.ts). Registrants behave as on the registration day, with think times compressed
+ * (model/breakpoint.ts). Registrants behave as on the registration day, with think times compressed
  * by COMPRESS so that every step is loaded within a level.
  *
  * Knobs: START_RATE (registrants/s, default 1), STEP_RATE (default 1), LEVELS (default 10),

@@ -18,7 +18,7 @@ import {
 
 /**
  * The opening of a wave: registrants who already finished the journey log in at the same moment
- * and race for a quota. In 2020 wave 8 had 4.7 million registrants for 800,000 places (FACTS.md):
+ * and race for a quota. In 2020 wave 8 had 4.7 million registrants for 800,000 places (docs/2020.md):
  * 17 % of them could get in. Scaled down, REGISTRANTS race for QUOTA places (default 17 %).
  * What must hold: never more accepted than the quota, and every loser told clearly why.
  */

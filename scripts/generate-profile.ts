@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { describeProfile, largestRemainder, type Profile, profileCsv } from '../model/profile.ts';
 
 export const PARAMETERS = {
-  /** FACTS.md, "accounts registered": 1,432,133 in the window */
+  /** docs/2020.md, "accounts registered": 1,432,133 in the window */
   total: 1_432_133,
-  /** FACTS.md, "peak": 80,000 registrants within one minute (seeds 000, 001, 002, 004) */
+  /** docs/2020.md, "peak": 80,000 registrants within one minute (seeds 000, 001, 002, 004) */
   peak: 80_000,
-  /** FACTS.md, "window": 21 hours after registration opened, to 16:00 WIB on Sunday 12 April */
+  /** docs/2020.md, "window": 21 hours after registration opened, to 16:00 WIB on Sunday 12 April */
   minutes: 21 * 60,
   /**
    * Derived, not published: "Minggu pukul 16.00 WIB, atau 21 jam setelah pendaftaran dibuka"
@@ -23,7 +23,7 @@ export const PARAMETERS = {
   openingHourWib: 19,
   /**
    * Assumption: the peak minute came minutes after the opening, from demand that had waited since
-   * the site launched on 20 March (FACTS.md, 2.4 million visitors by then); the first minutes ramp
+   * the site launched on 20 March (docs/2020.md, 2.4 million visitors by then); the first minutes ramp
    * up as the word "it is open" spreads. No source gives the peak's time.
    */
   peakMinute: 3,
@@ -31,11 +31,11 @@ export const PARAMETERS = {
    * Assumption: the opening surge decays with a 6-minute time constant. The facts force a short
    * one: the surge alone carries about peak x (decay + ramp) arrivals, so with 80,000 in the peak
    * minute a 25-minute decay would exceed the day's 1.43 million. The site's errors at the opening
-   * (FACTS.md, "What broke") are what spread the rest over the evening.
+   * (docs/2020.md, "What broke") are what spread the rest over the evening.
    */
   surgeDecayMinutes: 6,
   /**
-   * Assumption: the news-driven evening interest (FACTS.md: more than 1.1 million new visitors on
+   * Assumption: the news-driven evening interest (docs/2020.md: more than 1.1 million new visitors on
    * the opening day) fades over about 3 hours.
    */
   eveningDecayMinutes: 180,

@@ -43,12 +43,12 @@ describe('the stack', () => {
   it('exposes every dependency station from the capacity file on the mocks /metrics', async () => {
     const ministry = await (await fetch(`${stack.urls.ministry}/metrics`)).text();
     for (const dep of ['dukcapil', 'dapodik', 'dtks']) {
-      expect(metricValue(ministry, 'mock_capacity', dep), dep).toBeGreaterThan(0);
+      expect(metricValue(ministry, 'station_capacity', dep), dep).toBeGreaterThan(0);
     }
     const email = await (await fetch(`${stack.urls.email}/metrics`)).text();
-    expect(metricValue(email, 'mock_capacity', 'email')).toBeGreaterThan(0);
+    expect(metricValue(email, 'station_capacity', 'email')).toBeGreaterThan(0);
     const upload = await (await fetch(`${stack.urls.upload}/metrics`)).text();
-    expect(metricValue(upload, 'mock_capacity', 'upload')).toBeGreaterThan(0);
+    expect(metricValue(upload, 'station_capacity', 'upload')).toBeGreaterThan(0);
   });
 
   it('changes a running mock capacity through the admin endpoint, only with the token', async () => {
@@ -63,7 +63,7 @@ describe('the stack', () => {
     const res = await fetch(url, { method: 'PATCH', headers: auth, body });
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`${stack.urls.ministry}/metrics`)).text();
-    expect(metricValue(metrics, 'mock_capacity', 'dukcapil')).toBe(3);
-    expect(metricValue(metrics, 'mock_config_changes_total', 'dukcapil')).toBe(1);
+    expect(metricValue(metrics, 'station_capacity', 'dukcapil')).toBe(3);
+    expect(metricValue(metrics, 'station_config_changes_total', 'dukcapil')).toBe(1);
   });
 });

@@ -47,18 +47,18 @@ export function createEmailService(opts: EmailOptions): {
   const station = new StationRuntime('email', capacity.email, metrics, random);
   const mailboxes = new Mailboxes(opts.maxMessages);
   const delivered = new Counter({
-    name: 'mock_email_delivered_total',
+    name: 'email_delivered_total',
     help: 'Messages delivered into mailboxes',
     registers: [metrics.registry],
   });
   const deliveryDelay = new Histogram({
-    name: 'mock_email_delivery_delay_seconds',
+    name: 'email_delivery_delay_seconds',
     help: 'From SMTP acceptance to the message appearing in the mailbox',
     buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [metrics.registry],
   });
   new Gauge({
-    name: 'mock_email_mailbox_messages',
+    name: 'email_mailbox_messages',
     help: 'Messages held in mailboxes now',
     registers: [metrics.registry],
     collect() {
@@ -66,7 +66,7 @@ export function createEmailService(opts: EmailOptions): {
     },
   });
   new Gauge({
-    name: 'mock_email_evicted_total',
+    name: 'email_evicted_total',
     help: 'Messages evicted because the mailboxes were full (MAILBOX_MAX_MESSAGES)',
     registers: [metrics.registry],
     collect() {

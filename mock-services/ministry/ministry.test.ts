@@ -122,8 +122,8 @@ describe('the admin endpoint', () => {
     expect((await patch({ dtks: { errorRate: 0 } })).status).toBe(200);
     expect((await fetch(`${url}/dtks/v1/recipients/${personAt(2020, 1).nik}`)).status).toBe(200);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/mock_config_changes_total\{dependency="dtks"\} [1-9]/);
-    expect(metrics).toMatch(/mock_rejections_total\{dependency="dtks",reason="injected_error"\} 1/);
+    expect(metrics).toMatch(/station_config_changes_total\{dependency="dtks"\} [1-9]/);
+    expect(metrics).toMatch(/station_rejections_total\{dependency="dtks",reason="injected_error"\} 1/);
   });
 });
 

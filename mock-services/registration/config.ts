@@ -10,7 +10,7 @@ import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
  */
 const onOff = z.enum(['on', 'off']);
 
-export const configSchema = z.object({
+const configSchema = z.object({
   HOST: z.string().default(LOOPBACK),
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORTS.registration),
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),

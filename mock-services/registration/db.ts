@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
  * acknowledged one is on disk (synchronous=FULL by default) before the answer leaves.
  */
 
-export type Db = Database.Database;
+type Db = Database.Database;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -106,7 +106,7 @@ export interface AccountRow {
   assessment_at: number | null;
 }
 
-export interface WaveRow {
+interface WaveRow {
   number: number;
   quota: number;
   joined: number;
@@ -115,7 +115,7 @@ export interface WaveRow {
   closes_at: number | null;
 }
 
-export type JoinResult = 'joined' | 'wave_not_found' | 'wave_closed' | 'wave_full' | 'already_joined';
+type JoinResult = 'joined' | 'wave_not_found' | 'wave_closed' | 'wave_full' | 'already_joined';
 
 /** Prepared statements and the multi-statement transactions of the journey. */
 export class Repository {
@@ -370,7 +370,7 @@ export class Repository {
   }
 }
 
-export interface OutboxRow {
+interface OutboxRow {
   id: number;
   account_id: number;
   to_address: string;

@@ -12,16 +12,16 @@ export type OccupationStatus = 'laid_off' | 'furloughed' | 'micro_business' | 'o
  * 'low': already receives social assistance (DTKS), so others go first; 'high': lost work or
  * income to the pandemic (laid off, furloughed, micro-business); 'normal': everyone else.
  */
-export type Priority = 'high' | 'normal' | 'low';
+type Priority = 'high' | 'normal' | 'low';
 
-export type DukcapilReason = 'nik_not_found' | 'name_mismatch' | 'date_of_birth_mismatch';
+type DukcapilReason = 'nik_not_found' | 'name_mismatch' | 'date_of_birth_mismatch';
 
-export type Refusal =
+type Refusal =
   | { code: 'nik_not_verified'; message: string; details: { reason: DukcapilReason } }
   | { code: 'not_citizen'; message: string }
   | { code: 'in_formal_education'; message: string; details: { level: string | null } };
 
-export type Decision =
+type Decision =
   | { eligible: true; priority: Priority; dtksRecipient: boolean }
   | ({ eligible: false } & Refusal);
 

@@ -16,7 +16,7 @@ export class ApiError extends Error {
 }
 
 /** The first problem zod found, as an `invalid_field` error naming the dotted path. */
-export function fromZod(error: z.ZodError): ApiError {
+function fromZod(error: z.ZodError): ApiError {
   const issue = error.issues[0];
   if (!issue) return new ApiError(400, 'invalid_field', 'invalid request body');
   if (issue.code === 'unrecognized_keys') {

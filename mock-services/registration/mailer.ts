@@ -9,7 +9,7 @@ import { type ServiceMetrics, timeDependency } from './metrics.ts';
  * outbox drained in the background (the account is acknowledged at once and the mail retried).
  */
 
-export interface VerificationMail {
+interface VerificationMail {
   subject: string;
   text: string;
   html: string;

@@ -6,7 +6,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * and what is in flight. One registry per process; with node:cluster the primary aggregates them.
  */
 
-export type Dependency = 'dukcapil' | 'dapodik' | 'dtks' | 'email' | 'upload';
+type Dependency = 'dukcapil' | 'dapodik' | 'dtks' | 'email' | 'upload';
 export type DependencyOutcome = 'ok' | 'rejected' | 'timeout' | 'error';
 
 export function createServiceMetrics(registry: Registry = new Registry()) {

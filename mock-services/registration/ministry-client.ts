@@ -24,7 +24,7 @@ import { type ServiceMetrics, timeDependency } from './metrics.ts';
  * The service's client of the ministries' APIs: a timeout per call, optional bounded retries on
  * overload (honouring Retry-After), and one metric per call by outcome.
  */
-export interface MinistryClientOptions {
+interface MinistryClientOptions {
   baseUrl: string;
   timeoutMs: number;
   retries: number;

@@ -5,12 +5,12 @@
  */
 
 /** Kemendagri province codes (38 provinces after the 2022 Papua split). */
-export const PROVINCE_CODES: ReadonlySet<number> = new Set([
+const PROVINCE_CODES: ReadonlySet<number> = new Set([
   11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33, 34, 35, 36, 51, 52, 53, 61, 62, 63, 64, 65, 71, 72, 73,
   74, 75, 76, 81, 82, 91, 92, 93, 94, 95, 96,
 ]);
 
-export type NikProblem =
+type NikProblem =
   | 'not_16_digits'
   | 'unknown_province'
   | 'impossible_region'
@@ -19,7 +19,7 @@ export type NikProblem =
   | 'gender_mismatch'
   | 'impossible_serial';
 
-export interface ParsedNik {
+interface ParsedNik {
   province: number;
   regency: number;
   district: number;
@@ -30,7 +30,7 @@ export interface ParsedNik {
   yy: number;
 }
 
-export type NikResult = { ok: true; nik: ParsedNik } | { ok: false; problem: NikProblem; message: string };
+type NikResult = { ok: true; nik: ParsedNik } | { ok: false; problem: NikProblem; message: string };
 
 function realDate(year: number, month: number, day: number): boolean {
   const d = new Date(Date.UTC(year, month - 1, day));

@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /**
  * The metrics every mock exposes, labelled by `dependency`, so that one dashboard row and one set of
  * recording rules serve Dukcapil, Dapodik, DTKS, email and upload alike. Saturation is
- * mock_in_flight / mock_capacity; queueing is mock_queue_depth / mock_queue_capacity.
+ * station_in_flight / station_capacity; queueing is station_queue_depth / station_queue_capacity.
  */
 export interface StationMetrics {
   registry: Registry;
@@ -22,50 +22,50 @@ export function createStationMetrics(registry: Registry = new Registry()): Stati
   return {
     registry,
     requests: new Counter({
-      name: 'mock_requests_total',
+      name: 'station_requests_total',
       help: 'Requests answered by the mock dependency, by outcome (ok, error, rejected, timeout)',
       labelNames: ['dependency', 'outcome'],
       registers: [registry],
     }),
     duration: new Histogram({
-      name: 'mock_request_duration_seconds',
+      name: 'station_request_duration_seconds',
       help: 'Time from arrival to answer, queueing included',
       labelNames: ['dependency', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
       registers: [registry],
     }),
     inFlight: new Gauge({
-      name: 'mock_in_flight',
+      name: 'station_in_flight',
       help: 'Requests being served now (busy servers)',
       labelNames: ['dependency'],
       registers: [registry],
     }),
     capacity: new Gauge({
-      name: 'mock_capacity',
+      name: 'station_capacity',
       help: 'Servers of the station (concurrency limit)',
       labelNames: ['dependency'],
       registers: [registry],
     }),
     queueDepth: new Gauge({
-      name: 'mock_queue_depth',
+      name: 'station_queue_depth',
       help: 'Requests waiting for a server',
       labelNames: ['dependency'],
       registers: [registry],
     }),
     queueCapacity: new Gauge({
-      name: 'mock_queue_capacity',
+      name: 'station_queue_capacity',
       help: 'Places in the waiting room; one more arrival is rejected',
       labelNames: ['dependency'],
       registers: [registry],
     }),
     rejections: new Counter({
-      name: 'mock_rejections_total',
+      name: 'station_rejections_total',
       help: 'Requests refused, by reason (queue_full, timeout, injected_error, bad_request)',
       labelNames: ['dependency', 'reason'],
       registers: [registry],
     }),
     configChanges: new Counter({
-      name: 'mock_config_changes_total',
+      name: 'station_config_changes_total',
       help: 'Capacity or fault changes made through the admin endpoint (fault injections)',
       labelNames: ['dependency'],
       registers: [registry],

@@ -86,8 +86,8 @@ describe('a station enforces its capacity on real requests', () => {
     const admission = await s2.admit();
     expect(admission.admitted).toBe(true);
     const text = await metrics.registry.metrics();
-    expect(text).toContain('mock_in_flight{dependency="dtks"} 1');
-    expect(text).toContain('mock_capacity{dependency="dtks"} 3');
+    expect(text).toContain('station_in_flight{dependency="dtks"} 1');
+    expect(text).toContain('station_capacity{dependency="dtks"} 3');
     if (admission.admitted) admission.ticket.release();
   });
 });

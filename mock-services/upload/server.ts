@@ -42,12 +42,12 @@ export function createUploadApp(opts: UploadOptions): {
   mkdirSync(opts.dir, { recursive: true });
 
   const bytesReceived = new Counter({
-    name: 'mock_upload_bytes_received_total',
+    name: 'upload_bytes_received_total',
     help: 'Bytes of object bodies received',
     registers: [metrics.registry],
   });
   new Gauge({
-    name: 'mock_upload_bandwidth_utilisation',
+    name: 'upload_bandwidth_utilisation',
     help: 'Share of the shared ingress link booked over the next second (0-1)',
     registers: [metrics.registry],
     collect() {
@@ -55,7 +55,7 @@ export function createUploadApp(opts: UploadOptions): {
     },
   });
   new Gauge({
-    name: 'mock_upload_bandwidth_bytes_per_second',
+    name: 'upload_bandwidth_bytes_per_second',
     help: 'Capacity of the shared ingress link',
     registers: [metrics.registry],
     collect() {

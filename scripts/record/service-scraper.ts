@@ -28,11 +28,11 @@ export function parseExposition(text: string, wanted: ReadonlySet<string>): Samp
 }
 
 const WANTED = new Set([
-  'mock_in_flight',
-  'mock_capacity',
-  'mock_queue_depth',
-  'mock_queue_capacity',
-  'mock_rejections_total',
+  'station_in_flight',
+  'station_capacity',
+  'station_queue_depth',
+  'station_queue_capacity',
+  'station_rejections_total',
   'process_cpu_seconds_total',
   'nodejs_eventloop_lag_p99_seconds',
 ]);
@@ -108,10 +108,10 @@ export class ServiceScraper {
         if (s.name === name && s.labels.dependency) m.set(s.labels.dependency, s.value);
       return m;
     };
-    const inFlight = by('mock_in_flight');
-    const queue = by('mock_queue_depth');
-    const queueCapacity = by('mock_queue_capacity');
-    for (const [dependency, c] of by('mock_capacity')) {
+    const inFlight = by('station_in_flight');
+    const queue = by('station_queue_depth');
+    const queueCapacity = by('station_queue_capacity');
+    for (const [dependency, c] of by('station_capacity')) {
       const busy = inFlight.get(dependency);
       if (busy !== undefined && c > 0) {
         this.peakBusy.set(dependency, Math.max(this.peakBusy.get(dependency) ?? 0, busy / c));
@@ -122,7 +122,7 @@ export class ServiceScraper {
         this.peakQueue.set(dependency, Math.max(this.peakQueue.get(dependency) ?? 0, q / qc));
     }
     for (const s of samples) {
-      if (s.name === 'mock_rejections_total' && s.labels.dependency) {
+      if (s.name === 'station_rejections_total' && s.labels.dependency) {
         this.rejections.set(`${s.labels.dependency}\u0000${s.labels.reason ?? 'unknown'}`, s.value);
       }
     }

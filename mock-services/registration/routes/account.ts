@@ -1,0 +1,87 @@
+import type { IRouter } from 'express';
+import { z } from 'zod';
+import { hashPassword, newToken, tokenHash, verifyPassword } from '../auth.ts';
+import { ApiError, parseBody } from '../errors.ts';
+import { verificationMail } from '../mailer.ts';
+import { asyncRoute, type RouteContext } from './context.ts';
+
+const accountBody = z
+  .object({
+    email: z.email().max(254),
+    password: z.string().min(8, 'expected at least 8 characters').max(128),
+  })
+  .strict();
+
+/** Steps 1 and 3: create an account (which sends the verification mail), and log in. */
+export function accountRoutes(router: IRouter, ctx: RouteContext): void {
+  const { config, repo, metrics, reject } = ctx;
+
+  router.post(
+    '/api/v1/accounts',
+    asyncRoute(async (req, res) => {
+      const body = parseBody(accountBody, req.body);
+      if (repo.accountByEmail(body.email))
+        throw reject(
+          'registered',
+          new ApiError(409, 'duplicate_email', 'an account with this email exists', 'email'),
+        );
+      const end = metrics.scryptDuration.startTimer({ operation: 'hash' });
+      const hash = await hashPassword(body.password, config.SCRYPT_N);
+      end();
+      const token = newToken();
+      const mail = verificationMail(ctx.publicUrl(), token);
+      const outbox = config.EMAIL_DELIVERY === 'outbox';
+      if (!outbox) {
+        // Inline delivery: no mail, no account. The mail goes first and the row is written only once
+        // SMTP accepted it, so a crash or a failure in between can never leave an account whose
+        // registrant was told nothing (at worst a mail whose link is refused as invalid_token).
+        try {
+          await ctx.mailer.send(body.email, mail);
+        } catch (err) {
+          ctx.dependencyFailure('registered', err);
+        }
+      }
+      let id: number;
+      try {
+        id = repo.createAccount(
+          body.email,
+          hash,
+          tokenHash(token),
+          Date.now() + config.EMAIL_TOKEN_TTL_S * 1000,
+          outbox ? mail : undefined,
+        );
+      } catch (err) {
+        // The check above can race another request for the same email; the UNIQUE index settles it.
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw reject(
+            'registered',
+            new ApiError(409, 'duplicate_email', 'an account with this email exists', 'email'),
+          );
+        }
+        throw err;
+      }
+      metrics.stageReached.inc({ stage: 'registered' });
+      res
+        .status(201)
+        .json({ accountId: id, email: body.email, emailVerification: outbox ? 'queued' : 'sent' });
+    }),
+  );
+
+  router.post(
+    '/api/v1/sessions',
+    asyncRoute(async (req, res) => {
+      const body = parseBody(accountBody, req.body);
+      const a = repo.accountByEmail(body.email);
+      const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
+      const ok = a ? await verifyPassword(body.password, a.password_hash) : false;
+      end();
+      if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
+      if (a.email_verified_at === null)
+        throw new ApiError(403, 'email_not_verified', 'verify your email first', 'email');
+      const token = newToken();
+      const expiresAt = Date.now() + config.SESSION_TTL_S * 1000;
+      repo.createSession(tokenHash(token), a.id, expiresAt);
+      res.status(201).json({ token, expiresAt: new Date(expiresAt).toISOString() });
+    }),
+  );
+}

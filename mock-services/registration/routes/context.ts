@@ -1,0 +1,85 @@
+import type { NextFunction, Request, Response } from 'express';
+import { tokenHash } from '../auth.ts';
+import type { Config } from '../config.ts';
+import type { AccountRow, Repository } from '../db.ts';
+import { DependencyError } from '../dependency-error.ts';
+import { ApiError } from '../errors.ts';
+import type { Mailer } from '../mailer.ts';
+import type { ServiceMetrics } from '../metrics.ts';
+import type { MinistryClient } from '../ministry-client.ts';
+import type { Stage } from '../stages.ts';
+import type { UploadClient } from '../uploads.ts';
+
+/** What the service is built from; main.ts wires the real ones. */
+export interface AppDeps {
+  config: Config;
+  repo: Repository;
+  metrics: ServiceMetrics;
+  ministry: MinistryClient;
+  mailer: Mailer;
+  uploads: UploadClient;
+  /** base URL of the links in mails (known once the server listens) */
+  publicUrl: () => string;
+  /** serves /metrics (aggregated across cluster processes when there are several) */
+  metricsText: () => Promise<{ contentType: string; body: string }>;
+}
+
+/** The dependencies plus the helpers every journey step shares. */
+export interface RouteContext extends AppDeps {
+  /** Counts a refusal at a funnel stage and hands the error back to be thrown. */
+  reject(stage: Stage, err: ApiError): ApiError;
+  /** A dependency's failure becomes a counted 503 naming it; anything else is rethrown as is. */
+  dependencyFailure(stage: Stage, err: unknown): never;
+  /** The account of the bearer token, or 401. */
+  account(req: Request): AccountRow;
+}
+
+export function createContext(d: AppDeps): RouteContext {
+  const { repo, metrics } = d;
+  const reject = (stage: Stage, err: ApiError): ApiError => {
+    metrics.rejections.inc({ stage, code: err.code });
+    return err;
+  };
+  return {
+    ...d,
+    reject,
+    dependencyFailure(stage, err) {
+      if (err instanceof DependencyError) {
+        throw reject(
+          stage,
+          new ApiError(
+            503,
+            'dependency_unavailable',
+            err.message,
+            undefined,
+            { dependency: err.dependency, outcome: err.outcome },
+            err.retryAfterS ?? 1,
+          ),
+        );
+      }
+      throw err;
+    },
+    account(req) {
+      const header = req.get('authorization') ?? '';
+      if (!header.startsWith('Bearer '))
+        throw new ApiError(401, 'unauthorized', 'expected Authorization: Bearer <session token>');
+      const s = repo.session(tokenHash(header.slice(7)));
+      if (!s) throw new ApiError(401, 'unauthorized', 'unknown session token');
+      if (s.expires_at < Date.now()) throw new ApiError(401, 'unauthorized', 'session expired: log in again');
+      const a = repo.accountById(s.account_id);
+      if (!a) throw new ApiError(401, 'unauthorized', 'account no longer exists');
+      return a;
+    },
+  };
+}
+
+export const asyncRoute =
+  (fn: (req: Request, res: Response) => Promise<void> | void) =>
+  (req: Request, res: Response, next: NextFunction) => {
+    Promise.resolve(fn(req, res)).catch(next);
+  };
+
+/** Steps are taken in order: a later step before its predecessor is a 409 naming the missing one. */
+export function requireStage(ok: boolean, missing: string): void {
+  if (!ok) throw new ApiError(409, 'stage_incomplete', `complete the ${missing} step first`, missing);
+}
