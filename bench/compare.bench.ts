@@ -1,4 +1,4 @@
-import { compareRuns } from '../reports/compare.ts';
+import { compareRuns } from '../reports/compare/index.ts';
 import { makeRecord } from '../reports/fixtures/make-record.ts';
 import type { Bench, BenchRow } from './types.ts';
 

@@ -1,4 +1,12 @@
-import { fakerID_ID as faker } from '@faker-js/faker';
+import {
+  CITIES,
+  FIRST_NAMES_FEMALE,
+  FIRST_NAMES_MALE,
+  LAST_NAMES_FEMALE,
+  LAST_NAMES_MALE,
+  PROVINCES,
+  STREET_PREFIXES,
+} from './names-id.ts';
 import { createRng } from './random.ts';
 
 /**
@@ -140,17 +148,23 @@ export function personAt(seed: number, index: number, shares: PopulationShares =
   const dtksRecipient = rnd() < shares.dtksRecipient;
   const levelRoll = rnd();
 
-  faker.seed(mix(seed, index) ^ 0x5bd1e995);
-  const registeredName = faker.person.fullName({ sex: gender === 'F' ? 'female' : 'male' });
-  const fullName = nameMismatch ? `${registeredName} ${faker.person.lastName()}` : registeredName;
-  const placeOfBirth = faker.location.city();
+  // Names and places come from their own stream, so that the identity draws above stay as they are.
+  const words = createRng(mix(seed, index) ^ 0x5bd1e995);
+  const pick = (list: readonly string[]) => list[Math.floor(words() * list.length)] as string;
+  const firstNames = gender === 'F' ? FIRST_NAMES_FEMALE : FIRST_NAMES_MALE;
+  const lastNames = gender === 'F' ? LAST_NAMES_FEMALE : LAST_NAMES_MALE;
+  // As Indonesians are named: one given name, often two, and a family name that many lack.
+  const given = words() < 0.3 ? `${pick(firstNames)} ${pick(firstNames)}` : pick(firstNames);
+  const registeredName = words() < 0.8 ? `${given} ${pick(lastNames)}` : given;
+  const fullName = nameMismatch ? `${registeredName} ${pick(lastNames)}` : registeredName;
+  const placeOfBirth = pick(CITIES);
   const address: Address = {
-    street: faker.location.street(),
-    village: faker.location.city(),
-    district: faker.location.city(),
-    regency: faker.location.city(),
-    province: faker.location.state(),
-    postalCode: faker.location.zipCode('#####'),
+    street: `${pick(STREET_PREFIXES)} ${pick(words() < 0.5 ? firstNames : lastNames)} no ${1 + Math.floor(words() * 99)}`,
+    village: pick(CITIES),
+    district: pick(CITIES),
+    regency: pick(CITIES),
+    province: pick(PROVINCES),
+    postalCode: String(10000 + Math.floor(words() * 90000)),
   };
 
   let educationLevel: Person['educationLevel'] = null;

@@ -76,7 +76,7 @@ const FUNNEL: Array<[string, string, string | null, number]> = [
 ];
 
 describe('the funnel', () => {
-  it('converts stage to stage and beside the 2020 counts (recomputed from FACTS.md)', () => {
+  it('converts stage to stage and beside the 2020 counts (recomputed from docs/2020.md)', () => {
     const rows = funnelRows(record({ funnel: FUNNEL }));
     expect(rows.map((r) => r.reached)).toEqual([100, 80, 50, 0, 0, 0]);
     expect(rows[1]?.conversion).toBeCloseTo(0.8, 12);

@@ -14,7 +14,7 @@ import {
 
 /**
  * The funnel report from a run record: pure arithmetic on the record, no I/O. Each figure says
- * where it comes from in `notes`; the 2020 conversions are recomputed from FACTS.md's counts.
+ * where it comes from in `notes`; the 2020 conversions are recomputed from docs/2020.md's counts.
  */
 
 /** A dependency is saturated when every server is busy: the next request waits or is refused. */
@@ -464,7 +464,7 @@ function notes(r: RunRecord): string[] {
     );
   }
   out.push(
-    '2020 conversions are recomputed from the FACTS.md counts at hour 21, not taken from the press release.',
+    '2020 conversions are recomputed from the docs/2020.md counts at hour 21, not taken from the press release.',
   );
   return out;
 }

@@ -1,18 +1,11 @@
-import { STEPS } from '../model/funnel.ts';
 import { arrivalsChart, funnelChart, lossesChart, stepLatencyChart, utilisationChart } from './charts.ts';
-import {
-  type Block,
-  type ChartId,
-  type Inline,
-  reportDocument,
-  type Section,
-  STAGE_LABELS,
-} from './render-markdown.ts';
+import type { Block, Chart, Inline, Section } from './report/blocks.ts';
+import { reportDocument } from './report/document.ts';
 import type { Report } from './report-model.ts';
 
 /**
- * report.html: the same document as report.md, plus the charts as inline SVG. One file that
- * opens anywhere, offline, years later: inline CSS, no script, and no request of any kind (a
+ * report.html: the report's document laid out in HTML, with the charts as inline SVG. One file
+ * that opens anywhere, offline, years later: inline CSS, no script, and no request of any kind (a
  * Content-Security-Policy forbids them, so a stray reference fails loudly in the browser test
  * rather than quietly phoning out). Every piece of text from the report is escaped.
  */
@@ -25,38 +18,30 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
-/** Renders every chart at once: Vega's renders are independent and each takes a while. */
-async function renderCharts(r: Report): Promise<Record<ChartId, string>> {
-  const { series } = r;
-  const stepSeries: Record<string, Array<number | null>> = {};
-  for (const step of STEPS) {
-    const values = series.stepP95Ms[step];
-    if (values) stepSeries[step] = values;
+function drawChart(c: Chart): Promise<string> {
+  switch (c.id) {
+    case 'funnel':
+      return funnelChart(c.stages, c.reached, c.conversion, c.conversion2020);
+    case 'losses':
+      return lossesChart(c.stages, c.leftByChoice, c.inProgress, c.failed, c.rejected);
+    case 'latency':
+      return stepLatencyChart(c.t, c.p95MsByStep, c.sloMs);
+    case 'utilisation':
+      return utilisationChart(c.t, c.byDependency);
+    case 'arrivals':
+      return arrivalsChart(c.t, c.arrivalsPerSecond, c.completionsPerSecond);
   }
-  const sloMs = Object.fromEntries(r.steps.map((s) => [s.step, s.sloP95Ms]));
-  const [funnel, losses, latency, utilisation, arrivals] = await Promise.all([
-    funnelChart(
-      r.funnel.map((f) => STAGE_LABELS[f.stage]),
-      r.funnel.map((f) => f.reached),
-      r.funnel.map((f) => f.conversion),
-      r.funnel.map((f) => f.conversion2020),
-    ),
-    lossesChart(
-      r.losses.map((l) => STAGE_LABELS[l.stage]),
-      r.losses.map((l) => l.outcomes.left_by_choice),
-      r.losses.map((l) => l.outcomes.in_progress),
-      r.losses.map((l) => l.outcomes.failed),
-      r.losses.map((l) => l.outcomes.rejected),
-    ),
-    stepLatencyChart(series.t, stepSeries, sloMs),
-    utilisationChart(series.t, series.utilisation),
-    arrivalsChart(series.t, series.arrivalsPerSecond, series.completionsPerSecond),
-  ]);
-  return { funnel, losses, latency, utilisation, arrivals };
+}
+
+/** Draws every chart of the document at once: Vega's renders are independent and each takes a while. */
+async function drawCharts(sections: readonly Section[]): Promise<Map<Chart, string>> {
+  const charts = sections.flatMap((s) => s.blocks.flatMap((b) => (b.kind === 'chart' ? [b.chart] : [])));
+  const svgs = await Promise.all(charts.map(drawChart));
+  return new Map(charts.map((c, i) => [c, svgs[i] ?? '']));
 }
 
 function inlineHtml(parts: Inline[]): string {
@@ -89,33 +74,32 @@ function tableHtml(block: Extract<Block, { kind: 'table' }>): string {
   ].join('\n');
 }
 
-function blockHtml(block: Block, charts: Record<ChartId, string>, cls = ''): string {
+function blockHtml(block: Block, svgs: Map<Chart, string>): string {
   switch (block.kind) {
+    case 'headline':
+      return `<p class="headline">${inlineHtml(block.parts)}</p>`;
     case 'paragraph':
-      return `<p${cls ? ` class="${cls}"` : ''}>${inlineHtml(block.parts)}</p>`;
+      return `<p>${inlineHtml(block.parts)}</p>`;
     case 'list':
       return `<ul>\n${block.items.map((item) => `<li>${inlineHtml(item)}</li>`).join('\n')}\n</ul>`;
     case 'table':
       return tableHtml(block);
     case 'chart':
       return [
-        `<figure class="chart" id="chart-${block.chart}">`,
-        charts[block.chart],
+        `<figure class="chart" id="chart-${block.chart.id}">`,
+        svgs.get(block.chart),
         `<figcaption>${escapeHtml(block.caption)}</figcaption>`,
         '</figure>',
       ].join('\n');
   }
 }
 
-function sectionHtml(section: Section, charts: Record<ChartId, string>, held: boolean): string {
-  const isVerdict = section.id === 'verdict';
-  const cls = isVerdict ? ` class="verdict ${held ? 'verdict-held' : 'verdict-broke'}"` : '';
-  // The verdict's first paragraph is the headline: the one line a reader must not miss.
-  const blocks = section.blocks.map((b, i) => blockHtml(b, charts, isVerdict && i === 0 ? 'headline' : ''));
+function sectionHtml(section: Section, svgs: Map<Chart, string>): string {
+  const cls = section.verdict ? ` class="verdict verdict-${section.verdict}"` : '';
   return [
     `<section id="${escapeHtml(section.id)}"${cls}>`,
     `<h2>${escapeHtml(section.title)}</h2>`,
-    ...blocks,
+    ...section.blocks.map((b) => blockHtml(b, svgs)),
     '</section>',
   ].join('\n');
 }
@@ -172,10 +156,9 @@ figcaption { font-size: .85rem; color: #444; margin-top: .3rem; }
 }
 `;
 
-/** report.html: one self-contained file with the verdict first and the five charts inline. */
 export async function renderHtml(report: Report): Promise<string> {
   const doc = reportDocument(report);
-  const charts = await renderCharts(report);
+  const svgs = await drawCharts(doc.sections);
   return [
     '<!doctype html>',
     '<html lang="en">',
@@ -189,7 +172,7 @@ export async function renderHtml(report: Report): Promise<string> {
     '<body>',
     '<main>',
     `<h1>${escapeHtml(doc.title)}</h1>`,
-    ...doc.sections.map((s) => sectionHtml(s, charts, doc.held)),
+    ...doc.sections.map((s) => sectionHtml(s, svgs)),
     '</main>',
     '</body>',
     '</html>',

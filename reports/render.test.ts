@@ -12,7 +12,8 @@ import {
 import brokenJson from './fixtures/report.broken.json' with { type: 'json' };
 import heldJson from './fixtures/report.held.json' with { type: 'json' };
 import { renderHtml } from './render-html.ts';
-import { count, renderMarkdown, STAGE_LABELS } from './render-markdown.ts';
+import { renderMarkdown } from './render-markdown.ts';
+import { count, STAGE_LABELS } from './report/wording.ts';
 import { REPORT_VERSION, type Report } from './report-model.ts';
 
 /**

@@ -44,13 +44,13 @@ export interface FunnelRow {
   reached: number;
   /** reached / reached of the previous stage (null for the first, or when the previous is 0) */
   conversion: number | null;
-  /** FACTS.md count at hour 21 of 2020, null when none was published */
+  /** docs/2020.md count at hour 21 of 2020, null when none was published */
   count2020: number | null;
   /** the 2020 stage-to-stage conversion recomputed from the counts (null when either count is missing) */
   conversion2020: number | null;
   /** reached / registered: the share of everyone who signed up (null when nobody did) */
   ofRegistered: number | null;
-  /** the same in 2020 from FACTS.md's counts, comparable even where a stage between was never published */
+  /** the same in 2020 from docs/2020.md's counts, comparable even where a stage between was never published */
   ofRegistered2020: number | null;
   /** reached, scaled back to the full population */
   fullScale: number;
@@ -123,7 +123,7 @@ export interface Bottleneck {
 export interface Headroom {
   /** the highest arrival rate (per second of the run) sustained within every SLO, over a sliding window */
   sustainedPerSecond: number | null;
-  /** that rate at full scale, per minute (the unit of FACTS.md's 80,000 peak) */
+  /** that rate at full scale, per minute (the unit of docs/2020.md's 80,000 peak) */
   sustainedFullScalePerMinute: number | null;
   /** the profile's peak, per minute at full scale */
   profilePeakPerMinute: number | null;

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { type Comparison, compareRuns } from '../../reports/compare.ts';
+import { type Comparison, compareRuns } from '../../reports/compare/index.ts';
+import { renderComparisonJson, renderComparisonMarkdown } from '../../reports/compare/render.ts';
 import { type RunRecord, RunRecordError, readRunRecord } from '../../reports/record.ts';
-import { renderComparisonJson, renderComparisonMarkdown } from '../../reports/render-comparison.ts';
 
 /**
  * `gelombang compare <baseline-dir> <candidate-dir>`: before/after comparison of two rehearsal

@@ -1,4 +1,4 @@
-import type { Comparison, MetricComparison, OverallVerdict, Section, Unit, Verdict } from './compare.ts';
+import type { Comparison, MetricComparison, OverallVerdict, Section, Unit, Verdict } from './types.ts';
 
 /**
  * The comparison as comparison.md (what `gelombang compare` prints) and comparison.json (the

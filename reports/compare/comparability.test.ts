@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { makeRecord } from '../fixtures/make-record.ts';
+import { compareRuns } from './index.ts';
+import { metric } from './test-support.ts';
+
+/** Runs that differ in what was run, or in how they were sampled: warned about, still compared. */
+
+describe('compareRuns: comparability', () => {
+  it('warns when the runs are not comparable, and still compares them', () => {
+    const c = compareRuns(
+      makeRecord({ seed: 1 }),
+      makeRecord({
+        seed: 2,
+        scenario: 'opening-spike',
+        replay: { scale: 0.001, compress: 120, windowMinutes: [0, 60] },
+      }),
+    );
+    expect(c.comparable).toBe(false);
+    expect(c.warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/scenario differs \(baseline registration-day, candidate opening-spike\)/),
+        expect.stringMatching(/replay scale differs \(baseline 0.0005, candidate 0.001\)/),
+        expect.stringMatching(/replay compression differs \(baseline 252, candidate 120\)/),
+        expect.stringMatching(
+          /replay window \(profile minutes\) differs \(baseline \[0, 1260\), candidate \[0, 60\)\)/,
+        ),
+      ]),
+    );
+    expect(c.metrics.length).toBeGreaterThan(40);
+    expect(c.metrics.every((m) => m.verdict === 'within_noise')).toBe(true);
+    // no pairing of intervals by time: the runs did not face the same load at the same moment
+    expect(c.pairing).toBe('unpaired');
+    expect(c.warnings).toContainEqual(expect.stringMatching(/pairing them by time assumes/));
+  });
+
+  it('a run that is not a replay against one that is: not comparable', () => {
+    const c = compareRuns(makeRecord({ seed: 1 }), makeRecord({ seed: 2, replay: null }));
+    expect(c.warnings).toContainEqual(expect.stringMatching(/only the baseline replays a profile/));
+  });
+
+  it('sampling grids that differ: unpaired Mann-Whitney, with a warning', () => {
+    const c = compareRuns(
+      makeRecord({ seed: 1, shape: 'flat' }),
+      makeRecord({ seed: 2, shape: 'flat', intervalSeconds: 3, latencyFactor: 2 }),
+    );
+    expect(c.pairing).toBe('unpaired');
+    expect(c.warnings).toContainEqual(expect.stringMatching(/sampling grids differ \(every 2 s vs 3 s/));
+    const m = metric(c, 'latency.create_account.p95');
+    expect(m.test?.method).toBe('mann_whitney_u');
+    expect(m.test?.samples).toEqual([60, 40]);
+    expect(m.verdict).toBe('worse');
+  });
+
+  it('configuration changes are listed for the reader', () => {
+    const c = compareRuns(
+      makeRecord({ seed: 1, knobs: { EMAIL_DELIVERY: 'inline' } }),
+      makeRecord({ seed: 2, knobs: { EMAIL_DELIVERY: 'outbox', WORKERS: '4' } }),
+    );
+    expect(c.configChanges).toEqual(['knob EMAIL_DELIVERY: inline → outbox', 'knob WORKERS: (unset) → 4']);
+  });
+});

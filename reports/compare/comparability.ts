@@ -1,0 +1,112 @@
+import type { RunManifest, RunRecord, Timeseries } from '../record.ts';
+import { durationSeconds } from './run-figures.ts';
+import type { Comparison, RunInfo } from './types.ts';
+
+/**
+ * Whether two runs can be compared, and how: what each run was, what differs between them besides
+ * the change under test, and whether their intervals can be paired. Runs that differ in what was
+ * run are still compared, with warnings, because a reader may know why the difference does not
+ * matter; only the pairing of intervals by time is given up, since it assumes the same load.
+ */
+
+type Comparability = Pick<
+  Comparison,
+  'baseline' | 'candidate' | 'comparable' | 'warnings' | 'configChanges' | 'pairing'
+>;
+
+export function comparability(baseline: RunRecord, candidate: RunRecord): Comparability {
+  const info = { baseline: runInfo(baseline), candidate: runInfo(candidate) };
+  const mismatches = comparabilityWarnings(info.baseline, info.candidate);
+  const aligned = gridsAlign(baseline.timeseries, candidate.timeseries);
+  // Interval i of both runs faced the same load only when they replayed the same thing.
+  const paired = aligned && mismatches.length === 0;
+  const warnings = [...mismatches];
+  if (baseline.manifest.runId === candidate.manifest.runId)
+    warnings.push(`the baseline and the candidate are the same run (${baseline.manifest.runId})`);
+  if (!aligned)
+    warnings.push(
+      `the sampling grids differ (every ${info.baseline.intervalSeconds} s vs ${info.candidate.intervalSeconds} s, or shifted): intervals are compared unpaired (Mann-Whitney), which is less sensitive`,
+    );
+  else if (!paired)
+    warnings.push(
+      'intervals are compared unpaired (Mann-Whitney): pairing them by time assumes both runs replayed the same load',
+    );
+  return {
+    ...info,
+    comparable: mismatches.length === 0,
+    warnings,
+    configChanges: configChanges(baseline.manifest, candidate.manifest),
+    pairing: paired ? 'paired' : 'unpaired',
+  };
+}
+
+function runInfo(r: RunRecord): RunInfo {
+  const replay = r.manifest.replay;
+  return {
+    runId: r.manifest.runId,
+    dir: r.dir,
+    scenario: r.manifest.scenario.name,
+    engine: r.manifest.engine.name,
+    startedAt: r.manifest.startedAt,
+    durationSeconds: durationSeconds(r),
+    intervalSeconds: r.timeseries.intervalSeconds,
+    profile: replay?.profile ?? null,
+    scale: replay?.scale ?? null,
+    compress: replay?.compress ?? null,
+    windowMinutes: replay?.windowMinutes ?? null,
+  };
+}
+
+function comparabilityWarnings(b: RunInfo, c: RunInfo): string[] {
+  const w: string[] = [];
+  const differ = (what: string, x: unknown, y: unknown) => {
+    if (JSON.stringify(x) !== JSON.stringify(y))
+      w.push(`not comparable: ${what} differs (baseline ${show(x)}, candidate ${show(y)})`);
+  };
+  differ('scenario', b.scenario, c.scenario);
+  differ('engine', b.engine, c.engine);
+  if ((b.profile === null) !== (c.profile === null)) {
+    w.push(`not comparable: only the ${b.profile === null ? 'candidate' : 'baseline'} replays a profile`);
+  } else {
+    differ('replayed profile', b.profile, c.profile);
+    differ('replay scale', b.scale, c.scale);
+    differ('replay compression', b.compress, c.compress);
+    differ('replay window (profile minutes)', b.windowMinutes, c.windowMinutes);
+  }
+  const longer = Math.max(b.durationSeconds, c.durationSeconds);
+  if (longer > 0 && Math.abs(b.durationSeconds - c.durationSeconds) / longer > 0.1)
+    w.push(
+      `not comparable: test durations differ by more than 10 % (${b.durationSeconds.toFixed(1)} s, ${c.durationSeconds.toFixed(1)} s)`,
+    );
+  return w;
+}
+
+function show(x: unknown): string {
+  return Array.isArray(x) ? `[${x.join(', ')})` : String(x);
+}
+
+function diffRecords(what: string, a: Record<string, string>, b: Record<string, string>): string[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${what} ${k}: ${a[k] ?? '(unset)'} → ${b[k] ?? '(unset)'}`);
+}
+
+function configChanges(b: RunManifest, c: RunManifest): string[] {
+  const changes = [
+    ...diffRecords('knob', b.stack.knobs, c.stack.knobs),
+    ...diffRecords('env', b.scenario.env, c.scenario.env),
+  ];
+  if (JSON.stringify(b.stack.capacity) !== JSON.stringify(c.stack.capacity))
+    changes.push('the mocks ran with different capacities (stack.capacity)');
+  if (b.stack.target !== c.stack.target) changes.push(`target: ${b.stack.target} → ${c.stack.target}`);
+  return changes;
+}
+
+/** Intervals pair up when both runs sample on the same grid from the same start. */
+function gridsAlign(a: Timeseries, b: Timeseries): boolean {
+  if (Math.abs(a.intervalSeconds - b.intervalSeconds) > 1e-9) return false;
+  const ta = a.t[0];
+  const tb = b.t[0];
+  return ta === undefined || tb === undefined || Math.abs(ta - tb) < a.intervalSeconds / 2;
+}

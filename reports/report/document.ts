@@ -1,0 +1,546 @@
+import { COUNTS_2020, STEPS, type Step } from '../../model/funnel.ts';
+import type { Bottleneck, LossRow, Report, ReportVerdict, StepRow } from '../report-model.ts';
+import type { Block, Chart, Column, Inline, ReportDocument, Section } from './blocks.ts';
+import {
+  atTime,
+  count,
+  decimal,
+  dependencyLabel,
+  EXIT_CODES,
+  failureLabel,
+  ms,
+  pct,
+  pct1,
+  REJECTION_LABELS,
+  rate,
+  STAGE_LABELS,
+  STEP_LABELS,
+  seconds,
+  significant,
+} from './wording.ts';
+
+/**
+ * What the funnel report says, section by section: the verdict first, then the evidence, then how
+ * it was measured. Written for a manager: every term that is not plain English is explained where
+ * it first appears.
+ */
+
+const paragraph = (...parts: Inline[]): Block => ({ kind: 'paragraph', parts });
+const code = (text: string): Inline => ({ code: text });
+const strong = (text: string): Inline => ({ strong: text });
+const col = (label: string, numeric = true): Column => ({ label, numeric });
+const total = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+function verdictSection(r: Report): Section {
+  const v = r.verdict;
+  const failed = total(r.losses.map((l) => l.outcomes.failed));
+  const failedFull = total(r.losses.map((l) => l.fullScale.failed));
+  const blocks: Block[] = [
+    { kind: 'headline', parts: [strong(v.held ? 'HELD' : 'BROKE'), ' – ', v.headline] },
+  ];
+  const missed = missedObjectives(v);
+  blocks.push(v.held ? heldParagraph(v, r.bottleneck) : brokeParagraph(v, missed.length));
+  if (missed.length > 0) blocks.push({ kind: 'list', items: missed });
+  blocks.push(
+    paragraph(
+      failed === 0
+        ? 'No registrant was failed by the system.'
+        : `In all, ${count(failed)} registrants were failed by the system${fullScaleClause(r, failedFull)}${v.held ? ', within the error budgets' : ''}.`,
+    ),
+  );
+  return { id: 'verdict', title: 'Verdict', verdict: v.held ? 'held' : 'broke', blocks };
+}
+
+/** What ran out: "Dukcapil" or "the machine's CPU (2.0 of 2 cores busy, registration 1.4, runner 0.5)". */
+function resourceLabel(res: NonNullable<Bottleneck['resource']>): string {
+  return res.kind === 'dependency'
+    ? dependencyLabel(res.name)
+    : `the machine’s CPU (${res.detail.replace(/^CPU: /, '')})`;
+}
+
+function heldParagraph(v: ReportVerdict, b: Bottleneck): Block {
+  const parts: Inline[] = [`Every objective held for the whole run (${v.slos.length} objectives). `];
+  if (b.resource !== null && b.tSeconds !== null) {
+    parts.push(
+      `${resourceLabel(b.resource)} did reach saturation ${atTime(b.tSeconds, b.profileMinute)}, but the objectives still held.`,
+    );
+  } else {
+    parts.push('No dependency ran out of capacity.');
+  }
+  return paragraph(...parts);
+}
+
+function brokeParagraph(v: ReportVerdict, missed: number): Block {
+  const at = v.brokeAt;
+  const parts: Inline[] = [
+    at === null
+      ? 'The report does not record when it broke.'
+      : `It broke ${atTime(at.tSeconds, at.profileMinute)}.`,
+  ];
+  if (at?.step) {
+    const objective =
+      at.objective === 'p95_ms'
+        ? 'its response time (p95)'
+        : at.objective === 'error_rate'
+          ? 'its error rate'
+          : 'an objective';
+    parts.push(
+      ' The first objective missed was ',
+      objective,
+      ' at the step ',
+      code(at.step),
+      ` (${STEP_LABELS[at.step]}).`,
+    );
+  }
+  if (at?.resource) {
+    parts.push(
+      at.resource.kind === 'dependency'
+        ? ` The first dependency to run out of capacity was ${dependencyLabel(at.resource.name)}.`
+        : ` What ran out first was ${resourceLabel(at.resource)}: no dependency was saturated before it.`,
+    );
+  }
+  if (missed > 0) parts.push(' Objectives missed:');
+  return paragraph(...parts);
+}
+
+function missedObjectives(v: ReportVerdict): Inline[][] {
+  return v.slos
+    .filter((s) => !s.held)
+    .map((s) => {
+      const what =
+        s.objective === 'p95_ms'
+          ? `response time: 95 % of requests should take at most ${ms(s.target)}; the slowest 5 % took ${ms(s.observed)} or more`
+          : `errors: at most ${pct(s.target)} of requests may fail; ${pct(s.observed)} did`;
+      return [code(s.step), ` ${what}`];
+    });
+}
+
+function fullScaleClause(r: Report, fullScale: number): string {
+  return r.run.scale === null || r.run.scale === 1 ? '' : ` (about ${count(fullScale)} at full scale)`;
+}
+
+function scaleSentence(r: Report): string {
+  const scale = r.run.scale;
+  if (scale === null)
+    return 'This run was not a replay of a profile: full-scale figures are the run’s own counts.';
+  return (
+    `This run replayed ${significant.format(scale * 100)} % of the registrants, so the full-scale ` +
+    `estimates multiply its counts by ${count(1 / scale)}; they assume the system would behave the same at full size.`
+  );
+}
+
+function funnelSection(r: Report): Section {
+  const rows = r.funnel.map((f) => [
+    [STAGE_LABELS[f.stage], ' ', code(f.stage)],
+    [count(f.reached)],
+    [pct(f.conversion)],
+    [f.count2020 === null ? 'not published' : count(f.count2020)],
+    [pct(f.conversion2020)],
+    [pct(f.ofRegistered)],
+    [pct(f.ofRegistered2020)],
+    [count(f.fullScale)],
+  ]);
+  return {
+    id: 'funnel',
+    title: 'How far registrants got',
+    blocks: [
+      paragraph(
+        'Each row is a stage of registration, in the order a registrant reaches them. ',
+        'Conversion is the share of the previous stage’s registrants who reached this one. ',
+        'The 2020 columns are the real counts 21 hours after Kartu Prakerja registration opened on 11 April 2020 ',
+        `(${count(COUNTS_2020.registered ?? 0)} registrations). `,
+        'A dash means there is nothing to compare: the first stage, or a count that was never published. ',
+        '“Of registered” compares each stage with everyone who signed up, so the end of the journey can be set against 2020 even though the photo and test counts between were never published. ',
+        scaleSentence(r),
+      ),
+      {
+        kind: 'table',
+        caption: 'Registrants reaching each stage, against 2020',
+        columns: [
+          col('Stage', false),
+          col('Reached'),
+          col('Conversion'),
+          col('2020 count'),
+          col('2020 conversion'),
+          col('Of registered'),
+          col('Of registered, 2020'),
+          col('Full-scale estimate'),
+        ],
+        rows,
+      },
+      {
+        kind: 'chart',
+        chart: {
+          id: 'funnel',
+          stages: r.funnel.map((f) => STAGE_LABELS[f.stage]),
+          reached: r.funnel.map((f) => f.reached),
+          conversion: r.funnel.map((f) => f.conversion),
+          conversion2020: r.funnel.map((f) => f.conversion2020),
+        },
+        caption:
+          'Bars: registrants who reached each stage. Black tick: where the bar would end had the stage converted from the previous one as it did in 2020.',
+      },
+    ],
+  };
+}
+
+const LOSS_COLUMNS = [
+  col('Stage not reached', false),
+  col('Left by choice'),
+  col('Still in progress'),
+  col('Failed by the system'),
+  col('Rejected by the rules'),
+];
+
+function lossRow(l: LossRow, outcomes: LossRow['outcomes']): Inline[][] {
+  return [
+    [STAGE_LABELS[l.stage], ' ', code(l.stage)],
+    [count(outcomes.left_by_choice)],
+    [count(outcomes.in_progress)],
+    [count(outcomes.failed)],
+    [count(outcomes.rejected)],
+  ];
+}
+
+function reasonItems(l: LossRow): Inline[][] {
+  const stage = l.stage;
+  const items: Inline[][] = [];
+  const list = (reasons: Record<string, number>, label: (reason: string) => string): string =>
+    Object.entries(reasons)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => `${label(reason)}: ${count(n)}`)
+      .join('; ');
+  if (l.outcomes.failed > 0) {
+    const why = Object.keys(l.failedReasons).length > 0 ? ` (${list(l.failedReasons, failureLabel)})` : '';
+    items.push([`${STAGE_LABELS[stage]}: ${count(l.outcomes.failed)} failed by the system${why}`]);
+  }
+  if (l.outcomes.rejected > 0) {
+    const why =
+      Object.keys(l.rejectedReasons).length > 0
+        ? ` (${list(l.rejectedReasons, (x) => REJECTION_LABELS[x] ?? x)})`
+        : '';
+    items.push([`${STAGE_LABELS[stage]}: ${count(l.outcomes.rejected)} rejected by the rules${why}`]);
+  }
+  return items;
+}
+
+function lossesSection(r: Report): Section {
+  const reasons = r.losses.flatMap(reasonItems);
+  const blocks: Block[] = [
+    paragraph(
+      'At each stage, the registrants of the previous stage who did not continue, by what became of them. ',
+      strong('Failed by the system'),
+      ' is the only kind that is ours to fix: an error, a timeout or a dependency that did not answer. ',
+      'Left by choice: registrants who gave up, as people do on any form. ',
+      'Still in progress: mid-way when the run ended (in 2020 they had the rest of the day). ',
+      'Rejected by the rules: not eligible (too young, for instance).',
+    ),
+    {
+      kind: 'table',
+      caption: 'Registrants lost, in this run',
+      columns: LOSS_COLUMNS,
+      rows: r.losses.map((l) => lossRow(l, l.outcomes)),
+    },
+    {
+      kind: 'table',
+      caption: 'The same at full scale (estimate)',
+      columns: LOSS_COLUMNS,
+      rows: r.losses.map((l) => lossRow(l, l.fullScale)),
+    },
+  ];
+  if (reasons.length > 0)
+    blocks.push(paragraph('Why they were failed or rejected:'), { kind: 'list', items: reasons });
+  blocks.push({
+    kind: 'chart',
+    chart: {
+      id: 'losses',
+      stages: r.losses.map((l) => STAGE_LABELS[l.stage]),
+      leftByChoice: r.losses.map((l) => l.outcomes.left_by_choice),
+      inProgress: r.losses.map((l) => l.outcomes.in_progress),
+      failed: r.losses.map((l) => l.outcomes.failed),
+      rejected: r.losses.map((l) => l.outcomes.rejected),
+    },
+    caption: 'Registrants lost at each stage, by what became of them (counts on the wider segments).',
+  });
+  return { id: 'losses', title: 'Who was lost, and why', blocks };
+}
+
+function stepResult(v: ReportVerdict, step: Step): Inline {
+  const objectives = v.slos.filter((s) => s.step === step);
+  if (objectives.length === 0) return 'not judged';
+  const missed = objectives
+    .filter((s) => !s.held)
+    .map((s) => (s.objective === 'p95_ms' ? 'response time' : 'errors'));
+  return missed.length === 0 ? 'met' : strong(`MISSED: ${missed.join(', ')}`);
+}
+
+function stepRow(s: StepRow, v: ReportVerdict): Inline[][] {
+  return [
+    [code(s.step)],
+    [count(s.requests)],
+    [ms(s.p50Ms)],
+    [ms(s.p95Ms)],
+    [ms(s.p99Ms)],
+    [ms(s.sloP95Ms)],
+    [pct(s.failedRatio)],
+    [pct(s.sloErrorRate)],
+    [stepResult(v, s.step)],
+  ];
+}
+
+/** Steps in journey order, each against its own objective. */
+function latencyChart(r: Report): Chart {
+  const p95MsByStep: Record<string, Array<number | null>> = {};
+  for (const step of STEPS) {
+    const values = r.series.stepP95Ms[step];
+    if (values) p95MsByStep[step] = values;
+  }
+  const sloMs = Object.fromEntries(r.steps.map((s) => [s.step, s.sloP95Ms]));
+  return { id: 'latency', t: r.series.t, p95MsByStep, sloMs };
+}
+
+function stepsSection(r: Report): Section {
+  return {
+    id: 'steps',
+    title: 'Response times and errors, step by step',
+    blocks: [
+      paragraph(
+        'A step is one request a registrant makes on the way through. ',
+        'Median, p95 and p99: half, 95 % and 99 % of the step’s requests were answered within this time ',
+        '(p95 is what the slowest one in twenty waited). ',
+        'Each step has two objectives, a p95 response time and a share of requests that may fail. ',
+        'No objective was published in 2020; these are the project’s assumptions (',
+        code('model/slo.ts'),
+        '). Retries count as requests.',
+      ),
+      {
+        kind: 'table',
+        caption: 'Per-step response times and errors against the objectives',
+        columns: [
+          col('Step', false),
+          col('Requests'),
+          col('Median'),
+          col('p95'),
+          col('p99'),
+          col('p95 objective'),
+          col('Errors'),
+          col('Error objective'),
+          col('Result', false),
+        ],
+        rows: r.steps.map((s) => stepRow(s, r.verdict)),
+      },
+      {
+        kind: 'chart',
+        chart: latencyChart(r),
+        caption:
+          'p95 response time of each step over the run (log scale); dashed grey lines are the objectives.',
+      },
+    ],
+  };
+}
+
+function bottleneckParagraph(r: Report): Block {
+  const b = r.bottleneck;
+  if (b.resource?.kind === 'cpu' && b.tSeconds !== null) {
+    const arrivals =
+      b.arrivalsPerSecond === null
+        ? ''
+        : `, when registrants were arriving at ${rate(b.arrivalsPerSecond)} a second` +
+          (b.fullScalePerMinute === null ? '' : ` (${count(b.fullScalePerMinute)} a minute at full scale)`);
+    return paragraph(
+      `No dependency ran out first: the machine’s CPU did, ${atTime(b.tSeconds, b.profileMinute)}${arrivals}. `,
+      `${b.resource.detail}. `,
+      b.resource.name === 'runner'
+        ? 'The load generator used the most of it: the run measured the generator as much as the system; give it its own machine, or lower the scale.'
+        : `The process using the most was `,
+      ...(b.resource.name === 'runner'
+        ? []
+        : [
+            code(b.resource.name),
+            ': its own work (for the registration service, password hashing above all) is the limit here, not a dependency.',
+          ]),
+    );
+  }
+  if (b.dependency === null || b.tSeconds === null) {
+    const busiest = [...b.dependencies].sort((x, y) => y.peakUtilisation - x.peakUtilisation)[0];
+    return paragraph(
+      'No dependency saturated. ',
+      busiest
+        ? `The busiest was ${dependencyLabel(busiest.dependency)}, at ${pct1(busiest.peakUtilisation)} of its capacity at its peak.`
+        : '',
+    );
+  }
+  const arrivals =
+    b.arrivalsPerSecond === null
+      ? ''
+      : `, when registrants were arriving at ${rate(b.arrivalsPerSecond)} a second` +
+        (b.fullScalePerMinute === null ? '' : ` (${count(b.fullScalePerMinute)} a minute at full scale)`);
+  return paragraph(
+    `The first dependency to saturate was ${dependencyLabel(b.dependency)} `,
+    code(b.dependency),
+    `, ${atTime(b.tSeconds, b.profileMinute)}${arrivals}.`,
+  );
+}
+
+function dependencyRows(b: Bottleneck): Inline[][][] {
+  return b.dependencies.map((d) => [
+    [dependencyLabel(d.dependency), ' ', code(d.dependency)],
+    [pct1(d.peakUtilisation)],
+    [d.saturatedAtSeconds === null ? 'never' : seconds(d.saturatedAtSeconds)],
+    [count(d.rejections)],
+  ]);
+}
+
+function bottleneckSection(r: Report): Section {
+  const b = r.bottleneck;
+  const blocks: Block[] = [
+    paragraph(
+      'A dependency is a service registration relies on: the ministries’ identity registries, the email server, the photo store. ',
+      'Its utilisation is the share of its servers that are busy (the highest seen in each interval); at 100 % it is ',
+      'saturated: every further request waits in its queue, and once the queue is full it is refused.',
+    ),
+    bottleneckParagraph(r),
+  ];
+  if (b.consequences.length > 0) {
+    blocks.push(paragraph('What followed, in order:'), {
+      kind: 'list',
+      items: b.consequences.map((c) => [c]),
+    });
+  }
+  blocks.push(
+    {
+      kind: 'table',
+      caption: 'Each dependency at its busiest',
+      columns: [
+        col('Dependency', false),
+        col('Peak utilisation'),
+        col('Saturated at'),
+        col('Requests refused'),
+      ],
+      rows: dependencyRows(b),
+    },
+    {
+      kind: 'chart',
+      chart: { id: 'utilisation', t: r.series.t, byDependency: r.series.utilisation },
+      caption:
+        'Utilisation of each dependency over the run; the dashed line at 1 is saturation. A gap is a missing sample.',
+    },
+  );
+  if (b.cpu !== null) {
+    blocks.push({
+      kind: 'table',
+      caption: `CPU of each process at its busiest${b.cpu.cores !== null ? `, of the machine’s ${b.cpu.cores} cores` : ''} (the load generator shares them)`,
+      columns: [col('Process', false), col('Peak cores used'), col('Peak event-loop delay (p99)')],
+      rows: b.cpu.processes.map((p) => [
+        [code(p.process)],
+        [decimal.format(p.peakCores)],
+        [ms(p.peakEventLoopLagMs)],
+      ]),
+    });
+  }
+  return { id: 'bottleneck', title: 'What ran out first', blocks };
+}
+
+function headroomParagraph(r: Report): Block {
+  const h = r.headroom;
+  if (h.sustainedPerSecond === null) {
+    return paragraph(
+      'The run did not sustain any arrival rate within every objective, so there is no headroom to report.',
+    );
+  }
+  const parts: Inline[] = [
+    h.lowerBound
+      ? `No objective broke, so this is a lower bound: the system sustained at least ${rate(h.sustainedPerSecond)} registrants a second in this run, the most the run offered`
+      : `The highest arrival rate the system sustained with every objective met was ${rate(h.sustainedPerSecond)} registrants a second in this run`,
+    h.sustainedFullScalePerMinute === null
+      ? '. '
+      : `, about ${count(h.sustainedFullScalePerMinute)} a minute at full scale. `,
+  ];
+  if (h.profilePeakPerMinute !== null)
+    parts.push(`The profile’s peak was ${count(h.profilePeakPerMinute)} a minute. `);
+  if (h.ratio !== null) {
+    parts.push(
+      h.ratio >= 1
+        ? `Headroom ${h.lowerBound ? 'at least ' : ''}${h.ratio.toFixed(2)}: the system took the peak${h.ratio > 1 ? ' with room to spare' : ''}.`
+        : h.lowerBound
+          ? `Headroom at least ${h.ratio.toFixed(2)}: the run never offered the peak; the breakpoint scenario finds the real limit.`
+          : `Headroom ${h.ratio.toFixed(2)}: the system can take ${pct(h.ratio)} of the peak.`,
+    );
+  }
+  return paragraph(...parts);
+}
+
+function headroomSection(r: Report): Section {
+  return {
+    id: 'headroom',
+    title: 'Headroom',
+    blocks: [
+      headroomParagraph(r),
+      {
+        kind: 'chart',
+        chart: {
+          id: 'arrivals',
+          t: r.series.t,
+          arrivalsPerSecond: r.series.arrivalsPerSecond,
+          completionsPerSecond: r.series.completionsPerSecond,
+        },
+        caption:
+          'Registrants arriving and registrants joining a wave (the end of the journey), per second of the run.',
+      },
+    ],
+  };
+}
+
+function runFacts(r: Report): Inline[][] {
+  const run = r.run;
+  const facts: Inline[][] = [
+    ['Scenario: ', code(run.scenario)],
+    ['Run: ', code(run.runId)],
+    [`Engine: ${run.engine}`],
+    [`Started: ${run.startedAt}, for ${seconds(run.durationSeconds)}`],
+    ['Target: ', code(run.target)],
+    [`Exit code: ${run.exitCode} (${EXIT_CODES[run.exitCode] ?? 'see the engine’s documentation'})`],
+  ];
+  if (run.scale !== null) facts.push([`Scale: ${significant.format(run.scale * 100)} % of the registrants`]);
+  if (run.compress !== null)
+    facts.push([
+      `Time compression: ${decimal.format(run.compress)}× (one second of the run stands for ${decimal.format(run.compress)} seconds of the profile)`,
+    ]);
+  if (run.windowMinutes !== null)
+    facts.push([`Profile window: minutes ${run.windowMinutes[0]} to ${run.windowMinutes[1]}`]);
+  return facts;
+}
+
+function configurationSection(r: Report): Section {
+  const blocks: Block[] = [{ kind: 'list', items: runFacts(r) }];
+  if (r.run.configuration.length > 0) {
+    blocks.push(paragraph('The service’s settings and the capacity of each dependency:'), {
+      kind: 'list',
+      items: r.run.configuration.map((line) => [code(line)]),
+    });
+  }
+  return { id: 'configuration', title: 'How this rehearsal was run', blocks };
+}
+
+function notesSection(r: Report): Section {
+  const blocks: Block[] =
+    r.notes.length > 0 ? [{ kind: 'list', items: r.notes.map((n) => [n]) }] : [paragraph('No notes.')];
+  return { id: 'notes', title: 'Notes', blocks };
+}
+
+export function reportDocument(report: Report): ReportDocument {
+  return {
+    title: `Rehearsal report: ${report.run.scenario}`,
+    sections: [
+      verdictSection(report),
+      funnelSection(report),
+      lossesSection(report),
+      stepsSection(report),
+      bottleneckSection(report),
+      headroomSection(report),
+      configurationSection(report),
+      notesSection(report),
+    ],
+    withoutCharts: 'The charts are in report.html, next to this file.',
+  };
+}
