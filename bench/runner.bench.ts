@@ -140,13 +140,17 @@ const bench: Bench = {
         `,
         ),
         env: { TARGET: server.url },
-        onSample: (store) => {
-          const sink = store.metrics.get('http_reqs')?.sink;
-          const count = sink?.kind === 'counter' ? sink.count : 0;
-          while (wanted.length && count >= (wanted[0] as number)) {
-            marks.push({ reqs: wanted.shift() as number, rss: process.memoryUsage().rss });
-          }
-        },
+        outputs: [
+          {
+            description: 'RSS marks',
+            onSample: (metrics) => {
+              const count = metrics.counter('http_reqs');
+              while (wanted.length && count >= (wanted[0] as number)) {
+                marks.push({ reqs: wanted.shift() as number, rss: process.memoryUsage().rss });
+              }
+            },
+          },
+        ],
       });
       const [a, b] = marks;
       if (a && b) {

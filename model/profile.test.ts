@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { rampingArrivals } from '../runner/executors/schedule.ts';
+import { rampingArrivals } from '../runner/executors/ramping-arrival-rate.ts';
 import { parseDuration } from '../runner/options/duration.ts';
 import {
   constantProfile,

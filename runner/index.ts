@@ -1,13 +1,10 @@
-import { once } from 'node:events';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { bundleForRunner } from './bundle.ts';
 import { EXIT, type ExitCode, RunError } from './errors.ts';
-import { scenarioDuration, scenarioMaxVUs } from './executors/schedule.ts';
+import { scenarioDuration, scenarioMaxVUs } from './executors/common.ts';
 import {
   buildSummaryData,
   defineBuiltins,
@@ -18,14 +15,20 @@ import {
   type SummaryData,
   submetricSelectors,
   summaryExport,
+  type Threshold,
   ThresholdError,
   type ThresholdResult,
   textSummary,
   thresholdsToAbort,
 } from './metrics/index.ts';
+import { type MetricsView, metricsView } from './metrics/view.ts';
 import { applyCliOverrides, normaliseOptions, type Options, type RawOptions } from './options/schema.ts';
-import { Progress } from './progress.ts';
-import type { MainToWorker, Point, ScenarioProgress, WorkerToMain } from './protocol.ts';
+import type { Output } from './outputs/index.ts';
+import { jsonOutput } from './outputs/json.ts';
+import { type PrometheusAddress, PrometheusOutput } from './outputs/prometheus.ts';
+import { mergeProgress, Progress } from './progress.ts';
+import type { ScenarioProgress, WorkerToMain } from './protocol.ts';
+import { spawnWorker, type WorkerHandle, withTimeout } from './threads.ts';
 
 /**
  * The embedded k6-compatible runner: `runTest` runs a k6 script (TypeScript or JavaScript) on
@@ -46,12 +49,10 @@ export interface RunOptions {
   summaryExport?: string;
   /** --out json=FILE: every sample as k6's JSON output lines */
   outJson?: string;
-  /**
-   * serve the live metrics on this address (k6 remote-write names); `lingerMs` keeps serving the
-   * final values that long after the test, so that a scraper's last scrape sees every count (k6's
-   * remote-write output flushes at the end for the same reason)
-   */
-  prometheus?: { host: string; port: number; lingerMs?: number };
+  /** --out prometheus: serve the live metrics on this address (k6 remote-write names) */
+  prometheus?: PrometheusAddress;
+  /** outputs besides those two, e.g. one sampling the metrics as the test runs */
+  outputs?: readonly Output[];
   quiet?: boolean;
   noThresholds?: boolean;
   noSummary?: boolean;
@@ -61,8 +62,6 @@ export interface RunOptions {
   allowRemoteTargets?: boolean;
   /** where summary text and handleSummary's stdout go (default process.stdout) */
   stdout?: (text: string) => void;
-  /** called with the merged live store after each worker update (reports sample it) */
-  onSample?: (store: Store, elapsedMs: number) => void;
 }
 
 export interface RunResult {
@@ -71,52 +70,11 @@ export interface RunResult {
   /** why the run ended early, when it did */
   error?: string;
   thresholds: ThresholdResult[];
-  store: Store;
+  /** the test's final metrics */
+  metrics: MetricsView;
 }
 
-interface WorkerHandle {
-  worker: Worker;
-  next: <T extends WorkerToMain['type']>(type: T) => Promise<Extract<WorkerToMain, { type: T }>>;
-  post: (m: MainToWorker) => void;
-}
-
-function spawnWorker(onMessage: (m: WorkerToMain) => void): WorkerHandle {
-  const worker = new Worker(join(HERE, 'worker-boot.mjs'));
-  const waiters: Array<{ type: string; resolve: (m: WorkerToMain) => void; reject: (e: Error) => void }> = [];
-  worker.on('message', (m: WorkerToMain) => {
-    if (m.type === 'error') {
-      const w = waiters.shift();
-      if (w) w.reject(new RunError(m.exitCode as ExitCode, m.message));
-      else onMessage(m);
-      return;
-    }
-    const i = waiters.findIndex((w) => w.type === m.type);
-    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(m);
-    else onMessage(m);
-  });
-  worker.on('error', (err) => {
-    for (const w of waiters.splice(0))
-      w.reject(new RunError(EXIT.genericEngine, `worker crashed: ${err.stack ?? err.message}`));
-  });
-  return {
-    worker,
-    post: (m) => worker.postMessage(m),
-    next: (type) =>
-      new Promise((res, rej) => {
-        waiters.push({ type, resolve: res as (m: WorkerToMain) => void, reject: rej });
-      }) as never,
-  };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string, code: ExitCode): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, rej) => {
-      timer = setTimeout(() => rej(new RunError(code, `${what} did not finish within ${ms} ms`)), ms);
-    }),
-  ]);
-}
+export type { MetricsView, TrendSnapshot } from './metrics/view.ts';
 
 /**
  * Worker threads when --workers is not given: one core fewer than the machine has, at most 4.
@@ -129,87 +87,131 @@ export function defaultWorkers(cores = cpus().length): number {
   return Math.max(1, Math.min(cores - 1, 4));
 }
 
-export async function runTest(o: RunOptions): Promise<RunResult> {
-  const store = new Store({ series: o.prometheus !== undefined });
-  defineBuiltins(store);
-  const stdout = o.stdout ?? ((t: string) => process.stdout.write(t));
-  const script = resolve(o.script);
-  const env: Record<string, string> = {
-    ...(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<
-      string,
-      string
-    >),
-    ...(o.env ?? {}),
-    ...(o.allowRemoteTargets ? { GELOMBANG_ALLOW_REMOTE: '1' } : {}),
-  };
-  const workers = Math.max(1, o.workers ?? defaultWorkers());
-  const cacheDir = join(ROOT, 'node_modules', '.cache', 'gelombang', `run-${process.pid}-${Date.now()}`);
-  const handles: WorkerHandle[] = [];
-  let server: Server | undefined;
-  let thresholds: ThresholdResult[] = [];
-  const progressByWorker: Array<Record<string, ScenarioProgress>> = [];
-  let checksFailed = 0;
-  let abortReason: string | undefined;
-  let abortCode: ExitCode | undefined;
-  const jsonLines: string[] = [];
-  const cleanup = async () => {
-    await Promise.all(handles.map((h) => h.worker.terminate()));
-    if (server && o.prometheus?.lingerMs) await new Promise((r) => setTimeout(r, o.prometheus?.lingerMs));
-    server?.close();
-    rmSync(cacheDir, { recursive: true, force: true });
-  };
+export function runTest(o: RunOptions): Promise<RunResult> {
+  return new TestRun(o).run();
+}
 
-  try {
-    // 1. compile
+/** One call of runTest: the worker threads, the merged metrics, the outputs, and why it stopped. */
+class TestRun {
+  private readonly store: Store;
+  private readonly metrics: MetricsView;
+  private readonly outputs: Output[] = [];
+  private readonly started: Output[] = [];
+  private readonly workers: number;
+  private readonly cacheDir: string;
+  private handles: WorkerHandle[] = [];
+  private readonly progressByWorker: Array<Record<string, ScenarioProgress>> = [];
+  private checksFailed = 0;
+  private abortReason: string | undefined;
+  private abortCode: ExitCode | undefined;
+  private thresholds: ThresholdResult[] = [];
+
+  constructor(private readonly o: RunOptions) {
+    if (o.outJson) this.outputs.push(jsonOutput(o.outJson));
+    if (o.prometheus)
+      this.outputs.push(
+        new PrometheusOutput(o.prometheus, () => prometheusText(this.store, { extraLabels: o.tags ?? {} })),
+      );
+    this.outputs.push(...(o.outputs ?? []));
+    this.store = new Store({ series: this.needs('tagSeries') });
+    defineBuiltins(this.store);
+    this.metrics = metricsView(this.store);
+    this.workers = Math.max(1, o.workers ?? defaultWorkers());
+    this.cacheDir = join(ROOT, 'node_modules', '.cache', 'gelombang', `run-${process.pid}-${Date.now()}`);
+  }
+
+  private needs(what: 'points' | 'tagSeries'): boolean {
+    return this.outputs.some((x) => x.needs?.[what]);
+  }
+
+  async run(): Promise<RunResult> {
+    const { o, store, metrics } = this;
+    try {
+      const { options, raw, thresholds } = await this.load();
+      await this.startOutputs();
+
+      const setupHandle = this.handles[0] as WorkerHandle;
+      setupHandle.post({ type: 'setup' });
+      const setupDone = await withTimeout(
+        setupHandle.next('setup-done'),
+        options.setupTimeoutMs,
+        'setup()',
+        EXIT.setupTimeout,
+      );
+
+      const testRunDurationMs = await this.execute(options, raw, thresholds, setupDone.data);
+
+      if (this.abortCode !== EXIT.scriptException) {
+        setupHandle.post({ type: 'teardown', setupData: setupDone.data });
+        await withTimeout(
+          setupHandle.next('teardown-done'),
+          options.teardownTimeoutMs,
+          'teardown()',
+          EXIT.teardownTimeout,
+        );
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      this.thresholds = thresholds.length ? evaluateThresholds(store, thresholds, testRunDurationMs) : [];
+      const summary = buildSummaryData(store, {
+        thresholds: this.thresholds,
+        testRunDurationMs,
+        summaryTrendStats: options.summaryTrendStats,
+        isStdOutTTY: Boolean(process.stdout.isTTY),
+        isStdErrTTY: Boolean(process.stderr.isTTY),
+      });
+      if (o.summaryExport)
+        writeFileSync(o.summaryExport, `${JSON.stringify(summaryExport(summary), null, 4)}\n`);
+      await this.handleSummary(setupHandle, summary);
+      const failed = this.thresholds.some((t) => !t.ok);
+      const exitCode: ExitCode = this.abortCode ?? (failed ? EXIT.thresholdsFailed : EXIT.ok);
+      return { exitCode, summary, error: this.abortReason, thresholds: this.thresholds, metrics };
+    } catch (err) {
+      if (err instanceof RunError)
+        return { exitCode: err.exitCode, error: err.message, thresholds: this.thresholds, metrics };
+      throw err;
+    } finally {
+      await this.cleanup();
+    }
+  }
+
+  /**
+   * Compiles the script and loads it in every worker (its init context); the first worker tells
+   * the options, which are checked with the thresholds against the metrics the script defined.
+   */
+  private async load(): Promise<{ options: Options; raw: RawOptions; thresholds: Threshold[] }> {
+    const { o, store } = this;
+    const script = resolve(o.script);
     const bundle = await bundleForRunner(script);
-    mkdirSync(cacheDir, { recursive: true });
-    const bundlePath = join(cacheDir, 'script.mjs');
+    mkdirSync(this.cacheDir, { recursive: true });
+    const bundlePath = join(this.cacheDir, 'script.mjs');
     writeFileSync(bundlePath, bundle.code);
 
-    // 2. load the script in every worker (its init context); the first tells us its options
-    const onMessage = (w: number) => (m: WorkerToMain) => {
-      if (m.type === 'delta') {
-        store.merge(m.delta);
-        progressByWorker[w] = m.progress;
-        checksFailed += m.checksFailed;
-        if (o.outJson) for (const p of m.points) jsonLines.push(pointLine(p));
-      } else if (m.type === 'abort' && !abortReason) {
-        abortReason = m.reason;
-        abortCode = EXIT.scriptAborted;
-        for (const h of handles) h.post({ type: 'stop' });
-      } else if (m.type === 'error' && !abortReason) {
-        abortReason = m.message;
-        abortCode = m.exitCode as ExitCode;
-        for (const h of handles) h.post({ type: 'stop' });
-      }
-    };
-    const first = spawnWorker(onMessage(0));
-    handles.push(first);
+    const first = spawnWorker(this.onMessage(0));
+    this.handles.push(first);
     const initBase = {
       bundlePath,
       scriptDir: dirname(script),
-      env,
-      workers,
-      series: o.prometheus !== undefined,
-      points: o.outJson !== undefined,
+      env: scriptEnv(o),
+      workers: this.workers,
+      series: this.needs('tagSeries'),
+      points: this.needs('points'),
       globalTags: o.tags ?? {},
     };
     first.post({ type: 'init', ...initBase, workerIndex: 0, submetrics: [] });
     const ready = await first.next('ready');
 
-    // 3. options: the script's, overridden by the command line; thresholds checked against the metrics
     const raw = applyCliOverrides(ready.options as RawOptions | undefined, {
       vus: o.vus,
       duration: o.duration,
       iterations: o.iterations,
     });
-    const options: Options = normaliseOptions(raw, o.script, new Set(ready.exports));
+    const options = normaliseOptions(raw, o.script, new Set(ready.exports));
     const types = new Map<string, 'counter' | 'gauge' | 'rate' | 'trend'>();
     for (const m of store.metrics.values()) types.set(m.name, m.type);
     for (const [name, type] of ready.metrics) types.set(name, type);
-    let parsedThresholds: ReturnType<typeof parseThresholds> = [];
+    let thresholds: Threshold[] = [];
     try {
-      parsedThresholds = o.noThresholds ? [] : parseThresholds(options.thresholds, (n) => types.get(n));
+      thresholds = o.noThresholds ? [] : parseThresholds(options.thresholds, (n) => types.get(n));
     } catch (err) {
       if (err instanceof ThresholdError)
         throw new RunError(EXIT.invalidConfig, `${o.script}: ${err.message}`);
@@ -221,57 +223,80 @@ export async function runTest(o: RunOptions): Promise<RunResult> {
     ];
     // The first worker was initialised before the submetrics were known: start it again with them.
     await first.worker.terminate();
-    handles.length = 0;
-    for (let w = 0; w < workers; w++) {
-      const h = spawnWorker(onMessage(w));
-      handles.push(h);
+    this.handles = [];
+    for (let w = 0; w < this.workers; w++) {
+      const h = spawnWorker(this.onMessage(w));
+      this.handles.push(h);
       h.post({ type: 'init', ...initBase, workerIndex: w, submetrics });
     }
-    await Promise.all(handles.map((h) => h.next('ready')));
-    const local = new Store({ submetrics, series: o.prometheus !== undefined });
+    await Promise.all(this.handles.map((h) => h.next('ready')));
+    const local = new Store({ submetrics, series: this.needs('tagSeries') });
     defineBuiltins(local);
     // Re-home the main store with the submetrics (nothing recorded yet).
     Object.assign(store, { metrics: local.metrics, checks: local.checks });
     for (const [name, type, contains] of ready.metrics) store.define(name, type, contains);
+    return { options, raw, thresholds };
+  }
 
-    if (o.prometheus) {
-      server = createServer((req, res) => {
-        if (req.url !== '/metrics') {
-          res.writeHead(404).end();
-          return;
-        }
-        res
-          .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-          .end(prometheusText(store, { extraLabels: o.tags ?? {} }));
-      });
-      server.listen(o.prometheus.port, o.prometheus.host);
-      await once(server, 'listening');
+  private onMessage(w: number) {
+    return (m: WorkerToMain) => {
+      if (m.type === 'delta') {
+        this.store.merge(m.delta);
+        this.progressByWorker[w] = m.progress;
+        this.checksFailed += m.checksFailed;
+        if (m.points.length > 0) for (const out of this.outputs) out.onPoints?.(m.points);
+      } else if (m.type === 'abort') {
+        this.stop(m.reason, EXIT.scriptAborted);
+      } else if (m.type === 'error') {
+        this.stop(m.message, m.exitCode as ExitCode);
+      }
+    };
+  }
+
+  /** Stops every worker's scheduling; the first reason wins. */
+  private stop(reason: string, code: ExitCode): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.abortCode = code;
+    for (const h of this.handles) h.post({ type: 'stop' });
+  }
+
+  private async startOutputs(): Promise<void> {
+    for (const out of this.outputs) {
+      try {
+        await out.start?.(this.metrics);
+      } catch (err) {
+        throw new RunError(EXIT.invalidConfig, `${out.description}: ${(err as Error).message}`);
+      }
+      this.started.push(out);
     }
+  }
 
-    // 4. setup
-    const setupHandle = handles[0] as WorkerHandle;
-    setupHandle.post({ type: 'setup' });
-    const setupDone = await withTimeout(
-      setupHandle.next('setup-done'),
-      options.setupTimeoutMs,
-      'setup()',
-      EXIT.setupTimeout,
-    );
-
-    // 5. run
+  /**
+   * Starts every worker on the same clock, then every 250 ms until they are done: the `vus`
+   * gauges, the outputs' samples, the abortOnFail thresholds and the progress. Returns the test's
+   * duration.
+   */
+  private async execute(
+    options: Options,
+    raw: RawOptions,
+    thresholds: readonly Threshold[],
+    setupData: string | undefined,
+  ): Promise<number> {
+    const { o, store } = this;
     const startAt = Date.now() + 100;
     const counters = new SharedArrayBuffer(4 * options.scenarios.length);
     const optionsForScript = {
       ...raw,
       scenarios: Object.fromEntries(options.scenarios.map((s) => [s.name, s])),
     };
-    const dones = handles.map((h) => h.next('done'));
-    for (const h of handles) {
+    const dones = this.handles.map((h) => h.next('done'));
+    for (const h of this.handles) {
       h.post({
         type: 'start',
         scenarios: options.scenarios,
         startAt,
-        setupData: setupDone.data,
+        setupData,
         counters,
         options: optionsForScript,
       });
@@ -287,58 +312,39 @@ export async function runTest(o: RunOptions): Promise<RunResult> {
     while (!finished) {
       await new Promise((r) => setTimeout(r, 250));
       const elapsed = Date.now() - startAt;
-      const active = progressByWorker.reduce(
+      const active = this.progressByWorker.reduce(
         (a, p) => a + Object.values(p ?? {}).reduce((b, s) => b + s.activeVUs, 0),
         0,
       );
       store.add('vus', active);
       store.add('vus_max', vusMax);
-      o.onSample?.(store, elapsed);
-      if (parsedThresholds.length && !abortReason) {
-        const fired = thresholdsToAbort(evaluateThresholds(store, parsedThresholds, elapsed), elapsed);
-        if (fired.length) {
-          abortReason = `thresholds on metrics '${fired.map((f) => f.threshold.key).join("', '")}' were crossed; at least one has abortOnFail enabled, stopping test prematurely`;
-          abortCode = EXIT.thresholdsFailed;
-          for (const h of handles) h.post({ type: 'stop' });
-        }
+      for (const out of this.outputs) out.onSample?.(this.metrics, elapsed);
+      if (thresholds.length && !this.abortReason) {
+        const fired = thresholdsToAbort(evaluateThresholds(store, thresholds, elapsed), elapsed);
+        if (fired.length)
+          this.stop(
+            `thresholds on metrics '${fired.map((f) => f.threshold.key).join("', '")}' were crossed; at least one has abortOnFail enabled, stopping test prematurely`,
+            EXIT.thresholdsFailed,
+          );
       }
       progress.render(
         options.scenarios.map((s) => ({
           name: s.name,
           plannedMs: scenarioDuration(s),
           startMs: s.startTimeMs,
-          p: mergeProgress(progressByWorker.map((p) => p?.[s.name])),
+          p: mergeProgress(this.progressByWorker.map((p) => p?.[s.name])),
         })),
         elapsed,
-        checksFailed,
+        this.checksFailed,
       );
     }
-    const testRunDurationMs = Date.now() - startAt;
+    return Date.now() - startAt;
+  }
 
-    // 6. teardown, then the summary
-    if (abortCode !== EXIT.scriptException) {
-      setupHandle.post({ type: 'teardown', setupData: setupDone.data });
-      await withTimeout(
-        setupHandle.next('teardown-done'),
-        options.teardownTimeoutMs,
-        'teardown()',
-        EXIT.teardownTimeout,
-      );
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    thresholds = parsedThresholds.length
-      ? evaluateThresholds(store, parsedThresholds, testRunDurationMs)
-      : [];
-    const summary = buildSummaryData(store, {
-      thresholds,
-      testRunDurationMs,
-      summaryTrendStats: options.summaryTrendStats,
-      isStdOutTTY: Boolean(process.stdout.isTTY),
-      isStdErrTTY: Boolean(process.stderr.isTTY),
-    });
-    if (o.summaryExport)
-      writeFileSync(o.summaryExport, `${JSON.stringify(summaryExport(summary), null, 4)}\n`);
-    if (o.outJson) writeFileSync(o.outJson, `${metricLines(store).concat(jsonLines).join('\n')}\n`);
+  /** handleSummary()'s outputs if the script has one, k6's text summary otherwise. */
+  private async handleSummary(setupHandle: WorkerHandle, summary: SummaryData): Promise<void> {
+    const { o } = this;
+    const stdout = o.stdout ?? ((t: string) => process.stdout.write(t));
     setupHandle.post({ type: 'summary', data: summary });
     const { outputs } = await setupHandle.next('summary-done');
     if (outputs) {
@@ -350,58 +356,28 @@ export async function runTest(o: RunOptions): Promise<RunResult> {
     } else if (!o.noSummary && !o.quiet) {
       stdout(`\n${textSummary(summary, { indent: ' ', enableColors: Boolean(process.stdout.isTTY) })}\n\n`);
     }
-    const failed = thresholds.some((t) => !t.ok);
-    const exitCode: ExitCode = abortCode ?? (failed ? EXIT.thresholdsFailed : EXIT.ok);
-    return { exitCode, summary, error: abortReason, thresholds, store };
-  } catch (err) {
-    if (err instanceof RunError) return { exitCode: err.exitCode, error: err.message, thresholds, store };
-    throw err;
-  } finally {
-    await cleanup();
+  }
+
+  private async cleanup(): Promise<void> {
+    await Promise.all(this.handles.map((h) => h.worker.terminate()));
+    const stopped = await Promise.allSettled(this.started.map((out) => out.stop?.()));
+    rmSync(this.cacheDir, { recursive: true, force: true });
+    for (const [i, s] of stopped.entries())
+      if (s.status === 'rejected')
+        throw new Error(`${this.started[i]?.description}: ${(s.reason as Error)?.message ?? s.reason}`);
   }
 }
 
-function mergeProgress(list: Array<ScenarioProgress | undefined>): ScenarioProgress {
-  const out: ScenarioProgress = {
-    iterations: 0,
-    interrupted: 0,
-    dropped: 0,
-    activeVUs: 0,
-    initializedVUs: 0,
-    done: list.length > 0,
+/** The script's __ENV: the process environment, then -e, as k6 does by default. */
+function scriptEnv(o: RunOptions): Record<string, string> {
+  return {
+    ...(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >),
+    ...(o.env ?? {}),
+    ...(o.allowRemoteTargets ? { GELOMBANG_ALLOW_REMOTE: '1' } : {}),
   };
-  for (const p of list) {
-    if (!p) {
-      out.done = false;
-      continue;
-    }
-    out.iterations += p.iterations;
-    out.interrupted += p.interrupted;
-    out.dropped += p.dropped;
-    out.activeVUs += p.activeVUs;
-    out.initializedVUs += p.initializedVUs;
-    out.done &&= p.done;
-  }
-  return out;
-}
-
-/** k6's JSON output: a Metric line per metric, then a Point line per sample. */
-function metricLines(store: Store): string[] {
-  return [...store.metrics.values()].map((m) =>
-    JSON.stringify({
-      type: 'Metric',
-      data: { name: m.name, type: m.type, contains: m.contains, thresholds: [], submetrics: null },
-      metric: m.name,
-    }),
-  );
-}
-
-function pointLine(p: Point): string {
-  return JSON.stringify({
-    metric: p.metric,
-    type: 'Point',
-    data: { time: new Date(p.time).toISOString(), value: p.value, tags: p.tags },
-  });
 }
 
 export type { ExitCode } from './errors.ts';

@@ -48,3 +48,28 @@ export class Progress {
     }
   }
 }
+
+/** One scenario's progress over every worker thread; done once every thread has reported it done. */
+export function mergeProgress(list: Array<ScenarioProgress | undefined>): ScenarioProgress {
+  const out: ScenarioProgress = {
+    iterations: 0,
+    interrupted: 0,
+    dropped: 0,
+    activeVUs: 0,
+    initializedVUs: 0,
+    done: list.length > 0,
+  };
+  for (const p of list) {
+    if (!p) {
+      out.done = false;
+      continue;
+    }
+    out.iterations += p.iterations;
+    out.interrupted += p.interrupted;
+    out.dropped += p.dropped;
+    out.activeVUs += p.activeVUs;
+    out.initializedVUs += p.initializedVUs;
+    out.done &&= p.done;
+  }
+  return out;
+}

@@ -1,140 +1,17 @@
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bundleForK6 } from './bundle.ts';
 import { EXIT, runTest } from './index.ts';
-import { prometheusText } from './metrics/index.ts';
+import { quiet, script, scriptDir, useTarget } from './test-fixtures/target.ts';
 
 /**
- * The runner against a local HTTP server: counts per executor (across worker threads), dropped
- * iterations, thresholds and exit codes, summary shapes, and the bundles for real k6.
+ * The runner against a local HTTP server: thresholds and exit codes, summary shapes, and the
+ * bundles for real k6. Each executor's counts are tested beside it (executors/*.test.ts), the
+ * outputs beside them (outputs/*.test.ts).
  */
 
-let server: Server;
-let target = '';
-let hits = 0;
-const dir = mkdtempSync(join(tmpdir(), 'gelombang-runner-test-'));
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    hits++;
-    if (req.url?.startsWith('/slow')) {
-      setTimeout(() => res.end('slow'), 400);
-      return;
-    }
-    if (req.url?.startsWith('/status/')) {
-      res.writeHead(Number(req.url.slice(8))).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"hello":"world"}');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
-});
-
-let n = 0;
-function script(body: string): string {
-  const file = join(dir, `s${++n}.ts`);
-  writeFileSync(file, body);
-  return file;
-}
-
-const quiet = { quiet: true, progress: 'none' as const, workers: 2 };
-const values = (r: Awaited<ReturnType<typeof runTest>>, metric: string) =>
-  r.summary?.metrics[metric]?.values ?? {};
-
-describe('executors count as k6 does', () => {
-  it('constant-arrival-rate starts R x D + 1 iterations, split over worker threads', async () => {
-    const r = await runTest({
-      ...quiet,
-      script: script(`
-        import http from 'k6/http';
-        export const options = { scenarios: { s: { executor: 'constant-arrival-rate', rate: 25, timeUnit: '1s', duration: '2s', preAllocatedVUs: 4 } } };
-        export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/hello'); }
-      `),
-      env: { TARGET: target },
-    });
-    expect(r.exitCode).toBe(EXIT.ok);
-    expect(values(r, 'iterations').count).toBe(51);
-    expect(values(r, 'http_reqs').count).toBe(51);
-    expect(r.summary?.metrics.dropped_iterations).toBeUndefined();
-  });
-
-  it('ramping-arrival-rate starts the integral of its rate', async () => {
-    const r = await runTest({
-      ...quiet,
-      script: script(`
-        export const options = { scenarios: { s: { executor: 'ramping-arrival-rate', startRate: 0, timeUnit: '1s', preAllocatedVUs: 2,
-          stages: [{ target: 20, duration: '1s' }, { target: 20, duration: '1s' }, { target: 0, duration: '1s' }] } } };
-        export default async function () {}
-      `),
-    });
-    // 10 + 20 + 10 arrivals under the curve
-    expect(values(r, 'iterations').count).toBe(40);
-  });
-
-  it('shared-iterations runs exactly the total across VUs and threads; per-vu-iterations vus x iterations', async () => {
-    const r = await runTest({
-      ...quiet,
-      script: script(`
-        import exec from 'k6/execution';
-        import { Counter } from 'k6/metrics';
-        const seen = new Counter('seen');
-        export const options = { scenarios: {
-          shared: { executor: 'shared-iterations', vus: 3, iterations: 17 },
-          pervu: { executor: 'per-vu-iterations', vus: 3, iterations: 4, exec: 'other' },
-        } };
-        export default async function () { seen.add(1, { scenario_name: exec.scenario.name }); }
-        export async function other() { seen.add(1); }
-      `),
-    });
-    expect(r.exitCode).toBe(EXIT.ok);
-    expect(values(r, 'iterations').count).toBe(17 + 12);
-    expect(values(r, 'seen').count).toBe(29);
-  });
-
-  it('constant-vus keeps its VUs busy for the duration', async () => {
-    const r = await runTest({
-      ...quiet,
-      script: script(`
-        import { sleep } from 'k6';
-        export const options = { vus: 2, duration: '1s' };
-        export default async function () { await sleep(0.1); }
-      `),
-    });
-    // 2 VUs x ~10 iterations of 100 ms: generous bounds, no timing assertion beyond order of magnitude
-    expect(values(r, 'iterations').count).toBeGreaterThan(6);
-    expect(values(r, 'iterations').count).toBeLessThan(30);
-    expect(values(r, 'vus_max').value).toBe(2);
-  });
-
-  it('counts dropped_iterations when the rate is impossible for maxVUs', async () => {
-    const r = await runTest({
-      ...quiet,
-      script: script(`
-        import http from 'k6/http';
-        export const options = { scenarios: { s: { executor: 'constant-arrival-rate', rate: 50, timeUnit: '1s', duration: '1s', preAllocatedVUs: 2, maxVUs: 2 } } };
-        export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/slow'); }
-      `),
-      env: { TARGET: target },
-    });
-    const started = values(r, 'iterations').count ?? 0;
-    const dropped = values(r, 'dropped_iterations').count ?? 0;
-    expect(dropped).toBeGreaterThan(30);
-    // every scheduled arrival (51) either ran, was dropped, or was cut by the graceful stop
-    expect(started + dropped).toBeLessThanOrEqual(51);
-    expect(started + dropped).toBeGreaterThanOrEqual(49);
-  });
-});
+const target = useTarget();
 
 describe('thresholds and exit codes', () => {
   it('exits 99 when a threshold fails, and reports which', async () => {
@@ -147,7 +24,7 @@ describe('thresholds and exit codes', () => {
           await http.asyncRequest('GET', __ENV.TARGET + '/status/503', null, { tags: { step: 'bad' } });
         }
       `),
-      env: { TARGET: target },
+      env: { TARGET: target.url },
     });
     expect(r.exitCode).toBe(EXIT.thresholdsFailed);
     expect(r.summary?.metrics['http_req_failed{step:bad}']?.thresholds).toEqual({
@@ -164,7 +41,7 @@ describe('thresholds and exit codes', () => {
         export const options = { vus: 1, duration: '20s', thresholds: { http_req_failed: [{ threshold: 'rate<0.1', abortOnFail: true }] } };
         export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/status/500'); }
       `),
-      env: { TARGET: target },
+      env: { TARGET: target.url },
     });
     expect(r.exitCode).toBe(EXIT.thresholdsFailed);
     expect(r.error).toMatch(/abortOnFail/);
@@ -183,7 +60,7 @@ describe('thresholds and exit codes', () => {
         };
         export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/status/500'); }
       `),
-      env: { TARGET: target },
+      env: { TARGET: target.url },
     });
     expect(r.exitCode).toBe(EXIT.thresholdsFailed);
     expect(r.summary?.state.testRunDurationMs).toBeLessThan(20_000);
@@ -242,15 +119,15 @@ describe('thresholds and exit codes', () => {
     ],
     ['a script that does not compile', `export default function ( {`, /does not compile/],
   ])('refuses %s with exit code 104 before sending anything', async (_what, body, message) => {
-    const before = hits;
+    const before = target.hits;
     const file = script(
       `${body}\nexport default async function () { await (await import('k6/http')).default.asyncRequest('GET', __ENV.TARGET); }`,
     );
-    const r = await runTest({ ...quiet, script: file, env: { TARGET: target } });
+    const r = await runTest({ ...quiet, script: file, env: { TARGET: target.url } });
     expect(r.exitCode).toBe(EXIT.invalidConfig);
     expect(r.error).toMatch(message);
     expect(r.error).toContain(file.split('/').pop());
-    expect(hits).toBe(before);
+    expect(target.hits).toBe(before);
   });
 
   it('refuses synchronous http and group() with a message saying what to use', async () => {
@@ -268,7 +145,7 @@ describe('thresholds and exit codes', () => {
           check(grp, { 'group refused': (m) => m.includes('not supported') });
         }
       `),
-      env: { TARGET: target },
+      env: { TARGET: target.url },
     });
     expect(r.exitCode).toBe(EXIT.ok);
     expect(r.summary?.root_group.checks.map((c) => [c.name, c.passes])).toEqual([
@@ -297,8 +174,8 @@ describe('thresholds and exit codes', () => {
 
 describe('summaries and outputs', () => {
   it('writes the legacy summary export, calls handleSummary with data, passes setup data, tags samples', async () => {
-    const exportFile = join(dir, 'export.json');
-    const handled = join(dir, 'handled.json');
+    const exportFile = join(scriptDir, 'export.json');
+    const handled = join(scriptDir, 'handled.json');
     const r = await runTest({
       ...quiet,
       summaryExport: exportFile,
@@ -319,7 +196,7 @@ describe('summaries and outputs', () => {
           return { '${handled}': JSON.stringify({ iterations: data.metrics.iterations.values.count, keys: Object.keys(data), checks: data.root_group.checks.length }) };
         }
       `),
-      env: { TARGET: target },
+      env: { TARGET: target.url },
     });
     expect(r.exitCode).toBe(EXIT.ok);
     const exported = JSON.parse(readFileSync(exportFile, 'utf8'));
@@ -342,25 +219,6 @@ describe('summaries and outputs', () => {
     });
     expect(r.summary?.metrics.journey).toMatchObject({ type: 'trend', contains: 'time' });
     expect(r.summary?.metrics['http_req_duration{expected_response:true}']?.values.med).toBeGreaterThan(0);
-  });
-
-  it('exposes live metrics with the names of k6 remote write', async () => {
-    const r = await runTest({
-      ...quiet,
-      script: script(`
-        import http from 'k6/http';
-        export const options = { iterations: 3 };
-        export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/hello', null, { tags: { step: 'hello' } }); }
-      `),
-      env: { TARGET: target },
-      prometheus: { host: '127.0.0.1', port: 0 },
-    });
-    const text = prometheusText(r.store);
-    expect(text).toMatch(/^k6_http_reqs_total\{.*step="hello".*\} 3$/m);
-    expect(text).toMatch(/^k6_http_req_duration_p99\{.*step="hello".*\} 0\.\d+/m);
-    expect(text).toMatch(/^k6_http_req_failed_rate\{.*\} 0$/m);
-    expect(text).toMatch(/^k6_vus_max 1$/m);
-    expect(text).not.toMatch(/url="/);
   });
 });
 

@@ -4,16 +4,16 @@ import { isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import { EXIT } from './errors.ts';
-import {
-  constantArrivals,
-  rampingArrivals,
-  rampingVUsAt,
-  scenarioDuration,
-  share,
-} from './executors/schedule.ts';
+import { type Engine, type ScenarioOf, ScenarioRun, scenarioMaxVUs } from './executors/common.ts';
+import { runConstantArrivalRate } from './executors/constant-arrival-rate.ts';
+import { runConstantVUs } from './executors/constant-vus.ts';
+import { runPerVuIterations } from './executors/per-vu-iterations.ts';
+import { runRampingArrivalRate } from './executors/ramping-arrival-rate.ts';
+import { runRampingVUs } from './executors/ramping-vus.ts';
+import { runSharedIterations } from './executors/shared-iterations.ts';
 import type { Tags } from './metrics/api.ts';
 import { defineBuiltins, type Metric, Store } from './metrics/store.ts';
-import type { Scenario } from './options/schema.ts';
+import type { ExecutorName } from './options/schema.ts';
 import type {
   InitMessage,
   MainToWorker,
@@ -225,26 +225,26 @@ function flush(final = false): void {
   if (final) post({ type: 'done' });
 }
 
-/** Runs one iteration of a VU; resolves when it ends (or rejects with a test abort). */
+/** Runs one iteration of a VU and records it; resolves when it ends, never rejects. */
 async function iterate(
   vu: VuState,
   fn: IterationFn,
   data: unknown,
   p: ScenarioProgress,
-  deadline: () => number,
+  deadline: number,
 ): Promise<void> {
   const t0 = performance.now();
   let aborted = false;
   try {
     await als.run(vu, () => fn(data));
   } catch (err) {
-    if ((err as { isTestAbort?: boolean }).isTestAbort) aborted = true;
+    if ((err as { isTestAbort?: boolean } | undefined)?.isTestAbort) aborted = true;
     else reportIterationError(err, vu.scenario);
   }
   vu.iterationInInstance++;
   vu.iterationInScenario++;
   // An iteration still running when the graceful stop ran out is interrupted, not completed.
-  if (Date.now() > deadline() || aborted) {
+  if (Date.now() > deadline || aborted) {
     p.interrupted++;
     interrupted++;
     return;
@@ -256,157 +256,40 @@ async function iterate(
   completed++;
 }
 
-async function runScenario(
-  s: Scenario,
-  vuOffset: number,
-  data: string | undefined,
-  counters: Int32Array,
-  index: number,
-): Promise<void> {
-  const p: ScenarioProgress = {
-    iterations: 0,
-    interrupted: 0,
-    dropped: 0,
-    activeVUs: 0,
-    initializedVUs: 0,
-    done: false,
-  };
-  progress[s.name] = p;
-  const fn = script[s.exec] as IterationFn;
-  const W = init.workers;
-  const w = init.workerIndex;
-  const t0 = startAt + s.startTimeMs;
-  const plannedEnd = t0 + scenarioDuration(s);
-  const hardEnd = plannedEnd + s.gracefulStopMs;
-  const env = { ...init.env, ...s.env };
-  await sleep(t0 - Date.now());
-  const newVu = (globalIndex: number): VuState => {
-    p.initializedVUs++;
-    return {
-      idInTest: vuOffset + globalIndex,
-      idInInstance: vuOffset + globalIndex,
-      iterationInInstance: 0,
-      iterationInScenario: 0,
-      iterationInTest: 0,
-      scenario: s.name,
-      executor: s.executor,
-      scenarioStartTime: t0,
-      env,
-      tags: { ...s.tags },
-    };
-  };
-  const running = new Set<Promise<void>>();
-  const track = (pr: Promise<void>) => {
-    running.add(pr);
-    void pr.finally(() => running.delete(pr));
-  };
-  const gracefulWait = async () => {
-    // In-flight iterations get the graceful stop to finish; after that they are abandoned.
-    while (running.size > 0 && Date.now() < hardEnd && !stopping)
-      await Promise.race([sleep(hardEnd - Date.now()), ...running]);
-  };
-
-  if (s.executor === 'constant-arrival-rate' || s.executor === 'ramping-arrival-rate') {
-    const arrivals =
-      s.executor === 'constant-arrival-rate'
-        ? constantArrivals(s.rate, s.timeUnitMs, s.durationMs)
-        : rampingArrivals(s.startRate, s.timeUnitMs, s.stages);
-    const maxMine = share(s.maxVUs, W, w);
-    const free: VuState[] = [];
-    let created = 0;
-    const createVu = () => newVu(w + 1 + created++ * W);
-    for (let i = 0; i < share(s.preAllocatedVUs, W, w); i++) free.push(createVu());
-    let i = 0;
-    for (const at of arrivals) {
-      if (stopping) break;
-      const mine = i % W === w;
-      const iterationInTest = i++;
-      if (!mine) continue;
-      const due = t0 + at;
-      const wait = due - Date.now();
-      if (wait > 1) await sleep(wait);
-      if (stopping) break;
-      const vu = free.pop();
-      if (!vu) {
-        // As k6: no free VU means the iteration is dropped; a new VU is made for later ones if allowed.
-        p.dropped++;
-        store.add('dropped_iterations', 1, { ...init.globalTags, ...s.tags, scenario: s.name });
-        if (created < maxMine) free.push(createVu());
-        continue;
-      }
-      vu.iterationInTest = iterationInTest;
-      p.activeVUs++;
-      track(
-        iterate(vu, fn, copyData(data), p, () => hardEnd).finally(() => {
-          p.activeVUs--;
-          free.push(vu);
-        }),
-      );
-    }
-    await sleep(plannedEnd - Date.now());
-    await gracefulWait();
-  } else {
-    const total =
-      s.executor === 'ramping-vus' ? Math.max(s.startVUs, ...s.stages.map((x) => x.target)) : s.vus;
-    const mine: number[] = [];
-    for (let g = 1; g <= total; g++) if ((g - 1) % W === w) mine.push(g);
-    const vuLoop = async (g: number) => {
-      const vu = newVu(g);
-      const vuData = copyData(data);
-      const iterationsDone = { n: 0 };
-      const active = () => {
-        if (s.executor !== 'ramping-vus') return true;
-        return g <= rampingVUsAt(s.startVUs, s.stages, Date.now() - t0);
-      };
-      while (!stopping && Date.now() < plannedEnd) {
-        if (s.executor === 'per-vu-iterations' && iterationsDone.n >= s.iterations) break;
-        if (s.executor === 'shared-iterations') {
-          const claimed = Atomics.add(counters, index, 1);
-          if (claimed >= s.iterations) break;
-          vu.iterationInTest = claimed;
-        } else if (s.executor === 'per-vu-iterations') {
-          vu.iterationInTest = (g - 1) * s.iterations + iterationsDone.n;
-        } else {
-          vu.iterationInTest = Atomics.add(counters, index, 1);
-        }
-        if (!active()) {
-          await sleep(Math.min(50, plannedEnd - Date.now()));
-          continue;
-        }
-        p.activeVUs++;
-        const it = iterate(vu, fn, vuData, p, () => hardEnd);
-        // Not track(): its .finally() adds promises to every iteration, and each costs an async hook.
-        running.add(it);
-        await it;
-        running.delete(it);
-        p.activeVUs--;
-        iterationsDone.n++;
-      }
-    };
-    const loops = mine.map((g) => vuLoop(g));
-    // A VU loop ends on its own (iterations done) or at the planned end with its last iteration
-    // still running; the graceful stop bounds how long that may take.
-    await Promise.race([Promise.all(loops), sleep(hardEnd - Date.now())]);
-    await gracefulWait();
-  }
-  p.done = true;
-}
+/** k6's lib/executor: one module per executor, each running its share of a scenario in this thread. */
+const EXECUTORS: { [E in ExecutorName]: (run: ScenarioRun<ScenarioOf<E>>) => Promise<void> } = {
+  'shared-iterations': runSharedIterations,
+  'per-vu-iterations': runPerVuIterations,
+  'constant-vus': runConstantVUs,
+  'ramping-vus': runRampingVUs,
+  'constant-arrival-rate': runConstantArrivalRate,
+  'ramping-arrival-rate': runRampingArrivalRate,
+};
 
 async function onStart(m: StartMessage): Promise<void> {
   startAt = m.startAt;
   optionsSnapshot = m.options;
   const counters = new Int32Array(m.counters);
+  const engine: Engine = {
+    workers: init.workers,
+    workerIndex: init.workerIndex,
+    startAt,
+    env: init.env,
+    globalTags: init.globalTags,
+    stopping: () => stopping,
+    sleep,
+    iterate: (vu, exec, data, p, deadline) => iterate(vu, script[exec] as IterationFn, data, p, deadline),
+    drop: (tags) => store.add('dropped_iterations', 1, tags),
+  };
   const ticker = setInterval(() => flush(), 1000);
-  let offset = 0;
-  const runs: Promise<void>[] = [];
-  m.scenarios.forEach((s, index) => {
-    runs.push(runScenario(s, offset, m.setupData, counters, index));
-    offset +=
-      s.executor === 'ramping-vus'
-        ? Math.max(s.startVUs, ...s.stages.map((x) => x.target))
-        : 'maxVUs' in s
-          ? s.maxVUs
-          : s.vus;
+  let vuOffset = 0;
+  const runs = m.scenarios.map(async (s, index) => {
+    const run = new ScenarioRun(s, engine, vuOffset, m.setupData, () => Atomics.add(counters, index, 1));
+    vuOffset += scenarioMaxVUs(s);
+    progress[s.name] = run.progress;
+    await sleep(run.startsAt - Date.now());
+    await (EXECUTORS[s.executor] as (run: ScenarioRun) => Promise<void>)(run);
+    run.progress.done = true;
   });
   try {
     await Promise.all(runs);

@@ -190,29 +190,32 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       script: o.scenarioFile,
       env,
       workers: o.workers,
-      // The per-tag series the sampler reads are kept for the runner's Prometheus endpoint; with a
-      // Prometheus server, the endpoint stays up for a few more scrapes (even late ones on a busy
-      // machine) so the final counts are kept.
-      prometheus: {
-        host: '127.0.0.1',
-        port: runnerPort,
-        lingerMs: prometheus ? Math.max(3000, scrapeSeconds * 4000) : 0,
-      },
+      // With a Prometheus server, the runner's endpoint stays up for a few more scrapes (even late
+      // ones on a busy machine) so the final counts are kept.
+      prometheus: prometheus
+        ? { host: '127.0.0.1', port: runnerPort, lingerMs: Math.max(3000, scrapeSeconds * 4000) }
+        : undefined,
+      outputs: [
+        {
+          description: 'rehearsal recorder',
+          needs: { tagSeries: true },
+          onSample: (metrics, elapsedMs) => {
+            if (lastTick === 0 && elapsedMs < intervalMs) {
+              if (startedAtMs === 0) sampler.start();
+              startedAtMs = Date.now() - elapsedMs;
+            }
+            scraper.scrape();
+            if (elapsedMs - lastTick < intervalMs) return;
+            // On the grid of whole intervals (not from the late tick), so intervals do not drift.
+            lastTick += intervalMs;
+            book.tick(elapsedMs / 1000);
+            sampler.sample(metrics, o.intervalSeconds);
+            scraper.sample(o.intervalSeconds);
+          },
+        },
+      ],
       progress: o.quiet ? 'none' : undefined,
       noSummary: true,
-      onSample: (store, elapsedMs) => {
-        if (lastTick === 0 && elapsedMs < intervalMs) {
-          if (startedAtMs === 0) sampler.start();
-          startedAtMs = Date.now() - elapsedMs;
-        }
-        scraper.scrape();
-        if (elapsedMs - lastTick < intervalMs) return;
-        // On the grid of whole intervals (not from the late tick), so intervals do not drift.
-        lastTick += intervalMs;
-        book.tick(elapsedMs / 1000);
-        sampler.sample(store, o.intervalSeconds);
-        scraper.sample(o.intervalSeconds);
-      },
     });
     await scraper.settle();
     o.log(`recording the run in ${runDir} ...`);
@@ -235,7 +238,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         capacity,
       },
       machine: thisMachine(),
-      totals: runnerTotals(r.store),
+      totals: runnerTotals(r.metrics),
     };
     const timeseries = book.build({
       intervalSeconds: o.intervalSeconds,

@@ -98,11 +98,11 @@ const OUTCOMES = ['continued', 'left_by_choice', 'in_progress', 'failed', 'rejec
 
 /** funnel_stage counts by stage (and outcome), from the per-tag series the runner keeps. */
 function funnelOf(r: Awaited<ReturnType<typeof runTest>>) {
-  const series = [...(r.store.metrics.get('funnel_stage')?.series.values() ?? [])];
+  const series = r.metrics.counterBy('funnel_stage', ['stage', 'outcome']);
   const count = (stage: string, outcome?: string) =>
     series
       .filter((x) => x.tags.stage === stage && (outcome === undefined || x.tags.outcome === outcome))
-      .reduce((a, x) => a + (x.sink.kind === 'counter' ? x.sink.count : 0), 0);
+      .reduce((a, x) => a + x.value, 0);
   return { series, count };
 }
 

@@ -1,14 +1,7 @@
-export type { MetricDelta, MetricStore, MetricStoreOptions, MetricType, Tags, ValueType } from './api.ts';
-export { DEFAULT_PROMETHEUS_TREND_STATS, prometheusText } from './prometheus.ts';
-export { parseSelector } from './selectors.ts';
-export { BUILTIN_METRICS, createMetricStore, defineBuiltins, MetricDefinitionError, Store } from './store.ts';
-export {
-  buildSummaryData,
-  DEFAULT_TREND_STATS,
-  type SummaryData,
-  summaryExport,
-  textSummary,
-} from './summary.ts';
+// The metrics engine as the rest of the runner uses it; callers outside runner/ get a MetricsView.
+export { prometheusText } from './prometheus.ts';
+export { defineBuiltins, Store } from './store.ts';
+export { buildSummaryData, type SummaryData, summaryExport, textSummary } from './summary.ts';
 export {
   evaluateThresholds,
   parseThresholds,
@@ -16,6 +9,5 @@ export {
   type Threshold,
   ThresholdError,
   type ThresholdResult,
-  type ThresholdsOption,
   thresholdsToAbort,
 } from './thresholds.ts';

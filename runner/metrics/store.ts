@@ -53,13 +53,14 @@ export class Store implements MetricStore {
   /** check name -> [passes, fails], in the order first seen */
   readonly checks = new Map<string, [number, number]>();
   private readonly selectors: Selector[];
-  private readonly keepSeries: boolean;
+  /** whether samples are also kept per tag set (Prometheus, by-tag breakdowns) */
+  readonly keepsSeries: boolean;
   private readonly excluded: Set<string>;
   private readonly maxSeries: number;
 
   constructor(opts: MetricStoreOptions & { series?: boolean; maxSeriesPerMetric?: number } = {}) {
     this.selectors = (opts.submetrics ?? []).map(parseSelector).filter((s) => s.tags.length > 0);
-    this.keepSeries = opts.series ?? false;
+    this.keepsSeries = opts.series ?? false;
     this.excluded = new Set(opts.excludedSeriesTags ?? ['url']);
     this.maxSeries = opts.maxSeriesPerMetric ?? 2000;
   }
@@ -108,7 +109,7 @@ export class Store implements MetricStore {
     const now = m.type === 'gauge' ? Date.now() : 0;
     addToSink(m.sink, value, now);
     for (const sub of m.subs) if (matches(tags, sub.selector.tags)) addToSink(sub.sink, value, now);
-    if (this.keepSeries) this.addSeries(m, value, tags, now);
+    if (this.keepsSeries) this.addSeries(m, value, tags, now);
   }
 
   private addSeries(m: Metric, value: number, tags: Tags | undefined, now: number): void {
@@ -217,10 +218,6 @@ export class Store implements MetricStore {
     const sub = m.subs.find((s) => s.selector.key === sel.key);
     return sub ? { metric: m, sink: sub.sink } : undefined;
   }
-}
-
-export function createMetricStore(opts?: MetricStoreOptions & { series?: boolean }): Store {
-  return new Store(opts);
 }
 
 /** k6's built-in metrics, defined in every store before anything else. */

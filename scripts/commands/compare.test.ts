@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { compareCommand } from '../../scripts/commands/compare.ts';
-import { makeRecord } from '../fixtures/make-record.ts';
-import { type RunRecord, writeRunRecord } from '../record.ts';
-import type { Comparison } from './types.ts';
+import type { Comparison } from '../../reports/compare/types.ts';
+import { makeRecord } from '../../reports/fixtures/make-record.ts';
+import { type RunRecord, writeRunRecord } from '../../reports/record.ts';
+import { compareCommand } from './compare.ts';
 
 /** `gelombang compare` as a CI job calls it: exit codes, files written, precise messages. */
 
