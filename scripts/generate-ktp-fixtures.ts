@@ -8,23 +8,13 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
+import { createRng } from '../model/random.ts';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..', 'scenarios', 'fixtures');
 
-/** Deterministic PRNG (mulberry32) so that regenerating gives the same bytes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function ktpPhoto(width: number, height: number, seed: number, noise: number): Uint8Array {
-  const rnd = mulberry32(seed);
+  // Seeded, so that regenerating gives the same bytes.
+  const rnd = createRng(seed);
   const data = Buffer.alloc(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -50,13 +40,22 @@ function ktpPhoto(width: number, height: number, seed: number, noise: number): U
   return jpeg.encode({ data, width, height }, 85).data;
 }
 
-const fixtures = [
+export const FIXTURES_DIR = here;
+
+export const KTP_FIXTURES = [
   { file: 'ktp-small.jpg', width: 640, height: 400, seed: 1, noise: 40 },
   { file: 'ktp-medium.jpg', width: 1024, height: 640, seed: 2, noise: 60 },
   { file: 'ktp-large.jpg', width: 1280, height: 800, seed: 3, noise: 70 },
-];
-for (const f of fixtures) {
-  const bytes = ktpPhoto(f.width, f.height, f.seed, f.noise);
-  writeFileSync(join(here, f.file), bytes);
-  console.log(`${f.file}: ${f.width}x${f.height}, ${(bytes.length / 1024).toFixed(0)} KiB`);
+] as const;
+
+export function ktpFixture(f: (typeof KTP_FIXTURES)[number]): Uint8Array {
+  return ktpPhoto(f.width, f.height, f.seed, f.noise);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const f of KTP_FIXTURES) {
+    const bytes = ktpFixture(f);
+    writeFileSync(join(here, f.file), bytes);
+    console.log(`${f.file}: ${bytes.length} bytes`);
+  }
 }

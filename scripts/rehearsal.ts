@@ -7,11 +7,11 @@ import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
 import { type ExitCode, runTest } from '../runner/index.ts';
-import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './record/prometheus.ts';
-import { servicesSeries } from './record/prometheus-series.ts';
-import { RunnerSampler, runnerTotals } from './record/runner-sampler.ts';
-import { SeriesBook } from './record/series-book.ts';
-import { type ScrapeTarget, ServiceScraper } from './record/service-scraper.ts';
+import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './series/prometheus.ts';
+import { servicesSeries } from './series/prometheus-series.ts';
+import { RunnerSampler, runnerTotals } from './series/runner-sampler.ts';
+import { SeriesBook } from './series/series-book.ts';
+import { type ScrapeTarget, ServiceScraper } from './series/service-scraper.ts';
 import { type RunningStack, startStack } from './stack.ts';
 
 /**

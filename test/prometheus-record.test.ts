@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
-import { type RunningPrometheus, startPrometheus } from '../scripts/record/prometheus.ts';
-import { CUMULATIVE_LATENCY_NOTE } from '../scripts/record/prometheus-series.ts';
+import { type RunningPrometheus, startPrometheus } from '../scripts/series/prometheus.ts';
+import { CUMULATIVE_LATENCY_NOTE } from '../scripts/series/prometheus-series.ts';
 import { gelombangAsync as gelombang, tinyRehearsal } from './support/gelombang-cli.ts';
 import { requireSystemBinary } from './support/system-binary.ts';
 

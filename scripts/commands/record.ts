@@ -6,8 +6,8 @@ import { CapacityFileError } from '../../model/capacity.ts';
 import { REPLAY_DEFAULTS } from '../../model/replay.ts';
 import { RunRecordError } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
-import { importK6Run } from '../record/import-k6.ts';
 import { replayOf } from '../rehearsal.ts';
+import { importK6Run } from '../series/import-k6.ts';
 import { httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
 import { SCENARIOS } from './rehearse.ts';
 

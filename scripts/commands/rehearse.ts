@@ -4,9 +4,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
+import { SERVICE_PROFILES } from '../../model/service-design.ts';
 import { EXIT } from '../../runner/index.ts';
-import { findPrometheus, PROMETHEUS_PACKAGE } from '../record/prometheus.ts';
 import { runRehearsal } from '../rehearsal.ts';
+import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
 import { existingFile, httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
 
 /**
@@ -23,14 +24,6 @@ export const SCENARIOS = [
   'wave-opening',
   'smoke',
 ] as const;
-
-/** The registration service's design, as knobs: 2020's, and the usual fixes. */
-export const SERVICE_PROFILES: Record<string, Record<string, string>> = {
-  // The 2020 design: the mail sent inside the sign-up request, the ministries asked one after another.
-  '2020': { EMAIL_DELIVERY: 'inline', MINISTRY_CALLS: 'sequential', MINISTRY_RETRIES: '0' },
-  // The fixes a team reaches for first: mail from an outbox, ministries in parallel, one retry.
-  optimized: { EMAIL_DELIVERY: 'outbox', MINISTRY_CALLS: 'parallel', MINISTRY_RETRIES: '1' },
-};
 
 function windowFlag(v: string): [number, number] {
   const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
