@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { defaultWorkers, runTest } from '../runner/index.ts';
+import { helloServer } from './hello.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -17,19 +17,6 @@ const SECONDS = Number(process.env.BENCH_RUNNER_SECONDS ?? 10);
 // BENCH_RUNNER_REQUESTS=2500000 (10M in all).
 const MEMORY_REQUESTS = Number(process.env.BENCH_RUNNER_REQUESTS ?? 500_000);
 const dir = mkdtempSync(join(tmpdir(), 'gelombang-bench-'));
-
-async function helloServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'hello-server.mjs')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      const m = /listening (\d+)/.exec(String(d));
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { url: `http://127.0.0.1:${port}/`, child };
-}
 
 function script(name: string, body: string): string {
   const file = join(dir, `${name}.ts`);

@@ -1,0 +1,214 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STAGES } from '../model/funnel.ts';
+import { runTest } from '../runner/index.ts';
+import { bundleScenarios } from '../scripts/commands/bundle.ts';
+import { type RunningStack, startStack } from '../scripts/stack.ts';
+
+/**
+ * Every bundle in dist/k6 on a real k6 binary, beside the embedded runner on the same scenario and
+ * the same stack: the bundles must parse on k6 v0.47's Babel and goja, end with the same exit code,
+ * start the same registrants and account for every one of them at every funnel stage. CI has no
+ * k6: these run where K6_BIN names one (../shared/tools/build-k6.sh builds k6 v0.47.0).
+ */
+
+const K6 = process.env.K6_BIN;
+const haveK6 = Boolean(K6 && existsSync(K6));
+if (!haveK6) {
+  console.warn(
+    'test/real-k6.test.ts skipped: set K6_BIN to a k6 v0.47+ binary (../shared/tools/build-k6.sh builds one)',
+  );
+}
+
+let stack: RunningStack;
+let bundles: Map<string, string>;
+const dir = mkdtempSync(join(tmpdir(), 'gelombang-real-k6-'));
+
+beforeAll(async () => {
+  if (!haveK6) return;
+  stack = await startStack({
+    ports: 'auto',
+    capacityFile: 'mock-services/capacity.unlimited.json',
+    env: { registration: { SCRYPT_N: '1024', WORKERS: '2' } },
+  });
+  const built = await bundleScenarios([], join(dir, 'k6'));
+  bundles = new Map(built.map((b) => [b.file.replace(/^.*\/scenarios\//, ''), b.out]));
+}, 120_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface EngineRun {
+  exitCode: number;
+  /** counter totals by metric */
+  counts: Record<string, number>;
+  /** funnel_stage count by stage and outcome */
+  funnel: Map<string, number>;
+  checks: { passes: number; fails: number };
+}
+
+const key = (stage: string, outcome: string) => `${stage}/${outcome}`;
+
+/** k6's JSON output has one Point line per sample, with its tags: the per-tag counts k6 saw. */
+function k6Run(script: string, env: Record<string, string>): EngineRun {
+  const out = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+  const summary = `${out}.summary.json`;
+  const args = ['run', '-q', '--no-thresholds', '--out', `json=${out}`, '--summary-export', summary];
+  for (const [k, v] of Object.entries(env)) args.push('-e', `${k}=${v}`);
+  const r = spawnSync(K6 as string, [...args, script], { encoding: 'utf8', timeout: 180_000 });
+  const funnel = new Map<string, number>();
+  const counts: Record<string, number> = {};
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    if (!line.includes('"Point"')) continue;
+    const p = JSON.parse(line) as { metric: string; data: { value: number; tags: Record<string, string> } };
+    counts[p.metric] = (counts[p.metric] ?? 0) + p.data.value;
+    if (p.metric === 'funnel_stage') {
+      const k = key(p.data.tags.stage ?? '', p.data.tags.outcome ?? '');
+      funnel.set(k, (funnel.get(k) ?? 0) + p.data.value);
+    }
+  }
+  const s = JSON.parse(readFileSync(summary, 'utf8')) as {
+    metrics: Record<string, { passes?: number; fails?: number }>;
+  };
+  return {
+    exitCode: r.status ?? -1,
+    counts,
+    funnel,
+    checks: { passes: s.metrics.checks?.passes ?? 0, fails: s.metrics.checks?.fails ?? 0 },
+  };
+}
+
+async function runnerRun(scenario: string, env: Record<string, string>): Promise<EngineRun> {
+  const r = await runTest({
+    script: join('scenarios', scenario),
+    env,
+    quiet: true,
+    progress: 'none',
+    noThresholds: true,
+    // per-tag series, as for Prometheus
+    prometheus: { host: '127.0.0.1', port: 0 },
+  });
+  const funnel = new Map<string, number>();
+  for (const g of r.metrics.counterBy('funnel_stage', ['stage', 'outcome']))
+    funnel.set(key(g.tags.stage ?? '', g.tags.outcome ?? ''), g.value);
+  const counts: Record<string, number> = {};
+  for (const [name, m] of Object.entries(r.summary?.metrics ?? {})) {
+    if (m.type === 'counter') counts[name] = m.values.count ?? 0;
+  }
+  const checks = r.summary?.metrics.checks?.values ?? {};
+  return {
+    exitCode: r.exitCode,
+    counts,
+    funnel,
+    checks: { passes: checks.passes ?? 0, fails: checks.fails ?? 0 },
+  };
+}
+
+const stageTotal = (run: EngineRun, stage: string) =>
+  [...run.funnel].filter(([k]) => k.startsWith(`${stage}/`)).reduce((a, [, n]) => a + n, 0);
+
+/** Every registrant counted once per stage reached: a stage's outcomes add up to the continued of the one before. */
+function expectEveryoneAccountedFor(run: EngineRun, engine: string): void {
+  expect(stageTotal(run, 'registered'), `${engine}: registered = arrivals`).toBe(run.counts.funnel_arrivals);
+  for (let i = 1; i < STAGES.length; i++) {
+    const stage = STAGES[i] as string;
+    expect(stageTotal(run, stage), `${engine}: ${stage}`).toBe(
+      run.funnel.get(key(STAGES[i - 1] as string, 'continued')) ?? 0,
+    );
+  }
+}
+
+const env = () => ({
+  BASE_URL: stack.urls.registration,
+  EMAIL_URL: stack.urls.email,
+  ADMIN_TOKEN: stack.adminToken,
+});
+
+/** Each bundle at a tiny scale; the replaying ones compress think times so later stages are reached. */
+const CASES: Array<{
+  scenario: string;
+  env: () => Record<string, string>;
+  funnel: boolean;
+  exactArrivals: boolean;
+}> = [
+  { scenario: 'smoke.ts', env, funnel: false, exactArrivals: true },
+  {
+    scenario: 'registration-day.ts',
+    env: () => ({
+      ...env(),
+      SCALE: '0.0005',
+      COMPRESS: '6',
+      WINDOW_FROM: '0',
+      WINDOW_TO: '1',
+      THINK_COMPRESS: '20000',
+      GRACEFUL_STOP: '60s',
+    }),
+    funnel: true,
+    exactArrivals: true,
+  },
+  {
+    scenario: 'opening-spike.ts',
+    env: () => ({ ...env(), SCALE: '0.0001', COMPRESS: '20', THINK_COMPRESS: '20000', GRACEFUL_STOP: '60s' }),
+    funnel: true,
+    exactArrivals: true,
+  },
+  {
+    scenario: 'soak.ts',
+    env: () => ({ ...env(), RATE: '2', DURATION: '6s', COMPRESS: '20000', GRACEFUL_STOP: '60s' }),
+    funnel: true,
+    // constant-arrival-rate: k6 starts R x D or R x D + 1 (its timer races the end), the runner R x D + 1
+    exactArrivals: false,
+  },
+  {
+    scenario: 'breakpoint.ts',
+    env: () => ({
+      ...env(),
+      START_RATE: '1',
+      STEP_RATE: '1',
+      LEVELS: '2',
+      LEVEL_SECONDS: '5',
+      COMPRESS: '20000',
+      GRACEFUL_STOP: '60s',
+    }),
+    funnel: true,
+    exactArrivals: true,
+  },
+  {
+    scenario: 'wave-opening.ts',
+    env: () => ({ ...env(), REGISTRANTS: '12', QUOTA: '4', VUS: '12' }),
+    funnel: false,
+    exactArrivals: true,
+  },
+];
+
+describe.skipIf(!haveK6)('the bundles on a real k6, beside the embedded runner', () => {
+  let wave = 20;
+  for (const c of CASES) {
+    it(`${c.scenario}: same exit code, same registrants, everyone accounted for`, async () => {
+      // wave-opening needs a wave of its own on each engine, or the second run finds it full.
+      const envFor = () =>
+        c.scenario === 'wave-opening.ts' ? { ...c.env(), WAVE: String(wave++) } : c.env();
+      const onK6 = k6Run(bundles.get(c.scenario) as string, envFor());
+      const onRunner = await runnerRun(c.scenario, envFor());
+      expect(onK6.exitCode, 'exit code').toBe(onRunner.exitCode);
+      expect(onK6.checks.fails, 'failed checks on k6').toBe(onRunner.checks.fails);
+      expect(onK6.checks.passes, 'checks on k6').toBeGreaterThan(0);
+      if (c.scenario === 'wave-opening.ts') {
+        expect(onK6.counts.wave_join_accepted).toBe(4);
+        expect(onRunner.counts.wave_join_accepted).toBe(4);
+      }
+      if (!c.funnel) return;
+      const arrivals = onRunner.counts.funnel_arrivals ?? 0;
+      expect(arrivals).toBeGreaterThan(0);
+      if (c.exactArrivals) expect(onK6.counts.funnel_arrivals).toBe(arrivals);
+      else expect(Math.abs((onK6.counts.funnel_arrivals ?? 0) - arrivals)).toBeLessThanOrEqual(1);
+      expectEveryoneAccountedFor(onK6, 'k6');
+      expectEveryoneAccountedFor(onRunner, 'runner');
+      // Registrants who went past the first step on k6: the bundle ran the whole journey, not just the sign-up.
+      expect(onK6.funnel.get(key('email_verified', 'continued')) ?? 0).toBeGreaterThan(0);
+    }, 240_000);
+  }
+});
