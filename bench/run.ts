@@ -11,6 +11,8 @@ const modules: Record<string, () => Promise<Bench>> = {
   registration: async () => (await import('./registration.bench.ts')).default,
   runner: async () => (await import('./runner.bench.ts')).default,
   compare: async () => (await import('./compare.bench.ts')).default,
+  simulator: async () => (await import('./simulator.bench.ts')).default,
+  k6: async () => (await import('./k6.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

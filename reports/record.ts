@@ -22,8 +22,8 @@ export const runManifestSchema = z.object({
   format: z.literal('gelombang/run-record'),
   version: z.literal(RUN_RECORD_VERSION),
   runId: z.string().min(1),
-  /** which engine produced summary.json */
-  engine: z.object({ name: z.enum(['gelombang', 'k6']), version: z.string() }),
+  /** which engine produced summary.json: the embedded runner, k6, or the capacity simulator (nothing ran) */
+  engine: z.object({ name: z.enum(['gelombang', 'k6', 'simulator']), version: z.string() }),
   startedAt: z.string(),
   endedAt: z.string(),
   /** k6's exit code: 0, 99 thresholds failed, 107 script error, 108 aborted */
@@ -67,6 +67,18 @@ export const runManifestSchema = z.object({
       node: z.string(),
     })
     .optional(),
+  /** a simulated run: what it was simulated from (absent for a measured run) */
+  simulation: z
+    .object({
+      /** the calibration file's source ("default", or the run directory it was fitted on) */
+      calibration: z.string(),
+      seed: z.int(),
+      /** the service's cores and the overrides given (`--set`), as simulated */
+      cores: z.number().positive(),
+      overrides: z.record(z.string(), z.unknown()),
+      events: z.int().nonnegative(),
+    })
+    .optional(),
   /**
    * Exact totals of the run, from the engine's own metrics (not re-added from the sampled series):
    * the funnel (funnel_stage counter by stage, outcome and reason; empty for a scenario without
@@ -99,7 +111,7 @@ export type RunManifest = z.infer<typeof runManifestSchema>;
  * rates are per second over the interval, latencies are the interval's own percentiles, gauges are
  * the value at the interval's end. null: nothing to measure in that interval.
  */
-export const SERIES = {
+const SERIES = {
   /** registrants arriving (iterations started), per second; labels {} */
   arrivals: 'per second',
   /** registrants ending a funnel stage with an outcome, per second; labels { stage, outcome } */
@@ -139,7 +151,7 @@ export const timeseriesSchema = z.object({
   /** seconds since the start at the end of each interval */
   t: z.array(z.number()),
   /** where the series came from: the runner, the services' /metrics, or Prometheus */
-  sources: z.array(z.enum(['runner', 'services', 'prometheus'])),
+  sources: z.array(z.enum(['runner', 'services', 'prometheus', 'simulator'])),
   /** how a series departs from its definition above, when it had to (e.g. percentiles imported from Prometheus) */
   notes: z.array(z.string()).optional(),
   series: z.array(

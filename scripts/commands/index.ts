@@ -6,11 +6,13 @@ import { recordCommand } from './record.ts';
 import { rehearseCommand } from './rehearse.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
+import { simulateCommand } from './simulate.ts';
 import { stackCommand } from './stack.ts';
 
 /** Every `gelombang` sub-command, in the order `--help` lists them. Each lives in its own module. */
 export function registerCommands(program: Command): void {
   program.addCommand(rehearseCommand());
+  program.addCommand(simulateCommand());
   program.addCommand(reportCommand());
   program.addCommand(compareCommand());
   program.addCommand(recordCommand());

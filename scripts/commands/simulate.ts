@@ -1,0 +1,285 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadCapacity } from '../../mock-services/capacity.ts';
+import { DEFAULT_MODEL, RETRY_POLICY } from '../../model/behaviour.ts';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
+import { ProfileError, parseProfileCsv } from '../../model/profile.ts';
+import { parseServiceKnobs, SERVICE_PROFILES, ServiceKnobError } from '../../model/service-design.ts';
+import { SLOS } from '../../model/slo.ts';
+import { writeRunRecord } from '../../reports/record.ts';
+import { writeReport } from '../../reports/write-report.ts';
+import {
+  CalibrationFileError,
+  DEFAULT_CALIBRATION_FILE,
+  loadCalibration,
+} from '../../simulator/calibration.ts';
+import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
+import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
+import { simulatedRecord } from '../../simulator/record.ts';
+import { existingFile, keyValue, numberIn, runIdProblem } from './flags.ts';
+
+/**
+ * `gelombang simulate`: the registration day through the capacity simulator instead of a stack:
+ * by default the whole 2020 day at full scale, against the default capacities, the 2020 service
+ * design on the 2-core machine kind and the default calibration. Writes a run record
+ * (results/<run-id>/, engine "simulator") and its report, and prints the verdict.
+ */
+
+const EXIT_BAD_INPUT = 2;
+const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
+const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
+/** the photo registration-day uploads (scenarios/registration-day.ts) */
+const PHOTO = resolve('scenarios/fixtures/ktp-medium.jpg');
+/**
+ * The machine kind the default capacities were sized for (mock-services/README.md: "a laptop
+ * rehearsal"): the 2020 design at full scale is asked on it unless --set service.cores says otherwise.
+ */
+const DEFAULT_CORES = 2;
+/** registration-day's defaults for who arrives (scenarios/lib/registrant.ts arrivalMixFromEnv, MAIL_WAIT_S) */
+const MINOR_SHARE = 0.02;
+const INELIGIBLE_SHARE = 0.1;
+const MAIL_WAIT_S = 60;
+const GRACEFUL_STOP_S = 30;
+
+export interface SimulateFlags {
+  scale: number;
+  compress: number;
+  thinkCompress?: number;
+  window?: [number, number];
+  profile?: string;
+  capacity?: string;
+  calibration?: string;
+  serviceProfile: string;
+  knob: Record<string, string>;
+  set: Record<string, string>;
+  seed: number;
+  interval?: number;
+  maxVus?: number;
+  results: string;
+  runId?: string;
+  quiet?: boolean;
+}
+
+export class BadInput extends Error {}
+
+function windowFlag(v: string): [number, number] {
+  const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
+  if (!m || Number(m[1]) >= Number(m[2])) {
+    throw new InvalidArgumentError(
+      `--window: expected FROM-TO in profile minutes with FROM < TO, e.g. 0-120, got '${v}'`,
+    );
+  }
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** An interval that keeps a run to about 1,300 intervals: 1 s for a rehearsal-length replay, 60 s for the day. */
+function autoInterval(seconds: number): number {
+  const nice = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+  return nice.find((n) => seconds / n <= 1300) ?? 600;
+}
+
+/** Everything a simulation needs, read and validated; a bad file or field throws BadInput naming it. */
+export function simulationInputs(f: SimulateFlags): {
+  day: DayOptions;
+  profileFile: string;
+  knobs: Record<string, string>;
+  calibrationSource: string;
+} {
+  try {
+    const profileFile = f.profile ?? DEFAULT_PROFILE;
+    const profile = parseProfileCsv(readFileSync(profileFile, 'utf8'), profileFile);
+    const capacityFile = f.capacity ?? DEFAULT_CAPACITY;
+    const { capacity, machine } = applyOverrides(
+      { capacity: loadCapacity(capacityFile), machine: { cores: DEFAULT_CORES } },
+      f.set,
+    );
+    const knobs = { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob };
+    const calibrationFile = f.calibration ?? DEFAULT_CALIBRATION_FILE;
+    const calibration = loadCalibration(calibrationFile);
+    const windowMinutes = f.window
+      ? f.window[1] - f.window[0]
+      : (profile.arrivals.length * profile.bucketSeconds) / 60;
+    const day: DayOptions = {
+      profile,
+      scale: f.scale,
+      compress: f.compress,
+      thinkCompress: f.thinkCompress ?? f.compress,
+      ...(f.window ? { window: { fromMinute: f.window[0], toMinute: f.window[1] } } : {}),
+      capacity,
+      knobs: parseServiceKnobs(knobs, '--knob'),
+      cores: machine.cores,
+      calibration,
+      cpuStretch: 1,
+      seed: f.seed,
+      model: DEFAULT_MODEL,
+      retry: RETRY_POLICY,
+      minorShare: MINOR_SHARE,
+      ineligibleShare: INELIGIBLE_SHARE,
+      mailWaitS: MAIL_WAIT_S,
+      gracefulStopS: GRACEFUL_STOP_S,
+      maxVUs: f.maxVus ?? Number.POSITIVE_INFINITY,
+      photoBytes: statSync(PHOTO).size,
+      intervalSeconds: f.interval ?? autoInterval((windowMinutes * 60) / f.compress + GRACEFUL_STOP_S),
+    };
+    return { day, profileFile, knobs, calibrationSource: calibration.source };
+  } catch (err) {
+    if (
+      err instanceof ProfileError ||
+      err instanceof CapacityFileError ||
+      err instanceof CalibrationFileError ||
+      err instanceof OverrideError ||
+      err instanceof ServiceKnobError
+    ) {
+      throw new BadInput(err.message);
+    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInput((err as Error).message);
+    throw err;
+  }
+}
+
+const hours = (s: number) =>
+  `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+
+/** A plain progress line, as the runner prints off a terminal. */
+export function progressLine(p: Progress): string {
+  return `simulated ${hours(p.simulatedS)} of ${hours(p.totalS)} (${Math.floor((p.simulatedS / p.totalS) * 100)} %), ${p.arrivals.toLocaleString('en')} arrivals, ${p.inFlight.toLocaleString('en')} in flight, ${(p.events / 1e6).toFixed(1)} M events`;
+}
+
+export function simulateCommand(): Command {
+  return new Command('simulate')
+    .description(
+      'simulate a registration day through a queueing model of the service and its dependencies (default: the 2020 day at full scale) and write a run record',
+    )
+    .option('--scale <share>', 'share of the profile replayed, in (0, 1]', numberIn('--scale', 0, 1, true), 1)
+    .option('--compress <factor>', 'time compression of the replay', numberIn('--compress', 1, 1e6), 1)
+    .option(
+      '--think-compress <factor>',
+      "think times are the behaviour model's delays over this (default: --compress)",
+      numberIn('--think-compress', 1, 1e9),
+    )
+    .option('--window <from-to>', 'simulate only these profile minutes, e.g. 0-120', windowFlag)
+    .option(
+      '--profile <csv>',
+      'arrivals per minute (or second) replacing the 2020 profile',
+      existingFile('--profile'),
+    )
+    .option(
+      '--capacity <file>',
+      'the stations (default mock-services/capacity.default.json)',
+      existingFile('--capacity'),
+    )
+    .option(
+      '--calibration <file>',
+      'costs of the service and fitted stations (default simulator/calibration.default.json)',
+      existingFile('--calibration'),
+    )
+    .addOption(
+      new Option('--service-profile <name>', "the registration service's design")
+        .choices(Object.keys(SERVICE_PROFILES))
+        .default('2020'),
+    )
+    .option(
+      '--knob <KEY=VALUE>',
+      'a service knob over the profile, e.g. WORKERS=8 (repeatable)',
+      keyValue('--knob'),
+      {},
+    )
+    .option(
+      '--set <path=value>',
+      'a capacity field or service.cores, e.g. dukcapil.concurrency=400 (repeatable)',
+      keyValue('--set'),
+      {},
+    )
+    .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
+    .option(
+      '--interval <seconds>',
+      'interval of the time series (default: about 1,300 intervals)',
+      numberIn('--interval', 0.25, 3600),
+    )
+    .option(
+      '--max-vus <n>',
+      "at most this many registrants at once, as k6's maxVUs (default: no limit)",
+      numberIn('--max-vus', 1, 1e9),
+    )
+    .option('--results <dir>', 'where run directories are written', 'results')
+    .option('--run-id <id>', 'name of the run directory (default: time and "simulated")')
+    .option('-q, --quiet', 'no progress')
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+    })
+    .action(async (f: SimulateFlags) => {
+      const fail = (msg: string) => {
+        console.error(`error: ${msg}`);
+        process.exitCode = EXIT_BAD_INPUT;
+      };
+      const runId =
+        f.runId ??
+        `${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-simulated`;
+      const badRunId = runIdProblem(runId);
+      if (badRunId) return fail(badRunId);
+      let inputs: ReturnType<typeof simulationInputs>;
+      try {
+        inputs = simulationInputs(f);
+      } catch (err) {
+        if (err instanceof BadInput) return fail(err.message);
+        throw err;
+      }
+      const runDir = join(resolve(f.results), runId);
+      if (existsSync(join(runDir, 'run.json'))) return fail(`--run-id: ${runDir} already holds a run`);
+      const day = inputs.day;
+      if (!f.quiet) day.onProgress = (p) => console.error(progressLine(p));
+      const result = simulateDay(day);
+      const record = simulatedRecord(
+        {
+          runId,
+          engineVersion: engineVersion(),
+          profileFile: inputs.profileFile,
+          serviceProfile: f.serviceProfile,
+          knobs: inputs.knobs,
+          calibrationSource: inputs.calibrationSource,
+          overrides: f.set,
+          day,
+        },
+        result,
+      );
+      writeRunRecord(runDir, record);
+      const { report } = await writeReport(runDir);
+      console.log(
+        `SIMULATED (calibration: ${inputs.calibrationSource}, seed ${f.seed}, ${day.cores} cores): ${report.verdict.headline}`,
+      );
+      console.log('\nfunnel (at full scale) vs 2020:');
+      for (const stage of STAGES) {
+        const reached = record.manifest.totals.funnel
+          .filter((x) => x.stage === stage && x.outcome === 'continued')
+          .reduce((a, x) => a + x.count, 0);
+        const c2020 = COUNTS_2020[stage];
+        console.log(
+          `  ${stage.padEnd(17)} ${Math.round(reached / day.scale)
+            .toLocaleString('en')
+            .padStart(10)}   2020: ${c2020 === null ? 'n/a' : c2020.toLocaleString('en')}`,
+        );
+      }
+      console.log('\np95 vs SLO:');
+      for (const s of record.manifest.totals.steps) {
+        const slo = SLOS[s.step as keyof typeof SLOS];
+        const p95 = s.p95Ms === null ? 'n/a' : `${Math.round(s.p95Ms)} ms`;
+        const errors = s.requests > 0 ? `${((s.failed / s.requests) * 100).toFixed(1)} % failed` : '';
+        console.log(
+          `  ${s.step.padEnd(17)} ${p95.padStart(9)} (SLO ${slo.p95Ms} ms) ${(s.p95Ms ?? 0) < slo.p95Ms ? 'ok  ' : 'OVER'}  ${errors}`,
+        );
+      }
+      const b = report.bottleneck;
+      console.log(
+        b.resource
+          ? `\nfirst to saturate: ${b.resource.kind === 'dependency' ? b.resource.name : `the service's CPU (${b.resource.detail.replace(/^CPU: /, '')})`} at t=${Math.round(b.tSeconds ?? 0)} s${b.profileMinute !== null ? ` (profile minute ${b.profileMinute})` : ''}`
+          : '\nfirst to saturate: nothing saturated',
+      );
+      console.log(`report: ${join(runDir, 'report.html')}`);
+    });
+}
+
+function engineVersion(): string {
+  return (JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { describeIssues } from '../model/capacity.ts';
+import { serviceTimeSchema } from '../model/station.ts';
+
+/**
+ * The calibration file: what the simulator cannot read from the capacity file or the knobs, i.e.
+ * what the service's work costs on a machine (each step's CPU, scrypt by cost, a commit) and, when
+ * fitted from a measured run, each station's observed service time and effective capacity.
+ * Versioned and validated on read; an unknown station or field is an error naming it.
+ */
+
+const CALIBRATION_VERSION = 1;
+
+/** The journey steps whose cost the service pays (read_status is not in the journey). */
+export const COSTED_STEPS = [
+  'create_account',
+  'verify_email',
+  'login',
+  'submit_biodata',
+  'upload_photo',
+  'submit_assessment',
+  'join_wave',
+] as const;
+export type CostedStep = (typeof COSTED_STEPS)[number];
+
+const ms = z.number().finite().nonnegative();
+const positiveMs = z.number().finite().positive();
+
+const stationFitSchema = z
+  .object({
+    /** the service time the station showed (queueing excluded) */
+    serviceTime: serviceTimeSchema.optional(),
+    /** servers the station behaved as having */
+    concurrency: z.int().min(1).optional(),
+  })
+  .strict();
+
+const calibrationSchema = z
+  .object({
+    format: z.literal('gelombang/calibration'),
+    version: z.literal(CALIBRATION_VERSION, {
+      error: (i) => `expected version ${CALIBRATION_VERSION}, got ${JSON.stringify(i.input)}`,
+    }),
+    /** what it was fitted from: "default", or the run directory */
+    source: z.string().min(1),
+    measuredOn: z.string().optional(),
+    service: z
+      .object({
+        /** CPU per request besides scrypt and the commit, ms */
+        stepCpuMs: z
+          .object(Object.fromEntries(COSTED_STEPS.map((s) => [s, ms])) as Record<CostedStep, typeof ms>)
+          .strict(),
+        /** CPU of one scrypt at N=1024 and N=16384, ms (r=8, p=1) */
+        scryptCpuMs: z.object({ n1024: positiveMs, n16384: positiveMs }).strict(),
+        /** how long a write transaction holds SQLite's write lock, by DB_SYNCHRONOUS, ms */
+        writeMs: z.object({ FULL: positiveMs, NORMAL: positiveMs }).strict(),
+        threadPoolSize: z.int().min(1).max(1024),
+        mailerConnections: z.int().min(1).max(10_000),
+        /** cores the service had in the measured run (the load generator and mocks took the rest) */
+        effectiveCores: z.number().positive().optional(),
+      })
+      .strict(),
+    stations: z
+      .object({
+        dukcapil: stationFitSchema.optional(),
+        dapodik: stationFitSchema.optional(),
+        dtks: stationFitSchema.optional(),
+        email: stationFitSchema.optional(),
+        upload: stationFitSchema.optional(),
+      })
+      .strict(),
+    /** why each value is what it is: JSON path -> reason */
+    reasons: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export type Calibration = z.infer<typeof calibrationSchema>;
+
+export class CalibrationFileError extends Error {
+  override name = 'CalibrationFileError';
+}
+
+export const DEFAULT_CALIBRATION_FILE = fileURLToPath(new URL('./calibration.default.json', import.meta.url));
+
+function parseCalibration(value: unknown, source: string): Calibration {
+  const parsed = calibrationSchema.safeParse(value);
+  if (!parsed.success) throw new CalibrationFileError(`${source}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function loadCalibration(path: string = DEFAULT_CALIBRATION_FILE): Calibration {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CalibrationFileError(`${path}: cannot read the calibration file (${(err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CalibrationFileError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseCalibration(json, path);
+}
+
+/** CPU ms of one scrypt at cost `n`: linear in N through the two measured points. */
+export function scryptCpuMs(c: Calibration, n: number): number {
+  const { n1024, n16384 } = c.service.scryptCpuMs;
+  const perN = (n16384 - n1024) / (16384 - 1024);
+  return Math.max(0.01, n1024 + perN * (n - 1024));
+}

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL, RETRY_POLICY } from '../model/behaviour.ts';
+import { type Capacity, parseCapacity } from '../model/capacity.ts';
+import { constantProfile } from '../model/profile.ts';
+import { parseServiceKnobs } from '../model/service-design.ts';
+import { loadCalibration } from './calibration.ts';
+import { type DayOptions, simulateDay } from './day.ts';
+import { simulatedRecord } from './record.ts';
+
+const { $comment: _, ...defaults } = JSON.parse(
+  readFileSync(new URL('../mock-services/capacity.default.json', import.meta.url), 'utf8'),
+);
+
+/** Five minutes of 600 arrivals a minute, think times compressed so registrants reach every step. */
+function options(
+  o: { seed?: number; capacity?: (c: Capacity) => void; knobs?: Record<string, string> } = {},
+): DayOptions {
+  const capacity = parseCapacity(structuredClone(defaults), 'capacity.default.json');
+  o.capacity?.(capacity);
+  return {
+    profile: constantProfile({ perMinute: 600, minutes: 5 }),
+    scale: 1,
+    compress: 1,
+    thinkCompress: 2000,
+    capacity,
+    knobs: parseServiceKnobs({ SCRYPT_N: '1024', ...o.knobs }, 'test'),
+    cores: 8,
+    calibration: loadCalibration(),
+    cpuStretch: 1,
+    seed: o.seed ?? 7,
+    model: DEFAULT_MODEL,
+    retry: RETRY_POLICY,
+    minorShare: 0.02,
+    ineligibleShare: 0.1,
+    mailWaitS: 60,
+    gracefulStopS: 30,
+    maxVUs: Number.POSITIVE_INFINITY,
+    photoBytes: 289_040,
+    intervalSeconds: 10,
+  };
+}
+
+const record = (day: DayOptions) =>
+  simulatedRecord(
+    {
+      runId: 'test',
+      engineVersion: '0',
+      profileFile: 'constant',
+      serviceProfile: '2020',
+      knobs: {},
+      calibrationSource: 'default',
+      overrides: {},
+      day,
+    },
+    simulateDay(day),
+  );
+
+const count = (r: ReturnType<typeof record>, stage: string, outcome: string, reason?: string) =>
+  r.manifest.totals.funnel
+    .filter(
+      (f) => f.stage === stage && f.outcome === outcome && (reason === undefined || f.reason === reason),
+    )
+    .reduce((a, f) => a + f.count, 0);
+
+const rejections = (r: ReturnType<typeof record>, dependency: string, reason: string) =>
+  r.timeseries.series
+    .filter(
+      (s) =>
+        s.name === 'dependency_rejections' &&
+        s.labels.dependency === dependency &&
+        s.labels.reason === reason,
+    )
+    .reduce((a, s) => a + s.values.reduce<number>((b, v) => b + (v ?? 0), 0), 0);
+
+describe('a simulated day', () => {
+  it('puts every arrival through the funnel: one outcome per stage reached, counts that add up', () => {
+    const r = record(options());
+    expect(r.manifest.totals.arrivals).toBe(3000);
+    const ended = r.manifest.totals.funnel
+      .filter((f) => f.stage === 'registered')
+      .reduce((a, f) => a + f.count, 0);
+    expect(ended).toBe(3000);
+    expect(count(r, 'joined_wave', 'continued')).toBeGreaterThan(0);
+    expect(count(r, 'biodata_verified', 'rejected', 'too_young')).toBeGreaterThan(0);
+  });
+
+  it('a full waiting room refuses with Retry-After, the service says 503, and registrants retry until they give up', () => {
+    const r = record(
+      options({
+        capacity: (c) => {
+          c.dukcapil = { ...c.dukcapil, concurrency: 1, queue: 0, retryAfterSeconds: 2, errorRate: 0 };
+        },
+      }),
+    );
+    expect(rejections(r, 'dukcapil', 'queue_full')).toBeGreaterThan(0);
+    const biodata = r.manifest.totals.steps.find((s) => s.step === 'submit_biodata');
+    const attempted = r.manifest.totals.funnel
+      .filter(
+        (f) =>
+          f.stage === 'biodata_verified' && f.outcome !== 'left_by_choice' && f.outcome !== 'in_progress',
+      )
+      .reduce((a, f) => a + f.count, 0);
+    // Retries: more requests than registrants who tried, and some failed after all their tries.
+    expect(biodata?.requests).toBeGreaterThan(attempted);
+    expect(count(r, 'biodata_verified', 'failed', 'dependency:dukcapil')).toBeGreaterThan(0);
+  });
+
+  it('a dependency slower than its timeout answers 504, which the service passes on as a failure naming it', () => {
+    const r = record(
+      options({
+        knobs: { MINISTRY_TIMEOUT_MS: '8000' },
+        capacity: (c) => {
+          c.dtks = { ...c.dtks, serviceTime: { distribution: 'constant', ms: 6000 }, timeoutMs: 5000 };
+        },
+      }),
+    );
+    expect(rejections(r, 'dtks', 'timeout')).toBeGreaterThan(0);
+    expect(count(r, 'biodata_verified', 'failed', 'dependency:dtks')).toBeGreaterThan(0);
+    expect(count(r, 'biodata_verified', 'continued')).toBe(0);
+  });
+
+  it('is deterministic: the same seed gives the same record, byte for byte; another seed another', () => {
+    const a = JSON.stringify(record(options({ seed: 11 })));
+    const b = JSON.stringify(record(options({ seed: 11 })));
+    const c = JSON.stringify(record(options({ seed: 12 })));
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+  });
+});

@@ -1,0 +1,224 @@
+import type { BehaviourModel, RetryPolicy } from '../model/behaviour.ts';
+import type { Capacity, DependencyName } from '../model/capacity.ts';
+import type { Profile } from '../model/profile.ts';
+import { rngFor } from '../model/random.ts';
+import type { Replay } from '../model/replay.ts';
+import type { ServiceKnobs } from '../model/service-design.ts';
+import { Arrivals } from './arrivals.ts';
+import type { Calibration } from './calibration.ts';
+import { EventQueue } from './events.ts';
+import { Recorder, type ResourceReading } from './metrics.ts';
+import { Outbox } from './outbox.ts';
+import { Journeys } from './registrant.ts';
+import { NETWORK_LAG_MS, RegistrationService } from './service.ts';
+import { SimStation } from './station.ts';
+
+/**
+ * One simulated run: the replay's arrivals, each a registrant (registrant.ts) against the service
+ * (service.ts) and its dependencies' stations (station.ts), from the start of the window to its
+ * end plus the graceful stop, when whoever is still on the way is cut off. The recorder closes an
+ * interval every `intervalSeconds` and reads the resources four times per interval, as a
+ * rehearsal's scrapes do.
+ */
+
+export interface DayOptions {
+  profile: Profile;
+  scale: number;
+  compress: number;
+  /** think times are the model's delays over this (the scenario's THINK_COMPRESS; default compress) */
+  thinkCompress: number;
+  window?: { fromMinute: number; toMinute: number };
+  capacity: Capacity;
+  knobs: ServiceKnobs;
+  cores: number;
+  calibration: Calibration;
+  /** how much slower every CPU operation runs than on a machine of its own (1: not at all) */
+  cpuStretch: number;
+  seed: number;
+  model: BehaviourModel;
+  retry: RetryPolicy;
+  minorShare: number;
+  ineligibleShare: number;
+  mailWaitS: number;
+  gracefulStopS: number;
+  maxVUs: number;
+  photoBytes: number;
+  intervalSeconds: number;
+  /** called every `progressEveryMs` of wall time with where the run is */
+  onProgress?: (p: Progress) => void;
+  progressEveryMs?: number;
+}
+
+export interface Progress {
+  simulatedS: number;
+  totalS: number;
+  events: number;
+  arrivals: number;
+  inFlight: number;
+}
+
+export interface DayResult {
+  rec: Recorder;
+  plan: Replay;
+  /** simulated seconds from the first arrival to the hard stop */
+  durationS: number;
+  events: number;
+  /** the stations as simulated (the capacity file with the calibration's fitted values) */
+  stations: Capacity;
+}
+
+const DEPENDENCIES: readonly DependencyName[] = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'];
+const STATION_STREAM = 0x57a;
+const SERVICE_STREAM = 0x5e2;
+
+/** The capacity file with the calibration's fitted service times and effective concurrencies. */
+function calibratedCapacity(capacity: Capacity, calibration: Calibration): Capacity {
+  const out = structuredClone(capacity);
+  for (const dep of DEPENDENCIES) {
+    const fit = calibration.stations[dep];
+    if (!fit) continue;
+    if (fit.serviceTime) out[dep].serviceTime = fit.serviceTime;
+    if (fit.concurrency) out[dep].concurrency = fit.concurrency;
+  }
+  return out;
+}
+
+export function simulateDay(o: DayOptions): DayResult {
+  const q = new EventQueue();
+  const stationsCfg = calibratedCapacity(o.capacity, o.calibration);
+  const stations = Object.fromEntries(
+    DEPENDENCIES.map((dep, i) => [
+      dep,
+      new SimStation(q, dep, stationsCfg[dep], rngFor(o.seed, STATION_STREAM, i), {
+        http: dep !== 'email',
+        lagMs: dep === 'email' ? 0 : NETWORK_LAG_MS,
+        ...(dep === 'upload'
+          ? {
+              link: {
+                bytesPerSecond: stationsCfg.upload.bandwidthBytesPerSecond,
+                maxObjectBytes: stationsCfg.upload.maxObjectBytes,
+              },
+            }
+          : {}),
+      }),
+    ]),
+  ) as Record<DependencyName, SimStation>;
+  const service = new RegistrationService(q, {
+    knobs: o.knobs,
+    cores: o.cores,
+    calibration: o.calibration,
+    capacity: stationsCfg,
+    stations,
+    photoBytes: o.photoBytes,
+    cpuStretch: o.cpuStretch,
+    rng: rngFor(o.seed, SERVICE_STREAM),
+  });
+  if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers);
+  const arrivals = new Arrivals(o.profile, {
+    scale: o.scale,
+    compress: o.compress,
+    ...(o.window ? { window: o.window } : {}),
+  });
+  const windowEndMs = arrivals.plan.durationSeconds * 1000;
+  const hardStopMs = windowEndMs + o.gracefulStopS * 1000;
+  const rec = new Recorder(o.intervalSeconds);
+  const journeys = new Journeys(q, service, rec, {
+    seed: o.seed,
+    runKey: 0,
+    model: o.model,
+    thinkCompress: o.thinkCompress,
+    retry: o.retry,
+    minorShare: o.minorShare,
+    ineligibleShare: o.ineligibleShare,
+    windowEndMs,
+    mailWaitS: o.mailWaitS,
+    maxVUs: o.maxVUs,
+  });
+
+  let arrival = 0;
+  const onArrival = (): void => {
+    journeys.arrive(arrival++);
+    const t = arrivals.next();
+    if (t !== undefined) q.schedule(t, onArrival, undefined);
+  };
+  const first = arrivals.next();
+  if (first !== undefined) q.schedule(first, onArrival, undefined);
+
+  // Resources are read four times an interval (the mocks' gauges are instantaneous, as scraped);
+  // the service's own resources by their time-average, which is what "saturated" means for them.
+  const intervalMs = o.intervalSeconds * 1000;
+  const peakUtil = new Map<string, number>();
+  const peakQueue = new Map<string, number>();
+  const quarter = (): void => {
+    for (const dep of DEPENDENCIES) {
+      const s = stations[dep];
+      peakUtil.set(dep, Math.max(peakUtil.get(dep) ?? 0, s.busy / s.cfg.concurrency));
+      peakQueue.set(dep, Math.max(peakQueue.get(dep) ?? 0, s.cfg.queue > 0 ? s.queued / s.cfg.queue : 0));
+    }
+  };
+  const tick = (): void => {
+    const resources: ResourceReading[] = DEPENDENCIES.map((dep) => {
+      const s = stations[dep];
+      const rejections = { ...s.reasons };
+      s.reasons = { queue_full: 0, timeout: 0, injected_error: 0 };
+      return {
+        name: dep,
+        utilisation: peakUtil.get(dep) ?? 0,
+        queueRatio: peakQueue.get(dep) ?? 0,
+        rejections,
+      };
+    });
+    peakUtil.clear();
+    peakQueue.clear();
+    const loopArea = service.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
+    resources.push(
+      {
+        name: 'sqlite',
+        utilisation: service.writeLock.takeBusyArea() / intervalMs,
+        queueRatio: 0,
+        rejections: {},
+      },
+      {
+        name: 'event_loop',
+        utilisation: loopArea / (intervalMs * service.loops.length),
+        queueRatio: 0,
+        rejections: {},
+      },
+    );
+    rec.tick(Math.round(q.now) / 1000, {
+      vus: journeys.inFlight,
+      cpuCores: service.cores.takeBusyArea() / intervalMs / o.cpuStretch,
+      resources,
+    });
+  };
+  // Whole intervals up to the hard stop, and a last (shorter) one ending there.
+  const intervals = Math.ceil(hardStopMs / intervalMs);
+  for (let k = 1; k <= intervals; k++) {
+    for (let j = 1; j <= 4; j++) {
+      const at = Math.min((k - 1 + j / 4) * intervalMs, hardStopMs);
+      q.schedule(at, j === 4 ? closeInterval : quarter, undefined);
+    }
+  }
+  function closeInterval(): void {
+    quarter();
+    tick();
+  }
+
+  const every = o.progressEveryMs ?? 5000;
+  let lastReport = performance.now();
+  while (q.nextTime() <= hardStopMs) {
+    q.run(hardStopMs, 200_000);
+    if (o.onProgress && performance.now() - lastReport >= every) {
+      lastReport = performance.now();
+      o.onProgress({
+        simulatedS: q.now / 1000,
+        totalS: hardStopMs / 1000,
+        events: q.fired,
+        arrivals: rec.arrivals,
+        inFlight: journeys.inFlight,
+      });
+    }
+  }
+  journeys.cutOff();
+  return { rec, plan: arrivals.plan, durationS: hardStopMs / 1000, events: q.fired, stations: stationsCfg };
+}

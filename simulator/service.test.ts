@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type Capacity, parseCapacity } from '../model/capacity.ts';
+import { createRng } from '../model/random.ts';
+import { parseServiceKnobs } from '../model/service-design.ts';
+import type { CostedStep } from './calibration.ts';
+import { loadCalibration } from './calibration.ts';
+import { EventQueue } from './events.ts';
+import { type Account, type Answer, RegistrationService, ROW } from './service.ts';
+import { SimStation } from './station.ts';
+
+const calibration = loadCalibration();
+const { $comment: _, ...defaults } = JSON.parse(
+  readFileSync(new URL('../mock-services/capacity.default.json', import.meta.url), 'utf8'),
+);
+
+function build(o: { knobs?: Record<string, string>; cores?: number; capacity?: (c: Capacity) => void } = {}) {
+  const q = new EventQueue();
+  const capacity = parseCapacity(structuredClone(defaults), 'capacity.default.json');
+  o.capacity?.(capacity);
+  const stations = Object.fromEntries(
+    (['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const).map((d, i) => [
+      d,
+      new SimStation(q, d, capacity[d], createRng(i), { http: d !== 'email' }),
+    ]),
+  ) as ConstructorParameters<typeof RegistrationService>[1]['stations'];
+  const service = new RegistrationService(q, {
+    knobs: parseServiceKnobs(o.knobs ?? {}, 'test'),
+    cores: o.cores ?? 2,
+    calibration,
+    capacity,
+    stations,
+    photoBytes: 289_040,
+    cpuStretch: 1,
+    rng: createRng(9),
+  });
+  const answers: Array<{ t: number; token: number; a: Answer }> = [];
+  const sink = {
+    onAnswer: (_acct: Account, token: number, a: Answer) => answers.push({ t: q.now, token, a }),
+  };
+  const send = (step: CostedStep, acct: Account, token: number) => service.handle(step, acct, sink, token);
+  return { q, service, stations, answers, send };
+}
+
+const account = (rows = 0, kind: Account['kind'] = 'eligible'): Account => ({
+  rows,
+  mailAt: Number.POSITIVE_INFINITY,
+  kind,
+});
+
+describe('the registration service in simulated time', () => {
+  it("serialises writes on SQLite's one write lock, whatever the processes and cores", () => {
+    const { q, send, answers } = build({ knobs: { WORKERS: '8' }, cores: 8 });
+    for (let i = 0; i < 20; i++) send('verify_email', account(ROW.account), i);
+    q.run();
+    const cpu = calibration.service.stepCpuMs.verify_email;
+    const commit = calibration.service.writeMs.FULL;
+    const times = answers.map((x) => x.t).sort((a, b) => a - b);
+    expect(answers.every((x) => x.a.status === 200)).toBe(true);
+    // Eight processes run their CPU part at once; the commits then follow one another.
+    times.forEach((t, k) => {
+      expect(t).toBeCloseTo(cpu + (k + 1) * commit, 6);
+    });
+  });
+
+  it('answers 503 naming a ministry that does not answer within MINISTRY_TIMEOUT_MS, and the registrant a retry in 1 s', () => {
+    const { q, send, answers, stations } = build({
+      knobs: { MINISTRY_TIMEOUT_MS: '1000' },
+      capacity: (c) => {
+        c.dukcapil.serviceTime = { distribution: 'constant', ms: 4000 };
+      },
+    });
+    send('submit_biodata', account(ROW.account | ROW.verified), 1);
+    q.run();
+    expect(answers).toHaveLength(1);
+    const [x] = answers;
+    expect(x?.a).toMatchObject({ status: 503, dependency: 'dukcapil', retryAfterS: 1 });
+    expect(x?.t).toBeGreaterThanOrEqual(1000);
+    expect(x?.t).toBeLessThan(1010);
+    // The station's own deadline (5 s) answers 504 to nobody: the service gave up first, and the server is free.
+    expect(stations.dukcapil.busy).toBe(0);
+  });
+
+  it("passes a ministry's queue-full refusal on as 503 with the ministry's Retry-After, after MINISTRY_RETRIES more tries", () => {
+    const { q, send, answers, stations } = build({
+      knobs: { MINISTRY_RETRIES: '2' },
+      capacity: (c) => {
+        c.dukcapil = { ...c.dukcapil, concurrency: 1, queue: 0, retryAfterSeconds: 3, rejectStatus: 429 };
+        c.dukcapil.serviceTime = { distribution: 'constant', ms: 60_000 };
+        c.dukcapil.timeoutMs = 120_000;
+      },
+    });
+    send('submit_biodata', account(ROW.account | ROW.verified), 1);
+    send('submit_biodata', account(ROW.account | ROW.verified), 2);
+    q.run();
+    const refused = answers.find((x) => x.token === 2);
+    expect(refused?.a).toMatchObject({ status: 503, dependency: 'dukcapil', retryAfterS: 3 });
+    // Two retries, each after Retry-After capped at 2 s.
+    expect(refused?.t).toBeGreaterThanOrEqual(4000);
+    expect(refused?.t).toBeLessThan(4100);
+    expect(stations.dukcapil.reasons.queue_full).toBe(3);
+  });
+
+  it('refuses a minor before any ministry call, and a NIK Dukcapil refuses before Dapodik and DTKS', () => {
+    const { q, send, answers, stations } = build();
+    send('submit_biodata', account(ROW.account | ROW.verified, 'minor'), 1);
+    send('submit_biodata', account(ROW.account | ROW.verified, 'refused_by_dukcapil'), 2);
+    q.run();
+    expect(answers.map((x) => [x.token, x.a.status, x.a.code])).toEqual(
+      expect.arrayContaining([
+        [1, 422, 'too_young'],
+        [2, 422, 'nik_not_verified'],
+      ]),
+    );
+    expect(stations.dukcapil.served).toBe(1);
+    expect(stations.dapodik.served).toBe(0);
+  });
+
+  it('sends the mail inside create_account (inline) before the insert, and never creates an account twice', () => {
+    const { q, send, answers, stations } = build();
+    const a = account();
+    send('create_account', a, 1);
+    send('create_account', a, 2);
+    q.run();
+    expect(answers.map((x) => x.a.status).sort()).toEqual([201, 409]);
+    expect(stations.email.served).toBe(2);
+    expect(Number.isFinite(a.mailAt)).toBe(true);
+  });
+});
