@@ -64,7 +64,8 @@ export const options = {
   },
 };
 
-const photo = open('./fixtures/ktp-medium.jpg', 'b');
+// PHOTO: where the KTP photo is, for a bundle whose files lie flat (a k6-operator ConfigMap has no folders).
+const photo = open(envString(__ENV, 'PHOTO', './fixtures/ktp-medium.jpg'), 'b');
 const registrant = registrantSetup(__ENV);
 const OUT = envString(__ENV, 'BREAKPOINT_OUT', '');
 

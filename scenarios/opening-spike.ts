@@ -41,7 +41,8 @@ const plan = replay(spike, {
   compress: COMPRESS,
   journeySeconds: Math.min(expectedJourneySeconds(DEFAULT_MODEL, THINK_COMPRESS), spikeSeconds + 30),
 });
-const photo = open('./fixtures/ktp-medium.jpg', 'b');
+// PHOTO: where the KTP photo is, for a bundle whose files lie flat (a k6-operator ConfigMap has no folders).
+const photo = open(envString(__ENV, 'PHOTO', './fixtures/ktp-medium.jpg'), 'b');
 
 export const options = {
   scenarios: {

@@ -61,7 +61,8 @@ const plan = replay(profile, {
     { min: 0.1 },
   ),
 });
-const photo = open('./fixtures/ktp-medium.jpg', 'b');
+// PHOTO: where the KTP photo is, for a bundle whose files lie flat (a k6-operator ConfigMap has no folders).
+const photo = open(envString(__ENV, 'PHOTO', './fixtures/ktp-medium.jpg'), 'b');
 
 export const options = {
   scenarios: {

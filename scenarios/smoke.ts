@@ -21,7 +21,8 @@ import {
  * new deployment, and the scenario the tests use to prove the stack works end to end.
  */
 
-const photo = open('./fixtures/ktp-medium.jpg', 'b');
+// PHOTO: where the KTP photo is, for a bundle whose files lie flat (a k6-operator ConfigMap has no folders).
+const photo = open(envString(__ENV, 'PHOTO', './fixtures/ktp-medium.jpg'), 'b');
 
 export const options = {
   scenarios: {

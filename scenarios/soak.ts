@@ -50,7 +50,8 @@ export const options = {
   thresholds: stepThresholds(),
 };
 
-const photo = open('./fixtures/ktp-medium.jpg', 'b');
+// PHOTO: where the KTP photo is, for a bundle whose files lie flat (a k6-operator ConfigMap has no folders).
+const photo = open(envString(__ENV, 'PHOTO', './fixtures/ktp-medium.jpg'), 'b');
 const registrant = registrantSetup(__ENV);
 
 export default async function () {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { bundleCommand } from './bundle.ts';
 import { compareCommand } from './compare.ts';
 import { demoCommand } from './demo.ts';
+import { k8sCommand } from './k8s.ts';
 import { recordCommand } from './record.ts';
 import { rehearseCommand } from './rehearse.ts';
 import { reportCommand } from './report.ts';
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   program.addCommand(demoCommand());
   program.addCommand(runCommand());
   program.addCommand(bundleCommand());
+  program.addCommand(k8sCommand());
 }
