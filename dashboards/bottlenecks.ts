@@ -1,4 +1,5 @@
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { SATURATION } from '../model/station.ts';
 import {
   bars,
   dashboard,
@@ -11,8 +12,10 @@ import {
   trafficLight,
 } from './panels.ts';
 
-/** Saturation at which a station counts as saturated: the same figure as the DependencySaturated alert. */
-const SATURATED = 0.95;
+/** The model's one definition (the report's, compare's and the DependencySaturated alert's). */
+const SATURATED = SATURATION.utilisation;
+const SUSTAIN = `${SATURATION.sustainSeconds}s`;
+const PERCENT = `${Math.round(SATURATED * 100)}%`;
 const DEP = 'dependency=~"$dependency"';
 
 /**
@@ -31,7 +34,7 @@ export function bottlenecksDashboard(): Dashboard {
     .withPanel(
       bars({
         title: 'Saturation now (busy servers / servers), worst first',
-        description: `In-flight requests over the station's concurrency. Red at ${SATURATED * 100}%: every server busy, arrivals queue. The top bar is the bottleneck.`,
+        description: `In-flight requests over the station's concurrency. Red at ${PERCENT}: (nearly) every server busy, arrivals queue; saturated once it lasts ${SUSTAIN}. The top bar is the bottleneck.`,
         unit: 'percentunit',
         width: 8,
         colours: trafficLight(0.7, SATURATED),
@@ -46,15 +49,15 @@ export function bottlenecksDashboard(): Dashboard {
     )
     .withPanel(
       bars({
-        title: 'First to saturate (time it first reached 95%)',
-        description:
-          'When each dependency first had every server busy within the selected range, earliest first. Dependencies that never saturated are absent.',
+        title: `First to saturate (${PERCENT} busy for ${SUSTAIN})`,
+        description: `When each dependency's first saturation within the selected range began: ${PERCENT} of its servers or more busy at every sample for ${SUSTAIN}, as the alert and the report judge it (model/station.ts). Earliest first; dependencies that never saturated are absent.`,
         unit: 'dateTimeAsLocal',
         width: 8,
         colours: thresholds([{ value: null, color: 'red' }]),
         queries: [
           {
-            expr: `sort(min_over_time((timestamp(dependency:station_saturation:ratio{${DEP}} >= ${SATURATED}) * 1000)[$__range:1s]))`,
+            // The first moment the window behind it was all saturated, less the window: when it began.
+            expr: `sort(min_over_time((timestamp(min_over_time(dependency:station_saturation:ratio{${DEP}}[${SUSTAIN}]) >= ${SATURATED}) * 1000)[$__range:1s]) - ${SATURATION.sustainSeconds * 1000})`,
             legend: '{{dependency}}',
             instant: true,
           },
@@ -81,7 +84,7 @@ export function bottlenecksDashboard(): Dashboard {
     .withPanel(
       timeseries({
         title: 'Saturation over time',
-        description: `Every dependency on one axis with the ${SATURATED * 100}% line: the first line to reach it is the first bottleneck.`,
+        description: `Every dependency on one axis with the ${PERCENT} line: the first line to stay above it for ${SUSTAIN} is the first bottleneck.`,
         unit: 'percentunit',
         width: 12,
         min: 0,
@@ -138,7 +141,7 @@ export function bottlenecksDashboard(): Dashboard {
           "Share of the photo store's shared ingress bandwidth booked: the upload bottleneck that is not servers.",
         unit: 'percentunit',
         width: 6,
-        colours: trafficLight(0.7, 0.95),
+        colours: trafficLight(0.7, SATURATED),
         queries: [{ expr: 'max(upload_bandwidth_utilisation)', legend: 'bandwidth' }],
       }),
     )
@@ -164,7 +167,10 @@ export function bottlenecksDashboard(): Dashboard {
         capacityRegexp: '.*capacity.*',
         queries: [
           { expr: 'dependency:station_in_flight:sum{dependency=~"$dependency"}', legend: 'busy servers' },
-          { expr: 'dependency:station_capacity:sum{dependency=~"$dependency"}', legend: 'capacity (servers)' },
+          {
+            expr: 'dependency:station_capacity:sum{dependency=~"$dependency"}',
+            legend: 'capacity (servers)',
+          },
         ],
       }),
     )

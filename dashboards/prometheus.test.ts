@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_PORTS } from '../mock-services/ports.ts';
+import { SATURATION } from '../model/station.ts';
 import { requireSystemBinary } from '../test/support/system-binary.ts';
 import { COMPOSE_CONFIG_HEADER, LOOPBACK_CONFIG_HEADER } from './build.ts';
 import {
@@ -82,6 +83,21 @@ describe.skipIf(!promtool)('promtool', () => {
     );
     const r = runPromtool(tool, ['check', 'config', file]);
     expect(r.ok, r.output).toBe(true);
+  });
+});
+
+describe('the saturation alert', () => {
+  it("is model/station.ts SATURATION: the report's, compare's and the dashboards' threshold and duration", () => {
+    // The rule files are written by hand, not rendered: this is what keeps them on the model's figures.
+    const alerts = parse(readFileSync(join(PROMETHEUS_DIR, 'rules/gelombang.alerts.yml'), 'utf8')) as {
+      groups: Array<{
+        rules: Array<{ alert?: string; expr: string; for?: string; annotations?: Record<string, string> }>;
+      }>;
+    };
+    const saturated = alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === 'DependencySaturated');
+    expect(saturated?.expr.trim()).toBe(`dependency:station_saturation:ratio >= ${SATURATION.utilisation}`);
+    expect(saturated?.for).toBe(`${SATURATION.sustainSeconds}s`);
+    expect(saturated?.annotations?.description).toContain(`busy for ${SATURATION.sustainSeconds}s`);
   });
 });
 

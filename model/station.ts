@@ -62,3 +62,30 @@ export function sampleServiceMs(st: ServiceTime, random: Rng = Math.random): num
   if (st.distribution === 'constant') return st.ms;
   return sampleLognormal(lognormalParams(st.medianMs, st.p99Ms), random);
 }
+
+/**
+ * When a dependency counts as saturated: one definition for the report, the comparison, the
+ * dashboards and the alerts, so that none of them names a bottleneck another does not.
+ *
+ * - utilisation 0.95, not 1: utilisation is busy servers over servers as scrapes see it, and a
+ *   scrape that lands between one request leaving and the next taking its server reads a pool
+ *   that never idles as not quite full. Below 20 servers 0.95 is still every server busy; above,
+ *   all but one in twenty, where a queue's waiting time already grows as 1 / (1 - utilisation).
+ * - sustained for 10 s, never on one sample alone: a single busy sample (a burst at start-up, a GC
+ *   pause, one late scrape) made two identical rehearsals name different bottlenecks. 10 s spans
+ *   two scrapes of the dashboards' Prometheus (every 5 s) and ten intervals of a rehearsal (1 s),
+ *   and is short beside a rehearsal of minutes.
+ */
+export const SATURATION = { utilisation: 0.95, sustainSeconds: 10 } as const;
+
+/**
+ * The consecutive samples, `intervalSeconds` apart, that a condition must hold in to have lasted
+ * `seconds`: never fewer than two, so that one sample never decides.
+ */
+export function sustainedSamples(
+  intervalSeconds: number,
+  seconds: number = SATURATION.sustainSeconds,
+): number {
+  // The epsilon keeps 3 s / 0.1 s from rounding up to 31.
+  return Math.max(2, Math.ceil(seconds / intervalSeconds - 1e-9));
+}

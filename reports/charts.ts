@@ -1,5 +1,6 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { SATURATION } from '../model/station.ts';
 
 /**
  * The report's charts: Vega-Lite specs rendered to static SVG strings on the server, so that
@@ -349,14 +350,19 @@ function ruleLayers(rules: Rule[]): Layer[] {
 
 /**
  * Each dependency's utilisation (busy servers over capacity, the peak of each interval) over
- * the run, with a rule at 1.0 where it saturates.
+ * the run, with a rule where it counts as saturated (model/station.ts SATURATION).
  */
 export async function utilisationChart(
   t: readonly number[],
   byDependency: Record<string, readonly Value[]>,
 ): Promise<string> {
   const names = Object.keys(byDependency);
-  const saturation: Rule[] = [{ y: 1, label: 'saturation: every server busy' }];
+  const saturation: Rule[] = [
+    {
+      y: SATURATION.utilisation,
+      label: `saturated: ${Math.round(SATURATION.utilisation * 100)} % of servers busy for ${SATURATION.sustainSeconds} s`,
+    },
+  ];
   return renderSvg('utilisation', {
     description: 'Utilisation of each dependency over the run, against saturation',
     width: WIDTH,

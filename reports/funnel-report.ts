@@ -1,14 +1,23 @@
 import { COUNTS_2020, OUTCOMES, type Outcome, STAGES, type Stage, type Step } from '../model/funnel.ts';
 import { SLOS } from '../model/slo.ts';
-import { type RunRecord, seriesValues, type Timeseries } from './record.ts';
+import { SATURATION, sustainedSamples } from '../model/station.ts';
+import { bottleneck, CPU_SATURATED } from './bottleneck.ts';
 import {
-  type Bottleneck,
+  BREACH_SECONDS,
+  breachEvents,
+  type Judgement,
+  judgeObjectives,
+  MIN_REQUESTS_PER_INTERVAL,
+  verdict,
+} from './objectives.ts';
+import { type RunRecord, seriesValues } from './record.ts';
+import { fullScalePerMinute, mean } from './replay-time.ts';
+import {
   type FunnelRow,
   type Headroom,
   type LossRow,
   REPORT_VERSION,
   type Report,
-  type ReportVerdict,
   type StepRow,
 } from './report-model.ts';
 
@@ -17,19 +26,8 @@ import {
  * where it comes from in `notes`; the 2020 conversions are recomputed from docs/2020.md's counts.
  */
 
-/** A dependency is saturated when every server is busy: the next request waits or is refused. */
-export const SATURATED = 0.999;
-/** Intervals with fewer requests than this are too small to judge a step's percentile or error rate. */
-export const MIN_REQUESTS_PER_INTERVAL = 5;
 /** Headroom: the arrival rate must hold within every SLO for this many consecutive intervals. */
-export const SUSTAIN_INTERVALS = 5;
-/**
- * The machine's CPU is saturated when the run's processes together use this share of its cores:
- * not 1, because the kernel, the scrapes and the sampling itself take the rest.
- */
-export const CPU_SATURATED = 0.9;
-/** An event loop delayed this long (p99) is late with every request it serves. */
-export const EVENT_LOOP_LAGGING_MS = 100;
+const SUSTAIN_INTERVALS = 5;
 
 const isStep = (s: string): s is Step => s in SLOS;
 
@@ -90,7 +88,7 @@ export function lossRows(r: RunRecord): LossRow[] {
   });
 }
 
-export function stepRows(r: RunRecord): StepRow[] {
+function stepRows(r: RunRecord): StepRow[] {
   return r.manifest.totals.steps
     .filter((s) => isStep(s.step))
     .map((s) => ({
@@ -105,201 +103,11 @@ export function stepRows(r: RunRecord): StepRow[] {
     }));
 }
 
-/** Seconds of the run to the profile's minute (uncompressed), for a replay. */
-function profileMinute(r: RunRecord, t: number): number | null {
-  const rp = r.manifest.replay;
-  return rp ? Math.round((rp.windowMinutes[0] + (t * rp.compress) / 60) * 10) / 10 : null;
-}
-
-/** A rate per second of the compressed, scaled run as registrants per minute of the full-scale day. */
-function fullScalePerMinute(r: RunRecord, perSecond: number | null): number | null {
-  const rp = r.manifest.replay;
-  if (perSecond === null || !rp) return null;
-  return Math.round(((perSecond * 60) / rp.compress / rp.scale) * 10) / 10;
-}
-
-interface StepBreach {
-  index: number;
-  step: Step;
-  objective: 'p95_ms' | 'error_rate';
-  what: string;
-}
-
-/** Per interval: which step broke its SLO in it (enough requests to judge). */
-function stepBreaches(ts: Timeseries): StepBreach[] {
-  const out: StepBreach[] = [];
-  for (const step of Object.keys(SLOS) as Step[]) {
-    const reqs = seriesValues(ts, 'step_requests', { step });
-    if (!reqs) continue;
-    const p95 = seriesValues(ts, 'step_latency_ms', { step, quantile: '0.95' }) ?? [];
-    const failed = seriesValues(ts, 'step_failed_ratio', { step }) ?? [];
-    for (let i = 0; i < ts.t.length; i++) {
-      const n = (reqs[i] ?? 0) * ts.intervalSeconds;
-      if (n < MIN_REQUESTS_PER_INTERVAL) continue;
-      const lat = p95[i];
-      const err = failed[i];
-      if (lat != null && lat > SLOS[step].p95Ms) {
-        out.push({
-          index: i,
-          step,
-          objective: 'p95_ms',
-          what: `${step} p95 above its SLO (${Math.round(lat)} ms > ${SLOS[step].p95Ms} ms)`,
-        });
-      }
-      if (err != null && err > SLOS[step].errorRate) {
-        out.push({
-          index: i,
-          step,
-          objective: 'error_rate',
-          what: `${step} failing ${(err * 100).toFixed(1)} % of requests (budget ${(SLOS[step].errorRate * 100).toFixed(0)} %)`,
-        });
-      }
-    }
-  }
-  return out.sort((a, b) => a.index - b.index);
-}
-
-function mean(xs: Array<number | null | undefined>): number | null {
-  const v = xs.filter((x): x is number => x != null);
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-}
-
-interface CpuUse {
-  summary: NonNullable<Bottleneck['cpu']>;
-  /** first saturated interval, -1 if none */
-  firstIndex: number;
-  detail: string;
-  busiest: string;
-}
-
-/** The CPU the run's processes used, per interval, against the machine's cores. */
-function cpuUse(r: RunRecord): CpuUse | null {
-  const ts = r.timeseries;
-  const perProcess = ts.series.filter((s) => s.name === 'process_cpu_cores');
-  if (perProcess.length === 0) return null;
-  const cores = r.manifest.machine?.cores ?? null;
-  const total = ts.t.map((_, i) => perProcess.reduce((a, s) => a + (s.values[i] ?? 0), 0));
-  const firstIndex = cores === null ? -1 : total.findIndex((v) => v >= CPU_SATURATED * cores);
-  const at = firstIndex >= 0 ? firstIndex : total.indexOf(Math.max(...total));
-  const users = perProcess
-    .map((s) => ({ process: s.labels.process as string, cores: s.values[at] ?? 0 }))
-    .sort((a, b) => b.cores - a.cores);
-  const busiest = users[0]?.process ?? 'unknown';
-  const lag = (p: string) => {
-    const v = seriesValues(ts, 'event_loop_lag_ms', { process: p });
-    return v ? Math.max(0, ...v.map((x) => x ?? 0)) : null;
-  };
-  const fmt = (n: number) => (Math.round(n * 10) / 10).toString();
-  return {
-    firstIndex,
-    busiest,
-    detail: `CPU: ${fmt(total[at] ?? 0)} of ${cores ?? '?'} cores busy (${users
-      .filter((u) => u.cores >= 0.05)
-      .map((u) => `${u.process} ${fmt(u.cores)}`)
-      .join(', ')})`,
-    summary: {
-      cores,
-      saturatedAtSeconds: firstIndex >= 0 ? (ts.t[firstIndex] ?? null) : null,
-      processes: perProcess.map((s) => ({
-        process: s.labels.process as string,
-        peakCores: Math.round(Math.max(0, ...s.values.map((v) => v ?? 0)) * 100) / 100,
-        peakEventLoopLagMs: lag(s.labels.process as string),
-      })),
-    },
-  };
-}
-
-export function bottleneck(r: RunRecord, breaches = stepBreaches(r.timeseries)): Bottleneck {
-  const ts = r.timeseries;
-  const deps = ts.series.filter((s) => s.name === 'dependency_utilisation');
-  const dependencies = deps.map((s) => {
-    const dep = s.labels.dependency as string;
-    const first = s.values.findIndex((v) => v != null && v >= SATURATED);
-    const rejections = ts.series
-      .filter((x) => x.name === 'dependency_rejections' && x.labels.dependency === dep)
-      .reduce((a, x) => a + x.values.reduce<number>((b, v) => b + (v ?? 0) * ts.intervalSeconds, 0), 0);
-    return {
-      dependency: dep,
-      peakUtilisation: Math.max(0, ...s.values.map((v) => v ?? 0)),
-      saturatedAtSeconds: first >= 0 ? (ts.t[first] ?? null) : null,
-      firstIndex: first,
-      rejections: Math.round(rejections),
-    };
-  });
-  const saturated = dependencies
-    .filter((d) => d.firstIndex >= 0)
-    .sort((a, b) => a.firstIndex - b.firstIndex || b.peakUtilisation - a.peakUtilisation);
-  const first = saturated[0];
-  const cpu = cpuUse(r);
-  // What ran out first: the earlier of the first saturated dependency and the machine's CPU.
-  const cpuFirst = cpu !== null && cpu.firstIndex >= 0 && (!first || cpu.firstIndex < first.firstIndex);
-  const resourceIndex = cpuFirst ? (cpu?.firstIndex ?? -1) : (first?.firstIndex ?? -1);
-  const arrivals = seriesValues(ts, 'arrivals') ?? [];
-  const aps =
-    resourceIndex >= 0 ? mean(arrivals.slice(Math.max(0, resourceIndex - 2), resourceIndex + 1)) : null;
-  const events: Array<{ index: number; what: string }> = [];
-  for (const d of saturated)
-    events.push({ index: d.firstIndex, what: `${d.dependency} saturated (every server busy)` });
-  if (cpu && cpu.firstIndex >= 0) events.push({ index: cpu.firstIndex, what: `${cpu.detail}` });
-  for (const s of ts.series) {
-    if (s.name !== 'event_loop_lag_ms') continue;
-    const i = s.values.findIndex((v) => v != null && v >= EVENT_LOOP_LAGGING_MS);
-    if (i >= 0)
-      events.push({
-        index: i,
-        what: `${s.labels.process} event loop delayed ${Math.round(s.values[i] ?? 0)} ms (p99)`,
-      });
-  }
-  for (const s of ts.series) {
-    const dep = s.labels.dependency;
-    if (s.name === 'dependency_queue_ratio') {
-      const i = s.values.findIndex((v) => v != null && v >= 0.5);
-      if (i >= 0) events.push({ index: i, what: `${dep} queue over half full` });
-    }
-    if (s.name === 'dependency_rejections') {
-      const i = s.values.findIndex((v) => v != null && v > 0);
-      if (i >= 0) events.push({ index: i, what: `${dep} refusing requests (${s.labels.reason})` });
-    }
-    if (s.name === 'stage_outcomes' && s.labels.outcome === 'failed') {
-      const i = s.values.findIndex((v) => v != null && v > 0);
-      if (i >= 0) events.push({ index: i, what: `registrants failed by the system at ${s.labels.stage}` });
-    }
-  }
-  const seen = new Set<string>();
-  for (const b of breaches) {
-    const key = `${b.step}/${b.what.includes('p95') ? 'p95' : 'err'}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    events.push({ index: b.index, what: b.what });
-  }
-  const from = Math.max(0, resourceIndex);
-  const consequences = events
-    .filter((e) => e.index >= from)
-    .sort((a, b) => a.index - b.index)
-    .map((e) => `${e.what} (t=${Math.round(ts.t[e.index] ?? 0)} s)`);
-  const resource: Bottleneck['resource'] = cpuFirst
-    ? { kind: 'cpu', name: cpu?.busiest ?? 'unknown', detail: cpu?.detail ?? '' }
-    : first
-      ? { kind: 'dependency', name: first.dependency, detail: `${first.dependency}: every server busy` }
-      : null;
-  const tSeconds = resourceIndex >= 0 ? (ts.t[resourceIndex] ?? null) : null;
-  return {
-    resource,
-    dependency: first?.dependency ?? null,
-    tSeconds,
-    profileMinute: tSeconds !== null ? profileMinute(r, tSeconds) : null,
-    arrivalsPerSecond: aps === null ? null : Math.round(aps * 100) / 100,
-    fullScalePerMinute: fullScalePerMinute(r, aps),
-    consequences,
-    dependencies: dependencies.map(({ firstIndex: _, ...d }) => d),
-    cpu: cpu?.summary ?? null,
-  };
-}
-
-export function headroom(r: RunRecord, breaches = stepBreaches(r.timeseries)): Headroom {
+/** Headroom counts any interval with a miss, an excursion too: the rate it finds held throughout. */
+export function headroom(r: RunRecord, judged: Judgement = judgeObjectives(r.timeseries)): Headroom {
   const ts = r.timeseries;
   const arrivals = seriesValues(ts, 'arrivals') ?? [];
-  const broken = new Set(breaches.map((b) => b.index));
+  const broken = new Set(judged.misses.map((b) => b.index));
   let best: number | null = null;
   for (let end = SUSTAIN_INTERVALS; end <= ts.t.length; end++) {
     let ok = true;
@@ -316,64 +124,8 @@ export function headroom(r: RunRecord, breaches = stepBreaches(r.timeseries)): H
     sustainedFullScalePerMinute: sustainedFull,
     profilePeakPerMinute: peak,
     ratio: sustainedFull !== null && peak ? Math.round((sustainedFull / peak) * 1000) / 1000 : null,
-    lowerBound: breaches.length === 0,
+    lowerBound: judged.misses.length === 0,
   };
-}
-
-export function verdict(
-  r: RunRecord,
-  steps: StepRow[],
-  b: Bottleneck,
-  breaches = stepBreaches(r.timeseries),
-): ReportVerdict {
-  const slos: ReportVerdict['slos'] = [];
-  for (const s of steps) {
-    slos.push({
-      step: s.step,
-      objective: 'p95_ms',
-      target: s.sloP95Ms,
-      observed: s.p95Ms,
-      held: s.p95Ms === null || s.p95Ms < s.sloP95Ms,
-    });
-    slos.push({
-      step: s.step,
-      objective: 'error_rate',
-      target: s.sloErrorRate,
-      observed: s.failedRatio,
-      held: s.failedRatio === null || s.failedRatio < s.sloErrorRate,
-    });
-  }
-  const held = slos.every((s) => s.held);
-  const firstBreach = breaches[0];
-  const t = firstBreach ? (r.timeseries.t[firstBreach.index] ?? 0) : null;
-  const brokeAt =
-    held || t === null
-      ? null
-      : {
-          tSeconds: t,
-          profileMinute: profileMinute(r, t),
-          step: firstBreach?.step ?? null,
-          objective: firstBreach?.objective ?? null,
-          dependency:
-            b.resource?.kind === 'dependency' && b.tSeconds !== null && b.tSeconds <= t ? b.dependency : null,
-          resource: b.resource !== null && b.tSeconds !== null && b.tSeconds <= t ? b.resource : null,
-        };
-  const broken = slos
-    .filter((s) => !s.held)
-    .map((s) => `${s.step} ${s.objective === 'p95_ms' ? 'p95' : 'errors'}`);
-  const where = brokeAt
-    ? ` at t=${Math.round(brokeAt.tSeconds)} s${brokeAt.profileMinute !== null ? ` (minute ${brokeAt.profileMinute} of the profile)` : ''}: ${firstBreach?.what}${
-        brokeAt.resource
-          ? brokeAt.resource.kind === 'dependency'
-            ? `, after ${brokeAt.resource.name} saturated`
-            : `, after the machine's CPU saturated: ${brokeAt.resource.detail.replace(/^CPU: /, '')}`
-          : ''
-      }`
-    : '';
-  const headline = held
-    ? `Held: every step stayed within its SLO${b.resource ? ` (${b.resource.kind === 'cpu' ? "the machine's CPU" : b.resource.name} saturated but the steps held)` : ''}.`
-    : `Broke${where}. Objectives missed over the run: ${broken.join(', ')}.`;
-  return { held, headline, brokeAt, slos };
 }
 
 function configuration(r: RunRecord): string[] {
@@ -393,9 +145,9 @@ export function buildReport(r: RunRecord): Report {
   const m = r.manifest;
   const steps = stepRows(r);
   const ts = r.timeseries;
-  // Every section judges the same intervals: find the broken ones once.
-  const breaches = stepBreaches(ts);
-  const b = bottleneck(r, breaches);
+  // Every section judges the same intervals: judge them once.
+  const judged = judgeObjectives(ts);
+  const b = bottleneck(r, breachEvents(judged));
   const stepP95Ms: Report['series']['stepP95Ms'] = {};
   for (const s of steps) {
     const v = seriesValues(ts, 'step_latency_ms', { step: s.step, quantile: '0.95' });
@@ -421,12 +173,12 @@ export function buildReport(r: RunRecord): Report {
       windowMinutes: m.replay?.windowMinutes ?? null,
       configuration: configuration(r),
     },
-    verdict: verdict(r, steps, b, breaches),
+    verdict: verdict(r, steps, b, judged),
     funnel: funnelRows(r),
     losses: lossRows(r),
     steps,
     bottleneck: b,
-    headroom: headroom(r, breaches),
+    headroom: headroom(r, judged),
     series: {
       t: ts.t,
       arrivalsPerSecond: seriesValues(ts, 'arrivals') ?? empty,
@@ -435,21 +187,57 @@ export function buildReport(r: RunRecord): Report {
       stepP95Ms,
       utilisation,
     },
-    notes: notes(r),
+    notes: notes(r, judged),
   };
 }
 
-function notes(r: RunRecord): string[] {
+/** Where the curves came from, from the record's own `sources`: every path samples differently. */
+function sourcesSentence(ts: RunRecord['timeseries']): string {
+  const from = new Set(ts.sources);
+  const parts: string[] = [];
+  if (from.has('runner'))
+    parts.push(
+      "the load generator's (arrivals, requests, latency percentiles) from the runner's own metrics, each interval's own",
+    );
+  if (from.has('services'))
+    parts.push(
+      "the services' (utilisation, queue fill, CPU, event-loop delay) from their /metrics, read by the rehearsal during each interval",
+    );
+  if (from.has('prometheus'))
+    parts.push(
+      from.has('runner')
+        ? "the services' from the Prometheus the rehearsal ran, queried over each interval"
+        : "all of them from Prometheus, queried over each interval (the load generator's from k6's remote write, the services' from Prometheus's own scrapes)",
+    );
+  if (from.has('simulator'))
+    parts.push("all of them from gelombang's capacity simulator: simulated, not measured");
+  return parts.join('; ');
+}
+
+function utilisationSentence(ts: RunRecord['timeseries']): string {
+  if (!ts.series.some((s) => s.name === 'dependency_utilisation'))
+    return 'This record has no utilisation series: no dependency could be judged.';
+  if (ts.sources.includes('simulator'))
+    return 'Utilisation is the highest busy share the simulator read within each interval.';
+  return ts.sources.includes('prometheus')
+    ? 'Utilisation is the highest busy share Prometheus scraped within each interval (max_over_time of station_in_flight over station_capacity).'
+    : "Utilisation is the highest busy share the rehearsal's reads of the mocks' /metrics saw within each interval.";
+}
+
+function notes(r: RunRecord, judged: Judgement): string[] {
   const m = r.manifest;
+  const ts = r.timeseries;
+  const dt = ts.intervalSeconds;
+  const saturation = sustainedSamples(dt);
   const out = [
-    `Counts are the run's exact totals (the engine's funnel_stage counter); curves are sampled every ${r.timeseries.intervalSeconds} s from ${r.timeseries.sources.join(' and ')}.`,
-    `A step breaks its SLO in an interval when its p95 or its error rate over that interval exceeds the objective (model/slo.ts), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval.`,
-    `A dependency is saturated when all its servers are busy (utilisation >= ${SATURATED}); utilisation is the highest seen by scrapes of the mocks' /metrics every 250 ms within each interval.`,
-    `Headroom is the highest arrival rate averaged over ${SUSTAIN_INTERVALS} consecutive intervals in which no step broke its SLO. In a compressed replay the work per arrival varies with the think times, so it indicates, where the breakpoint scenario measures.`,
+    `Counts are the run's exact totals (the engine's funnel_stage counter); curves are per interval of ${dt} s: ${sourcesSentence(ts)}.`,
+    `A step misses an objective in an interval when its p95 or its error rate over that interval is above the objective (model/slo.ts; within is at most), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval. An objective is broken when it is missed in every one of ${judged.window} consecutive intervals (${judged.windowSeconds} s: at least ${BREACH_SECONDS} s, never one interval alone), or over the whole run; a shorter miss is reported as an excursion and does not break the verdict.`,
+    `A dependency counts as saturated when at least ${SATURATION.utilisation * 100} % of its servers are busy (utilisation >= ${SATURATION.utilisation}) in every one of ${saturation} consecutive intervals (${Math.round(saturation * dt * 1000) / 1000} s: at least ${SATURATION.sustainSeconds} s, never one sample alone; model/station.ts), from the first of them. ${utilisationSentence(ts)} Resources that saturate within ${SATURATION.sustainSeconds} s of each other are named together, in order: which of them came first is within what differs between two runs of the same rehearsal.`,
+    `Headroom is the highest arrival rate averaged over ${SUSTAIN_INTERVALS} consecutive intervals in which no step missed an objective. In a compressed replay the work per arrival varies with the think times, so it indicates, where the breakpoint scenario measures.`,
   ];
-  if (r.timeseries.series.some((s) => s.name === 'process_cpu_cores')) {
+  if (ts.series.some((s) => s.name === 'process_cpu_cores')) {
     out.push(
-      `The machine's CPU counts as saturated when the run's processes (the services and the load generator) together use ${CPU_SATURATED * 100} % of its ${m.machine?.cores ?? 'unknown number of'} cores in an interval (CPU seconds per second from each process's process_cpu_seconds_total). The load generator shares those cores: what it uses is not available to the system under test.`,
+      `The machine's CPU counts as saturated when the run's processes (the services and the load generator) together use ${CPU_SATURATED * 100} % of its ${m.machine?.cores ?? 'unknown number of'} cores in every one of ${saturation} consecutive intervals, as a dependency must stay saturated (CPU seconds per second from each process's process_cpu_seconds_total). The load generator shares those cores: what it uses is not available to the system under test.`,
     );
   }
   for (const n of r.timeseries.notes ?? []) out.push(n);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COUNTS_2020, LATER_STAGES, OUTCOMES, STAGES, STEPS } from '../model/funnel.ts';
 import { SLOS } from '../model/slo.ts';
+import { SATURATION } from '../model/station.ts';
 import {
   arrivalsChart,
   funnelChart,
@@ -97,9 +98,43 @@ function fixtureProblems(r: Widen<Report>): string[] {
       s.target === (s.objective === 'p95_ms' ? slo?.p95Ms : slo?.errorRate),
       `slo ${s.step}/${s.objective}: target`,
     );
-    check(s.held === (s.observed === null || s.observed <= s.target), `slo ${s.step}/${s.objective}: held`);
+    const overRun = s.observed === null || s.observed <= s.target;
+    const inWindow = r.verdict.episodes.some((e) =>
+      e.misses.some((m) => m.step === s.step && m.objective === s.objective),
+    );
+    check(s.held === (overRun && !inWindow), `slo ${s.step}/${s.objective}: held`);
   }
-  check(r.verdict.held === r.verdict.slos.every((s) => s.held), 'verdict.held agrees with the objectives');
+  check(
+    r.verdict.held === (r.verdict.slos.every((s) => s.held) && r.verdict.episodes.length === 0),
+    'verdict.held agrees with the objectives and the episodes',
+  );
+  const w = r.verdict.window;
+  check(w.intervals >= 2 && w.minRequests > 0, 'window: never one interval alone');
+  for (const e of r.verdict.episodes) {
+    check(
+      e.misses.every((m) => m.intervals >= w.intervals) && e.recoveredAtSeconds !== e.toSeconds,
+      `episode at ${e.fromSeconds} s: sustained misses`,
+    );
+  }
+  check(
+    r.verdict.excursions.every((m) => m.intervals < w.intervals),
+    'excursions are shorter than the window',
+  );
+  check(
+    r.verdict.brokeAt === null || r.verdict.brokeAt.tSeconds === r.verdict.episodes[0]?.fromSeconds,
+    'brokeAt is when the first episode began',
+  );
+  const first = r.bottleneck.firstSaturated;
+  check(
+    first.length === 0
+      ? r.bottleneck.resource === null
+      : first[0]?.name === r.bottleneck.resource?.name && first[0]?.tSeconds === r.bottleneck.tSeconds,
+    'the first resource named is the bottleneck',
+  );
+  check(
+    first.every((f) => f.tSeconds - (first[0]?.tSeconds ?? 0) <= SATURATION.sustainSeconds),
+    'resources named together saturated within the saturation window',
+  );
   const n = r.series.t.length;
   const all = [
     r.series.arrivalsPerSecond,
@@ -239,7 +274,13 @@ describe('renderMarkdown', () => {
     const heldMd = renderMarkdown(held);
     expect(heldMd).toContain('**HELD** – Held the profile');
     expect(heldMd).not.toContain('MISSED');
-    expect(heldMd).toContain('No dependency saturated.');
+    expect(heldMd).toContain('No dependency saturated. The busiest was');
+  });
+
+  it('says "No dependency saturated." with nothing after it when the run measured no dependency', () => {
+    const none = structuredClone(held);
+    none.bottleneck.dependencies = [];
+    expect(renderMarkdown(none)).toContain('\n\nNo dependency saturated.\n\n');
   });
 
   it('escapes text from the report so it renders as written and cannot break a table', () => {
@@ -342,7 +383,7 @@ describe('charts', () => {
       expect(paths.map((d) => d.match(/M/g)?.length).sort()).toEqual([1, 2]);
     }
     expect(svgs[1]).toContain('objective 3,000 ms: submit_biodata');
-    expect(svgs[2]).toContain('saturation: every server busy');
+    expect(svgs[2]).toContain('saturated: 95 % of servers busy for 10 s');
   });
 
   it('keep a 0 ms latency on the log scale without flattening the other points', async () => {

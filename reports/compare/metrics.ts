@@ -1,5 +1,7 @@
 import { STAGES, STEPS, type Stage } from '../../model/funnel.ts';
+import { SATURATION, sustainedSamples } from '../../model/station.ts';
 import { type RunRecord, seriesValues, type Timeseries } from '../record.ts';
+import { saturatedFrom, sustainedLevel } from '../sustained.ts';
 import {
   type Context,
   type Draft,
@@ -316,8 +318,9 @@ function peakOf(v: Values | undefined): number | null {
   return present.length ? Math.max(...present) : null;
 }
 
+/** When the first sustained saturation began (model/station.ts SATURATION, as the report judges it). */
 function saturatedAt(ts: Timeseries, v: Values | undefined): number | null {
-  const i = v?.findIndex((x) => x !== null && x >= 1) ?? -1;
+  const i = v ? saturatedFrom(ts, v) : -1;
   return i >= 0 ? (ts.t[i] ?? null) : null;
 }
 
@@ -395,7 +398,7 @@ function peakDraft(ctx: Context, dep: string): Draft {
  * When a dependency first saturated is one event per run, not a sample: no test applies. The
  * sampling interval bounds its precision, so a shift counts when it exceeds two intervals and the
  * minimum effect of the run's duration; "never" against a time counts unless the run that never
- * saturated came within the minimum effect of it.
+ * saturated sustained, over the saturation window, a utilisation within the minimum effect of it.
  */
 function saturationDraft(ctx: Context, dep: string): Draft {
   const vb = utilisation(ctx.baseline.timeseries, dep);
@@ -421,12 +424,21 @@ function saturationDraft(ctx: Context, dep: string): Draft {
         reason: `the ${vb ? 'candidate' : 'baseline'} has no dependency_utilisation{dependency=${dep}}`,
       },
     };
-  return { ...base, evidence: saturationEvidence(ctx, { b, c, peakB: peakOf(vb), peakC: peakOf(vc) }) };
+  const closest = (ts: Timeseries, v: Values) => sustainedLevel(v, sustainedSamples(ts.intervalSeconds));
+  return {
+    ...base,
+    evidence: saturationEvidence(ctx, {
+      b,
+      c,
+      levelB: closest(ctx.baseline.timeseries, vb),
+      levelC: closest(ctx.candidate.timeseries, vc),
+    }),
+  };
 }
 
 function saturationEvidence(
   ctx: Context,
-  s: { b: number | null; c: number | null; peakB: number | null; peakC: number | null },
+  s: { b: number | null; c: number | null; levelB: number | null; levelC: number | null },
 ): Evidence {
   const decided = (verdict: 'better' | 'worse' | 'within_noise', reason: string): Evidence => ({
     kind: 'decided',
@@ -435,11 +447,11 @@ function saturationEvidence(
   });
   if (s.b === null && s.c === null) return decided('within_noise', 'saturated in neither run');
   if (s.b === null || s.c === null) {
-    const neverPeak = (s.b === null ? s.peakB : s.peakC) ?? 0;
-    if (neverPeak >= 1 - ctx.minEffect)
+    const closest = (s.b === null ? s.levelB : s.levelC) ?? 0;
+    if (closest >= SATURATION.utilisation * (1 - ctx.minEffect))
       return decided(
         'within_noise',
-        `the other run peaked at ${neverPeak.toFixed(2)}, within the minimum effect of saturating`,
+        `the other run held ${closest.toFixed(2)} for ${SATURATION.sustainSeconds} s, within the minimum effect of saturating`,
       );
     return s.c === null
       ? decided('better', 'no longer saturates')
@@ -467,11 +479,10 @@ export function bottleneckOf(ts: Timeseries): BottleneckSide | null {
     if (!present.length) continue;
     const peak = Math.max(...present);
     if (best && best.peakUtilisation >= peak) continue;
-    const first = s.values.findIndex((v) => v !== null && v >= 1);
     best = {
       dependency: s.labels.dependency,
       peakUtilisation: peak,
-      saturatedAtSeconds: first >= 0 ? (ts.t[first] ?? null) : null,
+      saturatedAtSeconds: saturatedAt(ts, s.values),
     };
   }
   return best;

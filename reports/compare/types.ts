@@ -79,7 +79,7 @@ export interface MetricComparison {
 export interface BottleneckSide {
   dependency: string;
   peakUtilisation: number;
-  /** seconds since the start when utilisation first reached 1; null if it never did */
+  /** seconds since the start when its first sustained saturation began (model/station.ts SATURATION); null if none */
   saturatedAtSeconds: number | null;
 }
 

@@ -6,6 +6,11 @@
 
 export type Inline = string | { code: string } | { strong: string };
 
+export const paragraph = (...parts: Inline[]): Block => ({ kind: 'paragraph', parts });
+export const code = (text: string): Inline => ({ code: text });
+export const strong = (text: string): Inline => ({ strong: text });
+export const col = (label: string, numeric = true): Column => ({ label, numeric });
+
 export interface Column {
   label: string;
   numeric: boolean;

@@ -1,20 +1,27 @@
 import { COUNTS_2020, STEPS, type Step } from '../../model/funnel.ts';
-import type { Bottleneck, LossRow, Report, ReportVerdict, StepRow } from '../report-model.ts';
-import type { Block, Chart, Column, Inline, ReportDocument, Section } from './blocks.ts';
+import type { LossRow, Report, ReportVerdict, StepRow } from '../report-model.ts';
 import {
-  atTime,
+  type Block,
+  type Chart,
+  code,
+  col,
+  type Inline,
+  paragraph,
+  type ReportDocument,
+  type Section,
+  strong,
+} from './blocks.ts';
+import { bottleneckSection, verdictSection } from './verdict.ts';
+import {
   count,
   decimal,
-  dependencyLabel,
   EXIT_CODES,
   failureLabel,
   ms,
   pct,
-  pct1,
   REJECTION_LABELS,
   rate,
   STAGE_LABELS,
-  STEP_LABELS,
   seconds,
   significant,
 } from './wording.ts';
@@ -24,100 +31,6 @@ import {
  * it was measured. Written for a manager: every term that is not plain English is explained where
  * it first appears.
  */
-
-const paragraph = (...parts: Inline[]): Block => ({ kind: 'paragraph', parts });
-const code = (text: string): Inline => ({ code: text });
-const strong = (text: string): Inline => ({ strong: text });
-const col = (label: string, numeric = true): Column => ({ label, numeric });
-const total = (values: number[]): number => values.reduce((a, b) => a + b, 0);
-
-function verdictSection(r: Report): Section {
-  const v = r.verdict;
-  const failed = total(r.losses.map((l) => l.outcomes.failed));
-  const failedFull = total(r.losses.map((l) => l.fullScale.failed));
-  const blocks: Block[] = [
-    { kind: 'headline', parts: [strong(v.held ? 'HELD' : 'BROKE'), ' – ', v.headline] },
-  ];
-  const missed = missedObjectives(v);
-  blocks.push(v.held ? heldParagraph(v, r.bottleneck) : brokeParagraph(v, missed.length));
-  if (missed.length > 0) blocks.push({ kind: 'list', items: missed });
-  blocks.push(
-    paragraph(
-      failed === 0
-        ? 'No registrant was failed by the system.'
-        : `In all, ${count(failed)} registrants were failed by the system${fullScaleClause(r, failedFull)}${v.held ? ', within the error budgets' : ''}.`,
-    ),
-  );
-  return { id: 'verdict', title: 'Verdict', verdict: v.held ? 'held' : 'broke', blocks };
-}
-
-/** What ran out: "Dukcapil" or "the machine's CPU (2.0 of 2 cores busy, registration 1.4, runner 0.5)". */
-function resourceLabel(res: NonNullable<Bottleneck['resource']>): string {
-  return res.kind === 'dependency'
-    ? dependencyLabel(res.name)
-    : `the machine’s CPU (${res.detail.replace(/^CPU: /, '')})`;
-}
-
-function heldParagraph(v: ReportVerdict, b: Bottleneck): Block {
-  const parts: Inline[] = [`Every objective held for the whole run (${v.slos.length} objectives). `];
-  if (b.resource !== null && b.tSeconds !== null) {
-    parts.push(
-      `${resourceLabel(b.resource)} did reach saturation ${atTime(b.tSeconds, b.profileMinute)}, but the objectives still held.`,
-    );
-  } else {
-    parts.push('No dependency ran out of capacity.');
-  }
-  return paragraph(...parts);
-}
-
-function brokeParagraph(v: ReportVerdict, missed: number): Block {
-  const at = v.brokeAt;
-  const parts: Inline[] = [
-    at === null
-      ? 'The report does not record when it broke.'
-      : `It broke ${atTime(at.tSeconds, at.profileMinute)}.`,
-  ];
-  if (at?.step) {
-    const objective =
-      at.objective === 'p95_ms'
-        ? 'its response time (p95)'
-        : at.objective === 'error_rate'
-          ? 'its error rate'
-          : 'an objective';
-    parts.push(
-      ' The first objective missed was ',
-      objective,
-      ' at the step ',
-      code(at.step),
-      ` (${STEP_LABELS[at.step]}).`,
-    );
-  }
-  if (at?.resource) {
-    parts.push(
-      at.resource.kind === 'dependency'
-        ? ` The first dependency to run out of capacity was ${dependencyLabel(at.resource.name)}.`
-        : ` What ran out first was ${resourceLabel(at.resource)}: no dependency was saturated before it.`,
-    );
-  }
-  if (missed > 0) parts.push(' Objectives missed:');
-  return paragraph(...parts);
-}
-
-function missedObjectives(v: ReportVerdict): Inline[][] {
-  return v.slos
-    .filter((s) => !s.held)
-    .map((s) => {
-      const what =
-        s.objective === 'p95_ms'
-          ? `response time: 95 % of requests should take at most ${ms(s.target)}; the slowest 5 % took ${ms(s.observed)} or more`
-          : `errors: at most ${pct(s.target)} of requests may fail; ${pct(s.observed)} did`;
-      return [code(s.step), ` ${what}`];
-    });
-}
-
-function fullScaleClause(r: Report, fullScale: number): string {
-  return r.run.scale === null || r.run.scale === 1 ? '' : ` (about ${count(fullScale)} at full scale)`;
-}
 
 function scaleSentence(r: Report): string {
   const scale = r.run.scale;
@@ -337,108 +250,6 @@ function stepsSection(r: Report): Section {
       },
     ],
   };
-}
-
-function bottleneckParagraph(r: Report): Block {
-  const b = r.bottleneck;
-  if (b.resource?.kind === 'cpu' && b.tSeconds !== null) {
-    const arrivals =
-      b.arrivalsPerSecond === null
-        ? ''
-        : `, when registrants were arriving at ${rate(b.arrivalsPerSecond)} a second` +
-          (b.fullScalePerMinute === null ? '' : ` (${count(b.fullScalePerMinute)} a minute at full scale)`);
-    return paragraph(
-      `No dependency ran out first: the machine’s CPU did, ${atTime(b.tSeconds, b.profileMinute)}${arrivals}. `,
-      `${b.resource.detail}. `,
-      b.resource.name === 'runner'
-        ? 'The load generator used the most of it: the run measured the generator as much as the system; give it its own machine, or lower the scale.'
-        : `The process using the most was `,
-      ...(b.resource.name === 'runner'
-        ? []
-        : [
-            code(b.resource.name),
-            ': its own work (for the registration service, password hashing above all) is the limit here, not a dependency.',
-          ]),
-    );
-  }
-  if (b.dependency === null || b.tSeconds === null) {
-    const busiest = [...b.dependencies].sort((x, y) => y.peakUtilisation - x.peakUtilisation)[0];
-    return paragraph(
-      'No dependency saturated. ',
-      busiest
-        ? `The busiest was ${dependencyLabel(busiest.dependency)}, at ${pct1(busiest.peakUtilisation)} of its capacity at its peak.`
-        : '',
-    );
-  }
-  const arrivals =
-    b.arrivalsPerSecond === null
-      ? ''
-      : `, when registrants were arriving at ${rate(b.arrivalsPerSecond)} a second` +
-        (b.fullScalePerMinute === null ? '' : ` (${count(b.fullScalePerMinute)} a minute at full scale)`);
-  return paragraph(
-    `The first dependency to saturate was ${dependencyLabel(b.dependency)} `,
-    code(b.dependency),
-    `, ${atTime(b.tSeconds, b.profileMinute)}${arrivals}.`,
-  );
-}
-
-function dependencyRows(b: Bottleneck): Inline[][][] {
-  return b.dependencies.map((d) => [
-    [dependencyLabel(d.dependency), ' ', code(d.dependency)],
-    [pct1(d.peakUtilisation)],
-    [d.saturatedAtSeconds === null ? 'never' : seconds(d.saturatedAtSeconds)],
-    [count(d.rejections)],
-  ]);
-}
-
-function bottleneckSection(r: Report): Section {
-  const b = r.bottleneck;
-  const blocks: Block[] = [
-    paragraph(
-      'A dependency is a service registration relies on: the ministries’ identity registries, the email server, the photo store. ',
-      'Its utilisation is the share of its servers that are busy (the highest seen in each interval); at 100 % it is ',
-      'saturated: every further request waits in its queue, and once the queue is full it is refused.',
-    ),
-    bottleneckParagraph(r),
-  ];
-  if (b.consequences.length > 0) {
-    blocks.push(paragraph('What followed, in order:'), {
-      kind: 'list',
-      items: b.consequences.map((c) => [c]),
-    });
-  }
-  blocks.push(
-    {
-      kind: 'table',
-      caption: 'Each dependency at its busiest',
-      columns: [
-        col('Dependency', false),
-        col('Peak utilisation'),
-        col('Saturated at'),
-        col('Requests refused'),
-      ],
-      rows: dependencyRows(b),
-    },
-    {
-      kind: 'chart',
-      chart: { id: 'utilisation', t: r.series.t, byDependency: r.series.utilisation },
-      caption:
-        'Utilisation of each dependency over the run; the dashed line at 1 is saturation. A gap is a missing sample.',
-    },
-  );
-  if (b.cpu !== null) {
-    blocks.push({
-      kind: 'table',
-      caption: `CPU of each process at its busiest${b.cpu.cores !== null ? `, of the machine’s ${b.cpu.cores} cores` : ''} (the load generator shares them)`,
-      columns: [col('Process', false), col('Peak cores used'), col('Peak event-loop delay (p99)')],
-      rows: b.cpu.processes.map((p) => [
-        [code(p.process)],
-        [decimal.format(p.peakCores)],
-        [ms(p.peakEventLoopLagMs)],
-      ]),
-    });
-  }
-  return { id: 'bottleneck', title: 'What ran out first', blocks };
 }
 
 function headroomParagraph(r: Report): Block {

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { SLOS } from '../model/slo.ts';
+import { makeRecord, type RecordParams, type Slowdown } from './fixtures/make-record.ts';
+import { buildReport } from './funnel-report.ts';
+import { seriesValues } from './record.ts';
+import { renderMarkdown } from './render-markdown.ts';
+
+/**
+ * The verdict judged over time, on simulated runs (reports/fixtures/make-record.ts: 120 s in
+ * intervals of 2 s, so an objective must be missed in 2 intervals in a row to break). Every test
+ * holds for each of the first ten seeds, none chosen: what it proves does not rest on a lucky draw.
+ *
+ * The runs are built to sit well inside every objective (no failed request, the two slowest steps
+ * quicker than by default) so that only the slow-down a test adds can break them; the first test
+ * checks that.
+ */
+
+const SEEDS = Array.from({ length: 10 }, (_, i) => i + 1);
+const CALM: Omit<RecordParams, 'seed'> = {
+  errorRate: 0,
+  latencyMs: { submit_biodata: 400, upload_photo: 600 },
+};
+const SLO_MS = SLOS.create_account.p95Ms;
+
+const reportOf = (seed: number, ...slowdowns: Slowdown[]) =>
+  buildReport(makeRecord({ seed, ...CALM, slowdowns }));
+/** create_account eight times slower over [from, to]: every interval's p95 far above its objective. */
+const slow = (fromSeconds: number, toSeconds: number): Slowdown => ({
+  fromSeconds,
+  toSeconds,
+  factor: 8,
+  steps: ['create_account'],
+});
+
+describe('the verdict over time', () => {
+  it('the calm run holds with no excursion, for every seed: only a slow-down can break the runs below', () => {
+    for (const seed of SEEDS) {
+      const v = reportOf(seed).verdict;
+      expect(v.held, `seed ${seed}`).toBe(true);
+      expect(v.excursions, `seed ${seed}`).toEqual([]);
+      expect(v.headline).toBe(
+        'Held: every step stayed within its SLO (dukcapil saturated but the steps held).',
+      );
+    }
+  });
+
+  it('a late breach (the last 3 intervals) breaks the run although the whole-run p95 is within the objective', () => {
+    for (const seed of SEEDS) {
+      const r = reportOf(seed, slow(114, 120));
+      // 3 intervals of 60, at the quietest end of the run: under 5 % of the requests, so the
+      // whole-run p95, all that the verdict used to read, stays within the objective
+      expect(r.steps.find((s) => s.step === 'create_account')!.p95Ms!).toBeLessThanOrEqual(SLO_MS);
+      expect(r.verdict.held, `seed ${seed}`).toBe(false);
+      expect(r.verdict.brokeAt).toMatchObject({ tSeconds: 116, step: 'create_account', objective: 'p95_ms' });
+      expect(r.verdict.episodes).toEqual([
+        {
+          fromSeconds: 116,
+          toSeconds: 120,
+          recoveredAtSeconds: null,
+          misses: [expect.objectContaining({ step: 'create_account', objective: 'p95_ms', intervals: 3 })],
+        },
+      ]);
+      expect(r.verdict.slos.find((s) => s.step === 'create_account' && s.objective === 'p95_ms')?.held).toBe(
+        false,
+      );
+      expect(r.verdict.headline).toMatch(
+        /^Broke at t=116 s \(minute [\d.]+ of the profile\): create_account p95 above its SLO \(\d+ ms > 1500 ms\)/,
+      );
+      expect(r.verdict.headline).not.toContain('recovered');
+    }
+  });
+
+  it('a run that broke and recovered says when it broke and when it recovered', () => {
+    for (const seed of SEEDS) {
+      const r = reportOf(seed, slow(40, 50));
+      // intervals ending at 42 ... 50 missed; 52 and 54, a whole window, held again
+      expect(r.verdict.held, `seed ${seed}`).toBe(false);
+      expect(r.verdict.episodes).toMatchObject([{ fromSeconds: 42, toSeconds: 50, recoveredAtSeconds: 52 }]);
+      expect(r.verdict.headline).toMatch(
+        /^Broke at t=42 s .*; recovered at t=52 s\. Objectives missed over the run: create_account p95\.$/,
+      );
+      expect(renderMarkdown(r)).toContain('It recovered 52 s into the run');
+    }
+  });
+
+  it('a run that broke twice says both, and whether it recovered from the last', () => {
+    for (const seed of SEEDS) {
+      const v = reportOf(seed, slow(20, 26), slow(100, 120)).verdict;
+      expect(v.episodes.map((e) => [e.fromSeconds, e.recoveredAtSeconds])).toEqual([
+        [22, 28],
+        [102, null],
+      ]);
+      expect(v.headline).toContain(
+        '; recovered at t=28 s, then broke 1 more time, the last at t=102 s, and had not recovered when the run ended.',
+      );
+    }
+  });
+
+  it('a short breach (one interval, below the window) holds, and the verdict tells of the brief excursion', () => {
+    for (const seed of SEEDS) {
+      const r = reportOf(seed, slow(60, 62));
+      expect(r.verdict.held, `seed ${seed}`).toBe(true);
+      expect(r.verdict.episodes).toEqual([]);
+      expect(r.verdict.excursions).toEqual([
+        expect.objectContaining({
+          step: 'create_account',
+          objective: 'p95_ms',
+          fromSeconds: 62,
+          intervals: 1,
+        }),
+      ]);
+      expect(r.verdict.headline).toMatch(
+        /^Held: every step stayed within its SLO \(dukcapil saturated but the steps held\), apart from a brief excursion shorter than the 4 s a miss must last to count: create_account p95 above its SLO \(\d+ ms > 1500 ms\) at t=62 s\.$/,
+      );
+      expect(renderMarkdown(r)).toMatch(
+        /Brief excursions, each shorter than the 4 s .*\n\n- create_account response time \(p95\) 62 s into the run/,
+      );
+    }
+  });
+
+  it('a breach exactly as long as the window (two intervals) breaks the run', () => {
+    for (const seed of SEEDS) {
+      const v = reportOf(seed, slow(60, 64)).verdict;
+      expect(v.held, `seed ${seed}`).toBe(false);
+      expect(v.episodes).toMatchObject([{ fromSeconds: 62, toSeconds: 64, recoveredAtSeconds: 66 }]);
+    }
+  });
+
+  it('a slow tail (p99 above the objective, p95 within it) holds a p95 objective', () => {
+    // one request in a hundred ten times slower over a minute: an interval's slowest request, its
+    // p99, is often a slow one; its p95 (the third slowest of some fifty) seldom, and never two
+    // intervals running
+    const tail: Slowdown = {
+      fromSeconds: 30,
+      toSeconds: 90,
+      factor: 10,
+      share: 0.01,
+      steps: ['create_account'],
+    };
+    for (const seed of SEEDS) {
+      const record = makeRecord({ seed, ...CALM, slowdowns: [tail] });
+      const p99 = seriesValues(record.timeseries, 'step_latency_ms', {
+        step: 'create_account',
+        quantile: '0.99',
+      })!;
+      expect(
+        p99.filter((v) => v !== null && v > SLO_MS).length,
+        `seed ${seed}: the tail is there`,
+      ).toBeGreaterThanOrEqual(3);
+      const v = buildReport(record).verdict;
+      expect(v.held, `seed ${seed}`).toBe(true);
+      expect(v.episodes).toEqual([]);
+      expect(v.slos.find((s) => s.step === 'create_account' && s.objective === 'p95_ms')?.held).toBe(true);
+    }
+  });
+});
