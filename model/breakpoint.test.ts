@@ -37,8 +37,8 @@ describe('the breakpoint staircase', () => {
 
   it('has thresholds per level and step', () => {
     const t = levelThresholds(stairs, ['create_account']);
-    expect(t['http_req_duration{step:create_account,level:3}']).toEqual(['p(95)<1500']);
-    expect(t['http_req_failed{step:create_account,level:0}']).toEqual(['rate<0.01']);
+    expect(t['http_req_duration{step:create_account,level:3}']).toEqual(['p(95)<=1500']);
+    expect(t['http_req_failed{step:create_account,level:0}']).toEqual(['rate<=0.01']);
     expect(Object.keys(t)).toHaveLength(8);
   });
 
@@ -53,13 +53,13 @@ describe('the breakpoint staircase', () => {
 });
 
 describe('the highest sustained rate', () => {
-  const metric = (count: number, ok: boolean, expr = 'p(95)<1500') => ({
+  const metric = (count: number, ok: boolean, expr = 'p(95)<=1500') => ({
     values: (expr.startsWith('rate')
       ? { passes: 1, fails: count - 1, rate: 1 / count }
       : { 'p(95)': 100 }) as Record<string, number>,
     thresholds: { [expr]: { ok } },
   });
-  const failed = (count: number) => metric(count, true, 'rate<0.01');
+  const failed = (count: number) => metric(count, true, 'rate<=0.01');
   it('is the top of the unbroken levels that ran to their end', () => {
     const data = {
       state: { testRunDurationMs: 65_000 },
@@ -77,7 +77,7 @@ describe('the highest sustained rate', () => {
     const r = breakpointResult(stairs, ['create_account'], data);
     expect(r.sustainedPerSecond).toBe(3.5);
     expect(r.brokeAtPerSecond).toBe(5);
-    expect(r.levels[2]?.broken).toEqual(['http_req_duration{step:create_account,level:2} p(95)<1500']);
+    expect(r.levels[2]?.broken).toEqual(['http_req_duration{step:create_account,level:2} p(95)<=1500']);
     expect(r.levels.map((l) => l.completed)).toEqual([true, true, true, false]);
   });
 

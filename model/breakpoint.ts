@@ -66,8 +66,8 @@ export function levelThresholds(s: Staircase, steps: readonly Step[]): Record<st
   const out: Record<string, string[]> = {};
   for (let k = 0; k < s.levels; k++) {
     for (const step of steps) {
-      out[`http_req_duration{step:${step},level:${k}}`] = [`p(95)<${SLOS[step].p95Ms}`];
-      out[`http_req_failed{step:${step},level:${k}}`] = [`rate<${SLOS[step].errorRate}`];
+      out[`http_req_duration{step:${step},level:${k}}`] = [`p(95)<=${SLOS[step].p95Ms}`];
+      out[`http_req_failed{step:${step},level:${k}}`] = [`rate<=${SLOS[step].errorRate}`];
     }
   }
   return out;
@@ -80,7 +80,7 @@ export interface LevelVerdict {
   completed: boolean;
   /** requests of the level's registrants, all steps */
   requests: number;
-  /** the thresholds that failed, e.g. "http_req_duration{step:submit_biodata,level:4} p(95)<3000" */
+  /** the thresholds that failed, e.g. "http_req_duration{step:submit_biodata,level:4} p(95)<=3000" */
   broken: string[];
 }
 

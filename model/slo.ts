@@ -90,8 +90,8 @@ export function stepThresholds(o: ThresholdOptions = {}): Record<string, Thresho
   for (const step of STEPS) {
     if (o.steps && !o.steps.includes(step)) continue;
     const slo = SLOS[step];
-    out[`http_req_duration{step:${step}}`] = [entry(`p(95)<${slo.p95Ms}`)];
-    out[`http_req_failed{step:${step}}`] = [entry(`rate<${slo.errorRate}`)];
+    out[`http_req_duration{step:${step}}`] = [entry(`p(95)<=${slo.p95Ms}`)];
+    out[`http_req_failed{step:${step}}`] = [entry(`rate<=${slo.errorRate}`)];
   }
   return out;
 }
