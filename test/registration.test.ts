@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STAGES } from '../mock-services/registration/stages.ts';
 import { isEligible } from '../model/population.ts';
 import { type ErrorBody, FIXTURES, RegistrantClient } from '../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
@@ -76,14 +77,7 @@ describe('the journey', () => {
     expect((await stored.arrayBuffer()).byteLength).toBe((photo.body as { size: number }).size);
 
     const metrics = await (await fetch(`${stack.urls.registration}/metrics`)).text();
-    for (const stage of [
-      'registered',
-      'email_verified',
-      'biodata_verified',
-      'photo_uploaded',
-      'assessment_done',
-      'joined_wave',
-    ]) {
+    for (const stage of STAGES) {
       expect(metrics).toMatch(new RegExp(`gelombang_funnel_stage_reached_total\\{stage="${stage}"\\} [1-9]`));
     }
     expect(metrics).toMatch(

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OUTCOMES, STAGES } from '../model/funnel.ts';
 import { EXIT, runTest } from '../runner/index.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
@@ -85,16 +86,6 @@ describe('scenarios on the embedded runner', () => {
     expect(waves.find((w) => w.number === 8)?.joined).toBe(5);
   }, 120_000);
 });
-
-const STAGES = [
-  'registered',
-  'email_verified',
-  'biodata_verified',
-  'photo_uploaded',
-  'assessment_done',
-  'joined_wave',
-] as const;
-const OUTCOMES = ['continued', 'left_by_choice', 'in_progress', 'failed', 'rejected'];
 
 /** funnel_stage counts by stage (and outcome), from the per-tag series the runner keeps. */
 function funnelOf(r: Awaited<ReturnType<typeof runTest>>) {
@@ -275,7 +266,9 @@ describe('opening-spike, soak and breakpoint at a tiny scale', () => {
       };
       expect(result.sustainedPerSecond).toBeNull();
       expect(result.brokeAtPerSecond).toBe(2);
-      expect(result.levels[0]?.broken).toContain('http_req_duration{step:submit_biodata,level:0} p(95)<=3000');
+      expect(result.levels[0]?.broken).toContain(
+        'http_req_duration{step:submit_biodata,level:0} p(95)<=3000',
+      );
       // Stopped by abortOnFail long before the 20 levels' 160 s.
       expect(result.levels.filter((l) => l.completed).length).toBeLessThan(10);
     } finally {
