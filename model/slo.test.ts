@@ -24,7 +24,9 @@ describe('per-step SLOs as k6 thresholds', () => {
 
   it('aborts on failure for the breakpoint scenario, after a delay, for chosen steps', () => {
     expect(stepThresholds({ abortOnFail: true, steps: ['login'] })).toEqual({
-      'http_req_duration{step:login}': [{ threshold: 'p(95)<=800', abortOnFail: true, delayAbortEval: '10s' }],
+      'http_req_duration{step:login}': [
+        { threshold: 'p(95)<=800', abortOnFail: true, delayAbortEval: '10s' },
+      ],
       'http_req_failed{step:login}': [{ threshold: 'rate<=0.01', abortOnFail: true, delayAbortEval: '10s' }],
     });
     const t = stepThresholds({ abortOnFail: true, delayAbortEval: '30s', steps: ['join_wave'] });
