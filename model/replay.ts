@@ -173,18 +173,27 @@ export function slidingWindowMax(x: readonly number[], width: number): number {
   return best;
 }
 
-/** Milliseconds of a k6 duration string of the forms this module writes and k6 accepts ("0s", "238ms", "2s", "1m30s"). */
+/** Go's int64 nanoseconds, in which k6 counts durations: about 2,562,047 hours. */
+const MAX_DURATION_MS = 9_223_372_036_854.775;
+
+/**
+ * Milliseconds of a k6 duration of the forms this module writes ("0s", "238ms", "1m30s"): "0",
+ * or unsigned decimal numbers each with a unit h, m, s or ms. k6's grammar is wider (signs, ns and
+ * us, days, bare milliseconds); the runner owns it (runner/options/duration.ts), and its tests
+ * check that both read every string of these forms alike, refusals included.
+ */
 export function durationMs(d: string): number {
-  if (d === '0' || d === '0s') return 0;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  if (d === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let ms = 0;
-  let consumed = 0;
-  for (let m = re.exec(d); m !== null; m = re.exec(d)) {
+  let m = re.exec(d);
+  while (m !== null) {
     ms += Number(m[1]) * (unit[m[2] as string] as number);
-    consumed += m[0].length;
+    if (re.lastIndex === d.length) break;
+    m = re.exec(d);
   }
-  if (consumed !== d.length || d.length === 0) throw new ProfileError(`duration: cannot read "${d}"`);
+  if (m === null || ms > MAX_DURATION_MS) throw new ProfileError(`duration: cannot read "${d}"`);
   return ms;
 }
 

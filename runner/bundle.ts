@@ -1,8 +1,9 @@
 import { builtinModules } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build, type Message, type Plugin } from 'esbuild';
-import { configError } from './errors.ts';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type BuildOptions, build, type Message, type Plugin } from 'esbuild';
+import { configError, EXIT, RunError } from './errors.ts';
+import { unsupportedCalls } from './script-check.ts';
 
 /**
  * Turns a k6 script (TypeScript or JavaScript, with npm dependencies) into one ES module:
@@ -25,8 +26,13 @@ const K6_MODULES: Record<string, string> = {
 };
 const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
-/** k6 v0.47's JavaScript engine (goja) supports ES2020 syntax; newer syntax is lowered. */
-export const K6_TARGET = 'es2020';
+/**
+ * k6 before v0.52 passes an ES module through its own Babel (6.x) before goja runs it, and that
+ * Babel parses no syntax past ES2017: object spread, optional catch binding, `??` and `?.` are
+ * syntax errors there (tried on a real k6 v0.47.0). esbuild lowers them; what it cannot lower
+ * (BigInt literals, say) fails the bundle with the file and line, before k6 ever sees it.
+ */
+export const K6_TARGET = 'es2017';
 
 function refuseNodeBuiltins(): Plugin {
   return {
@@ -87,38 +93,58 @@ export interface BundleResult {
   externalImports: string[];
 }
 
-async function bundle(
-  entry: string,
-  forRunner: boolean,
-  sourcemap: 'inline' | 'external' | false,
-): Promise<BundleResult> {
-  const path = resolve(entry);
-  try {
-    const result = await build({
-      entryPoints: [path],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: forRunner ? 'node' : 'neutral',
-      mainFields: ['module', 'main'],
-      conditions: ['import', 'default'],
-      target: forRunner ? 'node20' : K6_TARGET,
-      sourcemap,
-      sourcesContent: false,
-      metafile: true,
-      logLevel: 'silent',
-      external: forRunner ? [] : ['k6', 'k6/*'],
-      banner: forRunner
+type Mode = 'k6' | 'runner' | 'check';
+
+/**
+ * esbuild's options for a bundle for real k6, for the runner, or for the check of the calls the
+ * runner lacks: the runner's resolution with k6's modules left as imports, so that their local
+ * names can be followed, unlowered (ES2022 is what the check reads) and with a separate source map.
+ */
+function buildOptions(path: string, mode: Mode): BuildOptions & { write: false; metafile: true } {
+  const forNode = mode !== 'k6';
+  return {
+    entryPoints: [path],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: forNode ? 'node' : 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: ['import', 'default'],
+    target: { k6: K6_TARGET, runner: 'node20', check: 'es2022' }[mode],
+    sourcemap: mode === 'check' ? 'external' : 'inline',
+    sourcesContent: false,
+    metafile: true,
+    logLevel: 'silent',
+    external: mode === 'runner' ? [] : ['k6', 'k6/*'],
+    banner:
+      mode === 'runner'
         ? {
             js: "import { createRequire as __gelombangRequire } from 'node:module'; const require = __gelombangRequire(import.meta.url);",
           }
         : undefined,
-      // The runner's own modules import node built-ins (net, tls, crypto): those are the engine's, not the script's.
-      plugins: forRunner ? [k6ForRunner()] : [refuseNodeBuiltins()],
-      outfile: `${basename(path).replace(/\.[cm]?[jt]s$/, '')}.js`,
-      legalComments: 'none',
-      nodePaths: [PROJECT_MODULES],
-    });
+    // The runner's own modules import node built-ins (net, tls, crypto): those are the engine's, not the script's.
+    plugins: { k6: [refuseNodeBuiltins()], runner: [k6ForRunner()], check: [] }[mode],
+    // The source map names the sources relative to the output: for the runner's and the check's,
+    // beside the script, with the script's folder as their root, so that a stack or a refusal
+    // points at the script's own files wherever the bundle is written.
+    outfile: join(forNode ? dirname(path) : '', `${basename(path).replace(/\.[cm]?[jt]s$/, '')}.js`),
+    sourceRoot: forNode ? `${pathToFileURL(dirname(path)).href}/` : undefined,
+    legalComments: 'none',
+    nodePaths: [PROJECT_MODULES],
+  };
+}
+
+function compileError(entry: string, err: unknown): unknown {
+  const e = err as { errors?: Message[] };
+  if (e.errors?.length)
+    return configError(`${entry}: the script does not compile:\n${describeErrors(entry, e.errors)}`);
+  return err;
+}
+
+async function bundle(entry: string, forRunner: boolean): Promise<BundleResult> {
+  const path = resolve(entry);
+  try {
+    const result = await build(buildOptions(path, forRunner ? 'runner' : 'k6'));
     const out = result.outputFiles.find((f) => f.path.endsWith('.js'));
     if (!out) throw new Error('esbuild produced no JavaScript');
     const inputs = Object.keys(result.metafile.inputs);
@@ -141,19 +167,42 @@ async function bundle(
     );
     return { code: out.text, inputs, externalImports: [...new Set(externalImports)] };
   } catch (err) {
-    const e = err as { errors?: Message[] };
-    if (e.errors?.length)
-      throw configError(`${entry}: the script does not compile:\n${describeErrors(entry, e.errors)}`);
-    throw err;
+    throw compileError(entry, err);
   }
+}
+
+/**
+ * Refuses a script that calls what the runner does not implement (group, the synchronous http
+ * functions, cookie jars, Response.html): exit 107 before its first request, each call named
+ * with where it is and what to write instead, rather than a run that sends nothing and passes.
+ */
+async function refuseUnsupportedCalls(entry: string): Promise<void> {
+  const path = resolve(entry);
+  const files = await build(buildOptions(path, 'check')).then(
+    (r) => r.outputFiles,
+    (err: unknown) => {
+      throw compileError(entry, err);
+    },
+  );
+  const code = files.find((f) => f.path.endsWith('.js'))?.text ?? '';
+  const map =
+    files.find((f) => f.path.endsWith('.js.map'))?.text ?? '{"version":3,"sources":[],"mappings":""}';
+  const calls = unsupportedCalls(code, map, dirname(path));
+  if (calls.length)
+    throw new RunError(
+      EXIT.scriptException,
+      `${entry}: the script calls what the embedded runner does not implement (real k6 does; the portable subset runs on both):\n${calls.map((c) => `  ${c}`).join('\n')}`,
+    );
 }
 
 /** A bundle for real k6 (k6 v0.47+): k6 modules external, inline source map. */
 export function bundleForK6(entry: string): Promise<BundleResult> {
-  return bundle(entry, false, 'inline');
+  return bundle(entry, false);
 }
 
-/** A bundle for the embedded runner: k6 modules are ours. */
-export function bundleForRunner(entry: string): Promise<BundleResult> {
-  return bundle(entry, true, 'inline');
+/** A bundle for the embedded runner: k6 modules are ours; a call it does not implement is refused. */
+export async function bundleForRunner(entry: string): Promise<BundleResult> {
+  const result = await bundle(entry, true);
+  await refuseUnsupportedCalls(entry);
+  return result;
 }

@@ -91,6 +91,15 @@ export function runTest(o: RunOptions): Promise<RunResult> {
   return new TestRun(o).run();
 }
 
+/**
+ * What k6 refuses before a test's first request, without running it: the script compiles and
+ * calls nothing the runner lacks, its init context runs (with `o.env`), its options and thresholds
+ * are valid. A caller that must start something first (a stack to load) checks here before.
+ */
+export function inspectTest(o: RunOptions): Promise<{ exitCode: ExitCode; error?: string }> {
+  return new TestRun({ ...o, workers: 1 }).inspect();
+}
+
 /** One call of runTest: the worker threads, the merged metrics, the outputs, and why it stopped. */
 class TestRun {
   private readonly store: Store;
@@ -174,11 +183,26 @@ class TestRun {
     }
   }
 
+  async inspect(): Promise<{ exitCode: ExitCode; error?: string }> {
+    try {
+      await this.load(false);
+      return { exitCode: EXIT.ok };
+    } catch (err) {
+      if (err instanceof RunError) return { exitCode: err.exitCode, error: err.message };
+      throw err;
+    } finally {
+      await this.cleanup();
+    }
+  }
+
   /**
    * Compiles the script and loads it in every worker (its init context); the first worker tells
    * the options, which are checked with the thresholds against the metrics the script defined.
+   * `everyWorker` false: the first worker only, for an inspection.
    */
-  private async load(): Promise<{ options: Options; raw: RawOptions; thresholds: Threshold[] }> {
+  private async load(
+    everyWorker = true,
+  ): Promise<{ options: Options; raw: RawOptions; thresholds: Threshold[] }> {
     const { o, store } = this;
     const script = resolve(o.script);
     const bundle = await bundleForRunner(script);
@@ -217,6 +241,7 @@ class TestRun {
         throw new RunError(EXIT.invalidConfig, `${o.script}: ${err.message}`);
       throw err;
     }
+    if (!everyWorker) return { options, raw, thresholds };
     const submetrics = [
       ...submetricSelectors(options.thresholds),
       'http_req_duration{expected_response:true}',
@@ -246,7 +271,7 @@ class TestRun {
         this.checksFailed += m.checksFailed;
         if (m.points.length > 0) for (const out of this.outputs) out.onPoints?.(m.points);
       } else if (m.type === 'abort') {
-        this.stop(m.reason, EXIT.scriptAborted);
+        this.stop(m.reason, m.exitCode as ExitCode);
       } else if (m.type === 'error') {
         this.stop(m.message, m.exitCode as ExitCode);
       }
@@ -285,12 +310,18 @@ class TestRun {
   ): Promise<number> {
     const { o, store } = this;
     const startAt = Date.now() + 100;
-    const counters = new SharedArrayBuffer(4 * options.scenarios.length);
+    const counters = new SharedArrayBuffer(8 * options.scenarios.length);
     const optionsForScript = {
       ...raw,
       scenarios: Object.fromEntries(options.scenarios.map((s) => [s.name, s])),
     };
-    const dones = this.handles.map((h) => h.next('done'));
+    // A worker that reports an error instead of finishing stops the test with its exit code.
+    const dones = this.handles.map((h) =>
+      h.next('done').catch((err: unknown) => {
+        if (!(err instanceof RunError)) throw err;
+        this.stop(err.message, err.exitCode);
+      }),
+    );
     for (const h of this.handles) {
       h.post({
         type: 'start',

@@ -22,7 +22,10 @@ export interface StartMessage {
   /** epoch ms at which the test's clock starts (the same in every worker) */
   startAt: number;
   setupData: string | undefined;
-  /** one Int32 counter per scenario (shared-iterations claims, iterationInTest of closed models) */
+  /**
+   * two Int32 counters per scenario: iterations claimed (shared-iterations, iterationInTest of
+   * closed models) and iterations done (exec.scenario.progress)
+   */
   counters: SharedArrayBuffer;
   options: unknown;
 }
@@ -69,5 +72,5 @@ export type WorkerToMain =
       points: Point[];
       checksFailed: number;
     }
-  | { type: 'abort'; reason: string }
+  | { type: 'abort'; reason: string; exitCode: number }
   | { type: 'done' };

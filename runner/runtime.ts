@@ -36,6 +36,11 @@ export interface Runtime {
   emitter(name: string): (value: number, tags: Tags) => void;
   check(name: string, passed: boolean, tags: Tags): void;
   abortTest(reason: string): never;
+  /**
+   * A call of k6's API that the runner does not implement (`module` 'k6', 'k6/http' or
+   * 'Response'): stops the test with exit 107 naming it, and throws.
+   */
+  refuse(module: string, name: string): never;
   options(): unknown;
   instance(): {
     iterationsCompleted: number;

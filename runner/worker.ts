@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import { EXIT } from './errors.ts';
 import { type Engine, type ScenarioOf, ScenarioRun, scenarioMaxVUs } from './executors/common.ts';
@@ -23,6 +23,7 @@ import type {
   WorkerToMain,
 } from './protocol.ts';
 import { RUNTIME_KEY, type Runtime, type VuState } from './runtime.ts';
+import { refusal } from './unsupported.ts';
 
 /**
  * One worker thread of the runner: loads its own copy of the script (k6 gives each VU its own
@@ -48,6 +49,10 @@ const als = new AsyncLocalStorage<VuState>();
 const progress: Record<string, ScenarioProgress> = {};
 let points: Point[] = [];
 let checksFailed = 0;
+/** per scenario two Int32 shared by every thread: iterations claimed, iterations done */
+let counters = new Int32Array(new SharedArrayBuffer(0));
+const scenarioIndex = new Map<string, number>();
+const runsByName = new Map<string, ScenarioRun>();
 let completed = 0;
 let interrupted = 0;
 const warned = new Set<string>();
@@ -90,8 +95,17 @@ function makeRuntime(): Runtime {
     },
     abortTest(reason: string): never {
       stopScheduling();
-      post({ type: 'abort', reason });
+      post({ type: 'abort', reason, exitCode: EXIT.scriptAborted });
       throw Object.assign(new Error(reason), { isTestAbort: true });
+    },
+    refuse(module: string, name: string): never {
+      const message = `the script called what the embedded runner does not implement: ${refusal(module, name)}`;
+      // In the init context the import fails, in setup() setup fails: both already end the test.
+      if (!this.initPhase && als.getStore()?.executor) {
+        stopScheduling();
+        post({ type: 'abort', reason: message, exitCode: EXIT.scriptException });
+      }
+      throw Object.assign(new Error(message), { isTestAbort: true, unsupportedCall: true });
     },
     options: () => optionsSnapshot,
     instance: () => ({
@@ -101,7 +115,7 @@ function makeRuntime(): Runtime {
       vusInitialized: Object.values(progress).reduce((a, p) => a + p.initializedVUs, 0),
       currentTestRunDuration: startAt ? Date.now() - startAt : 0,
     }),
-    scenarioProgress: () => 0,
+    scenarioProgress: (name) => runsByName.get(name)?.progressNow() ?? 0,
     sharedArrays: new Map(),
     warnOnce(key: string, message: string) {
       if (warned.has(key)) return;
@@ -156,6 +170,27 @@ function stopScheduling(): void {
   stopping = true;
   for (const wake of [...wakeOnStop]) wake();
 }
+const isUnsupportedCall = (err: unknown) => (err as { unsupportedCall?: boolean })?.unsupportedCall === true;
+const RUNNER_DIR = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * A script's error for the user: its message and where in the script it was thrown (the
+ * innermost frame in the script's own files, through the bundle's source map), not the engine's
+ * frames below it. A refused call says it all in its message.
+ */
+function scriptError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (isUnsupportedCall(err)) return err.message;
+  const head = err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
+  for (const line of (err.stack ?? '').split('\n').slice(1)) {
+    const m = /^\s+at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/.exec(line);
+    const file = m?.[1]?.startsWith('file:') ? fileURLToPath(m[1]) : m?.[1];
+    if (!m || !file || file.startsWith('node:') || file.startsWith(RUNNER_DIR)) continue;
+    const near = relative(process.cwd(), file);
+    return `${head} (at ${near.startsWith('..') ? file : near}:${m[2]}:${m[3]})`;
+  }
+  return head;
+}
 const copyData = (data: string | undefined): unknown => (data === undefined ? undefined : JSON.parse(data));
 
 async function onInit(m: InitMessage): Promise<void> {
@@ -172,7 +207,7 @@ async function onInit(m: InitMessage): Promise<void> {
     post({
       type: 'error',
       phase: 'init',
-      message: `the script failed in its init context: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      message: `the script failed in its init context: ${scriptError(err)}`,
       exitCode: EXIT.scriptException,
     });
     return;
@@ -243,6 +278,7 @@ async function iterate(
   }
   vu.iterationInInstance++;
   vu.iterationInScenario++;
+  Atomics.add(counters, 2 * (scenarioIndex.get(vu.scenario) as number) + 1, 1);
   // An iteration still running when the graceful stop ran out is interrupted, not completed.
   if (Date.now() > deadline || aborted) {
     p.interrupted++;
@@ -269,7 +305,7 @@ const EXECUTORS: { [E in ExecutorName]: (run: ScenarioRun<ScenarioOf<E>>) => Pro
 async function onStart(m: StartMessage): Promise<void> {
   startAt = m.startAt;
   optionsSnapshot = m.options;
-  const counters = new Int32Array(m.counters);
+  counters = new Int32Array(m.counters);
   const engine: Engine = {
     workers: init.workers,
     workerIndex: init.workerIndex,
@@ -284,7 +320,16 @@ async function onStart(m: StartMessage): Promise<void> {
   const ticker = setInterval(() => flush(), 1000);
   let vuOffset = 0;
   const runs = m.scenarios.map(async (s, index) => {
-    const run = new ScenarioRun(s, engine, vuOffset, m.setupData, () => Atomics.add(counters, index, 1));
+    const run = new ScenarioRun(
+      s,
+      engine,
+      vuOffset,
+      m.setupData,
+      () => Atomics.add(counters, 2 * index, 1),
+      () => Atomics.load(counters, 2 * index + 1),
+    );
+    scenarioIndex.set(s.name, index);
+    runsByName.set(s.name, run);
     vuOffset += scenarioMaxVUs(s);
     progress[s.name] = run.progress;
     await sleep(run.startsAt - Date.now());
@@ -317,10 +362,11 @@ port.on('message', (m: MainToWorker) => {
           post({
             type: 'error',
             phase: 'setup',
-            message: `setup() failed: ${(err as Error)?.stack ?? String(err)}`,
-            exitCode: (err as { isTestAbort?: boolean })?.isTestAbort
-              ? EXIT.scriptAborted
-              : EXIT.scriptException,
+            message: `setup() failed: ${scriptError(err)}`,
+            exitCode:
+              (err as { isTestAbort?: boolean })?.isTestAbort && !isUnsupportedCall(err)
+                ? EXIT.scriptAborted
+                : EXIT.scriptException,
           }),
       );
       return;
@@ -341,7 +387,7 @@ port.on('message', (m: MainToWorker) => {
           post({
             type: 'error',
             phase: 'teardown',
-            message: `teardown() failed: ${(err as Error)?.stack ?? String(err)}`,
+            message: `teardown() failed: ${scriptError(err)}`,
             exitCode: EXIT.scriptException,
           });
         },

@@ -1,7 +1,7 @@
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { isEligible, personAt } from '../model/population.ts';
-import { endpoints, envNumber } from './lib/env.ts';
+import { endpoints, envNumber, envString } from './lib/env.ts';
 import {
   createAccount,
   joinWave,

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadCapacity } from '../mock-services/capacity.ts';
-import { parseProfileCsv, perMinute } from '../model/profile.ts';
+import { type Profile, ProfileError, parseProfileCsv, perMinute } from '../model/profile.ts';
+import { replay } from '../model/replay.ts';
 import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
-import { type ExitCode, runTest } from '../runner/index.ts';
+import { type ExitCode, inspectTest, runTest } from '../runner/index.ts';
 import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './series/prometheus.ts';
 import { servicesSeries } from './series/prometheus-series.ts';
 import { RunnerSampler, runnerTotals } from './series/runner-sampler.ts';
@@ -69,14 +70,74 @@ function engineVersion(): string {
   return pkg.version;
 }
 
+/** The scenario's environment: where the stack is, the replay's knobs, then -e's. */
+function scenarioEnv(
+  o: RehearsalOptions,
+  urls: { registration: string; email: string },
+): Record<string, string> {
+  return {
+    BASE_URL: urls.registration,
+    ...(urls.email ? { EMAIL_URL: urls.email } : {}),
+    ...(o.scenario === 'registration-day'
+      ? {
+          SCALE: String(o.scale),
+          COMPRESS: String(o.compress),
+          ...(o.window ? { WINDOW_FROM: String(o.window[0]), WINDOW_TO: String(o.window[1]) } : {}),
+          ...(o.profile ? { PROFILE: o.profile } : {}),
+        }
+      : {}),
+    ...o.env,
+  };
+}
+
+type ReplayInputs = Pick<RehearsalOptions, 'scenario' | 'profile' | 'window' | 'scale' | 'compress'>;
+
+/**
+ * Why the replay these inputs describe cannot be made, or undefined: the profile parses, the
+ * window lies within it, and the model's own check passes (model/replay.ts replay(), the
+ * arithmetic the scenario will do). Asked before anything starts, not by the scenario once the
+ * stack is up. `names` are where each input was given (rehearse's flags, record's -e).
+ */
+export function replayProblem(
+  o: ReplayInputs,
+  names: { profile: string; scale: string; compress: string; window: string },
+): string | undefined {
+  if (o.scenario !== 'registration-day') return undefined;
+  const file = o.profile ?? DEFAULT_PROFILE;
+  let profile: Profile;
+  try {
+    profile = parseProfileCsv(readFileSync(file, 'utf8'), file);
+  } catch (err) {
+    if (err instanceof ProfileError) return `${names.profile}: ${err.message}`;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code) return `${names.profile}: cannot read '${file}' (${code})`;
+    throw err;
+  }
+  const minutes = (profile.arrivals.length * profile.bucketSeconds) / 60;
+  // An open end (Infinity) is the profile's end, as the scenario's WINDOW_TO defaults to it.
+  if (o.window && Number.isFinite(o.window[1]) && o.window[1] > minutes)
+    return `${names.window}: the profile ${file} has ${minutes} minutes, got ${o.window[0]}-${o.window[1]}`;
+  const window = o.window ? { fromMinute: o.window[0], toMinute: Math.min(o.window[1], minutes) } : undefined;
+  try {
+    replay(profile, { scale: o.scale, compress: o.compress, ...(window ? { window } : {}) });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ProfileError)) throw err;
+    const about = /^(scale|compress|window)\b/.exec(err.message)?.[1] as
+      | 'scale'
+      | 'compress'
+      | 'window'
+      | undefined;
+    return about ? `${names[about]}: ${err.message.replace(/^(scale|compress): /, '')}` : err.message;
+  }
+}
+
 /** The replay the scenario will make, for the record (profile minutes unscaled). */
-export function replayOf(
-  o: Pick<RehearsalOptions, 'scenario' | 'profile' | 'window' | 'scale' | 'compress'>,
-): RunManifest['replay'] {
+export function replayOf(o: ReplayInputs): RunManifest['replay'] {
   if (o.scenario !== 'registration-day') return null;
   const file = o.profile ?? DEFAULT_PROFILE;
   const minutes = perMinute(parseProfileCsv(readFileSync(file, 'utf8'), file));
-  const [from, to] = o.window ?? [0, minutes.length];
+  const [from, to] = o.window ? [o.window[0], Math.min(o.window[1], minutes.length)] : [0, minutes.length];
   return {
     profile: file,
     scale: o.scale,
@@ -110,6 +171,14 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     const capacityFile = o.capacityFile ?? DEFAULT_CAPACITY;
     // Read (and validated) once, before anything starts: the same stations go to the mocks and the record.
     const capacity = o.target ? null : loadCapacity(capacityFile);
+    // What the runner would refuse (the scenario's -e knobs read in its init context, its options)
+    // is refused before the stack starts, not after.
+    const inspected = await inspectTest({
+      script: o.scenarioFile,
+      env: scenarioEnv(o, { registration: 'http://127.0.0.1:9', email: 'http://127.0.0.1:9' }),
+    });
+    if (inspected.exitCode !== 0)
+      return { exitCode: inspected.exitCode, runDir, error: inspected.error ?? 'the scenario cannot run' };
     let urls: { registration: string; email: string; scrape: ScrapeTarget[] };
     if (o.target) {
       // A target's own /metrics, if it has one, still tells its CPU; a failed scrape leaves gaps.
@@ -141,19 +210,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       );
     }
 
-    const env: Record<string, string> = {
-      BASE_URL: urls.registration,
-      ...(urls.email ? { EMAIL_URL: urls.email } : {}),
-      ...(o.scenario === 'registration-day'
-        ? {
-            SCALE: String(o.scale),
-            COMPRESS: String(o.compress),
-            ...(o.window ? { WINDOW_FROM: String(o.window[0]), WINDOW_TO: String(o.window[1]) } : {}),
-            ...(o.profile ? { PROFILE: o.profile } : {}),
-          }
-        : {}),
-      ...o.env,
-    };
+    const env = scenarioEnv(o, urls);
     const book = new SeriesBook();
     const sampler = new RunnerSampler(book);
     const intervalMs = o.intervalSeconds * 1000;

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CAPACITY_FILE, loadCapacity } from '../mock-services/capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../mock-services/ports.ts';
 import { tsNodeArgs } from './node-ts.ts';
 
@@ -60,6 +62,65 @@ export interface RunningStack {
   restart(name: ServiceName): Promise<void>;
   /** stops every service (SIGTERM, then SIGKILL after a grace period) */
   stop(): Promise<void>;
+}
+
+/**
+ * Why the stack did not start, in words for the user: which service, and what it said (a port in
+ * use, a bad capacity file, an invalid environment), never a trace of the parent's frames.
+ */
+export class StackStartError extends Error {
+  constructor(
+    message: string,
+    /** the port a service could not listen on, when that was the problem */
+    readonly port?: { service: keyof StackPorts; port: number },
+  ) {
+    super(message);
+  }
+}
+
+/** Which service listens on each port of StackPorts, in words. */
+const PORT_OWNER: Record<keyof StackPorts, string> = {
+  registration: 'the registration service',
+  ministry: 'the ministry mock',
+  emailHttp: "the email mock's HTTP",
+  emailSmtp: "the email mock's SMTP",
+  upload: 'the upload mock',
+};
+
+/** Refuses two services on one port, and a port something else already listens on. */
+async function checkPorts(ports: StackPorts): Promise<void> {
+  const taken = new Map<number, keyof StackPorts>();
+  for (const [service, port] of Object.entries(ports) as Array<[keyof StackPorts, number]>) {
+    if (port === 0) continue;
+    const other = taken.get(port);
+    if (other)
+      throw new StackStartError(
+        `port ${port} is given to both ${PORT_OWNER[other]} and ${PORT_OWNER[service]}`,
+        {
+          service,
+          port,
+        },
+      );
+    taken.set(port, service);
+    const problem = await new Promise<string | undefined>((resolveProbe) => {
+      const probe = createServer();
+      probe.once('error', (err: NodeJS.ErrnoException) =>
+        resolveProbe(
+          err.code === 'EADDRINUSE'
+            ? 'is in use by another process'
+            : err.code === 'EACCES'
+              ? 'needs privileges (ports below 1024)'
+              : `cannot be listened on (${err.code ?? err.message})`,
+        ),
+      );
+      probe.listen(port, LOOPBACK, () => probe.close(() => resolveProbe(undefined)));
+    });
+    if (problem)
+      throw new StackStartError(`port ${port} on ${LOOPBACK} (${PORT_OWNER[service]}) ${problem}`, {
+        service,
+        port,
+      });
+  }
 }
 
 function resolvePorts(ports: StackOptions['ports']): StackPorts {
@@ -120,13 +181,31 @@ function healthUrl(name: ServiceName, urls: StackUrls): string {
   return `${base}/healthz`;
 }
 
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Why a service that exited said it did: its last lines on stderr without the stack frames of an
+ * uncaught error (the services print the reason first: an invalid environment, a capacity file).
+ */
+function exitReason(name: ServiceName, child: ChildProcess, stderr: readonly string[], port: number): string {
+  const how = child.signalCode ? `was killed (${child.signalCode})` : `exited with code ${child.exitCode}`;
+  const said = stderr.filter(
+    (l) => l.trim() !== '' && !/^\s+at /.test(l) && !/^Node\.js v/.test(l) && !/^\s*\^\s*$/.test(l),
+  );
+  if (said.some((l) => l.includes('EADDRINUSE')))
+    return `${name} ${how}: port ${port} on ${LOOPBACK} is in use by another process`;
+  const last = said.slice(-3).map((l) => l.trim());
+  return `${name} ${how} before it was ready${last.length ? `: ${last.join(' | ')}` : ' (it printed nothing on stderr)'}`;
+}
+
+async function waitHealthy(
+  url: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  exited: () => Promise<string>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
-    }
+    if (child.exitCode !== null || child.signalCode !== null) throw new StackStartError(await exited());
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -136,7 +215,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${url} not healthy after ${timeoutMs} ms (${lastError})`);
+  throw new StackStartError(`${url} not healthy after ${timeoutMs} ms (${lastError})`);
 }
 
 function pipeLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => void): void {
@@ -163,11 +242,25 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, graceMs = 
   clearTimeout(timer);
 }
 
-/** Starts the four services as real processes on loopback and waits until each answers /healthz. */
+/**
+ * Starts the four services as real processes on loopback and waits until each answers /healthz.
+ * What would make a service exit at once is checked here first, so that the error names it: the
+ * capacity file (a CapacityFileError naming the file and the field), the data directory, the
+ * ports (a StackStartError naming the port and the service).
+ */
 export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
   const ports = resolvePorts(options.ports);
   const urls = urlsFor(ports);
   const adminToken = options.adminToken ?? 'gelombang-admin';
+  loadCapacity(
+    options.capacityFile
+      ? resolve(options.capacityFile)
+      : process.env.GELOMBANG_CAPACITY_FILE || DEFAULT_CAPACITY_FILE,
+  );
+  if (options.dataDir && existsSync(options.dataDir) && !statSync(options.dataDir).isDirectory())
+    throw new StackStartError(`data directory '${options.dataDir}' is a file`);
+  await checkPorts(ports);
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gelombang-stack-'));
   const opts = { ...options, adminToken, dataDir };
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
@@ -199,23 +292,30 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     children.set(name, child);
     const log = options.log ?? (() => {});
     let announced = false;
+    const stderr: string[] = [];
     pipeLines(child.stdout, (line) => {
       if (!announced) announced = learn(name, line);
       log(name, line);
     });
-    pipeLines(child.stderr, (line) => log(name, line));
-    try {
-      const deadline = Date.now() + readyTimeoutMs;
-      while (!announced) {
-        if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`exited (${child.exitCode ?? child.signalCode}) before listening`);
-        if (Date.now() > deadline) throw new Error(`did not report its address within ${readyTimeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      await waitHealthy(healthUrl(name, urls), child, Math.max(1000, deadline - Date.now()));
-    } catch (err) {
-      throw new Error(`${name}: ${(err as Error).message}`);
+    pipeLines(child.stderr, (line) => {
+      stderr.push(line);
+      if (stderr.length > 40) stderr.shift();
+      log(name, line);
+    });
+    const port = name === 'email' ? ports.emailHttp : ports[name];
+    // The last lines of stderr arrive after the exit event, when the pipe drains.
+    const exited = async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return exitReason(name, child, stderr, port);
+    };
+    const deadline = Date.now() + readyTimeoutMs;
+    while (!announced) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new StackStartError(await exited());
+      if (Date.now() > deadline)
+        throw new StackStartError(`${name} did not report its address within ${readyTimeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
     }
+    await waitHealthy(healthUrl(name, urls), child, Math.max(1000, deadline - Date.now()), exited);
   };
 
   const stop = async () => {

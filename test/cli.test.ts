@@ -15,8 +15,37 @@ describe('the gelombang CLI', () => {
     const r = spawnSync(process.execPath, [...cli, 'stack', '--registration-port', '99999'], {
       encoding: 'utf8',
     });
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/expected a TCP port number 1-65535 \(0: any free port\), got '99999'/);
+  });
+
+  // The commands' bad input class by class is test/cli-input.test.ts, in-process; these go through
+  // bin/gelombang.js as a user runs it, where an uncaught error would print a stack trace.
+  it.each([
+    [['stack', '--capacity', 'missing.json'], 2, "--capacity: no such file 'missing.json'"],
+    [['stack', '--workers', '0'], 2, "--workers: expected a whole number >= 1 and <= 64, got '0'"],
+    [['rehearse', '--knob', 'SCRYPT_N=3'], 104, '--knob: SCRYPT_N: Too small'],
+    [['report', 'no/such/run'], 2, 'no/such/run/run.json: cannot read the run record (ENOENT)'],
+  ])('%j: exit %i naming the flag or file, no stack trace', (args, code, message) => {
+    const r = spawnSync(process.execPath, [...cli, ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.status).toBe(code);
+  });
+
+  it('stack: a service that exits before listening is named, with its exit code and its reason', () => {
+    // The ministry mock refuses this environment and exits 2, saying why on stderr.
+    const ports = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
+    const r = spawnSync(process.execPath, [...cli, 'stack', ...ports.flatMap((p) => [p, '0'])], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, POPULATION_SHARES: '{"typo":0.1}' },
+    });
+    expect(r.stderr).toContain(
+      'error: ministry exited with code 2 before it was ready: ministry: invalid environment: POPULATION_SHARES: Unrecognized key: "typo"',
+    );
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.status).toBe(1);
   });
 
   it('demo: starts the stack and walks a registrant to joined_wave', () => {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,42 @@ describe('gelombang run', () => {
     expect(r.status).toBe(104);
     expect(hits).toBe(before);
   });
+
+  it("refuses k6's everyday script (group, http.get) with exit 107 before any request, naming the calls", async () => {
+    const everyday = join(dir, 'everyday.js');
+    writeFileSync(
+      everyday,
+      [
+        "import { group, check, sleep } from 'k6';",
+        "import http from 'k6/http';",
+        "export const options = { vus: 2, duration: '5s' };",
+        'export default function () {',
+        "  group('home', () => {",
+        '    const r = http.get(__ENV.TARGET);',
+        "    check(r, { 'status is 200': (x) => x.status === 200 });",
+        '  });',
+        '  sleep(1);',
+        '}',
+      ].join('\n'),
+    );
+    const before = hits;
+    // async spawn: the server lives in this process and must keep answering, were it asked
+    const child = spawn(process.execPath, [...cli, 'run', '-q', '-e', `TARGET=${target}`, everyday], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).toContain('everyday.js:5:3: group(...) → no equivalent');
+    expect(stderr).toContain(
+      "everyday.js:6:15: http.get(...) → await http.asyncRequest('GET', url, null, params)",
+    );
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(code).toBe(107);
+    expect(hits).toBe(before);
+  }, 60_000);
 
   it('runs a scenario, exits 0 and writes the legacy summary export', async () => {
     const exportFile = join(dir, 'summary.json');

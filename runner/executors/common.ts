@@ -52,6 +52,24 @@ export function scenarioDuration(s: Scenario): number {
 }
 
 /**
+ * `exec.scenario.progress` as k6 v0.47's executors compute it (each one's progressFn), in [0, 1]:
+ * iterations done (completed or interrupted) over the total for shared-iterations; the same for
+ * per-vu-iterations until its maxDuration is over, then 1; elapsed time over the planned length
+ * for the duration-based executors (the stages' sum for the ramping ones).
+ */
+export function scenarioProgress(s: Scenario, elapsedMs: number, iterationsDone: number): number {
+  let p: number;
+  if (s.executor === 'shared-iterations') p = iterationsDone / s.iterations;
+  else if (s.executor === 'per-vu-iterations')
+    p = elapsedMs > s.maxDurationMs ? 1 : iterationsDone / (s.vus * s.iterations);
+  else {
+    const planned = scenarioDuration(s);
+    p = elapsedMs >= planned ? 1 : elapsedMs / planned;
+  }
+  return Math.min(1, Math.max(0, p));
+}
+
+/**
  * The most VUs a scenario can have (k6 initialises them all before the test). The one rule for
  * `vus_max`, for numbering VUs across scenarios and for how many VUs a ramp deals out: if these
  * disagreed, two scenarios' VUs could share an id.
@@ -102,6 +120,9 @@ export class ScenarioRun<S extends Scenario = Scenario> {
     private readonly setupData: string | undefined,
     /** the scenario's counter shared by every thread: returns the value before adding one */
     readonly claim: () => number,
+    /** iterations of the scenario done (completed or interrupted) in every thread so far */
+    private readonly iterationsDone: () => number = () =>
+      this.progress.iterations + this.progress.interrupted,
   ) {
     this.startsAt = engine.startAt + scenario.startTimeMs;
     this.plannedEnd = this.startsAt + scenarioDuration(scenario);
@@ -125,6 +146,11 @@ export class ScenarioRun<S extends Scenario = Scenario> {
       env: this.env,
       tags: { ...s.tags },
     };
+  }
+
+  /** exec.scenario.progress now */
+  progressNow(): number {
+    return scenarioProgress(this.scenario, Date.now() - this.startsAt, this.iterationsDone());
   }
 
   /** A VU's own copy of setup()'s data, as k6 gives each VU one. */

@@ -1,3 +1,4 @@
+import { DurationError, parseDuration } from '../options/duration.ts';
 import type { MetricType } from './api.ts';
 import { parseSelector, SelectorError } from './selectors.ts';
 import { trendStat } from './sinks.ts';
@@ -34,7 +35,7 @@ const SUPPORTED: Record<MetricType, readonly string[]> = {
 
 export type ThresholdsOption = Record<
   string,
-  ReadonlyArray<string | { threshold: string; abortOnFail?: boolean; delayAbortEval?: string }>
+  ReadonlyArray<string | { threshold: string; abortOnFail?: boolean; delayAbortEval?: string | number }>
 >;
 
 /** Parses one expression; throws with k6's wording. */
@@ -71,12 +72,14 @@ export function parseExpression(source: string): { aggregation: string; op: Op; 
   return { aggregation: method, op: m[2] as Op, value: Number(m[3]) };
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-function delayMs(text: string | undefined, where: string): number {
-  if (text === undefined) return 0;
-  const m = DURATION.exec(text);
-  if (!m) throw new ThresholdError(`${where}: delayAbortEval '${text}' is not a duration (e.g. '10s')`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+function delayMs(value: string | number | undefined, where: string): number {
+  if (value === undefined) return 0;
+  try {
+    return parseDuration(value, `${where}.delayAbortEval`);
+  } catch (err) {
+    if (err instanceof DurationError) throw new ThresholdError(err.message);
+    throw err;
+  }
 }
 
 /** The submetric selectors a thresholds option needs (give them to every store). */

@@ -11,7 +11,7 @@ export type { FileData } from './http-client/body.ts';
 /**
  * `k6/http` for the portable subset: `await http.asyncRequest(...)` with k6's params, Response,
  * built-in metrics and tags. The synchronous http.get/post/... cannot be offered without blocking
- * every VU of the thread, so they throw and say what to use instead.
+ * every VU of the thread: a script that calls them is refused (see ../unsupported.ts).
  *
  * Requests go through the runner's own HTTP/1.1 client (http-client/), which measures k6's
  * phases itself: blocked, connecting, tls_handshaking, sending, waiting, receiving;
@@ -68,8 +68,16 @@ export class Response {
     return value;
   }
 
-  html(): never {
-    throw new Error('Response.html() is not supported by the embedded runner');
+  html(..._args: unknown[]): never {
+    return runtime().refuse('Response', 'html');
+  }
+
+  submitForm(..._args: unknown[]): never {
+    return runtime().refuse('Response', 'submitForm');
+  }
+
+  clickLink(..._args: unknown[]): never {
+    return runtime().refuse('Response', 'clickLink');
   }
 }
 
@@ -329,21 +337,28 @@ function finish(
   return new Response(status, resBody, resHeaders, timings, url, error, code, req, statusText);
 }
 
-const syncNotPortable = (name: string) => () => {
-  throw new Error(
-    `http.${name}() blocks the whole VU runtime and is not part of the portable subset: use 'await http.asyncRequest(method, url, body, params)' (k6 v0.43+ runs it too).`,
-  );
-};
+/**
+ * What k6/http has and the runner does not: the synchronous calls (they would block every VU of
+ * the thread), batch, cookie jars and the url tag. The script check refuses a script that calls
+ * them before it runs; these stop the test at once when a call got past it (a computed name).
+ */
+const notImplemented =
+  (name: string) =>
+  (..._args: unknown[]): never =>
+    runtime().refuse('k6/http', name);
 
-export const get = syncNotPortable('get');
-export const post = syncNotPortable('post');
-export const put = syncNotPortable('put');
-export const patch = syncNotPortable('patch');
-export const del = syncNotPortable('del');
-export const head = syncNotPortable('head');
-export const options = syncNotPortable('options');
-export const batch = syncNotPortable('batch');
-export const syncRequest = syncNotPortable('request');
+export const get = notImplemented('get');
+export const post = notImplemented('post');
+export const put = notImplemented('put');
+export const patch = notImplemented('patch');
+export const del = notImplemented('del');
+export const head = notImplemented('head');
+export const options = notImplemented('options');
+export const batch = notImplemented('batch');
+export const request = notImplemented('request');
+export const cookieJar = notImplemented('cookieJar');
+export const CookieJar = notImplemented('CookieJar');
+export const url = notImplemented('url');
 
 export default {
   asyncRequest,
@@ -358,5 +373,8 @@ export default {
   head,
   options,
   batch,
-  request: syncRequest,
+  request,
+  cookieJar,
+  CookieJar,
+  url,
 };

@@ -37,10 +37,9 @@ export function fail(message?: string): never {
   throw new Error(message ?? 'fail() called');
 }
 
-export function group(name: string): never {
-  throw new Error(
-    `group('${name}') is not supported by the embedded runner: with async functions k6 cannot attribute time or tags to a group either. Tag the requests instead (params.tags, e.g. { step: '${name}' }).`,
-  );
+/** Refused: with async functions k6 cannot attribute time or tags to a group either (../unsupported.ts). */
+export function group(..._args: unknown[]): never {
+  return runtime().refuse('k6', 'group');
 }
 
 export function randomSeed(_seed: number): void {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { RunError } from '../errors.ts';
-import { parseDuration } from './duration.ts';
 import { applyCliOverrides, normaliseOptions } from './schema.ts';
 
 /** Option validation and k6's derivation of scenarios from the shortcut options. */
@@ -84,20 +83,5 @@ describe('bad options are refused with the option path', () => {
     const err = refusal(options);
     expect(err.exitCode).toBe(104);
     expect(err.message).toMatch(message);
-  });
-});
-
-describe('durations as k6 writes them', () => {
-  it.each([
-    ['1m30s', 90_000],
-    ['1h', 3_600_000],
-    ['1.5s', 1500],
-    ['250ms', 250],
-    [500, 500],
-  ])('%j', (text, ms) => {
-    expect(parseDuration(text, 'x')).toBe(ms);
-  });
-  it.each(['5 parsecs', '10', '', 's'])('refuses %j', (text) => {
-    expect(() => parseDuration(text, 'options.duration')).toThrow(/options\.duration/);
   });
 });

@@ -85,7 +85,7 @@ const thresholdEntry = z.union([
     .object({
       threshold: z.string(),
       abortOnFail: z.boolean().optional(),
-      delayAbortEval: z.string().optional(),
+      delayAbortEval: duration.optional(),
     })
     .strict(),
 ]);

@@ -1,8 +1,9 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { bundleForK6 } from '../../runner/bundle.ts';
+import { outputDir } from './flags.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -38,12 +39,25 @@ export async function bundleScenarios(
   return results;
 }
 
+/**
+ * `gelombang bundle [files...]`: exit codes 0 written, 104 a scenario that is not there or does not
+ * compile (k6's invalid configuration, naming the file), 2 a bad flag.
+ */
 export function bundleCommand(): Command {
   return new Command('bundle')
     .description('bundle k6 scenarios (TypeScript) into plain JavaScript for real k6 (v0.47+)')
     .argument('[files...]', 'scenario files (default: every scenarios/*.ts)')
-    .option('--out <dir>', 'output directory', 'dist/k6')
+    .option('--out <dir>', 'output directory', outputDir('--out'), 'dist/k6')
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    })
     .action(async (files: string[], o: { out: string }) => {
+      const missing = files.find((f) => !existsSync(f) || statSync(f).isDirectory());
+      if (missing) {
+        console.error(`error: ${missing}: no such scenario file`);
+        process.exitCode = 104;
+        return;
+      }
       try {
         for (const r of await bundleScenarios(files, resolve(o.out))) {
           console.log(

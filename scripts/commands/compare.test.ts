@@ -92,6 +92,30 @@ describe('gelombang compare', () => {
     expect((await compare([baseline, saturating, '--fail-on', 'any-worse'])).code).toBe(1);
   });
 
+  it('runs of different scenarios: not comparable, with the reason, exit 3 unless --fail-on never', async () => {
+    const other = write('other-scenario', makeRecord({ seed: 2, runId: 'spike', scenario: 'opening-spike' }));
+    const r = await compare([baseline, other]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(
+      /error: the runs are not comparable, so the verdict above says nothing about the change: scenario differs \(baseline registration-day, candidate opening-spike\)/,
+    );
+    const never = await compare([baseline, other, '--fail-on', 'never']);
+    expect(never.code).toBe(0);
+    expect(never.stderr).toMatch(/^warning: the runs are not comparable/m);
+  });
+
+  it('a timeseries.json whose series and intervals disagree: exit 2, naming the file and the field', async () => {
+    const torn = write('torn', makeRecord({ seed: 4, runId: 'torn' }));
+    const ts = JSON.parse(readFileSync(join(torn, 'timeseries.json'), 'utf8'));
+    ts.t = ts.t.slice(0, 10);
+    writeFileSync(join(torn, 'timeseries.json'), JSON.stringify(ts));
+    const r = await compare([baseline, torn]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /torn\/timeseries\.json: series\.0\.values \(arrivals\): expected one value per interval \(10, as t has\), got \d+/,
+    );
+  });
+
   it('--confidence and --min-effect reach the comparison', async () => {
     const out = join(root, 'options');
     await compare([baseline, same, '--out', out, '--confidence', '0.99', '--min-effect', '0.1']);

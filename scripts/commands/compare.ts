@@ -1,49 +1,42 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { type Comparison, compareRuns } from '../../reports/compare/index.ts';
 import { renderComparisonJson, renderComparisonMarkdown } from '../../reports/compare/render.ts';
-import { type RunRecord, RunRecordError, readRunRecord } from '../../reports/record.ts';
+import type { RunRecord } from '../../reports/record.ts';
+import { outputDir, share } from './flags.ts';
+import { readCheckedRecord } from './run-record.ts';
 
 /**
  * `gelombang compare <baseline-dir> <candidate-dir>`: before/after comparison of two rehearsal
  * runs. Exit codes for a CI job: 0 no regression, 1 regression (per --fail-on), 2 bad input (a
- * flag, or a directory that is not a run record). Bad flags exit 2, not commander's 1, so that 1
- * always means "the candidate is worse".
+ * flag, or a directory that is not a run record), 3 the runs are not comparable (different
+ * scenarios, replays or engines: reports/compare/comparability.ts), unless --fail-on never. Bad
+ * flags exit 2, not commander's 1, so that 1 always means "the candidate is worse".
  */
 
-export const EXIT_OK = 0;
-export const EXIT_REGRESSION = 1;
-export const EXIT_BAD_INPUT = 2;
+const EXIT_OK = 0;
+const EXIT_REGRESSION = 1;
+const EXIT_BAD_INPUT = 2;
+const EXIT_NOT_COMPARABLE = 3;
 
 type FailOn = 'regression' | 'any-worse' | 'never';
 
-function share(name: string, o: { exclusiveLow: boolean; example: string }) {
-  return (v: string) => {
-    const n = Number(v);
-    const low = o.exclusiveLow ? n > 0 : n >= 0;
-    if (v.trim() === '' || !Number.isFinite(n) || !low || n >= 1)
-      throw new InvalidArgumentError(
-        `${name}: expected a number ${o.exclusiveLow ? 'between 0 and 1 (exclusive)' : 'from 0 up to (not including) 1'}, e.g. ${o.example}, got '${v}'`,
-      );
-    return n;
-  };
-}
-
 function exitCodeFor(c: Comparison, failOn: FailOn): number {
+  // A verdict over runs that did not face the same load says nothing, whatever it is.
+  if (!c.comparable && failOn !== 'never') return EXIT_NOT_COMPARABLE;
   if (failOn === 'regression') return c.overall.verdict === 'regression' ? EXIT_REGRESSION : EXIT_OK;
   if (failOn === 'any-worse') return c.overall.worse.length ? EXIT_REGRESSION : EXIT_OK;
   return EXIT_OK;
 }
 
-/** Both records, or the RunRecordError message (it names the file and the field). */
+/** Both records, or the message naming the file and the field that is wrong. */
 function readBoth(baselineDir: string, candidateDir: string): [RunRecord, RunRecord] | string {
-  try {
-    return [readRunRecord(baselineDir), readRunRecord(candidateDir)];
-  } catch (err) {
-    if (err instanceof RunRecordError) return err.message;
-    throw err;
-  }
+  const baseline = readCheckedRecord(baselineDir);
+  if (typeof baseline === 'string') return baseline;
+  const candidate = readCheckedRecord(candidateDir);
+  if (typeof candidate === 'string') return candidate;
+  return [baseline, candidate];
 }
 
 function writeOutputs(out: string, c: Comparison, markdown: string): string | null {
@@ -71,7 +64,11 @@ export function compareCommand(): Command {
     )
     .argument('<baseline-dir>', 'run record of the run before the change (results/<run-id>)')
     .argument('<candidate-dir>', 'run record of the run after the change')
-    .option('--out <dir>', 'where to write comparison.md and comparison.json (default: the candidate dir)')
+    .option(
+      '--out <dir>',
+      'where to write comparison.md and comparison.json (default: the candidate dir)',
+      outputDir('--out'),
+    )
     .option(
       '--confidence <level>',
       'confidence of the verdicts, over all metrics together',
@@ -114,6 +111,12 @@ export function compareCommand(): Command {
         return;
       }
       console.error(`wrote ${join(out, 'comparison.md')} and ${join(out, 'comparison.json')}`);
+      if (!comparison.comparable) {
+        const why = comparison.warnings.filter((w) => w.startsWith('not comparable: '));
+        console.error(
+          `${o.failOn === 'never' ? 'warning' : 'error'}: the runs are not comparable, so the verdict above says nothing about the change: ${why.map((w) => w.replace(/^not comparable: /, '')).join('; ')}`,
+        );
+      }
       process.exitCode = exitCodeFor(comparison, o.failOn);
     });
 }

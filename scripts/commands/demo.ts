@@ -1,13 +1,14 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { startStack } from '../stack.ts';
+import { Command } from 'commander';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { MAX_POPULATION } from '../../model/population.ts';
+import { StackStartError, startStack } from '../stack.ts';
 import { walkOneRegistrant } from '../walkthrough.ts';
+import { wholeNumberIn } from './flags.ts';
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new InvalidArgumentError(`expected a whole number >= 0, got '${value}'`);
-  return n;
-}
+/**
+ * `gelombang demo`: one registrant through the whole stack. Exit codes: 0 it reached joined_wave,
+ * 1 it did not (or the stack did not start: the message says why), 2 a bad flag.
+ */
 
 export function demoCommand(): Command {
   return new Command('demo')
@@ -17,15 +18,26 @@ export function demoCommand(): Command {
     .option(
       '--index <n>',
       'which person of the synthetic population registers (default: the first eligible one)',
-      nonNegativeInt,
+      wholeNumberIn('--index', 0, MAX_POPULATION - 1),
     )
     .option('-v, --verbose', "print the services' own log lines")
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    })
     .action(async (o: { index?: number; verbose?: boolean }) => {
       console.log('starting registration, ministry, email and upload services on 127.0.0.1 ...');
-      const stack = await startStack({
-        ports: 'auto',
-        log: o.verbose ? (svc, line) => console.log(`  [${svc}] ${line}`) : undefined,
-      });
+      let stack: Awaited<ReturnType<typeof startStack>>;
+      try {
+        stack = await startStack({
+          ports: 'auto',
+          log: o.verbose ? (svc, line) => console.log(`  [${svc}] ${line}`) : undefined,
+        });
+      } catch (err) {
+        if (!(err instanceof StackStartError || err instanceof CapacityFileError)) throw err;
+        console.error(`error: the stack did not start: ${err.message}`);
+        process.exitCode = 1;
+        return;
+      }
       let failed = false;
       const stop = async () => {
         await stack.stop();

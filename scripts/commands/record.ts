@@ -1,14 +1,25 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, Option } from 'commander';
 import { loadCapacity } from '../../mock-services/capacity.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { REPLAY_DEFAULTS } from '../../model/replay.ts';
 import { RunRecordError } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
-import { replayOf } from '../rehearsal.ts';
-import { importK6Run } from '../series/import-k6.ts';
-import { httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
+import { replayOf, replayProblem } from '../rehearsal.ts';
+import { importK6Run, readSummary } from '../series/import-k6.ts';
+import {
+  existingFile,
+  httpUrl,
+  instant,
+  keyValue,
+  knobsProblem,
+  nonEmpty,
+  numberIn,
+  outputDir,
+  runIdProblem,
+  wholeNumberIn,
+} from './flags.ts';
 import { SCENARIOS } from './rehearse.ts';
 
 /**
@@ -18,19 +29,6 @@ import { SCENARIOS } from './rehearse.ts';
  */
 
 const EXIT_BAD_INPUT = 2;
-
-/** An instant: ISO 8601 (2026-11-23T10:00:00Z) or seconds since the epoch. */
-function instant(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() !== '' && Number.isFinite(n) && n > 1e9) return n;
-    const t = Date.parse(v);
-    if (!Number.isNaN(t) && /^\d{4}-\d{2}-\d{2}T/.test(v)) return t / 1000;
-    throw new InvalidArgumentError(
-      `${flag}: expected an ISO 8601 time with a zone (2026-11-23T10:00:00Z) or seconds since the epoch, got '${v}'`,
-    );
-  };
-}
 
 interface RecordFlags {
   k6Summary: string;
@@ -50,6 +48,44 @@ interface RecordFlags {
   runId?: string;
 }
 
+const REPLAY_NAMES = {
+  profile: '-e PROFILE',
+  scale: '-e SCALE',
+  compress: '-e COMPRESS',
+  window: '-e WINDOW_FROM/WINDOW_TO',
+};
+
+/**
+ * The replay k6 made, from its -e values and the scenario's defaults for those it was not given,
+ * checked as a rehearsal checks its own; null for a scenario that replays no profile, or the
+ * message naming the -e value that is wrong.
+ */
+function replayFromEnv(f: RecordFlags): Parameters<typeof replayOf>[0] | null | string {
+  if (f.scenario !== 'registration-day') return null;
+  for (const k of ['SCALE', 'COMPRESS', 'WINDOW_FROM', 'WINDOW_TO']) {
+    const v = f.env[k];
+    if (v !== undefined && (v.trim() === '' || !Number.isFinite(Number(v))))
+      return `-e ${k}: expected a number, got '${v}'`;
+  }
+  const num = (k: string) => (f.env[k] === undefined ? undefined : Number(f.env[k]));
+  const profile = f.env.PROFILE;
+  if (profile !== undefined && !existsSync(profile))
+    return `-e PROFILE: no such file '${profile}' here (give the profile's path from this directory)`;
+  const [from, to] = [num('WINDOW_FROM'), num('WINDOW_TO')];
+  const inputs = {
+    scenario: f.scenario,
+    // what the scenario ran with when k6 was not given them
+    scale: num('SCALE') ?? REPLAY_DEFAULTS.scale,
+    compress: num('COMPRESS') ?? REPLAY_DEFAULTS.compress,
+    profile,
+    window:
+      from === undefined && to === undefined
+        ? undefined
+        : ([from ?? 0, to ?? Number.POSITIVE_INFINITY] as [number, number]),
+  };
+  return replayProblem(inputs, REPLAY_NAMES) ?? inputs;
+}
+
 export function recordCommand(): Command {
   return (
     new Command('record')
@@ -59,6 +95,7 @@ export function recordCommand(): Command {
       .requiredOption(
         '--k6-summary <file>',
         "k6's --summary-export file, or the JSON handleSummary wrote (its data argument, as is)",
+        existingFile('--k6-summary'),
       )
       .requiredOption(
         '--prometheus <url>',
@@ -84,31 +121,35 @@ export function recordCommand(): Command {
       .option(
         '--select <LABEL=VALUE>',
         "pick this run's k6 series, e.g. testid=wave-3 (repeatable)",
-        keyValue('--select'),
+        keyValue('--select', 'env'),
         {},
       )
-      .option('--scenario <name>', 'the scenario k6 ran', 'registration-day')
+      .addOption(
+        new Option('--scenario <name>', 'the scenario k6 ran')
+          .choices([...SCENARIOS, 'other'])
+          .default('registration-day'),
+      )
       .option(
         '-e, --env <KEY=VALUE>',
         'the -e values k6 was given (SCALE, COMPRESS, WINDOW_FROM, ...)',
-        keyValue('--env'),
+        keyValue('--env', 'env'),
         {},
       )
       .option('--target <url>', 'the registration service k6 loaded', httpUrl('--target'), 'unknown')
-      .option('--knob <KEY=VALUE>', "the service's knobs during the run (repeatable)", keyValue('--knob'), {})
-      .option('--capacity <file>', "the mocks' capacity file during the run")
-      .option('--k6-version <version>', 'the k6 version (k6 version)', 'unknown')
+      .option(
+        '--knob <KEY=VALUE>',
+        "the registration service's knobs during the run (repeatable)",
+        keyValue('--knob', 'env'),
+        {},
+      )
+      .option('--capacity <file>', "the mocks' capacity file during the run", existingFile('--capacity'))
+      .option('--k6-version <version>', 'the k6 version (k6 version)', nonEmpty('--k6-version'), 'unknown')
       .option(
         '--exit-code <n>',
         "k6's exit code (default: 99 if a threshold failed in the summary, else 0)",
-        (v) => {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n < 0 || n > 255)
-            throw new InvalidArgumentError(`--exit-code: expected 0..255, got '${v}'`);
-          return n;
-        },
+        wholeNumberIn('--exit-code', 0, 255),
       )
-      .option('--results <dir>', 'where run directories are written', 'results')
+      .option('--results <dir>', 'where run directories are written', outputDir('--results'), 'results')
       .option('--run-id <id>', 'name of the run directory (default: k6- and the summary file’s name)')
       // A bad flag is bad input (2), like a bad file: 1 is not used.
       .exitOverride((err) => {
@@ -119,39 +160,31 @@ export function recordCommand(): Command {
           console.error(`error: ${msg}`);
           process.exitCode = EXIT_BAD_INPUT;
         };
-        if (!existsSync(f.k6Summary)) return fail(`--k6-summary: no such file '${f.k6Summary}'`);
-        if (!(SCENARIOS as readonly string[]).includes(f.scenario) && f.scenario !== 'other')
-          return fail(`--scenario: expected one of ${SCENARIOS.join(', ')} or other, got '${f.scenario}'`);
+        if (f.start !== undefined && f.end !== undefined && f.start >= f.end)
+          return fail(
+            `--start: expected a time before --end, got ${new Date(f.start * 1000).toISOString()}, after ${new Date(f.end * 1000).toISOString()}`,
+          );
         const runId = f.runId ?? `k6-${basename(f.k6Summary).replace(/\.json$/, '')}`;
         const badRunId = runIdProblem(runId);
         if (badRunId) return fail(badRunId);
+        const existing = join(resolve(f.results), runId);
+        if (existsSync(existing) && readdirSync(existing).length > 0)
+          return fail(`--run-id: ${existing} already holds a run; choose another --run-id`);
+        const badKnob = knobsProblem(f.knob, '--knob');
+        if (badKnob) return fail(badKnob);
         let capacity: unknown = null;
         try {
           if (f.capacity) capacity = loadCapacity(resolve(f.capacity));
+          readSummary(f.k6Summary);
         } catch (err) {
           if (err instanceof CapacityFileError) return fail(`--capacity: ${err.message}`);
+          if (err instanceof RunRecordError) return fail(err.message);
           throw err;
         }
-        const num = (k: string) => (f.env[k] !== undefined ? Number(f.env[k]) : undefined);
-        const from = num('WINDOW_FROM');
-        const to = num('WINDOW_TO');
-        let replay = null;
-        try {
-          replay =
-            f.scenario === 'registration-day'
-              ? replayOf({
-                  scenario: f.scenario,
-                  // what the scenario ran with when k6 was not given them
-                  scale: num('SCALE') ?? REPLAY_DEFAULTS.scale,
-                  compress: num('COMPRESS') ?? REPLAY_DEFAULTS.compress,
-                  profile: f.env.PROFILE,
-                  window: from !== undefined && to !== undefined ? [from, to] : undefined,
-                })
-              : null;
-        } catch (err) {
-          return fail(`-e: the replay's knobs do not describe a replay (${(err as Error).message})`);
-        }
-        const runDir = join(resolve(f.results), runId);
+        const replayInputs = replayFromEnv(f);
+        if (typeof replayInputs === 'string') return fail(replayInputs);
+        const replay = replayInputs ? replayOf(replayInputs) : null;
+        const runDir = existing;
         try {
           const { manifest } = await importK6Run({
             summaryFile: resolve(f.k6Summary),

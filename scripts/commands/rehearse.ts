@@ -1,19 +1,32 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { SERVICE_PROFILES } from '../../model/service-design.ts';
 import { EXIT } from '../../runner/index.ts';
-import { runRehearsal } from '../rehearsal.ts';
+import { replayProblem, runRehearsal } from '../rehearsal.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
-import { existingFile, httpUrl, keyValue, numberIn, runIdProblem } from './flags.ts';
+import { StackStartError } from '../stack.ts';
+import {
+  existingFile,
+  httpUrl,
+  keyValue,
+  knobsProblem,
+  numberIn,
+  outputDir,
+  profileWindow,
+  runIdProblem,
+  wholeNumberIn,
+} from './flags.ts';
 
 /**
  * `gelombang rehearse`: the main job. Starts the stack on loopback (or uses --target), replays a
  * scenario, records the run in results/<run-id>/, writes the funnel report and prints the verdict,
  * the bottleneck and where the report is. Stops what it started, also on Ctrl-C or failure.
+ * Bad input (a flag, a file, a knob, a scenario knob the scenario refuses) exits 104, k6's
+ * invalid configuration, before anything starts; the rest of the exit codes are k6's.
  */
 
 export const SCENARIOS = [
@@ -24,16 +37,6 @@ export const SCENARIOS = [
   'wave-opening',
   'smoke',
 ] as const;
-
-function windowFlag(v: string): [number, number] {
-  const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
-  if (!m || Number(m[1]) >= Number(m[2])) {
-    throw new InvalidArgumentError(
-      `--window: expected FROM-TO in profile minutes with FROM < TO, e.g. 0-120, got '${v}'`,
-    );
-  }
-  return [Number(m[1]), Number(m[2])];
-}
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -59,6 +62,41 @@ export interface RehearseFlags {
   prometheus?: boolean;
 }
 
+/**
+ * What is wrong with the flags taken together, or undefined: checked before anything starts,
+ * with the flag named. A flag that would change nothing (the replay's with a scenario that
+ * replays no profile, the stack's with --target) is refused rather than recorded as if it had.
+ */
+function inputProblem(f: RehearseFlags, given: (flag: string) => boolean): string | undefined {
+  const badRunId = f.runId === undefined ? undefined : runIdProblem(f.runId);
+  if (badRunId) return badRunId;
+  if (f.runId !== undefined) {
+    const dir = join(resolve(f.results), f.runId);
+    if (existsSync(dir) && readdirSync(dir).length > 0)
+      return `--run-id: ${dir} already holds a run; choose another --run-id`;
+  }
+  if (f.scenario !== 'registration-day')
+    for (const flag of ['scale', 'compress', 'window', 'profile'])
+      if (given(flag)) return `--${flag}: only registration-day replays a profile, not ${f.scenario}`;
+  if (f.target) {
+    for (const [flag, name] of [
+      ['knob', '--knob'],
+      ['capacity', '--capacity'],
+      ['serviceProfile', '--service-profile'],
+    ] as const)
+      if (given(flag))
+        return `${name}: the service behind --target is not started here, so ${name} would not apply to it`;
+  } else {
+    if (f.emailUrl) return '--email-url: only with --target (the stack started here has its own)';
+    const knobs = knobsProblem({ ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob }, '--knob');
+    if (knobs) return knobs;
+  }
+  return replayProblem(
+    { scenario: f.scenario, profile: f.profile, scale: f.scale, compress: f.compress, window: f.window },
+    { profile: '--profile', scale: '--scale', compress: '--compress', window: '--window' },
+  );
+}
+
 /** The planned peak, for the confirmation a remote target needs. */
 function plannedPeak(f: RehearseFlags): string {
   if (f.scenario !== 'registration-day') return `scenario ${f.scenario} (see its knobs for the rate)`;
@@ -73,158 +111,174 @@ function plannedPeak(f: RehearseFlags): string {
 }
 
 export function rehearseCommand(): Command {
-  return new Command('rehearse')
-    .description(
-      'rehearse a registration wave: start the stack on loopback, replay the scenario, record the run and write the funnel report',
-    )
-    .addOption(
-      new Option('--scenario <name>', 'which scenario').choices(SCENARIOS).default('registration-day'),
-    )
-    .option(
-      '--scale <share>',
-      'share of the 2020 population replayed, in (0, 1]',
-      numberIn('--scale', 0, 1, true),
-      0.0005,
-    )
-    .option(
-      '--compress <factor>',
-      'time compression: 300 replays 21 hours in 4.2 minutes',
-      numberIn('--compress', 1, 1e6),
-      300,
-    )
-    .option('--window <from-to>', 'replay only these profile minutes, e.g. 0-120', windowFlag)
-    .option(
-      '--profile <csv>',
-      'arrivals per minute (or second) replacing the 2020 profile',
-      existingFile('--profile'),
-    )
-    .addOption(
-      new Option('--service-profile <name>', "the registration service's design")
-        .choices(Object.keys(SERVICE_PROFILES))
-        .default('2020'),
-    )
-    .option(
-      '--knob <KEY=VALUE>',
-      'a registration service knob over the profile, e.g. SCRYPT_N=16384 (repeatable)',
-      keyValue('--knob'),
-      {},
-    )
-    .option(
-      '--capacity <file>',
-      "the mocks' capacity file (default mock-services/capacity.default.json)",
-      existingFile('--capacity'),
-    )
-    .option(
-      '--target <url>',
-      'rehearse against this registration service instead of starting the stack',
-      httpUrl('--target'),
-    )
-    .option(
-      '--email-url <url>',
-      'the mailbox API of the email service behind --target',
-      httpUrl('--email-url'),
-    )
-    .option(
-      '--allow-remote-target',
-      'confirm that a --target other than loopback may receive the planned load',
-    )
-    .option('--results <dir>', 'where run directories are written', 'results')
-    .option('--run-id <id>', 'name of the run directory (default: time and scenario)')
-    .option(
-      '-e, --env <KEY=VALUE>',
-      'a scenario knob (repeatable), e.g. -e LOSS_SPLIT=...',
-      keyValue('--env'),
-      {},
-    )
-    .option('--workers <n>', 'runner worker threads', numberIn('--workers', 1, 64))
-    .option(
-      '--interval <seconds>',
-      'sampling interval of the time series',
-      numberIn('--interval', 0.25, 60),
-      1,
-    )
-    .option(
-      '--prometheus',
-      "start the Prometheus found on PATH for the run (TSDB kept in the run directory) and take the services' series from it",
-    )
-    .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
-    .option('-q, --quiet', 'no live progress')
-    .action(async (f: RehearseFlags) => {
-      const badRunId = f.runId === undefined ? undefined : runIdProblem(f.runId);
-      if (badRunId) {
-        console.error(`error: ${badRunId}`);
-        process.exitCode = EXIT.invalidConfig;
-        return;
-      }
-      if (f.target) {
-        const host = new URL(f.target).hostname;
-        if (!LOOPBACK_HOSTS.has(host)) {
-          console.error(`planned load on ${f.target}: ${plannedPeak(f)}`);
-          if (!f.allowRemoteTarget) {
-            console.error(
-              `error: --target ${host} is not loopback; rehearsing against it sends real load. Re-run with --allow-remote-target to confirm.`,
-            );
+  return (
+    new Command('rehearse')
+      .description(
+        'rehearse a registration wave: start the stack on loopback, replay the scenario, record the run and write the funnel report',
+      )
+      .addOption(
+        new Option('--scenario <name>', 'which scenario').choices(SCENARIOS).default('registration-day'),
+      )
+      .option(
+        '--scale <share>',
+        'share of the 2020 population replayed, in (0, 1]',
+        numberIn('--scale', 0, 1, true),
+        0.0005,
+      )
+      .option(
+        '--compress <factor>',
+        'time compression: 300 replays 21 hours in 4.2 minutes',
+        numberIn('--compress', 1, 1e6),
+        300,
+      )
+      .option(
+        '--window <from-to>',
+        'replay only these profile minutes, e.g. 0-120',
+        profileWindow('--window'),
+      )
+      .option(
+        '--profile <csv>',
+        'arrivals per minute (or second) replacing the 2020 profile',
+        existingFile('--profile'),
+      )
+      .addOption(
+        new Option('--service-profile <name>', "the registration service's design")
+          .choices(Object.keys(SERVICE_PROFILES))
+          .default('2020'),
+      )
+      .option(
+        '--knob <KEY=VALUE>',
+        'a registration service knob over the profile, e.g. SCRYPT_N=16384 (repeatable)',
+        keyValue('--knob', 'env'),
+        {},
+      )
+      .option(
+        '--capacity <file>',
+        "the mocks' capacity file (default mock-services/capacity.default.json)",
+        existingFile('--capacity'),
+      )
+      .option(
+        '--target <url>',
+        'rehearse against this registration service instead of starting the stack',
+        httpUrl('--target'),
+      )
+      .option(
+        '--email-url <url>',
+        'the mailbox API of the email service behind --target',
+        httpUrl('--email-url'),
+      )
+      .option(
+        '--allow-remote-target',
+        'confirm that a --target other than loopback may receive the planned load',
+      )
+      .option('--results <dir>', 'where run directories are written', outputDir('--results'), 'results')
+      .option('--run-id <id>', 'name of the run directory (default: time and scenario)')
+      .option(
+        '-e, --env <KEY=VALUE>',
+        'a scenario knob (repeatable), e.g. -e LOSS_SPLIT=...',
+        keyValue('--env', 'env'),
+        {},
+      )
+      .option('--workers <n>', 'runner worker threads', wholeNumberIn('--workers', 1, 64))
+      .option(
+        '--interval <seconds>',
+        'sampling interval of the time series',
+        numberIn('--interval', 0.25, 60),
+        1,
+      )
+      .option(
+        '--prometheus',
+        "start the Prometheus found on PATH for the run (TSDB kept in the run directory) and take the services' series from it",
+      )
+      .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
+      .option('-q, --quiet', 'no live progress')
+      // Bad input is k6's invalid configuration, as the rest of this command's exit codes are k6's.
+      .exitOverride((err) => {
+        process.exit(err.exitCode === 0 ? 0 : EXIT.invalidConfig);
+      })
+      .action(async (f: RehearseFlags, command: Command) => {
+        const problem = inputProblem(f, (flag) => command.getOptionValueSource(flag) === 'cli');
+        if (problem) {
+          console.error(`error: ${problem}`);
+          process.exitCode = EXIT.invalidConfig;
+          return;
+        }
+        if (f.target) {
+          const host = new URL(f.target).hostname;
+          if (!LOOPBACK_HOSTS.has(host)) {
+            console.error(`planned load on ${f.target}: ${plannedPeak(f)}`);
+            if (!f.allowRemoteTarget) {
+              console.error(
+                `error: --target ${host} is not loopback; rehearsing against it sends real load. Re-run with --allow-remote-target to confirm.`,
+              );
+              process.exitCode = EXIT.invalidConfig;
+              return;
+            }
+          }
+        }
+        const prometheus = f.prometheus ? findPrometheus() : undefined;
+        if (f.prometheus && !prometheus) {
+          console.error(
+            `error: --prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
+          );
+          process.exitCode = EXIT.invalidConfig;
+          return;
+        }
+        let result: Awaited<ReturnType<typeof runRehearsal>>;
+        try {
+          result = await runRehearsal({
+            scenario: f.scenario,
+            scenarioFile: resolve('scenarios', `${f.scenario}.ts`),
+            scale: f.scale,
+            compress: f.compress,
+            window: f.window,
+            profile: f.profile,
+            knobs: { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob },
+            serviceProfile: f.serviceProfile,
+            capacityFile: f.capacity,
+            target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,
+            resultsDir: resolve(f.results),
+            runId: f.runId,
+            env: f.env,
+            workers: f.workers,
+            intervalSeconds: f.interval,
+            prometheus,
+            quiet: Boolean(f.quiet),
+            log: (line) => console.log(line),
+          });
+        } catch (err) {
+          if (err instanceof CapacityFileError) {
+            console.error(`error: --capacity: ${err.message}`);
             process.exitCode = EXIT.invalidConfig;
             return;
           }
+          // A service that would not start says why in the message; its frames would not help.
+          if (!(err instanceof StackStartError)) throw err;
+          console.error(`error: the stack did not start: ${err.message}`);
+          process.exitCode = 1;
+          return;
         }
-      }
-      const prometheus = f.prometheus ? findPrometheus() : undefined;
-      if (f.prometheus && !prometheus) {
-        console.error(
-          `error: --prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
-        );
-        process.exitCode = EXIT.invalidConfig;
-        return;
-      }
-      let result: Awaited<ReturnType<typeof runRehearsal>>;
-      try {
-        result = await runRehearsal({
-          scenario: f.scenario,
-          scenarioFile: resolve('scenarios', `${f.scenario}.ts`),
-          scale: f.scale,
-          compress: f.compress,
-          window: f.window,
-          profile: f.profile,
-          knobs: { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob },
-          serviceProfile: f.serviceProfile,
-          capacityFile: f.capacity,
-          target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,
-          resultsDir: resolve(f.results),
-          runId: f.runId,
-          env: f.env,
-          workers: f.workers,
-          intervalSeconds: f.interval,
-          prometheus,
-          quiet: Boolean(f.quiet),
-          log: (line) => console.log(line),
-        });
-      } catch (err) {
-        if (!(err instanceof CapacityFileError)) throw err;
-        console.error(`error: --capacity: ${err.message}`);
-        process.exitCode = EXIT.invalidConfig;
-        return;
-      }
-      if (result.error) console.error(`error: ${result.error}`);
-      if (result.report) {
-        const r = result.report;
-        console.log(`\n${r.verdict.held ? 'HELD' : 'BROKE'}: ${r.verdict.headline}`);
-        const res = r.bottleneck.resource;
-        if (res) {
-          console.log(
-            `bottleneck: ${res.kind === 'dependency' ? `${res.name} saturated first` : `the machine's CPU ran out first, ${res.detail.replace(/^CPU: /, '')},`} at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
-              r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
-            }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
-          );
-        } else {
-          console.log('bottleneck: no dependency and not the CPU saturated');
+        if (result.error) console.error(`error: ${result.error}`);
+        if (result.report) {
+          const r = result.report;
+          console.log(`\n${r.verdict.held ? 'HELD' : 'BROKE'}: ${r.verdict.headline}`);
+          const res = r.bottleneck.resource;
+          if (res) {
+            console.log(
+              `bottleneck: ${res.kind === 'dependency' ? `${res.name} saturated first` : `the machine's CPU ran out first, ${res.detail.replace(/^CPU: /, '')},`} at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
+                r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
+              }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
+            );
+          } else {
+            console.log('bottleneck: no dependency and not the CPU saturated');
+          }
+          console.log(`report: ${join(result.runDir, 'report.html')}`);
         }
-        console.log(`report: ${join(result.runDir, 'report.html')}`);
-      }
-      process.exitCode =
-        result.exitCode === EXIT.ok ||
-        (!f.strict && result.exitCode === EXIT.thresholdsFailed && result.report)
-          ? 0
-          : result.exitCode;
-    });
+        process.exitCode =
+          result.exitCode === EXIT.ok ||
+          (!f.strict && result.exitCode === EXIT.thresholdsFailed && result.report)
+            ? 0
+            : result.exitCode;
+      })
+  );
 }

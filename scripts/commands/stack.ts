@@ -1,12 +1,37 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { SERVICE_NAMES, startStack } from '../stack.ts';
+import { Command } from 'commander';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { SERVICE_NAMES, type StackPorts, StackStartError, startStack } from '../stack.ts';
+import { existingFile, keyValue, knobsProblem, nonEmpty, outputDir, port, wholeNumberIn } from './flags.ts';
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new InvalidArgumentError(`expected a TCP port number 1-65535 (0: any free port), got '${value}'`);
-  }
-  return n;
+/**
+ * `gelombang stack`: the reference service and its mocks on loopback until Ctrl-C. Exit codes: 0
+ * stopped by Ctrl-C, 2 bad input (a flag, the capacity file, a port in use), 1 a service that
+ * failed to start for another reason (its own words are in the message).
+ */
+
+const EXIT_BAD_INPUT = 2;
+
+/** The flag that sets each port, to name it when the port cannot be used. */
+const PORT_FLAGS: Record<keyof StackPorts, string> = {
+  registration: '--registration-port',
+  ministry: '--ministry-port',
+  emailHttp: '--email-port',
+  emailSmtp: '--smtp-port',
+  upload: '--upload-port',
+};
+
+interface StackFlags {
+  capacity?: string;
+  dataDir?: string;
+  registrationPort?: number;
+  ministryPort?: number;
+  emailPort?: number;
+  smtpPort?: number;
+  uploadPort?: number;
+  workers?: number;
+  knob: Record<string, string>;
+  adminToken?: string;
+  verbose?: boolean;
 }
 
 export function stackCommand(): Command {
@@ -15,31 +40,65 @@ export function stackCommand(): Command {
     .option(
       '--capacity <file>',
       'capacity file: the stations (concurrency, queue, service time, faults) of every dependency',
+      existingFile('--capacity'),
     )
-    .option('--data-dir <dir>', 'where the SQLite database and uploaded objects live (default: a temp dir)')
-    .option('--registration-port <port>', 'port of the registration service', port)
-    .option('--ministry-port <port>', 'port of the ministry identity API mock', port)
-    .option('--email-port <port>', 'HTTP port of the email mock (mailboxes)', port)
-    .option('--smtp-port <port>', 'SMTP port of the email mock', port)
-    .option('--upload-port <port>', 'port of the upload store mock', port)
-    .option('--workers <n>', 'processes of the registration service (node:cluster)')
-    .option('--admin-token <token>', "token for the mocks' admin endpoints")
+    .option(
+      '--data-dir <dir>',
+      'where the SQLite database and uploaded objects live (default: a temp dir)',
+      outputDir('--data-dir'),
+    )
+    .option('--registration-port <port>', 'port of the registration service', port('--registration-port'))
+    .option('--ministry-port <port>', 'port of the ministry identity API mock', port('--ministry-port'))
+    .option('--email-port <port>', 'HTTP port of the email mock (mailboxes)', port('--email-port'))
+    .option('--smtp-port <port>', 'SMTP port of the email mock', port('--smtp-port'))
+    .option('--upload-port <port>', 'port of the upload store mock', port('--upload-port'))
+    .option(
+      '--workers <n>',
+      'processes of the registration service (node:cluster), the WORKERS knob',
+      wholeNumberIn('--workers', 1, 64),
+    )
+    .option(
+      '--knob <KEY=VALUE>',
+      'a registration service knob, e.g. SCRYPT_N=16384 (repeatable)',
+      keyValue('--knob', 'env'),
+      {},
+    )
+    .option('--admin-token <token>', "token for the mocks' admin endpoints", nonEmpty('--admin-token'))
     .option('-v, --verbose', 'print every line the services log')
-    .action(async (o) => {
-      const stack = await startStack({
-        capacityFile: o.capacity,
-        dataDir: o.dataDir,
-        adminToken: o.adminToken,
-        ports: {
-          ...(o.registrationPort !== undefined && { registration: o.registrationPort }),
-          ...(o.ministryPort !== undefined && { ministry: o.ministryPort }),
-          ...(o.emailPort !== undefined && { emailHttp: o.emailPort }),
-          ...(o.smtpPort !== undefined && { emailSmtp: o.smtpPort }),
-          ...(o.uploadPort !== undefined && { upload: o.uploadPort }),
-        },
-        env: o.workers ? { registration: { WORKERS: String(o.workers) } } : {},
-        log: o.verbose ? (svc, line) => console.log(`[${svc}] ${line}`) : undefined,
-      });
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+    })
+    .action(async (o: StackFlags) => {
+      const fail = (message: string, code = EXIT_BAD_INPUT) => {
+        console.error(`error: ${message}`);
+        process.exitCode = code;
+      };
+      const knobs = { ...o.knob, ...(o.workers !== undefined ? { WORKERS: String(o.workers) } : {}) };
+      const badKnob = knobsProblem(knobs, '--knob');
+      if (badKnob) return fail(badKnob);
+      let stack: Awaited<ReturnType<typeof startStack>>;
+      try {
+        stack = await startStack({
+          capacityFile: o.capacity,
+          dataDir: o.dataDir,
+          adminToken: o.adminToken,
+          ports: {
+            ...(o.registrationPort !== undefined && { registration: o.registrationPort }),
+            ...(o.ministryPort !== undefined && { ministry: o.ministryPort }),
+            ...(o.emailPort !== undefined && { emailHttp: o.emailPort }),
+            ...(o.smtpPort !== undefined && { emailSmtp: o.smtpPort }),
+            ...(o.uploadPort !== undefined && { upload: o.uploadPort }),
+          },
+          env: { registration: knobs },
+          log: o.verbose ? (svc, line) => console.log(`[${svc}] ${line}`) : undefined,
+        });
+      } catch (err) {
+        if (err instanceof CapacityFileError)
+          return fail(`${o.capacity ? '--capacity' : 'GELOMBANG_CAPACITY_FILE'}: ${err.message}`);
+        if (!(err instanceof StackStartError)) throw err;
+        if (err.port) return fail(`${PORT_FLAGS[err.port.service]}: ${err.message}`);
+        return fail(err.message, 1);
+      }
       for (const name of SERVICE_NAMES) {
         const url = name === 'email' ? stack.urls.email : stack.urls[name];
         console.log(`${name.padEnd(13)} ${url}`);
