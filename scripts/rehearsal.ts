@@ -8,6 +8,8 @@ import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
 import { type ExitCode, inspectTest, runTest } from '../runner/index.ts';
+import { runOnK6 } from './k6-engine.ts';
+import { importK6Run } from './series/import-k6.ts';
 import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './series/prometheus.ts';
 import { servicesSeries } from './series/prometheus-series.ts';
 import { RunnerSampler, runnerTotals } from './series/runner-sampler.ts';
@@ -46,6 +48,8 @@ export interface RehearsalOptions {
    * and the runner, and take the services' series from it
    */
   prometheus?: string;
+  /** run the scenario on this real k6 instead of the embedded runner (needs `prometheus` for remote write) */
+  k6?: { binary: string; version: string };
   quiet: boolean;
   log: (line: string) => void;
 }
@@ -225,13 +229,51 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         dir: runDir,
         targets: {
           ...Object.fromEntries(urls.scrape.map((x) => [x.process, host(x.url)])),
-          runner: `127.0.0.1:${runnerPort}`,
+          // real k6 pushes by remote write; the embedded runner is scraped
+          ...(o.k6 ? {} : { runner: `127.0.0.1:${runnerPort}` }),
         },
         scrapeIntervalSeconds: scrapeSeconds,
       });
       o.log(
         `  prometheus ${prometheus.url} (scraping every ${scrapeSeconds} s; TSDB in ${prometheus.dataDir})`,
       );
+    }
+    if (o.k6) {
+      if (!prometheus) throw new Error('a rehearsal on real k6 records through Prometheus: start one');
+      o.log(`running ${o.scenario} on ${o.k6.binary} (k6 ${o.k6.version}), pushing to ${prometheus.url}`);
+      const k6 = await runOnK6({
+        k6: o.k6.binary,
+        scenarioFile: o.scenarioFile,
+        runDir,
+        env,
+        prometheusUrl: prometheus.url,
+        testId: runId,
+        pushIntervalSeconds: o.intervalSeconds,
+        quiet: o.quiet,
+      });
+      o.log(`recording the run in ${runDir} ...`);
+      await importK6Run({
+        summaryFile: k6.summaryFile,
+        prometheusUrl: prometheus.url,
+        // The test ran for the summary's duration up to k6's exit; bundling and VU start-up come before it.
+        endS: k6.endS,
+        intervalSeconds: o.intervalSeconds,
+        select: { testid: runId },
+        scenario: o.scenario,
+        env: redact(env),
+        replay: replayOf(o),
+        target: urls.registration,
+        managed: !o.target,
+        knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
+        capacity,
+        k6Version: o.k6.version,
+        exitCode: k6.exitCode,
+        runDir,
+        runId,
+      });
+      o.log('writing the report ...');
+      const { report } = await writeReport(runDir);
+      return { exitCode: k6.exitCode as ExitCode, runDir, report };
     }
     // Without Prometheus the services' /metrics are read here.
     const scraper = new ServiceScraper(book, prometheus ? [] : urls.scrape);

@@ -212,3 +212,58 @@ describe.skipIf(!haveK6)('the bundles on a real k6, beside the embedded runner',
     }, 240_000);
   }
 });
+
+describe('gelombang rehearse --engine k6', () => {
+  const cli = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawnSync(process.execPath, [join(import.meta.dirname, '..', 'bin/gelombang.js'), 'rehearse', ...args], {
+      encoding: 'utf8',
+      env,
+      timeout: 240_000,
+    });
+
+  it('without a k6 says how to get one and that the embedded engine is the default, before starting anything', () => {
+    const results = mkdtempSync(join(tmpdir(), 'gelombang-no-k6-'));
+    const r = cli(['--engine', 'k6', '--results', results, '-q'], { ...process.env, PATH: '' });
+    expect(r.status).toBe(104);
+    expect(r.stderr).toMatch(/--engine k6: no 'k6' on PATH \(or give --k6 PATH\)/);
+    expect(r.stderr).toMatch(/build-k6\.sh; the embedded runner is the default engine/);
+    expect(r.stdout).not.toMatch(/starting the registration service/);
+  });
+
+  it.skipIf(!haveK6)(
+    'runs the scenario on real k6 and records it through remote write, as gelombang record does',
+    () => {
+      const results = mkdtempSync(join(tmpdir(), 'gelombang-k6-rehearsal-'));
+      const r = cli([
+        ...[
+          '--engine',
+          'k6',
+          '--k6',
+          K6 as string,
+          '--scale',
+          '0.0005',
+          '--window',
+          '0-2',
+          '--compress',
+          '60',
+        ],
+        ...['-e', 'THINK_COMPRESS=20000', '--results', results, '--run-id', 'on-k6', '-q'],
+      ]);
+      // k6's own log lines may say level=error (a crossed threshold); gelombang's errors start the line.
+      expect(r.stderr).not.toMatch(/^error:/m);
+      expect(r.status).toBe(0);
+      const run = JSON.parse(readFileSync(join(results, 'on-k6', 'run.json'), 'utf8'));
+      expect(run.engine.name).toBe('k6');
+      expect(run.stack.managed).toBe(true);
+      // minutes 0-1 of the 2020 day at 0.05 %: 21,154 + 40,769 arrivals x 0.0005 = 30.96; k6 starts the
+      // whole arrivals the stages' integral reaches
+      expect(Math.abs(run.totals.arrivals - (21154 + 40769) * 0.0005)).toBeLessThan(1);
+      const ts = JSON.parse(readFileSync(join(results, 'on-k6', 'timeseries.json'), 'utf8'));
+      const names = new Set(ts.series.map((s: { name: string }) => s.name));
+      for (const name of ['arrivals', 'step_requests', 'dependency_utilisation'])
+        expect(names).toContain(name);
+      expect(existsSync(join(results, 'on-k6', 'report.html'))).toBe(true);
+    },
+    240_000,
+  );
+});

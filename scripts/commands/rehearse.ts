@@ -6,6 +6,7 @@ import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { SERVICE_PROFILES } from '../../model/service-design.ts';
 import { EXIT } from '../../runner/index.ts';
+import { findK6, K6_HOWTO, k6Version } from '../k6-engine.ts';
 import { replayProblem, runRehearsal } from '../rehearsal.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
 import { StackStartError } from '../stack.ts';
@@ -60,6 +61,8 @@ export interface RehearseFlags {
   strict?: boolean;
   quiet?: boolean;
   prometheus?: boolean;
+  engine: 'embedded' | 'k6';
+  k6?: string;
 }
 
 /**
@@ -190,6 +193,15 @@ export function rehearseCommand(): Command {
         '--prometheus',
         "start the Prometheus found on PATH for the run (TSDB kept in the run directory) and take the services' series from it",
       )
+      .addOption(
+        new Option(
+          '--engine <name>',
+          'what runs the scenario: the embedded runner, or a real k6 (recorded through Prometheus)',
+        )
+          .choices(['embedded', 'k6'])
+          .default('embedded'),
+      )
+      .option('--k6 <path>', 'the k6 binary for --engine k6 (default: k6 on PATH)', existingFile('--k6'))
       .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
       .option('-q, --quiet', 'no live progress')
       // Bad input is k6's invalid configuration, as the rest of this command's exit codes are k6's.
@@ -216,13 +228,27 @@ export function rehearseCommand(): Command {
             }
           }
         }
-        const prometheus = f.prometheus ? findPrometheus() : undefined;
-        if (f.prometheus && !prometheus) {
-          console.error(
-            `error: --prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
-          );
+        const refuse = (message: string) => {
+          console.error(`error: ${message}`);
           process.exitCode = EXIT.invalidConfig;
-          return;
+        };
+        if (f.k6 && f.engine !== 'k6') return refuse('--k6: only with --engine k6');
+        let k6: { binary: string; version: string } | undefined;
+        if (f.engine === 'k6') {
+          const binary = f.k6 ?? findK6();
+          if (!binary) return refuse(`--engine k6: no 'k6' on PATH (or give --k6 PATH); ${K6_HOWTO}`);
+          const v = k6Version(binary);
+          if ('problem' in v) return refuse(`--engine k6: ${v.problem}`);
+          k6 = { binary, version: v.version };
+        }
+        // Real k6 is recorded from the series it pushes by remote write: it needs a Prometheus.
+        const prometheus = f.prometheus || k6 ? findPrometheus() : undefined;
+        if ((f.prometheus || k6) && !prometheus) {
+          return refuse(
+            k6
+              ? `--engine k6: no 'prometheus' on PATH to receive k6's remote write; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE})`
+              : `--prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
+          );
         }
         let result: Awaited<ReturnType<typeof runRehearsal>>;
         try {
@@ -243,6 +269,7 @@ export function rehearseCommand(): Command {
             workers: f.workers,
             intervalSeconds: f.interval,
             prometheus,
+            ...(k6 ? { k6 } : {}),
             quiet: Boolean(f.quiet),
             log: (line) => console.log(line),
           });
@@ -262,10 +289,17 @@ export function rehearseCommand(): Command {
         if (result.report) {
           const r = result.report;
           console.log(`\n${r.verdict.held ? 'HELD' : 'BROKE'}: ${r.verdict.headline}`);
-          const res = r.bottleneck.resource;
-          if (res) {
+          // Every resource that ran out within the saturation window of the first, in order: one busy
+          // second must not decide between them (the report says the same).
+          const first = r.bottleneck.firstSaturated;
+          if (first.length > 0) {
+            const named = first
+              .map(
+                (x) => `${x.kind === 'cpu' ? "the machine's CPU" : x.name} at t=${Math.round(x.tSeconds)} s`,
+              )
+              .join(', ');
             console.log(
-              `bottleneck: ${res.kind === 'dependency' ? `${res.name} saturated first` : `the machine's CPU ran out first, ${res.detail.replace(/^CPU: /, '')},`} at t=${Math.round(r.bottleneck.tSeconds ?? 0)} s${
+              `bottleneck: ${first.length > 1 ? 'saturated together: ' : 'saturated first: '}${named}${
                 r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
               }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
             );

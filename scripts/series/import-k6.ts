@@ -42,6 +42,8 @@ export interface K6Import {
   env: Record<string, string>;
   replay: RunManifest['replay'];
   target: string;
+  /** true when the rehearsal started the stack itself (its knobs and capacities are then known) */
+  managed?: boolean;
   knobs: Record<string, string>;
   capacity: unknown;
   k6Version: string;
@@ -198,7 +200,7 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
     exitCode: o.exitCode ?? exitCodeOf(summary),
     scenario: { name: o.scenario, file: o.summaryFile, env: o.env, options: summary.options ?? {} },
     replay: o.replay,
-    stack: { target: o.target, managed: false, knobs: o.knobs, capacity: o.capacity ?? null },
+    stack: { target: o.target, managed: o.managed ?? false, knobs: o.knobs, capacity: o.capacity ?? null },
     totals,
   };
   writeRunRecord(o.runDir, { manifest, summary, timeseries });
