@@ -157,6 +157,38 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
     expect(existsSync(join(results, 'imported', 'report.html'))).toBe(true);
   }, 120_000);
 
+  it('record without a summary (a distributed run): the same totals from Prometheus alone', async () => {
+    const rehearsal = readRunRecord(runDir);
+    const r = await gelombang([
+      'record',
+      '--prometheus',
+      (served as RunningPrometheus).url,
+      '--start',
+      String(rehearsal.timeseries.startedAtMs / 1000),
+      '--end',
+      String(Date.parse(rehearsal.manifest.endedAt) / 1000),
+      '--interval',
+      '0.5',
+      '--results',
+      results,
+      '--run-id',
+      'distributed',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const imported = readRunRecord(join(results, 'distributed'));
+    const a = rehearsal.manifest.totals;
+    const b = imported.manifest.totals;
+    expect(b.arrivals).toBe(a.arrivals);
+    const cells = (f: typeof a.funnel) =>
+      f.map((x) => `${x.stage}/${x.outcome}/${x.reason ?? ''}=${x.count}`).sort();
+    expect(cells(b.funnel)).toEqual(cells(a.funnel));
+    expect(b.steps.map((x) => `${x.step}: ${x.requests}`).sort()).toEqual(
+      a.steps.map((x) => `${x.step}: ${x.requests}`).sort(),
+    );
+    expect(imported.timeseries.notes?.join(' ')).toMatch(/No k6 summary was given/);
+  }, 120_000);
+
   it('record: says so when Prometheus has no k6 series for the run', async () => {
     const url = served?.url ?? 'http://127.0.0.1:9';
     const r = await gelombang([

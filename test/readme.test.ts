@@ -41,6 +41,8 @@ const dockerEngine = has('docker') && spawnSync('docker', ['info'], { timeout: 1
 function missing(command: string): string | undefined {
   if (command.startsWith('docker ')) return dockerEngine ? undefined : 'no Docker engine';
   if (command.startsWith('kubectl ')) return 'needs a cluster (kubectl)';
+  if (command.includes('gelombang record') && command.includes('.svc:'))
+    return "needs the cluster's Prometheus";
   if (command.includes('--engine k6') && !K6)
     return 'needs a k6 binary: set K6_BIN (../shared/tools/build-k6.sh builds one)';
   return undefined;

@@ -31,7 +31,7 @@ import { SCENARIOS } from './rehearse.ts';
 const EXIT_BAD_INPUT = 2;
 
 interface RecordFlags {
-  k6Summary: string;
+  k6Summary?: string;
   prometheus: string;
   start?: number;
   end?: number;
@@ -92,9 +92,9 @@ export function recordCommand(): Command {
       .description(
         'make a run record (results/<run-id>) from a real k6 run: its handleSummary JSON and the Prometheus its remote-write output pushed to; then write its report',
       )
-      .requiredOption(
+      .option(
         '--k6-summary <file>',
-        "k6's --summary-export file, or the JSON handleSummary wrote (its data argument, as is)",
+        "k6's --summary-export file, or the JSON handleSummary wrote (its data argument, as is); without it (a distributed run), give --start and --end",
         existingFile('--k6-summary'),
       )
       .requiredOption(
@@ -164,7 +164,15 @@ export function recordCommand(): Command {
           return fail(
             `--start: expected a time before --end, got ${new Date(f.start * 1000).toISOString()}, after ${new Date(f.end * 1000).toISOString()}`,
           );
-        const runId = f.runId ?? `k6-${basename(f.k6Summary).replace(/\.json$/, '')}`;
+        if (!f.k6Summary && (f.start === undefined || f.end === undefined))
+          return fail(
+            "--k6-summary: give the summary, or both --start and --end (a distributed run, whose pods each have only their own segment's summary)",
+          );
+        const runId =
+          f.runId ??
+          (f.k6Summary
+            ? `k6-${basename(f.k6Summary).replace(/\.json$/, '')}`
+            : `k6-${Object.values(f.select).join('-') || 'run'}`);
         const badRunId = runIdProblem(runId);
         if (badRunId) return fail(badRunId);
         const existing = join(resolve(f.results), runId);
@@ -175,7 +183,7 @@ export function recordCommand(): Command {
         let capacity: unknown = null;
         try {
           if (f.capacity) capacity = loadCapacity(resolve(f.capacity));
-          readSummary(f.k6Summary);
+          if (f.k6Summary) readSummary(f.k6Summary);
         } catch (err) {
           if (err instanceof CapacityFileError) return fail(`--capacity: ${err.message}`);
           if (err instanceof RunRecordError) return fail(err.message);
@@ -187,7 +195,7 @@ export function recordCommand(): Command {
         const runDir = existing;
         try {
           const { manifest } = await importK6Run({
-            summaryFile: resolve(f.k6Summary),
+            ...(f.k6Summary ? { summaryFile: resolve(f.k6Summary) } : {}),
             prometheusUrl: f.prometheus,
             startS: f.start,
             endS: f.end,

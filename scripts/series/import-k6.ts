@@ -27,7 +27,11 @@ import {
  */
 
 export interface K6Import {
-  summaryFile: string;
+  /**
+   * k6's summary; absent for a distributed run (each k6-operator pod has only its segment's): the
+   * record then comes from Prometheus alone, and needs startS and endS
+   */
+  summaryFile?: string;
   prometheusUrl: string;
   /** the test's start and end, seconds since the epoch; by default the end is the summary file's
    * modification time (handleSummary writes it as the test ends) and the start that minus the
@@ -133,6 +137,20 @@ export function readSummary(file: string): Summary {
   return parsed.data;
 }
 
+/** What a record needs of a summary when there is none: the test's length, from --start and --end. */
+function summaryOfNone(o: K6Import): Summary {
+  if (o.startS === undefined || o.endS === undefined)
+    throw new RunRecordError(
+      'without --k6-summary, give both --start and --end: nothing else says when the test ran',
+    );
+  return {
+    metrics: {},
+    root_group: { checks: [] },
+    options: {},
+    state: { testRunDurationMs: (o.endS - o.startS) * 1000 },
+  };
+}
+
 /** k6 exits 99 when a threshold failed; the summary says which did. */
 function exitCodeOf(summary: Summary): number {
   return Object.values(summary.metrics).some((m) => Object.values(m.thresholds ?? {}).some((t) => !t.ok))
@@ -141,14 +159,15 @@ function exitCodeOf(summary: Summary): number {
 }
 
 export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest; timeseries: Timeseries }> {
-  const summary = readSummary(o.summaryFile);
+  const summary = o.summaryFile ? readSummary(o.summaryFile) : summaryOfNone(o);
   const durationS = summary.state.testRunDurationMs / 1000;
   if (durationS <= 0 && (o.startS === undefined || o.endS === undefined))
     throw new RunRecordError(
       `${o.summaryFile}: the summary does not say how long the test ran (no counter with a rate): give both --start and --end`,
     );
   const endS =
-    o.endS ?? (o.startS !== undefined ? o.startS + durationS : statSync(o.summaryFile).mtimeMs / 1000);
+    o.endS ??
+    (o.startS !== undefined ? o.startS + durationS : statSync(o.summaryFile as string).mtimeMs / 1000);
   const startS = o.startS ?? endS - durationS;
   const api = new PrometheusApi(o.prometheusUrl);
   const sel = matchers(o.select);
@@ -183,6 +202,11 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
     notes: [
       CUMULATIVE_LATENCY_NOTE,
       ...notes,
+      ...(o.summaryFile
+        ? []
+        : [
+            "No k6 summary was given (a distributed run: each runner pod has only its own segment's): totals and series come from Prometheus alone, and the record has no thresholds or checks.",
+          ]),
       ...('converted' in summary
         ? [
             "The summary was k6's --summary-export (legacy shape), converted: its test duration is a counter's count over its rate, and custom trends are taken as plain numbers, not times.",
@@ -198,7 +222,12 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
     startedAt: new Date(startS * 1000).toISOString(),
     endedAt: new Date(endS * 1000).toISOString(),
     exitCode: o.exitCode ?? exitCodeOf(summary),
-    scenario: { name: o.scenario, file: o.summaryFile, env: o.env, options: summary.options ?? {} },
+    scenario: {
+      name: o.scenario,
+      file: o.summaryFile ?? 'prometheus',
+      env: o.env,
+      options: summary.options ?? {},
+    },
     replay: o.replay,
     stack: { target: o.target, managed: o.managed ?? false, knobs: o.knobs, capacity: o.capacity ?? null },
     totals,
