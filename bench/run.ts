@@ -13,6 +13,7 @@ const modules: Record<string, () => Promise<Bench>> = {
   compare: async () => (await import('./compare.bench.ts')).default,
   simulator: async () => (await import('./simulator.bench.ts')).default,
   k6: async () => (await import('./k6.bench.ts')).default,
+  bottleneck: async () => (await import('./bottleneck.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
