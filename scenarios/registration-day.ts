@@ -7,6 +7,7 @@ import {
   expectedJourneySeconds,
   parseLossSplit,
 } from '../model/behaviour.ts';
+import { GRACEFUL_STOP_S } from '../model/journey.ts';
 import { parseProfileCsv } from '../model/profile.ts';
 import { REPLAY_DEFAULTS, replay } from '../model/replay.ts';
 import { stepThresholds } from '../model/slo.ts';
@@ -57,7 +58,7 @@ const plan = replay(profile, {
   journeySeconds: envNumber(
     __ENV,
     'JOURNEY_SECONDS',
-    Math.min(expectedJourneySeconds(model, THINK_COMPRESS), windowSeconds + 30),
+    Math.min(expectedJourneySeconds(model, THINK_COMPRESS), windowSeconds + GRACEFUL_STOP_S),
     { min: 0.1 },
   ),
 });
@@ -66,7 +67,10 @@ const photo = open(envString(__ENV, 'PHOTO', './fixtures/ktp-medium.jpg'), 'b');
 
 export const options = {
   scenarios: {
-    registration_day: { ...plan.scenario, gracefulStop: envString(__ENV, 'GRACEFUL_STOP', '30s') },
+    registration_day: {
+      ...plan.scenario,
+      gracefulStop: envString(__ENV, 'GRACEFUL_STOP', `${GRACEFUL_STOP_S}s`),
+    },
   },
   thresholds: stepThresholds(),
 };

@@ -84,7 +84,7 @@ export class CalibrationFileError extends Error {
 
 export const DEFAULT_CALIBRATION_FILE = fileURLToPath(new URL('./calibration.default.json', import.meta.url));
 
-function parseCalibration(value: unknown, source: string): Calibration {
+export function parseCalibration(value: unknown, source: string): Calibration {
   const parsed = calibrationSchema.safeParse(value);
   if (!parsed.success) throw new CalibrationFileError(`${source}: ${describeIssues(parsed.error)}`);
   return parsed.data;

@@ -41,7 +41,7 @@ function options(
   };
 }
 
-const record = (day: DayOptions) =>
+const record = (day: DayOptions, result = simulateDay(day)) =>
   simulatedRecord(
     {
       runId: 'test',
@@ -53,7 +53,7 @@ const record = (day: DayOptions) =>
       overrides: {},
       day,
     },
-    simulateDay(day),
+    result,
   );
 
 const count = (r: ReturnType<typeof record>, stage: string, outcome: string, reason?: string) =>
@@ -126,5 +126,19 @@ describe('a simulated day', () => {
     const c = JSON.stringify(record(options({ seed: 12 })));
     expect(a).toBe(b);
     expect(c).not.toBe(a);
+  });
+
+  it('keeps no work that could only start after the end, and the record is byte for byte the one that kept it all', () => {
+    // One core, scrypt at N=16384: sign-ups pile up at the thread pool far beyond what the run can serve.
+    const day: DayOptions = {
+      ...options({ knobs: { SCRYPT_N: '16384' } }),
+      cores: 1,
+      profile: constantProfile({ perMinute: 3000, minutes: 3 }),
+    };
+    const kept = simulateDay({ ...day, keepUnservable: true });
+    const dropped = simulateDay(day);
+    expect(kept.neverServed).toBe(0);
+    expect(dropped.neverServed).toBeGreaterThan(1000);
+    expect(JSON.stringify(record(day, dropped))).toBe(JSON.stringify(record(day, kept)));
   });
 });

@@ -44,6 +44,8 @@ export interface DayOptions {
   maxVUs: number;
   photoBytes: number;
   intervalSeconds: number;
+  /** keep in the service's queues the work that could only start after the end (a test's reference) */
+  keepUnservable?: boolean;
   /** called every `progressEveryMs` of wall time with where the run is */
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
@@ -65,6 +67,8 @@ export interface DayResult {
   events: number;
   /** the stations as simulated (the capacity file with the calibration's fitted values) */
   stations: Capacity;
+  /** requests the service's queues did not keep, as they could only have started after the end */
+  neverServed: number;
 }
 
 const DEPENDENCIES: readonly DependencyName[] = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'];
@@ -85,6 +89,13 @@ function calibratedCapacity(capacity: Capacity, calibration: Calibration): Capac
 
 export function simulateDay(o: DayOptions): DayResult {
   const q = new EventQueue();
+  const arrivals = new Arrivals(o.profile, {
+    scale: o.scale,
+    compress: o.compress,
+    ...(o.window ? { window: o.window } : {}),
+  });
+  const windowEndMs = arrivals.plan.durationSeconds * 1000;
+  const hardStopMs = windowEndMs + o.gracefulStopS * 1000;
   const stationsCfg = calibratedCapacity(o.capacity, o.calibration);
   const stations = Object.fromEntries(
     DEPENDENCIES.map((dep, i) => [
@@ -112,15 +123,9 @@ export function simulateDay(o: DayOptions): DayResult {
     photoBytes: o.photoBytes,
     cpuStretch: o.cpuStretch,
     rng: rngFor(o.seed, SERVICE_STREAM),
+    ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
   });
   if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers);
-  const arrivals = new Arrivals(o.profile, {
-    scale: o.scale,
-    compress: o.compress,
-    ...(o.window ? { window: o.window } : {}),
-  });
-  const windowEndMs = arrivals.plan.durationSeconds * 1000;
-  const hardStopMs = windowEndMs + o.gracefulStopS * 1000;
   const rec = new Recorder(o.intervalSeconds);
   const journeys = new Journeys(q, service, rec, {
     seed: o.seed,
@@ -220,5 +225,13 @@ export function simulateDay(o: DayOptions): DayResult {
     }
   }
   journeys.cutOff();
-  return { rec, plan: arrivals.plan, durationS: hardStopMs / 1000, events: q.fired, stations: stationsCfg };
+  const neverServed = [...service.loops, ...service.threads].reduce((a, p) => a + p.neverServed, 0);
+  return {
+    rec,
+    plan: arrivals.plan,
+    durationS: hardStopMs / 1000,
+    events: q.fired,
+    stations: stationsCfg,
+    neverServed,
+  };
 }

@@ -5,12 +5,15 @@
  * side by side for the cache): tens of millions of events allocate no event objects.
  *
  * Most pending events are far ahead (a registrant thinking for an hour): those wait in buckets of
- * BUCKET_MS, unsorted, and enter the heap when the clock reaches their bucket, keeping the
- * sequence number they were given, so the heap stays small and the order is the same.
+ * BUCKET_MS (up to 18 hours ahead), unsorted, and enter the heap when the clock reaches their
+ * bucket, keeping the sequence number they were given, so the heap stays small and the order is
+ * the same.
  */
 
 const BUCKET_MS = 1000;
-const FAR_LIMIT_MS = 16_384 * BUCKET_MS;
+/** buckets in the ring: 18 hours ahead, beyond which (rare) events go straight into the heap */
+const RING = 1 << 16;
+const FAR_LIMIT_MS = (RING - 1) * BUCKET_MS;
 
 interface Bucket {
   times: number[];
@@ -34,8 +37,12 @@ export class EventQueue {
   private seq = 0;
   /** the heap holds every pending event before this time; the buckets hold the rest */
   private horizon = BUCKET_MS;
-  /** bucket k holds the far events of [k, k + 1) x BUCKET_MS */
-  private readonly buckets: Array<Bucket | undefined> = [];
+  /**
+   * bucket k holds the far events of [k, k + 1) x BUCKET_MS, at k mod RING: a dense array of
+   * fixed length (an array indexed by k itself would go sparse, i.e. a hash table, as soon as an
+   * event was set hours ahead, and think times are hours)
+   */
+  private readonly buckets: Array<Bucket | undefined> = new Array<Bucket | undefined>(RING).fill(undefined);
   private far = 0;
 
   get pending(): number {
@@ -46,9 +53,9 @@ export class EventQueue {
   schedule<T>(at: number, handler: Handler<T>, arg: T): void {
     const t = Math.max(at, this.now);
     const s = this.seq++;
-    // Beyond a few hours the bucket array would turn sparse (slow): such rare events go in the heap.
+    // Beyond the ring (18 hours ahead) the rare event goes in the heap.
     if (t >= this.horizon && t < this.horizon + FAR_LIMIT_MS) {
-      const k = (t / BUCKET_MS) | 0;
+      const k = ((t / BUCKET_MS) | 0) & (RING - 1);
       let b = this.buckets[k];
       if (!b) {
         b = { times: [], seqs: [], handlers: [], args: [] };
@@ -89,10 +96,11 @@ export class EventQueue {
   private fill(): void {
     while (this.far > 0 && (this.size === 0 || (this.times[0] as number) >= this.horizon)) {
       const k = (this.horizon / BUCKET_MS) | 0;
-      const b = this.buckets[k];
+      const slot = k & (RING - 1);
+      const b = this.buckets[slot];
       this.horizon = (k + 1) * BUCKET_MS;
       if (!b) continue;
-      this.buckets[k] = undefined;
+      this.buckets[slot] = undefined;
       this.far -= b.times.length;
       for (let i = 0; i < b.times.length; i++) {
         this.insert(b.times[i] as number, b.seqs[i] as number, b.handlers[i] as Handler<never>, b.args[i]);

@@ -1,28 +1,56 @@
 import type { EventQueue, Handler } from './events.ts';
-import { Fifo } from './fifo.ts';
 import { TimeoutLine } from './timeouts.ts';
 
 /**
  * A resource of `servers` identical units taken first come, first served, with an unbounded
- * waiting line and, optionally, a longest wait: the machine's cores, a process's event loop, the
+ * waiting line and, optionally, a longest wait: a process's event loop, the
  * libuv thread pool, the mail client's connection pool, SQLite's single write lock (whose longest
  * wait is the busy timeout). Stations of dependencies have more rules: see station.ts.
+ *
+ * The line is kept as parallel arrays (no object per waiter): in a collapse it holds millions.
+ *
+ * A pool that knows the end of the run and a floor on how long a unit is held (`unservable`) does
+ * not keep a waiter it can prove would be granted only after the end: waiter k of the line needs
+ * k + 1 releases, `parallel` units release at most once per `minHoldMs` each, and a hold that is
+ * CPU work also needs its share of the cores, so it is granted no sooner than now + max(floor(k /
+ * parallel) x minHoldMs, (k + 1 - parallel) x minHoldMs / cores). Everything that arrives after it
+ * waits behind it, so from then on the pool refuses to keep anyone: within the run, the grants, the
+ * holders and the busy time are those of the pool that kept them all (day.test.ts compares the
+ * records byte for byte).
  */
 
 interface Waiter {
-  grant: Handler<never>;
-  giveUp: Handler<never> | undefined;
+  giveUp: Handler<never>;
   arg: unknown;
   done: boolean;
+  grant: Handler<never>;
   pool: Pool;
+}
+
+/** A floor on the time to the grant of a waiter far down the line (see above). */
+export interface Unservable {
+  /** no unit is held for less than this, ms (0: no floor, nothing is dropped) */
+  minHoldMs: number;
+  /** units that can be released at once (the servers) */
+  parallel: number;
+  /** when a hold is CPU work: the cores it is shared on (Infinity: not CPU-bound) */
+  cores: number;
+  /** the end of the run, ms */
+  untilMs: number;
 }
 
 export class Pool {
   busy = 0;
+  /** waiters still waiting (not granted, not given up) */
+  queued = 0;
+  /** waiters refused a place because they could only be granted after the end of the run */
+  neverServed = 0;
   private area = 0;
   private since = 0;
-  private readonly waiting = new Fifo<Waiter>();
-
+  private grants: Array<Handler<never> | undefined> = [];
+  private args: unknown[] = [];
+  private head = 0;
+  private sealed = false;
   private readonly deadlines: TimeoutLine<Waiter> | undefined;
 
   constructor(
@@ -30,6 +58,7 @@ export class Pool {
     readonly servers: number,
     /** a waiter still waiting after this long is sent to `giveUp` (ms; Infinity: never) */
     maxWaitMs = Number.POSITIVE_INFINITY,
+    private readonly unservable?: Unservable,
   ) {
     if (!(Number.isInteger(servers) && servers >= 1))
       throw new RangeError(`servers: expected >= 1, got ${servers}`);
@@ -38,44 +67,82 @@ export class Pool {
       : undefined;
   }
 
-  /** waiters still waiting (not granted, not given up) */
-  queued = 0;
-
   /**
    * Calls `grant(arg)` once a unit is held (now, if one is free and nobody waits), or `giveUp(arg)`
    * after maxWaitMs. The holder must call `release()`.
    */
   acquire<T>(grant: Handler<T>, arg: T, giveUp?: Handler<T>): void {
+    if (this.sealed || this.cannotServe()) {
+      this.neverServed++;
+      return;
+    }
     if (this.busy < this.servers && this.queued === 0) {
       this.take();
       grant(arg);
       return;
     }
-    const w: Waiter = {
-      grant: grant as Handler<never>,
-      giveUp: giveUp as Handler<never>,
-      arg,
-      done: false,
-      pool: this,
-    };
-    this.waiting.push(w);
     this.queued++;
-    if (giveUp && this.deadlines) this.deadlines.add(w);
+    if (giveUp && this.deadlines) {
+      // A waiter that may give up is an object the deadline line and the queue share.
+      const w: Waiter = {
+        giveUp: giveUp as Handler<never>,
+        arg,
+        done: false,
+        grant: grant as Handler<never>,
+        pool: this,
+      };
+      this.grants.push(undefined);
+      this.args.push(w);
+      this.deadlines.add(w);
+      return;
+    }
+    this.grants.push(grant as Handler<never>);
+    this.args.push(arg);
+  }
+
+  private cannotServe(): boolean {
+    const u = this.unservable;
+    if (!u || u.minHoldMs <= 0 || this.queued === 0) return false;
+    // Each unit releases at most once per minHoldMs; and beyond the holds under way, every
+    // release needs minHoldMs of CPU, of which the cores give at most `cores` per ms.
+    const k = this.queued;
+    const earliest = Math.max(
+      Math.floor(k / u.parallel) * u.minHoldMs,
+      ((k + 1 - u.parallel) * u.minHoldMs) / u.cores,
+    );
+    if (this.q.now + earliest <= u.untilMs) return false;
+    this.sealed = true;
+    return true;
   }
 
   release(): void {
     this.account();
     this.busy--;
-    for (;;) {
-      const w = this.waiting.shift();
-      if (!w) return;
-      if (w.done) continue;
-      w.done = true;
+    while (this.head < this.grants.length) {
+      const i = this.head++;
+      let grant = this.grants[i] as Handler<unknown> | undefined;
+      let arg = this.args[i];
+      this.grants[i] = undefined;
+      this.args[i] = undefined;
+      if (this.head > 4096 && this.head * 2 > this.grants.length) this.compact();
+      if (!grant) {
+        const w = arg as Waiter;
+        if (w.done) continue;
+        w.done = true;
+        grant = w.grant as Handler<unknown>;
+        arg = w.arg;
+      }
       this.queued--;
       this.take();
-      (w.grant as Handler<unknown>)(w.arg);
+      grant(arg);
       return;
     }
+  }
+
+  private compact(): void {
+    this.grants = this.grants.slice(this.head);
+    this.args = this.args.slice(this.head);
+    this.head = 0;
   }
 
   /** Unit-milliseconds of work done since the last call (the integral of busy units over time). */

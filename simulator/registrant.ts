@@ -87,6 +87,8 @@ class Registrant implements Account {
     readonly arrival: number,
     readonly arrivedAt: number,
     readonly kind: PersonKind,
+    /** the registrant's stream, kept where the last decision left it (rather than re-derived at each stage) */
+    readonly rng: Rng,
   ) {}
 }
 
@@ -135,7 +137,7 @@ export class Journeys implements AnswerSink {
           ? 'refused_by_dukcapil'
           : 'refused_after_ministries';
     }
-    const r = new Registrant(arrival, this.q.now, kind);
+    const r = new Registrant(arrival, this.q.now, kind, rng);
     this.onStage[0] = (this.onStage[0] as number) + 1;
     this.startStep(r, 'create_account');
   }
@@ -233,10 +235,8 @@ export class Journeys implements AnswerSink {
     r.stage = next;
     this.onStage[next] = (this.onStage[next] as number) + 1;
     const stage = LATER_STAGES[next - 1] as (typeof LATER_STAGES)[number];
-    const rng = rngFor(this.o.seed, this.o.runKey, r.arrival);
-    // The stream's first number chose the person, then each earlier stage took three.
-    for (let i = 0; i < 1 + 3 * (next - 1); i++) rng();
-    const d = decide(stage, rng, { model: this.o.model, compress: this.o.thinkCompress });
+    // The stream's first number chose the person, then each earlier stage's decision took three.
+    const d = decide(stage, r.rng, { model: this.o.model, compress: this.o.thinkCompress });
     if (d.outcome === 'left_by_choice') {
       this.rec.outcome(stage, 'left_by_choice', null);
       this.finish(r);

@@ -3,14 +3,15 @@ import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { sampleServiceMs } from '../model/station.ts';
 import { type Calibration, type CostedStep, scryptCpuMs } from './calibration.ts';
+import { CpuShare } from './cpu.ts';
 import type { EventQueue } from './events.ts';
-import { Pool } from './pool.ts';
+import { Pool, type Unservable } from './pool.ts';
 import type { SimStation, StationCall } from './station.ts';
 import { TimeoutLine } from './timeouts.ts';
 
 /**
  * The reference registration service (mock-services/registration/) as resources and a call graph
- * per step. Resources: `cores` CPUs shared by everything; per process (WORKERS, requests dealt
+ * per step. Resources: `cores` CPUs shared by every runnable thread at once (cpu.ts); per process (WORKERS, requests dealt
  * round-robin as node:cluster does) one event loop, which runs the synchronous work and blocks on
  * every SQLite transaction (better-sqlite3 is synchronous), a libuv pool of `threadPoolSize`
  * threads for scrypt, and nodemailer's pool of connections; one SQLite write lock for all
@@ -63,6 +64,8 @@ interface ServiceDesign {
   /** slows every CPU operation: cores / the cores the service really had (other processes shared them) */
   cpuStretch: number;
   rng: Rng;
+  /** the end of the run (ms): a pool may refuse waiters it could only serve later (pool.ts); absent: never */
+  untilMs?: number;
 }
 
 type Op =
@@ -101,18 +104,41 @@ const SUCCESS: Record<number, Answer> = {
   200: { status: 200, retryAfterS: undefined, code: '', dependency: undefined },
   201: { status: 201, retryAfterS: undefined, code: '', dependency: undefined },
 };
+// Answers are read, never changed: one object per distinct answer, not one per request.
 const refuse = (status: number, code: string): Answer => ({
   status,
   retryAfterS: undefined,
   code,
   dependency: undefined,
 });
-const unavailable = (dependency: string, retryAfterS: number | undefined): Answer => ({
-  status: 503,
-  retryAfterS: retryAfterS ?? 1,
-  code: 'dependency_unavailable',
-  dependency,
-});
+const REFUSED = {
+  internal_error: refuse(500, 'internal_error'),
+  nik_not_verified: refuse(422, 'nik_not_verified'),
+  in_formal_education: refuse(422, 'in_formal_education'),
+  too_young: refuse(422, 'too_young'),
+  duplicate_email: refuse(409, 'duplicate_email'),
+  token_used: refuse(409, 'token_used'),
+  already_verified: refuse(409, 'already_verified'),
+  already_uploaded: refuse(409, 'already_uploaded'),
+  already_assessed: refuse(409, 'already_assessed'),
+  already_joined: refuse(409, 'already_joined'),
+  wave_full: refuse(409, 'wave_full'),
+};
+const unavailables = new Map<string, Map<number, Answer>>();
+const unavailable = (dependency: string, retryAfterS: number | undefined): Answer => {
+  let byWait = unavailables.get(dependency);
+  if (!byWait) {
+    byWait = new Map();
+    unavailables.set(dependency, byWait);
+  }
+  const wait = retryAfterS ?? 1;
+  let a = byWait.get(wait);
+  if (!a) {
+    a = { status: 503, retryAfterS: wait, code: 'dependency_unavailable', dependency };
+    byWait.set(wait, a);
+  }
+  return a;
+};
 const MINISTRIES = ['dukcapil', 'dapodik', 'dtks'] as const;
 type Ministry = (typeof MINISTRIES)[number];
 type HttpDependency = Ministry | 'upload';
@@ -137,7 +163,7 @@ const RETRYABLE = new Set([429, 503, 504]);
 const BUSY_TIMEOUT_MS = 10_000;
 
 export class RegistrationService {
-  readonly cores: Pool;
+  readonly cores: CpuShare;
   readonly loops: Pool[];
   readonly threads: Pool[];
   readonly mailers: Pool[];
@@ -159,14 +185,27 @@ export class RegistrationService {
     private readonly d: ServiceDesign,
   ) {
     const { knobs, calibration } = d;
-    this.cores = new Pool(q, d.cores);
-    const per = (n: number) => Array.from({ length: knobs.WORKERS }, () => new Pool(q, n));
-    this.loops = per(1);
-    this.threads = per(calibration.service.threadPoolSize);
-    this.mailers = per(calibration.service.mailerConnections);
-    this.writeLock = new Pool(q, 1, BUSY_TIMEOUT_MS);
     this.scryptMs = scryptCpuMs(calibration, knobs.SCRYPT_N) * d.cpuStretch;
     this.writeMs = calibration.service.writeMs[knobs.DB_SYNCHRONOUS];
+    const untilMs = d.untilMs ?? Number.POSITIVE_INFINITY;
+    this.cores = new CpuShare(q, d.cores);
+    const per = (n: number, u?: Unservable) =>
+      Array.from({ length: knobs.WORKERS }, () => new Pool(q, n, Number.POSITIVE_INFINITY, u));
+    // An event loop is held for a step's CPU or a transaction (at least the commit, or the busy timeout).
+    const loopHold = Math.min(
+      this.writeMs,
+      ...Object.values(calibration.service.stepCpuMs).map((m) => m * d.cpuStretch),
+    );
+    this.loops = per(1, { minHoldMs: loopHold, parallel: 1, cores: Number.POSITIVE_INFINITY, untilMs });
+    // A libuv thread is held for a scrypt's CPU, which the cores share with everything else.
+    this.threads = per(calibration.service.threadPoolSize, {
+      minHoldMs: this.scryptMs,
+      parallel: calibration.service.threadPoolSize,
+      cores: d.cores,
+      untilMs,
+    });
+    this.mailers = per(calibration.service.mailerConnections);
+    this.writeLock = new Pool(q, 1, BUSY_TIMEOUT_MS);
     this.programs = programs(knobs);
     const unsettled = <T extends { settled: boolean }>(c: StationCall<T>) => !c.ctx.settled;
     this.mailTimeouts = new TimeoutLine(
@@ -250,12 +289,8 @@ export class RegistrationService {
 
   // ---- CPU: the event loop, then a core
 
-  private readonly onLoopForCpu = (req: Request): void => this.cores.acquire(this.onCoreForCpu, req);
-  private readonly onCoreForCpu = (req: Request): void => {
-    this.q.schedule(this.q.now + req.ms, this.onCpuDone, req);
-  };
+  private readonly onLoopForCpu = (req: Request): void => this.cores.run(req.ms, this.onCpuDone, req);
   private readonly onCpuDone = (req: Request): void => {
-    this.cores.release();
     // A synchronous route keeps its event loop into the transaction.
     if ((req.ops[req.pc - 1] as Op).kind === 'cpuWrite') {
       this.writeLock.acquire(this.onWriteLock, req, this.onWriteBusy);
@@ -267,12 +302,8 @@ export class RegistrationService {
 
   // ---- scrypt: a libuv thread, then a core
 
-  private readonly onThread = (req: Request): void => this.cores.acquire(this.onCoreForScrypt, req);
-  private readonly onCoreForScrypt = (req: Request): void => {
-    this.q.schedule(this.q.now + this.scryptMs, this.onScryptDone, req);
-  };
+  private readonly onThread = (req: Request): void => this.cores.run(this.scryptMs, this.onScryptDone, req);
   private readonly onScryptDone = (req: Request): void => {
-    this.cores.release();
     (this.threads[req.proc] as Pool).release();
     this.step(req);
   };
@@ -286,7 +317,7 @@ export class RegistrationService {
   };
   private readonly onWriteBusy = (req: Request): void => {
     (this.loops[req.proc] as Pool).release();
-    this.answer(req, refuse(500, 'internal_error'));
+    this.answer(req, REFUSED.internal_error);
   };
   private readonly onCommitted = (req: Request): void => {
     this.writeLock.release();
@@ -407,7 +438,7 @@ export class RegistrationService {
     const kind = req.acct.kind;
     if (this.d.knobs.MINISTRY_CALLS === 'sequential') {
       if (m === 'dukcapil' && kind === 'refused_by_dukcapil') {
-        this.answer(req, refuse(422, 'nik_not_verified'));
+        this.answer(req, REFUSED.nik_not_verified);
         return;
       }
       const next = MINISTRIES[req.next++];
@@ -419,11 +450,11 @@ export class RegistrationService {
     }
     if (req.out > 0) return;
     if (kind === 'refused_by_dukcapil') {
-      this.answer(req, refuse(422, 'nik_not_verified'));
+      this.answer(req, REFUSED.nik_not_verified);
       return;
     }
     if (kind === 'refused_after_ministries') {
-      this.answer(req, refuse(422, 'in_formal_education'));
+      this.answer(req, REFUSED.in_formal_education);
       return;
     }
     this.step(req);
@@ -438,14 +469,14 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
   return {
     create_account: [
       cpu,
-      { kind: 'check', test: (a) => (has(a, ROW.account) ? refuse(409, 'duplicate_email') : undefined) },
+      { kind: 'check', test: (a) => (has(a, ROW.account) ? REFUSED.duplicate_email : undefined) },
       { kind: 'scrypt' },
       ...(inline ? [{ kind: 'mail' } as Op] : []),
       {
         kind: 'write',
         commit: (a, s) => {
           // The UNIQUE index settles a race between two sign-ups of one email.
-          if (has(a, ROW.account)) return refuse(409, 'duplicate_email');
+          if (has(a, ROW.account)) return REFUSED.duplicate_email;
           a.rows |= ROW.account;
           if (!inline) s.onOutbox?.(a);
           return undefined;
@@ -457,7 +488,7 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
       {
         kind: 'cpuWrite',
         commit: (a) => {
-          if (has(a, ROW.verified)) return refuse(409, 'token_used');
+          if (has(a, ROW.verified)) return REFUSED.token_used;
           a.rows |= ROW.verified;
           return undefined;
         },
@@ -472,13 +503,13 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
     ],
     submit_biodata: [
       cpu,
-      { kind: 'check', test: (a) => (has(a, ROW.biodata) ? refuse(409, 'already_verified') : undefined) },
-      { kind: 'check', test: (a) => (a.kind === 'minor' ? refuse(422, 'too_young') : undefined) },
+      { kind: 'check', test: (a) => (has(a, ROW.biodata) ? REFUSED.already_verified : undefined) },
+      { kind: 'check', test: (a) => (a.kind === 'minor' ? REFUSED.too_young : undefined) },
       { kind: 'ministries' },
       {
         kind: 'write',
         commit: (a) => {
-          if (has(a, ROW.biodata)) return refuse(409, 'already_verified');
+          if (has(a, ROW.biodata)) return REFUSED.already_verified;
           a.rows |= ROW.biodata;
           return undefined;
         },
@@ -487,7 +518,7 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
     ],
     upload_photo: [
       cpu,
-      { kind: 'check', test: (a) => (has(a, ROW.photo) ? refuse(409, 'already_uploaded') : undefined) },
+      { kind: 'check', test: (a) => (has(a, ROW.photo) ? REFUSED.already_uploaded : undefined) },
       { kind: 'upload' },
       {
         kind: 'write',
@@ -502,7 +533,7 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
       {
         kind: 'cpuWrite',
         commit: (a) => {
-          if (has(a, ROW.assessment)) return refuse(409, 'already_assessed');
+          if (has(a, ROW.assessment)) return REFUSED.already_assessed;
           a.rows |= ROW.assessment;
           return undefined;
         },
@@ -513,9 +544,9 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
       {
         kind: 'cpuWrite',
         commit: (a, s) => {
-          if (has(a, ROW.joined)) return refuse(409, 'already_joined');
+          if (has(a, ROW.joined)) return REFUSED.already_joined;
           // BEGIN IMMEDIATE ... UPDATE ... WHERE joined < quota: never oversold.
-          if (s.joined >= knobs.WAVE_QUOTA) return refuse(409, 'wave_full');
+          if (s.joined >= knobs.WAVE_QUOTA) return REFUSED.wave_full;
           s.joined++;
           a.rows |= ROW.joined;
           return undefined;

@@ -1,5 +1,6 @@
+import { type Lognormal, sampleLognormal } from '../model/lognormal.ts';
 import type { Rng } from '../model/random.ts';
-import { type Station, sampleServiceMs } from '../model/station.ts';
+import { lognormalParams, type Station } from '../model/station.ts';
 import type { EventQueue, Handler } from './events.ts';
 import { Fifo } from './fifo.ts';
 import { TimeoutLine } from './timeouts.ts';
@@ -73,6 +74,9 @@ export class SimStation {
 
   private readonly waitDeadlines: TimeoutLine<StationCall>;
   private readonly lagMs: number;
+  /** the service time's parameters, worked out once rather than at every draw (model/station.ts sampleServiceMs) */
+  private readonly lognormal: Lognormal | undefined;
+  private readonly constantMs: number;
 
   constructor(
     private readonly q: EventQueue,
@@ -88,6 +92,9 @@ export class SimStation {
     },
   ) {
     this.lagMs = o.lagMs ?? 0;
+    const st = cfg.serviceTime;
+    this.lognormal = st.distribution === 'lognormal' ? lognormalParams(st.medianMs, st.p99Ms) : undefined;
+    this.constantMs = st.distribution === 'constant' ? st.ms : 0;
     this.waitDeadlines = new TimeoutLine(q, this.lagMs + cfg.timeoutMs, this.onWaitDeadline, isWaiting);
   }
 
@@ -149,7 +156,7 @@ export class SimStation {
     this.busy++;
     call.state = SERVING;
     const now = this.q.now;
-    const ms = sampleServiceMs(this.cfg.serviceTime, this.rng);
+    const ms = this.lognormal ? sampleLognormal(this.lognormal, this.rng) : this.constantMs;
     this.servedMs += ms;
     this.served++;
     if (call.abandoned) {

@@ -9,6 +9,7 @@ import {
   type RetryPolicy,
 } from '../../model/behaviour.ts';
 import type { LaterStage, Stage } from '../../model/funnel.ts';
+import { ARRIVAL_MIX, MAIL_WAIT_S } from '../../model/journey.ts';
 import { isEligible, MAX_POPULATION, type Person, personAt } from '../../model/population.ts';
 import { type Rng, rngFor } from '../../model/random.ts';
 import { endpoints, envNumber } from './env.ts';
@@ -60,8 +61,8 @@ export interface ArrivalMix {
 }
 
 export function arrivalMixFromEnv(env: Record<string, string | undefined>): ArrivalMix {
-  const minorShare = envNumber(env, 'MINOR_SHARE', 0.02, { min: 0, max: 1 });
-  const ineligibleShare = envNumber(env, 'INELIGIBLE_SHARE', 0.1, { min: 0, max: 1 });
+  const minorShare = envNumber(env, 'MINOR_SHARE', ARRIVAL_MIX.minorShare, { min: 0, max: 1 });
+  const ineligibleShare = envNumber(env, 'INELIGIBLE_SHARE', ARRIVAL_MIX.ineligibleShare, { min: 0, max: 1 });
   if (minorShare + ineligibleShare > 1) {
     throw new Error(
       `environment variables MINOR_SHARE + INELIGIBLE_SHARE: expected at most 1 together, got ${minorShare + ineligibleShare}`,
@@ -138,7 +139,7 @@ export async function registrantJourney(o: JourneyOptions): Promise<Stage> {
   if (!answered('registered', await createAccount(o.api, email, password, retry))) return 'registered';
   let token = '';
   const steps: Record<LaterStage, () => Promise<StepResult>> = {
-    email_verified: () => verifyEmail(o.api, email, retry, o.mailWaitS ?? 60),
+    email_verified: () => verifyEmail(o.api, email, retry, o.mailWaitS ?? MAIL_WAIT_S),
     biodata_verified: async () => {
       const session = await login(o.api, email, password, retry);
       if (session.outcome !== 'continued') return session;
@@ -188,7 +189,7 @@ export function registrantSetup(env: Record<string, string | undefined>): Regist
     mix: arrivalMixFromEnv(env),
     seed: envNumber(env, 'POPULATION_SEED', 2020, { integer: true, min: 0 }),
     wave: envNumber(env, 'WAVE', 1, { integer: true, min: 1 }),
-    mailWaitS: envNumber(env, 'MAIL_WAIT_S', 60, { min: 1 }),
+    mailWaitS: envNumber(env, 'MAIL_WAIT_S', MAIL_WAIT_S, { min: 1 }),
   };
 }
 

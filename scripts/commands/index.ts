@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { bundleCommand } from './bundle.ts';
+import { calibrateCommand } from './calibrate.ts';
 import { compareCommand } from './compare.ts';
 import { demoCommand } from './demo.ts';
 import { k8sCommand } from './k8s.ts';
@@ -9,11 +10,14 @@ import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
 import { simulateCommand } from './simulate.ts';
 import { stackCommand } from './stack.ts';
+import { validateCommand } from './validate.ts';
 
 /** Every `gelombang` sub-command, in the order `--help` lists them. Each lives in its own module. */
 export function registerCommands(program: Command): void {
   program.addCommand(rehearseCommand());
   program.addCommand(simulateCommand());
+  program.addCommand(calibrateCommand());
+  program.addCommand(validateCommand());
   program.addCommand(reportCommand());
   program.addCommand(compareCommand());
   program.addCommand(recordCommand());

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadCapacity } from '../../mock-services/capacity.ts';
 import { DEFAULT_MODEL, RETRY_POLICY } from '../../model/behaviour.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
+import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.ts';
 import { ProfileError, parseProfileCsv } from '../../model/profile.ts';
 import { parseServiceKnobs, SERVICE_PROFILES, ServiceKnobError } from '../../model/service-design.ts';
 import { SLOS } from '../../model/slo.ts';
@@ -18,7 +19,7 @@ import {
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
-import { existingFile, keyValue, numberIn, runIdProblem } from './flags.ts';
+import { existingFile, keyValue, numberIn, profileWindow, runIdProblem } from './flags.ts';
 
 /**
  * `gelombang simulate`: the registration day through the capacity simulator instead of a stack:
@@ -37,11 +38,6 @@ const PHOTO = resolve('scenarios/fixtures/ktp-medium.jpg');
  * rehearsal"): the 2020 design at full scale is asked on it unless --set service.cores says otherwise.
  */
 const DEFAULT_CORES = 2;
-/** registration-day's defaults for who arrives (scenarios/lib/registrant.ts arrivalMixFromEnv, MAIL_WAIT_S) */
-const MINOR_SHARE = 0.02;
-const INELIGIBLE_SHARE = 0.1;
-const MAIL_WAIT_S = 60;
-const GRACEFUL_STOP_S = 30;
 
 export interface SimulateFlags {
   scale: number;
@@ -63,16 +59,6 @@ export interface SimulateFlags {
 }
 
 export class BadInput extends Error {}
-
-function windowFlag(v: string): [number, number] {
-  const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v);
-  if (!m || Number(m[1]) >= Number(m[2])) {
-    throw new InvalidArgumentError(
-      `--window: expected FROM-TO in profile minutes with FROM < TO, e.g. 0-120, got '${v}'`,
-    );
-  }
-  return [Number(m[1]), Number(m[2])];
-}
 
 /** An interval that keeps a run to about 1,300 intervals: 1 s for a rehearsal-length replay, 60 s for the day. */
 function autoInterval(seconds: number): number {
@@ -115,8 +101,8 @@ export function simulationInputs(f: SimulateFlags): {
       seed: f.seed,
       model: DEFAULT_MODEL,
       retry: RETRY_POLICY,
-      minorShare: MINOR_SHARE,
-      ineligibleShare: INELIGIBLE_SHARE,
+      minorShare: ARRIVAL_MIX.minorShare,
+      ineligibleShare: ARRIVAL_MIX.ineligibleShare,
       mailWaitS: MAIL_WAIT_S,
       gracefulStopS: GRACEFUL_STOP_S,
       maxVUs: f.maxVus ?? Number.POSITIVE_INFINITY,
@@ -159,7 +145,11 @@ export function simulateCommand(): Command {
       "think times are the behaviour model's delays over this (default: --compress)",
       numberIn('--think-compress', 1, 1e9),
     )
-    .option('--window <from-to>', 'simulate only these profile minutes, e.g. 0-120', windowFlag)
+    .option(
+      '--window <from-to>',
+      'simulate only these profile minutes, e.g. 0-120',
+      profileWindow('--window'),
+    )
     .option(
       '--profile <csv>',
       'arrivals per minute (or second) replacing the 2020 profile',

@@ -1,0 +1,95 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { ServiceKnobError } from '../../model/service-design.ts';
+import { type RunRecord, RunRecordError, readRunRecord } from '../../reports/record.ts';
+import {
+  type Calibration,
+  CalibrationFileError,
+  DEFAULT_CALIBRATION_FILE,
+  loadCalibration,
+} from '../../simulator/calibration.ts';
+import { FitError, type FitSummary, fitCalibration } from '../../simulator/fit.ts';
+import { existingFile, outputFile } from './flags.ts';
+
+/**
+ * `gelombang calibrate <run-dir>`: fits a calibration file (simulator/calibration.ts) on a measured
+ * run record (simulator/fit.ts says how) and writes it, by default as <run-dir>/calibration.json,
+ * for `simulate --calibration`. Exit codes: 0 written, 2 bad input (the message names the file
+ * and the field; nothing is written).
+ */
+
+const EXIT_BAD_INPUT = 2;
+
+/** A measured record and the calibration fitted on it; a bad file or field is a message naming it. */
+export function fitRun(dir: string, priorFile: string): { record: RunRecord; fit: FitSummary } | string {
+  try {
+    const record = readRunRecord(dir);
+    if (record.manifest.engine.name === 'simulator')
+      return `${dir}/run.json engine: a simulated run; calibrate on a measured one`;
+    return { record, fit: fitCalibration(record, loadCalibration(priorFile)) };
+  } catch (err) {
+    if (
+      err instanceof RunRecordError ||
+      err instanceof CalibrationFileError ||
+      err instanceof FitError ||
+      err instanceof CapacityFileError ||
+      err instanceof ServiceKnobError
+    )
+      return err.message;
+    throw err;
+  }
+}
+
+function describeFit(c: Calibration, f: FitSummary): string[] {
+  const lines = [`CPU per request, scrypt included (ms), fitted on ${f.cpuIntervals} intervals:`];
+  for (const [step, ms] of Object.entries(f.perRequestCpuMs)) lines.push(`  ${step.padEnd(18)} ${ms}`);
+  if (c.service.effectiveCores !== undefined)
+    lines.push(`effective cores of the service: ${c.service.effectiveCores}`);
+  for (const [dep, s] of Object.entries(c.stations)) lines.push(`station ${dep}: ${JSON.stringify(s)}`);
+  return lines;
+}
+
+interface CalibrateFlags {
+  out?: string;
+  prior?: string;
+  force?: boolean;
+}
+
+export function calibrateCommand(): Command {
+  return new Command('calibrate')
+    .description(
+      "fit the simulator's calibration (each step's CPU, the service's effective cores, the stations) on a measured run record",
+    )
+    .argument('<run-dir>', 'a run directory written by `gelombang rehearse` (results/<run-id>)')
+    .option(
+      '--out <file>',
+      'where to write the calibration (default <run-dir>/calibration.json)',
+      outputFile('--out'),
+    )
+    .option(
+      '--prior <file>',
+      'the calibration whose scrypt and commit costs are kept and towards which the fit leans (default simulator/calibration.default.json)',
+      existingFile('--prior'),
+    )
+    .option('--force', 'overwrite an existing calibration file')
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+    })
+    .action((dir: string, f: CalibrateFlags) => {
+      const fail = (message: string) => {
+        console.error(`error: ${message}`);
+        process.exitCode = EXIT_BAD_INPUT;
+      };
+      const runDir = resolve(dir);
+      const out = resolve(f.out ?? join(runDir, 'calibration.json'));
+      if (existsSync(out) && !f.force) return fail(`--out: ${out} exists (--force to overwrite)`);
+      const fitted = fitRun(runDir, f.prior ?? DEFAULT_CALIBRATION_FILE);
+      if (typeof fitted === 'string') return fail(fitted);
+      const c = fitted.fit.calibration;
+      writeFileSync(out, `${JSON.stringify(c, null, 2)}\n`);
+      for (const line of describeFit(c, fitted.fit)) console.log(line);
+      console.log(`calibration: ${out}`);
+    });
+}

@@ -1,0 +1,132 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gelombang } from '../../test/support/gelombang-cli.ts';
+
+/**
+ * calibrate and validate on records whose truth is known: a simulated run relabelled as measured
+ * (the simulator must predict itself from a calibration fitted on it), the same with a step made
+ * slower than anything the model would give, and records that cannot be validated.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'gelombang-validate-'));
+const measured = join(dir, 'measured');
+
+/** A run record as a rehearsal would leave it: the simulator's, with its engine and simulation block taken off. */
+function asMeasured(from: string, to: string, change: (m: Record<string, unknown>) => void = () => {}): void {
+  cpSync(from, to, { recursive: true });
+  const file = join(to, 'run.json');
+  const m = JSON.parse(readFileSync(file, 'utf8'));
+  m.engine = { name: 'gelombang', version: m.engine.version };
+  delete m.simulation;
+  change(m);
+  writeFileSync(file, JSON.stringify(m));
+}
+
+beforeAll(() => {
+  const r = gelombang(
+    [
+      'simulate',
+      '--scale',
+      '0.0005',
+      '--window',
+      '0-30',
+      '--compress',
+      '60',
+      '--results',
+      dir,
+      '--run-id',
+      'sim',
+      '-q',
+    ],
+    120_000,
+  );
+  expect(r.status, r.stderr).toBe(0);
+  asMeasured(join(dir, 'sim'), measured);
+}, 120_000);
+
+describe('validate', () => {
+  it('exits 0 when the simulator predicts the run within tolerance, and prints each step and stage', () => {
+    const r = gelombang(['validate', measured]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/create_account\s+\d+\s+[\d.]+ -> [\d.]+\s+ok/);
+    for (const stage of ['registered', 'email_verified', 'joined_wave']) expect(r.stdout).toContain(stage);
+    expect(r.stdout).toContain('first to saturate:');
+    expect(r.stdout).toContain('WITHIN TOLERANCE');
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  it('exits 1 when a step was measured slower than the prediction by more than 15 %, marking it', () => {
+    const slow = join(dir, 'slow');
+    asMeasured(join(dir, 'sim'), slow, (m) => {
+      const steps = (m.totals as { steps: Array<{ step: string; p95Ms: number }> }).steps;
+      const s = steps.find((x) => x.step === 'create_account') as { p95Ms: number };
+      s.p95Ms *= 2;
+    });
+    const r = gelombang(['validate', slow]);
+    expect(r.stdout).toMatch(/create_account.*XX/);
+    expect(r.stdout).toContain('OUTSIDE TOLERANCE');
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it('exits 2 naming the file and the field for a record it cannot validate', () => {
+    const noCapacity = join(dir, 'no-capacity');
+    asMeasured(join(dir, 'sim'), noCapacity, (m) => {
+      (m.stack as { capacity: unknown }).capacity = null;
+    });
+    const a = gelombang(['validate', noCapacity]);
+    expect(a.status).toBe(2);
+    expect(a.stderr).toContain(join(noCapacity, 'run.json'));
+    expect(a.stderr).toContain('stack.capacity');
+
+    const simulated = gelombang(['validate', join(dir, 'sim')]);
+    expect(simulated.status).toBe(2);
+    expect(simulated.stderr).toContain('engine');
+
+    const missing = gelombang(['validate', join(dir, 'nothing-here')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('run.json');
+  }, 60_000);
+});
+
+describe('calibrate', () => {
+  it('writes a calibration that simulate reads, and nothing on bad input', () => {
+    const out = join(dir, 'calibration.json');
+    const r = gelombang(['calibrate', measured, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const c = JSON.parse(readFileSync(out, 'utf8'));
+    expect(c.source).toBe(measured);
+    expect(c.service.effectiveCores).toBeGreaterThan(0);
+    const sim = gelombang(
+      [
+        'simulate',
+        '--scale',
+        '0.0005',
+        '--window',
+        '0-5',
+        '--calibration',
+        out,
+        '--results',
+        dir,
+        '--run-id',
+        'recal',
+        '-q',
+      ],
+      60_000,
+    );
+    expect(sim.status, sim.stderr).toBe(0);
+    expect(sim.stdout).toContain(`calibration: ${measured}`);
+
+    const again = gelombang(['calibrate', measured, '--out', out]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toContain('--force');
+
+    const bad = join(dir, 'bad.json');
+    rmSync(bad, { force: true });
+    const noCapacity = gelombang(['calibrate', join(dir, 'no-capacity'), '--out', bad]);
+    expect(noCapacity.status).toBe(2);
+    expect(noCapacity.stderr).toContain('stack.capacity');
+    expect(existsSync(bad)).toBe(false);
+  }, 120_000);
+});

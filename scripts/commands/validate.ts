@@ -1,0 +1,262 @@
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { CapacityFileError } from '../../model/capacity.ts';
+import { STAGES } from '../../model/funnel.ts';
+import { ServiceKnobError } from '../../model/service-design.ts';
+import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
+import type { RunRecord } from '../../reports/record.ts';
+import {
+  CalibrationFileError,
+  DEFAULT_CALIBRATION_FILE,
+  loadCalibration,
+} from '../../simulator/calibration.ts';
+import { simulateDay } from '../../simulator/day.ts';
+import { FitError } from '../../simulator/fit.ts';
+import { dayOfRecord } from '../../simulator/measured-run.ts';
+import { simulatedRecord } from '../../simulator/record.ts';
+import { fitRun } from './calibrate.ts';
+import { existingFile } from './flags.ts';
+
+/**
+ * `gelombang validate <run-dir>`: calibrates on a measured run (or takes --calibration), simulates
+ * the same replay (simulator/measured-run.ts), and prints predicted against measured: per step,
+ * throughput (requests over the run), p50, p95 and the error share; per stage, the funnel; and
+ * the first resource to saturate, each side as the report reads it (reports/funnel-report.ts).
+ * Writes nothing. Exit codes: 0 within tolerance, 1 outside, 2 bad input (the message names the
+ * file and the field).
+ *
+ * Tolerances (issue 14): 15 % on each step's throughput and p95, 5 points on each stage's
+ * conversion, and the same first resource. A step with fewer than MIN_REQUESTS measured requests
+ * is shown but not judged: its p95 is one or two requests, and its count is the funnel's, judged
+ * there. A stage is judged when the stage before it was reached by at least MIN_REACHED.
+ */
+
+const TOLERANCE = { throughput: 0.15, p95: 0.15, conversionPoints: 5 } as const;
+const MIN_REQUESTS = 30;
+const MIN_REACHED = 20;
+
+const EXIT_OUTSIDE = 1;
+const EXIT_BAD_INPUT = 2;
+
+interface ValidateFlags {
+  calibration?: string;
+  prior?: string;
+}
+
+export function validateCommand(): Command {
+  return new Command('validate')
+    .description(
+      'calibrate on a measured run, simulate the same replay and compare, per step and per stage, with the tolerances of issue 14',
+    )
+    .argument('<run-dir>', 'a run directory written by `gelombang rehearse` (results/<run-id>)')
+    .option(
+      '--calibration <file>',
+      'use this calibration instead of fitting one on the run',
+      existingFile('--calibration'),
+    )
+    .option(
+      '--prior <file>',
+      'the calibration the fit leans towards (default simulator/calibration.default.json)',
+      existingFile('--prior'),
+    )
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+    })
+    .action((dir: string, f: ValidateFlags) => {
+      const fail = (message: string) => {
+        console.error(`error: ${message}`);
+        process.exitCode = EXIT_BAD_INPUT;
+      };
+      const runDir = resolve(dir);
+      const fitted = fitRun(runDir, f.prior ?? DEFAULT_CALIBRATION_FILE);
+      if (typeof fitted === 'string') return fail(fitted);
+      const measured = fitted.record;
+      let day: ReturnType<typeof dayOfRecord>;
+      try {
+        const calibration = f.calibration ? loadCalibration(f.calibration) : fitted.fit.calibration;
+        day = dayOfRecord(measured, calibration);
+      } catch (err) {
+        if (
+          err instanceof CalibrationFileError ||
+          err instanceof FitError ||
+          err instanceof CapacityFileError ||
+          err instanceof ServiceKnobError
+        )
+          return fail(err.message);
+        throw err;
+      }
+      const result = simulateDay(day);
+      const { SERVICE_PROFILE = 'custom', ...knobs } = measured.manifest.stack.knobs;
+      const sim = simulatedRecord(
+        {
+          runId: `${measured.manifest.runId}-predicted`,
+          engineVersion: measured.manifest.engine.version,
+          profileFile: measured.manifest.replay?.profile ?? '',
+          serviceProfile: SERVICE_PROFILE,
+          knobs,
+          calibrationSource: day.calibration.source,
+          overrides: {},
+          day,
+        },
+        result,
+      );
+      const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
+      const v = compareRuns(measured, predicted);
+      console.log(
+        `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${day.calibration.service.effectiveCores ?? day.cores} effective, seed ${day.seed})`,
+      );
+      process.stdout.write(renderValidation(v));
+      if (!v.ok) process.exitCode = EXIT_OUTSIDE;
+    });
+}
+
+/**
+ * The simulated record made comparable with the measured one: with the measured CPU of the
+ * processes it does not model (the load generator, the mocks), inputs of the run rather than
+ * predictions, without which the report could not call the machine's CPU saturated as it does on
+ * the measured side; and without the utilisation of resources the measured record cannot show
+ * (the service's event loop and SQLite lock), which could otherwise be named first to saturate
+ * against a record that has no way to name them.
+ */
+function comparable(predicted: RunRecord, measured: RunRecord): RunRecord {
+  const n = predicted.timeseries.t.length;
+  const shown = new Set(
+    measured.timeseries.series
+      .filter((s) => s.name === 'dependency_utilisation')
+      .map((s) => s.labels.dependency),
+  );
+  const others = measured.timeseries.series
+    .filter((s) => s.name === 'process_cpu_cores' && s.labels.process !== 'registration')
+    .map((s) => ({ ...s, values: Array.from({ length: n }, (_, i) => s.values[i] ?? null) }));
+  const kept = predicted.timeseries.series.filter(
+    (s) => s.name !== 'dependency_utilisation' || shown.has(s.labels.dependency),
+  );
+  return {
+    ...predicted,
+    manifest: { ...predicted.manifest, machine: measured.manifest.machine },
+    timeseries: { ...predicted.timeseries, series: [...kept, ...others] },
+  };
+}
+
+interface Compared {
+  measured: number | null;
+  predicted: number | null;
+  /** null: not judged (too few, or nothing to compare) */
+  ok: boolean | null;
+}
+
+interface Validation {
+  steps: Array<{
+    step: string;
+    requests: number;
+    throughput: Compared;
+    p50Ms: Compared;
+    p95Ms: Compared;
+    errorShare: Compared;
+  }>;
+  stages: Array<{ stage: string; reached: Compared; conversion: Compared }>;
+  firstSaturated: {
+    measured: { name: string; tSeconds: number } | null;
+    predicted: { name: string; tSeconds: number } | null;
+    ok: boolean;
+  };
+  ok: boolean;
+}
+
+const relativeOk = (m: number | null, p: number | null, tol: number): boolean | null =>
+  m === null || p === null || m === 0 ? null : Math.abs(p - m) / m <= tol;
+
+function compareRuns(measured: RunRecord, predicted: RunRecord): Validation {
+  const durM = measured.manifest.replay?.durationSeconds ?? 1;
+  const durP = predicted.manifest.replay?.durationSeconds ?? 1;
+  const predSteps = new Map(predicted.manifest.totals.steps.map((s) => [s.step, s]));
+  const steps = measured.manifest.totals.steps
+    .filter((s) => predSteps.has(s.step))
+    .map((s) => {
+      const p = predSteps.get(s.step) as (typeof predicted.manifest.totals.steps)[number];
+      const judged = s.requests >= MIN_REQUESTS;
+      const judge = (ok: boolean | null) => (judged ? ok : null);
+      const tm = s.requests / durM;
+      const tp = p.requests / durP;
+      return {
+        step: s.step,
+        requests: s.requests,
+        throughput: { measured: tm, predicted: tp, ok: judge(relativeOk(tm, tp, TOLERANCE.throughput)) },
+        p50Ms: { measured: s.p50Ms, predicted: p.p50Ms, ok: null },
+        p95Ms: {
+          measured: s.p95Ms,
+          predicted: p.p95Ms,
+          ok: judge(relativeOk(s.p95Ms, p.p95Ms, TOLERANCE.p95)),
+        },
+        errorShare: {
+          measured: s.requests > 0 ? s.failed / s.requests : null,
+          predicted: p.requests > 0 ? p.failed / p.requests : null,
+          ok: null,
+        },
+      };
+    });
+  const fm = funnelRows(measured);
+  const fp = funnelRows(predicted);
+  const stages = STAGES.map((stage, i) => {
+    const m = fm[i] as (typeof fm)[number];
+    const p = fp[i] as (typeof fp)[number];
+    const before = i > 0 ? (fm[i - 1] as (typeof fm)[number]).reached : 0;
+    const judged = i > 0 && before >= MIN_REACHED && m.conversion !== null && p.conversion !== null;
+    return {
+      stage,
+      reached: { measured: m.reached, predicted: p.reached, ok: null },
+      conversion: {
+        measured: m.conversion,
+        predicted: p.conversion,
+        ok: judged
+          ? Math.abs((p.conversion as number) - (m.conversion as number)) * 100 <= TOLERANCE.conversionPoints
+          : null,
+      },
+    };
+  });
+  const first = (r: RunRecord) => {
+    const f = buildReport(r).bottleneck.firstSaturated[0];
+    return f ? { name: f.name, tSeconds: f.tSeconds } : null;
+  };
+  const sm = first(measured);
+  const sp = first(predicted);
+  const firstSaturated = { measured: sm, predicted: sp, ok: (sm?.name ?? null) === (sp?.name ?? null) };
+  const judged = [
+    ...steps.flatMap((s) => [s.throughput.ok, s.p95Ms.ok]),
+    ...stages.map((s) => s.conversion.ok),
+    firstSaturated.ok,
+  ];
+  return { steps, stages, firstSaturated, ok: judged.every((x) => x !== false) };
+}
+
+const fmt = (x: number | null, digits = 0) => (x === null ? 'n/a' : x.toFixed(digits));
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+const mark = (ok: boolean | null) => (ok === null ? '  ' : ok ? 'ok' : 'XX');
+
+/** The comparison as a plain table: measured, predicted, and whether it is within tolerance. */
+function renderValidation(v: Validation): string {
+  const lines = [
+    'per step (measured -> predicted; ok/XX: within tolerance or not; blank: not judged)',
+    `  ${'step'.padEnd(18)} ${'requests'.padStart(8)}   ${'throughput /s'.padEnd(22)} ${'p50 ms'.padEnd(18)} ${'p95 ms'.padEnd(22)} error share`,
+  ];
+  for (const s of v.steps) {
+    lines.push(
+      `  ${s.step.padEnd(18)} ${String(s.requests).padStart(8)}   ${`${fmt(s.throughput.measured, 2)} -> ${fmt(s.throughput.predicted, 2)}`.padEnd(19)} ${mark(s.throughput.ok)} ${`${fmt(s.p50Ms.measured)} -> ${fmt(s.p50Ms.predicted)}`.padEnd(18)} ${`${fmt(s.p95Ms.measured)} -> ${fmt(s.p95Ms.predicted)}`.padEnd(19)} ${mark(s.p95Ms.ok)} ${pct(s.errorShare.measured)} -> ${pct(s.errorShare.predicted)}`,
+    );
+  }
+  lines.push('per stage (reached; conversion from the stage before)');
+  for (const s of v.stages) {
+    lines.push(
+      `  ${s.stage.padEnd(18)} ${`${fmt(s.reached.measured)} -> ${fmt(s.reached.predicted)}`.padEnd(18)} ${`${pct(s.conversion.measured)} -> ${pct(s.conversion.predicted)}`.padEnd(22)} ${mark(s.conversion.ok)}`,
+    );
+  }
+  const f = (x: Validation['firstSaturated']['measured']) =>
+    x ? `${x.name} at t=${Math.round(x.tSeconds)} s` : 'nothing';
+  lines.push(
+    `first to saturate: ${f(v.firstSaturated.measured)} -> ${f(v.firstSaturated.predicted)} ${mark(v.firstSaturated.ok)}`,
+    v.ok
+      ? `WITHIN TOLERANCE (throughput and p95 ${TOLERANCE.throughput * 100} %, conversion ${TOLERANCE.conversionPoints} points, same first resource)`
+      : `OUTSIDE TOLERANCE (throughput and p95 ${TOLERANCE.throughput * 100} %, conversion ${TOLERANCE.conversionPoints} points, same first resource)`,
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,371 @@
+import { type Capacity, type DependencyName, parseCapacity } from '../model/capacity.ts';
+import { parseServiceKnobs, type ServiceKnobs } from '../model/service-design.ts';
+import { meanServiceMs } from '../model/station.ts';
+import { type RunRecord, seriesValues } from '../reports/record.ts';
+import {
+  type Calibration,
+  COSTED_STEPS,
+  type CostedStep,
+  parseCalibration,
+  scryptCpuMs,
+} from './calibration.ts';
+
+/**
+ * `gelombang calibrate`: a calibration fitted on a measured run record.
+ *
+ * CPU per step. Each interval i of the record gives the registration process's CPU (ms, from
+ * process_cpu_cores) and each step's requests (step_requests). The model is
+ * cpu_i = sum_j requests_ij x c_j, with c_j >= 0 the whole CPU of one request of step j
+ * (scrypt included, which sign-up and login run: a column of hashes, whose cost scales the prior's
+ * scrypt). Loads rise and fall together and login always precedes submit_biodata, so the columns
+ * are nearly collinear: the fit leans on the prior calibration where the run says little (see
+ * nnlsPrior), and only each step's whole cost is identified, not its split into scrypt and the rest.
+ *
+ * Effective cores. The service shared the machine with the load generator and the mocks; it had
+ * the machine's cores less what the others used, on average, while requests were coming.
+ *
+ * Stations. The mocks enforce the capacity file the run recorded, so its service times stand;
+ * the record's utilisation (the busiest of a few readings per interval) is too coarse to refit
+ * them, and the Little's-law ratio of busy servers to call rate x mean service time is reported
+ * as a diagnostic only (fitStation says why). A station that refused for a full queue while never
+ * all busy behaved as having the most servers it was seen to use: its effective concurrency.
+ */
+
+/** how far from the prior's cost a step's cost is expected to be (one standard deviation, relative) */
+const PRIOR_SPREAD = 0.5;
+/** fewer unsaturated intervals than this with calls: the station is left as configured */
+const MIN_INTERVALS = 10;
+/** a station busier than this is treated as saturated (its busy servers are capped) */
+const UNSATURATED = 0.9;
+
+/** a step's median this many times its best marks a backlog, if also at least BACKLOG_MIN_MS */
+const BACKLOG = 5;
+const BACKLOG_MIN_MS = 250;
+const MIN_BACKLOGGED = 3;
+
+/** Which step's requests call each dependency (the route's call graph in the service). */
+const CALLERS: Record<DependencyName, CostedStep> = {
+  dukcapil: 'submit_biodata',
+  dapodik: 'submit_biodata',
+  dtks: 'submit_biodata',
+  email: 'create_account',
+  upload: 'upload_photo',
+};
+const HASHING: ReadonlySet<CostedStep> = new Set(['create_account', 'login']);
+
+export class FitError extends Error {
+  override name = 'FitError';
+}
+
+/** The service's knobs as the run recorded them (the service profile's name aside). */
+export function recordedKnobs(r: RunRecord): ServiceKnobs {
+  const { SERVICE_PROFILE: _, ...knobs } = r.manifest.stack.knobs;
+  return parseServiceKnobs(knobs, `${r.dir}/run.json stack.knobs`);
+}
+
+/** The capacity file the mocks ran with, as run.json recorded it. */
+export function recordedCapacity(r: RunRecord): Capacity {
+  if (r.manifest.stack.capacity === null || r.manifest.stack.capacity === undefined)
+    throw new FitError(`${r.dir}/run.json stack.capacity: the run did not record its capacity file`);
+  return parseCapacity(r.manifest.stack.capacity, `${r.dir}/run.json stack.capacity`);
+}
+
+const nums = (v: Array<number | null> | undefined, n: number): number[] =>
+  Array.from({ length: n }, (_, i) => v?.[i] ?? 0);
+
+/** Solves a x = b (a small, symmetric, positive definite) by Gaussian elimination with pivoting. */
+function solve(a: number[][], b: number[]): number[] {
+  const m = a.map((row, i) => [...row, b[i] as number]);
+  const k = b.length;
+  for (let c = 0; c < k; c++) {
+    let p = c;
+    for (let r = c + 1; r < k; r++)
+      if (Math.abs((m[r] as number[])[c] as number) > Math.abs((m[p] as number[])[c] as number)) p = r;
+    [m[c], m[p]] = [m[p] as number[], m[c] as number[]];
+    const pivot = (m[c] as number[])[c] as number;
+    for (let r = c + 1; r < k; r++) {
+      const f = ((m[r] as number[])[c] as number) / pivot;
+      for (let j = c; j <= k; j++)
+        (m[r] as number[])[j] = ((m[r] as number[])[j] as number) - f * ((m[c] as number[])[j] as number);
+    }
+  }
+  const x = new Array<number>(k).fill(0);
+  for (let r = k - 1; r >= 0; r--) {
+    let v = (m[r] as number[])[k] as number;
+    for (let j = r + 1; j < k; j++) v -= ((m[r] as number[])[j] as number) * (x[j] as number);
+    x[r] = v / ((m[r] as number[])[r] as number);
+  }
+  return x;
+}
+
+/**
+ * Non-negative least squares leaning towards `prior` (a Gaussian prior: each coefficient within
+ * PRIOR_SPREAD of the prior's value, at least 1 ms): minimises |y - Xc|^2 / sigma^2 +
+ * sum_a (c_a - prior_a)^2 / tau_a^2, sigma^2 the residual variance of a nearly unconstrained first
+ * fit over the intervals. So a step the run informs (many requests) follows the run, one it barely
+ * informs (five logins) keeps the prior's cost, and exact data give the exact costs. The normal
+ * equations are solved directly (a handful of unknowns); a coefficient that comes out negative is
+ * held at 0 and the rest solved again, until none is.
+ */
+function nnlsPrior(x: number[][], y: number[], prior: number[], intervals: number): number[] {
+  const k = prior.length;
+  const gram = Array.from({ length: k }, (_, a) =>
+    Array.from({ length: k }, (_, b) => x.reduce((s, row) => s + (row[a] as number) * (row[b] as number), 0)),
+  );
+  const xty = Array.from({ length: k }, (_, a) =>
+    x.reduce((s, row, i) => s + (row[a] as number) * (y[i] as number), 0),
+  );
+  const fitWith = (lambda: number[]): number[] => {
+    const free = Array.from({ length: k }, (_, a) => a);
+    const c = new Array<number>(k).fill(0);
+    while (free.length > 0) {
+      const sub = free.map((a) =>
+        free.map((b) => ((gram[a] as number[])[b] as number) + (a === b ? (lambda[a] as number) : 0)),
+      );
+      const sol = solve(
+        sub,
+        free.map((a) => (xty[a] as number) + (lambda[a] as number) * (prior[a] as number)),
+      );
+      let worst = -1;
+      sol.forEach((v, i) => {
+        if (v < 0 && (worst < 0 || v < (sol[worst] as number))) worst = i;
+      });
+      if (worst < 0) {
+        free.forEach((a, i) => {
+          c[a] = sol[i] as number;
+        });
+        return c;
+      }
+      free.splice(worst, 1);
+    }
+    return c;
+  };
+  // First pass: barely held (a millionth of each column's own weight), to measure the noise.
+  const first = fitWith(prior.map((_, a) => 1e-6 * ((gram[a] as number[])[a] as number) || 1e-9));
+  let sse = 0;
+  for (let i = 0; i < intervals; i++) {
+    const row = x[i] as number[];
+    sse += ((y[i] as number) - row.reduce((s, v, a) => s + v * (first[a] as number), 0)) ** 2;
+  }
+  const sigma2 = sse / Math.max(1, intervals - k);
+  return fitWith(prior.map((p) => sigma2 / Math.max(PRIOR_SPREAD * p, 1) ** 2));
+}
+
+export interface FitSummary {
+  calibration: Calibration;
+  /** intervals of the record the CPU fit used */
+  cpuIntervals: number;
+  /** the fitted CPU of one request of each step, scrypt included */
+  perRequestCpuMs: Record<CostedStep, number>;
+}
+
+export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
+  const ts = r.timeseries;
+  const n = ts.t.length;
+  const dt = ts.intervalSeconds;
+  const knobs = recordedKnobs(r);
+  const capacity = recordedCapacity(r);
+  const scrypt = scryptCpuMs(prior, knobs.SCRYPT_N);
+  const reasons: Record<string, string> = {};
+  const requests = COSTED_STEPS.map((step) =>
+    nums(seriesValues(ts, 'step_requests', { step }), n).map((v) => v * dt),
+  );
+  const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
+  // Columns: each step's requests (CPU besides scrypt) and the hashes (sign-ups and logins: scrypt's
+  // CPU, leaning towards the prior's measured cost). No idle level: the simulator charges CPU only
+  // to requests, and an intercept would take the CPU of requests counted in a later interval.
+  const hashes = Array.from({ length: n }, (_, i) =>
+    COSTED_STEPS.reduce((a, s, j) => a + (HASHING.has(s) ? ((requests[j] as number[])[i] as number) : 0), 0),
+  );
+  const priorCoef = [...COSTED_STEPS.map((s) => prior.service.stepCpuMs[s]), scrypt];
+  let coef = priorCoef;
+  const used: number[] = [];
+  if (cpu) {
+    for (let i = 0; i < n; i++) if (cpu[i] !== null && cpu[i] !== undefined) used.push(i);
+  }
+  if (used.length >= priorCoef.length + 2) {
+    const row = (i: number) => [...requests.map((col) => col[i] as number), hashes[i] as number];
+    const x = used.map(row);
+    const y = used.map((i) => (cpu?.[i] as number) * dt * 1000);
+    // A request's CPU is spent before the interval that counts it done: under a backlog the two
+    // drift apart, but over the whole run they add up. The run's totals count as many rows.
+    const weight = Math.sqrt(used.length);
+    x.push(
+      x.reduce(
+        (acc, r) => acc.map((v, a) => v + (r[a] as number) * weight),
+        new Array<number>(priorCoef.length).fill(0),
+      ),
+    );
+    y.push(y.reduce((a, v) => a + v * weight, 0));
+    coef = nnlsPrior(x, y, priorCoef, used.length);
+    reasons['service.stepCpuMs'] =
+      `Fitted on ${r.dir}: the registration process's CPU per interval (process_cpu_cores, ${used.length} intervals of ${dt} s, and their total) against each step's requests, non-negative least squares leaning on the prior where the run says little (${prior.source}).`;
+    reasons['service.scryptCpuMs'] =
+      `The prior's (${prior.source}), scaled by the CPU per hash fitted on ${r.dir} at N=${knobs.SCRYPT_N}: ${round(coef[COSTED_STEPS.length] as number)} ms against ${round(scrypt)} ms.`;
+  } else {
+    reasons['service.stepCpuMs'] =
+      `Kept from ${prior.source}: ${r.dir} has ${used.length} intervals of the registration process's CPU, too few to fit ${COSTED_STEPS.length} steps.`;
+  }
+  const stepCpuMs = Object.fromEntries(COSTED_STEPS.map((s, j) => [s, round(coef[j] as number)])) as Record<
+    CostedStep,
+    number
+  >;
+  const hashMs = coef[COSTED_STEPS.length] as number;
+  const scryptScale = scrypt > 0 && hashMs > 0 ? hashMs / scrypt : 1;
+  const per = COSTED_STEPS.map((s) => (stepCpuMs[s] as number) + (HASHING.has(s) ? hashMs : 0));
+
+  const service: Calibration['service'] = {
+    ...prior.service,
+    stepCpuMs,
+    scryptCpuMs: {
+      n1024: round(prior.service.scryptCpuMs.n1024 * scryptScale),
+      n16384: round(prior.service.scryptCpuMs.n16384 * scryptScale),
+    },
+  };
+  const cores = r.manifest.machine?.cores;
+  if (cores) {
+    const effective = effectiveCores(r, cores, requests);
+    service.effectiveCores = effective.cores;
+    reasons['service.effectiveCores'] = effective.reason;
+  }
+
+  const stations: Calibration['stations'] = {};
+  for (const dep of Object.keys(CALLERS) as DependencyName[]) {
+    const fit = fitStation(r, dep, capacity, requests[COSTED_STEPS.indexOf(CALLERS[dep])] as number[], knobs);
+    reasons[`stations.${dep}`] = fit.reason;
+    if (fit.station) stations[dep] = fit.station;
+  }
+
+  const calibration = parseCalibration(
+    {
+      format: prior.format,
+      version: prior.version,
+      source: r.dir,
+      measuredOn: `${r.manifest.machine ? `${r.manifest.machine.cores} cores (${r.manifest.machine.cpu}), Node ${r.manifest.machine.node}` : 'an unrecorded machine'}, run ${r.manifest.runId} (${r.manifest.startedAt})`,
+      service,
+      stations,
+      reasons: { ...prior.reasons, ...reasons },
+    },
+    `${r.dir} (fitted calibration)`,
+  );
+  return {
+    calibration,
+    cpuIntervals: used.length,
+    perRequestCpuMs: Object.fromEntries(COSTED_STEPS.map((s, j) => [s, round(per[j] as number)])) as Record<
+      CostedStep,
+      number
+    >,
+  };
+}
+
+/**
+ * The cores the service could use. By default the machine's less what the run's other processes
+ * used while requests came; but the machine may be shared with work the record does not see. So
+ * where the service was backlogged (a step's median latency at least BACKLOG x its best, with no
+ * dependency saturated, so the wait was the service's own), the CPU it then used is all it could
+ * get, and the smaller of the two is taken.
+ */
+function effectiveCores(
+  r: RunRecord,
+  cores: number,
+  requests: number[][],
+): { cores: number; reason: string } {
+  const ts = r.timeseries;
+  const n = ts.t.length;
+  const others = ts.series.filter(
+    (s) => s.name === 'process_cpu_cores' && s.labels.process !== 'registration',
+  );
+  const busy = Array.from({ length: n }, (_, i) => i).filter((i) =>
+    requests.some((col) => (col[i] as number) > 0),
+  );
+  const othersMean =
+    busy.length > 0
+      ? busy.reduce((a, i) => a + others.reduce((s, o) => s + (o.values[i] ?? 0), 0), 0) / busy.length
+      : 0;
+  const left = Math.min(cores, Math.max(0.1, cores - othersMean));
+  const base = `${cores} cores (run.json machine) less ${round(othersMean)} used on average by ${others.map((o) => o.labels.process).join(', ') || 'no other process'} while requests came (${busy.length} intervals): ${round(left)}`;
+  const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
+  const medians = ts.series.filter((s) => s.name === 'step_latency_ms' && s.labels.quantile === '0.5');
+  const saturated = ts.series.filter((s) => s.name === 'dependency_utilisation');
+  const backlogged: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (cpu?.[i] === null || cpu?.[i] === undefined) continue;
+    if (saturated.some((s) => (s.values[i] ?? 0) >= UNSATURATED)) continue;
+    const slow = medians.some((s) => {
+      const best = Math.min(...s.values.filter((v): v is number => v !== null && v > 0));
+      const v = s.values[i];
+      return (
+        v !== null && v !== undefined && Number.isFinite(best) && v >= BACKLOG * best && v >= BACKLOG_MIN_MS
+      );
+    });
+    if (slow) backlogged.push(i);
+  }
+  if (backlogged.length < MIN_BACKLOGGED) return { cores: round(left), reason: `${base}.` };
+  const got = backlogged.reduce((a, i) => a + (cpu?.[i] as number), 0) / backlogged.length;
+  return {
+    cores: round(Math.max(0.1, Math.min(left, got))),
+    reason: `${base}; while backlogged (${backlogged.length} intervals, no dependency saturated) the service used ${round(got)} cores: the machine was shared with work the record does not show. The smaller is taken.`,
+  };
+}
+
+function fitStation(
+  r: RunRecord,
+  dep: DependencyName,
+  capacity: Capacity,
+  callsPerInterval: number[],
+  knobs: ServiceKnobs,
+): { station?: NonNullable<Calibration['stations'][DependencyName]>; reason: string } {
+  const ts = r.timeseries;
+  const cfg = capacity[dep];
+  const util = seriesValues(ts, 'dependency_utilisation', { dependency: dep });
+  if (!util) return { reason: `As configured: ${r.dir} has no utilisation series for ${dep}.` };
+  if (dep === 'email' && knobs.EMAIL_DELIVERY === 'outbox')
+    return { reason: 'As configured: with the outbox, mails are not sent at the rate of a step.' };
+  const dt = ts.intervalSeconds;
+  const meanS = meanServiceMs(cfg.serviceTime) / 1000;
+  let measured = 0;
+  let expected = 0;
+  let intervals = 0;
+  let peak = 0;
+  for (let i = 0; i < ts.t.length; i++) {
+    const u = util[i];
+    if (u === null || u === undefined) continue;
+    peak = Math.max(peak, u);
+    const rate = (callsPerInterval[i] as number) / dt;
+    if (rate <= 0 || u >= UNSATURATED) continue;
+    measured += u * cfg.concurrency;
+    expected += rate * meanS;
+    intervals++;
+  }
+  const refusedFull = ts.series
+    .filter(
+      (s) =>
+        s.name === 'dependency_rejections' && s.labels.dependency === dep && s.labels.reason === 'queue_full',
+    )
+    .some((s) => s.values.some((v) => (v ?? 0) > 0));
+  const station: NonNullable<Calibration['stations'][DependencyName]> = {};
+  const notes: string[] = [];
+  if (refusedFull && peak < UNSATURATED) {
+    station.concurrency = Math.max(1, Math.round(peak * cfg.concurrency));
+    notes.push(
+      `refused for a full queue with at most ${Math.round(peak * 100)} % of its ${cfg.concurrency} servers busy: ${station.concurrency} effective`,
+    );
+  }
+  // Reported, not applied: the readings are the busiest of four a second, not the mean, and the
+  // configured mean counts a tail the station's timeout cuts; on a simulated run, whose service
+  // times are the configured ones by construction, the ratio came out 0.64. The mocks enforce
+  // the configured service time, so it stays.
+  if (intervals >= MIN_INTERVALS && expected > 0) {
+    notes.push(
+      `service time as configured (the mock enforces it); busy servers read ${round(measured / expected)} x what it gives at the measured call rate over ${intervals} unsaturated intervals (peak readings: a diagnostic, not a fit)`,
+    );
+  } else {
+    notes.push('service time as configured (the mock enforces it)');
+  }
+  const reason = `${dep}: ${notes.join('; ')}.`;
+  return Object.keys(station).length > 0 ? { station, reason } : { reason };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
