@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '../model/capacity.ts';
+import { STEPS, type Step } from '../model/funnel.ts';
 import { serviceTimeSchema } from '../model/station.ts';
 
 /**
@@ -14,16 +15,8 @@ import { serviceTimeSchema } from '../model/station.ts';
 const CALIBRATION_VERSION = 1;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
-export const COSTED_STEPS = [
-  'create_account',
-  'verify_email',
-  'login',
-  'submit_biodata',
-  'upload_photo',
-  'submit_assessment',
-  'join_wave',
-] as const;
-export type CostedStep = (typeof COSTED_STEPS)[number];
+export type CostedStep = Exclude<Step, 'read_status'>;
+export const COSTED_STEPS = STEPS.filter((s): s is CostedStep => s !== 'read_status');
 
 const ms = z.number().finite().nonnegative();
 const positiveMs = z.number().finite().positive();

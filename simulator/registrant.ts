@@ -1,5 +1,5 @@
 import { type BehaviourModel, backoffSeconds, decide, type RetryPolicy } from '../model/behaviour.ts';
-import { LATER_STAGES, type Outcome, type Stage } from '../model/funnel.ts';
+import { LATER_STAGES, type Outcome, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
 import { type Rng, rngFor } from '../model/random.ts';
 import type { CostedStep } from './calibration.ts';
@@ -61,14 +61,8 @@ const SUCCESS: Record<CostedStep, number> = {
   submit_assessment: 200,
   join_wave: 201,
 };
-const STEP_OF: Record<Stage, CostedStep> = {
-  registered: 'create_account',
-  email_verified: 'verify_email',
-  biodata_verified: 'submit_biodata',
-  photo_uploaded: 'upload_photo',
-  assessment_done: 'submit_assessment',
-  joined_wave: 'join_wave',
-};
+// Every stage is reached by a journey step, never by read_status.
+const STEP_OF = STEP_OF_STAGE as Record<Stage, CostedStep>;
 const RETRYABLE = new Set([0, 429, 502, 503, 504]);
 
 class Registrant implements Account {
