@@ -84,7 +84,14 @@ function header(c: Comparison): string[] {
   return [
     `# Comparison: ${c.baseline.runId} → ${c.candidate.runId}`,
     '',
-    `**Overall: ${OVERALL_MARK[c.overall.verdict]}**: ${c.overall.headline}.`,
+    // Two runs of different scenarios, replays or engines: the metrics below are not evidence of a
+    // change, so the headline must not read as "no change".
+    c.comparable
+      ? `**Overall: ${OVERALL_MARK[c.overall.verdict]}**: ${c.overall.headline}.`
+      : `**Overall: – not comparable**: ${c.warnings
+          .filter((w) => w.startsWith('not comparable: '))
+          .map((w) => w.slice('not comparable: '.length))
+          .join('; ')}.`,
     '',
     `Baseline \`${c.baseline.dir}\` (${c.baseline.scenario}, ${c.baseline.startedAt}); candidate \`${c.candidate.dir}\` (${c.candidate.scenario}, ${c.candidate.startedAt}).`,
     `Confidence ${(o.confidence * 100).toFixed(0)} %, minimum effect ${(o.minEffect * 100).toFixed(0)} %${adjusted}; intervals ${c.pairing === 'paired' ? 'paired by time' : 'compared unpaired'}. Metrics marked * gate the overall verdict.`,
