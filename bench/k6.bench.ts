@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
+import { freePort } from '../scripts/series/prometheus.ts';
 import { helloServer } from './hello.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -60,15 +60,6 @@ const runnerRun = (script: string, args: string[]) =>
     ...args,
     script,
   ]);
-
-/** A loopback port with nothing listening: every connection is refused at once. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function rateFrom(summaryFile: string): number {
   const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as { metrics: Record<string, { rate?: number }> };
@@ -147,7 +138,8 @@ export default async function () { await http.asyncRequest('GET', __ENV.TARGET);
       // ends each journey at its first request, so the run measures the VUs, not the journeys.
       const [bundled] = await bundleScenarios([join(ROOT, 'scenarios/registration-day.ts')], join(dir, 'k6'));
       const bundle = (bundled as { out: string }).out;
-      const port = await closedPort();
+      // A free port is one nothing listens on: every connection is refused at once.
+      const port = await freePort();
       const perVu = async (run: (scale: number) => Promise<Measured>) => {
         // Minute 0 of the 2020 day has 21,154 arrivals; a journey as long as the run holds one VU each.
         const [lo, hi] = [0.002, 0.02].map((s) => ({ scale: s, vus: Math.ceil(21154 * s) }));

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { bundleScenarios } from './commands/bundle.ts';
+import { findOnPath } from './series/prometheus.ts';
 
 /**
  * A rehearsal on a real k6 binary instead of the embedded runner: the scenario bundled as
@@ -16,12 +16,7 @@ export const K6_HOWTO =
 
 /** The k6 on PATH, or undefined. */
 export function findK6(path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'k6');
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return findOnPath('k6', path);
 }
 
 /** `k6 version`'s first word after "k6", or why it is not a k6. */

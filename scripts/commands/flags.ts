@@ -1,8 +1,13 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_PORTS, LOOPBACK } from '../../mock-services/ports.ts';
-import { parseServiceKnobs, ServiceKnobError, serviceKnobsSchema } from '../../model/service-design.ts';
+import {
+  parseServiceKnobs,
+  SERVICE_PROFILES,
+  ServiceKnobError,
+  serviceKnobsSchema,
+} from '../../model/service-design.ts';
 import { DurationError, parseGoDuration } from '../../runner/options/duration.ts';
 
 /**
@@ -280,4 +285,11 @@ export function knobsProblem(knobs: Record<string, string>, flag: string): strin
     if (err instanceof ServiceKnobError) return err.message;
     throw err;
   }
+}
+
+/** --service-profile: the registration service's design, one of model/service-design.ts's. */
+export function serviceProfileOption(): Option {
+  return new Option('--service-profile <name>', "the registration service's design")
+    .choices(Object.keys(SERVICE_PROFILES))
+    .default('2020');
 }

@@ -19,6 +19,7 @@ import {
   outputDir,
   profileWindow,
   runIdProblem,
+  serviceProfileOption,
   wholeNumberIn,
 } from './flags.ts';
 
@@ -144,11 +145,7 @@ export function rehearseCommand(): Command {
         'arrivals per minute (or second) replacing the 2020 profile',
         existingFile('--profile'),
       )
-      .addOption(
-        new Option('--service-profile <name>', "the registration service's design")
-          .choices(Object.keys(SERVICE_PROFILES))
-          .default('2020'),
-      )
+      .addOption(serviceProfileOption())
       .option(
         '--knob <KEY=VALUE>',
         'a registration service knob over the profile, e.g. SCRYPT_N=16384 (repeatable)',

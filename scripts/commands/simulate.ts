@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { loadCapacity } from '../../mock-services/capacity.ts';
 import { DEFAULT_MODEL, RETRY_POLICY } from '../../model/behaviour.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
@@ -19,7 +19,14 @@ import {
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
-import { existingFile, keyValue, numberIn, profileWindow, runIdProblem } from './flags.ts';
+import {
+  existingFile,
+  keyValue,
+  numberIn,
+  profileWindow,
+  runIdProblem,
+  serviceProfileOption,
+} from './flags.ts';
 
 /**
  * `gelombang simulate`: the registration day through the capacity simulator instead of a stack:
@@ -165,11 +172,7 @@ export function simulateCommand(): Command {
       'costs of the service and fitted stations (default simulator/calibration.default.json)',
       existingFile('--calibration'),
     )
-    .addOption(
-      new Option('--service-profile <name>', "the registration service's design")
-        .choices(Object.keys(SERVICE_PROFILES))
-        .default('2020'),
-    )
+    .addOption(serviceProfileOption())
     .option(
       '--knob <KEY=VALUE>',
       'a service knob over the profile, e.g. WORKERS=8 (repeatable)',

@@ -19,11 +19,11 @@ import {
 
 export const PROMETHEUS_PACKAGE = 'prometheus';
 
-/** The prometheus binary on PATH, or undefined. */
-export function findPrometheus(path = process.env.PATH ?? ''): string | undefined {
+/** An executable named `name` in a directory of PATH, or undefined. */
+export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (!dir) continue;
-    const candidate = join(dir, 'prometheus');
+    const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -32,6 +32,11 @@ export function findPrometheus(path = process.env.PATH ?? ''): string | undefine
     }
   }
   return undefined;
+}
+
+/** The prometheus binary on PATH, or undefined. */
+export function findPrometheus(path = process.env.PATH ?? ''): string | undefined {
+  return findOnPath('prometheus', path);
 }
 
 /** A free loopback port, for a server whose address must be known before it starts. */

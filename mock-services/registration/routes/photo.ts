@@ -1,5 +1,6 @@
 import type { IRouter } from 'express';
 import { z } from 'zod';
+import type { AccountRow } from '../db.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import { imageType, readPhoto } from '../uploads.ts';
 import { asyncRoute, type RouteContext, requireStage } from './context.ts';
@@ -14,17 +15,20 @@ const uploadUrlBody = z
  */
 export function photoRoutes(router: IRouter, ctx: RouteContext): void {
   const { config, repo, metrics, uploads, reject } = ctx;
+  const notYetUploaded = (a: Pick<AccountRow, 'photo_at'>) => {
+    if (a.photo_at !== null)
+      throw reject(
+        'photo_uploaded',
+        new ApiError(409, 'already_uploaded', 'the KTP photo was already uploaded'),
+      );
+  };
 
   router.put(
     '/api/v1/me/ktp-photo',
     asyncRoute(async (req, res) => {
       const a = ctx.account(req);
       requireStage(a.biodata_at !== null, 'biodata');
-      if (a.photo_at !== null)
-        throw reject(
-          'photo_uploaded',
-          new ApiError(409, 'already_uploaded', 'the KTP photo was already uploaded'),
-        );
+      notYetUploaded(a);
       let photo: Awaited<ReturnType<typeof readPhoto>>;
       try {
         photo = await readPhoto(req, config.PHOTO_MAX_BYTES);
@@ -63,11 +67,7 @@ export function photoRoutes(router: IRouter, ctx: RouteContext): void {
     asyncRoute(async (req, res) => {
       const a = ctx.account(req);
       requireStage(a.biodata_at !== null, 'biodata');
-      if (a.photo_at !== null)
-        throw reject(
-          'photo_uploaded',
-          new ApiError(409, 'already_uploaded', 'the KTP photo was already uploaded'),
-        );
+      notYetUploaded(a);
       let found: { key: string; size: number } | undefined;
       try {
         // The registrant chose the content type when asking for the URL: either key may hold it.
