@@ -171,6 +171,9 @@ export class Repository {
          RETURNING *`,
       ),
       outboxSent: db.prepare('UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE id = ?'),
+      releaseClaims: db.prepare(
+        'UPDATE outbox SET claimed_until = NULL WHERE sent_at IS NULL AND claimed_until IS NOT NULL',
+      ),
       outboxFailed: db.prepare(
         'UPDATE outbox SET next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?',
       ),
@@ -355,6 +358,15 @@ export class Repository {
 
   outboxDepth(): number {
     return (this.s.outboxDepth.get() as { n: number }).n;
+  }
+
+  /**
+   * At the service's start no sender of an earlier run is alive, so a lease one held when it was
+   * killed only delays that mail by the lease (60 s); releasing it sends it now. Either way the
+   * mail goes out at least once, as after any lease expiry.
+   */
+  releaseOutboxClaims(): number {
+    return this.s.releaseClaims.run().changes;
   }
 
   claimOutbox(now: number, leaseMs: number): OutboxRow | undefined {

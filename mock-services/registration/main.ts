@@ -36,6 +36,7 @@ async function runPrimary(cfg: Config): Promise<void> {
   // Create the schema once before forking, so workers never race on CREATE TABLE.
   const repo = new Repository(openDb(cfg.DB_PATH, cfg.DB_SYNCHRONOUS));
   repo.ensureFirstWave(cfg.WAVE_QUOTA);
+  repo.releaseOutboxClaims();
   repo.db.close();
   const aggregator = new AggregatorRegistry();
   let stopping = false;
@@ -76,7 +77,11 @@ async function runWorker(cfg: Config): Promise<void> {
   if (cluster.isWorker) process.once('disconnect', () => process.exit(1));
   const db = openDb(cfg.DB_PATH, cfg.DB_SYNCHRONOUS);
   const repo = new Repository(db);
-  if (!cluster.isWorker) repo.ensureFirstWave(cfg.WAVE_QUOTA);
+  // Only where the whole service starts: a worker the primary replaces has live siblings.
+  if (!cluster.isWorker) {
+    repo.ensureFirstWave(cfg.WAVE_QUOTA);
+    repo.releaseOutboxClaims();
+  }
   const metrics = createServiceMetrics();
   if (cluster.isWorker) {
     // Constructing one installs prom-client's listener that answers the primary's collection requests.
