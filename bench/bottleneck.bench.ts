@@ -37,6 +37,7 @@ const bench: Bench = {
         env: {},
         intervalSeconds: 1,
         quiet: true,
+        fullScale: false,
         log: () => {},
       });
       const first = r.report?.bottleneck.firstSaturated ?? [];

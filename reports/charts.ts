@@ -1,5 +1,4 @@
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { SATURATION } from '../model/station.ts';
 
 /**
@@ -62,6 +61,9 @@ const BASE_CONFIG = {
 
 /** Renders a spec to SVG with Vega's headless renderer (no canvas, no DOM). */
 async function renderSvg(chartId: string, spec: TopLevelSpec): Promise<string> {
+  // Loaded on the first chart: Vega takes over a second to import, which every CLI command that
+  // draws no chart (and every one that fails on its flags) would otherwise pay at start-up.
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return scopeIds(await view.toSVG(), chartId);

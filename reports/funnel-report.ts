@@ -2,6 +2,7 @@ import { COUNTS_2020, OUTCOMES, type Outcome, STAGES, type Stage, type Step } fr
 import { SLOS } from '../model/slo.ts';
 import { SATURATION, sustainedSamples } from '../model/station.ts';
 import { bottleneck, CPU_SATURATED } from './bottleneck.ts';
+import { fullScaleOf, type Prediction } from './full-scale.ts';
 import {
   BREACH_SECONDS,
   breachEvents,
@@ -141,7 +142,11 @@ function configuration(r: RunRecord): string[] {
   return lines;
 }
 
-export function buildReport(r: RunRecord): Report {
+/**
+ * The report of a run record; `prediction` is its full-scale simulation (reports/full-scale.ts),
+ * or why there is none.
+ */
+export function buildReport(r: RunRecord, prediction?: Prediction): Report {
   const m = r.manifest;
   const steps = stepRows(r);
   const ts = r.timeseries;
@@ -157,7 +162,7 @@ export function buildReport(r: RunRecord): Report {
   for (const s of ts.series)
     if (s.name === 'dependency_utilisation') utilisation[s.labels.dependency as string] = s.values;
   const empty = ts.t.map(() => null);
-  return {
+  const report: Report = {
     format: 'gelombang/report',
     version: REPORT_VERSION,
     run: {
@@ -188,6 +193,15 @@ export function buildReport(r: RunRecord): Report {
       utilisation,
     },
     notes: notes(r, judged),
+    fullScale: null,
+  };
+  if (prediction === undefined) return report;
+  return {
+    ...report,
+    fullScale:
+      'why' in prediction
+        ? { predicted: false, why: prediction.why }
+        : fullScaleOf(report, buildReport(prediction), prediction),
   };
 }
 

@@ -214,6 +214,49 @@ export interface Report {
   bottleneck: Bottleneck;
   headroom: Headroom;
   series: ReportSeries;
+  /** the simulator's prediction of this run at full scale, beside the naive estimates */
+  fullScale: FullScale | null;
   /** how the figures were measured and what they assume, as sentences */
   notes: string[];
 }
+
+/**
+ * "At full scale": the capacity simulator calibrated on this run, run on the same window at scale
+ * 1 in real time (scripts/full-scale.ts writes it as a simulated run record in full-scale/). Null
+ * in a report of a run without one (a simulated run, or one recorded before predictions existed).
+ */
+export type FullScale =
+  | {
+      predicted: true;
+      /** where the calibration came from ("fitted on <run-id>") */
+      calibration: string;
+      /** the service's cores, as simulated */
+      cores: number;
+      /** the simulated run's own verdict */
+      held: boolean;
+      headline: string;
+      /** per stage: simulated at full scale, this run's count times 1 / scale (naive), and 2020 */
+      funnel: Array<{
+        stage: Stage;
+        simulated: number;
+        naive: number;
+        count2020: number | null;
+        ofRegistered: number | null;
+        ofRegistered2020: number | null;
+      }>;
+      /** per step: simulated p95 and failed share against the SLO, beside this run's (the naive reading) */
+      steps: Array<{
+        step: Step;
+        p95Ms: number | null;
+        failedRatio: number | null;
+        measuredP95Ms: number | null;
+        measuredFailedRatio: number | null;
+        sloP95Ms: number;
+      }>;
+      /** what ran out first at full scale, and when (profile minute) */
+      firstSaturated: Bottleneck['firstSaturated'];
+      profileMinute: number | null;
+      /** registrants the system failed at full scale, against the naive estimate */
+      failedBySystem: { simulated: number; naive: number };
+    }
+  | { predicted: false; why: string };

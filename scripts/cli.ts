@@ -7,6 +7,6 @@ const program = new Command()
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: false });
 
-registerCommands(program);
+await registerCommands(program, process.argv[2]);
 
 await program.parseAsync(process.argv);

@@ -8,6 +8,7 @@ import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
 import { type ExitCode, inspectTest, runTest } from '../runner/index.ts';
+import { predictFullScale } from './full-scale.ts';
 import { runOnK6 } from './k6-engine.ts';
 import { importK6Run } from './series/import-k6.ts';
 import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './series/prometheus.ts';
@@ -51,6 +52,10 @@ export interface RehearsalOptions {
   /** run the scenario on this real k6 instead of the embedded runner (needs `prometheus` for remote write) */
   k6?: { binary: string; version: string };
   quiet: boolean;
+  /** predict the run at full scale with the simulator calibrated on it (the report's "At full scale") */
+  fullScale: boolean;
+  /** the service's cores in that prediction (default: the machine's, as rehearsed) */
+  fullScaleCores?: number;
   log: (line: string) => void;
 }
 
@@ -267,12 +272,12 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
         capacity,
         k6Version: o.k6.version,
+        machine: thisMachine(),
         exitCode: k6.exitCode,
         runDir,
         runId,
       });
-      o.log('writing the report ...');
-      const { report } = await writeReport(runDir);
+      const report = await finishReport(runDir, o);
       return { exitCode: k6.exitCode as ExitCode, runDir, report };
     }
     // Without Prometheus the services' /metrics are read here.
@@ -349,14 +354,31 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       timeseries.series.push(...(await servicesSeries(new PrometheusApi(prometheus.url), grid)));
     }
     writeRunRecord(runDir, { manifest, summary: r.summary, timeseries });
-    o.log('writing the report ...');
-    const { report } = await writeReport(runDir);
+    const report = await finishReport(runDir, o);
     return { exitCode: r.exitCode, runDir, report, ...(r.error ? { error: r.error } : {}) };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await stop();
   }
+}
+
+/** The full-scale prediction (unless turned off), then the report, which reads both records. */
+async function finishReport(runDir: string, o: RehearsalOptions): Promise<Report> {
+  if (o.fullScale) {
+    o.log('predicting the run at full scale (the capacity simulator, calibrated on this run) ...');
+    const p = predictFullScale(runDir, {
+      ...(o.fullScaleCores !== undefined ? { cores: o.fullScaleCores } : {}),
+      ...(o.quiet ? {} : { onProgress: o.log }),
+    });
+    o.log(
+      'problem' in p
+        ? `no full-scale prediction: ${p.problem}`
+        : `full-scale prediction: ${p.dir} (${p.events.toLocaleString('en')} events, ${p.cpuSeconds.toFixed(1)} s of CPU)`,
+    );
+  }
+  o.log('writing the report ...');
+  return (await writeReport(runDir)).report;
 }
 
 function thisMachine(): NonNullable<RunManifest['machine']> {

@@ -102,6 +102,16 @@ describe('README: from a laptop to a cluster', () => {
           const manifest = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
           expect(manifest.totals.arrivals).toBeGreaterThan(0);
           expect(existsSync(join(dir, 'report.html'))).toBe(true);
+          if (/\brehearse\b/.test(command) && !command.includes('--no-full-scale')) {
+            // The report's "At full scale": the same window with every registrant, simulated.
+            const full = JSON.parse(readFileSync(join(dir, 'full-scale', 'run.json'), 'utf8'));
+            expect(full.engine.name).toBe('simulator');
+            expect(full.replay.scale).toBe(1);
+            expect(full.replay.windowMinutes).toEqual(manifest.replay.windowMinutes);
+            const everyone = full.replay.profilePerMinute.reduce((a: number, n: number) => a + n, 0);
+            expect(full.totals.arrivals).toBe(everyone);
+            expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('## At full scale');
+          }
         }
         const manifests = /--out (\S+)/.exec(command)?.[1];
         if (command.includes('gelombang k8s') && manifests) {

@@ -118,9 +118,10 @@ describe.skipIf(!chromiumPath)('report.html in headless Chromium', () => {
     const r = await runRehearsal({
       scenario: 'registration-day',
       scenarioFile: resolve('scenarios/registration-day.ts'),
-      scale: 0.0001,
-      compress: 1200,
-      window: [0, 60],
+      // The first two minutes at full scale are 61,923 registrants: the prediction takes seconds.
+      scale: 0.0005,
+      compress: 60,
+      window: [0, 2],
       knobs: { SCRYPT_N: '1024' },
       serviceProfile: '2020',
       resultsDir: results,
@@ -128,10 +129,15 @@ describe.skipIf(!chromiumPath)('report.html in headless Chromium', () => {
       env: { THINK_COMPRESS: '20000', GRACEFUL_STOP: '20s' },
       intervalSeconds: 0.5,
       quiet: true,
+      fullScale: true,
       log: () => {},
     });
     expect(r.error).toBeUndefined();
     const report = JSON.parse(readFileSync(join(results, 'live', 'report.json'), 'utf8')) as Report;
+    expect(report.fullScale?.predicted).toBe(true);
+    const html = readFileSync(join(results, 'live', 'report.html'), 'utf8');
+    const section = html.slice(html.indexOf('<section id="full-scale"'));
+    expect(section.slice(0, section.indexOf('</section>')).match(/<table/g)).toHaveLength(2);
     await checkInBrowser('live', readFileSync(join(results, 'live', 'report.html'), 'utf8'), report);
   }, 120_000);
 });

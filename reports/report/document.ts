@@ -15,6 +15,7 @@ import { bottleneckSection, verdictSection } from './verdict.ts';
 import {
   count,
   decimal,
+  dependencyLabel,
   EXIT_CODES,
   failureLabel,
   ms,
@@ -22,6 +23,7 @@ import {
   REJECTION_LABELS,
   rate,
   STAGE_LABELS,
+  STEP_LABELS,
   seconds,
   significant,
 } from './wording.ts';
@@ -37,8 +39,11 @@ function scaleSentence(r: Report): string {
   if (scale === null)
     return 'This run was not a replay of a profile: full-scale figures are the run’s own counts.';
   return (
-    `This run replayed ${significant.format(scale * 100)} % of the registrants, so the full-scale ` +
-    `estimates multiply its counts by ${count(1 / scale)}; they assume the system would behave the same at full size.`
+    `This run replayed ${significant.format(scale * 100)} % of the registrants, so the naive full-scale ` +
+    `estimates multiply its counts by ${count(1 / scale)}; they assume the system would behave the same at full size, which queues do not. ` +
+    (r.fullScale?.predicted
+      ? '“At full scale” below has the simulator’s prediction instead.'
+      : 'A rehearsal’s report predicts the full scale with the capacity simulator (“At full scale”).')
   );
 }
 
@@ -77,7 +82,7 @@ function funnelSection(r: Report): Section {
           col('2020 conversion'),
           col('Of registered'),
           col('Of registered, 2020'),
-          col('Full-scale estimate'),
+          col('Full scale, naive'),
         ],
         rows,
       },
@@ -156,7 +161,7 @@ function lossesSection(r: Report): Section {
     },
     {
       kind: 'table',
-      caption: 'The same at full scale (estimate)',
+      caption: 'The same at full scale (naive: times 1 / scale)',
       columns: LOSS_COLUMNS,
       rows: r.losses.map((l) => lossRow(l, l.fullScale)),
     },
@@ -302,6 +307,82 @@ function headroomSection(r: Report): Section {
   };
 }
 
+/**
+ * The capacity simulator's answer to "and at full size?", set beside the naive multiplication: the
+ * same design and capacities at 1 / scale times the load saturate, queue and retry where the
+ * small run did not, so the two columns differ exactly where the rehearsal cannot speak for the day.
+ */
+function fullScaleSection(r: Report): Section | null {
+  const f = r.fullScale;
+  if (f === null) return null;
+  const id = 'full-scale';
+  const title = 'At full scale';
+  if (!f.predicted)
+    return { id, title, blocks: [paragraph(`No full-scale prediction for this run: ${f.why}.`)] };
+  const saturated =
+    f.firstSaturated.length === 0
+      ? 'nothing saturated'
+      : `${f.firstSaturated
+          .map((x) => (x.kind === 'cpu' ? 'the service’s CPU' : dependencyLabel(x.name)))
+          .join(
+            ' and ',
+          )} ran out first${f.profileMinute === null ? '' : `, at minute ${decimal.format(f.profileMinute)} of the profile`}`;
+  return {
+    id,
+    title,
+    verdict: f.held ? 'held' : 'broke',
+    blocks: [
+      paragraph(
+        strong(f.held ? 'Predicted to hold at full scale.' : 'Predicted to break at full scale.'),
+        ` The capacity simulator (gelombang simulate), calibrated on this run (${f.calibration}), replayed the same profile window with every registrant, in real time, `,
+        `against the same service design and dependency capacities, the service on ${count(f.cores)} cores with no load generator beside it. `,
+        `Its verdict: ${f.headline} At full scale ${saturated}. `,
+        `It predicts ${count(f.failedBySystem.simulated)} registrants failed by the system, where multiplying this run by 1 / scale says ${count(f.failedBySystem.naive)}.`,
+      ),
+      {
+        kind: 'table',
+        caption: 'Registrants reaching each stage at full scale: simulated, naive, and 2020',
+        columns: [
+          col('Stage', false),
+          col('Simulated'),
+          col('Naive (this run × 1 / scale)'),
+          col('2020 count'),
+          col('Of registered, simulated'),
+          col('Of registered, 2020'),
+        ],
+        rows: f.funnel.map((x) => [
+          [STAGE_LABELS[x.stage], ' ', code(x.stage)],
+          [count(x.simulated)],
+          [count(x.naive)],
+          [x.count2020 === null ? 'not published' : count(x.count2020)],
+          [pct(x.ofRegistered)],
+          [pct(x.ofRegistered2020)],
+        ]),
+      },
+      {
+        kind: 'table',
+        caption: 'Each step at full scale (simulated) against this run',
+        columns: [
+          col('Step', false),
+          col('p95, simulated'),
+          col('p95, this run'),
+          col('Objective'),
+          col('Failed, simulated'),
+          col('Failed, this run'),
+        ],
+        rows: f.steps.map((s) => [
+          [STEP_LABELS[s.step], ' ', code(s.step)],
+          [ms(s.p95Ms)],
+          [ms(s.measuredP95Ms)],
+          [ms(s.sloP95Ms)],
+          [pct(s.failedRatio)],
+          [pct(s.measuredFailedRatio)],
+        ]),
+      },
+    ],
+  };
+}
+
 function runFacts(r: Report): Inline[][] {
   const run = r.run;
   const facts: Inline[][] = [
@@ -349,6 +430,7 @@ export function reportDocument(report: Report): ReportDocument {
       stepsSection(report),
       bottleneckSection(report),
       headroomSection(report),
+      ...[fullScaleSection(report)].filter((x): x is Section => x !== null),
       configurationSection(report),
       notesSection(report),
     ],

@@ -196,7 +196,11 @@ function missedObjectives(v: ReportVerdict): Inline[][] {
 }
 
 function fullScaleClause(r: Report, fullScale: number): string {
-  return r.run.scale === null || r.run.scale === 1 ? '' : ` (about ${count(fullScale)} at full scale)`;
+  if (r.run.scale === null || r.run.scale === 1) return '';
+  const predicted = r.fullScale?.predicted ? r.fullScale.failedBySystem.simulated : null;
+  return predicted === null
+    ? ` (about ${count(fullScale)} at full scale, naively)`
+    : ` (${count(fullScale)} at full scale naively; the simulator predicts ${count(predicted)}, see “At full scale”)`;
 }
 
 /** ", when registrants were arriving at 12.5 a second (80,000 a minute at full scale)" */

@@ -61,6 +61,8 @@ export interface RehearseFlags {
   interval: number;
   strict?: boolean;
   quiet?: boolean;
+  fullScale: boolean;
+  fullScaleCores?: number;
   prometheus?: boolean;
   engine: 'embedded' | 'k6';
   k6?: string;
@@ -199,6 +201,15 @@ export function rehearseCommand(): Command {
           .default('embedded'),
       )
       .option('--k6 <path>', 'the k6 binary for --engine k6 (default: k6 on PATH)', existingFile('--k6'))
+      .option(
+        '--no-full-scale',
+        'skip the report\'s "At full scale" prediction (the capacity simulator calibrated on the run, replaying the same window at scale 1)',
+      )
+      .option(
+        '--full-scale-cores <n>',
+        "the service's cores in the full-scale prediction (default: this machine's, as rehearsed)",
+        wholeNumberIn('--full-scale-cores', 1, 100_000),
+      )
       .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
       .option('-q, --quiet', 'no live progress')
       // Bad input is k6's invalid configuration, as the rest of this command's exit codes are k6's.
@@ -268,6 +279,8 @@ export function rehearseCommand(): Command {
             prometheus,
             ...(k6 ? { k6 } : {}),
             quiet: Boolean(f.quiet),
+            fullScale: f.fullScale,
+            ...(f.fullScaleCores !== undefined ? { fullScaleCores: f.fullScaleCores } : {}),
             log: (line) => console.log(line),
           });
         } catch (err) {

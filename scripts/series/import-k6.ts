@@ -51,6 +51,8 @@ export interface K6Import {
   knobs: Record<string, string>;
   capacity: unknown;
   k6Version: string;
+  /** the machine k6 and the stack shared, when one did (a rehearsal with --engine k6) */
+  machine?: RunManifest['machine'];
   exitCode?: number;
   runDir: string;
   runId: string;
@@ -230,6 +232,7 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
     },
     replay: o.replay,
     stack: { target: o.target, managed: o.managed ?? false, knobs: o.knobs, capacity: o.capacity ?? null },
+    ...(o.machine ? { machine: o.machine } : {}),
     totals,
   };
   writeRunRecord(o.runDir, { manifest, summary, timeseries });

@@ -1,0 +1,111 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
+import { writeRunRecord } from '../reports/record.ts';
+import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
+import { simulateDay } from '../simulator/day.ts';
+import { FitError } from '../simulator/fit.ts';
+import { dayOfRecord } from '../simulator/measured-run.ts';
+import { simulatedRecord } from '../simulator/record.ts';
+import { fitRun } from './commands/calibrate.ts';
+
+/**
+ * A rehearsal's "At full scale" prediction: the capacity simulator calibrated on the run (CPU per
+ * step and the service's effective cores, `gelombang calibrate`), then the same replayed window
+ * at scale 1 and in real time, with the same service design and capacity file, the service alone
+ * on its machine (no load generator beside it), on the rehearsal machine's cores unless told how
+ * many the full-scale service has. Written as a simulated run record in
+ * `<run-dir>/full-scale/`, which the run's report reads beside its own record.
+ *
+ * Why simulate rather than multiply: a queue at 2,000 times the load does not wait 2,000 times as
+ * long; it waits the same until a resource saturates and then without bound, with retries on top.
+ */
+
+/** An interval that keeps a run to about 1,300 intervals: 1 s for a rehearsal-length replay, 60 s for the day. */
+export function autoInterval(seconds: number): number {
+  const nice = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+  return nice.find((n) => seconds / n <= 1300) ?? 600;
+}
+
+export interface FullScaleResult {
+  dir: string;
+  calibration: string;
+  events: number;
+  cpuSeconds: number;
+}
+
+/**
+ * Predicts the full-scale run of a measured run directory. Returns why not (a run that is not a
+ * replay, or too short to calibrate on) instead of throwing, and writes that reason beside the run.
+ */
+export function predictFullScale(
+  runDir: string,
+  o: { cores?: number; onProgress?: (line: string) => void } = {},
+): FullScaleResult | { problem: string } {
+  const skipped = (problem: string) => {
+    writeFileText(join(runDir, FULL_SCALE_SKIPPED), `${problem}\n`);
+    return { problem };
+  };
+  const fitted = fitRun(runDir, DEFAULT_CALIBRATION_FILE);
+  if (typeof fitted === 'string') return skipped(`calibration failed: ${fitted}`);
+  const { record, fit } = fitted;
+  if (!record.manifest.replay) return skipped('the run replayed no arrival profile');
+  let measured: ReturnType<typeof dayOfRecord>;
+  try {
+    measured = dayOfRecord(record, fit.calibration);
+  } catch (err) {
+    if (err instanceof FitError) return skipped(err.message);
+    throw err;
+  }
+  const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
+  const day = {
+    ...measured,
+    scale: 1,
+    compress: 1,
+    thinkCompress: 1,
+    // The rehearsal's service shared its machine with the load generator; at full scale it has
+    // its cores to itself.
+    cpuStretch: 1,
+    cores: o.cores ?? measured.cores,
+    maxVUs: Number.POSITIVE_INFINITY,
+    intervalSeconds: autoInterval(span * 60 + measured.gracefulStopS),
+  };
+  const started = process.cpuUsage();
+  if (o.onProgress) {
+    const log = o.onProgress;
+    day.onProgress = (p) =>
+      log(
+        `  simulated ${Math.floor((p.simulatedS / p.totalS) * 100)} % of the full-scale window, ${p.arrivals.toLocaleString('en')} arrivals, ${p.inFlight.toLocaleString('en')} in flight`,
+      );
+  }
+  const result = simulateDay(day);
+  const m = record.manifest;
+  const calibration = `fitted on ${m.runId}`;
+  const sim = simulatedRecord(
+    {
+      runId: `${m.runId}-full-scale`,
+      engineVersion: packageVersion(),
+      profileFile: m.replay?.profile ?? '',
+      serviceProfile: m.stack.knobs.SERVICE_PROFILE ?? 'custom',
+      knobs: Object.fromEntries(Object.entries(m.stack.knobs).filter(([k]) => k !== 'SERVICE_PROFILE')),
+      calibrationSource: calibration,
+      overrides: {},
+      day,
+    },
+    result,
+  );
+  const dir = join(runDir, FULL_SCALE_DIR);
+  writeRunRecord(dir, sim);
+  writeFileText(join(dir, 'calibration.json'), `${JSON.stringify(fit.calibration, null, 2)}\n`);
+  const used = process.cpuUsage(started);
+  return { dir, calibration, events: result.events, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+function writeFileText(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string }).version;
+}
