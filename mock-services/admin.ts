@@ -3,11 +3,13 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { type Capacity, describeIssues } from '../model/capacity.ts';
 import { deepMerge } from './capacity.ts';
+import { describeBoundIssues, mockBoundIssues } from './station/bounds.ts';
 import { sendError } from './station/station.ts';
 
 /**
  * GET/PATCH /admin/config: read and change a mock's stations while it runs (fault injection during
- * a rehearsal). Guarded by the admin token; every change is validated whole before it applies.
+ * a rehearsal). Guarded by the admin token; every change is validated whole before it applies:
+ * against the capacity schema, then against what a mock can honour (station/bounds.ts).
  */
 export function adminRouter<K extends keyof Capacity>(opts: {
   token: string;
@@ -45,6 +47,9 @@ export function adminRouter<K extends keyof Capacity>(opts: {
         issue?.path.join('.') || undefined,
       );
     }
+    const issues = mockBoundIssues(parsed.data);
+    if (issues.length > 0)
+      return sendError(res, 400, 'invalid_field', describeBoundIssues(issues), issues[0]?.path);
     opts.apply(parsed.data);
     opts.log?.(`admin: configuration changed: ${JSON.stringify(req.body)}`);
     res.json(parsed.data);
@@ -52,18 +57,48 @@ export function adminRouter<K extends keyof Capacity>(opts: {
   return router;
 }
 
-/** express.json() failures as our error shape, not express's HTML page. */
+/**
+ * express.json() and URL decoding failures as our error shape, not express's HTML page: each a
+ * 4xx naming what was wrong with the request.
+ */
 export function jsonErrorHandler(
   err: unknown,
-  _req: Request,
+  req: Request,
   res: Response,
   next: (e?: unknown) => void,
 ): void {
-  const e = err as { type?: string; status?: number; message?: string };
+  const e = err as { type?: string; status?: number; message?: string; name?: string };
+  const encoding = req.get('content-encoding') ?? 'identity';
   if (e?.type === 'entity.parse.failed') {
-    sendError(res, 400, 'malformed_json', `request body is not valid JSON: ${e.message}`);
+    sendError(res, 400, 'malformed_json', `request body is not valid JSON: ${e.message}`, 'body');
   } else if (e?.type === 'entity.too.large') {
-    sendError(res, 413, 'too_large', 'request body too large');
+    sendError(res, 413, 'too_large', 'request body too large', 'body');
+  } else if (e?.type === 'encoding.unsupported') {
+    sendError(
+      res,
+      415,
+      'unsupported_encoding',
+      `Content-Encoding '${encoding}' is not supported: expected gzip, deflate, br or identity`,
+      'content-encoding',
+    );
+  } else if (e?.type === 'charset.unsupported') {
+    sendError(res, 415, 'unsupported_charset', `${e.message}: JSON bodies are UTF-8`, 'content-type');
+  } else if (e?.name === 'URIError') {
+    sendError(
+      res,
+      400,
+      'malformed_path',
+      `the URL path does not decode: ${e.message}; expected UTF-8 percent-encoding (%XX)`,
+      'path',
+    );
+  } else if (e?.status === 400 && !e.type && encoding.toLowerCase() !== 'identity') {
+    sendError(
+      res,
+      400,
+      'malformed_body',
+      `the request body does not decode as Content-Encoding '${encoding}': ${e.message}`,
+      'content-encoding',
+    );
   } else if (e?.status && e.status < 500) {
     sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
   } else {

@@ -33,9 +33,13 @@ export const stationSchema = z
     serviceTime: serviceTimeSchema,
     /** a request that has waited + been served longer than this is answered 504 (the dependency's own timeout) */
     timeoutMs: z.number().finite().positive(),
-    /** share of served requests that fail with errorStatus (injected faults) */
+    /**
+     * share of served requests that fail with errorStatus (injected faults); 504 is a gateway in
+     * front of the dependency giving up, which a service time beyond timeoutMs cannot stand for
+     * (the mocks refuse that as a configuration)
+     */
     errorRate: z.number().min(0).max(1).default(0),
-    errorStatus: z.union([z.literal(500), z.literal(502), z.literal(503)]).default(500),
+    errorStatus: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).default(500),
     /** status when the queue is full: 429 (rate limiting) or 503 (overload), always with Retry-After */
     rejectStatus: z.union([z.literal(429), z.literal(503)]).default(503),
     retryAfterSeconds: z.int().min(0).max(3600).default(1),

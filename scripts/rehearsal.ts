@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadCapacity } from '../mock-services/capacity.ts';
+import { loadMockCapacity } from '../mock-services/capacity.ts';
 import { type Profile, ProfileError, parseProfileCsv, perMinute } from '../model/profile.ts';
 import { replay } from '../model/replay.ts';
 import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports/record.ts';
@@ -179,7 +179,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   try {
     const capacityFile = o.capacityFile ?? DEFAULT_CAPACITY;
     // Read (and validated) once, before anything starts: the same stations go to the mocks and the record.
-    const capacity = o.target ? null : loadCapacity(capacityFile);
+    const capacity = o.target ? null : loadMockCapacity(capacityFile);
     // What the runner would refuse (the scenario's -e knobs read in its init context, its options)
     // is refused before the stack starts, not after.
     const inspected = await inspectTest({

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CAPACITY_FILE, loadCapacity } from '../mock-services/capacity.ts';
+import { DEFAULT_CAPACITY_FILE, loadMockCapacity } from '../mock-services/capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../mock-services/ports.ts';
 import { tsNodeArgs } from './node-ts.ts';
 
@@ -252,7 +252,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   const ports = resolvePorts(options.ports);
   const urls = urlsFor(ports);
   const adminToken = options.adminToken ?? 'gelombang-admin';
-  loadCapacity(
+  loadMockCapacity(
     options.capacityFile
       ? resolve(options.capacityFile)
       : process.env.GELOMBANG_CAPACITY_FILE || DEFAULT_CAPACITY_FILE,

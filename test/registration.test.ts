@@ -477,10 +477,8 @@ describe('the presigned photo flow, failing dependencies, and wave administratio
     const c = await verified();
     const person = pool.take(isEligible);
     const before = rows();
-    // Dapodik's own deadline passes: it answers 504.
-    await configure('ministry', {
-      dapodik: { serviceTime: { distribution: 'constant', ms: 400 }, timeoutMs: 50 },
-    });
+    // Dapodik's gateway gives up: it answers 504.
+    await configure('ministry', { dapodik: { errorRate: 1, errorStatus: 504 } });
     try {
       const r = await c.submitBiodata(person);
       expectError(r, 503, 'dependency_unavailable');
@@ -489,9 +487,7 @@ describe('the presigned photo flow, failing dependencies, and wave administratio
         details: { outcome: 'timeout' },
       });
     } finally {
-      await configure('ministry', {
-        dapodik: { serviceTime: { distribution: 'constant', ms: 0 }, timeoutMs: 5000 },
-      });
+      await configure('ministry', { dapodik: { errorRate: 0 } });
     }
     await configure('ministry', { dtks: { errorRate: 1, errorStatus: 500 } });
     try {

@@ -88,4 +88,24 @@ describe('the email mock', () => {
     expect(await mailbox(http, 'u4@example.test')).toHaveLength(1);
     expect((await fetch(`${http}/api/v1/mailboxes/not-an-address/messages`)).status).toBe(400);
   });
+
+  it('refuses a delivery delay over its maximum (1 h), naming the field, and keeps the one it had', async () => {
+    const { http } = await emailMock({ deliveryDelay: { distribution: 'constant', ms: 300 } });
+    const admin = { authorization: 'Bearer a', 'content-type': 'application/json' };
+    const r = await fetch(`${http}/admin/config`, {
+      method: 'PATCH',
+      headers: admin,
+      body: JSON.stringify({
+        email: { deliveryDelay: { distribution: 'lognormal', medianMs: 500, p99Ms: 3_000_000_000 } },
+      }),
+    });
+    expect(r.status).toBe(400);
+    const error = ((await r.json()) as { error: { field: string; message: string } }).error;
+    expect(error.field).toBe('email.deliveryDelay.p99Ms');
+    expect(error.message).toMatch(/maximum delivery delay of 3600000 ms/);
+    const config = (await (await fetch(`${http}/admin/config`, { headers: admin })).json()) as {
+      email: { deliveryDelay: unknown };
+    };
+    expect(config.email.deliveryDelay).toEqual({ distribution: 'constant', ms: 300 });
+  });
 });

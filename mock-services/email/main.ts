@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { loadCapacity } from '../capacity.ts';
+import { loadMockCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
 import { closeOnSignals, listen, readEnv } from '../serve.ts';
 import { createEmailService } from './server.ts';
@@ -18,7 +18,7 @@ const env = readEnv(
 );
 
 const { app, smtp } = createEmailService({
-  capacity: loadCapacity(),
+  capacity: loadMockCapacity(),
   adminToken: env.GELOMBANG_ADMIN_TOKEN,
   maxMessages: env.MAILBOX_MAX_MESSAGES,
   log: (line) => console.log(`email ${line}`),

@@ -7,6 +7,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import { type Capacity, capacitySchema } from '../../model/capacity.ts';
 import { sampleServiceMs } from '../../model/station.ts';
 import { createMockApp } from '../admin.ts';
+import { MOCK_LIMITS } from '../station/bounds.ts';
 import { createStationMetrics } from '../station/metrics.ts';
 import { StationRuntime, sendError } from '../station/station.ts';
 import { extractLinks, Mailboxes } from './mailboxes.ts';
@@ -105,7 +106,11 @@ export function createEmailService(opts: EmailOptions): {
       const html = typeof parsed.html === 'string' ? parsed.html : '';
       const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const acceptedAt = Date.now();
-      const delayMs = sampleServiceMs(capacity.email.deliveryDelay, random);
+      // A log-normal's far tail is capped: a timer cannot wait longer than 2^31-1 ms, nor should a mail.
+      const delayMs = Math.min(
+        sampleServiceMs(capacity.email.deliveryDelay, random),
+        MOCK_LIMITS.deliveryDelayMs,
+      );
       for (const rcpt of session.envelope.rcptTo) {
         setTimeout(() => {
           mailboxes.deliver({

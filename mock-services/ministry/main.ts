@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_SHARES } from '../../model/population.ts';
-import { loadCapacity } from '../capacity.ts';
+import { loadMockCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
 import { closeOnSignals, listen, readEnv } from '../serve.ts';
 import { createMinistryApp } from './server.ts';
@@ -41,7 +41,7 @@ const env = readEnv(
 );
 
 const { app } = createMinistryApp({
-  capacity: loadCapacity(),
+  capacity: loadMockCapacity(),
   adminToken: env.GELOMBANG_ADMIN_TOKEN,
   seed: env.POPULATION_SEED,
   shares: { ...DEFAULT_SHARES, ...env.POPULATION_SHARES },

@@ -36,6 +36,8 @@ const configSchema = z.object({
   EMAIL_DELIVERY: z.enum(['inline', 'outbox']).default('inline'),
   EMAIL_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EMAIL_TOKEN_TTL_S: z.coerce.number().int().min(1).default(86_400),
+  /** at most one verification mail resent per account per this many seconds */
+  EMAIL_RESEND_INTERVAL_S: z.coerce.number().int().min(1).max(86_400).default(60),
   SESSION_TTL_S: z.coerce.number().int().min(1).default(86_400),
   MINISTRY_CALLS: z.enum(['sequential', 'parallel']).default('sequential'),
   MINISTRY_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),

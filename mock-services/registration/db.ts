@@ -69,7 +69,31 @@ CREATE TABLE IF NOT EXISTS wave_members (
   wave_number INTEGER NOT NULL REFERENCES waves(number),
   joined_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS photo_uploads (
+  account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  object_key TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verification_resends (
+  account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+  sent_at INTEGER NOT NULL
+);
 `;
+
+/** Columns added after the first release: a database file of an earlier run gets them at start. */
+const ADDED_COLUMNS: ReadonlyArray<[table: string, column: string, type: string]> = [
+  ['email_tokens', 'replaced_at', 'INTEGER'],
+  ['sessions', 'revoked_at', 'INTEGER'],
+];
+
+function addMissingColumns(db: Db): void {
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}
 
 export function openDb(path: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): Db {
   const db = new Database(path);
@@ -81,6 +105,7 @@ export function openDb(path: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): D
   db.exec('BEGIN IMMEDIATE');
   try {
     db.exec(SCHEMA);
+    addMissingColumns(db);
     db.exec('COMMIT');
   } catch (err) {
     db.exec('ROLLBACK');
@@ -117,6 +142,22 @@ interface WaveRow {
 
 type JoinResult = 'joined' | 'wave_not_found' | 'wave_closed' | 'wave_full' | 'already_joined';
 
+export interface SessionRow {
+  account_id: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/** What a registrant declared when asking for a presigned upload URL. */
+export interface PendingPhoto {
+  object_key: string;
+  content_type: string;
+  size: number;
+  expires_at: number;
+}
+
+export type TokenResult = 'verified' | 'invalid' | 'used' | 'replaced' | 'expired';
+
 /** Prepared statements and the multi-statement transactions of the journey. */
 export class Repository {
   private readonly s;
@@ -139,21 +180,46 @@ export class Repository {
         'UPDATE accounts SET email_verified_at = ? WHERE id = ? AND email_verified_at IS NULL',
       ),
       insertSession: db.prepare('INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)'),
-      sessionByHash: db.prepare('SELECT account_id, expires_at FROM sessions WHERE token_hash = ?'),
+      sessionByHash: db.prepare(
+        'SELECT account_id, expires_at, revoked_at FROM sessions WHERE token_hash = ?',
+      ),
+      revokeSession: db.prepare(
+        'UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL',
+      ),
       saveBiodata: db.prepare(
         `UPDATE accounts SET nik = ?, full_name = ?, place_of_birth = ?, date_of_birth = ?, gender = ?, address = ?,
          occupation_status = ?, priority = ?, biodata_at = ? WHERE id = ? AND biodata_at IS NULL`,
       ),
+      // Only the first of simultaneous uploads for one account can change the row: the others see photo_at set.
       savePhoto: db.prepare(
-        'UPDATE accounts SET photo_key = ?, photo_bytes = ?, photo_at = ? WHERE id = ? AND biodata_at IS NOT NULL',
+        'UPDATE accounts SET photo_key = ?, photo_bytes = ?, photo_at = ? WHERE id = ? AND biodata_at IS NOT NULL AND photo_at IS NULL',
+      ),
+      setPendingPhoto: db.prepare(
+        `INSERT INTO photo_uploads (account_id, object_key, content_type, size, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET object_key = excluded.object_key,
+           content_type = excluded.content_type, size = excluded.size, expires_at = excluded.expires_at`,
+      ),
+      pendingPhoto: db.prepare('SELECT * FROM photo_uploads WHERE account_id = ?'),
+      lastResend: db.prepare('SELECT sent_at FROM verification_resends WHERE account_id = ?'),
+      setResend: db.prepare(
+        `INSERT INTO verification_resends (account_id, sent_at) VALUES (?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET sent_at = excluded.sent_at`,
+      ),
+      undoResend: db.prepare(
+        'UPDATE verification_resends SET sent_at = ? WHERE account_id = ? AND sent_at = ?',
+      ),
+      dropResend: db.prepare('DELETE FROM verification_resends WHERE account_id = ? AND sent_at = ?'),
+      replaceTokens: db.prepare(
+        'UPDATE email_tokens SET replaced_at = ? WHERE account_id = ? AND used_at IS NULL AND replaced_at IS NULL',
       ),
       saveAssessment: db.prepare(
         'UPDATE accounts SET assessment_score = ?, assessment_passed = ?, assessment_at = ? WHERE id = ? AND assessment_at IS NULL AND photo_at IS NOT NULL',
       ),
       wave: db.prepare('SELECT * FROM waves WHERE number = ?'),
       waves: db.prepare('SELECT * FROM waves ORDER BY number'),
+      // Two simultaneous creations of one wave (two processes): the loser changes nothing, and says so.
       insertWave: db.prepare(
-        'INSERT INTO waves (number, quota, status, opens_at, closes_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO waves (number, quota, status, opens_at, closes_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (number) DO NOTHING',
       ),
       membership: db.prepare('SELECT wave_number, joined_at FROM wave_members WHERE account_id = ?'),
       takePlace: db.prepare(
@@ -212,18 +278,16 @@ export class Repository {
     return row !== undefined && row.id !== exceptAccount;
   }
 
-  /** 'verified' | 'invalid' | 'used' | 'expired', atomically: a token can verify once. */
-  useEmailToken(
-    hash: string,
-    now: number,
-  ): { result: 'verified' | 'invalid' | 'used' | 'expired'; email?: string } {
+  /** Atomically: a token can verify once, and not after a newer one replaced it. */
+  useEmailToken(hash: string, now: number): { result: TokenResult; email?: string } {
     return this.db
-      .transaction(() => {
+      .transaction((): { result: TokenResult; email?: string } => {
         const t = this.s.tokenByHash.get(hash) as
-          | { account_id: number; expires_at: number; used_at: number | null }
+          | { account_id: number; expires_at: number; used_at: number | null; replaced_at: number | null }
           | undefined;
         if (!t) return { result: 'invalid' as const };
         if (t.used_at !== null) return { result: 'used' as const };
+        if (t.replaced_at !== null) return { result: 'replaced' as const };
         if (t.expires_at < now) return { result: 'expired' as const };
         this.s.useToken.run(now, hash);
         this.s.verifyEmail.run(now, t.account_id);
@@ -233,12 +297,62 @@ export class Repository {
       .immediate();
   }
 
+  /**
+   * Takes the account's resend slot when the last resend is at least `intervalMs` old: atomic
+   * across processes, so simultaneous resends send one mail. Returns what to restore if the
+   * mail then cannot be sent, or how long to wait.
+   */
+  claimResend(
+    accountId: number,
+    now: number,
+    intervalMs: number,
+  ): { claimed: true; previous: number | null } | { claimed: false; retryAfterMs: number } {
+    return this.db
+      .transaction(() => {
+        const last = this.s.lastResend.get(accountId) as { sent_at: number } | undefined;
+        if (last && now - last.sent_at < intervalMs)
+          return { claimed: false as const, retryAfterMs: last.sent_at + intervalMs - now };
+        this.s.setResend.run(accountId, now);
+        return { claimed: true as const, previous: last?.sent_at ?? null };
+      })
+      .immediate();
+  }
+
+  /** Gives the slot back (the mail could not be sent), unless another resend took it since. */
+  releaseResend(accountId: number, claimedAt: number, previous: number | null): void {
+    if (previous === null) this.s.dropResend.run(accountId, claimedAt);
+    else this.s.undoResend.run(previous, accountId, claimedAt);
+  }
+
+  /** A fresh verification token (+ outbox row); every earlier unused token of the account stops working. */
+  replaceEmailToken(
+    accountId: number,
+    hash: string,
+    expiresAt: number,
+    outbox?: { to: string; subject: string; text: string; html: string },
+  ): void {
+    this.db
+      .transaction(() => {
+        const now = Date.now();
+        this.s.replaceTokens.run(now, accountId);
+        this.s.insertToken.run(hash, accountId, expiresAt);
+        if (outbox)
+          this.s.insertOutbox.run(accountId, outbox.to, outbox.subject, outbox.text, outbox.html, now);
+      })
+      .immediate();
+  }
+
   createSession(hash: string, accountId: number, expiresAt: number): void {
     this.s.insertSession.run(hash, accountId, expiresAt);
   }
 
-  session(hash: string): { account_id: number; expires_at: number } | undefined {
-    return this.s.sessionByHash.get(hash) as { account_id: number; expires_at: number } | undefined;
+  session(hash: string): SessionRow | undefined {
+    return this.s.sessionByHash.get(hash) as SessionRow | undefined;
+  }
+
+  /** Ends a session (logout); false when it was already ended. */
+  revokeSession(hash: string, now: number): boolean {
+    return this.s.revokeSession.run(now, hash).changes === 1;
   }
 
   /** false when biodata was saved meanwhile (a concurrent request won) */
@@ -270,8 +384,21 @@ export class Repository {
     return r.changes === 1;
   }
 
+  /**
+   * Records the photo of an account that has none yet; false when it already has one (a
+   * simultaneous upload or confirmation won).
+   */
   savePhoto(id: number, key: string, bytes: number): boolean {
     return this.s.savePhoto.run(key, bytes, Date.now(), id).changes === 1;
+  }
+
+  /** The registrant's latest presigned upload declaration replaces any earlier one. */
+  setPendingPhoto(id: number, p: PendingPhoto): void {
+    this.s.setPendingPhoto.run(id, p.object_key, p.content_type, p.size, p.expires_at);
+  }
+
+  pendingPhoto(id: number): PendingPhoto | undefined {
+    return this.s.pendingPhoto.get(id) as PendingPhoto | undefined;
   }
 
   saveAssessment(id: number, score: number, passed: boolean): boolean {
@@ -286,14 +413,17 @@ export class Repository {
     return this.s.waves.all() as WaveRow[];
   }
 
+  /** false when the wave exists already (perhaps created a moment ago by another process). */
   createWave(w: {
     number: number;
     quota: number;
     status: 'open' | 'closed';
     opensAt?: number;
     closesAt?: number;
-  }): void {
-    this.s.insertWave.run(w.number, w.quota, w.status, w.opensAt ?? null, w.closesAt ?? null);
+  }): boolean {
+    return (
+      this.s.insertWave.run(w.number, w.quota, w.status, w.opensAt ?? null, w.closesAt ?? null).changes === 1
+    );
   }
 
   /** Changes status and/or quota; refuses a quota below the places already taken. */

@@ -9,21 +9,24 @@ import {
   parseRetryAfter,
 } from './dependency-error.ts';
 import { ApiError } from './errors.ts';
+import { checkImage, type ImageType } from './images.ts';
 import { type ServiceMetrics, timeDependency } from './metrics.ts';
 
-/** What the KTP photo is, by its first bytes: the declared Content-Type is not trusted. */
-export function imageType(head: Uint8Array): 'jpeg' | 'png' | undefined {
-  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
-  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (head.length >= 8 && png.every((b, i) => head[i] === b)) return 'png';
-  return undefined;
+/** The refusal of a photo that is not a whole JPEG or PNG (images.ts says what is wrong with it). */
+export function imageRefusal(bytes: Uint8Array, what: string): ApiError | { type: ImageType } {
+  const check = checkImage(bytes);
+  if (check.ok) return { type: check.type };
+  if (!check.type) return new ApiError(415, 'not_an_image', `${what} is not a JPEG or PNG image`, 'photo');
+  return new ApiError(400, 'invalid_image', `${what} is not a whole image: ${check.problem}`, 'photo');
 }
 
 /**
- * Reads the multipart body: exactly one file field `photo`, nothing else, at most `maxBytes`.
- * Stops reading as soon as the limit is passed, so a huge upload costs nothing more.
+ * Reads the multipart body: exactly one file field `photo`, nothing else, at most `maxBytes`, and
+ * a whole JPEG or PNG. Stops reading as soon as the limit is passed, so a huge upload costs
+ * nothing more. Every way the body can break (cut short, malformed, the client gone) is a 400:
+ * no stream is left without an error listener, so no request can bring the process down.
  */
-export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buffer; type: 'jpeg' | 'png' }> {
+export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buffer; type: ImageType }> {
   const contentType = req.headers['content-type'] ?? '';
   if (!contentType.startsWith('multipart/form-data')) {
     return Promise.reject(
@@ -37,7 +40,7 @@ export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buff
   }
   return new Promise((resolve, reject) => {
     let settled = false;
-    const done = (err: ApiError | null, value?: { bytes: Buffer; type: 'jpeg' | 'png' }) => {
+    const done = (err: ApiError | null, value?: { bytes: Buffer; type: ImageType }) => {
       if (settled) return;
       settled = true;
       if (err) {
@@ -54,8 +57,21 @@ export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buff
         new ApiError(400, 'invalid_field', `malformed multipart body: ${(err as Error).message}`, 'photo'),
       );
     }
-    let photo: { bytes: Buffer; type: 'jpeg' | 'png' } | undefined;
+    const malformed = (err: Error) =>
+      done(
+        new ApiError(
+          400,
+          'invalid_field',
+          `malformed multipart body: ${err.message}; expected multipart/form-data with one file field photo, ended by its closing boundary`,
+          'photo',
+        ),
+      );
+    let photo: { bytes: Buffer; type: ImageType } | undefined;
+    let truncated = false;
     bb.on('file', (name, stream) => {
+      // busboy destroys an unfinished file stream with the body's error ("Unexpected end of form"):
+      // without this listener that error is uncaught and ends the process.
+      stream.on('error', malformed);
       if (name !== 'photo') {
         stream.resume();
         return done(
@@ -64,15 +80,16 @@ export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buff
       }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('limit', () =>
-        done(new ApiError(413, 'photo_too_large', `the photo exceeds ${maxBytes} bytes`, 'photo')),
-      );
+      stream.on('limit', () => {
+        truncated = true;
+        done(new ApiError(413, 'photo_too_large', `the photo exceeds ${maxBytes} bytes`, 'photo'));
+      });
       stream.on('end', () => {
+        if (truncated) return;
         const bytes = Buffer.concat(chunks);
-        const type = imageType(bytes.subarray(0, 8));
-        if (!type)
-          return done(new ApiError(415, 'not_an_image', 'the photo is not a JPEG or PNG image', 'photo'));
-        photo = { bytes, type };
+        const image = imageRefusal(bytes, 'the photo');
+        if (image instanceof ApiError) return done(image);
+        photo = { bytes, type: image.type };
       });
     });
     bb.on('field', (name) => done(new ApiError(400, 'invalid_field', `unexpected field '${name}'`, name)));
@@ -80,9 +97,8 @@ export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buff
     bb.on('fieldsLimit', () =>
       done(new ApiError(400, 'invalid_field', 'no fields expected besides the file field photo', 'photo')),
     );
-    bb.on('error', (err: Error) =>
-      done(new ApiError(400, 'invalid_field', `malformed multipart body: ${err.message}`, 'photo')),
-    );
+    bb.on('error', malformed);
+    req.on('error', malformed);
     bb.on('close', () => {
       if (photo) done(null, photo);
       else done(new ApiError(400, 'invalid_field', 'photo is required (a file field named photo)', 'photo'));
@@ -140,8 +156,8 @@ export class UploadClient {
     );
   }
 
-  /** First bytes and size of a stored object (for the presigned flow's confirmation). */
-  async head(bucket: string, key: string): Promise<{ size: number; head: Uint8Array } | undefined> {
+  /** A stored object, bytes and Content-Type (for the presigned flow's confirmation). */
+  async get(bucket: string, key: string): Promise<{ bytes: Buffer; contentType: string } | undefined> {
     return timeDependency(
       this.o.metrics,
       'upload',
@@ -170,17 +186,38 @@ export class UploadClient {
             res.status,
           );
         }
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        return { size: bytes.length, head: bytes.subarray(0, 8) };
+        const bytes = Buffer.from(await res.arrayBuffer());
+        return { bytes, contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
       },
       outcomeOf,
     );
   }
 
-  presignedPutUrl(bucket: string, key: string, ttlS: number): { url: string; expiresAt: string } {
+  /** Removes an object nobody will refer to (the loser of two simultaneous uploads); best effort. */
+  async delete(bucket: string, key: string): Promise<void> {
+    try {
+      const res = await fetch(new URL(objectPath(bucket, key), this.o.baseUrl), {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${this.o.accessToken}` },
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+      await res.body?.cancel();
+    } catch {
+      // An orphan object costs disk, never correctness: the account row names the photo.
+    }
+  }
+
+  /** A URL that uploads at most `maxBytes` of `contentType` to the key, until `ttlS` passes. */
+  presignedPutUrl(
+    bucket: string,
+    key: string,
+    ttlS: number,
+    conditions: { contentType: string; maxBytes: number },
+  ): { url: string; expiresAt: string } {
     const expires = Math.floor(Date.now() / 1000) + ttlS;
     return {
-      url: new URL(presignPath(this.o.signingSecret, 'PUT', bucket, key, expires), this.o.baseUrl).href,
+      url: new URL(presignPath(this.o.signingSecret, 'PUT', bucket, key, expires, conditions), this.o.baseUrl)
+        .href,
       expiresAt: new Date(expires * 1000).toISOString(),
     };
   }

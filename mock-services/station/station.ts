@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { type Station, sampleServiceMs } from '../../model/station.ts';
+import { MAX_TIMER_MS } from './bounds.ts';
 import type { StationMetrics } from './metrics.ts';
 
 /**
@@ -88,7 +89,7 @@ export class StationRuntime {
           this.metrics.queueDepth.set({ dependency: this.dependency }, this.waiting.length);
           resolve({ admitted: false, reason: 'timeout' });
         },
-        Math.max(0, deadline - Date.now()),
+        Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())),
       ).unref();
     });
   }
@@ -200,13 +201,14 @@ export function stationMiddleware(station: StationRuntime) {
         station.observe('timeout', arrivedAt, 'timeout');
         ticket.release();
       },
-      Math.max(0, ticket.deadline - Date.now()),
+      Math.min(MAX_TIMER_MS, Math.max(0, ticket.deadline - Date.now())),
     );
     res.on('close', () => {
       clearTimeout(deadlineTimer);
       ticket.release();
     });
-    await sleep(station.serviceMs());
+    // A draw far in the tail is cut at the deadline, where the timer above answers 504 anyway.
+    await sleep(Math.min(station.serviceMs(), Math.max(0, ticket.deadline - Date.now()) + 1));
     if (answered) return;
     if (station.injectError()) {
       answered = true;

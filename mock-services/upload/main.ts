@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadCapacity } from '../capacity.ts';
+import { loadMockCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
 import { closeOnSignals, listen, readEnv } from '../serve.ts';
 import { createUploadApp } from './server.ts';
@@ -19,7 +19,7 @@ const env = readEnv(
 );
 
 const { app } = createUploadApp({
-  capacity: loadCapacity(),
+  capacity: loadMockCapacity(),
   dir: env.UPLOAD_DIR,
   adminToken: env.GELOMBANG_ADMIN_TOKEN,
   accessToken: env.UPLOAD_ACCESS_TOKEN,

@@ -1,23 +1,25 @@
 import type { IRouter } from 'express';
 import { z } from 'zod';
 import { hashPassword, newToken, tokenHash, verifyPassword } from '../auth.ts';
+import { jsonBody, secretText } from '../body.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import { verificationMail } from '../mailer.ts';
 import { asyncRoute, type RouteContext } from './context.ts';
 
-const accountBody = z
+export const accountBody = z
   .object({
     email: z.email().max(254),
-    password: z.string().min(8, 'expected at least 8 characters').max(128),
+    password: secretText().min(8, 'expected at least 8 characters').max(128),
   })
   .strict();
 
-/** Steps 1 and 3: create an account (which sends the verification mail), and log in. */
+/** Steps 1 and 3: create an account (which sends the verification mail), log in and log out. */
 export function accountRoutes(router: IRouter, ctx: RouteContext): void {
   const { config, repo, metrics, reject } = ctx;
 
   router.post(
     '/api/v1/accounts',
+    ctx.step('registered', { json: true }),
     asyncRoute(async (req, res) => {
       const body = parseBody(accountBody, req.body);
       if (repo.accountByEmail(body.email))
@@ -69,6 +71,7 @@ export function accountRoutes(router: IRouter, ctx: RouteContext): void {
 
   router.post(
     '/api/v1/sessions',
+    jsonBody,
     asyncRoute(async (req, res) => {
       const body = parseBody(accountBody, req.body);
       const a = repo.accountByEmail(body.email);
@@ -84,4 +87,13 @@ export function accountRoutes(router: IRouter, ctx: RouteContext): void {
       res.status(201).json({ token, expiresAt: new Date(expiresAt).toISOString() });
     }),
   );
+
+  // Logout: the bearer token stops working at once, in every process (the session row says so).
+  router.delete('/api/v1/sessions/current', (req, res) => {
+    ctx.account(req);
+    const header = req.get('authorization') ?? '';
+    if (!repo.revokeSession(tokenHash(header.slice(7)), Date.now()))
+      throw new ApiError(401, 'unauthorized', 'this session was ended (logged out): log in again');
+    res.status(204).end();
+  });
 }

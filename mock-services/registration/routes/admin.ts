@@ -1,5 +1,6 @@
 import type { IRouter, Request } from 'express';
 import { z } from 'zod';
+import { jsonBody } from '../body.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import type { RouteContext } from './context.ts';
 import { parseWaveNumber } from './wave.ts';
@@ -12,7 +13,11 @@ const waveBody = z
     opensAt: z.iso.datetime().optional(),
     closesAt: z.iso.datetime().optional(),
   })
-  .strict();
+  .strict()
+  .refine((w) => !w.opensAt || !w.closesAt || Date.parse(w.closesAt) > Date.parse(w.opensAt), {
+    message: 'expected closesAt after opensAt: a wave cannot close before it opens',
+    path: ['closesAt'],
+  });
 const wavePatch = z
   .object({ status: z.enum(['open', 'closed']).optional(), quota: z.int().min(0).optional() })
   .strict();
@@ -29,22 +34,22 @@ export function adminRoutes(router: IRouter, ctx: RouteContext): void {
       throw new ApiError(403, 'forbidden', 'wrong admin token');
   };
 
-  router.post('/admin/waves', (req, res) => {
+  router.post('/admin/waves', jsonBody, (req, res) => {
     admin(req);
     const body = parseBody(waveBody, req.body);
-    if (repo.wave(body.number))
-      throw new ApiError(409, 'duplicate_wave', `wave ${body.number} exists`, 'number');
-    repo.createWave({
+    // One conditional INSERT: of two simultaneous creations (two processes) exactly one succeeds.
+    const created = repo.createWave({
       number: body.number,
       quota: body.quota,
       status: body.status,
       opensAt: body.opensAt ? Date.parse(body.opensAt) : undefined,
       closesAt: body.closesAt ? Date.parse(body.closesAt) : undefined,
     });
+    if (!created) throw new ApiError(409, 'duplicate_wave', `wave ${body.number} exists`, 'number');
     res.status(201).json(repo.wave(body.number));
   });
 
-  router.patch('/admin/waves/:waveNumber', (req, res) => {
+  router.patch('/admin/waves/:waveNumber', jsonBody, (req, res) => {
     admin(req);
     const n = parseWaveNumber(req.params.waveNumber);
     const body = parseBody(wavePatch, req.body);

@@ -1,12 +1,13 @@
 import type { IRouter } from 'express';
 import { z } from 'zod';
 import { score } from '../assessment.ts';
+import { multilineText } from '../body.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import { type RouteContext, requireStage } from './context.ts';
 
 const assessmentBody = z
   .object({
-    motivation: z.string().trim().min(50, 'expected at least 50 characters').max(2000),
+    motivation: multilineText().trim().min(50, 'expected at least 50 characters').max(2000),
     answers: z.array(z.int().min(0).max(3)).length(20, 'expected exactly 20 answers'),
   })
   .strict();
@@ -15,7 +16,7 @@ const assessmentBody = z
 export function assessmentRoutes(router: IRouter, ctx: RouteContext): void {
   const { repo, metrics, reject } = ctx;
 
-  router.post('/api/v1/me/assessment', (req, res) => {
+  router.post('/api/v1/me/assessment', ctx.step('assessment_done', { json: true }), (req, res) => {
     const a = ctx.account(req);
     requireStage(a.photo_at !== null, 'photo');
     const body = parseBody(assessmentBody, req.body);

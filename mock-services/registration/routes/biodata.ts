@@ -1,12 +1,13 @@
 import type { IRouter } from 'express';
 import { z } from 'zod';
+import { lineText } from '../body.ts';
 import { decide, dukcapilRefusal } from '../eligibility.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import { ageOn, checkNik } from '../nik.ts';
 import { asyncRoute, type RouteContext } from './context.ts';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD');
-const text = (max: number) => z.string().trim().min(1).max(max);
+const text = lineText;
 const biodataBody = z
   .object({
     fullName: text(200),
@@ -34,6 +35,7 @@ export function biodataRoutes(router: IRouter, ctx: RouteContext): void {
 
   router.put(
     '/api/v1/me/biodata',
+    ctx.step('biodata_verified', { json: true }),
     asyncRoute(async (req, res) => {
       const a = ctx.account(req);
       const body = parseBody(biodataBody, req.body);

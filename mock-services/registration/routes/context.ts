@@ -1,5 +1,6 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { tokenHash } from '../auth.ts';
+import { chain, jsonBody } from '../body.ts';
 import type { Config } from '../config.ts';
 import type { AccountRow, Repository } from '../db.ts';
 import { DependencyError } from '../dependency-error.ts';
@@ -26,8 +27,14 @@ export interface AppDeps {
 
 /** The dependencies plus the helpers every journey step shares. */
 export interface RouteContext extends AppDeps {
-  /** Counts a refusal at a funnel stage and hands the error back to be thrown. */
+  /** Marks a refusal as one at a funnel stage (counted when answered) and hands it back to be thrown. */
   reject(stage: Stage, err: ApiError): ApiError;
+  /**
+   * The handlers that open a journey step's route: every refusal of the request from here on (its
+   * body, an earlier step missing, the rules) counts in `gelombang_funnel_rejections_total` at
+   * this stage. With `json`, the JSON body parser (body.ts) runs after the stage is known.
+   */
+  step(stage: Stage, opts?: { json?: boolean }): RequestHandler;
   /** A dependency's failure becomes a counted 503 naming it; anything else is rethrown as is. */
   dependencyFailure(stage: Stage, err: unknown): never;
   /** The account of the bearer token, or 401. */
@@ -35,14 +42,21 @@ export interface RouteContext extends AppDeps {
 }
 
 export function createContext(d: AppDeps): RouteContext {
-  const { repo, metrics } = d;
+  const { repo } = d;
   const reject = (stage: Stage, err: ApiError): ApiError => {
-    metrics.rejections.inc({ stage, code: err.code });
+    err.stage ??= stage;
     return err;
   };
   return {
     ...d,
     reject,
+    step(stage, opts = {}) {
+      const mark: RequestHandler = (_req, res, next) => {
+        res.locals.stage = stage;
+        next();
+      };
+      return opts.json ? chain(mark, jsonBody) : mark;
+    },
     dependencyFailure(stage, err) {
       if (err instanceof DependencyError) {
         throw reject(
@@ -65,6 +79,8 @@ export function createContext(d: AppDeps): RouteContext {
         throw new ApiError(401, 'unauthorized', 'expected Authorization: Bearer <session token>');
       const s = repo.session(tokenHash(header.slice(7)));
       if (!s) throw new ApiError(401, 'unauthorized', 'unknown session token');
+      if (s.revoked_at !== null)
+        throw new ApiError(401, 'unauthorized', 'this session was ended (logged out): log in again');
       if (s.expires_at < Date.now()) throw new ApiError(401, 'unauthorized', 'session expired: log in again');
       const a = repo.accountById(s.account_id);
       if (!a) throw new ApiError(401, 'unauthorized', 'account no longer exists');
@@ -79,7 +95,10 @@ export const asyncRoute =
     Promise.resolve(fn(req, res)).catch(next);
   };
 
-/** Steps are taken in order: a later step before its predecessor is a 409 naming the missing one. */
+/**
+ * Steps are taken in order: a later step before its predecessor is a 409 naming the missing one
+ * (counted at the stage of the step's route, see `step`).
+ */
 export function requireStage(ok: boolean, missing: string): void {
   if (!ok) throw new ApiError(409, 'stage_incomplete', `complete the ${missing} step first`, missing);
 }

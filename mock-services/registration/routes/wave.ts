@@ -16,7 +16,7 @@ export function parseWaveNumber(raw: unknown): number {
 export function waveRoutes(router: IRouter, ctx: RouteContext): void {
   const { repo, metrics, reject } = ctx;
 
-  router.post('/api/v1/waves/:waveNumber/join', (req, res) => {
+  router.post('/api/v1/waves/:waveNumber/join', ctx.step('joined_wave'), (req, res) => {
     const a = ctx.account(req);
     const n = parseWaveNumber(req.params.waveNumber);
     requireStage(a.assessment_at !== null, 'assessment');
