@@ -37,8 +37,59 @@ export function describeIssues(error: z.ZodError): string {
 
 export class CapacityFileError extends Error {}
 
-export function parseCapacity(value: unknown, source: string): Capacity {
-  const parsed = capacitySchema.safeParse(value);
+/**
+ * The registration service's machine, optional in a capacity file (`gelombang plan` writes it):
+ * the capacity simulator runs the service on `cores` with `workers` processes (the WORKERS knob,
+ * unless --knob sets it). The mocks and a rehearsal read the stations only: a laptop cannot be
+ * given cores, and WORKERS is the service's knob there.
+ */
+export const serviceSectionSchema = z
+  .object({
+    /** CPUs of the machine(s) the registration service runs on (the simulator's `service.cores`) */
+    cores: z.int().min(1).max(100_000),
+    /** processes behind one port: model/service-design.ts WORKERS, and its range */
+    workers: z.int().min(1).max(64).optional(),
+  })
+  .strict();
+
+export type ServiceSection = z.infer<typeof serviceSectionSchema>;
+
+/** A capacity file: the stations, and the service's machine when the file gives it. */
+export interface CapacityFile {
+  capacity: Capacity;
+  service?: ServiceSection;
+}
+
+/** A note for people: allowed at the top, in each station and in the service section; never read. */
+const COMMENT = '$comment';
+
+function withoutComment(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !(COMMENT in value))
+    return value;
+  const { [COMMENT]: _note, ...rest } = value as Record<string, unknown>;
+  return rest;
+}
+
+/** The stations and the optional service section, each `$comment` dropped; a problem names its path. */
+export function parseCapacityFile(value: unknown, source: string): CapacityFile {
+  const top = withoutComment(value);
+  if (typeof top !== 'object' || top === null || Array.isArray(top)) {
+    throw new CapacityFileError(`${source}: (root): expected an object of stations`);
+  }
+  const { service, ...rest } = top as Record<string, unknown>;
+  const stations = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, withoutComment(v)]));
+  const parsed = capacitySchema.safeParse(stations);
   if (!parsed.success) throw new CapacityFileError(`${source}: ${describeIssues(parsed.error)}`);
-  return parsed.data;
+  if (service === undefined) return { capacity: parsed.data };
+  const machine = serviceSectionSchema.safeParse(withoutComment(service));
+  if (!machine.success) {
+    throw new CapacityFileError(
+      `${source}: ${machine.error.issues.map((i) => `service${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return { capacity: parsed.data, service: machine.data };
+}
+
+export function parseCapacity(value: unknown, source: string): Capacity {
+  return parseCapacityFile(value, source).capacity;
 }

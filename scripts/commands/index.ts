@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 const COMMANDS: Record<string, () => Promise<Command>> = {
   rehearse: async () => (await import('./rehearse.ts')).rehearseCommand(),
   simulate: async () => (await import('./simulate.ts')).simulateCommand(),
+  plan: async () => (await import('./plan.ts')).planCommand(),
   calibrate: async () => (await import('./calibrate.ts')).calibrateCommand(),
   validate: async () => (await import('./validate.ts')).validateCommand(),
   report: async () => (await import('./report.ts')).reportCommand(),

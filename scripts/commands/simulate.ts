@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadCapacity } from '../../mock-services/capacity.ts';
 import { DEFAULT_MODEL, RETRY_POLICY } from '../../model/behaviour.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
@@ -18,6 +17,7 @@ import {
 } from '../../simulator/calibration.ts';
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
+import { loadCapacityFile } from '../../simulator/plan-capacity.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import {
   existingFile,
@@ -42,7 +42,8 @@ const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
 const PHOTO = resolve('scenarios/fixtures/ktp-medium.jpg');
 /**
  * The machine kind the default capacities were sized for (mock-services/README.md: "a laptop
- * rehearsal"): the 2020 design at full scale is asked on it unless --set service.cores says otherwise.
+ * rehearsal"): the 2020 design at full scale is asked on it unless the capacity file's service
+ * section (model/capacity.ts) or --set service.cores says otherwise.
  */
 const DEFAULT_CORES = 2;
 
@@ -68,7 +69,7 @@ export interface SimulateFlags {
 export class BadInput extends Error {}
 
 /** An interval that keeps a run to about 1,300 intervals: 1 s for a rehearsal-length replay, 60 s for the day. */
-function autoInterval(seconds: number): number {
+export function autoInterval(seconds: number): number {
   const nice = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
   return nice.find((n) => seconds / n <= 1300) ?? 600;
 }
@@ -84,11 +85,18 @@ export function simulationInputs(f: SimulateFlags): {
     const profileFile = f.profile ?? DEFAULT_PROFILE;
     const profile = parseProfileCsv(readFileSync(profileFile, 'utf8'), profileFile);
     const capacityFile = f.capacity ?? DEFAULT_CAPACITY;
+    // The file's service section (gelombang plan writes one) under --set and --knob.
+    const file = loadCapacityFile(capacityFile);
     const { capacity, machine } = applyOverrides(
-      { capacity: loadCapacity(capacityFile), machine: { cores: DEFAULT_CORES } },
+      { capacity: file.capacity, machine: { cores: file.service?.cores ?? DEFAULT_CORES } },
       f.set,
     );
-    const knobs = { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob };
+    const workers = file.service?.workers;
+    const knobs = {
+      ...(SERVICE_PROFILES[f.serviceProfile] ?? {}),
+      ...(workers === undefined ? {} : { WORKERS: String(workers) }),
+      ...f.knob,
+    };
     const calibrationFile = f.calibration ?? DEFAULT_CALIBRATION_FILE;
     const calibration = loadCalibration(calibrationFile);
     const windowMinutes = f.window
@@ -164,7 +172,7 @@ export function simulateCommand(): Command {
     )
     .option(
       '--capacity <file>',
-      'the stations (default mock-services/capacity.default.json)',
+      "the stations, and the service's cores and workers if it has them (default mock-services/capacity.default.json)",
       existingFile('--capacity'),
     )
     .option(

@@ -1,0 +1,242 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCapacity } from '../../mock-services/capacity.ts';
+import type { BehaviourModel } from '../../model/behaviour.ts';
+import { DEFAULT_MODEL } from '../../model/behaviour.ts';
+import { parseCapacityFile } from '../../model/capacity.ts';
+import { loadCapacityFile } from '../../simulator/plan-capacity.ts';
+import { invoke, snapshot } from '../../test/support/in-process-cli.ts';
+import { type PlanFlags, planCommand, planSetup, runPlan } from './plan.ts';
+import { simulationInputs } from './simulate.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gelombang-plan-'));
+const file = (name: string, content: unknown) => {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+};
+const defaults = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
+const constant = (ms: number) => ({ distribution: 'constant', ms });
+const ample = (st: Record<string, unknown>) => ({
+  ...st,
+  concurrency: 1000,
+  queue: 1000,
+  serviceTime: constant(1),
+  errorRate: 0,
+});
+
+describe('plan finds the known answer', () => {
+  it('the least concurrency of a ministry and of the mail server, as their offered load says', () => {
+    // Registrants arrive evenly, 300 a minute, and go straight through (no one leaves, no one
+    // thinks, every mail lands in 0.1 s, nobody is refused): each station sees evenly spaced
+    // requests of a constant service time S at rate L, so c servers keep up, with no wait at
+    // all, when c >= L x S, and fall behind for good below it (their queue and the timeouts then
+    // break the step's SLO within the 3 minutes). Everything else is ample.
+    const dukcapilMs = 900;
+    const emailMs = 700;
+    const perMinute = 300;
+    const capacity = file('known.json', {
+      dukcapil: { ...defaults.dukcapil, serviceTime: constant(dukcapilMs), errorRate: 0 },
+      dapodik: ample(defaults.dapodik),
+      dtks: ample(defaults.dtks),
+      email: {
+        ...defaults.email,
+        serviceTime: constant(emailMs),
+        errorRate: 0,
+        deliveryDelay: constant(100),
+      },
+      upload: { ...ample(defaults.upload), bandwidthBytesPerSecond: 1024 ** 3 },
+    });
+    const flags: PlanFlags = {
+      peak: perMinute,
+      minutes: 3,
+      capacity,
+      serviceProfile: '2020',
+      knob: { SCRYPT_N: '1024' },
+      // Too little of both to start with: the search has to grow them first.
+      set: { 'service.cores': '16', 'dukcapil.concurrency': '2', 'email.concurrency': '1' },
+      seed: 1,
+      resources: ['dukcapil.concurrency', 'email.concurrency'],
+      maxProbes: 40,
+    };
+    const s = planSetup(flags);
+    const straight = Object.fromEntries(
+      Object.entries(DEFAULT_MODEL).map(([stage, m]) => [stage, { ...m, leave: 0 }]),
+    ) as BehaviourModel;
+    Object.assign(s.searchDay, { model: straight, thinkCompress: 1e9, minorShare: 0, ineligibleShare: 0 });
+
+    const run = runPlan(s, { maxProbes: flags.maxProbes });
+    const perSecond = perMinute / 60;
+    const least = (ms: number) => Math.ceil((perSecond * ms) / 1000);
+    expect(run.result.status).toBe('found');
+    expect(run.ok).toBe(true);
+    expect(Math.abs((run.point['dukcapil.concurrency'] as number) - least(dukcapilMs))).toBeLessThanOrEqual(
+      1,
+    );
+    expect(Math.abs((run.point['email.concurrency'] as number) - least(emailMs))).toBeLessThanOrEqual(1);
+    // It grew from the start before anything held, and each result is the least at the plan.
+    expect(run.result.probes[0]?.outcome.held).toBe(false);
+    expect(run.result.probes.some((p) => p.why.startsWith('grow'))).toBe(true);
+    expect(run.result.minimal).toBe(true);
+    const less = Object.fromEntries(run.result.marginals.map((m) => [m.resource, m.less]));
+    expect(less['dukcapil.concurrency']?.outcome.broke.join(' ')).toContain('submit_biodata');
+    expect(less['email.concurrency']?.outcome.broke.join(' ')).toContain('create_account');
+  }, 60_000);
+});
+
+describe('plan writes a capacity file simulate and rehearse accept', () => {
+  it('round-trips through their loaders, with a $comment on what changed; -q prints no progress', async () => {
+    const out = join(dir, 'planned.json');
+    const r = await invoke(planCommand, [
+      '--peak',
+      '10/s',
+      '--minutes',
+      '2',
+      '--knob',
+      'SCRYPT_N=1024',
+      '--resources',
+      'service.cores,email.concurrency',
+      '--seed',
+      '3',
+      '--out',
+      out,
+      '-q',
+    ]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/^PLAN for --peak 600\/min for 2 min/);
+    expect(r.output).toContain('what each unit buys');
+    expect(r.output).not.toContain('probe 1 (start)');
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    expect(written.$comment).toContain('gelombang plan');
+    expect(written.service.$comment).toContain('gelombang plan for --peak 600/min for 2 min');
+    // simulate's input path reads the stations and the service section; rehearse's the stations.
+    const sim = simulationInputs({
+      scale: 1,
+      compress: 1,
+      capacity: out,
+      serviceProfile: '2020',
+      knob: {},
+      set: {},
+      seed: 1,
+      results: dir,
+    });
+    expect(sim.day.cores).toBe(written.service.cores);
+    expect(sim.day.knobs.WORKERS).toBe(written.service.workers);
+    expect(sim.day.capacity.email.concurrency).toBe(written.email.concurrency);
+    expect(loadCapacity(out)).toEqual(sim.day.capacity);
+    // What the plan left alone is the starting file's, without a comment.
+    expect(written.dukcapil).toEqual(loadCapacity('mock-services/capacity.default.json').dukcapil);
+  }, 60_000);
+
+  it('searches a profile on its busiest hour and verifies the result on all of it, showing progress', async () => {
+    const rows = Array.from({ length: 70 }, (_, m) => `${m},${m < 10 ? 5 : 30}`);
+    const profile = file('profile.csv', `minute,arrivals\n${rows.join('\n')}\n`);
+    const out = join(dir, 'from-profile.json');
+    const r = await invoke(planCommand, [
+      '--profile',
+      profile,
+      '--knob',
+      'SCRYPT_N=1024',
+      '--resources',
+      'service.cores,email.concurrency',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('searched: minutes 10-70 of profile.csv (its busiest hour)');
+    expect(r.output).toMatch(/verified on the whole profile \(1,850 arrivals\): held/);
+    expect(r.output).toContain('probe 1 (start)');
+    expect(existsSync(out)).toBe(true);
+  }, 60_000);
+});
+
+describe('the capacity file with a service section', () => {
+  it('leaves every capacity file of the repository valid, as it was', () => {
+    for (const name of ['capacity.default.json', 'capacity.unlimited.json']) {
+      const path = join('mock-services', name);
+      const read = loadCapacityFile(path);
+      expect(read.service).toBeUndefined();
+      expect(read.capacity).toEqual(loadCapacity(path));
+    }
+  });
+
+  it('a $comment anywhere is a note; a field the section does not have is refused, naming it', () => {
+    const { $comment: _, ...stations } = defaults;
+    const noted = {
+      $comment: 'top',
+      ...stations,
+      email: { $comment: 'concurrency 8 -> 12', ...defaults.email, concurrency: 12 },
+      service: { $comment: 'cores 2 -> 6', cores: 6, workers: 6 },
+    };
+    const read = parseCapacityFile(noted, 'noted.json');
+    expect(read.service).toEqual({ cores: 6, workers: 6 });
+    expect(read.capacity.email.concurrency).toBe(12);
+    expect(() => parseCapacityFile({ ...stations, service: { cores: 4, cpus: 4 } }, 'x.json')).toThrow(
+      /x\.json: service: .*cpus/,
+    );
+    expect(() => parseCapacityFile({ ...stations, service: { cores: 4, workers: 65 } }, 'x.json')).toThrow(
+      'service.workers',
+    );
+  });
+});
+
+describe('plan refuses what it cannot do', () => {
+  it('a target no capacity meets with this design: says why at once, exits 1, writes nothing', async () => {
+    const out = join(dir, 'hopeless.json');
+    const r = await invoke(planCommand, ['--peak', '80000/min', '--out', out, '-q']);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('SQLite write lock');
+    expect(r.output).toContain('--knob DB_SYNCHRONOUS=NORMAL');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  const notJson = file('not-json.json', '{ dukcapil: ');
+  const zero = file('zero.json', { ...defaults, dukcapil: { ...defaults.dukcapil, concurrency: 0 } });
+  const badService = file('bad-service.json', { ...defaults, service: { cores: 0 } });
+  const exists = file('exists.json', '{}');
+  it.each([
+    [
+      '--peak of nothing',
+      ['--peak', '0/min'],
+      "--peak: expected arrivals per minute or per second, e.g. 80000/min or 1333/s, more than 0 and at most 10000000/min, got '0/min'",
+    ],
+    ['--peak without a unit', ['--peak', '80000'], '--peak: expected arrivals per minute or per second'],
+    [
+      '--minutes out of range',
+      ['--peak', '60/min', '--minutes', '0'],
+      "--minutes: expected a whole number >= 1 and <= 1440, got '0'",
+    ],
+    ['--minutes without --peak', ['--minutes', '10'], '--minutes: how long --peak lasts'],
+    ['--peak and --profile', ['--peak', '60/min', '--profile', exists], '--peak and --profile'],
+    ['a window beyond the profile', ['--window', '0-5000'], '--window: 0-5000 ends after the profile'],
+    ['--max-probes 0', ['--max-probes', '0'], '--max-probes: expected a whole number >= 1'],
+    [
+      'an unknown resource',
+      ['--resources', 'dukcapil.concurrency,sirekap.concurrency'],
+      "--resources: no resource 'sirekap.concurrency'; expected some of service.cores",
+    ],
+    [
+      'the admission rate',
+      ['--resources', 'admission'],
+      'an admission rate at the front door is not in the registration service yet',
+    ],
+    ['an unreadable capacity file', ['--capacity', notJson], `--capacity: ${notJson}: not valid JSON`],
+    ['a capacity file with a zero capacity', ['--capacity', zero], 'dukcapil.concurrency'],
+    ['a capacity file with a bad service section', ['--capacity', badService], 'service.cores'],
+    ['a capacity file that is not there', ['--capacity', join(dir, 'nope.json')], '--capacity: no such file'],
+    ['a --set of no field', ['--set', 'dukcapil.concurrenzy=4'], "no field 'concurrenzy' in dukcapil"],
+    ['a bad knob', ['--knob', 'WORKERS=0'], 'WORKERS'],
+    ['an --out that exists', ['--out', exists], `--out: '${exists}' exists`],
+    ['an --out in no directory', ['--out', join(dir, 'no', 'where.json')], '--out: no directory'],
+  ])('%s: exits 2 naming it, writes nothing', async (_what, args, names) => {
+    const out = join(dir, 'bad-out.json');
+    const before = snapshot(dir);
+    const r = await invoke(planCommand, [...args, ...(args.includes('--out') ? [] : ['--out', out]), '-q']);
+    expect(r.code, r.output).toBe(2);
+    expect(r.output).toContain(names);
+    expect(r.output).not.toContain('PLAN for');
+    expect(snapshot(dir)).toEqual(before);
+  });
+});

@@ -1,0 +1,740 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import type { Capacity, ServiceSection } from '../../model/capacity.ts';
+import { STEP_OF_STAGE, type Stage } from '../../model/funnel.ts';
+import { ProfileError } from '../../model/profile.ts';
+import { replay } from '../../model/replay.ts';
+import { SERVICE_PROFILES } from '../../model/service-design.ts';
+import { SLOS } from '../../model/slo.ts';
+import { meanServiceMs, SATURATION } from '../../model/station.ts';
+import { buildReport } from '../../reports/funnel-report.ts';
+import { type RunRecord, type Summary, seriesValues } from '../../reports/record.ts';
+import { type DayOptions, simulateDay } from '../../simulator/day.ts';
+import {
+  describePoint,
+  type Marginal,
+  type PlanResource,
+  type Point,
+  type ProbeOutcome,
+  type ProbeRecord,
+  type SearchResult,
+  search,
+  type VerifyResult,
+  verify,
+} from '../../simulator/plan.ts';
+import { plannedCapacityJson } from '../../simulator/plan-capacity.ts';
+import {
+  busiestMinute,
+  describeSearch,
+  describeTarget,
+  type PlanTarget,
+  searchLoad,
+} from '../../simulator/plan-target.ts';
+import { simulatedRecord } from '../../simulator/record.ts';
+import {
+  existingFile,
+  keyValue,
+  numberIn,
+  outputFile,
+  profileWindow,
+  serviceProfileOption,
+  wholeNumberIn,
+} from './flags.ts';
+import { autoInterval, BadInput, progressLine, type SimulateFlags, simulationInputs } from './simulate.ts';
+
+/**
+ * `gelombang plan`: the smallest capacity per resource with which a target load meets every
+ * objective in the simulator, what each unit of it buys, and the result as a capacity file that
+ * `simulate` (and, for its stations, `rehearse`) accepts. The search is simulator/plan.ts; here
+ * are the flags, the resources as fields of the capacity file, and the judgement of one probe,
+ * which is the report's own (reports/funnel-report.ts): the verdict held, and registrants failed
+ * by the system within FAILED_TOLERANCE.
+ */
+
+const EXIT_BAD_INPUT = 2;
+/** No capacity of the plan's resources met the objectives (or none was verified): nothing written. */
+const EXIT_NOT_FOUND = 1;
+const MIB = 1024 * 1024;
+/**
+ * Registrants failed by the system (the funnel's `failed` outcome: out of retries, a timeout, a
+ * dependency) that a plan may leave, as a share of arrivals. Not 0: a dependency's injected
+ * errors fail a registrant now and then whatever the capacity. The per-step error budgets of
+ * model/slo.ts apply on top, through the verdict.
+ */
+export const FAILED_TOLERANCE = 0.001;
+/** How many times a verification that broke may raise what saturated and verify again. */
+const MAX_REPAIRS = 3;
+/** The WORKERS knob's largest value (model/service-design.ts). */
+const MAX_WORKERS = 64;
+/**
+ * The write lock is beyond any capacity when the busiest minute's sign-ups alone need this much
+ * more than it can commit: for a whole minute commits queue up faster than they clear, a backlog
+ * of six seconds by its end at 1.1, against create_account's 1.5 s objective.
+ */
+const WRITE_LOCK_HOPELESS = 1.1;
+
+const STATIONS = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const;
+type StationName = (typeof STATIONS)[number];
+
+/** What the plan can size, as fields of the capacity file (service.cores is its service section). */
+export const PLAN_RESOURCES: readonly PlanResource[] = [
+  { name: 'service.cores', unitName: 'core', unit: 1, min: 1, max: 100_000 },
+  { name: 'dukcapil.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
+  { name: 'dapodik.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
+  { name: 'dtks.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
+  { name: 'email.concurrency', unitName: 'connection', unit: 1, min: 1, max: 100_000 },
+  { name: 'upload.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
+  { name: 'upload.bandwidthBytesPerSecond', unitName: 'MiB/s', unit: MIB, min: 1, max: 1_000_000 },
+];
+const RESOURCE_NAMES = PLAN_RESOURCES.map((r) => r.name);
+
+/** The resources each step's requests use (simulator/service.ts's call graph): what can fix its objectives. */
+const STEP_RESOURCES: Record<string, readonly string[]> = {
+  create_account: ['service.cores', 'email.concurrency'],
+  verify_email: ['service.cores'],
+  login: ['service.cores'],
+  submit_biodata: ['service.cores', 'dukcapil.concurrency', 'dapodik.concurrency', 'dtks.concurrency'],
+  upload_photo: ['service.cores', 'upload.concurrency', 'upload.bandwidthBytesPerSecond'],
+  submit_assessment: ['service.cores'],
+  join_wave: ['service.cores'],
+};
+
+export interface PlanFlags {
+  peak?: number;
+  minutes?: number;
+  profile?: string;
+  window?: [number, number];
+  capacity?: string;
+  calibration?: string;
+  serviceProfile: string;
+  knob: Record<string, string>;
+  set: Record<string, string>;
+  seed: number;
+  resources?: string[];
+  maxProbes: number;
+  out?: string;
+  quiet?: boolean;
+}
+
+/** `80000/min` or `1333/s`, as arrivals per minute. */
+export function rate(flag: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\/(min|s)$/.exec(v.trim());
+    const perMinute = m ? Number(m[1]) * (m[2] === 's' ? 60 : 1) : Number.NaN;
+    if (!(perMinute > 0 && perMinute <= 10_000_000))
+      throw new InvalidArgumentError(
+        `${flag}: expected arrivals per minute or per second, e.g. 80000/min or 1333/s, more than 0 and at most 10000000/min, got '${v}'`,
+      );
+    return perMinute;
+  };
+}
+
+/** A comma-separated list of PLAN_RESOURCES names. */
+function resourceList(flag: string) {
+  return (v: string): string[] => {
+    const names = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (names.length === 0) throw new InvalidArgumentError(`${flag}: expected resource names, got '${v}'`);
+    for (const n of names) {
+      if (RESOURCE_NAMES.includes(n)) continue;
+      const admission = /admission|front/i.test(n)
+        ? ' (an admission rate at the front door is not in the registration service yet, so the plan cannot size it)'
+        : '';
+      throw new InvalidArgumentError(
+        `${flag}: no resource '${n}'${admission}; expected some of ${RESOURCE_NAMES.join(', ')}`,
+      );
+    }
+    return names;
+  };
+}
+
+export interface PlanSetup {
+  target: PlanTarget;
+  /** the day a probe of the search replays, at the starting capacities */
+  searchDay: DayOptions;
+  /** the whole target, for the verification; null when the searched load is the whole target */
+  verifyDay: DayOptions | null;
+  searched: string[];
+  start: Point;
+  /** WORKERS was given (--knob, the service profile): the plan leaves it; else one per core, at most 64 */
+  workersFixed: boolean;
+  /** the stations and the service section the plan starts from */
+  from: { capacity: Capacity; service: ServiceSection };
+  knobs: Record<string, string>;
+  profileFile: string;
+  calibrationSource: string;
+  /** the write lock's verdict on the target before any probe: why no capacity can do, or undefined */
+  hopeless?: string;
+}
+
+const workersFor = (cores: number) => Math.min(MAX_WORKERS, cores);
+
+/** Reads and checks every input; a bad one throws BadInput naming the flag or the file and field. */
+export function planSetup(f: PlanFlags): PlanSetup {
+  if (f.peak !== undefined && f.profile !== undefined)
+    throw new BadInput('--peak and --profile: give one target, a peak or a profile');
+  if (f.peak !== undefined && f.window !== undefined)
+    throw new BadInput('--window: a window of the profile; with --peak the load is --minutes long');
+  if (f.peak === undefined && f.minutes !== undefined)
+    throw new BadInput('--minutes: how long --peak lasts; give --peak too');
+  const flags: SimulateFlags = {
+    scale: 1,
+    compress: 1,
+    ...(f.profile ? { profile: f.profile } : {}),
+    ...(f.capacity ? { capacity: f.capacity } : {}),
+    ...(f.calibration ? { calibration: f.calibration } : {}),
+    serviceProfile: f.serviceProfile,
+    knob: f.knob,
+    set: f.set,
+    seed: f.seed,
+    results: 'results',
+  };
+  let inputs: ReturnType<typeof simulationInputs>;
+  try {
+    inputs = simulationInputs(flags);
+  } catch (err) {
+    if (!(err instanceof BadInput)) throw err;
+    const named = (
+      [
+        ['--capacity', f.capacity],
+        ['--profile', f.profile],
+        ['--calibration', f.calibration],
+      ] as const
+    ).find(([, file]) => file && err.message.startsWith(file));
+    throw new BadInput(named ? `${named[0]}: ${err.message}` : err.message);
+  }
+  const whole = inputs.day;
+  let target: PlanTarget;
+  try {
+    target =
+      f.peak !== undefined
+        ? { kind: 'peak', perMinute: f.peak, minutes: f.minutes ?? 30 }
+        : {
+            kind: 'profile',
+            profile: whole.profile,
+            file: inputs.profileFile,
+            ...(f.window ? { window: { fromMinute: f.window[0], toMinute: f.window[1] } } : {}),
+          };
+    const load = searchLoad(target);
+    const minutes = load.window
+      ? load.window.toMinute - load.window.fromMinute
+      : (load.profile.arrivals.length * load.profile.bucketSeconds) / 60;
+    const profileMinutes = (whole.profile.arrivals.length * whole.profile.bucketSeconds) / 60;
+    if (load.window) {
+      if (load.window.toMinute > profileMinutes)
+        throw new BadInput(
+          `--window: ${load.window.fromMinute}-${load.window.toMinute} ends after the profile's ${profileMinutes} minutes`,
+        );
+      try {
+        // The replay's own checks (whole buckets of the profile), before any probe.
+        replay(load.profile, { scale: 1, compress: 1, window: load.window });
+      } catch (err) {
+        if (err instanceof ProfileError) throw new BadInput(`--window: ${err.message}`);
+        throw err;
+      }
+    }
+    // A window that is the whole profile leaves nothing more to verify on.
+    const searchedAll =
+      !load.window || (load.window.fromMinute === 0 && load.window.toMinute >= profileMinutes);
+    const searchDay: DayOptions = {
+      ...whole,
+      profile: load.profile,
+      intervalSeconds: autoInterval(minutes * 60 + whole.gracefulStopS),
+    };
+    if (load.window) searchDay.window = load.window;
+    else delete searchDay.window;
+    // What the calibration fitted, the simulator takes from it: the file's value would change nothing.
+    const fitted = STATIONS.filter((s) => whole.calibration.stations[s]?.concurrency !== undefined).map(
+      (s) => `${s}.concurrency`,
+    );
+    const named = f.resources?.find((r) => fitted.includes(r));
+    if (named)
+      throw new BadInput(
+        `--resources ${named}: the calibration (${inputs.calibrationSource}) fixes it; a probe could not change it`,
+      );
+    const searched = (f.resources ?? RESOURCE_NAMES).filter((r) => !fitted.includes(r));
+    const workersFixed = 'WORKERS' in f.knob || 'WORKERS' in (SERVICE_PROFILES[f.serviceProfile] ?? {});
+    const capacity = whole.capacity;
+    const start: Point = {
+      'service.cores': whole.cores,
+      ...Object.fromEntries(STATIONS.map((s) => [`${s}.concurrency`, capacity[s].concurrency])),
+      'upload.bandwidthBytesPerSecond': Math.max(1, Math.ceil(capacity.upload.bandwidthBytesPerSecond / MIB)),
+    };
+    const from = {
+      capacity,
+      service: { cores: whole.cores, workers: whole.knobs.WORKERS },
+    };
+    const writeMs = whole.calibration.service.writeMs[whole.knobs.DB_SYNCHRONOUS];
+    const commitsPerS = 1000 / writeMs;
+    const signUpsPerS = busiestMinute(target) / 60;
+    const hopeless =
+      signUpsPerS > WRITE_LOCK_HOPELESS * commitsPerS
+        ? `no capacity meets the objectives with this design: the SQLite write lock (one for every process) is held ${writeMs} ms per commit with DB_SYNCHRONOUS=${whole.knobs.DB_SYNCHRONOUS}, at most ${Math.round(commitsPerS).toLocaleString('en')} commits a second, and the target's busiest minute brings ${Math.round(signUpsPerS).toLocaleString('en')} sign-ups a second, each a commit. Change the design (--knob DB_SYNCHRONOUS=NORMAL holds it ${whole.calibration.service.writeMs.NORMAL} ms) or lower the target.`
+        : undefined;
+    return {
+      target,
+      searchDay,
+      verifyDay: searchedAll ? null : whole,
+      searched,
+      start,
+      workersFixed,
+      from,
+      knobs: inputs.knobs,
+      profileFile: target.kind === 'peak' ? `(constant ${target.perMinute}/min)` : inputs.profileFile,
+      calibrationSource: inputs.calibrationSource,
+      ...(hopeless ? { hopeless } : {}),
+    };
+  } catch (err) {
+    if (err instanceof ProfileError) throw new BadInput(err.message);
+    throw err;
+  }
+}
+
+/** The day at a point: the searched resources' fields set, the rest as the setup has them. */
+export function dayAt(s: PlanSetup, base: DayOptions, p: Point): DayOptions {
+  const capacity = structuredClone(base.capacity);
+  for (const st of STATIONS) {
+    const name = `${st}.concurrency`;
+    if (s.searched.includes(name)) capacity[st].concurrency = p[name] as number;
+  }
+  if (s.searched.includes('upload.bandwidthBytesPerSecond'))
+    capacity.upload.bandwidthBytesPerSecond = (p['upload.bandwidthBytesPerSecond'] as number) * MIB;
+  const cores = s.searched.includes('service.cores') ? (p['service.cores'] as number) : base.cores;
+  return {
+    ...base,
+    capacity,
+    cores,
+    knobs:
+      s.workersFixed || !s.searched.includes('service.cores')
+        ? base.knobs
+        : { ...base.knobs, WORKERS: workersFor(cores) },
+  };
+}
+
+/** The planned stations and service section, for the capacity file. */
+function plannedFile(s: PlanSetup, p: Point): { capacity: Capacity; service: ServiceSection } {
+  const d = dayAt(s, s.verifyDay ?? s.searchDay, p);
+  return { capacity: d.capacity, service: { cores: d.cores, workers: d.knobs.WORKERS } };
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+
+/** One simulation's verdict as the search needs it: the report's judgement, read for the plan's resources. */
+export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
+  const result = simulateDay(day);
+  const sim = simulatedRecord(
+    {
+      runId: `plan-probe-${n}`,
+      engineVersion: 'plan',
+      profileFile: s.profileFile,
+      serviceProfile: 'plan',
+      knobs: s.knobs,
+      calibrationSource: s.calibrationSource,
+      overrides: {},
+      day,
+    },
+    result,
+  );
+  const record: RunRecord = {
+    dir: `(plan probe ${n})`,
+    manifest: sim.manifest,
+    summary: sim.summary as Summary,
+    timeseries: sim.timeseries,
+  };
+  const report = buildReport(record);
+  const totals = sim.manifest.totals;
+  const failed = totals.funnel.filter((x) => x.outcome === 'failed').reduce((a, x) => a + x.count, 0);
+  const failedShare = totals.arrivals > 0 ? failed / totals.arrivals : 0;
+  const broke = report.verdict.slos
+    .filter((x) => !x.held)
+    .map((x) => `${x.step} ${x.objective === 'p95_ms' ? 'p95' : 'errors'}`);
+  if (failedShare > FAILED_TOLERANCE) broke.push(`registrants failed ${pct(failedShare)}`);
+  let worst: ProbeOutcome['worst'] = null;
+  for (const st of totals.steps) {
+    if (st.p95Ms === null) continue;
+    const sloMs = SLOS[st.step as keyof typeof SLOS].p95Ms;
+    if (!worst || st.p95Ms / sloMs > worst.p95Ms / worst.sloMs)
+      worst = { step: st.step, p95Ms: st.p95Ms, sloMs };
+  }
+
+  // What saturated, earliest first, as plan resources (or the limits no resource relieves).
+  const b = report.bottleneck;
+  const uploadBytesPerS = peakUploadBytesPerS(record, day.photoBytes, 'received');
+  // The store's servers are held while a photo waits for the link: a saturated store whose link
+  // was offered nearly all it carries is short of bandwidth, not of servers.
+  const linkBinds =
+    peakUploadBytesPerS(record, day.photoBytes, 'offered') >=
+    0.9 * day.capacity.upload.bandwidthBytesPerSecond;
+  const resourceOf = (name: string): string | { limit: string } => {
+    if (name === 'cpu') return 'service.cores';
+    if (name === 'event_loop')
+      return s.workersFixed || day.knobs.WORKERS >= MAX_WORKERS
+        ? {
+            limit: `the event loops (WORKERS=${day.knobs.WORKERS}${s.workersFixed ? ', as given' : ', the most'})`,
+          }
+        : 'service.cores';
+    if (name === 'sqlite') return { limit: 'the SQLite write lock (a design limit: DB_SYNCHRONOUS)' };
+    if (name === 'upload') return linkBinds ? 'upload.bandwidthBytesPerSecond' : 'upload.concurrency';
+    return `${name}.concurrency`;
+  };
+  const saturated = [
+    ...b.dependencies
+      .filter((d) => d.saturatedAtSeconds !== null)
+      .map((d) => ({ what: resourceOf(d.dependency), t: d.saturatedAtSeconds as number })),
+    ...(b.cpu?.saturatedAtSeconds != null ? [{ what: resourceOf('cpu'), t: b.cpu.saturatedAtSeconds }] : []),
+  ].sort((x, y) => x.t - y.t);
+  const ours = saturated.filter((x): x is { what: string; t: number } => typeof x.what === 'string');
+  // A resource at its edge may saturate without breaking its own steps (the mail server at the
+  // sign-up peak while the ministries break an hour later): raise what bears on what broke.
+  const bearing = new Set(
+    report.verdict.slos.filter((x) => !x.held).flatMap((x) => STEP_RESOURCES[x.step] ?? []),
+  );
+  if (failedShare > FAILED_TOLERANCE)
+    for (const x of totals.funnel.filter((y) => y.outcome === 'failed' && y.count > 0)) {
+      // 'dependency:email' names its station; otherwise the resources of the step that failed them.
+      const dep = x.reason?.startsWith('dependency:') ? x.reason.slice('dependency:'.length) : null;
+      const of = dep
+        ? RESOURCE_NAMES.filter((r) => r.startsWith(`${dep}.`))
+        : (STEP_RESOURCES[STEP_OF_STAGE[x.stage as Stage]] ?? []);
+      for (const r of [...of, 'service.cores']) bearing.add(r);
+    }
+  const relevant = ours.filter((x) => bearing.has(x.what));
+  const pool = relevant.length ? relevant : ours;
+  const first = pool[0]?.t ?? 0;
+  const grow = [...new Set(pool.filter((x) => x.t - first <= SATURATION.sustainSeconds).map((x) => x.what))];
+  const limits = saturated
+    .filter((x) => typeof x.what !== 'string')
+    .map((x) => (x.what as { limit: string }).limit);
+  const limit = limits.length
+    ? `what saturated is beyond the plan's resources: ${[...new Set(limits)].join(', ')}`
+    : `the objectives broke (${broke.join(', ')}) with nothing saturated: not a capacity the plan sizes (a timeout, injected errors, the design)`;
+
+  // Demand at the busiest reading, in each resource's units: the first pivot of its bisection.
+  const load: Record<string, number> = {};
+  for (const d of b.dependencies) {
+    if ((STATIONS as readonly string[]).includes(d.dependency))
+      load[`${d.dependency}.concurrency`] =
+        d.peakUtilisation * day.capacity[d.dependency as StationName].concurrency;
+  }
+  const cpu = b.cpu?.processes.reduce((a, x) => a + x.peakCores, 0);
+  if (cpu !== undefined) load['service.cores'] = cpu;
+  load['upload.bandwidthBytesPerSecond'] = uploadBytesPerS / MIB;
+  return {
+    held: report.verdict.held && failedShare <= FAILED_TOLERANCE,
+    grow,
+    saturated: [...new Set(pool.map((x) => x.what))],
+    ...(ours.length === 0 ? { limit } : {}),
+    broke,
+    worst,
+    failedShare,
+    load,
+    requests: Object.fromEntries(totals.steps.map((x) => [x.step, x.requests])),
+  };
+}
+
+/** The busiest interval's photos, received or sent (retries and failures too), in bytes per second. */
+function peakUploadBytesPerS(r: RunRecord, photoBytes: number, which: 'received' | 'offered'): number {
+  const reqs = seriesValues(r.timeseries, 'step_requests', { step: 'upload_photo' }) ?? [];
+  const failed = seriesValues(r.timeseries, 'step_failed_ratio', { step: 'upload_photo' }) ?? [];
+  const share = (i: number) => (which === 'offered' ? 1 : 1 - (failed[i] ?? 0));
+  return Math.max(0, ...reqs.map((q, i) => (q ?? 0) * share(i) * photoBytes));
+}
+
+export interface PlanRun {
+  result: SearchResult;
+  verification: VerifyResult | null;
+  /** the point to write: the search's, or the verification's when it raised something */
+  point: Point;
+  /** found, and verified where there was anything more to verify on */
+  ok: boolean;
+  cpuSeconds: number;
+  simulations: number;
+}
+
+/** The search, then the verification on the whole target. `log` gets one line per simulation. */
+export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: string) => void }): PlanRun {
+  const resources = PLAN_RESOURCES.filter((r) => s.searched.includes(r.name));
+  let cpu = 0;
+  const timed = (base: DayOptions) => (p: Point, why: string, n: number) => {
+    const before = process.cpuUsage();
+    const day = dayAt(s, base, p);
+    if (o.log) day.onProgress = (x) => o.log?.(`  ${progressLine(x)}`);
+    const out = judge(s, day, n);
+    const used = process.cpuUsage(before);
+    const seconds = (used.user + used.system) / 1e6;
+    cpu += seconds;
+    o.log?.(
+      `probe ${n} (${why}): ${describePoint(p, resources)} -> ${out.held ? 'held' : `broke: ${out.broke.join(', ')}`}${
+        !out.held && out.grow.length ? `; first saturated: ${out.grow.join(', ')}` : ''
+      } [${seconds.toFixed(1)} s CPU]`,
+    );
+    return out;
+  };
+  const result = search({
+    resources: PLAN_RESOURCES,
+    searched: s.searched,
+    start: s.start,
+    maxProbes: o.maxProbes,
+    probe: timed(s.searchDay),
+  });
+  let verification: VerifyResult | null = null;
+  if (result.status === 'found' && s.verifyDay) {
+    verification = verify({
+      resources: PLAN_RESOURCES,
+      searched: s.searched,
+      point: result.point,
+      maxRepairs: MAX_REPAIRS,
+      verify: timed(s.verifyDay),
+      firstN: result.probes.length + 1,
+    });
+  }
+  return {
+    result,
+    verification,
+    point: verification?.point ?? result.point,
+    ok: result.status === 'found' && (verification === null || verification.held),
+    cpuSeconds: cpu,
+    simulations: result.probes.length + (verification?.runs.length ?? 0),
+  };
+}
+
+// ---- what is printed
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+
+/** "≈ 56 lookups/s": what a station's servers serve at most, on its mean service time. */
+function throughput(s: PlanSetup, r: PlanResource, units: number): string {
+  const [station, field] = r.name.split('.') as [string, string];
+  if (field === 'concurrency' && (STATIONS as readonly string[]).includes(station)) {
+    const st =
+      s.searchDay.calibration.stations[station as StationName]?.serviceTime ??
+      s.searchDay.capacity[station as StationName].serviceTime;
+    const perS = (units * 1000) / Math.max(meanServiceMs(st), 1e-3);
+    const what = station === 'email' ? 'mails' : station === 'upload' ? 'photos' : 'lookups';
+    return `≈ ${fmt(perS)} ${what}/s at most`;
+  }
+  if (r.name === 'upload.bandwidthBytesPerSecond')
+    return `≈ ${fmt((units * MIB) / s.searchDay.photoBytes)} photos/s`;
+  return s.workersFixed ? '' : `${workersFor(units)} workers`;
+}
+
+function outcomeCells(rec: ProbeRecord): string[] {
+  const o = rec.outcome;
+  const worst = o.worst ? `${o.worst.step} ${fmt(o.worst.p95Ms)} / ${fmt(o.worst.sloMs)} ms` : 'no requests';
+  return [o.held ? 'held' : 'broke', worst, pct(o.failedShare), o.held ? '' : o.broke.join(', ')];
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** The per-resource table: the planned value, one unit less, and the search's step before. */
+export function marginalTable(marginals: readonly Marginal[]): string[] {
+  const rows: string[][] = [['resource', 'value', 'result', 'worst p95 / SLO', 'failed', 'broke']];
+  for (const m of marginals) {
+    const r = PLAN_RESOURCES.find((x) => x.name === m.resource) as PlanResource;
+    const unit = (v: number) => `${v} ${r.unitName}${r.unitName.endsWith('/s') || v === 1 ? '' : 's'}`;
+    rows.push([m.resource, unit(m.value), ...outcomeCells(m.at)]);
+    if (m.less) rows.push(['', `${unit(m.value - 1)} (one less)`, ...outcomeCells(m.less)]);
+    else rows.push(['', '(no less: the least the field takes)', '', '', '', '']);
+    if (m.before)
+      rows.push([
+        '',
+        `${unit(m.before.point[m.resource] as number)} (search step)`,
+        ...outcomeCells(m.before),
+      ]);
+  }
+  return table(rows);
+}
+
+function resultTable(s: PlanSetup, run: PlanRun): string[] {
+  const rows: string[][] = [['resource', 'from', 'plan', 'unit', '']];
+  const raised = new Map(run.verification?.raised.map((x) => [x.resource, x]) ?? []);
+  for (const r of PLAN_RESOURCES.filter((x) => s.searched.includes(x.name))) {
+    const v = run.point[r.name] as number;
+    const up = raised.get(r.name);
+    rows.push([
+      r.name,
+      String(s.start[r.name]),
+      `${v}${up ? ` (searched ${up.from}, raised by the verification)` : ''}`,
+      r.unitName,
+      throughput(s, r, v),
+    ]);
+  }
+  return table(rows);
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+export function planCommand(): Command {
+  return new Command('plan')
+    .description(
+      'search the smallest capacity per resource (service cores, each ministry, email, upload) with which a peak or a profile meets every SLO in the simulator, print what each unit buys, and write it as a capacity file (an admission rate at the front door is not in the service yet, so not sized)',
+    )
+    .option('--peak <rate>', 'the target: a constant arrival rate, e.g. 80000/min or 1333/s', rate('--peak'))
+    .option('--minutes <n>', 'how long --peak lasts (default 30)', wholeNumberIn('--minutes', 1, 24 * 60))
+    .option(
+      '--profile <csv>',
+      'the target: arrivals per minute (or second) over a day (default the 2020 profile)',
+      existingFile('--profile'),
+    )
+    .option(
+      '--window <from-to>',
+      'the profile minutes the search probes, e.g. 0-60 (default its busiest hour); the result is verified on the whole profile',
+      profileWindow('--window'),
+    )
+    .option(
+      '--capacity <file>',
+      'the starting point: stations, and the service section if any (default mock-services/capacity.default.json)',
+      existingFile('--capacity'),
+    )
+    .option(
+      '--calibration <file>',
+      'costs of the service and fitted stations (default simulator/calibration.default.json)',
+      existingFile('--calibration'),
+    )
+    .addOption(serviceProfileOption())
+    .option(
+      '--knob <KEY=VALUE>',
+      'a service knob over the profile, e.g. DB_SYNCHRONOUS=NORMAL; WORKERS fixes the workers (else one per core, at most 64)',
+      keyValue('--knob'),
+      {},
+    )
+    .option(
+      '--set <path=value>',
+      'a starting capacity field or service.cores, e.g. dukcapil.concurrency=400 (repeatable)',
+      keyValue('--set'),
+      {},
+    )
+    .option(
+      '--resources <list>',
+      `the resources searched, comma-separated (default all: ${RESOURCE_NAMES.join(', ')}); the others stay at the starting point`,
+      resourceList('--resources'),
+    )
+    .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
+    .option(
+      '--max-probes <n>',
+      'the most simulations the search runs (the verification adds at most 4)',
+      wholeNumberIn('--max-probes', 1, 10_000),
+      60,
+    )
+    .option(
+      '--out <file>',
+      'the capacity file written (default results/plan-<time>.json); must not exist',
+      outputFile('--out'),
+    )
+    .option('-q, --quiet', 'no progress')
+    .exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+    })
+    .action((f: PlanFlags) => {
+      const fail = (msg: string) => {
+        console.error(`error: ${msg}`);
+        process.exitCode = EXIT_BAD_INPUT;
+      };
+      const out = resolve(f.out ?? `results/plan-${stamp()}.json`);
+      if (existsSync(out)) return fail(`--out: '${out}' exists; the plan never overwrites a file`);
+      let s: PlanSetup;
+      try {
+        s = planSetup(f);
+      } catch (err) {
+        if (err instanceof BadInput) return fail(err.message);
+        throw err;
+      }
+      if (s.searched.length === 0) return fail('--resources: nothing left to search');
+      const slos = `every step's p95 and error rate within its SLO (model/slo.ts) and at most ${pct(FAILED_TOLERANCE)} of registrants failed by the system`;
+      console.log(
+        `PLAN for ${describeTarget(s.target)} (service profile ${f.serviceProfile}, calibration ${s.calibrationSource}, seed ${f.seed}): ${slos}.`,
+      );
+      if (s.hopeless) {
+        console.log(`\nNOT FOUND: ${s.hopeless}\nnothing written.`);
+        process.exitCode = EXIT_NOT_FOUND;
+        return;
+      }
+      console.log(`searched: ${describeSearch(s.target)}; resources ${s.searched.join(', ')}.`);
+      const run = runPlan(s, {
+        maxProbes: f.maxProbes,
+        ...(f.quiet ? {} : { log: (l) => console.error(l) }),
+      });
+      const { result, verification } = run;
+      const cpu = `CPU: ${run.cpuSeconds.toFixed(1)} s in ${run.simulations} simulations`;
+      if (result.status !== 'found') {
+        console.log(`\nNOT FOUND (${result.probes.length} probes): ${result.reason}.`);
+        console.log(
+          `last probed: ${describePoint(
+            result.point,
+            PLAN_RESOURCES.filter((r) => s.searched.includes(r.name)),
+          )}`,
+        );
+        console.log(`${cpu}\nnothing written.`);
+        process.exitCode = EXIT_NOT_FOUND;
+        return;
+      }
+      console.log(
+        `${result.probes.length} probes${result.minimal ? '' : `; not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'}`}.`,
+      );
+      console.log(
+        verification === null
+          ? 'verified: the searched load is the whole target.'
+          : verification.held
+            ? `verified on the whole profile (${fmt(s.verifyDay?.profile.arrivals.reduce((a, b) => a + b, 0) ?? 0)} arrivals): held${
+                verification.raised.length
+                  ? ` after raising ${verification.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ')} (the least lies between)`
+                  : ''
+              }.`
+            : `verified on the whole profile: BROKE: ${verification.reason}.`,
+      );
+      console.log('');
+      for (const l of resultTable(s, run)) console.log(l);
+      const at = result.marginals[0]?.at ?? result.probes[result.probes.length - 1];
+      const requests = Object.entries(at?.outcome.requests ?? {});
+      if (requests.length)
+        console.log(
+          `requests per step at the plan, on the searched load (a resource is sized for the requests that reached it): ${requests.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`,
+        );
+      console.log(
+        '\nwhat each unit buys (on the searched load; each row changes that resource only, the others at their planned value):',
+      );
+      for (const l of marginalTable(result.marginals)) console.log(l);
+      console.log(`\n${cpu}`);
+      if (!run.ok) {
+        console.log('nothing written: the plan did not hold on the whole profile.');
+        process.exitCode = EXIT_NOT_FOUND;
+        return;
+      }
+      const date = new Date().toISOString().slice(0, 10);
+      const text = plannedCapacityJson(
+        {
+          from: s.from,
+          to: plannedFile(s, run.point),
+          summary: `gelombang plan, ${date}: the least capacities with which ${describeTarget(s.target)} met ${slos} in the simulator (calibration ${s.calibrationSource}, service profile ${f.serviceProfile}${
+            Object.keys(f.knob).length
+              ? `, --knob ${Object.entries(f.knob)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ')}`
+              : ''
+          }, seed ${f.seed}); searched on ${describeSearch(s.target)}${
+            verification
+              ? `, verified on the whole profile${verification.raised.length ? ` after raising ${verification.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ')}` : ''}`
+              : ''
+          }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}. Resources searched: ${s.searched.join(', ')}. The service section is the simulator's: a rehearsal on a laptop cannot be given cores (pass --knob WORKERS to rehearse yourself).`,
+          stamp: `gelombang plan for ${describeTarget(s.target)}, ${date}`,
+        },
+        out,
+      );
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, text);
+      console.log(`capacity file: ${out}\n  gelombang simulate --capacity ${out}`);
+    });
+}
