@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { type Capacity, CapacityFileError, parseCapacity } from '../model/capacity.ts';
+import { type Capacity, type CapacityFile, CapacityFileError, parseCapacityFile } from '../model/capacity.ts';
 import { describeBoundIssues, mockBoundIssues } from './station/bounds.ts';
 
 /** Reads a capacity file (model/capacity.ts holds its schema) from disk. */
 
 export const DEFAULT_CAPACITY_FILE = new URL('./capacity.default.json', import.meta.url);
 
-export function loadCapacity(
+/**
+ * A capacity file: its stations and, when it gives one, the service section (`gelombang plan`
+ * writes it; the simulator reads it, the mocks ignore it); `$comment`s anywhere are notes.
+ */
+export function loadCapacityFile(
   path: string | URL = process.env.GELOMBANG_CAPACITY_FILE || DEFAULT_CAPACITY_FILE,
-): Capacity {
+): CapacityFile {
   const source = String(path);
   let text: string;
   try {
@@ -22,8 +26,13 @@ export function loadCapacity(
   } catch (err) {
     throw new CapacityFileError(`${source}: not valid JSON (${(err as Error).message})`);
   }
-  const { $comment: _comment, ...rest } = json as Record<string, unknown>;
-  return parseCapacity(rest, source);
+  return parseCapacityFile(json, source);
+}
+
+export function loadCapacity(
+  path: string | URL = process.env.GELOMBANG_CAPACITY_FILE || DEFAULT_CAPACITY_FILE,
+): Capacity {
+  return loadCapacityFile(path).capacity;
 }
 
 /**

@@ -14,7 +14,7 @@ import { fitRun } from './commands/calibrate.ts';
  * step and the service's effective cores, `gelombang calibrate`), then the same replayed window
  * at scale 1 and in real time, with the same service design and capacity file, the service alone
  * on its machine (no load generator beside it), on the rehearsal machine's cores unless told how
- * many the full-scale service has. Written as a simulated run record in
+ * many the full-scale service has (and its workers: a capacity file's service section). Written as a simulated run record in
  * `<run-dir>/full-scale/`, which the run's report reads beside its own record.
  *
  * Why simulate rather than multiply: a queue at 2,000 times the load does not wait 2,000 times as
@@ -40,7 +40,7 @@ export interface FullScaleResult {
  */
 export function predictFullScale(
   runDir: string,
-  o: { cores?: number; onProgress?: (line: string) => void } = {},
+  o: { cores?: number; workers?: number; onProgress?: (line: string) => void } = {},
 ): FullScaleResult | { problem: string } {
   const skipped = (problem: string) => {
     writeFileText(join(runDir, FULL_SCALE_SKIPPED), `${problem}\n`);
@@ -67,6 +67,7 @@ export function predictFullScale(
     // its cores to itself.
     cpuStretch: 1,
     cores: o.cores ?? measured.cores,
+    knobs: o.workers === undefined ? measured.knobs : { ...measured.knobs, WORKERS: o.workers },
     maxVUs: Number.POSITIVE_INFINITY,
     intervalSeconds: autoInterval(span * 60 + measured.gracefulStopS),
   };
@@ -87,7 +88,10 @@ export function predictFullScale(
       engineVersion: packageVersion(),
       profileFile: m.replay?.profile ?? '',
       serviceProfile: m.stack.knobs.SERVICE_PROFILE ?? 'custom',
-      knobs: Object.fromEntries(Object.entries(m.stack.knobs).filter(([k]) => k !== 'SERVICE_PROFILE')),
+      knobs: {
+        ...Object.fromEntries(Object.entries(m.stack.knobs).filter(([k]) => k !== 'SERVICE_PROFILE')),
+        ...(o.workers === undefined ? {} : { WORKERS: String(o.workers) }),
+      },
       calibrationSource: calibration,
       overrides: {},
       day,

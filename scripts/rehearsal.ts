@@ -54,8 +54,8 @@ export interface RehearsalOptions {
   quiet: boolean;
   /** predict the run at full scale with the simulator calibrated on it (the report's "At full scale") */
   fullScale: boolean;
-  /** the service's cores in that prediction (default: the machine's, as rehearsed) */
-  fullScaleCores?: number;
+  /** the service's machine in that prediction (default: the machine's cores and the rehearsal's workers) */
+  fullScaleService?: { cores?: number; workers?: number };
   log: (line: string) => void;
 }
 
@@ -368,7 +368,7 @@ async function finishReport(runDir: string, o: RehearsalOptions): Promise<Report
   if (o.fullScale) {
     o.log('predicting the run at full scale (the capacity simulator, calibrated on this run) ...');
     const p = predictFullScale(runDir, {
-      ...(o.fullScaleCores !== undefined ? { cores: o.fullScaleCores } : {}),
+      ...o.fullScaleService,
       ...(o.quiet ? {} : { onProgress: o.log }),
     });
     o.log(

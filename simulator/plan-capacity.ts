@@ -1,34 +1,9 @@
-import { readFileSync } from 'node:fs';
-import {
-  type Capacity,
-  type CapacityFile,
-  CapacityFileError,
-  DEPENDENCIES,
-  parseCapacityFile,
-  type ServiceSection,
-} from '../model/capacity.ts';
+import { type Capacity, DEPENDENCIES, parseCapacityFile, type ServiceSection } from '../model/capacity.ts';
 
 /**
- * The capacity file with its optional service section (model/capacity.ts): read for `simulate`
- * and `plan`, and written by `plan`, each value the plan changed with a `$comment` saying so.
- * mock-services/capacity.ts reads the same files for the mocks (the stations only).
+ * The capacity file `plan` writes, each value the plan changed with a `$comment` saying so
+ * (model/capacity.ts has its schema; mock-services/capacity.ts `loadCapacityFile` reads it).
  */
-
-export function loadCapacityFile(path: string): CapacityFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CapacityFileError(`${path}: cannot read the capacity file (${(err as Error).message})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new CapacityFileError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-  return parseCapacityFile(json, path);
-}
 
 export interface PlannedFile {
   /** the capacities the plan started from (the capacity file and --set) */

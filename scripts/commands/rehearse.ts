@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { loadCapacityFile } from '../../mock-services/capacity.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
@@ -207,7 +208,7 @@ export function rehearseCommand(): Command {
       )
       .option(
         '--full-scale-cores <n>',
-        "the service's cores in the full-scale prediction (default: this machine's, as rehearsed)",
+        "the service's cores in the full-scale prediction (default: the --capacity file's service section, else this machine's)",
         wholeNumberIn('--full-scale-cores', 1, 100_000),
       )
       .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
@@ -258,6 +259,16 @@ export function rehearseCommand(): Command {
               : `--prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
           );
         }
+        // The full-scale service is the capacity file's (gelombang plan writes one), unless told.
+        let fullScaleService: { cores?: number; workers?: number } = {};
+        try {
+          const service = f.capacity ? loadCapacityFile(f.capacity).service : undefined;
+          if (service) fullScaleService = service;
+        } catch (err) {
+          if (!(err instanceof CapacityFileError)) throw err;
+          return refuse(`--capacity: ${err.message}`);
+        }
+        if (f.fullScaleCores !== undefined) fullScaleService = { cores: f.fullScaleCores };
         let result: Awaited<ReturnType<typeof runRehearsal>>;
         try {
           result = await runRehearsal({
@@ -280,7 +291,7 @@ export function rehearseCommand(): Command {
             ...(k6 ? { k6 } : {}),
             quiet: Boolean(f.quiet),
             fullScale: f.fullScale,
-            ...(f.fullScaleCores !== undefined ? { fullScaleCores: f.fullScaleCores } : {}),
+            fullScaleService,
             log: (line) => console.log(line),
           });
         } catch (err) {

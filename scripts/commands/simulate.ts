@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { loadCapacityFile } from '../../mock-services/capacity.ts';
 import { DEFAULT_MODEL, RETRY_POLICY } from '../../model/behaviour.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
@@ -17,7 +18,6 @@ import {
 } from '../../simulator/calibration.ts';
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
-import { loadCapacityFile } from '../../simulator/plan-capacity.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import {
   existingFile,

@@ -1,0 +1,92 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
+import { readRunRecord, writeRunRecord } from '../reports/record.ts';
+import { simulateDay } from '../simulator/day.ts';
+import { simulatedRecord } from '../simulator/record.ts';
+import { simulationInputs } from './commands/simulate.ts';
+import { predictFullScale } from './full-scale.ts';
+
+/**
+ * The prediction a rehearsal's report carries, on a run whose truth is known: a simulated run
+ * relabelled as measured (as validate's tests do), of a small profile, so that the full scale is
+ * a few thousand registrants.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'gelombang-full-scale-'));
+const profile = join(dir, 'profile.csv');
+writeFileSync(profile, 'minute,arrivals\n0,1200\n1,1800\n2,600\n');
+
+function measuredRun(runId: string, change: (m: Record<string, unknown>) => void = () => {}): string {
+  const { day } = simulationInputs({
+    scale: 0.05,
+    compress: 10,
+    profile,
+    serviceProfile: '2020',
+    knob: { SCRYPT_N: '1024' },
+    set: {},
+    seed: 7,
+    interval: 1,
+    results: dir,
+  });
+  const record = simulatedRecord(
+    {
+      runId,
+      engineVersion: 'test',
+      profileFile: profile,
+      serviceProfile: '2020',
+      knobs: { SCRYPT_N: '1024' },
+      calibrationSource: 'default',
+      overrides: {},
+      day,
+    },
+    simulateDay(day),
+  );
+  const m = record.manifest as unknown as Record<string, unknown>;
+  m.engine = { name: 'gelombang', version: 'test' };
+  delete m.simulation;
+  change(m);
+  const runDir = join(dir, runId);
+  writeRunRecord(runDir, record);
+  return runDir;
+}
+
+describe('predictFullScale', () => {
+  it('replays the same window with every registrant, in real time, on the cores and workers it is given', () => {
+    const runDir = measuredRun('small');
+    const p = predictFullScale(runDir, { cores: 7, workers: 3 });
+    if ('problem' in p) throw new Error(p.problem);
+    const full = readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest;
+    expect(full.engine.name).toBe('simulator');
+    expect(full.replay).toMatchObject({ scale: 1, compress: 1, windowMinutes: [0, 3] });
+    expect(full.totals.arrivals).toBe(3600);
+    expect(full.simulation?.cores).toBe(7);
+    expect(full.stack.knobs).toMatchObject({ WORKERS: '3', SCRYPT_N: '1024' });
+    expect(full.simulation?.calibration).toBe('fitted on small');
+    // the calibration it used is kept beside the prediction
+    const calibration = JSON.parse(readFileSync(join(runDir, FULL_SCALE_DIR, 'calibration.json'), 'utf8'));
+    expect(calibration.source).toBe(runDir);
+  });
+
+  it('by default, the machine the run was measured on', () => {
+    const runDir = measuredRun('default-machine');
+    const p = predictFullScale(runDir);
+    if ('problem' in p) throw new Error(p.problem);
+    const full = readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest;
+    const measured = readRunRecord(runDir).manifest;
+    expect(full.simulation?.cores).toBe(measured.machine?.cores);
+    expect(full.stack.knobs.WORKERS ?? '1').toBe(measured.stack.knobs.WORKERS ?? '1');
+  });
+
+  it('writes why not, instead of a prediction, for a run it cannot calibrate on', () => {
+    const runDir = measuredRun('no-machine', (m) => {
+      delete m.machine;
+    });
+    const p = predictFullScale(runDir);
+    expect(p).toEqual({ problem: expect.stringContaining('machine.cores') });
+    expect(existsSync(join(runDir, FULL_SCALE_DIR))).toBe(false);
+    expect(readFileSync(join(runDir, FULL_SCALE_SKIPPED), 'utf8')).toContain('machine.cores');
+  });
+});
