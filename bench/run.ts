@@ -14,6 +14,7 @@ const modules: Record<string, () => Promise<Bench>> = {
   simulator: async () => (await import('./simulator.bench.ts')).default,
   k6: async () => (await import('./k6.bench.ts')).default,
   bottleneck: async () => (await import('./bottleneck.bench.ts')).default,
+  'bad-input': async () => (await import('./bad-input.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,8 +1,10 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type Request, type Response, Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { type Capacity, describeIssues } from '../model/capacity.ts';
 import { deepMerge } from './capacity.ts';
+import { log } from './registration/mask.ts';
 import { describeBoundIssues, mockBoundIssues } from './station/bounds.ts';
 import { sendError } from './station/station.ts';
 
@@ -20,14 +22,25 @@ export function adminRouter<K extends keyof Capacity>(opts: {
   log?: (line: string) => void;
 }): Router {
   const router = Router();
-  router.use('/admin', express.json({ limit: '64kb' }), (req: Request, res: Response, next) => {
-    const header = req.get('authorization') ?? '';
-    if (!header.startsWith('Bearer ')) {
-      return sendError(res, 401, 'unauthorized', 'admin endpoints need Authorization: Bearer <admin token>');
-    }
-    if (header.slice(7) !== opts.token) return sendError(res, 403, 'forbidden', 'wrong admin token');
-    next();
-  });
+  // The token first: without it nothing of the request is read, its body included.
+  router.use(
+    '/admin',
+    (req: Request, res: Response, next) => {
+      const header = req.get('authorization') ?? '';
+      if (!header.startsWith('Bearer ')) {
+        return sendError(
+          res,
+          401,
+          'unauthorized',
+          'admin endpoints need Authorization: Bearer <admin token>',
+        );
+      }
+      if (!sameSecret(header.slice(7), opts.token))
+        return sendError(res, 403, 'forbidden', 'wrong admin token');
+      next();
+    },
+    express.json({ limit: '64kb' }),
+  );
   router.get('/admin/config', (_req, res) => {
     res.json(opts.get());
   });
@@ -55,6 +68,12 @@ export function adminRouter<K extends keyof Capacity>(opts: {
     res.json(parsed.data);
   });
   return router;
+}
+
+/** Constant-time comparison of a presented token with the expected one. */
+function sameSecret(presented: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 /**
@@ -116,8 +135,9 @@ export function createMockApp<K extends keyof Capacity>(
 ): { app: Express; finish: () => void } {
   const app = express();
   app.disable('x-powered-by');
+  // The pid tells a watcher (a test, an operator) which process answered, as the service's does.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', pid: process.pid });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -128,6 +148,11 @@ export function createMockApp<K extends keyof Capacity>(
     finish: () => {
       app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such endpoint'));
       app.use(jsonErrorHandler);
+      // What is left is our fault: logged (masked) and answered as JSON, not express's HTML page.
+      app.use((err: unknown, _req: Request, res: Response, _next: (e?: unknown) => void) => {
+        log.error('unexpected error', err);
+        if (!res.headersSent) sendError(res, 500, 'internal_error', 'internal error');
+      });
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { z } from 'zod';
 import { describeIssues } from '../model/capacity.ts';
+import { log } from './registration/mask.ts';
 
 /** Listening, printing the address, and stopping cleanly on SIGTERM/SIGINT: the same for every mock. */
 export async function listen(
@@ -31,7 +32,7 @@ export function closeOnSignals(close: () => Promise<void>): void {
 export function readEnv<T extends z.ZodType>(schema: T, service: string): z.infer<T> {
   const parsed = schema.safeParse(process.env);
   if (!parsed.success) {
-    console.error(`${service}: invalid environment: ${describeIssues(parsed.error)}`);
+    log.error(`${service}: invalid environment: ${describeIssues(parsed.error)}`);
     process.exit(2);
   }
   return parsed.data;

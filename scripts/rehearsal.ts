@@ -64,6 +64,8 @@ export interface RehearsalResult {
   runDir: string;
   report?: Report;
   error?: string;
+  /** a service of the stack died during the run (the record's notes say which and when) */
+  stackDied?: boolean;
 }
 
 const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
@@ -162,6 +164,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   const runId = o.runId ?? runIdFor(o.scenario, started);
   const runDir = join(o.resultsDir, runId);
   let stack: RunningStack | undefined;
+  const deaths: string[] = [];
   let prometheus: RunningPrometheus | undefined;
   const stop = async () => {
     const s = stack;
@@ -203,6 +206,12 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         ports: 'auto',
         capacityFile,
         env: { registration: o.knobs },
+        // Said at once, and kept for the record: what the run measured after it is a stack without it.
+        onExit: (e) => {
+          if (e.expected) return;
+          deaths.push(`${e.message} (at ${e.at.toISOString()})`);
+          o.log(`error: ${e.message}`);
+        },
       });
       urls = {
         registration: stack.urls.registration,
@@ -353,9 +362,23 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       const grid = { startS: startedAtMs / 1000, intervalSeconds: o.intervalSeconds, n: timeseries.t.length };
       timeseries.series.push(...(await servicesSeries(new PrometheusApi(prometheus.url), grid)));
     }
+    if (deaths.length > 0)
+      timeseries.notes = [
+        ...(timeseries.notes ?? []),
+        ...deaths.map((d) => `A service of the stack died during the run, and was not restarted: ${d}.`),
+      ];
     writeRunRecord(runDir, { manifest, summary: r.summary, timeseries });
     const report = await finishReport(runDir, o);
-    return { exitCode: r.exitCode, runDir, report, ...(r.error ? { error: r.error } : {}) };
+    const died =
+      deaths.length > 0 ? `the stack lost a service during the run: ${deaths.join('; ')}` : undefined;
+    const error = [r.error, died].filter(Boolean).join('; ');
+    return {
+      exitCode: r.exitCode,
+      runDir,
+      report,
+      ...(error ? { error } : {}),
+      ...(died ? { stackDied: true } : {}),
+    };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

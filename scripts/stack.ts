@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CAPACITY_FILE, loadMockCapacity } from '../mock-services/capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../mock-services/ports.ts';
+import { redact } from '../mock-services/registration/mask.ts';
 import { tsNodeArgs } from './node-ts.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +39,24 @@ export interface StackOptions {
   log?: (service: ServiceName, line: string) => void;
   /** how long each service may take to answer /healthz */
   readyTimeoutMs?: number;
+  /** told of every service that exits once the stack is up (see RunningStack.onExit) */
+  onExit?: (exit: ServiceExit) => void;
+}
+
+/** A service that exited after the stack was up: which, how, and what it said last. */
+export interface ServiceExit {
+  service: ServiceName;
+  pid: number | undefined;
+  /** exit code, or null when a signal ended it */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** the stack stopped it itself (stop, kill, restart); false: it died on its own, or something else killed it */
+  expected: boolean;
+  /** its last lines on stderr, stack frames left out, NIKs and emails masked */
+  lastLines: string[];
+  at: Date;
+  /** the above in one line for a person, e.g. "ministry (pid 12) died: killed by SIGKILL; its last lines: ..." */
+  message: string;
 }
 
 export interface StackUrls {
@@ -62,6 +81,12 @@ export interface RunningStack {
   restart(name: ServiceName): Promise<void>;
   /** stops every service (SIGTERM, then SIGKILL after a grace period) */
   stop(): Promise<void>;
+  /** every exit since the stack was up, in order (the expected ones too) */
+  readonly exits: readonly ServiceExit[];
+  /** calls `listener` at each exit of a service from now on; returns the function that unsubscribes */
+  onExit(listener: (exit: ServiceExit) => void): () => void;
+  /** resolves with the first service that dies unexpectedly (never, while none does) */
+  readonly died: Promise<ServiceExit>;
 }
 
 /**
@@ -185,11 +210,15 @@ function healthUrl(name: ServiceName, urls: StackUrls): string {
  * Why a service that exited said it did: its last lines on stderr without the stack frames of an
  * uncaught error (the services print the reason first: an invalid environment, a capacity file).
  */
-function exitReason(name: ServiceName, child: ChildProcess, stderr: readonly string[], port: number): string {
-  const how = child.signalCode ? `was killed (${child.signalCode})` : `exited with code ${child.exitCode}`;
-  const said = stderr.filter(
+function saidLines(stderr: readonly string[]): string[] {
+  return stderr.filter(
     (l) => l.trim() !== '' && !/^\s+at /.test(l) && !/^Node\.js v/.test(l) && !/^\s*\^\s*$/.test(l),
   );
+}
+
+function exitReason(name: ServiceName, child: ChildProcess, stderr: readonly string[], port: number): string {
+  const how = child.signalCode ? `was killed (${child.signalCode})` : `exited with code ${child.exitCode}`;
+  const said = saidLines(stderr);
   if (said.some((l) => l.includes('EADDRINUSE')))
     return `${name} ${how}: port ${port} on ${LOOPBACK} is in use by another process`;
   const last = said.slice(-3).map((l) => l.trim());
@@ -265,6 +294,19 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   const opts = { ...options, adminToken, dataDir };
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const children = new Map<ServiceName, ChildProcess>();
+  /** children the stack itself is ending: their exit is expected */
+  const ending = new Set<ChildProcess>();
+  const exits: ServiceExit[] = [];
+  const listeners = new Set<(exit: ServiceExit) => void>();
+  if (options.onExit) listeners.add(options.onExit);
+  let reportDeath: (exit: ServiceExit) => void = () => {};
+  const died = new Promise<ServiceExit>((r) => {
+    reportDeath = r;
+  });
+  const end = (child: ChildProcess, signal: NodeJS.Signals, graceMs?: number) => {
+    ending.add(child);
+    return terminate(child, signal, graceMs);
+  };
 
   /** Each service prints `<name> listening on http://host:port` (the email mock adds its SMTP URL). */
   const LISTENING = /listening on (http:\/\/\S+)(?:.*SMTP on (smtp:\/\/[^\s)]+))?/;
@@ -316,13 +358,56 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       await new Promise((r) => setTimeout(r, 20));
     }
     await waitHealthy(healthUrl(name, urls), child, Math.max(1000, deadline - Date.now()), exited);
+    watch(name, child, stderr);
+  };
+
+  /** Once a service is up, its exit is news: told to the listeners at once, with its last words. */
+  const watch = (name: ServiceName, child: ChildProcess, stderr: readonly string[]) => {
+    let reported = false;
+    const report = () => {
+      if (reported) return;
+      reported = true;
+      const expected = ending.has(child);
+      const lastLines = saidLines(stderr)
+        .slice(-5)
+        .map((l) => redact(l.trim()));
+      const how = child.signalCode ? `killed by ${child.signalCode}` : `exited with code ${child.exitCode}`;
+      const said = lastLines.length
+        ? `; its last lines: ${lastLines.join(' | ')}`
+        : '; it printed nothing on stderr';
+      const exit: ServiceExit = {
+        service: name,
+        pid: child.pid,
+        code: child.exitCode,
+        signal: child.signalCode,
+        expected,
+        lastLines,
+        at: new Date(),
+        message: `${name} (pid ${child.pid}) ${expected ? 'stopped' : 'died'}: ${how}${said}`,
+      };
+      exits.push(exit);
+      if (!expected) reportDeath(exit);
+      for (const listener of listeners) listener(exit);
+    };
+    const onExit = () => {
+      // Its last lines may still be in the pipe: wait for stdio to close, but not for long (a
+      // grandchild holding the pipe open must not delay the news).
+      if (child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false) return report();
+      const timer = setTimeout(report, 500);
+      child.once('close', () => {
+        clearTimeout(timer);
+        report();
+      });
+    };
+    if (child.exitCode !== null || child.signalCode !== null) onExit();
+    else child.once('exit', onExit);
   };
 
   const stop = async () => {
     // Reverse order: the registration service first, so it does not log its dependencies vanishing.
     for (const name of [...SERVICE_NAMES].reverse()) {
       const child = children.get(name);
-      if (child) await terminate(child, 'SIGTERM');
+      if (child) await end(child, 'SIGTERM');
     }
   };
 
@@ -345,13 +430,19 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     },
     async kill(name, signal = 'SIGKILL') {
       const child = children.get(name);
-      if (child) await terminate(child, signal, 10_000);
+      if (child) await end(child, signal, 10_000);
     },
     async restart(name) {
       const child = children.get(name);
-      if (child) await terminate(child, 'SIGTERM');
+      if (child) await end(child, 'SIGTERM');
       await spawnService(name);
     },
     stop,
+    exits,
+    onExit(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    died,
   };
 }

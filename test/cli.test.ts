@@ -55,6 +55,45 @@ describe('the gelombang CLI', () => {
     expect(r.status).toBe(0);
   }, 100_000);
 
+  it('stack: a service that dies while the stack runs is reported at once: which, its signal; Ctrl-C then exits 1', async () => {
+    const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
+    const child = spawn(process.execPath, [...cli, 'stack', ...flags.flatMap((f) => [f, '0'])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const until = async (done: () => boolean, what: string) => {
+        const deadline = Date.now() + 60_000;
+        while (!done() && Date.now() < deadline && child.exitCode === null)
+          await new Promise((r) => setTimeout(r, 100));
+        if (!done()) throw new Error(`${what}; stdout: ${out}; stderr: ${err}`);
+      };
+      await until(() => out.includes('Ctrl-C'), 'the stack did not start');
+      const ministry = /ministry\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const { pid } = (await (await fetch(`${ministry}/healthz`)).json()) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+      await until(() => err.includes('Ctrl-C to stop'), 'the death was not reported');
+      expect(err).toContain(`error: ministry (pid ${pid}) died: killed by SIGKILL`);
+      expect(err).not.toMatch(/^\s+at /m);
+      child.kill('SIGINT');
+      expect(await exited).toBe(1);
+    } finally {
+      // Ctrl-C, not SIGKILL: the stack must stop its services, or they would outlive the test.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      }
+    }
+  }, 90_000);
+
   it('stack: prints a URL per service and stops on Ctrl-C', async () => {
     // Port 0 everywhere: each service takes a free port and the stack prints which.
     const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];

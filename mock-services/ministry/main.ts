@@ -2,8 +2,11 @@ import { z } from 'zod';
 import { DEFAULT_SHARES } from '../../model/population.ts';
 import { loadMockCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
+import { log, maskCrashes } from '../registration/mask.ts';
 import { closeOnSignals, listen, readEnv } from '../serve.ts';
 import { createMinistryApp } from './server.ts';
+
+maskCrashes('ministry');
 
 const env = readEnv(
   z.object({
@@ -45,10 +48,10 @@ const { app } = createMinistryApp({
   adminToken: env.GELOMBANG_ADMIN_TOKEN,
   seed: env.POPULATION_SEED,
   shares: { ...DEFAULT_SHARES, ...env.POPULATION_SHARES },
-  log: (line) => console.log(`ministry ${line}`),
+  log: (line) => log.info(`ministry ${line}`),
 });
 const { server, url } = await listen(app, env.PORT, env.HOST);
-console.log(`ministry listening on ${url} (Dukcapil, Dapodik, DTKS; population seed ${env.POPULATION_SEED})`);
+log.info(`ministry listening on ${url} (Dukcapil, Dapodik, DTKS; population seed ${env.POPULATION_SEED})`);
 closeOnSignals(async () => {
   server.close();
 });

@@ -127,9 +127,12 @@ export function chain(...handlers: RequestHandler[]): RequestHandler {
   };
 }
 
+/** The largest JSON body any route takes. */
+export const JSON_BODY_LIMIT_BYTES = 32 * 1024;
+
 /** The JSON body parser of every route that takes one. */
 export const jsonBody: RequestHandler = chain(
-  express.json({ limit: '32kb', verify: verifyUtf8 }),
+  express.json({ limit: JSON_BODY_LIMIT_BYTES, verify: verifyUtf8 }),
   wellFormed,
 );
 

@@ -38,6 +38,18 @@ const configSchema = z.object({
   EMAIL_TOKEN_TTL_S: z.coerce.number().int().min(1).default(86_400),
   /** at most one verification mail resent per account per this many seconds */
   EMAIL_RESEND_INTERVAL_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  /**
+   * Limits on guessing (attempts.ts): failed log-ins (a wrong password, also at the resend of a
+   * verification mail) per email and per client address, and unknown verification tokens per
+   * address, each in a window of RATE_LIMIT_WINDOW_S; beyond them a 429 with Retry-After. Only
+   * failures count: honest traffic, a rehearsal's included, never meets them.
+   */
+  LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000_000).default(1000),
+  VERIFY_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000_000).default(1000),
+  RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** the counters' SQLite file (shared by the processes); default: beside DB_PATH, `<name>.limits.db` */
+  RATE_LIMIT_DB_PATH: z.string().min(1).optional(),
   SESSION_TTL_S: z.coerce.number().int().min(1).default(86_400),
   MINISTRY_CALLS: z.enum(['sequential', 'parallel']).default('sequential'),
   MINISTRY_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),

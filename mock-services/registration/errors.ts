@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
+import { log } from './mask.ts';
 
 /** Every refusal the API gives: an HTTP status and a machine-readable code, field and message. */
 export class ApiError extends Error {
@@ -27,13 +28,14 @@ function fromZod(error: z.ZodError): ApiError {
     const key = issue.keys[0] ?? '';
     return new ApiError(400, 'invalid_field', `unexpected field '${key}'`, `${prefix}${key}`);
   }
-  const field = issue.path.join('.');
+  // A problem of the body as a whole (an array, a number where an object was expected) names `body`.
+  const field = issue.path.join('.') || 'body';
   const missing = issue.code === 'invalid_type' && issue.message.includes('received undefined');
   return new ApiError(
     400,
     'invalid_field',
-    missing ? `${field} is required` : field ? `${field}: ${issue.message}` : issue.message,
-    field || undefined,
+    missing ? `${field} is required` : `${field}: ${issue.message}`,
+    field,
   );
 }
 
@@ -119,7 +121,7 @@ export function toApiError(err: unknown, req: Request): ApiError {
   if (status !== undefined && status >= 400 && status < 500) {
     return new ApiError(status, 'bad_request', e.expose && e.message ? e.message : 'bad request');
   }
-  console.error('registration: unexpected error', err);
+  log.error('registration: unexpected error', err);
   return new ApiError(500, 'internal_error', 'internal error');
 }
 

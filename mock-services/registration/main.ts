@@ -1,12 +1,16 @@
 import cluster from 'node:cluster';
 import { once } from 'node:events';
+import type { Server } from 'node:http';
 import { AggregatorRegistry, Gauge } from 'prom-client';
 import { createApp } from './app.ts';
+import { JSON_BODY_LIMIT_BYTES } from './body.ts';
 import { type Config, parseConfig } from './config.ts';
 import { openDb, Repository } from './db.ts';
 import { Mailer, startOutboxSender } from './mailer.ts';
+import { log, maskCrashes } from './mask.ts';
 import { createServiceMetrics } from './metrics.ts';
 import { MinistryClient } from './ministry-client.ts';
+import { limitsPathFor, RateLimiter } from './rate-limit.ts';
 import { UploadClient } from './uploads.ts';
 
 /**
@@ -18,11 +22,13 @@ import { UploadClient } from './uploads.ts';
 const METRICS_REQUEST = 'gelombang:metrics-request';
 const METRICS_RESPONSE = 'gelombang:metrics-response';
 
+maskCrashes('registration');
+
 let config: Config;
 try {
   config = parseConfig(process.env);
 } catch (err) {
-  console.error((err as Error).message);
+  log.error((err as Error).message);
   process.exit(2);
 }
 
@@ -32,12 +38,17 @@ if (cluster.isPrimary && config.WORKERS > 1) {
   await runWorker(config);
 }
 
+function limitsPath(cfg: Config): string {
+  return cfg.RATE_LIMIT_DB_PATH ?? limitsPathFor(cfg.DB_PATH);
+}
+
 async function runPrimary(cfg: Config): Promise<void> {
   // Create the schema once before forking, so workers never race on CREATE TABLE.
   const repo = new Repository(openDb(cfg.DB_PATH, cfg.DB_SYNCHRONOUS));
   repo.ensureFirstWave(cfg.WAVE_QUOTA);
   repo.releaseOutboxClaims();
   repo.db.close();
+  new RateLimiter(limitsPath(cfg)).close();
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   cluster.on('message', (worker, msg: { type?: string; id?: number }) => {
@@ -50,14 +61,21 @@ async function runPrimary(cfg: Config): Promise<void> {
   });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    console.error(`registration: worker ${worker.process.pid} died (${signal ?? code}); starting another`);
+    log.error(`registration: worker ${worker.process.pid} died (${signal ?? code}); starting another`);
     cluster.fork();
+  });
+  // The workers write through the primary, not on its stdio directly: once the primary is gone,
+  // what it said last stays last, not buried under its orphaned workers' complaints.
+  cluster.setupPrimary({ silent: true });
+  cluster.on('fork', (worker) => {
+    worker.process.stdout?.pipe(process.stdout, { end: false });
+    worker.process.stderr?.pipe(process.stderr, { end: false });
   });
   for (let i = 0; i < cfg.WORKERS; i++) cluster.fork();
   let listening = 0;
   cluster.on('listening', (_worker, address) => {
     if (++listening === cfg.WORKERS) {
-      console.log(`registration listening on http://${cfg.HOST}:${address.port} (${cfg.WORKERS} processes)`);
+      log.info(`registration listening on http://${cfg.HOST}:${address.port} (${cfg.WORKERS} processes)`);
     }
   });
   const stop = () => {
@@ -82,6 +100,7 @@ async function runWorker(cfg: Config): Promise<void> {
     repo.ensureFirstWave(cfg.WAVE_QUOTA);
     repo.releaseOutboxClaims();
   }
+  const limiter = new RateLimiter(limitsPath(cfg));
   const metrics = createServiceMetrics();
   if (cluster.isWorker) {
     // Constructing one installs prom-client's listener that answers the primary's collection requests.
@@ -149,6 +168,7 @@ async function runWorker(cfg: Config): Promise<void> {
     config: cfg,
     publicUrl: () => publicUrl,
     repo,
+    limiter,
     metrics,
     mailer,
     metricsText,
@@ -167,20 +187,55 @@ async function runWorker(cfg: Config): Promise<void> {
     }),
   });
   const server = app.listen(cfg.PORT, cfg.HOST);
+  refuseOversizeBeforeContinue(server, cfg.PHOTO_MAX_BYTES);
   await once(server, 'listening');
   server.keepAliveTimeout = 65_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.PORT;
   publicUrl = cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${port}`;
-  if (!cluster.isWorker) console.log(`registration listening on http://${cfg.HOST}:${port}`);
+  if (!cluster.isWorker) log.info(`registration listening on http://${cfg.HOST}:${port}`);
 
   const stop = async () => {
     server.close();
     await outbox?.stop();
     mailer.close();
+    limiter.close();
     db.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+}
+
+/**
+ * A client that announces its body with `Expect: 100-continue` (curl does, past 1 MB) is told
+ * 413 at once when the body is larger than any route takes, instead of "continue" and then
+ * uploading it only to have it read and thrown away.
+ */
+function refuseOversizeBeforeContinue(server: Server, photoMaxBytes: number): void {
+  // the photo plus its multipart framing
+  const largest = (contentType: string) =>
+    contentType.startsWith('multipart/') ? photoMaxBytes + 64 * 1024 : JSON_BODY_LIMIT_BYTES;
+  server.on('checkContinue', (req, res) => {
+    const length = Number(req.headers['content-length']);
+    const limit = largest(String(req.headers['content-type'] ?? '').toLowerCase());
+    if (Number.isFinite(length) && length > limit) {
+      const body = JSON.stringify({
+        error: {
+          code: 'body_too_large',
+          message: `request body of ${length} bytes is too large (at most ${limit} bytes)`,
+          field: 'body',
+        },
+      });
+      res.writeHead(413, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
+      res.end(body);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
 }

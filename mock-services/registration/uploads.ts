@@ -38,6 +38,18 @@ export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buff
       ),
     );
   }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') {
+    // The multipart parser reads the bytes as sent: a body declared compressed would be taken as is.
+    return Promise.reject(
+      new ApiError(
+        415,
+        'unsupported_encoding',
+        `Content-Encoding '${encoding}' is not supported for the photo: send the multipart body as is (identity)`,
+        'content-encoding',
+      ),
+    );
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (err: ApiError | null, value?: { bytes: Buffer; type: ImageType }) => {
@@ -51,7 +63,11 @@ export function readPhoto(req: Request, maxBytes: number): Promise<{ bytes: Buff
     };
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { files: 1, fields: 0, fileSize: maxBytes } });
+      // One text field is let through to be refused by its name; its value is cut at 1 KiB.
+      bb = busboy({
+        headers: req.headers,
+        limits: { files: 1, fields: 1, fieldSize: 1024, fileSize: maxBytes },
+      });
     } catch (err) {
       return done(
         new ApiError(400, 'invalid_field', `malformed multipart body: ${(err as Error).message}`, 'photo'),

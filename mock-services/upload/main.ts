@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { loadMockCapacity } from '../capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../ports.ts';
+import { log, maskCrashes } from '../registration/mask.ts';
 import { closeOnSignals, listen, readEnv } from '../serve.ts';
 import { createUploadApp } from './server.ts';
+
+maskCrashes('upload');
 
 const env = readEnv(
   z.object({
@@ -24,10 +27,10 @@ const { app } = createUploadApp({
   adminToken: env.GELOMBANG_ADMIN_TOKEN,
   accessToken: env.UPLOAD_ACCESS_TOKEN,
   signingSecret: env.UPLOAD_SIGNING_SECRET,
-  log: (line) => console.log(`upload ${line}`),
+  log: (line) => log.info(`upload ${line}`),
 });
 const { server, url } = await listen(app, env.PORT, env.HOST);
-console.log(`upload listening on ${url} (objects in ${env.UPLOAD_DIR})`);
+log.info(`upload listening on ${url} (objects in ${env.UPLOAD_DIR})`);
 closeOnSignals(async () => {
   server.close();
 });

@@ -334,6 +334,8 @@ export function rehearseCommand(): Command {
           (!f.strict && result.exitCode === EXIT.thresholdsFailed && result.report)
             ? 0
             : result.exitCode;
+        // A run whose stack lost a service is not a rehearsal of the design: never a success.
+        if (result.stackDied && process.exitCode === 0) process.exitCode = 1;
       })
   );
 }

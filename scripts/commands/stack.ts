@@ -6,7 +6,8 @@ import { existingFile, keyValue, knobsProblem, nonEmpty, outputDir, port, wholeN
 /**
  * `gelombang stack`: the reference service and its mocks on loopback until Ctrl-C. Exit codes: 0
  * stopped by Ctrl-C, 2 bad input (a flag, the capacity file, a port in use), 1 a service that
- * failed to start for another reason (its own words are in the message).
+ * failed to start for another reason (its own words are in the message), or that died while the
+ * stack ran (reported on stderr when it happens: which, how, its last lines).
  */
 
 const EXIT_BAD_INPUT = 2;
@@ -77,6 +78,7 @@ export function stackCommand(): Command {
       const badKnob = knobsProblem(knobs, '--knob');
       if (badKnob) return fail(badKnob);
       let stack: Awaited<ReturnType<typeof startStack>>;
+      let died = false;
       try {
         stack = await startStack({
           capacityFile: o.capacity,
@@ -91,6 +93,13 @@ export function stackCommand(): Command {
           },
           env: { registration: knobs },
           log: o.verbose ? (svc, line) => console.log(`[${svc}] ${line}`) : undefined,
+          // A service that dies while the stack runs is news at once, not at the next request.
+          onExit: (exit) => {
+            if (exit.expected) return;
+            died = true;
+            console.error(`error: ${exit.message}`);
+            console.error('the other services keep running; Ctrl-C to stop');
+          },
         });
       } catch (err) {
         if (err instanceof CapacityFileError)
@@ -108,7 +117,7 @@ export function stackCommand(): Command {
       const shutdown = async () => {
         console.log('stopping...');
         await stack.stop();
-        process.exit(0);
+        process.exit(died ? 1 : 0);
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);

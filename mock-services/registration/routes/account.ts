@@ -75,9 +75,12 @@ export function accountRoutes(router: IRouter, ctx: RouteContext): void {
     asyncRoute(async (req, res) => {
       const body = parseBody(accountBody, req.body);
       const a = repo.accountByEmail(body.email);
-      const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
-      const ok = a ? await verifyPassword(body.password, a.password_hash) : false;
-      end();
+      const ok = await ctx.attempts.password(req, body.email, async () => {
+        const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
+        const right = a ? await verifyPassword(body.password, a.password_hash) : false;
+        end();
+        return right;
+      });
       if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
       if (a.email_verified_at === null)
         throw new ApiError(403, 'email_not_verified', 'verify your email first', 'email');

@@ -1,11 +1,12 @@
-import type { IRouter, Request } from 'express';
+import type { IRouter, RequestHandler } from 'express';
 import { z } from 'zod';
+import { sameSecret } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import type { RouteContext } from './context.ts';
 import { parseWaveNumber } from './wave.ts';
 
-const waveBody = z
+export const waveBody = z
   .object({
     number: z.int().min(1),
     quota: z.int().min(0),
@@ -18,7 +19,7 @@ const waveBody = z
     message: 'expected closesAt after opensAt: a wave cannot close before it opens',
     path: ['closesAt'],
   });
-const wavePatch = z
+export const wavePatch = z
   .object({ status: z.enum(['open', 'closed']).optional(), quota: z.int().min(0).optional() })
   .strict();
 
@@ -26,16 +27,17 @@ const wavePatch = z
 export function adminRoutes(router: IRouter, ctx: RouteContext): void {
   const { config, repo } = ctx;
 
-  const admin = (req: Request) => {
+  // The token first: without it nothing of the request is read, its body included.
+  const admin: RequestHandler = (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     if (!header.startsWith('Bearer '))
       throw new ApiError(401, 'unauthorized', 'expected Authorization: Bearer <admin token>');
-    if (header.slice(7) !== config.GELOMBANG_ADMIN_TOKEN)
+    if (!sameSecret(header.slice(7), config.GELOMBANG_ADMIN_TOKEN))
       throw new ApiError(403, 'forbidden', 'wrong admin token');
+    next();
   };
 
-  router.post('/admin/waves', jsonBody, (req, res) => {
-    admin(req);
+  router.post('/admin/waves', admin, jsonBody, (req, res) => {
     const body = parseBody(waveBody, req.body);
     // One conditional INSERT: of two simultaneous creations (two processes) exactly one succeeds.
     const created = repo.createWave({
@@ -49,8 +51,7 @@ export function adminRoutes(router: IRouter, ctx: RouteContext): void {
     res.status(201).json(repo.wave(body.number));
   });
 
-  router.patch('/admin/waves/:waveNumber', jsonBody, (req, res) => {
-    admin(req);
+  router.patch('/admin/waves/:waveNumber', admin, jsonBody, (req, res) => {
     const n = parseWaveNumber(req.params.waveNumber);
     const body = parseBody(wavePatch, req.body);
     const r = repo.updateWave(n, body);

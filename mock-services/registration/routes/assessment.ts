@@ -5,7 +5,7 @@ import { multilineText } from '../body.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import { type RouteContext, requireStage } from './context.ts';
 
-const assessmentBody = z
+export const assessmentBody = z
   .object({
     motivation: multilineText().trim().min(50, 'expected at least 50 characters').max(2000),
     answers: z.array(z.int().min(0).max(3)).length(20, 'expected exactly 20 answers'),

@@ -8,7 +8,7 @@ import { asyncRoute, type RouteContext } from './context.ts';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD');
 const text = lineText;
-const biodataBody = z
+export const biodataBody = z
   .object({
     fullName: text(200),
     placeOfBirth: text(100),

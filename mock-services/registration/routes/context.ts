@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { type AttemptGuard, attemptGuard } from '../attempts.ts';
 import { tokenHash } from '../auth.ts';
 import { chain, jsonBody } from '../body.ts';
 import type { Config } from '../config.ts';
@@ -8,6 +9,7 @@ import { ApiError } from '../errors.ts';
 import type { Mailer } from '../mailer.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import type { MinistryClient } from '../ministry-client.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 import type { Stage } from '../stages.ts';
 import type { UploadClient } from '../uploads.ts';
 
@@ -19,6 +21,8 @@ export interface AppDeps {
   ministry: MinistryClient;
   mailer: Mailer;
   uploads: UploadClient;
+  /** counters of failed attempts, shared by the processes (rate-limit.ts) */
+  limiter: RateLimiter;
   /** base URL of the links in mails (known once the server listens) */
   publicUrl: () => string;
   /** serves /metrics (aggregated across cluster processes when there are several) */
@@ -27,6 +31,8 @@ export interface AppDeps {
 
 /** The dependencies plus the helpers every journey step shares. */
 export interface RouteContext extends AppDeps {
+  /** the limits on guessing passwords and verification tokens (attempts.ts) */
+  attempts: AttemptGuard;
   /** Marks a refusal as one at a funnel stage (counted when answered) and hands it back to be thrown. */
   reject(stage: Stage, err: ApiError): ApiError;
   /**
@@ -49,6 +55,7 @@ export function createContext(d: AppDeps): RouteContext {
   };
   return {
     ...d,
+    attempts: attemptGuard(d.limiter, d.config),
     reject,
     step(stage, opts = {}) {
       const mark: RequestHandler = (_req, res, next) => {

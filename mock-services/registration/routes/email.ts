@@ -6,7 +6,7 @@ import { verificationMail } from '../mailer.ts';
 import { accountBody } from './account.ts';
 import { asyncRoute, type RouteContext } from './context.ts';
 
-const tokenBody = z.object({ token: z.string().min(1).max(200) }).strict();
+export const tokenBody = z.object({ token: z.string().min(1).max(200) }).strict();
 
 /**
  * Step 2: the token of the link in the verification mail; and, for a link that expired or a mail
@@ -17,12 +17,15 @@ export function emailRoutes(router: IRouter, ctx: RouteContext): void {
 
   router.post('/api/v1/email-verifications', ctx.step('email_verified', { json: true }), (req, res) => {
     const body = parseBody(tokenBody, req.body);
+    ctx.attempts.beforeToken(req);
     const r = repo.useEmailToken(tokenHash(body.token), Date.now());
-    if (r.result === 'invalid')
+    if (r.result === 'invalid') {
+      ctx.attempts.unknownToken(req);
       throw reject(
         'email_verified',
         new ApiError(400, 'invalid_token', 'unknown verification token', 'token'),
       );
+    }
     if (r.result === 'used')
       throw reject(
         'email_verified',
@@ -62,9 +65,13 @@ export function emailRoutes(router: IRouter, ctx: RouteContext): void {
     asyncRoute(async (req, res) => {
       const body = parseBody(accountBody, req.body);
       const a = repo.accountByEmail(body.email);
-      const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
-      const ok = a ? await verifyPassword(body.password, a.password_hash) : false;
-      end();
+      // The password is checked here too: under the same limits as at log-in, or this would be the way round them.
+      const ok = await ctx.attempts.password(req, body.email, async () => {
+        const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
+        const right = a ? await verifyPassword(body.password, a.password_hash) : false;
+        end();
+        return right;
+      });
       if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
       if (a.email_verified_at !== null)
         throw new ApiError(409, 'already_verified', 'this email is already verified: log in', 'email');

@@ -6,7 +6,7 @@ import { ApiError, parseBody } from '../errors.ts';
 import { imageRefusal, readPhoto } from '../uploads.ts';
 import { asyncRoute, type RouteContext, requireStage } from './context.ts';
 
-const uploadUrlBody = z
+export const uploadUrlBody = z
   .object({ contentType: z.enum(['image/jpeg', 'image/png']), size: z.int().min(1) })
   .strict();
 
