@@ -151,7 +151,7 @@ describe('opening-spike, soak and breakpoint at a tiny scale', () => {
   it('opening-spike: replays the peak minutes per second and accounts for everyone', async () => {
     const r = await runTest({
       script: 'scenarios/opening-spike.ts',
-      env: { ...env(), SCALE: '0.0001', COMPRESS: '20', THINK_COMPRESS: '1200', GRACEFUL_STOP: '60s' },
+      env: { ...env(), SCALE: '0.0001', COMPRESS: '50', THINK_COMPRESS: '1200', GRACEFUL_STOP: '60s' },
       quiet: true,
       progress: 'none',
       workers: 2,
