@@ -1,4 +1,4 @@
-import type { IRouter } from 'express';
+import type { IRouter, Request } from 'express';
 import { z } from 'zod';
 import { hashPassword, newToken, tokenHash, verifyPassword } from '../auth.ts';
 import { jsonBody, secretText } from '../body.ts';
@@ -12,6 +12,23 @@ export const accountBody = z
     password: secretText().min(8, 'expected at least 8 characters').max(128),
   })
   .strict();
+
+/**
+ * The account whose email and password the body gives, under the failed-attempt limits (attempts.ts),
+ * hashing even for an unknown email so that the answer's time does not tell which accounts exist.
+ */
+export async function checkedAccount(ctx: RouteContext, req: Request) {
+  const body = parseBody(accountBody, req.body);
+  const a = ctx.repo.accountByEmail(body.email);
+  const ok = await ctx.attempts.password(req, body.email, async () => {
+    const end = ctx.metrics.scryptDuration.startTimer({ operation: 'verify' });
+    const right = a ? await verifyPassword(body.password, a.password_hash) : false;
+    end();
+    return right;
+  });
+  if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
+  return a;
+}
 
 /** Steps 1 and 3: create an account (which sends the verification mail), log in and log out. */
 export function accountRoutes(router: IRouter, ctx: RouteContext): void {
@@ -73,15 +90,7 @@ export function accountRoutes(router: IRouter, ctx: RouteContext): void {
     '/api/v1/sessions',
     jsonBody,
     asyncRoute(async (req, res) => {
-      const body = parseBody(accountBody, req.body);
-      const a = repo.accountByEmail(body.email);
-      const ok = await ctx.attempts.password(req, body.email, async () => {
-        const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
-        const right = a ? await verifyPassword(body.password, a.password_hash) : false;
-        end();
-        return right;
-      });
-      if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
+      const a = await checkedAccount(ctx, req);
       if (a.email_verified_at === null)
         throw new ApiError(403, 'email_not_verified', 'verify your email first', 'email');
       const token = newToken();

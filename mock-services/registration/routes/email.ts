@@ -1,9 +1,9 @@
 import type { IRouter } from 'express';
 import { z } from 'zod';
-import { newToken, tokenHash, verifyPassword } from '../auth.ts';
+import { newToken, tokenHash } from '../auth.ts';
 import { ApiError, parseBody } from '../errors.ts';
 import { verificationMail } from '../mailer.ts';
-import { accountBody } from './account.ts';
+import { checkedAccount } from './account.ts';
 import { asyncRoute, type RouteContext } from './context.ts';
 
 export const tokenBody = z.object({ token: z.string().min(1).max(200) }).strict();
@@ -63,16 +63,8 @@ export function emailRoutes(router: IRouter, ctx: RouteContext): void {
     '/api/v1/email-verifications/resend',
     ctx.step('email_verified', { json: true }),
     asyncRoute(async (req, res) => {
-      const body = parseBody(accountBody, req.body);
-      const a = repo.accountByEmail(body.email);
       // The password is checked here too: under the same limits as at log-in, or this would be the way round them.
-      const ok = await ctx.attempts.password(req, body.email, async () => {
-        const end = metrics.scryptDuration.startTimer({ operation: 'verify' });
-        const right = a ? await verifyPassword(body.password, a.password_hash) : false;
-        end();
-        return right;
-      });
-      if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
+      const a = await checkedAccount(ctx, req);
       if (a.email_verified_at !== null)
         throw new ApiError(409, 'already_verified', 'this email is already verified: log in', 'email');
       const now = Date.now();
