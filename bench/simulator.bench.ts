@@ -11,7 +11,8 @@ import type { Bench, BenchRow } from './types.ts';
  * 2020 service on 2 cores against the default capacities, which collapses at sign-up), and one
  * sized so that every step runs all day (service.cores=256, WORKERS=64, DB_SYNCHRONOUS=NORMAL,
  * every station 100 times the default). Reference, in the same run: the bare event queue's events per second with a
- * few hundred thousand events pending, the most the simulator could do per event.
+ * few hundred thousand events pending, the most the simulator could do per event. First, the same
+ * command on a tiny day: what start-up and the report cost in each of the times.
  */
 
 const SIZED = [
@@ -102,6 +103,16 @@ const bench: Bench = {
   async run(): Promise<BenchRow[]> {
     const reference = bareQueueRate();
     const rows: BenchRow[] = [];
+    // What the command costs whatever the day: Node and tsx starting, the CLI's modules, the
+    // report; the day at scale 0.001 (1,432 registrants) adds well under a second.
+    const fixed = runDay(['--scale', '0.001'], 'fixed');
+    rows.push({
+      bench: 'simulator',
+      metric: 'CPU time of the command on a tiny day (start-up, record, report)',
+      value: fixed.cpuS,
+      unit: 's',
+      note: `scale 0.001: ${fixed.arrivals.toLocaleString('en')} registrants, ${(fixed.events / 1e3).toFixed(0)} k events; included in every CPU time below`,
+    });
     for (const [label, extra] of [
       ['sized design (every step all day)', SIZED],
       ['default design (2020 service, 2 cores: collapses at sign-up)', []],

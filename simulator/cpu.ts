@@ -16,10 +16,14 @@ export class CpuShare {
   private v = 0;
   private last = 0;
   private area = 0;
-  private readonly ends: number[] = [];
-  private readonly seqs: number[] = [];
-  private readonly dones: Array<Handler<never>> = [];
-  private readonly args: unknown[] = [];
+  /** the runs, a binary heap by (end, sequence): their ends in V, and slots holding the rest */
+  private ends = new Float64Array(64);
+  private heapSlot = new Int32Array(64);
+  private n = 0;
+  private slotSeq = new Float64Array(64);
+  private readonly slotDone: Array<Handler<never> | undefined> = [];
+  private readonly slotArg: unknown[] = [];
+  private freeSlots: number[] = [];
   private seq = 0;
   private generation = 0;
   private scheduledAt = Number.POSITIVE_INFINITY;
@@ -34,11 +38,21 @@ export class CpuShare {
   /** Runs `work` CPU-ms from now, then calls `done(arg)`. */
   run<T>(work: number, done: Handler<T>, arg: T): void {
     this.advance();
-    this.ends.push(this.v + work);
-    this.seqs.push(this.seq++);
-    this.dones.push(done as Handler<never>);
-    this.args.push(arg);
-    this.up(this.ends.length - 1);
+    let s = this.freeSlots.pop();
+    if (s === undefined) {
+      s = this.slotDone.length;
+      this.slotDone.push(undefined);
+      this.slotArg.push(undefined);
+      if (s === this.slotSeq.length) {
+        const seq = new Float64Array(s * 2);
+        seq.set(this.slotSeq);
+        this.slotSeq = seq;
+      }
+    }
+    this.slotSeq[s] = this.seq++;
+    this.slotDone[s] = done as Handler<never>;
+    this.slotArg[s] = arg;
+    this.up(this.v + work, s);
     this.reschedule();
   }
 
@@ -51,60 +65,80 @@ export class CpuShare {
   }
 
   private rate(): number {
-    const n = this.ends.length;
+    const n = this.n;
     return n <= this.cores ? 1 : this.cores / n;
   }
 
   private advance(): void {
     const now = this.q.now;
     const dt = now - this.last;
-    if (dt > 0 && this.ends.length > 0) {
+    if (dt > 0 && this.n > 0) {
       this.v += dt * this.rate();
-      this.area += dt * Math.min(this.ends.length, this.cores);
+      this.area += dt * Math.min(this.n, this.cores);
     }
     this.last = now;
   }
 
-  private less(i: number, j: number): boolean {
-    const a = this.ends[i] as number;
-    const b = this.ends[j] as number;
-    return a < b || (a === b && (this.seqs[i] as number) < (this.seqs[j] as number));
-  }
-
-  private swap(i: number, j: number): void {
-    const e = this.ends[i] as number;
-    this.ends[i] = this.ends[j] as number;
-    this.ends[j] = e;
-    const q = this.seqs[i] as number;
-    this.seqs[i] = this.seqs[j] as number;
-    this.seqs[j] = q;
-    const d = this.dones[i] as Handler<never>;
-    this.dones[i] = this.dones[j] as Handler<never>;
-    this.dones[j] = d;
-    const x = this.args[i];
-    this.args[i] = this.args[j];
-    this.args[j] = x;
-  }
-
-  private up(i: number): void {
+  /** Adds slot `s`, ending at `end`. */
+  private up(end: number, s: number): void {
+    if (this.n === this.ends.length) {
+      const ends = new Float64Array(this.n * 2);
+      ends.set(this.ends);
+      const slots = new Int32Array(this.n * 2);
+      slots.set(this.heapSlot);
+      this.ends = ends;
+      this.heapSlot = slots;
+    }
+    const ends = this.ends;
+    const slots = this.heapSlot;
+    const seqs = this.slotSeq;
+    const seq = seqs[s] as number;
+    let i = this.n++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) return;
-      this.swap(i, parent);
+      const pe = ends[parent] as number;
+      if (pe < end || (pe === end && (seqs[slots[parent] as number] as number) < seq)) break;
+      ends[i] = pe;
+      slots[i] = slots[parent] as number;
       i = parent;
     }
+    ends[i] = end;
+    slots[i] = s;
   }
 
-  private down(i: number): void {
-    const n = this.ends.length;
+  /** Removes the first run. */
+  private down(): void {
+    const n = --this.n;
+    if (n === 0) return;
+    const ends = this.ends;
+    const slots = this.heapSlot;
+    const seqs = this.slotSeq;
+    const le = ends[n] as number;
+    const ls = slots[n] as number;
+    const lseq = seqs[ls] as number;
+    let i = 0;
     for (;;) {
       const l = 2 * i + 1;
-      if (l >= n) return;
-      const c = l + 1 < n && this.less(l + 1, l) ? l + 1 : l;
-      if (!this.less(c, i)) return;
-      this.swap(i, c);
+      if (l >= n) break;
+      let c = l;
+      let ce = ends[l] as number;
+      if (l + 1 < n) {
+        const re = ends[l + 1] as number;
+        if (
+          re < ce ||
+          (re === ce && (seqs[slots[l + 1] as number] as number) < (seqs[slots[l] as number] as number))
+        ) {
+          c = l + 1;
+          ce = re;
+        }
+      }
+      if (le < ce || (le === ce && lseq < (seqs[slots[c] as number] as number))) break;
+      ends[i] = ce;
+      slots[i] = slots[c] as number;
       i = c;
     }
+    ends[i] = le;
+    slots[i] = ls;
   }
 
   /**
@@ -113,7 +147,7 @@ export class CpuShare {
    * finding the run not done, sets the next: a crowd of arrivals costs no event each.
    */
   private reschedule(): void {
-    if (this.ends.length === 0) return;
+    if (this.n === 0) return;
     const at = this.q.now + Math.max(0, (this.ends[0] as number) - this.v) / this.rate();
     if (at >= this.scheduledAt) return;
     this.scheduledAt = at;
@@ -124,7 +158,7 @@ export class CpuShare {
     if (generation !== this.generation) return;
     this.scheduledAt = Number.POSITIVE_INFINITY;
     this.advance();
-    if (this.ends.length === 0) return;
+    if (this.n === 0) return;
     // Within a nanosecond of CPU, or of a time the clock can still tell from now, the first run
     // is done (the arithmetic rounds); otherwise this event came early (see reschedule).
     const left = (this.ends[0] as number) - this.v;
@@ -132,15 +166,13 @@ export class CpuShare {
       this.reschedule();
       return;
     }
-    const done = this.dones[0] as Handler<unknown>;
-    const arg = this.args[0];
-    const last = this.ends.length - 1;
-    if (last > 0) this.swap(0, last);
-    this.ends.pop();
-    this.seqs.pop();
-    this.dones.pop();
-    this.args.pop();
-    this.down(0);
+    const s = this.heapSlot[0] as number;
+    const done = this.slotDone[s] as Handler<unknown>;
+    const arg = this.slotArg[s];
+    this.slotDone[s] = undefined;
+    this.slotArg[s] = undefined;
+    this.freeSlots.push(s);
+    this.down();
     this.reschedule();
     done(arg);
   };

@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL, RETRY_POLICY } from '../model/behaviour.ts';
 import { type Capacity, parseCapacity } from '../model/capacity.ts';
 import { constantProfile } from '../model/profile.ts';
+import { createRng, rngFor } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
 import { loadCalibration } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
 import { simulatedRecord } from './record.ts';
+import { streamRng, streamState } from './registrant.ts';
 
 const { $comment: _, ...defaults } = JSON.parse(
   readFileSync(new URL('../mock-services/capacity.default.json', import.meta.url), 'utf8'),
@@ -72,6 +74,29 @@ const rejections = (r: ReturnType<typeof record>, dependency: string, reason: st
         s.labels.reason === reason,
     )
     .reduce((a, s) => a + s.values.reduce<number>((b, v) => b + (v ?? 0), 0), 0);
+
+describe("the simulator's random streams", () => {
+  it('are the streams of model/random.ts, number for number, keys beyond 32 bits included', () => {
+    const keys: Array<[number, number, number?, number?]> = [
+      [2020, 0, 0],
+      [2020, 0, 1_432_132],
+      [7, 0x5e7, 41, 3],
+      [0, 0x9e5, 5_000_000_000],
+      [4294967295, 0x57a, 4],
+      [11, 0x5e2],
+    ];
+    for (const [seed, ...k] of keys) {
+      const model = rngFor(seed, ...(k.filter((x) => x !== undefined) as number[]));
+      const ours = streamRng(seed, k[0], k[1], k[2]);
+      const fromState = createRng(streamState(seed, k[0], k[1], k[2]));
+      for (let i = 0; i < 50; i++) {
+        const x = model();
+        expect(ours()).toBe(x);
+        expect(fromState()).toBe(x);
+      }
+    }
+  });
+});
 
 describe('a simulated day', () => {
   it('puts every arrival through the funnel: one outcome per stage reached, counts that add up', () => {

@@ -1,7 +1,6 @@
 import type { BehaviourModel, RetryPolicy } from '../model/behaviour.ts';
 import type { Capacity, DependencyName } from '../model/capacity.ts';
 import type { Profile } from '../model/profile.ts';
-import { rngFor } from '../model/random.ts';
 import type { Replay } from '../model/replay.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { Arrivals } from './arrivals.ts';
@@ -9,7 +8,7 @@ import type { Calibration } from './calibration.ts';
 import { EventQueue } from './events.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
-import { Journeys } from './registrant.ts';
+import { Journeys, streamRng } from './registrant.ts';
 import { NETWORK_LAG_MS, RegistrationService } from './service.ts';
 import { SimStation } from './station.ts';
 
@@ -100,7 +99,7 @@ export function simulateDay(o: DayOptions): DayResult {
   const stations = Object.fromEntries(
     DEPENDENCIES.map((dep, i) => [
       dep,
-      new SimStation(q, dep, stationsCfg[dep], rngFor(o.seed, STATION_STREAM, i), {
+      new SimStation(q, dep, stationsCfg[dep], streamRng(o.seed, STATION_STREAM, i), {
         http: dep !== 'email',
         lagMs: dep === 'email' ? 0 : NETWORK_LAG_MS,
         ...(dep === 'upload'
@@ -122,7 +121,7 @@ export function simulateDay(o: DayOptions): DayResult {
     stations,
     photoBytes: o.photoBytes,
     cpuStretch: o.cpuStretch,
-    rng: rngFor(o.seed, SERVICE_STREAM),
+    rng: streamRng(o.seed, SERVICE_STREAM),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
   });
   if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers);

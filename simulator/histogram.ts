@@ -1,7 +1,9 @@
 /**
  * Latencies by logarithmic buckets, 1 % wide, from 0.01 ms to 10 minutes: a percentile is known
  * within 1 % with no per-request storage, whatever the number of requests. One per step per
- * interval, cleared at each interval's end, and one per step for the whole run.
+ * interval, cleared at each interval's end, and one per step for the whole run. The range of
+ * buckets in use is kept, so that a quantile or a clear of an interval's few latencies does not
+ * walk all 1,800 buckets (the day has 1,300 intervals).
  */
 
 const MIN_MS = 0.01;
@@ -9,15 +11,29 @@ const RATIO = 1.01;
 const LN_RATIO = Math.log(RATIO);
 const BUCKETS = Math.ceil(Math.log(600_000 / MIN_MS) / LN_RATIO) + 1;
 
+/** The bucket of a latency: one logarithm, shared by every histogram the latency goes into. */
+export function bucketOf(ms: number): number {
+  return ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log(ms / MIN_MS) / LN_RATIO) + 1);
+}
+
 export class LogHistogram {
   readonly counts = new Float64Array(BUCKETS);
   count = 0;
   max = 0;
+  /** the lowest and highest buckets counted in (lo > hi: none) */
+  private lo = BUCKETS;
+  private hi = -1;
 
   record(ms: number): void {
-    const i = ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log(ms / MIN_MS) / LN_RATIO) + 1);
+    this.add(bucketOf(ms), ms);
+  }
+
+  /** Counts `ms`, whose bucket (bucketOf) is `i`. */
+  add(i: number, ms: number): void {
     this.counts[i] = (this.counts[i] as number) + 1;
     this.count++;
+    if (i < this.lo) this.lo = i;
+    if (i > this.hi) this.hi = i;
     if (ms > this.max) this.max = ms;
   }
 
@@ -26,7 +42,7 @@ export class LogHistogram {
     if (this.count === 0) return null;
     const rank = Math.max(1, Math.ceil(q * this.count));
     let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
+    for (let i = this.lo; i <= this.hi; i++) {
       seen += this.counts[i] as number;
       if (seen >= rank) {
         if (i === 0) return MIN_MS;
@@ -39,8 +55,10 @@ export class LogHistogram {
 
   clear(): void {
     if (this.count === 0) return;
-    this.counts.fill(0);
+    this.counts.fill(0, this.lo, this.hi + 1);
     this.count = 0;
     this.max = 0;
+    this.lo = BUCKETS;
+    this.hi = -1;
   }
 }

@@ -1,7 +1,7 @@
 import { OUTCOMES, type Outcome, STAGES, type Stage } from '../model/funnel.ts';
 import type { Series, SeriesName } from '../reports/record.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
-import { LogHistogram } from './histogram.ts';
+import { bucketOf, LogHistogram } from './histogram.ts';
 
 /**
  * What a simulated run measures, aggregated as it happens: exact totals (funnel outcomes by
@@ -11,6 +11,8 @@ import { LogHistogram } from './histogram.ts';
 
 const STAGE_INDEX = Object.fromEntries(STAGES.map((s, i) => [s, i])) as Record<Stage, number>;
 const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>;
+const QUANTILES = ['0.5', '0.95', '0.99'] as const;
+const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Record<CostedStep, number>;
 
 interface StepTotals {
   step: CostedStep;
@@ -42,6 +44,8 @@ export class Recorder {
     { length: STAGES.length * OUTCOMES.length },
     () => new Map<string, number>(),
   );
+  /** the counts with no reason, by stage and outcome (the '' of funnelCounts) */
+  private readonly unreasoned = new Float64Array(STAGES.length * OUTCOMES.length);
   readonly steps: Record<CostedStep, StepTotals>;
   /** journeys that joined a wave, ms from arrival */
   readonly journey = new LogHistogram();
@@ -50,7 +54,11 @@ export class Recorder {
   private intervalDropped = 0;
   private readonly intervalOutcomes = new Float64Array(STAGES.length * OUTCOMES.length);
   private readonly intervalSteps: Record<CostedStep, StepInterval>;
+  private readonly stepsByIndex: StepTotals[];
+  private readonly intervalByIndex: StepInterval[];
   private readonly series = new Map<string, Series>();
+  /** the series of the fixed call sites of tick, by site: no key to build per interval */
+  private readonly fixed: Array<Series | undefined> = [];
   readonly t: number[] = [];
 
   constructor(private readonly intervalSeconds: number) {
@@ -60,6 +68,8 @@ export class Recorder {
     this.intervalSteps = Object.fromEntries(
       COSTED_STEPS.map((step) => [step, { requests: 0, failed: 0, latency: new LogHistogram() }]),
     ) as Record<CostedStep, StepInterval>;
+    this.stepsByIndex = COSTED_STEPS.map((step) => this.steps[step]);
+    this.intervalByIndex = COSTED_STEPS.map((step) => this.intervalSteps[step]);
   }
 
   arrival(): void {
@@ -73,10 +83,18 @@ export class Recorder {
   }
 
   outcome(stage: Stage, outcome: Outcome, reason: string | null): void {
-    const i = STAGE_INDEX[stage] * OUTCOMES.length + OUTCOME_INDEX[outcome];
-    const byReason = this.funnelCounts[i] as Map<string, number>;
-    const r = reason ?? '';
-    byReason.set(r, (byReason.get(r) ?? 0) + 1);
+    this.outcomeAt(STAGE_INDEX[stage], OUTCOME_INDEX[outcome], reason);
+  }
+
+  /** As outcome, the stage and outcome given by their indices in STAGES and OUTCOMES. */
+  outcomeAt(stage: number, outcome: number, reason: string | null): void {
+    const i = stage * OUTCOMES.length + outcome;
+    // Most outcomes have no reason: their count is kept apart from the map.
+    if (reason === null) this.unreasoned[i] = (this.unreasoned[i] as number) + 1;
+    else {
+      const byReason = this.funnelCounts[i] as Map<string, number>;
+      byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    }
     this.intervalOutcomes[i] = (this.intervalOutcomes[i] as number) + 1;
   }
 
@@ -85,7 +103,10 @@ export class Recorder {
     const rows: Array<{ stage: Stage; outcome: Outcome; reason: string | null; count: number }> = [];
     STAGES.forEach((stage, si) => {
       OUTCOMES.forEach((outcome, oi) => {
-        const byReason = this.funnelCounts[si * OUTCOMES.length + oi] as Map<string, number>;
+        const i = si * OUTCOMES.length + oi;
+        const byReason = new Map(this.funnelCounts[i] as Map<string, number>);
+        const none = this.unreasoned[i] as number;
+        if (none > 0) byReason.set('', (byReason.get('') ?? 0) + none);
         for (const [reason, count] of [...byReason.entries()].sort(([a], [b]) =>
           a < b ? -1 : a > b ? 1 : 0,
         )) {
@@ -97,12 +118,18 @@ export class Recorder {
   }
 
   request(step: CostedStep, ms: number, failed: boolean): void {
-    const s = this.steps[step];
+    this.requestAt(STEP_INDEX[step], ms, failed);
+  }
+
+  /** As request, the step given by its index in COSTED_STEPS. */
+  requestAt(step: number, ms: number, failed: boolean): void {
+    const s = this.stepsByIndex[step] as StepTotals;
+    const b = bucketOf(ms);
     s.requests++;
-    s.latency.record(ms);
-    const i = this.intervalSteps[step];
+    s.latency.add(b, ms);
+    const i = this.intervalByIndex[step] as StepInterval;
     i.requests++;
-    i.latency.record(ms);
+    i.latency.add(b, ms);
     if (failed) {
       s.failed++;
       i.failed++;
@@ -114,25 +141,27 @@ export class Recorder {
     const n = this.t.length;
     this.t.push(tSeconds);
     const per = (x: number) => x / this.intervalSeconds;
-    this.put(n, 'arrivals', {}, per(this.intervalArrivals));
-    this.put(n, 'dropped_iterations', {}, per(this.intervalDropped));
-    this.put(n, 'vus', {}, o.vus);
-    STAGES.forEach((stage, si) => {
-      OUTCOMES.forEach((outcome, oi) => {
-        this.put(
+    let site = 0;
+    this.putAt(site++, n, 'arrivals', {}, per(this.intervalArrivals));
+    this.putAt(site++, n, 'dropped_iterations', {}, per(this.intervalDropped));
+    this.putAt(site++, n, 'vus', {}, o.vus);
+    for (let si = 0; si < STAGES.length; si++) {
+      for (let oi = 0; oi < OUTCOMES.length; oi++) {
+        this.putAt(
+          site++,
           n,
           'stage_outcomes',
-          { stage, outcome },
+          { stage: STAGES[si] as Stage, outcome: OUTCOMES[oi] as Outcome },
           per(this.intervalOutcomes[si * OUTCOMES.length + oi] as number),
         );
-      });
-    });
+      }
+    }
     for (const step of COSTED_STEPS) {
       const s = this.intervalSteps[step];
-      this.put(n, 'step_requests', { step }, per(s.requests));
-      this.put(n, 'step_failed_ratio', { step }, s.requests > 0 ? s.failed / s.requests : null);
-      for (const q of ['0.5', '0.95', '0.99']) {
-        this.put(n, 'step_latency_ms', { step, quantile: q }, s.latency.quantile(Number(q)));
+      this.putAt(site++, n, 'step_requests', { step }, per(s.requests));
+      this.putAt(site++, n, 'step_failed_ratio', { step }, s.requests > 0 ? s.failed / s.requests : null);
+      for (const q of QUANTILES) {
+        this.putAt(site++, n, 'step_latency_ms', { step, quantile: q }, s.latency.quantile(Number(q)));
       }
       s.requests = 0;
       s.failed = 0;
@@ -161,6 +190,26 @@ export class Recorder {
   }
 
   private put(n: number, name: SeriesName, labels: Record<string, string>, value: number | null): void {
+    this.seriesOf(n, name, labels).values.push(value === null ? null : Math.round(value * 1000) / 1000);
+  }
+
+  /** As put, for the call site `site` of tick, whose series is always the same one. */
+  private putAt(
+    site: number,
+    n: number,
+    name: SeriesName,
+    labels: Record<string, string>,
+    value: number | null,
+  ): void {
+    let s = this.fixed[site];
+    if (!s) {
+      s = this.seriesOf(n, name, labels);
+      this.fixed[site] = s;
+    }
+    s.values.push(value === null ? null : Math.round(value * 1000) / 1000);
+  }
+
+  private seriesOf(n: number, name: SeriesName, labels: Record<string, string>): Series {
     let key: string = name;
     for (const k in labels) key += `|${labels[k]}`;
     let s = this.series.get(key);
@@ -168,6 +217,6 @@ export class Recorder {
       s = { name, labels, values: new Array<number | null>(n).fill(null) };
       this.series.set(key, s);
     }
-    s.values.push(value === null ? null : Math.round(value * 1000) / 1000);
+    return s;
   }
 }

@@ -25,6 +25,8 @@ interface Waiter {
   done: boolean;
   grant: Handler<never>;
   pool: Pool;
+  /** the ticket of its deadline */
+  timer: number;
 }
 
 /** A floor on the time to the grant of a waiter far down the line (see above). */
@@ -47,9 +49,14 @@ export class Pool {
   neverServed = 0;
   private area = 0;
   private since = 0;
-  private grants: Array<Handler<never> | undefined> = [];
-  private args: unknown[] = [];
+  /** the line, a ring of (grant, arg) (grant undefined: arg is a Waiter); entry i at (head + i) & mask */
+  private grants: Array<Handler<never> | undefined> = new Array<Handler<never> | undefined>(16).fill(
+    undefined,
+  );
+  private args: unknown[] = new Array<unknown>(16).fill(undefined);
+  private mask = 15;
   private head = 0;
+  private lineLength = 0;
   private sealed = false;
   private readonly deadlines: TimeoutLine<Waiter> | undefined;
 
@@ -62,24 +69,23 @@ export class Pool {
   ) {
     if (!(Number.isInteger(servers) && servers >= 1))
       throw new RangeError(`servers: expected >= 1, got ${servers}`);
-    this.deadlines = Number.isFinite(maxWaitMs)
-      ? new TimeoutLine(q, maxWaitMs, expire, (w: Waiter) => !w.done)
-      : undefined;
+    this.deadlines = Number.isFinite(maxWaitMs) ? new TimeoutLine(q, maxWaitMs, expire) : undefined;
   }
 
   /**
    * Calls `grant(arg)` once a unit is held (now, if one is free and nobody waits), or `giveUp(arg)`
-   * after maxWaitMs. The holder must call `release()`.
+   * after maxWaitMs. The holder must call `release()`. False when the pool did not keep the waiter
+   * (it could only be granted after the end of the run): neither will be called.
    */
-  acquire<T>(grant: Handler<T>, arg: T, giveUp?: Handler<T>): void {
+  acquire<T>(grant: Handler<T>, arg: T, giveUp?: Handler<T>): boolean {
     if (this.sealed || this.cannotServe()) {
       this.neverServed++;
-      return;
+      return false;
     }
     if (this.busy < this.servers && this.queued === 0) {
       this.take();
       grant(arg);
-      return;
+      return true;
     }
     this.queued++;
     if (giveUp && this.deadlines) {
@@ -90,14 +96,34 @@ export class Pool {
         done: false,
         grant: grant as Handler<never>,
         pool: this,
+        timer: 0,
       };
-      this.grants.push(undefined);
-      this.args.push(w);
+      this.enqueue(undefined, w);
       this.deadlines.add(w);
-      return;
+      w.timer = this.deadlines.lastTicket;
+      return true;
     }
-    this.grants.push(grant as Handler<never>);
-    this.args.push(arg);
+    this.enqueue(grant as Handler<never>, arg);
+    return true;
+  }
+
+  private enqueue(grant: Handler<never> | undefined, arg: unknown): void {
+    if (this.lineLength > this.mask) {
+      const n = this.grants.length;
+      const grants = new Array<Handler<never> | undefined>(n * 2).fill(undefined);
+      const args = new Array<unknown>(n * 2).fill(undefined);
+      for (let k = 0; k < this.lineLength; k++) {
+        grants[k] = this.grants[(this.head + k) & this.mask];
+        args[k] = this.args[(this.head + k) & this.mask];
+      }
+      this.grants = grants;
+      this.args = args;
+      this.mask = n * 2 - 1;
+      this.head = 0;
+    }
+    const i = (this.head + this.lineLength++) & this.mask;
+    this.grants[i] = grant;
+    this.args[i] = arg;
   }
 
   private cannotServe(): boolean {
@@ -118,17 +144,19 @@ export class Pool {
   release(): void {
     this.account();
     this.busy--;
-    while (this.head < this.grants.length) {
-      const i = this.head++;
+    while (this.lineLength > 0) {
+      const i = this.head;
+      this.head = (i + 1) & this.mask;
+      this.lineLength--;
       let grant = this.grants[i] as Handler<unknown> | undefined;
       let arg = this.args[i];
       this.grants[i] = undefined;
       this.args[i] = undefined;
-      if (this.head > 4096 && this.head * 2 > this.grants.length) this.compact();
       if (!grant) {
         const w = arg as Waiter;
         if (w.done) continue;
         w.done = true;
+        this.deadlines?.cancel(w.timer);
         grant = w.grant as Handler<unknown>;
         arg = w.arg;
       }
@@ -137,12 +165,6 @@ export class Pool {
       grant(arg);
       return;
     }
-  }
-
-  private compact(): void {
-    this.grants = this.grants.slice(this.head);
-    this.args = this.args.slice(this.head);
-    this.head = 0;
   }
 
   /** Unit-milliseconds of work done since the last call (the integral of busy units over time). */

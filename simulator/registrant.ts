@@ -1,8 +1,8 @@
 import { type BehaviourModel, backoffSeconds, decide, type RetryPolicy } from '../model/behaviour.ts';
-import { LATER_STAGES, type Outcome, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
+import { LATER_STAGES, OUTCOMES, type Outcome, STAGES, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
-import { type Rng, rngFor } from '../model/random.ts';
-import type { CostedStep } from './calibration.ts';
+import type { Rng } from '../model/random.ts';
+import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import type { EventQueue } from './events.ts';
 import type { Recorder } from './metrics.ts';
 import type { Account, Answer, AnswerSink, PersonKind, RegistrationService } from './service.ts';
@@ -65,26 +65,109 @@ const SUCCESS: Record<CostedStep, number> = {
 const STEP_OF = STEP_OF_STAGE as Record<Stage, CostedStep>;
 const RETRYABLE = new Set([0, 429, 502, 503, 504]);
 
-class Registrant implements Account {
-  rows = 0;
-  mailAt = Number.POSITIVE_INFINITY;
-  /** the stage being attempted: 0 registered, 1..5 the later stages */
-  stage = 0;
-  step: CostedStep = 'create_account';
-  attempt = 1;
-  sentAt = 0;
-  waiting = false;
-  timeoutAt = 0;
-  polls = 0;
-  requests = 0;
-  constructor(
-    readonly arrival: number,
-    readonly arrivedAt: number,
-    readonly kind: PersonKind,
-    /** the registrant's stream, kept where the last decision left it (rather than re-derived at each stage) */
-    readonly rng: Rng,
-  ) {}
+/** murmur3's finaliser, as model/random.ts mixes the keys of a stream */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
+
+/** The state rngFor(seed, ...keys) starts its mulberry32 from (model/random.ts; the tests compare the streams). */
+export function streamState(seed: number, k1: number, k2?: number, k3?: number): number {
+  let h = fmix32((seed >>> 0) ^ 0x9e3779b9);
+  h = mixKey(h, k1);
+  if (k2 !== undefined) h = mixKey(h, k2);
+  if (k3 !== undefined) h = mixKey(h, k3);
+  return h;
+}
+
+function mixKey(h: number, k: number): number {
+  const hi = Math.floor(k / 4294967296);
+  h = fmix32(h ^ fmix32((k >>> 0) + 0x7f4a7c15));
+  if (hi !== 0) h = fmix32(h ^ fmix32(hi >>> 0));
+  return h;
+}
+
+/** mulberry32's next number from `state` (model/random.ts createRng), its new state in `out[0]`. */
+function mulberry(state: number, out: Int32Array): number {
+  const a = (state + 0x6d2b79f5) >>> 0;
+  out[0] = a;
+  let t = a;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/**
+ * rngFor(seed, ...keys) as model/random.ts makes it, with its state in a typed array rather than a
+ * closure's variable, where each draw above 2^31 allocated a number: the stations' and the
+ * service's streams draw millions of times a day.
+ */
+export function streamRng(seed: number, k1: number, k2?: number, k3?: number): Rng {
+  const st = new Int32Array(1);
+  st[0] = streamState(seed, k1, k2, k3);
+  return () => mulberry(st[0] as number, st);
+}
+
+/**
+ * What the service's database knows of a registrant. It outlives the registrant while the service
+ * still works on their requests (a sign-up abandoned in a collapse); `owner` is the registrant's
+ * slot while they are in flight, -1 after, so that a late answer finds nobody. The mail's arrival
+ * is also written into the registrant's record, where the mailbox polls read it.
+ */
+class Registration implements Account {
+  rows = 0;
+  private arrives = Number.POSITIVE_INFINITY;
+  constructor(
+    readonly kind: PersonKind,
+    public owner: number,
+    private readonly journeys: Journeys,
+  ) {}
+
+  get mailAt(): number {
+    return this.arrives;
+  }
+
+  set mailAt(at: number) {
+    this.arrives = at;
+    if (this.owner >= 0) this.journeys.mailArrives(this.owner, at);
+  }
+}
+
+// A registrant in flight is a slot of a table of 64-byte records: four numbers (F_*) then eight
+// integers (I_*). Read after an hour of thinking, the record is one or two cache lines to fetch
+// where an object, its boxed numbers and its stream's closure were spread over several; a
+// finished registrant's slot is reused.
+const RECORD_BYTES = 64;
+const F_ARRIVED_AT = 0;
+const F_SENT_AT = 1;
+const F_TIMEOUT_AT = 2;
+/** when the verification mail reaches the mailbox (Registration's mailAt), or Infinity */
+const F_MAIL_AT = 3;
+const I_ARRIVAL = 8;
+/** the registrant's stream's state (mulberry32), kept where the last decision left it */
+const I_STATE = 9;
+/** the stage being attempted: 0 registered, 1..5 the later stages */
+const I_STAGE = 10;
+/** the step being attempted (its index in COSTED_STEPS) */
+const I_STEP = 11;
+const I_ATTEMPT = 12;
+/** the ticket of the request's timeout in its line while waiting for an answer, -1 when not */
+const I_TIMER = 13;
+const I_POLLS = 14;
+const I_REQUESTS = 15;
+
+const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Record<CostedStep, number>;
+const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>;
+const LEFT_BY_CHOICE = OUTCOME_INDEX.left_by_choice;
+const IN_PROGRESS = OUTCOME_INDEX.in_progress;
+const LOGIN = STEP_INDEX.login;
+const UPLOAD_PHOTO = STEP_INDEX.upload_photo;
+const EXPECTED_BY_STEP = COSTED_STEPS.map((step) => EXPECTED[step]);
+const SUCCESS_BY_STEP = COSTED_STEPS.map((step) => SUCCESS[step]);
 
 export class Journeys implements AnswerSink {
   /** registrants in flight (k6's busy VUs) */
@@ -92,9 +175,22 @@ export class Journeys implements AnswerSink {
   /** registrants in flight by the stage they are on, for the ones cut off at the hard stop */
   readonly onStage = new Float64Array(LATER_STAGES.length + 1);
   private readonly refusedByDukcapil: number;
-  private readonly stages: readonly Stage[] = ['registered', ...LATER_STAGES];
-  private readonly timeouts: TimeoutLine<Registrant>;
-  private readonly photoTimeouts: TimeoutLine<Registrant>;
+  /** the funnel's stages; a registrant's stage is an index in it (STAGES is registered, then LATER_STAGES) */
+  private readonly stages: readonly Stage[] = STAGES;
+  /** each stage's step, by the stage's index (biodata_verified starts with the login) */
+  private readonly stepOfStage: number[];
+  private readonly timeouts: TimeoutLine<number>;
+  private readonly photoTimeouts: TimeoutLine<number>;
+  /** one stream function for every registrant: it draws from the state `cursor[0]` holds */
+  private readonly cursor = new Int32Array(1);
+  private readonly rng: Rng = () => mulberry(this.cursor[0] as number, this.cursor);
+  private readonly decideOptions: { model: BehaviourModel; compress: number };
+  // The registrants' table (see RECORD_BYTES).
+  private f = new Float64Array(0);
+  private i = new Int32Array(0);
+  private accounts: Array<Registration | undefined> = [];
+  private freeSlots: number[] = [];
+  private slotsUsed = 0;
 
   constructor(
     private readonly q: EventQueue,
@@ -102,15 +198,27 @@ export class Journeys implements AnswerSink {
     private readonly rec: Recorder,
     private readonly o: JourneyOptions,
   ) {
+    // A timeout is cancelled when its answer comes (onAnswer).
+    this.timeouts = new TimeoutLine(q, TIMEOUT_MS, this.onTimeout);
+    this.photoTimeouts = new TimeoutLine(q, PHOTO_TIMEOUT_MS, this.onTimeout);
+    this.decideOptions = { model: o.model, compress: o.thinkCompress };
+    this.stepOfStage = this.stages.map((stage) =>
+      stage === 'biodata_verified' ? LOGIN : STEP_INDEX[STEP_OF[stage]],
+    );
+    this.grow(1024);
     // Among adults the rules refuse, the share Dukcapil refuses (NIK unknown or name mismatch); the
     // rest are refused after all three ministries answered (in formal education, not a citizen).
-    const waiting = (r: Registrant) => r.waiting && r.timeoutAt >= q.now;
-    this.timeouts = new TimeoutLine(q, TIMEOUT_MS, this.onTimeout, waiting);
-    this.photoTimeouts = new TimeoutLine(q, PHOTO_TIMEOUT_MS, this.onTimeout, waiting);
     const s = o.shares ?? DEFAULT_SHARES;
     const knownAndMatching = (1 - s.unknownNik) * (1 - s.nameMismatch);
     this.refusedByDukcapil =
       (1 - knownAndMatching) / (1 - knownAndMatching * (1 - s.nonCitizen) * (1 - s.studying));
+  }
+
+  private grow(slots: number): void {
+    const buffer = new ArrayBuffer(slots * RECORD_BYTES);
+    new Uint8Array(buffer).set(new Uint8Array(this.f.buffer));
+    this.f = new Float64Array(buffer);
+    this.i = new Int32Array(buffer);
   }
 
   /** A new arrival, number `arrival` (k6's iterationInTest). */
@@ -121,19 +229,38 @@ export class Journeys implements AnswerSink {
     }
     this.inFlight++;
     this.rec.arrival();
-    const rng = rngFor(this.o.seed, this.o.runKey, arrival);
-    const u = rng();
+    const cursor = this.cursor;
+    const u = mulberry(streamState(this.o.seed, this.o.runKey, arrival), cursor);
+    const state = cursor[0] as number;
     let kind: PersonKind = 'eligible';
     if (u < this.o.minorShare) kind = 'minor';
     else if (u < this.o.minorShare + this.o.ineligibleShare) {
       kind =
-        rngFor(this.o.seed, PERSON_STREAM, arrival)() < this.refusedByDukcapil
+        mulberry(streamState(this.o.seed, PERSON_STREAM, arrival), cursor) < this.refusedByDukcapil
           ? 'refused_by_dukcapil'
           : 'refused_after_ministries';
     }
-    const r = new Registrant(arrival, this.q.now, kind, rng);
+    let r = this.freeSlots.pop();
+    if (r === undefined) {
+      r = this.slotsUsed++;
+      if (r * RECORD_BYTES === this.f.buffer.byteLength) this.grow(r * 2);
+      this.accounts.push(undefined);
+    }
+    this.accounts[r] = new Registration(kind, r, this);
+    const f = this.f;
+    const i = this.i;
+    const fo = r * 8;
+    const io = r * 16;
+    f[fo + F_ARRIVED_AT] = this.q.now;
+    f[fo + F_MAIL_AT] = Number.POSITIVE_INFINITY;
+    i[io + I_ARRIVAL] = arrival;
+    i[io + I_STATE] = state;
+    i[io + I_STAGE] = 0;
+    i[io + I_REQUESTS] = 0;
+    i[io + I_TIMER] = -1;
+    i[io + I_POLLS] = 0;
     this.onStage[0] = (this.onStage[0] as number) + 1;
-    this.startStep(r, 'create_account');
+    this.startStep(r, STEP_INDEX.create_account);
   }
 
   /** Registrants still in flight at the hard stop: in progress at the stage they were on. */
@@ -145,49 +272,75 @@ export class Journeys implements AnswerSink {
     });
   }
 
-  private startStep(r: Registrant, step: CostedStep): void {
-    r.step = step;
-    r.attempt = 1;
+  private startStep(r: number, step: number): void {
+    this.i[r * 16 + I_STEP] = step;
+    this.i[r * 16 + I_ATTEMPT] = 1;
     this.send(r);
   }
 
-  private send(r: Registrant): void {
-    r.sentAt = this.q.now;
-    r.waiting = true;
-    r.timeoutAt = (r.step === 'upload_photo' ? this.photoTimeouts : this.timeouts).add(r);
-    this.service.handle(r.step, r, this, ++r.requests);
+  private lineOf(step: number): TimeoutLine<number> {
+    return step === UPLOAD_PHOTO ? this.photoTimeouts : this.timeouts;
+  }
+
+  private send(r: number): void {
+    const f = this.f;
+    const i = this.i;
+    const step = i[r * 16 + I_STEP] as number;
+    f[r * 8 + F_SENT_AT] = this.q.now;
+    const line = this.lineOf(step);
+    f[r * 8 + F_TIMEOUT_AT] = line.add(r);
+    i[r * 16 + I_TIMER] = line.lastTicket;
+    const token = (i[r * 16 + I_REQUESTS] as number) + 1;
+    i[r * 16 + I_REQUESTS] = token;
+    this.service.handleStep(step, this.accounts[r] as Registration, this, token);
   }
 
   onAnswer(acct: Account, token: number, a: Answer): void {
-    const r = acct as Registrant;
-    if (r.requests !== token || !r.waiting) return;
-    r.waiting = false;
-    const failed = !EXPECTED[r.step].includes(a.status);
-    this.rec.request(r.step, this.q.now - r.sentAt, failed);
-    this.answered(r, a.status, a.retryAfterS, a.status === SUCCESS[r.step] ? '' : reasonOf(a));
+    const r = (acct as Registration).owner;
+    if (r < 0) return;
+    const i = this.i;
+    const timer = i[r * 16 + I_TIMER] as number;
+    if (i[r * 16 + I_REQUESTS] !== token || timer < 0) return;
+    i[r * 16 + I_TIMER] = -1;
+    const step = i[r * 16 + I_STEP] as number;
+    this.lineOf(step).cancel(timer);
+    const failed = !(EXPECTED_BY_STEP[step] as readonly number[]).includes(a.status);
+    this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), failed);
+    this.answered(r, a.status, a.retryAfterS, a.status === SUCCESS_BY_STEP[step] ? '' : reasonOf(a));
   }
 
-  private readonly onTimeout = (r: Registrant): void => {
-    if (!r.waiting || r.timeoutAt !== this.q.now) return;
-    r.waiting = false;
-    this.rec.request(r.step, this.q.now - r.sentAt, true);
+  private readonly onTimeout = (r: number): void => {
+    const i = this.i;
+    if ((i[r * 16 + I_TIMER] as number) < 0 || this.f[r * 8 + F_TIMEOUT_AT] !== this.q.now) return;
+    i[r * 16 + I_TIMER] = -1;
+    const step = i[r * 16 + I_STEP] as number;
+    this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), true);
     this.answered(r, 0, undefined, 'timeout');
   };
 
-  private answered(r: Registrant, status: number, retryAfterS: number | undefined, reason: string): void {
-    if (status === SUCCESS[r.step]) {
+  private answered(r: number, status: number, retryAfterS: number | undefined, reason: string): void {
+    const i = this.i;
+    const step = i[r * 16 + I_STEP] as number;
+    if (status === SUCCESS_BY_STEP[step]) {
       this.stepDone(r, 'continued', null);
       return;
     }
     if (RETRYABLE.has(status)) {
-      if (r.attempt >= this.o.retry.attempts) {
+      const attempt = i[r * 16 + I_ATTEMPT] as number;
+      if (attempt >= this.o.retry.attempts) {
         this.stepDone(r, 'failed', reason);
         return;
       }
-      const own = backoffSeconds(this.o.retry, r.attempt, this.retryRng(r));
+      this.cursor[0] = streamState(
+        this.o.seed,
+        RETRY_STREAM,
+        i[r * 16 + I_ARRIVAL] as number,
+        i[r * 16 + I_REQUESTS] as number,
+      );
+      const own = backoffSeconds(this.o.retry, attempt, this.rng);
       const wait =
         retryAfterS === undefined ? own : Math.max(own, Math.min(retryAfterS, this.o.retry.maxBackoffS));
-      r.attempt++;
+      i[r * 16 + I_ATTEMPT] = attempt + 1;
       this.q.schedule(this.q.now + wait * 1000, this.onRetry, r);
       return;
     }
@@ -198,90 +351,103 @@ export class Journeys implements AnswerSink {
     this.stepDone(r, 'failed', reason);
   }
 
-  private readonly onRetry = (r: Registrant): void => this.send(r);
+  private readonly onRetry = (r: number): void => this.send(r);
 
-  private retryRng(r: Registrant): Rng {
-    return rngFor(this.o.seed, RETRY_STREAM, r.arrival, r.requests);
-  }
-
-  private stepDone(r: Registrant, outcome: Outcome, reason: string | null): void {
-    if (r.step === 'login' && outcome === 'continued') {
-      this.startStep(r, 'submit_biodata');
+  private stepDone(r: number, outcome: Outcome, reason: string | null): void {
+    if (this.i[r * 16 + I_STEP] === LOGIN && outcome === 'continued') {
+      this.startStep(r, STEP_INDEX.submit_biodata);
       return;
     }
-    const stage = this.stages[r.stage] as Stage;
-    this.rec.outcome(stage, outcome, reason);
+    const current = this.i[r * 16 + I_STAGE] as number;
+    this.rec.outcomeAt(current, OUTCOME_INDEX[outcome], reason);
     if (outcome !== 'continued') {
       this.finish(r);
       return;
     }
-    this.towards(r, r.stage + 1);
+    this.towards(r, current + 1);
   }
 
   /** Decides, on reaching stage `next - 1`, whether and when to attempt stage `next`. */
-  private towards(r: Registrant, next: number): void {
-    this.onStage[r.stage] = (this.onStage[r.stage] as number) - 1;
+  private towards(r: number, next: number): void {
+    const i = this.i;
+    const current = i[r * 16 + I_STAGE] as number;
     if (next > LATER_STAGES.length) {
-      this.rec.journey.record(this.q.now - r.arrivedAt);
-      this.inFlight--;
+      this.rec.journey.record(this.q.now - (this.f[r * 8 + F_ARRIVED_AT] as number));
+      this.finish(r);
       return;
     }
-    r.stage = next;
+    this.onStage[current] = (this.onStage[current] as number) - 1;
+    i[r * 16 + I_STAGE] = next;
     this.onStage[next] = (this.onStage[next] as number) + 1;
     const stage = LATER_STAGES[next - 1] as (typeof LATER_STAGES)[number];
     // The stream's first number chose the person, then each earlier stage's decision took three.
-    const d = decide(stage, r.rng, { model: this.o.model, compress: this.o.thinkCompress });
+    this.cursor[0] = i[r * 16 + I_STATE] as number;
+    const d = decide(stage, this.rng, this.decideOptions);
+    i[r * 16 + I_STATE] = this.cursor[0] as number;
     if (d.outcome === 'left_by_choice') {
-      this.rec.outcome(stage, 'left_by_choice', null);
+      this.rec.outcomeAt(next, LEFT_BY_CHOICE, null);
       this.finish(r);
       return;
     }
     const at = this.q.now + d.thinkSeconds * 1000;
     if (at > this.o.windowEndMs) {
-      this.rec.outcome(stage, 'in_progress', null);
+      this.rec.outcomeAt(next, IN_PROGRESS, null);
       this.finish(r);
       return;
     }
     this.q.schedule(at, this.onThought, r);
   }
 
-  private readonly onThought = (r: Registrant): void => {
-    const stage = this.stages[r.stage] as Stage;
-    if (stage === 'email_verified') {
-      r.polls = 0;
-      r.sentAt = this.q.now;
+  private readonly onThought = (r: number): void => {
+    const stage = this.i[r * 16 + I_STAGE] as number;
+    if (this.stages[stage] === 'email_verified') {
+      this.i[r * 16 + I_POLLS] = 0;
+      this.f[r * 8 + F_SENT_AT] = this.q.now;
       this.poll(r);
       return;
     }
-    this.startStep(r, stage === 'biodata_verified' ? 'login' : STEP_OF[stage]);
+    this.startStep(r, this.stepOfStage[stage] as number);
   };
 
   /** Reads the mailbox every POLL_MS until the link is there, for at most mailWaitS. */
-  private readonly poll = (r: Registrant): void => {
+  private readonly poll = (r: number): void => {
     const polls = Math.max(1, Math.ceil((this.o.mailWaitS * 1000) / POLL_MS));
-    const start = r.sentAt;
-    if (r.mailAt <= this.q.now) {
-      this.startStep(r, 'verify_email');
+    const start = this.f[r * 8 + F_SENT_AT] as number;
+    const mailAt = this.f[r * 8 + F_MAIL_AT] as number;
+    if (mailAt <= this.q.now) {
+      this.startStep(r, STEP_INDEX.verify_email);
       return;
     }
     // A mail already on its way is found at the first look after it lands; skip the looks before.
-    const look = Number.isFinite(r.mailAt) ? Math.ceil((r.mailAt - start) / POLL_MS) : r.polls + 1;
+    const look = Number.isFinite(mailAt)
+      ? Math.ceil((mailAt - start) / POLL_MS)
+      : (this.i[r * 16 + I_POLLS] as number) + 1;
     if (look >= polls) {
       this.q.schedule(start + polls * POLL_MS, this.onMailNeverCame, r);
       return;
     }
-    r.polls = look;
+    this.i[r * 16 + I_POLLS] = look;
     this.q.schedule(start + look * POLL_MS, this.poll, r);
   };
 
-  private readonly onMailNeverCame = (r: Registrant): void => {
+  private readonly onMailNeverCame = (r: number): void => {
     this.rec.outcome('email_verified', 'failed', 'dependency:email');
     this.finish(r);
   };
 
-  private finish(r: Registrant): void {
-    this.onStage[r.stage] = (this.onStage[r.stage] as number) - 1;
+  /** The verification mail of the registrant in slot `r` reaches the mailbox at `at`. */
+  mailArrives(r: number, at: number): void {
+    this.f[r * 8 + F_MAIL_AT] = at;
+  }
+
+  /** The registrant is done (whatever the outcome): nothing of theirs is pending, the slot is free. */
+  private finish(r: number): void {
+    const stage = this.i[r * 16 + I_STAGE] as number;
+    this.onStage[stage] = (this.onStage[stage] as number) - 1;
     this.inFlight--;
+    (this.accounts[r] as Registration).owner = -1;
+    this.accounts[r] = undefined;
+    this.freeSlots.push(r);
   }
 }
 

@@ -1,12 +1,13 @@
 import type { Capacity } from '../model/capacity.ts';
+import { type Lognormal, sampleLognormal } from '../model/lognormal.ts';
 import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
-import { sampleServiceMs } from '../model/station.ts';
-import { type Calibration, type CostedStep, scryptCpuMs } from './calibration.ts';
+import { lognormalParams } from '../model/station.ts';
+import { type Calibration, COSTED_STEPS, type CostedStep, scryptCpuMs } from './calibration.ts';
 import { CpuShare } from './cpu.ts';
 import type { EventQueue } from './events.ts';
 import { Pool, type Unservable } from './pool.ts';
-import type { SimStation, StationCall } from './station.ts';
+import { ANSWERED, type SimStation, type StationCall } from './station.ts';
 import { TimeoutLine } from './timeouts.ts';
 
 /**
@@ -85,20 +86,14 @@ export interface AnswerSink {
   onAnswer(acct: Account, token: number, a: Answer): void;
 }
 
-interface Request {
-  step: CostedStep;
-  acct: Account;
-  proc: number;
-  sink: AnswerSink;
-  token: number;
-  pc: number;
-  ops: readonly Op[];
-  ms: number;
-  answered: boolean;
-  /** ministries: calls still out, and the next in sequence */
-  out: number;
-  next: number;
-}
+/**
+ * A request is a number, an index into the service's request table (parallel typed arrays, no
+ * object per request): in a collapse the service holds millions of them in its waiting lines.
+ * Its index is reused once it is answered and none of its calls is still out (see release).
+ */
+type Request = number;
+/** in reqFlags: the request was answered */
+const ANSWERED_BIT = 1;
 
 const SUCCESS: Record<number, Answer> = {
   200: { status: 200, retryAfterS: undefined, code: '', dependency: undefined },
@@ -125,7 +120,13 @@ const REFUSED = {
   wave_full: refuse(409, 'wave_full'),
 };
 const unavailables = new Map<string, Map<number, Answer>>();
+/** a dependency's 503 with Retry-After 1 s, the usual one */
+const unavailableIn1s: Record<string, Answer> = {};
 const unavailable = (dependency: string, retryAfterS: number | undefined): Answer => {
+  if (retryAfterS === undefined || retryAfterS === 1) {
+    const a = unavailableIn1s[dependency];
+    if (a) return a;
+  }
   let byWait = unavailables.get(dependency);
   if (!byWait) {
     byWait = new Map();
@@ -136,26 +137,34 @@ const unavailable = (dependency: string, retryAfterS: number | undefined): Answe
   if (!a) {
     a = { status: 503, retryAfterS: wait, code: 'dependency_unavailable', dependency };
     byWait.set(wait, a);
+    if (wait === 1) unavailableIn1s[dependency] = a;
   }
   return a;
 };
 const MINISTRIES = ['dukcapil', 'dapodik', 'dtks'] as const;
 type Ministry = (typeof MINISTRIES)[number];
 type HttpDependency = Ministry | 'upload';
+/** indices in HTTP_DEPENDENCIES (the ministries first, in MINISTRIES' order) */
+const DUKCAPIL = 0;
+const UPLOAD = 3;
 
-/** One call to a ministry or the store, and whether its answer (or the client's timeout) came. */
-interface Ask {
-  req: Request;
-  dep: HttpDependency;
-  attempt: number;
-  settled: boolean;
-}
+/**
+ * A call to a ministry or the store is the station's call itself: its context the request, its tag
+ * the try (counted from 0) times 4 plus the dependency's index in HTTP_DEPENDENCIES. It is settled
+ * (answered, or given up by the client) once the station answered it or the client abandoned it.
+ */
+type Ask = StationCall<Request>;
+const HTTP_DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'upload'] as const;
+const settled = <T>(c: StationCall<T>): boolean => c.state === ANSWERED || c.abandoned;
 
+/** A mail the outbox sends (the inline ones are the request's own calls, tag INLINE_MAIL). */
 interface MailJob {
   acct: Account;
   then: (failure: Answer | undefined) => void;
-  settled: boolean;
 }
+const INLINE_MAIL = 1;
+
+const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Record<CostedStep, number>;
 
 /** The time a request takes to reach a dependency on loopback: who gives up first at equal timeouts. */
 export const NETWORK_LAG_MS = 0.05;
@@ -173,12 +182,34 @@ export class RegistrationService {
   /** mails waiting in the outbox (EMAIL_DELIVERY=outbox); the sender drains it */
   onOutbox: ((a: Account) => void) | undefined;
   private nextProc = 0;
-  private readonly programs: Record<CostedStep, readonly Op[]>;
+  /** each step's operations, by the step's index in COSTED_STEPS */
+  private readonly programs: Array<readonly Op[]>;
+  /** each step's CPU on the event loop (ms), by the step's index */
+  private readonly stepMs: Float64Array;
+  // The request table (see Request).
+  private reqStep = new Uint8Array(1024);
+  private reqPc = new Uint8Array(1024);
+  private reqProc = new Uint8Array(1024);
+  private reqFlags = new Uint8Array(1024);
+  /** ministries: answers still awaited, and the next in sequence */
+  private reqOut = new Uint8Array(1024);
+  private reqNext = new Uint8Array(1024);
+  /** calls to ministries and the store not settled yet (a retry waiting included) */
+  private reqAsks = new Uint8Array(1024);
+  private reqToken = new Float64Array(1024);
+  private readonly reqAcct: Array<Account | undefined> = [];
+  private readonly reqSink: Array<AnswerSink | undefined> = [];
+  private freeReqs: number[] = [];
+  private reqsUsed = 0;
   private readonly scryptMs: number;
   private readonly writeMs: number;
-  private readonly mailTimeouts: TimeoutLine<StationCall<MailJob>>;
-  private readonly ministryTimeouts: TimeoutLine<StationCall<Ask>>;
-  private readonly uploadTimeouts: TimeoutLine<StationCall<Ask>>;
+  private readonly mailTimeouts: TimeoutLine<StationCall<Request | MailJob>>;
+  private readonly ministryTimeouts: TimeoutLine<Ask>;
+  private readonly uploadTimeouts: TimeoutLine<Ask>;
+  private readonly httpStations: SimStation[];
+  /** the mail's delivery delay (model/station.ts sampleServiceMs), its parameters worked out once */
+  private readonly deliveryLognormal: Lognormal | undefined;
+  private readonly deliveryConstantMs: number;
 
   constructor(
     private readonly q: EventQueue,
@@ -206,73 +237,133 @@ export class RegistrationService {
     });
     this.mailers = per(calibration.service.mailerConnections);
     this.writeLock = new Pool(q, 1, BUSY_TIMEOUT_MS);
-    this.programs = programs(knobs);
-    const unsettled = <T extends { settled: boolean }>(c: StationCall<T>) => !c.ctx.settled;
-    this.mailTimeouts = new TimeoutLine(
-      q,
-      knobs.EMAIL_TIMEOUT_MS + NETWORK_LAG_MS,
-      this.onMailTimeout,
-      unsettled,
+    const byStep = programs(knobs);
+    this.programs = COSTED_STEPS.map((step) => byStep[step]);
+    this.stepMs = Float64Array.from(
+      COSTED_STEPS,
+      (step) => calibration.service.stepCpuMs[step] * d.cpuStretch,
     );
-    this.ministryTimeouts = new TimeoutLine(q, knobs.MINISTRY_TIMEOUT_MS, this.onAskTimeout, unsettled);
-    this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout, unsettled);
+    // A client's timeout is cancelled when its answer comes (timed).
+    this.mailTimeouts = new TimeoutLine(q, knobs.EMAIL_TIMEOUT_MS + NETWORK_LAG_MS, this.onMailTimeout);
+    this.httpStations = HTTP_DEPENDENCIES.map((dep) => d.stations[dep]);
+    const delivery = d.capacity.email.deliveryDelay;
+    this.deliveryLognormal =
+      delivery.distribution === 'lognormal' ? lognormalParams(delivery.medianMs, delivery.p99Ms) : undefined;
+    this.deliveryConstantMs = delivery.distribution === 'constant' ? delivery.ms : 0;
+    this.ministryTimeouts = new TimeoutLine(q, knobs.MINISTRY_TIMEOUT_MS, this.onAskTimeout);
+    this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout);
   }
 
   /** One request of `step` for the registrant whose rows are `acct`; the sink gets the answer once. */
   handle(step: CostedStep, acct: Account, sink: AnswerSink, token: number): void {
-    const req: Request = {
-      step,
-      acct,
-      proc: this.nextProc,
-      sink,
-      token,
-      pc: 0,
-      ops: this.programs[step],
-      ms: 0,
-      answered: false,
-      out: 0,
-      next: 0,
-    };
-    this.nextProc = (this.nextProc + 1) % this.loops.length;
+    this.handleStep(STEP_INDEX[step], acct, sink, token);
+  }
+
+  /** As handle, the step given by its index in COSTED_STEPS. */
+  handleStep(step: number, acct: Account, sink: AnswerSink, token: number): void {
+    let req = this.freeReqs.pop();
+    if (req === undefined) {
+      req = this.reqsUsed++;
+      if (req === this.reqStep.length) this.growRequests();
+      this.reqAcct.push(acct);
+      this.reqSink.push(sink);
+    } else {
+      this.reqAcct[req] = acct;
+      this.reqSink[req] = sink;
+    }
+    this.reqStep[req] = step;
+    this.reqPc[req] = 0;
+    this.reqProc[req] = this.nextProc;
+    this.reqFlags[req] = 0;
+    this.reqOut[req] = 0;
+    this.reqNext[req] = 0;
+    this.reqAsks[req] = 0;
+    this.reqToken[req] = token;
+    this.nextProc = this.nextProc + 1 === this.loops.length ? 0 : this.nextProc + 1;
     this.step(req);
+  }
+
+  private growRequests(): void {
+    const grow = <A extends Uint8Array | Float64Array>(a: A, make: (n: number) => A): A => {
+      const b = make(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    const u8 = (n: number) => new Uint8Array(n);
+    this.reqStep = grow(this.reqStep, u8);
+    this.reqPc = grow(this.reqPc, u8);
+    this.reqProc = grow(this.reqProc, u8);
+    this.reqFlags = grow(this.reqFlags, u8);
+    this.reqOut = grow(this.reqOut, u8);
+    this.reqNext = grow(this.reqNext, u8);
+    this.reqAsks = grow(this.reqAsks, u8);
+    this.reqToken = grow(this.reqToken, (n) => new Float64Array(n));
+  }
+
+  private answered(req: Request): boolean {
+    return ((this.reqFlags[req] as number) & ANSWERED_BIT) !== 0;
+  }
+
+  /**
+   * The request's index may serve another: it is answered and none of its calls is out, or a pool
+   * refused to keep it (it could only have been served after the end of the run).
+   */
+  private release(req: Request): void {
+    this.reqAcct[req] = undefined;
+    this.reqSink[req] = undefined;
+    this.freeReqs.push(req);
   }
 
   /** Runs the request's operations until one has to wait. */
   private step(req: Request): void {
-    while (!req.answered) {
-      const op = req.ops[req.pc++] as Op;
+    const ops = this.programs[this.reqStep[req] as number] as readonly Op[];
+    for (;;) {
+      const pc = this.reqPc[req] as number;
+      this.reqPc[req] = pc + 1;
+      const op = ops[pc] as Op;
       switch (op.kind) {
         case 'cpu':
         case 'cpuWrite':
-          req.ms = this.d.calibration.service.stepCpuMs[req.step] * this.d.cpuStretch;
-          (this.loops[req.proc] as Pool).acquire(this.onLoopForCpu, req);
+          if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForCpu, req))
+            this.release(req);
           return;
         case 'scrypt':
-          (this.threads[req.proc] as Pool).acquire(this.onThread, req);
+          if (!(this.threads[this.reqProc[req] as number] as Pool).acquire(this.onThread, req))
+            this.release(req);
           return;
         case 'check': {
-          const refusal = op.test(req.acct);
-          if (refusal) this.answer(req, refusal);
+          const refusal = op.test(this.reqAcct[req] as Account);
+          if (refusal) {
+            this.answer(req, refusal);
+            return;
+          }
           break;
         }
         case 'write':
-          (this.loops[req.proc] as Pool).acquire(this.onLoopForWrite, req);
+          if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForWrite, req))
+            this.release(req);
           return;
         case 'mail':
-          (this.mailers[req.proc] as Pool).acquire(this.onMailer, req);
+          if (!(this.mailers[this.reqProc[req] as number] as Pool).acquire(this.onMailer, req))
+            this.release(req);
           return;
         case 'ministries':
+          // Every call is counted before the first is sent: a refusal at once answers, and the
+          // request must not be released while the others are still to be sent.
           if (this.d.knobs.MINISTRY_CALLS === 'parallel') {
-            req.out = MINISTRIES.length;
-            for (const m of MINISTRIES) this.ask(req, m, 0);
+            this.reqOut[req] = MINISTRIES.length;
+            this.reqAsks[req] = MINISTRIES.length;
+            for (let m = 0; m < MINISTRIES.length; m++) this.ask(req, m, 0);
           } else {
-            req.out = 1;
-            req.next = 1;
-            this.ask(req, 'dukcapil', 0);
+            this.reqOut[req] = 1;
+            this.reqNext[req] = 1;
+            this.reqAsks[req] = 1;
+            this.ask(req, DUKCAPIL, 0);
           }
           return;
         case 'upload':
-          this.ask(req, 'upload', 0);
+          this.reqAsks[req] = 1;
+          this.ask(req, UPLOAD, 0);
           return;
         case 'answer':
           this.answer(req, SUCCESS[op.status] as Answer);
@@ -281,49 +372,60 @@ export class RegistrationService {
     }
   }
 
+  /** Answers the request (once); its index is released when none of its calls is still out. */
   private answer(req: Request, a: Answer): void {
-    if (req.answered) return;
-    req.answered = true;
-    req.sink.onAnswer(req.acct, req.token, a);
+    if (this.answered(req)) return;
+    this.reqFlags[req] = (this.reqFlags[req] as number) | ANSWERED_BIT;
+    (this.reqSink[req] as AnswerSink).onAnswer(this.reqAcct[req] as Account, this.reqToken[req] as number, a);
+    if (this.reqAsks[req] === 0) this.release(req);
   }
 
   // ---- CPU: the event loop, then a core
 
-  private readonly onLoopForCpu = (req: Request): void => this.cores.run(req.ms, this.onCpuDone, req);
+  private readonly onLoopForCpu = (req: Request): void =>
+    this.cores.run(this.stepMs[this.reqStep[req] as number] as number, this.onCpuDone, req);
   private readonly onCpuDone = (req: Request): void => {
     // A synchronous route keeps its event loop into the transaction.
-    if ((req.ops[req.pc - 1] as Op).kind === 'cpuWrite') {
+    if (this.currentOp(req).kind === 'cpuWrite') {
       this.writeLock.acquire(this.onWriteLock, req, this.onWriteBusy);
       return;
     }
-    (this.loops[req.proc] as Pool).release();
+    (this.loops[this.reqProc[req] as number] as Pool).release();
     this.step(req);
   };
+
+  /** The operation the request is at (the last one step started). */
+  private currentOp(req: Request): Op {
+    return (this.programs[this.reqStep[req] as number] as readonly Op[])[
+      (this.reqPc[req] as number) - 1
+    ] as Op;
+  }
 
   // ---- scrypt: a libuv thread, then a core
 
   private readonly onThread = (req: Request): void => this.cores.run(this.scryptMs, this.onScryptDone, req);
   private readonly onScryptDone = (req: Request): void => {
-    (this.threads[req.proc] as Pool).release();
+    (this.threads[this.reqProc[req] as number] as Pool).release();
     this.step(req);
   };
 
   // ---- a write transaction: the event loop blocks while it waits for the lock and commits
 
-  private readonly onLoopForWrite = (req: Request): void =>
+  private readonly onLoopForWrite = (req: Request): void => {
     this.writeLock.acquire(this.onWriteLock, req, this.onWriteBusy);
+  };
   private readonly onWriteLock = (req: Request): void => {
     this.q.schedule(this.q.now + this.writeMs, this.onCommitted, req);
   };
   private readonly onWriteBusy = (req: Request): void => {
-    (this.loops[req.proc] as Pool).release();
+    (this.loops[this.reqProc[req] as number] as Pool).release();
     this.answer(req, REFUSED.internal_error);
   };
   private readonly onCommitted = (req: Request): void => {
     this.writeLock.release();
-    (this.loops[req.proc] as Pool).release();
-    const op = req.ops[req.pc - 1] as Extract<Op, { kind: 'write' | 'cpuWrite' }>;
-    const refusal = op.commit(req.acct, this);
+    (this.loops[this.reqProc[req] as number] as Pool).release();
+    const op = this.currentOp(req) as Extract<Op, { kind: 'write' | 'cpuWrite' }>;
+    const refusal = op.commit(this.reqAcct[req] as Account, this);
     if (refusal) this.answer(req, refusal);
     else this.step(req);
   };
@@ -354,15 +456,28 @@ export class RegistrationService {
     );
   }
 
+  /** Sets the client's timeout of `call`, which the station may have answered already (a refusal). */
+  private timed<T>(line: TimeoutLine<StationCall<T>>, call: StationCall<T>): void {
+    line.add(call);
+    call.clientTimer = line.lastTicket;
+    if (settled(call)) line.cancel(call.clientTimer);
+  }
+
   // ---- the verification mail over SMTP, inline
 
   private readonly onMailer = (req: Request): void => {
-    this.sendMail(req.acct, (failure) => {
-      (this.mailers[req.proc] as Pool).release();
-      if (failure) this.answer(req, failure);
-      else this.step(req);
-    });
+    this.timed(
+      this.mailTimeouts,
+      this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, req, 0, INLINE_MAIL),
+    );
   };
+
+  /** The inline mail's end: the mailer is free, the request goes on or answers the failure. */
+  private mailSent(req: Request, failure: Answer | undefined): void {
+    (this.mailers[this.reqProc[req] as number] as Pool).release();
+    if (failure) this.answer(req, failure);
+    else this.step(req);
+  }
 
   /**
    * One SMTP send through the email station, with the mail client's timeout. The station's
@@ -370,85 +485,114 @@ export class RegistrationService {
    * moment later: at equal timeouts the station's 451 comes first. `then(undefined)` on acceptance.
    */
   sendMail(acct: Account, then: (failure: Answer | undefined) => void): void {
-    const job: MailJob = { acct, then, settled: false };
-    this.mailTimeouts.add(this.d.stations.email.call(this.onMailAnswer, job));
+    const job: MailJob = { acct, then };
+    this.timed(this.mailTimeouts, this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, job));
   }
 
-  private readonly onMailAnswer = (c: StationCall<MailJob>): void => {
-    const job = c.ctx;
-    if (job.settled) return;
-    job.settled = true;
+  private readonly onMailAnswer = (c: StationCall<Request | MailJob>): void => {
+    this.mailTimeouts.cancel(c.clientTimer);
+    const inline = c.tag === INLINE_MAIL;
+    const acct = inline ? (this.reqAcct[c.ctx as Request] as Account) : (c.ctx as MailJob).acct;
     if (c.outcome !== 'ok') {
-      job.then(unavailable('email', 5));
+      if (inline) this.mailSent(c.ctx as Request, unavailable('email', 5));
+      else (c.ctx as MailJob).then(unavailable('email', 5));
       return;
     }
-    job.acct.mailAt = this.q.now + sampleServiceMs(this.d.capacity.email.deliveryDelay, this.d.rng);
-    job.then(undefined);
+    const delay = this.deliveryLognormal
+      ? sampleLognormal(this.deliveryLognormal, this.d.rng)
+      : this.deliveryConstantMs;
+    acct.mailAt = this.q.now + delay;
+    if (inline) this.mailSent(c.ctx as Request, undefined);
+    else (c.ctx as MailJob).then(undefined);
   };
 
-  private readonly onMailTimeout = (c: StationCall<MailJob>): void => {
-    const job = c.ctx;
-    if (job.settled) return;
-    job.settled = true;
+  private readonly onMailTimeout = (c: StationCall<Request | MailJob>): void => {
+    if (settled(c)) return;
     this.d.stations.email.abandon(c as StationCall);
-    job.then(unavailable('email', undefined));
+    if (c.tag === INLINE_MAIL) this.mailSent(c.ctx as Request, unavailable('email', undefined));
+    else (c.ctx as MailJob).then(unavailable('email', undefined));
   };
 
   // ---- the ministries and the object store: HTTP calls with the client's timeout
 
-  private ask(req: Request, dep: HttpDependency, attempt: number): void {
-    const a: Ask = { req, dep, attempt, settled: false };
-    const call = this.d.stations[dep].call(this.onAskAnswer, a, dep === 'upload' ? this.d.photoBytes : 0);
-    (dep === 'upload' ? this.uploadTimeouts : this.ministryTimeouts).add(call);
+  /**
+   * One try of a call (the caller counted the call in reqAsks: a call and its retries count once,
+   * until endAsk).
+   */
+  private ask(req: Request, dep: number, attempt: number): void {
+    const upload = dep === UPLOAD;
+    const call = (this.httpStations[dep] as SimStation).call(
+      this.onAskAnswer,
+      req,
+      upload ? this.d.photoBytes : 0,
+      attempt * 4 + dep,
+    );
+    this.timed(upload ? this.uploadTimeouts : this.ministryTimeouts, call);
   }
 
-  private readonly onAskTimeout = (c: StationCall<Ask>): void => {
-    const a = c.ctx;
-    if (a.settled) return;
-    a.settled = true;
-    this.d.stations[a.dep].abandon(c as StationCall);
-    this.answer(a.req, unavailable(a.dep, undefined));
+  /** A call of the request is settled for good; false if the request was answered already (and is released if that was its last). */
+  private endAsk(req: Request): boolean {
+    const left = (this.reqAsks[req] as number) - 1;
+    this.reqAsks[req] = left;
+    if (!this.answered(req)) return true;
+    if (left === 0) this.release(req);
+    return false;
+  }
+
+  private readonly onAskTimeout = (c: Ask): void => {
+    if (settled(c)) return;
+    const dep = c.tag & 3;
+    (this.httpStations[dep] as SimStation).abandon(c as StationCall);
+    if (this.endAsk(c.ctx))
+      this.answer(c.ctx, unavailable(HTTP_DEPENDENCIES[dep] as HttpDependency, undefined));
   };
 
-  private readonly onAskAnswer = (c: StationCall<Ask>): void => {
-    const a = c.ctx;
-    if (a.settled) return;
-    a.settled = true;
+  private readonly onAskAnswer = (c: Ask): void => {
+    const dep = c.tag & 3;
+    (dep === UPLOAD ? this.uploadTimeouts : this.ministryTimeouts).cancel(c.clientTimer);
+    const req = c.ctx;
     if (c.outcome === 'ok') {
-      if (a.dep === 'upload') this.step(a.req);
-      else this.ministryAnswered(a.req, a.dep);
+      if (!this.endAsk(req)) return;
+      if (dep === UPLOAD) this.step(req);
+      else this.ministryAnswered(req, dep);
       return;
     }
+    const attempt = c.tag >> 2;
     // Only an overloaded ministry's explicit "later" is retried (ministry-client.ts).
-    if (a.dep !== 'upload' && RETRYABLE.has(c.status) && a.attempt < this.d.knobs.MINISTRY_RETRIES) {
-      const waitS = Math.min(c.retryAfterS ?? 0.2 * 2 ** (a.attempt + 1), 2);
-      this.q.schedule(this.q.now + waitS * 1000, this.onAskAgain, a);
+    if (dep !== UPLOAD && RETRYABLE.has(c.status) && attempt < this.d.knobs.MINISTRY_RETRIES) {
+      const waitS = Math.min(c.retryAfterS ?? 0.2 * 2 ** (attempt + 1), 2);
+      this.q.schedule(this.q.now + waitS * 1000, this.onAskAgain, c);
       return;
     }
-    this.answer(a.req, unavailable(a.dep, c.retryAfterS));
+    if (this.endAsk(req))
+      this.answer(req, unavailable(HTTP_DEPENDENCIES[dep] as HttpDependency, c.retryAfterS));
   };
 
-  private readonly onAskAgain = (a: Ask): void => {
-    if (!a.req.answered) this.ask(a.req, a.dep, a.attempt + 1);
+  private readonly onAskAgain = (c: Ask): void => {
+    if (!this.answered(c.ctx)) this.ask(c.ctx, c.tag & 3, (c.tag >> 2) + 1);
+    else this.endAsk(c.ctx);
   };
 
-  private ministryAnswered(req: Request, m: Ministry): void {
-    if (req.answered) return;
-    req.out--;
-    const kind = req.acct.kind;
+  /** A ministry said yes (the request not answered yet). */
+  private ministryAnswered(req: Request, m: number): void {
+    const out = (this.reqOut[req] as number) - 1;
+    this.reqOut[req] = out;
+    const kind = (this.reqAcct[req] as Account).kind;
     if (this.d.knobs.MINISTRY_CALLS === 'sequential') {
-      if (m === 'dukcapil' && kind === 'refused_by_dukcapil') {
+      if (m === DUKCAPIL && kind === 'refused_by_dukcapil') {
         this.answer(req, REFUSED.nik_not_verified);
         return;
       }
-      const next = MINISTRIES[req.next++];
-      if (next) {
-        req.out = 1;
+      const next = this.reqNext[req] as number;
+      this.reqNext[req] = next + 1;
+      if (next < MINISTRIES.length) {
+        this.reqOut[req] = 1;
+        this.reqAsks[req] = (this.reqAsks[req] as number) + 1;
         this.ask(req, next, 0);
         return;
       }
     }
-    if (req.out > 0) return;
+    if (out > 0) return;
     if (kind === 'refused_by_dukcapil') {
       this.answer(req, REFUSED.nik_not_verified);
       return;

@@ -40,12 +40,15 @@ export interface StationCall<T = unknown> {
   ctx: T;
   /** the caller's own use (which try of a retried call) */
   tag: number;
+  /** the ticket of the wait's deadline (waiting calls only) */
+  waitTimer: number;
+  /** the caller's own use: the ticket of its timeout */
+  clientTimer: number;
 }
 
 const WAITING = 0;
-const isWaiting = (c: StationCall): boolean => c.state === WAITING;
 const SERVING = 1;
-const ANSWERED = 2;
+export const ANSWERED = 2;
 
 interface StationStats {
   ok: number;
@@ -95,7 +98,8 @@ export class SimStation {
     const st = cfg.serviceTime;
     this.lognormal = st.distribution === 'lognormal' ? lognormalParams(st.medianMs, st.p99Ms) : undefined;
     this.constantMs = st.distribution === 'constant' ? st.ms : 0;
-    this.waitDeadlines = new TimeoutLine(q, this.lagMs + cfg.timeoutMs, this.onWaitDeadline, isWaiting);
+    // A wait's deadline is cancelled when the call gets a server (free).
+    this.waitDeadlines = new TimeoutLine(q, this.lagMs + cfg.timeoutMs, this.onWaitDeadline);
   }
 
   get queued(): number {
@@ -121,6 +125,8 @@ export class SimStation {
       done,
       ctx,
       tag,
+      waitTimer: -1,
+      clientTimer: -1,
     };
     const call = c as StationCall;
     if (this.busy < this.cfg.concurrency && this.waitingCount === 0) {
@@ -131,6 +137,7 @@ export class SimStation {
       this.waiting.push(call);
       this.waitingCount++;
       this.waitDeadlines.add(call);
+      call.waitTimer = this.waitDeadlines.lastTicket;
     }
     return c;
   }
@@ -230,6 +237,7 @@ export class SimStation {
       const next = this.waiting.shift() as StationCall;
       if (next.state !== WAITING) continue;
       this.waitingCount--;
+      this.waitDeadlines.cancel(next.waitTimer);
       this.serve(next);
     }
   }
