@@ -15,6 +15,7 @@ const modules: Record<string, () => Promise<Bench>> = {
   k6: async () => (await import('./k6.bench.ts')).default,
   bottleneck: async () => (await import('./bottleneck.bench.ts')).default,
   'bad-input': async () => (await import('./bad-input.bench.ts')).default,
+  validate: async () => (await import('./validate.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

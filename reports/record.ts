@@ -137,6 +137,17 @@ const SERIES = {
    * runner's own process.cpuUsage()): 1.5 is one and a half cores busy; labels { process }
    */
   process_cpu_cores: 'cores',
+  /**
+   * services ended per second by a dependency's servers whose service time (station_service_seconds:
+   * a server held from taking the request to its answer, queueing excluded) fell in one bucket of
+   * the mocks' histogram: above `gt` and at most `le` ms (le '+Inf': above the last bound). Not
+   * cumulative; a bucket with no service in the interval is null there, one with none in the whole
+   * run has no series. The run's distribution (and its quantiles) is their sum over the intervals
+   * (simulator/fit.ts); labels { dependency, gt, le }
+   */
+  dependency_service_buckets: 'per second',
+  /** the mean of those service times over the interval (the histogram's sum over its count); labels { dependency } */
+  dependency_service_ms: 'ms',
   /** a Node process's event-loop delay p99 (nodejs_eventloop_lag_p99_seconds), the highest seen in the interval; labels { process } */
   event_loop_lag_ms: 'ms',
 } as const;

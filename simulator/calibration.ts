@@ -8,11 +8,16 @@ import { serviceTimeSchema } from '../model/station.ts';
 /**
  * The calibration file: what the simulator cannot read from the capacity file or the knobs, i.e.
  * what the service's work costs on a machine (each step's CPU, scrypt by cost, a commit) and, when
- * fitted from a measured run, each station's observed service time and effective capacity.
+ * fitted from a measured run, each station's observed service time and effective capacity, and
+ * the latency the rehearsal machine adds to every request beyond what the model simulates.
  * Versioned and validated on read; an unknown station or field is an error naming it.
+ *
+ * Versions: 1, then 2 (adds service.requestOverheadMs). A version 1 file is read as it is: it has
+ * no overhead. Files are written as version 2.
  */
 
-const CALIBRATION_VERSION = 1;
+export const CALIBRATION_VERSION = 2;
+const READABLE_VERSIONS = [1, 2] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -33,9 +38,10 @@ const stationFitSchema = z
 const calibrationSchema = z
   .object({
     format: z.literal('gelombang/calibration'),
-    version: z.literal(CALIBRATION_VERSION, {
-      error: (i) => `expected version ${CALIBRATION_VERSION}, got ${JSON.stringify(i.input)}`,
-    }),
+    version: z.union(
+      READABLE_VERSIONS.map((v) => z.literal(v)),
+      { error: (i) => `expected version ${READABLE_VERSIONS.join(' or ')}, got ${JSON.stringify(i.input)}` },
+    ),
     /** what it was fitted from: "default", or the run directory */
     source: z.string().min(1),
     measuredOn: z.string().optional(),
@@ -53,6 +59,20 @@ const calibrationSchema = z
         mailerConnections: z.int().min(1).max(10_000),
         /** cores the service had in the measured run (the load generator and mocks took the rest) */
         effectiveCores: z.number().positive().optional(),
+        /**
+         * What the rehearsal machine added to every request's latency beyond the model (loopback
+         * HTTP through loaded event loops, the scheduler of a shared machine, the load generator's
+         * own delay), ms, by quantile: `gelombang validate` adds it, drawn independently, to each
+         * simulated request's latency. A property of the rehearsal, not of the system: simulate,
+         * plan and the full-scale prediction leave it out. Version 2.
+         */
+        requestOverheadMs: z
+          .object({ min: ms, p50: ms, p90: ms, p95: ms, p99: ms })
+          .strict()
+          .refine((o) => o.min <= o.p50 && o.p50 <= o.p90 && o.p90 <= o.p95 && o.p95 <= o.p99, {
+            message: 'expected min <= p50 <= p90 <= p95 <= p99',
+          })
+          .optional(),
       })
       .strict(),
     stations: z
@@ -80,6 +100,10 @@ export const DEFAULT_CALIBRATION_FILE = fileURLToPath(new URL('./calibration.def
 export function parseCalibration(value: unknown, source: string): Calibration {
   const parsed = calibrationSchema.safeParse(value);
   if (!parsed.success) throw new CalibrationFileError(`${source}: ${describeIssues(parsed.error)}`);
+  if (parsed.data.version === 1 && parsed.data.service.requestOverheadMs !== undefined)
+    throw new CalibrationFileError(
+      `${source}: service.requestOverheadMs: a version 2 field in a version 1 file (set version to 2)`,
+    );
   return parsed.data;
 }
 

@@ -1,8 +1,13 @@
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { normalCdf } from '../model/behaviour.ts';
 import { type Capacity, type DependencyName, parseCapacity } from '../model/capacity.ts';
+import { type Lognormal, Z99 } from '../model/lognormal.ts';
 import { parseServiceKnobs, type ServiceKnobs } from '../model/service-design.ts';
 import { meanServiceMs } from '../model/station.ts';
 import { type RunRecord, seriesValues } from '../reports/record.ts';
 import {
+  CALIBRATION_VERSION,
   type Calibration,
   COSTED_STEPS,
   type CostedStep,
@@ -22,13 +27,28 @@ import {
  * nnlsPrior), and only each step's whole cost is identified, not its split into scrypt and the rest.
  *
  * Effective cores. The service shared the machine with the load generator and the mocks; it had
- * the machine's cores less what the others used, on average, while requests were coming.
+ * the machine's cores less what the others used, on average, while requests were coming. A first
+ * estimate: for a profile replay, measured-run.ts fitOnReplay refits it on a replay of the run,
+ * with the latency the machine added to every request (see there).
  *
- * Stations. The mocks enforce the capacity file the run recorded, so its service times stand;
- * the record's utilisation (the busiest of a few readings per interval) is too coarse to refit
- * them, and the Little's-law ratio of busy servers to call rate x mean service time is reported
- * as a diagnostic only (fitStation says why). A station that refused for a full queue while never
- * all busy behaved as having the most servers it was seen to use: its effective concurrency.
+ * Stations. Each mock measures how long its servers were held, from taking a request to its
+ * answer, queueing excluded (station_service_seconds), on the machine as loaded as it was: the
+ * mock's own event-loop delay and its work on the request are in it, as they are in what the
+ * service waited for. The record keeps it by bucket per interval (dependency_service_buckets)
+ * with each interval's mean (dependency_service_ms). Over the run, the log-normal with the
+ * measured median (from the buckets) and the measured mean (the histogram's sum over its count,
+ * exact) is written as the capacity file states one: its median and p99. The median and the mean
+ * rather than a likelihood fit, because measured holds on a loaded machine are not log-normal (a
+ * long lower tail, an upper end cut by the deadline): the mean keeps the station's utilisation
+ * and the median its typical wait, where a maximum-likelihood log-normal, pulled wide by the
+ * lower tail, put the email mock's p99 beyond its own timeout. Without the mean (a record
+ * without dependency_service_ms), the maximum-likelihood fit on the bins (fitLognormalBins). The
+ * upload's holds include the photo's passage through the store's shared link, which the simulator
+ * adds after the service time itself, so one photo's link time at the configured bandwidth is
+ * taken off first (a link that queued would still be counted twice). Fewer than MIN_SERVICES services:
+ * as configured. A station that refused for a full queue while never all busy behaved as having
+ * the most servers it was seen to use: its effective concurrency. The Little's-law ratio of busy
+ * servers to call rate x mean service time is reported as a diagnostic only (fitStation says why).
  */
 
 /** how far from the prior's cost a step's cost is expected to be (one standard deviation, relative) */
@@ -43,15 +63,24 @@ const BACKLOG = 5;
 const BACKLOG_MIN_MS = 250;
 const MIN_BACKLOGGED = 3;
 
+/**
+ * fewer services than this in the run: the station's service time stays as configured. At 40, a
+ * median is known within about sigma / sqrt(40), 15 % for the default stations' spread.
+ */
+const MIN_SERVICES = 40;
+
+/** The photo the scenarios upload unless PHOTO says otherwise (relative to the scenario file). */
+const DEFAULT_PHOTO = 'fixtures/ktp-medium.jpg';
+
 /** Which step's requests call each dependency (the route's call graph in the service). */
-const CALLERS: Record<DependencyName, CostedStep> = {
+export const CALLERS: Record<DependencyName, CostedStep> = {
   dukcapil: 'submit_biodata',
   dapodik: 'submit_biodata',
   dtks: 'submit_biodata',
   email: 'create_account',
   upload: 'upload_photo',
 };
-const HASHING: ReadonlySet<CostedStep> = new Set(['create_account', 'login']);
+export const HASHING: ReadonlySet<CostedStep> = new Set(['create_account', 'login']);
 
 export class FitError extends Error {
   override name = 'FitError';
@@ -214,8 +243,10 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const scryptScale = scrypt > 0 && hashMs > 0 ? hashMs / scrypt : 1;
   const per = COSTED_STEPS.map((s) => (stepCpuMs[s] as number) + (HASHING.has(s) ? hashMs : 0));
 
+  // The prior's overhead was another run's: fitOnReplay (measured-run.ts) fits this run's.
+  const { requestOverheadMs: _, ...priorService } = prior.service;
   const service: Calibration['service'] = {
-    ...prior.service,
+    ...priorService,
     stepCpuMs,
     scryptCpuMs: {
       n1024: round(prior.service.scryptCpuMs.n1024 * scryptScale),
@@ -230,8 +261,16 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   }
 
   const stations: Calibration['stations'] = {};
+  const photo = photoBytes(r);
   for (const dep of Object.keys(CALLERS) as DependencyName[]) {
-    const fit = fitStation(r, dep, capacity, requests[COSTED_STEPS.indexOf(CALLERS[dep])] as number[], knobs);
+    const fit = fitStation(
+      r,
+      dep,
+      capacity,
+      requests[COSTED_STEPS.indexOf(CALLERS[dep])] as number[],
+      knobs,
+      photo,
+    );
     reasons[`stations.${dep}`] = fit.reason;
     if (fit.station) stations[dep] = fit.station;
   }
@@ -239,7 +278,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const calibration = parseCalibration(
     {
       format: prior.format,
-      version: prior.version,
+      version: CALIBRATION_VERSION,
       source: r.dir,
       measuredOn: `${r.manifest.machine ? `${r.manifest.machine.cores} cores (${r.manifest.machine.cpu}), Node ${r.manifest.machine.node}` : 'an unrecorded machine'}, run ${r.manifest.runId} (${r.manifest.startedAt})`,
       service,
@@ -314,56 +353,253 @@ function fitStation(
   capacity: Capacity,
   callsPerInterval: number[],
   knobs: ServiceKnobs,
+  photo: number | null,
 ): { station?: NonNullable<Calibration['stations'][DependencyName]>; reason: string } {
   const ts = r.timeseries;
   const cfg = capacity[dep];
-  const util = seriesValues(ts, 'dependency_utilisation', { dependency: dep });
-  if (!util) return { reason: `As configured: ${r.dir} has no utilisation series for ${dep}.` };
-  if (dep === 'email' && knobs.EMAIL_DELIVERY === 'outbox')
-    return { reason: 'As configured: with the outbox, mails are not sent at the rate of a step.' };
-  const dt = ts.intervalSeconds;
-  const meanS = meanServiceMs(cfg.serviceTime) / 1000;
-  let measured = 0;
-  let expected = 0;
-  let intervals = 0;
-  let peak = 0;
-  for (let i = 0; i < ts.t.length; i++) {
-    const u = util[i];
-    if (u === null || u === undefined) continue;
-    peak = Math.max(peak, u);
-    const rate = (callsPerInterval[i] as number) / dt;
-    if (rate <= 0 || u >= UNSATURATED) continue;
-    measured += u * cfg.concurrency;
-    expected += rate * meanS;
-    intervals++;
-  }
-  const refusedFull = ts.series
-    .filter(
-      (s) =>
-        s.name === 'dependency_rejections' && s.labels.dependency === dep && s.labels.reason === 'queue_full',
-    )
-    .some((s) => s.values.some((v) => (v ?? 0) > 0));
   const station: NonNullable<Calibration['stations'][DependencyName]> = {};
   const notes: string[] = [];
-  if (refusedFull && peak < UNSATURATED) {
-    station.concurrency = Math.max(1, Math.round(peak * cfg.concurrency));
+  const configured =
+    cfg.serviceTime.distribution === 'lognormal'
+      ? `median ${cfg.serviceTime.medianMs} ms, p99 ${cfg.serviceTime.p99Ms} ms`
+      : `${cfg.serviceTime.ms} ms`;
+
+  const bins = serviceBins(r, dep);
+  const services = bins.reduce((a, b) => a + b.count, 0);
+  if (services >= MIN_SERVICES) {
+    let fitted = bins;
+    let link = '';
+    let linkMs = 0;
+    if (dep === 'upload' && 'bandwidthBytesPerSecond' in cfg) {
+      if (photo === null) link = "; the photo's size is unknown, so its link time is not taken off";
+      else {
+        linkMs = (photo / cfg.bandwidthBytesPerSecond) * 1000;
+        fitted = bins.map((b) => {
+          // A hold shorter than the link time (a timer's rounding) is kept, in the lowest bin.
+          const le = Math.max(b.leMs - linkMs, 0.01);
+          const gt = Math.max(0, b.gtMs - linkMs);
+          return { gtMs: gt < le ? gt : 0, leMs: le, count: b.count };
+        });
+        link = `, less ${round(linkMs)} ms per photo for the link the simulator adds (${photo} bytes at ${cfg.bandwidthBytesPerSecond} B/s)`;
+      }
+    }
+    const median = binQuantile(fitted, 0.5) as number;
+    const measuredMean = serviceMeanMs(r, dep);
+    const mean = measuredMean === null ? null : measuredMean - linkMs;
+    const ml = fitLognormalBins(fitted) as Lognormal;
+    const d =
+      mean !== null && median > 0
+        ? {
+            mu: Math.log(median),
+            sigma: Math.min(5, Math.max(0.005, Math.sqrt(2 * Math.log(Math.max(1, mean / median))))),
+          }
+        : ml;
+    station.serviceTime = {
+      distribution: 'lognormal',
+      medianMs: round(Math.exp(d.mu)),
+      p99Ms: round(Math.exp(d.mu + Z99 * d.sigma)),
+    };
+    const how =
+      mean !== null
+        ? `the log-normal of their median ${round(median)} ms and mean ${round(mean)} ms`
+        : 'the log-normal most likely to give their buckets (no mean recorded)';
     notes.push(
-      `refused for a full queue with at most ${Math.round(peak * 100)} % of its ${cfg.concurrency} servers busy: ${station.concurrency} effective`,
-    );
-  }
-  // Reported, not applied: the readings are the busiest of four a second, not the mean, and the
-  // configured mean counts a tail the station's timeout cuts; on a simulated run, whose service
-  // times are the configured ones by construction, the ratio came out 0.64. The mocks enforce
-  // the configured service time, so it stays.
-  if (intervals >= MIN_INTERVALS && expected > 0) {
-    notes.push(
-      `service time as configured (the mock enforces it); busy servers read ${round(measured / expected)} x what it gives at the measured call rate over ${intervals} unsaturated intervals (peak readings: a diagnostic, not a fit)`,
+      `service time fitted on ${Math.round(services)} services measured by the mock (station_service_seconds${link}): ${how}, median ${station.serviceTime.medianMs} ms and p99 ${station.serviceTime.p99Ms} ms (the buckets' own p99 ${round(binQuantile(fitted, 0.99) as number)} ms; the maximum-likelihood log-normal's median ${round(Math.exp(ml.mu))} ms, p99 ${round(Math.exp(ml.mu + Z99 * ml.sigma))} ms), against ${configured} configured`,
     );
   } else {
-    notes.push('service time as configured (the mock enforces it)');
+    notes.push(
+      `service time as configured (${configured}): ${Math.round(services)} services measured, fewer than ${MIN_SERVICES}`,
+    );
+  }
+
+  const util = seriesValues(ts, 'dependency_utilisation', { dependency: dep });
+  if (!util) notes.push(`no utilisation series for ${dep} in ${r.dir}`);
+  else if (dep === 'email' && knobs.EMAIL_DELIVERY === 'outbox')
+    notes.push('concurrency as configured: with the outbox, mails are not sent at the rate of a step');
+  else {
+    const dt = ts.intervalSeconds;
+    const meanS = meanServiceMs(station.serviceTime ?? cfg.serviceTime) / 1000;
+    let measured = 0;
+    let expected = 0;
+    let intervals = 0;
+    let peak = 0;
+    for (let i = 0; i < ts.t.length; i++) {
+      const u = util[i];
+      if (u === null || u === undefined) continue;
+      peak = Math.max(peak, u);
+      const rate = (callsPerInterval[i] as number) / dt;
+      if (rate <= 0 || u >= UNSATURATED) continue;
+      measured += u * cfg.concurrency;
+      expected += rate * meanS;
+      intervals++;
+    }
+    const refusedFull = ts.series
+      .filter(
+        (s) =>
+          s.name === 'dependency_rejections' &&
+          s.labels.dependency === dep &&
+          s.labels.reason === 'queue_full',
+      )
+      .some((s) => s.values.some((v) => (v ?? 0) > 0));
+    if (refusedFull && peak < UNSATURATED) {
+      station.concurrency = Math.max(1, Math.round(peak * cfg.concurrency));
+      notes.push(
+        `refused for a full queue with at most ${Math.round(peak * 100)} % of its ${cfg.concurrency} servers busy: ${station.concurrency} effective`,
+      );
+    }
+    // A diagnostic, not a fit: the readings are the busiest of four a second, not the mean; on a
+    // simulated run, whose service times are the configured ones by construction, it came out 0.64.
+    if (intervals >= MIN_INTERVALS && expected > 0)
+      notes.push(
+        `busy servers read ${round(measured / expected)} x what that service time gives at the measured call rate over ${intervals} unsaturated intervals (peak readings: a diagnostic, not a fit)`,
+      );
   }
   const reason = `${dep}: ${notes.join('; ')}.`;
   return Object.keys(station).length > 0 ? { station, reason } : { reason };
+}
+
+/**
+ * The size of the photo the run's scenario uploaded (its PHOTO, else the default, beside the
+ * scenario file as recorded, else in this checkout's scenarios/), or null if it cannot be read.
+ */
+export function photoBytes(r: RunRecord): number | null {
+  const photo = r.manifest.scenario.env.PHOTO ?? DEFAULT_PHOTO;
+  for (const file of [resolve(dirname(r.manifest.scenario.file), photo), resolve('scenarios', photo)]) {
+    try {
+      return statSync(file).size;
+    } catch {
+      // the next place
+    }
+  }
+  return null;
+}
+
+/** Service times of one station over a run, by bucket: above gtMs, at most leMs (Infinity for the last). */
+export interface ServiceBin {
+  gtMs: number;
+  leMs: number;
+  count: number;
+}
+
+/** The run's service times of a dependency (dependency_service_buckets added up over the intervals), by bucket. */
+export function serviceBins(r: RunRecord, dep: DependencyName): ServiceBin[] {
+  const dt = r.timeseries.intervalSeconds;
+  const bins: ServiceBin[] = [];
+  for (const s of r.timeseries.series) {
+    if (s.name !== 'dependency_service_buckets' || s.labels.dependency !== dep) continue;
+    const gt = Number(s.labels.gt);
+    const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+    if (s.labels.gt === undefined || !Number.isFinite(gt) || gt < 0 || Number.isNaN(le) || le <= gt)
+      throw new FitError(
+        `${r.dir}/timeseries.json dependency_service_buckets{dependency="${dep}"}: expected ms bounds 0 <= gt < le, got gt '${s.labels.gt}', le '${s.labels.le}'`,
+      );
+    const count = s.values.reduce<number>((a, v) => a + (v ?? 0) * dt, 0);
+    if (count > 0) bins.push({ gtMs: gt, leMs: le, count });
+  }
+  return bins.sort((a, b) => a.gtMs - b.gtMs);
+}
+
+/**
+ * The run's mean service time of a dependency, ms: each interval's mean (dependency_service_ms)
+ * weighted by the services its buckets counted; null when the record has no mean.
+ */
+export function serviceMeanMs(r: RunRecord, dep: DependencyName): number | null {
+  const ts = r.timeseries;
+  const mean = seriesValues(ts, 'dependency_service_ms', { dependency: dep });
+  if (!mean) return null;
+  const counts = new Array<number>(ts.t.length).fill(0);
+  for (const s of ts.series)
+    if (s.name === 'dependency_service_buckets' && s.labels.dependency === dep)
+      s.values.forEach((v, i) => {
+        counts[i] = (counts[i] as number) + (v ?? 0);
+      });
+  let sum = 0;
+  let n = 0;
+  mean.forEach((m, i) => {
+    if (m === null || m === undefined) return;
+    sum += m * (counts[i] as number);
+    n += counts[i] as number;
+  });
+  return n > 0 ? sum / n : null;
+}
+
+/** The q-quantile of binned times, log-linear within its bin (linear in the first, from 0). */
+export function binQuantile(bins: readonly ServiceBin[], q: number): number | null {
+  const n = bins.reduce((a, b) => a + b.count, 0);
+  if (n <= 0) return null;
+  let seen = 0;
+  for (const b of bins) {
+    if (seen + b.count >= q * n) {
+      const f = (q * n - seen) / b.count;
+      if (!Number.isFinite(b.leMs)) return b.gtMs;
+      if (b.gtMs <= 0) return f * b.leMs;
+      return b.gtMs * (b.leMs / b.gtMs) ** f;
+    }
+    seen += b.count;
+  }
+  return (bins[bins.length - 1] as ServiceBin).gtMs;
+}
+
+const cdf = (z: number): number =>
+  z === Number.NEGATIVE_INFINITY ? 0 : z === Number.POSITIVE_INFINITY ? 1 : normalCdf(z);
+
+/** ln P(lo < X <= hi) for X log-normal (mu, sigma) in ms; above the median from the upper tails, which keep their digits. */
+function binLogLikelihood(lo: number, hi: number, mu: number, sigma: number): number {
+  const a = lo > 0 ? (Math.log(lo) - mu) / sigma : Number.NEGATIVE_INFINITY;
+  const b = Number.isFinite(hi) ? (Math.log(hi) - mu) / sigma : Number.POSITIVE_INFINITY;
+  const p = a >= 0 ? cdf(-a) - cdf(-b) : cdf(b) - cdf(a);
+  return Math.log(Math.max(p, 1e-300));
+}
+
+/** The x in [lo, hi] where a unimodal f is highest (golden-section search). */
+function argmax(f: (x: number) => number, lo: number, hi: number, iterations = 80): number {
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = lo;
+  let b = hi;
+  let c = b - g * (b - a);
+  let d = a + g * (b - a);
+  let fc = f(c);
+  let fd = f(d);
+  for (let i = 0; i < iterations; i++) {
+    if (fc >= fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = f(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = f(d);
+    }
+  }
+  return (a + b) / 2;
+}
+
+/**
+ * The log-normal (ms) most likely to have given these bins' counts: the likelihood of each bin is
+ * the distribution's mass between its bounds, so the counts are used as they are, with no
+ * midpoint standing for a bin. For each sigma the best mu (the likelihood is unimodal in it), and
+ * sigma searched on its logarithm, from 0.005 (a constant) to 5. Null without counts.
+ */
+export function fitLognormalBins(bins: readonly ServiceBin[]): Lognormal | null {
+  const n = bins.reduce((a, b) => a + b.count, 0);
+  if (n <= 0) return null;
+  // Where to search: the moments of the bins' logarithmic middles.
+  const mid = (b: ServiceBin) =>
+    Math.log(b.gtMs <= 0 ? b.leMs / 2 : Number.isFinite(b.leMs) ? Math.sqrt(b.gtMs * b.leMs) : b.gtMs * 2);
+  const m = bins.reduce((a, b) => a + b.count * mid(b), 0) / n;
+  const sd = Math.sqrt(bins.reduce((a, b) => a + b.count * (mid(b) - m) ** 2, 0) / n);
+  const span = 5 * Math.max(sd, 0.1);
+  const ll = (mu: number, sigma: number) =>
+    bins.reduce((a, b) => a + b.count * binLogLikelihood(b.gtMs, b.leMs, mu, sigma), 0);
+  const bestMu = (sigma: number) => argmax((mu) => ll(mu, sigma), m - span, m + span);
+  const sigma = Math.exp(
+    argmax((ls) => ll(bestMu(Math.exp(ls)), Math.exp(ls)), Math.log(0.005), Math.log(5), 60),
+  );
+  return { mu: bestMu(sigma), sigma };
 }
 
 function round(x: number): number {

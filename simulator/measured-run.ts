@@ -1,20 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_MODEL, RETRY_POLICY } from '../model/behaviour.ts';
+import { DEFAULT_MODEL, expectedJourneySeconds, RETRY_POLICY } from '../model/behaviour.ts';
 import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../model/journey.ts';
 import { type Profile, parseProfileCsv } from '../model/profile.ts';
-import { durationMs } from '../model/replay.ts';
+import { rngFor } from '../model/random.ts';
+import { durationMs, replay } from '../model/replay.ts';
 import type { RunRecord } from '../reports/record.ts';
-import type { Calibration } from './calibration.ts';
-import type { DayOptions } from './day.ts';
-import { FitError, recordedCapacity, recordedKnobs } from './fit.ts';
+import { type Calibration, COSTED_STEPS, type CostedStep, parseCalibration } from './calibration.ts';
+import { type DayOptions, type DayResult, simulateDay } from './day.ts';
+import { CALLERS, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
+import type { LogHistogram } from './histogram.ts';
 
 /**
  * A measured run as a simulation of it: the run's replay (profile, scale, compress, window),
- * knobs, capacity file, machine and scenario settings (run.json), for `gelombang validate`.
+ * knobs, capacity file, machine and scenario settings (run.json), for `gelombang validate`; and
+ * what replaying it fits (fitOnReplay): the latency the machine added to each request and the
+ * cores the service effectively had.
  */
 
-/** the photo registration-day uploads */
-const PHOTO = 'scenarios/fixtures/ktp-medium.jpg';
 /** the scenarios' POPULATION_SEED when the run set none (scenarios/lib/registrant.ts) */
 const DEFAULT_SEED = 2020;
 
@@ -50,13 +52,20 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
       arrivals: [...new Array(Math.floor(m.replay.windowMinutes[0])).fill(0), ...perMinute],
     };
   }
+  const photo = photoBytes(r);
+  if (photo === null)
+    throw new FitError(
+      `${where} scenario.env.PHOTO: the photo the run uploaded cannot be read (beside ${m.scenario.file}, or in scenarios/)`,
+    );
   const effective = calibration.service.effectiveCores ?? cores;
+  const thinkCompress = envNum('THINK_COMPRESS', m.replay.compress);
+  const window = { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] };
   return {
     profile,
     scale: m.replay.scale,
     compress: m.replay.compress,
-    thinkCompress: envNum('THINK_COMPRESS', m.replay.compress),
-    window: { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] },
+    thinkCompress,
+    window,
     capacity: recordedCapacity(r),
     knobs: recordedKnobs(r),
     cores,
@@ -69,8 +78,234 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     ineligibleShare: envNum('INELIGIBLE_SHARE', ARRIVAL_MIX.ineligibleShare),
     mailWaitS: envNum('MAIL_WAIT_S', MAIL_WAIT_S),
     gracefulStopS: scenario?.gracefulStop ? durationMs(scenario.gracefulStop) / 1000 : GRACEFUL_STOP_S,
-    maxVUs: scenario?.maxVUs ?? Number.POSITIVE_INFINITY,
-    photoBytes: readFileSync(PHOTO).length,
+    maxVUs: scenario?.maxVUs ?? scenarioMaxVUs(m, profile, window, thinkCompress, envNum),
+    photoBytes: photo,
     intervalSeconds: r.timeseries.intervalSeconds,
   };
+}
+
+/**
+ * The VUs registration-day gave itself when the record's options do not say (the embedded runner's
+ * summary keeps no scenarios): its replay's budget, sized as the scenario sizes it
+ * (scenarios/registration-day.ts: JOURNEY_SECONDS, else the model's expected journey at
+ * THINK_COMPRESS, at most the window plus the graceful stop). k6 drops an arrival that finds none
+ * free, and so does the simulation. Another scenario: no limit.
+ */
+function scenarioMaxVUs(
+  m: RunRecord['manifest'],
+  profile: Profile,
+  window: { fromMinute: number; toMinute: number },
+  thinkCompress: number,
+  envNum: (key: string, fallback: number) => number,
+): number {
+  if (m.scenario.name !== 'registration-day' || !m.replay) return Number.POSITIVE_INFINITY;
+  const windowSeconds = ((window.toMinute - window.fromMinute) * 60) / m.replay.compress;
+  const journeySeconds = envNum(
+    'JOURNEY_SECONDS',
+    Math.min(expectedJourneySeconds(DEFAULT_MODEL, thinkCompress), windowSeconds + GRACEFUL_STOP_S),
+  );
+  return replay(profile, { scale: m.replay.scale, compress: m.replay.compress, window, journeySeconds })
+    .scenario.maxVUs;
+}
+
+type Overhead = NonNullable<Calibration['service']['requestOverheadMs']>;
+const KNOTS = [
+  ['min', 0],
+  ['p50', 0.5],
+  ['p90', 0.9],
+  ['p95', 0.95],
+  ['p99', 0.99],
+] as const;
+const MEASURED: Record<(typeof KNOTS)[number][0], 'minMs' | 'p50Ms' | 'p90Ms' | 'p95Ms' | 'p99Ms'> = {
+  min: 'minMs',
+  p50: 'p50Ms',
+  p90: 'p90Ms',
+  p95: 'p95Ms',
+  p99: 'p99Ms',
+};
+
+/** fewer measured requests than this: a step says too little to fit on */
+const MIN_FIT_REQUESTS = 30;
+/** the range searched for the service's effective cores: from this to the machine's */
+const MIN_CORES = 0.05;
+/** bisections of the effective cores (on their logarithm): 3.7 / 2^9 of a factor e, under 1 % */
+const BISECTIONS = 9;
+/** draws of a step's latency with the overhead (stratified, so quantiles are steady to ~1/DRAWS) */
+const DRAWS = 4000;
+const OVERHEAD_STREAM = 0x0e7;
+
+/**
+ * The steps whose work in the model is only their own CPU and a commit: no scrypt, no dependency.
+ * What their measured latency has beyond the simulated is the machine's, not the model's.
+ */
+export const LIGHT_STEPS: readonly CostedStep[] = COSTED_STEPS.filter(
+  (s) => !HASHING.has(s) && !Object.values(CALLERS).includes(s),
+);
+
+/** The overhead at probability u: linear through its quantiles (min at 0), then on with the last slope. */
+export function overheadQuantile(o: Overhead, u: number): number {
+  let px = 0;
+  let py = o.min;
+  for (const [key, p] of KNOTS) {
+    if (u <= p) return p === px ? o[key] : py + ((u - px) / (p - px)) * (o[key] - py);
+    px = p;
+    py = o[key];
+  }
+  return o.p99 + ((u - 0.99) / 0.04) * (o.p99 - o.p95);
+}
+
+/**
+ * The q-quantiles of a step's simulated latencies plus the overhead, the two independent: DRAWS
+ * stratified draws of each, paired in a seeded shuffle, so the answer is the same every time.
+ */
+export function latencyQuantiles(
+  h: LogHistogram,
+  o: Overhead | undefined,
+  qs: readonly number[],
+): Array<number | null> {
+  if (h.count === 0) return qs.map(() => null);
+  if (!o) return qs.map((q) => h.quantile(q));
+  const d = Array.from({ length: DRAWS }, (_, i) => overheadQuantile(o, (i + 0.5) / DRAWS));
+  const rng = rngFor(OVERHEAD_STREAM);
+  for (let i = DRAWS - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [d[i], d[j]] = [d[j] as number, d[i] as number];
+  }
+  const sums = d.map((x, i) => x + (h.quantile((i + 0.5) / DRAWS) as number)).sort((a, b) => a - b);
+  return qs.map((q) => sums[Math.min(DRAWS - 1, Math.max(0, Math.ceil(q * DRAWS) - 1))] as number);
+}
+
+/**
+ * The light steps' measured quantiles less the simulated, weighted by their requests (the fastest
+ * request: the summary's min, against the simulated lowest bucket); undefined when no light step
+ * has enough requests.
+ */
+function overheadOf(
+  r: RunRecord,
+  sim: DayResult,
+): { overhead?: Overhead; steps: string[]; requests: number } {
+  const minOf = (step: string) => r.summary.metrics[`http_req_duration{step:${step}}`]?.values.min ?? null;
+  const steps = r.manifest.totals.steps
+    .map((s) => ({ ...s, minMs: minOf(s.step) }))
+    .filter(
+      (s) =>
+        (LIGHT_STEPS as readonly string[]).includes(s.step) &&
+        s.requests >= MIN_FIT_REQUESTS &&
+        KNOTS.every(([k]) => k === 'min' || s[MEASURED[k]] !== null) &&
+        sim.rec.steps[s.step as CostedStep].latency.count > 0,
+    );
+  const requests = steps.reduce((a, s) => a + s.requests, 0);
+  if (requests === 0) return { steps: [], requests: 0 };
+  const o = { min: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
+  let floor = 0;
+  for (const [key, q] of KNOTS) {
+    // A record without the fastest request (a summary without min) says nothing of the floor.
+    if (steps.some((s) => s[MEASURED[key]] === null)) continue;
+    const v = steps.reduce((a, s) => {
+      const h = sim.rec.steps[s.step as CostedStep].latency;
+      const simulated = h.quantile(q === 0 ? 1 / h.count : q) as number;
+      return a + s.requests * ((s[MEASURED[key]] as number) - simulated);
+    }, 0);
+    floor = Math.max(floor, v / requests, 0);
+    o[key] = Math.round(floor * 100) / 100;
+  }
+  return { overhead: o, steps: steps.map((s) => s.step), requests };
+}
+
+/**
+ * What a replay of the run in the simulator can fit that the record's series cannot: the latency
+ * the machine added to every request (service.requestOverheadMs, from the light steps: see
+ * overheadOf), then the cores the service effectively had (service.effectiveCores): on a machine
+ * shared with work the record does not see, a core runs the service's CPU slower than its own
+ * cost, so the cores at which the simulated median of login (scrypt and its own CPU, with the
+ * overhead added; create_account when logins are too few) meets the measured one are searched by
+ * bisection between MIN_CORES and the machine's. The median only: the p95s, the throughput and
+ * the funnel that `validate` judges are left to be predicted. A record without enough requests of
+ * either keeps what fitCalibration gave, and says so.
+ */
+export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibration; simulations: number } {
+  const cores = r.manifest.machine?.cores;
+  if (!cores) throw new FitError(`${r.dir}/run.json machine.cores: the run did not record its machine`);
+  const reasons: Record<string, string> = { ...c.reasons };
+  let simulations = 0;
+  const withCores = (e: number): Calibration => ({ ...c, service: { ...c.service, effectiveCores: e } });
+  const replay = (cal: Calibration) => {
+    simulations++;
+    return simulateDay(dayOfRecord(r, cal));
+  };
+  const start = c.service.effectiveCores ?? cores;
+  let sim = replay(withCores(start));
+  let fit = overheadOf(r, sim);
+  const measured = new Map(r.manifest.totals.steps.map((s) => [s.step, s]));
+  // login is scrypt and its own CPU; a sign-up also waits for its mail, which a saturated mail
+  // station makes the larger part: it stands in only when logins are too few.
+  const enough = (s: CostedStep) =>
+    (measured.get(s)?.requests ?? 0) >= MIN_FIT_REQUESTS && Boolean(measured.get(s)?.p50Ms);
+  const heavy = (['login', 'create_account'] as const).filter(enough).slice(0, 1);
+  let effective = start;
+  if (heavy.length > 0) {
+    const medians = (res: DayResult) =>
+      heavy.map((s) => latencyQuantiles(res.rec.steps[s].latency, fit.overhead, [0.5])[0] ?? 0);
+    // > 0: the simulated service is slower than the measured one, so it had more cores.
+    const gap = (e: number) => {
+      const m = medians(replay(withCores(e)));
+      return (
+        heavy.reduce(
+          (a, s, i) => a + Math.log(Math.max(m[i] as number, 1e-3) / (measured.get(s)?.p50Ms as number)),
+          0,
+        ) / heavy.length
+      );
+    };
+    let lo = Math.log(MIN_CORES);
+    let hi = Math.log(cores);
+    if (gap(cores) >= 0) effective = cores;
+    else if (gap(MIN_CORES) <= 0) effective = MIN_CORES;
+    else {
+      for (let i = 0; i < BISECTIONS; i++) {
+        const mid = (lo + hi) / 2;
+        if (gap(Math.exp(mid)) > 0) lo = mid;
+        else hi = mid;
+      }
+      effective = Math.round(Math.exp((lo + hi) / 2) * 1000) / 1000;
+    }
+    sim = replay(withCores(effective));
+    const m = medians(sim);
+    fit = overheadOf(r, sim);
+    reasons['service.effectiveCores'] =
+      `Fitted by replaying ${r.dir} in the simulator: the cores at which the simulated median of ${heavy.join(' and ')} (with the request overhead) meets the measured one (${heavy.map((s, i) => `${s} ${Math.round(measured.get(s)?.p50Ms as number)} ms measured, ${Math.round(m[i] as number)} ms simulated`).join('; ')}), by bisection between ${MIN_CORES} and the machine's ${cores}, from ${start}: ${c.reasons?.['service.effectiveCores'] ?? "the machine's cores"}`;
+  } else {
+    reasons['service.effectiveCores'] =
+      `${c.reasons?.['service.effectiveCores'] ?? `the machine's ${cores} cores`} (not refitted on a replay: fewer than ${MIN_FIT_REQUESTS} measured requests of login or create_account)`;
+  }
+  const service: Calibration['service'] = { ...c.service, effectiveCores: effective };
+  if (fit.overhead) {
+    service.requestOverheadMs = fit.overhead;
+    reasons['service.requestOverheadMs'] =
+      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator). validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
+  } else {
+    delete service.requestOverheadMs;
+    reasons['service.requestOverheadMs'] =
+      `Not fitted: ${r.dir} has no step among ${LIGHT_STEPS.join(', ')} with ${MIN_FIT_REQUESTS} requests or more.`;
+  }
+  return {
+    calibration: parseCalibration({ ...c, service, reasons }, `${r.dir} (fitted calibration)`),
+    simulations,
+  };
+}
+
+type StepTotals = RunRecord['manifest']['totals']['steps'][number];
+
+/**
+ * A simulated run's per-step percentiles with the calibration's request overhead added to every
+ * request (latencyQuantiles), as validate compares them; unchanged without an overhead.
+ */
+export function withRequestOverhead(steps: StepTotals[], result: DayResult, c: Calibration): StepTotals[] {
+  const o = c.service.requestOverheadMs;
+  if (!o) return steps;
+  return steps.map((s) => {
+    const h = result.rec.steps[s.step as CostedStep]?.latency;
+    if (!h || h.count === 0) return s;
+    const [p50Ms, p90Ms, p95Ms, p99Ms] = latencyQuantiles(h, o, [0.5, 0.9, 0.95, 0.99]);
+    return { ...s, p50Ms: p50Ms ?? null, p90Ms: p90Ms ?? null, p95Ms: p95Ms ?? null, p99Ms: p99Ms ?? null };
+  });
 }

@@ -64,6 +64,23 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
     expect(ts.series.some((s) => s.name === 'event_loop_lag_ms' && s.labels.process === 'registration')).toBe(
       true,
     );
+    // The mocks' service times from Prometheus: each bucket with its bounds, and the mean.
+    const mails = ts.series.filter(
+      (s) => s.name === 'dependency_service_buckets' && s.labels.dependency === 'email',
+    );
+    expect(
+      sum(
+        mails.flatMap((s) => s.values),
+        1,
+      ),
+    ).toBeGreaterThan(0);
+    for (const s of mails)
+      expect(Number(s.labels.gt)).toBeLessThan(
+        s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le),
+      );
+    expect(ts.series.some((s) => s.name === 'dependency_service_ms' && s.labels.dependency === 'email')).toBe(
+      true,
+    );
     // The runner's series stay the runner's own (exact): they add up to the totals.
     const arrivals = ts.series.find((s) => s.name === 'arrivals')?.values ?? [];
     expect(Math.abs(sum(arrivals, ts.intervalSeconds) - record.manifest.totals.arrivals)).toBeLessThanOrEqual(

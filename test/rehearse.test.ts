@@ -60,6 +60,13 @@ describe('gelombang rehearse end to end', () => {
     expect(Math.max(...registrationCpu.map((v) => v ?? 0))).toBeLessThanOrEqual(
       (record.manifest.machine?.cores ?? 0) + 0.5,
     );
+    // The mocks' service times, by bucket: every sign-up's mail was served once by the email mock.
+    const mails = record.timeseries.series
+      .filter((s) => s.name === 'dependency_service_buckets' && s.labels.dependency === 'email')
+      .reduce((a, s) => a + s.values.reduce<number>((b, v) => b + (v ?? 0), 0), 0);
+    const signUps = record.manifest.totals.steps.find((s) => s.step === 'create_account')?.requests ?? 0;
+    expect(mails * record.timeseries.intervalSeconds).toBeGreaterThan(0);
+    expect(mails * record.timeseries.intervalSeconds).toBeLessThanOrEqual(signUps);
     const sampledArrivals = record.timeseries.series.find((s) => s.name === 'arrivals')?.values ?? [];
     const summed = sampledArrivals.reduce<number>(
       (a, v) => a + (v ?? 0) * record.timeseries.intervalSeconds,

@@ -1,6 +1,16 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
+ * The service time's buckets, seconds: 0.5 ms to 60 s, each 1.25 x the one before (rounded to four
+ * digits). A bucket is a fifth of a typical station's log-spread (sigma 0.8-1), fine enough to fit
+ * a log-normal from the counts alone (simulator/fit.ts), and wide enough that a station's
+ * exposition stays a few dozen lines.
+ */
+export const SERVICE_BUCKETS_S = Array.from({ length: 53 }, (_, k) =>
+  Number((0.0005 * 1.25 ** k).toPrecision(4)),
+);
+
+/**
  * The metrics every mock exposes, labelled by `dependency`, so that one dashboard row and one set of
  * recording rules serve Dukcapil, Dapodik, DTKS, email and upload alike. Saturation is
  * station_in_flight / station_capacity; queueing is station_queue_depth / station_queue_capacity.
@@ -9,6 +19,7 @@ export interface StationMetrics {
   registry: Registry;
   requests: Counter<'dependency' | 'outcome'>;
   duration: Histogram<'dependency' | 'outcome'>;
+  service: Histogram<'dependency'>;
   inFlight: Gauge<'dependency'>;
   capacity: Gauge<'dependency'>;
   queueDepth: Gauge<'dependency'>;
@@ -32,6 +43,13 @@ export function createStationMetrics(registry: Registry = new Registry()): Stati
       help: 'Time from arrival to answer, queueing included',
       labelNames: ['dependency', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30],
+      registers: [registry],
+    }),
+    service: new Histogram({
+      name: 'station_service_seconds',
+      help: 'Time a server was held, from taking the request to its answer, queueing excluded; a service cut at the deadline or by the caller going away is not counted',
+      labelNames: ['dependency'],
+      buckets: SERVICE_BUCKETS_S,
       registers: [registry],
     }),
     inFlight: new Gauge({

@@ -92,6 +92,69 @@ describe('a station enforces its capacity on real requests', () => {
   });
 });
 
+describe('a station measures its service time', () => {
+  /** the cumulative count of station_service_seconds at `le` (or +Inf), and its sum */
+  const read = (text: string, dependency: string) => {
+    const at = (le: string) =>
+      Number(
+        new RegExp(
+          `station_service_seconds_bucket\\{le="${le.replace('+', '\\+')}",dependency="${dependency}"\\} (\\S+)`,
+        ).exec(text)?.[1] ?? Number.NaN,
+      );
+    const sum = Number(
+      new RegExp(`station_service_seconds_sum\\{dependency="${dependency}"\\} (\\S+)`).exec(text)?.[1],
+    );
+    return { at, sum };
+  };
+
+  it('from taking a server to the answer, not the wait for it', async () => {
+    const metrics = createStationMetrics();
+    const s = new StationRuntime(
+      'dukcapil',
+      stationSchema.parse({
+        concurrency: 1,
+        queue: 1,
+        serviceTime: { distribution: 'constant', ms: 0 },
+        timeoutMs: 60_000,
+      }),
+      metrics,
+    );
+    const first = await s.admit();
+    const second = s.admit();
+    // The first holds its server 300 ms; the second waits all that time, then releases at once.
+    await new Promise((r) => setTimeout(r, 300));
+    if (first.admitted) first.ticket.release();
+    const granted = await second;
+    if (granted.admitted) granted.ticket.release();
+    const { at, sum } = read(await metrics.registry.metrics(), 'dukcapil');
+    expect(at('+Inf')).toBe(2);
+    expect(at('0.2068')).toBe(1); // the second: its 300 ms in the queue are not service
+    expect(sum).toBeGreaterThanOrEqual(0.2585);
+  });
+
+  it('leaves out a service cut at the deadline or by the caller going away', async () => {
+    const metrics = createStationMetrics();
+    const s = new StationRuntime(
+      'dtks',
+      stationSchema.parse({
+        concurrency: 2,
+        queue: 0,
+        serviceTime: { distribution: 'constant', ms: 0 },
+        timeoutMs: 50,
+      }),
+      metrics,
+    );
+    const late = await s.admit();
+    const gone = await s.admit();
+    if (gone.admitted) gone.ticket.release(true);
+    await new Promise((r) => setTimeout(r, 100));
+    if (late.admitted) late.ticket.release();
+    const served = await s.admit();
+    if (served.admitted) served.ticket.release();
+    expect(read(await metrics.registry.metrics(), 'dtks').at('+Inf')).toBe(1);
+  });
+});
+
 describe('the station schema and service times', () => {
   it('rejects impossible stations with the path of the problem', () => {
     const r = stationSchema.safeParse({

@@ -21,8 +21,12 @@ export interface Ticket {
   /** ms since epoch after which the dependency gives up on this request */
   deadline: number;
   arrivedAt: number;
-  /** frees the server; idempotent */
-  release: () => void;
+  /**
+   * frees the server; idempotent. The hold is observed as a service time (station_service_seconds)
+   * unless it ran to the deadline or `abandoned` (the caller went away mid-service): those were cut,
+   * and would read as shorter service than the station gives.
+   */
+  release: (abandoned?: boolean) => void;
 }
 
 export type Admission =
@@ -119,13 +123,17 @@ export class StationRuntime {
   private take(arrivedAt: number, deadline: number): Ticket {
     this.busy++;
     this.metrics.inFlight.set({ dependency: this.dependency }, this.busy);
+    const takenAt = performance.now();
     let released = false;
     return {
       arrivedAt,
       deadline,
-      release: () => {
+      release: (abandoned = false) => {
         if (released) return;
         released = true;
+        // Date.now() for the deadline, which is on that clock; a timer may fire up to 1 ms early.
+        if (!abandoned && Date.now() < deadline - 1)
+          this.metrics.service.observe({ dependency: this.dependency }, (performance.now() - takenAt) / 1000);
         this.busy--;
         this.metrics.inFlight.set({ dependency: this.dependency }, this.busy);
         this.drain();
@@ -205,7 +213,8 @@ export function stationMiddleware(station: StationRuntime) {
     );
     res.on('close', () => {
       clearTimeout(deadlineTimer);
-      ticket.release();
+      // Closed before any answer: the caller gave up while served.
+      ticket.release(!answered);
     });
     // A draw far in the tail is cut at the deadline, where the timer above answers 504 anyway.
     await sleep(Math.min(station.serviceMs(), Math.max(0, ticket.deadline - Date.now()) + 1));

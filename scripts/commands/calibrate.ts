@@ -11,24 +11,35 @@ import {
   loadCalibration,
 } from '../../simulator/calibration.ts';
 import { FitError, type FitSummary, fitCalibration } from '../../simulator/fit.ts';
+import { fitOnReplay } from '../../simulator/measured-run.ts';
 import { existingFile, outputFile } from './flags.ts';
 
 /**
  * `gelombang calibrate <run-dir>`: fits a calibration file (simulator/calibration.ts) on a measured
- * run record (simulator/fit.ts says how) and writes it, by default as <run-dir>/calibration.json,
- * for `simulate --calibration`. Exit codes: 0 written, 2 bad input (the message names the file
- * and the field; nothing is written).
+ * run record (simulator/fit.ts and simulator/measured-run.ts fitOnReplay say how) and writes it,
+ * by default as <run-dir>/calibration.json, for `simulate --calibration`. Exit codes: 0 written,
+ * 2 bad input (the message names the file and the field; nothing is written).
  */
 
 const EXIT_BAD_INPUT = 2;
 
-/** A measured record and the calibration fitted on it; a bad file or field is a message naming it. */
-export function fitRun(dir: string, priorFile: string): { record: RunRecord; fit: FitSummary } | string {
+/**
+ * A measured record and the calibration fitted on it: from its series (simulator/fit.ts), then, for
+ * a profile replay, by replaying it in the simulator (simulator/measured-run.ts fitOnReplay: the
+ * request overhead and the effective cores). A bad file or field is a message naming it.
+ */
+export function fitRun(
+  dir: string,
+  priorFile: string,
+): { record: RunRecord; fit: FitSummary & { replays: number } } | string {
   try {
     const record = readRunRecord(dir);
     if (record.manifest.engine.name === 'simulator')
       return `${dir}/run.json engine: a simulated run; calibrate on a measured one`;
-    return { record, fit: fitCalibration(record, loadCalibration(priorFile)) };
+    const fit = fitCalibration(record, loadCalibration(priorFile));
+    if (!record.manifest.replay) return { record, fit: { ...fit, replays: 0 } };
+    const replayed = fitOnReplay(record, fit.calibration);
+    return { record, fit: { ...fit, calibration: replayed.calibration, replays: replayed.simulations } };
   } catch (err) {
     if (
       err instanceof RunRecordError ||
@@ -42,12 +53,26 @@ export function fitRun(dir: string, priorFile: string): { record: RunRecord; fit
   }
 }
 
-function describeFit(c: Calibration, f: FitSummary): string[] {
+function describeFit(c: Calibration, f: FitSummary & { replays: number }): string[] {
   const lines = [`CPU per request, scrypt included (ms), fitted on ${f.cpuIntervals} intervals:`];
   for (const [step, ms] of Object.entries(f.perRequestCpuMs)) lines.push(`  ${step.padEnd(18)} ${ms}`);
   if (c.service.effectiveCores !== undefined)
-    lines.push(`effective cores of the service: ${c.service.effectiveCores}`);
-  for (const [dep, s] of Object.entries(c.stations)) lines.push(`station ${dep}: ${JSON.stringify(s)}`);
+    lines.push(
+      `effective cores of the service: ${c.service.effectiveCores}${f.replays > 0 ? ` (${f.replays} replays of the run)` : ''}`,
+    );
+  const o = c.service.requestOverheadMs;
+  if (o)
+    lines.push(`request overhead (ms): min ${o.min}, p50 ${o.p50}, p90 ${o.p90}, p95 ${o.p95}, p99 ${o.p99}`);
+  for (const [dep, s] of Object.entries(c.stations)) {
+    const st = s.serviceTime;
+    const time =
+      st?.distribution === 'lognormal'
+        ? `service time median ${st.medianMs} ms, p99 ${st.p99Ms} ms`
+        : st
+          ? `service time ${st.ms} ms`
+          : 'service time as configured';
+    lines.push(`station ${dep}: ${time}${s.concurrency ? `, ${s.concurrency} effective servers` : ''}`);
+  }
   return lines;
 }
 
@@ -60,7 +85,7 @@ interface CalibrateFlags {
 export function calibrateCommand(): Command {
   return new Command('calibrate')
     .description(
-      "fit the simulator's calibration (each step's CPU, the service's effective cores, the stations) on a measured run record",
+      "fit the simulator's calibration (each step's CPU, the service's effective cores, the stations' service times, the latency the machine added to each request) on a measured run record",
     )
     .argument('<run-dir>', 'a run directory written by `gelombang rehearse` (results/<run-id>)')
     .option(

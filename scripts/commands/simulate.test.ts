@@ -57,7 +57,7 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   });
 
   it.each([
-    ['another version', { ...calibration, version: 2 }, 'version'],
+    ['another version', { ...calibration, version: 3 }, 'version'],
     ['an unknown station', { ...calibration, stations: { sirekap: {} } }, 'sirekap'],
     [
       'a negative cost',

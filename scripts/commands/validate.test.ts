@@ -70,6 +70,33 @@ describe('validate', () => {
     expect(r.status).toBe(1);
   }, 60_000);
 
+  it('fits the latency the machine added to every request, adds it to the prediction, and says so', () => {
+    const later = join(dir, 'later');
+    asMeasured(join(dir, 'sim'), later, (m) => {
+      const steps = (m.totals as { steps: Array<Record<string, number | null>> }).steps;
+      for (const s of steps)
+        for (const k of ['p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'maxMs'])
+          if (typeof s[k] === 'number') s[k] = (s[k] as number) + 40;
+    });
+    // The fastest verify_email, 40 ms later too (the simulated summary has no min).
+    const summaryFile = join(later, 'summary.json');
+    const summary = JSON.parse(readFileSync(summaryFile, 'utf8'));
+    summary.metrics['http_req_duration{step:verify_email}'].values.min = 40 + 2.5;
+    writeFileSync(summaryFile, JSON.stringify(summary));
+    const r = gelombang(['validate', later]);
+    expect(r.stdout).toMatch(/request overhead added: p50 4\d(\.\d+)? ms, p95 4\d(\.\d+)? ms/);
+    expect(r.stdout).toMatch(/verify_email\s+\d+\s+[\d.]+ -> [\d.]+\s+ok\s+4\d -> 4\d\s+4\d -> 4\d\s+ok/);
+    expect(r.stdout).toContain('WITHIN TOLERANCE');
+    expect(r.status).toBe(0);
+    // Without it, the same run is outside: the light steps' p95 is 10 times the model's.
+    const none = join(dir, 'no-overhead.json');
+    const c = JSON.parse(readFileSync('simulator/calibration.default.json', 'utf8'));
+    writeFileSync(none, JSON.stringify(c));
+    const bare = gelombang(['validate', later, '--calibration', none]);
+    expect(bare.stdout).toMatch(/verify_email.*XX/);
+    expect(bare.status).toBe(1);
+  }, 60_000);
+
   it('exits 2 naming the file and the field for a record it cannot validate', () => {
     const noCapacity = join(dir, 'no-capacity');
     asMeasured(join(dir, 'sim'), noCapacity, (m) => {

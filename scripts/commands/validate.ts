@@ -4,15 +4,16 @@ import { CapacityFileError } from '../../model/capacity.ts';
 import { STAGES } from '../../model/funnel.ts';
 import { ServiceKnobError } from '../../model/service-design.ts';
 import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
-import type { RunRecord } from '../../reports/record.ts';
+import { type RunRecord, RunRecordError, readRunRecord } from '../../reports/record.ts';
 import {
+  type Calibration,
   CalibrationFileError,
   DEFAULT_CALIBRATION_FILE,
   loadCalibration,
 } from '../../simulator/calibration.ts';
 import { simulateDay } from '../../simulator/day.ts';
 import { FitError } from '../../simulator/fit.ts';
-import { dayOfRecord } from '../../simulator/measured-run.ts';
+import { dayOfRecord, withRequestOverhead } from '../../simulator/measured-run.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { fitRun } from './calibrate.ts';
 import { existingFile } from './flags.ts';
@@ -31,7 +32,7 @@ import { existingFile } from './flags.ts';
  * there. A stage is judged when the stage before it was reached by at least MIN_REACHED.
  */
 
-const TOLERANCE = { throughput: 0.15, p95: 0.15, conversionPoints: 5 } as const;
+export const TOLERANCE = { throughput: 0.15, p95: 0.15, conversionPoints: 5 } as const;
 const MIN_REQUESTS = 30;
 const MIN_REACHED = 20;
 
@@ -63,51 +64,83 @@ export function validateCommand(): Command {
       process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
     })
     .action((dir: string, f: ValidateFlags) => {
-      const fail = (message: string) => {
-        console.error(`error: ${message}`);
+      const run = validateRun(resolve(dir), f);
+      if (typeof run === 'string') {
+        console.error(`error: ${run}`);
         process.exitCode = EXIT_BAD_INPUT;
-      };
-      const runDir = resolve(dir);
-      const fitted = fitRun(runDir, f.prior ?? DEFAULT_CALIBRATION_FILE);
-      if (typeof fitted === 'string') return fail(fitted);
-      const measured = fitted.record;
-      let day: ReturnType<typeof dayOfRecord>;
-      try {
-        const calibration = f.calibration ? loadCalibration(f.calibration) : fitted.fit.calibration;
-        day = dayOfRecord(measured, calibration);
-      } catch (err) {
-        if (
-          err instanceof CalibrationFileError ||
-          err instanceof FitError ||
-          err instanceof CapacityFileError ||
-          err instanceof ServiceKnobError
-        )
-          return fail(err.message);
-        throw err;
+        return;
       }
-      const result = simulateDay(day);
-      const { SERVICE_PROFILE = 'custom', ...knobs } = measured.manifest.stack.knobs;
-      const sim = simulatedRecord(
-        {
-          runId: `${measured.manifest.runId}-predicted`,
-          engineVersion: measured.manifest.engine.version,
-          profileFile: measured.manifest.replay?.profile ?? '',
-          serviceProfile: SERVICE_PROFILE,
-          knobs,
-          calibrationSource: day.calibration.source,
-          overrides: {},
-          day,
-        },
-        result,
-      );
-      const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
-      const v = compareRuns(measured, predicted);
-      console.log(
-        `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${day.calibration.service.effectiveCores ?? day.cores} effective, seed ${day.seed})`,
-      );
-      process.stdout.write(renderValidation(v));
-      if (!v.ok) process.exitCode = EXIT_OUTSIDE;
+      console.log(run.header);
+      process.stdout.write(renderValidation(run.validation));
+      if (!run.validation.ok) process.exitCode = EXIT_OUTSIDE;
     });
+}
+
+export interface ValidationRun {
+  /** what was compared, with what: the line printed above the table */
+  header: string;
+  validation: Validation;
+  calibration: Calibration;
+}
+
+/**
+ * Validates a measured run: its calibration fitted on it (calibrate.ts fitRun) unless
+ * `calibration` names a file, the same replay simulated, predicted set against measured. A bad
+ * file or field is a message naming it.
+ */
+export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRun | string {
+  let measured: RunRecord;
+  let day: ReturnType<typeof dayOfRecord>;
+  try {
+    let calibration: Calibration;
+    if (f.calibration) {
+      measured = readRunRecord(runDir);
+      if (measured.manifest.engine.name === 'simulator')
+        return `${runDir}/run.json engine: a simulated run; validate needs a measured one`;
+      calibration = loadCalibration(f.calibration);
+    } else {
+      const fitted = fitRun(runDir, f.prior ?? DEFAULT_CALIBRATION_FILE);
+      if (typeof fitted === 'string') return fitted;
+      measured = fitted.record;
+      calibration = fitted.fit.calibration;
+    }
+    day = dayOfRecord(measured, calibration);
+  } catch (err) {
+    if (
+      err instanceof RunRecordError ||
+      err instanceof CalibrationFileError ||
+      err instanceof FitError ||
+      err instanceof CapacityFileError ||
+      err instanceof ServiceKnobError
+    )
+      return err.message;
+    throw err;
+  }
+  const result = simulateDay(day);
+  const { SERVICE_PROFILE = 'custom', ...knobs } = measured.manifest.stack.knobs;
+  const sim = simulatedRecord(
+    {
+      runId: `${measured.manifest.runId}-predicted`,
+      engineVersion: measured.manifest.engine.version,
+      profileFile: measured.manifest.replay?.profile ?? '',
+      serviceProfile: SERVICE_PROFILE,
+      knobs,
+      calibrationSource: day.calibration.source,
+      overrides: {},
+      day,
+    },
+    result,
+  );
+  // The latency the rehearsal machine added to every request (fitted on the run), added here:
+  // the simulated journeys themselves are not slowed by it.
+  sim.manifest.totals.steps = withRequestOverhead(sim.manifest.totals.steps, result, day.calibration);
+  const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
+  const o = day.calibration.service.requestOverheadMs;
+  return {
+    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${day.calibration.service.effectiveCores ?? day.cores} effective, seed ${day.seed}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
+    validation: compareRuns(measured, predicted),
+    calibration: day.calibration,
+  };
 }
 
 /**
@@ -145,7 +178,7 @@ interface Compared {
   ok: boolean | null;
 }
 
-interface Validation {
+export interface Validation {
   steps: Array<{
     step: string;
     requests: number;
@@ -234,7 +267,7 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}
 const mark = (ok: boolean | null) => (ok === null ? '  ' : ok ? 'ok' : 'XX');
 
 /** The comparison as a plain table: measured, predicted, and whether it is within tolerance. */
-function renderValidation(v: Validation): string {
+export function renderValidation(v: Validation): string {
   const lines = [
     'per step (measured -> predicted; ok/XX: within tolerance or not; blank: not judged)',
     `  ${'step'.padEnd(18)} ${'requests'.padStart(8)}   ${'throughput /s'.padEnd(22)} ${'p50 ms'.padEnd(18)} ${'p95 ms'.padEnd(22)} error share`,

@@ -1,5 +1,6 @@
 import type { RunManifest, Series, SeriesName, Summary } from '../../reports/record.ts';
 import type { PrometheusApi } from './prometheus.ts';
+import { perBucket } from './service-scraper.ts';
 
 /**
  * The run record's series and totals read back from Prometheus: the services' series (mocks'
@@ -92,12 +93,60 @@ async function atEnds(
 
 const window = (g: Grid) => `${Math.max(1, Math.round(g.intervalSeconds * 1000))}ms`;
 
+/**
+ * The mocks' service times (station_service_seconds) per interval: each bucket's own count per
+ * second (the cumulative buckets' increases differenced in order of le), leaving out the buckets
+ * that saw nothing in the run, and the mean (the sum's increase over the count's).
+ */
+async function serviceTimes(api: PrometheusApi, g: Grid): Promise<Series[]> {
+  const [buckets, sums, counts] = await Promise.all([
+    edges(api, 'sum by (dependency, le) (station_service_seconds_bucket)', g, pick('dependency', 'le')),
+    edges(api, 'sum by (dependency) (station_service_seconds_sum)', g, pick('dependency')),
+    edges(api, 'sum by (dependency) (station_service_seconds_count)', g, pick('dependency')),
+  ]);
+  const out: Series[] = [];
+  const dependencies = [...new Set(buckets.map((b) => b.labels.dependency ?? ''))];
+  for (const dependency of dependencies) {
+    const mine = buckets
+      .filter((b) => b.labels.dependency === dependency)
+      .map((b) => ({ le: b.labels.le ?? '+Inf', inc: increases(b.values) }));
+    const perLe = new Map<string, { gt: string; le: string; values: Array<number | null> }>();
+    for (let i = 0; i < g.n; i++) {
+      if (mine.some((b) => b.inc[i] === null)) continue;
+      for (const b of perBucket(new Map(mine.map((m) => [m.le, m.inc[i] as number])))) {
+        if (b.count <= 0) continue;
+        let s = perLe.get(b.le);
+        if (!s) {
+          s = { gt: b.gt, le: b.le, values: new Array<number | null>(g.n).fill(null) };
+          perLe.set(b.le, s);
+        }
+        s.values[i] = round3(b.count / g.intervalSeconds);
+      }
+    }
+    for (const { gt, le, values } of perLe.values())
+      out.push({ name: 'dependency_service_buckets', labels: { dependency, gt, le }, values });
+    const sum = increases(sums.find((x) => x.labels.dependency === dependency)?.values ?? []);
+    const count = increases(counts.find((x) => x.labels.dependency === dependency)?.values ?? []);
+    out.push({
+      name: 'dependency_service_ms',
+      labels: { dependency },
+      values: Array.from({ length: g.n }, (_, i) => {
+        const c = count[i];
+        const t = sum[i];
+        return c && t !== null && t !== undefined ? round3((t / c) * 1000) : null;
+      }),
+    });
+  }
+  return out;
+}
+
 /** The services' series: the mocks' stations, and each service process's CPU and event loop. */
 export async function servicesSeries(api: PrometheusApi, g: Grid): Promise<Series[]> {
   const w = window(g);
   const byDependency = pick('dependency');
   const byJob = (m: Labels) => ({ process: m.job ?? '' });
   const parts = await Promise.all([
+    serviceTimes(api, g),
     atEnds(
       api,
       'dependency_utilisation',

@@ -25,13 +25,13 @@ export class RunnerSampler {
   private prevCounters = new Map<string, number>();
   private prevRates = new Map<string, { passes: number; total: number }>();
   private prevTrends = new Map<string, TrendSnapshot>();
-  private prevCpu: NodeJS.CpuUsage | undefined;
+  private prevCpu: { usage: NodeJS.CpuUsage; at: number } | undefined;
 
   constructor(private readonly book: SeriesBook) {}
 
   /** The test started: CPU used before this (bundling, starting the workers) is not the run's. */
   start(): void {
-    this.prevCpu = process.cpuUsage();
+    this.prevCpu = { usage: process.cpuUsage(), at: performance.now() };
   }
 
   /**
@@ -39,11 +39,14 @@ export class RunnerSampler {
    * generator is starved of CPU measures the generator, not the system.
    */
   private sampleCpu(seconds: number): void {
-    const now = process.cpuUsage();
+    const now = { usage: process.cpuUsage(), at: performance.now() };
     const before = this.prevCpu ?? now;
     this.prevCpu = now;
-    const micros = now.user - before.user + now.system - before.system;
-    this.book.set('process_cpu_cores', { process: 'runner' }, micros / 1e6 / seconds);
+    const micros = now.usage.user - before.usage.user + now.usage.system - before.usage.system;
+    // Over the time since the last sample, not the interval's nominal length: a tick comes when
+    // the runner's output is called, up to a few hundred ms off the grid on a busy machine.
+    const span = (now.at - before.at) / 1000;
+    this.book.set('process_cpu_cores', { process: 'runner' }, micros / 1e6 / (span > 0 ? span : seconds));
   }
 
   /** One interval ending now; `seconds` is its length. */

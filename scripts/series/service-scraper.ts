@@ -2,12 +2,15 @@ import type { SeriesBook } from './series-book.ts';
 
 /**
  * Reads the services' /metrics (Prometheus text) at each tick, for a run record made without a
- * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second;
+ * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second,
+ * and the service times ended in the interval (station_service_seconds, by bucket, and their mean);
  * per process, the CPU it used and its event-loop delay.
  * A scrape that fails or is late leaves nulls for that tick; it never stops the rehearsal.
  */
 
 type Sample = { name: string; labels: Record<string, string>; value: number };
+/** a histogram's cumulative counts by le (seconds, as exposed), its sum and its count */
+type Histogram = { buckets: Map<string, number>; sum: number; count: number };
 
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
@@ -35,7 +38,35 @@ const WANTED = new Set([
   'station_rejections_total',
   'process_cpu_seconds_total',
   'nodejs_eventloop_lag_p99_seconds',
+  'station_service_seconds_bucket',
+  'station_service_seconds_sum',
+  'station_service_seconds_count',
 ]);
+
+/** A histogram's `le` (seconds) as the record's label, in ms; '+Inf' stays. */
+export function leMs(le: string): string {
+  const s = Number(le);
+  return Number.isFinite(s) ? String(Number((s * 1000).toPrecision(6))) : '+Inf';
+}
+
+/**
+ * A cumulative histogram's increase over an interval, by `le` (seconds, as exposed), turned into
+ * each bucket's own count, with the bucket's bounds as the record's labels (ms): cumulative counts
+ * differenced from the bucket below, in order of `le`.
+ */
+export function perBucket(cumulative: Map<string, number>): Array<{ gt: string; le: string; count: number }> {
+  const bound = (le: string) => (le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le));
+  const sorted = [...cumulative].sort(([a], [b]) => bound(a) - bound(b));
+  let below = 0;
+  let gt = '0';
+  return sorted.map(([le, c]) => {
+    const count = Math.max(0, c - below);
+    below = Math.max(below, c);
+    const bucket = { gt, le: leMs(le), count };
+    gt = bucket.le;
+    return bucket;
+  });
+}
 
 /** A service whose /metrics is read: the process name goes into the process_* series' labels. */
 export interface ScrapeTarget {
@@ -49,10 +80,18 @@ export class ServiceScraper {
   /** the highest utilisation and queue fill seen by the scrapes since the last sample */
   private peakBusy = new Map<string, number>();
   private peakQueue = new Map<string, number>();
-  /** per process: CPU seconds at the last scrape and at the last sample; the highest loop lag since */
-  private cpuNow = new Map<string, number>();
-  private cpuBefore = new Map<string, number>();
+  /**
+   * per process: CPU seconds, and when they were read (ms, performance.now()), at the last scrape
+   * and at the last sample; the highest loop lag since
+   */
+  private cpuNow = new Map<string, { cpu: number; at: number }>();
+  private cpuBefore = new Map<string, { cpu: number; at: number }>();
   private peakLag = new Map<string, number>();
+  /** per dependency: the service-time histogram's cumulative counts by le, its sum and count, now and at the last sample */
+  private serviceNow = new Map<string, Histogram>();
+  private serviceBefore = new Map<string, Histogram>();
+  /** targets scraped at least once */
+  private scraped = new Set<string>();
   private pending: Promise<void> | undefined;
 
   constructor(
@@ -73,6 +112,7 @@ export class ServiceScraper {
           const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
           const samples = parseExposition(await res.text(), WANTED);
           this.absorbProcess(process, samples);
+          this.absorbServiceTimes(process, samples);
           return samples;
         } catch {
           return []; // one service not answering must not blank the others
@@ -93,8 +133,9 @@ export class ServiceScraper {
   private absorbProcess(process: string, samples: Sample[]): void {
     const cpu = samples.find((x) => x.name === 'process_cpu_seconds_total');
     if (cpu) {
-      this.cpuNow.set(process, cpu.value);
-      if (!this.cpuBefore.has(process)) this.cpuBefore.set(process, cpu.value);
+      const reading = { cpu: cpu.value, at: performance.now() };
+      this.cpuNow.set(process, reading);
+      if (!this.cpuBefore.has(process)) this.cpuBefore.set(process, reading);
     }
     const lag = samples.find((x) => x.name === 'nodejs_eventloop_lag_p99_seconds');
     if (lag && Number.isFinite(lag.value))
@@ -128,6 +169,39 @@ export class ServiceScraper {
     }
   }
 
+  /**
+   * The service-time histograms of one target. A mock shows a dependency's histogram from its
+   * first service on: one that appears after the target's first scrape counts from zero, one
+   * already there at the first scrape from that scrape (what a reused stack served before is not
+   * the run's).
+   */
+  private absorbServiceTimes(process: string, samples: Sample[]): void {
+    const first = !this.scraped.has(process);
+    this.scraped.add(process);
+    const service = new Map<string, Histogram>();
+    const of = (dependency: string) => {
+      let h = service.get(dependency);
+      if (!h) {
+        h = { buckets: new Map(), sum: 0, count: 0 };
+        service.set(dependency, h);
+      }
+      return h;
+    };
+    for (const s of samples) {
+      const dependency = s.labels.dependency;
+      if (!dependency || !Number.isFinite(s.value)) continue;
+      if (s.name === 'station_service_seconds_bucket' && s.labels.le !== undefined)
+        of(dependency).buckets.set(s.labels.le, s.value);
+      else if (s.name === 'station_service_seconds_sum') of(dependency).sum = s.value;
+      else if (s.name === 'station_service_seconds_count') of(dependency).count = s.value;
+    }
+    for (const [dependency, h] of service) {
+      this.serviceNow.set(dependency, h);
+      if (!this.serviceBefore.has(dependency))
+        this.serviceBefore.set(dependency, first ? h : { buckets: new Map(), sum: 0, count: 0 });
+    }
+  }
+
   /** Writes the interval's peaks and refusal rates into the current tick, and starts over. */
   sample(seconds: number): void {
     for (const [dependency, v] of this.peakBusy) this.book.set('dependency_utilisation', { dependency }, v);
@@ -135,12 +209,31 @@ export class ServiceScraper {
     this.peakBusy.clear();
     this.peakQueue.clear();
     for (const [process, now] of this.cpuNow) {
-      // The first interval of a service counts from its first scrape, not from its start-up.
-      this.book.set('process_cpu_cores', { process }, (now - (this.cpuBefore.get(process) ?? now)) / seconds);
+      // The first interval of a service counts from its first scrape, not from its start-up. Over
+      // the time between the two readings, not the interval's nominal length: scrapes come when
+      // they are answered, and a tick 0.8 s after the last one read a saturated CPU as 80 % busy,
+      // which broke every sustained saturation on a busy machine. No new reading: null.
+      const before = this.cpuBefore.get(process) ?? now;
+      const span = (now.at - before.at) / 1000;
+      this.book.set('process_cpu_cores', { process }, span > 0 ? (now.cpu - before.cpu) / span : null);
       this.cpuBefore.set(process, now);
     }
     for (const [process, v] of this.peakLag) this.book.set('event_loop_lag_ms', { process }, v);
     this.peakLag.clear();
+    for (const [dependency, now] of this.serviceNow) {
+      const before = this.serviceBefore.get(dependency) ?? now;
+      this.serviceBefore.set(dependency, now);
+      const count = now.count - before.count;
+      this.book.set(
+        'dependency_service_ms',
+        { dependency },
+        count > 0 ? ((now.sum - before.sum) / count) * 1000 : null,
+      );
+      const increase = new Map([...now.buckets].map(([le, c]) => [le, c - (before.buckets.get(le) ?? 0)]));
+      for (const b of perBucket(increase))
+        if (b.count > 0)
+          this.book.set('dependency_service_buckets', { dependency, gt: b.gt, le: b.le }, b.count / seconds);
+    }
     for (const [key, total] of this.rejections) {
       const [dependency = '', reason = ''] = key.split('\u0000');
       const before = this.prevRejections.get(key) ?? 0;

@@ -1,0 +1,164 @@
+import { mkdtempSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SERVICE_PROFILES } from '../model/service-design.ts';
+import { readRunRecord, seriesValues } from '../reports/record.ts';
+import { TOLERANCE, type Validation, validateRun } from '../scripts/commands/validate.ts';
+import { runRehearsal } from '../scripts/rehearsal.ts';
+import type { Bench, BenchRow } from './types.ts';
+
+/**
+ * The simulator's accuracy against real rehearsals (issue 14): the default stack at three
+ * operating points (well below saturation, at the knee, past it), each rehearsed on loopback and
+ * then validated (`gelombang validate`: calibrated on the run, the same replay simulated). Rows:
+ * per point, how many judged cells are within tolerance (15 % on each step's throughput and p95,
+ * 5 points on each stage's conversion, the same first resource to saturate), the reference being
+ * all of them. The whole comparison of each point goes to stderr as a markdown table, for
+ * bench/README.md.
+ *
+ * The points are the 2020 profile's minutes 60-120 (its flat part, about 1,150 arrivals a minute)
+ * compressed 60 times (one minute of load), think times compressed 20,000 times so registrants
+ * reach every step within it, at three scales: about 3, 14 and 28 arrivals a second. Sign-up and
+ * login each hash a password (scrypt N=2^14, ~60 ms of CPU): measured, the service needs about
+ * 0.1 core-second per registrant, so the first takes a sixth of the ~1.7 cores the load generator
+ * and the mocks leave it, the second about three quarters, the third more than the machine has.
+ * Where the knee is depends on the cores the service gets, so on what else runs on the machine:
+ * each row's note says the load average and the CPU the service used against the cores it was
+ * fitted to have had.
+ */
+
+interface Point {
+  name: string;
+  scale: number;
+}
+
+const WINDOW: [number, number] = [60, 120];
+const COMPRESS = 60;
+const THINK_COMPRESS = '20000';
+const POINTS: Point[] = [
+  { name: 'below', scale: Number(process.env.BENCH_VALIDATE_BELOW ?? 0.0026) },
+  { name: 'knee', scale: Number(process.env.BENCH_VALIDATE_KNEE ?? 0.012) },
+  { name: 'past', scale: Number(process.env.BENCH_VALIDATE_PAST ?? 0.024) },
+];
+
+const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+const num = (x: number | null, d = 0) => (x === null ? 'n/a' : x.toFixed(d));
+const mark = (ok: boolean | null) => (ok === null ? '' : ok ? 'ok' : '**out**');
+
+/** One point's comparison as markdown: steps, stages, first resource. */
+function markdown(title: string, v: Validation): string {
+  const lines = [
+    `**${title}**`,
+    '',
+    '| step | requests | throughput /s measured | predicted | | p95 ms measured | predicted | |',
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
+    ...v.steps.map(
+      (s) =>
+        `| ${s.step} | ${s.requests} | ${num(s.throughput.measured, 2)} | ${num(s.throughput.predicted, 2)} | ${mark(s.throughput.ok)} | ${num(s.p95Ms.measured)} | ${num(s.p95Ms.predicted)} | ${mark(s.p95Ms.ok)} |`,
+    ),
+    '',
+    '| stage | reached measured | predicted | conversion measured | predicted | |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+    ...v.stages.map(
+      (s) =>
+        `| ${s.stage} | ${num(s.reached.measured)} | ${num(s.reached.predicted)} | ${pct(s.conversion.measured)} | ${pct(s.conversion.predicted)} | ${mark(s.conversion.ok)} |`,
+    ),
+    '',
+    `First to saturate: measured ${v.firstSaturated.measured ? `${v.firstSaturated.measured.name} at t=${Math.round(v.firstSaturated.measured.tSeconds)} s` : 'nothing'}, predicted ${v.firstSaturated.predicted ? `${v.firstSaturated.predicted.name} at t=${Math.round(v.firstSaturated.predicted.tSeconds)} s` : 'nothing'} (${v.firstSaturated.ok ? 'same' : '**not the same**'}).`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function rows(point: Point, v: Validation, note: string): BenchRow[] {
+  const count = (cells: Array<boolean | null>) => {
+    const judged = cells.filter((c) => c !== null);
+    return { ok: judged.filter((c) => c).length, judged: judged.length };
+  };
+  const outOf = (what: string, unit: string, c: { ok: number; judged: number }, out: string[]): BenchRow => ({
+    bench: 'validate',
+    metric: `${point.name} (scale ${point.scale}): ${what}`,
+    value: c.ok,
+    unit,
+    reference: c.judged,
+    ratio: c.judged > 0 ? c.ok / c.judged : undefined,
+    note: `${out.length ? `outside: ${out.join(', ')}; ` : ''}${note}`,
+  });
+  const stepsOut = (k: 'throughput' | 'p95Ms') => v.steps.filter((s) => s[k].ok === false).map((s) => s.step);
+  return [
+    outOf(
+      `steps within ${TOLERANCE.throughput * 100} % on throughput`,
+      'steps',
+      count(v.steps.map((s) => s.throughput.ok)),
+      stepsOut('throughput'),
+    ),
+    outOf(
+      `steps within ${TOLERANCE.p95 * 100} % on p95`,
+      'steps',
+      count(v.steps.map((s) => s.p95Ms.ok)),
+      stepsOut('p95Ms'),
+    ),
+    outOf(
+      `stages within ${TOLERANCE.conversionPoints} points on conversion`,
+      'stages',
+      count(v.stages.map((s) => s.conversion.ok)),
+      v.stages.filter((s) => s.conversion.ok === false).map((s) => s.stage),
+    ),
+    outOf('same first resource to saturate', 'runs', count([v.firstSaturated.ok]), []),
+  ];
+}
+
+/** The registration process's mean CPU (cores) over the intervals in which requests were answered. */
+function serviceCpu(runDir: string): number {
+  const ts = readRunRecord(runDir).timeseries;
+  const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' }) ?? [];
+  const busy = ts.t
+    .map((_, i) => i)
+    .filter((i) => ts.series.some((s) => s.name === 'step_requests' && (s.values[i] ?? 0) > 0));
+  return busy.length ? busy.reduce((a, i) => a + (cpu[i] ?? 0), 0) / busy.length : 0;
+}
+
+const bench: Bench = {
+  name: 'validate',
+  async run() {
+    const results = mkdtempSync(join(tmpdir(), 'gelombang-bench-validate-'));
+    const out: BenchRow[] = [];
+    for (const point of POINTS) {
+      const before = loadavg()[0] as number;
+      const started = Date.now();
+      const r = await runRehearsal({
+        scenario: 'registration-day',
+        scenarioFile: resolve('scenarios/registration-day.ts'),
+        scale: point.scale,
+        compress: COMPRESS,
+        window: WINDOW,
+        knobs: { ...SERVICE_PROFILES['2020'] },
+        serviceProfile: '2020',
+        resultsDir: results,
+        runId: point.name,
+        env: { THINK_COMPRESS },
+        intervalSeconds: 1,
+        quiet: true,
+        fullScale: false,
+        log: () => {},
+      });
+      const wallS = (Date.now() - started) / 1000;
+      const after = loadavg()[0] as number;
+      if (r.error) throw new Error(`${point.name}: the rehearsal failed: ${r.error}`);
+      const v = validateRun(r.runDir);
+      if (typeof v === 'string') throw new Error(`${point.name}: ${v}`);
+      const used = serviceCpu(r.runDir);
+      const command = `npx gelombang rehearse --scale ${point.scale} --window ${WINDOW.join('-')} --compress ${COMPRESS} -e THINK_COMPRESS=${THINK_COMPRESS} --no-full-scale`;
+      console.error(`\n${v.header}\n\n${markdown(`${point.name}: \`${command}\``, v.validation)}`);
+      out.push(
+        ...rows(
+          point,
+          v.validation,
+          `${wallS.toFixed(0)} s wall; load average ${before.toFixed(1)} -> ${after.toFixed(1)} on ${cpus().length} cores; the service used ${used.toFixed(2)} cores while requests came, of ${v.calibration.service.effectiveCores ?? '?'} effective (fitted)`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export default bench;

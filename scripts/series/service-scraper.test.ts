@@ -1,0 +1,83 @@
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createStationMetrics } from '../../mock-services/station/metrics.ts';
+import { serve } from '../../test/support/listen.ts';
+import { SeriesBook } from './series-book.ts';
+import { perBucket, ServiceScraper } from './service-scraper.ts';
+
+/**
+ * The mocks' service times as the run record keeps them, read from a real /metrics on loopback:
+ * each interval's services by bucket (with the bucket's bounds, in ms) and their mean.
+ */
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()?.();
+});
+
+async function mock() {
+  const metrics = createStationMetrics();
+  const app = express();
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain').send(await metrics.registry.metrics());
+  });
+  const s = await serve(app);
+  closers.push(s.close);
+  return { metrics, url: `${s.url}/metrics` };
+}
+
+describe('the scraper records the mocks’ service times', () => {
+  it('per interval, by bucket and as a mean, counting a histogram that appears later from zero', async () => {
+    const { metrics, url } = await mock();
+    const book = new SeriesBook();
+    const scraper = new ServiceScraper(book, [{ process: 'ministry', url }]);
+    const tick = async (seconds: number) => {
+      scraper.scrape();
+      await scraper.settle();
+      book.tick(seconds);
+      scraper.sample(1);
+    };
+    await tick(1); // nothing served yet: the mock shows no histogram
+    for (const s of [0.07, 0.075, 0.2]) metrics.service.observe({ dependency: 'dukcapil' }, s);
+    await tick(2);
+    metrics.service.observe({ dependency: 'dukcapil' }, 0.9);
+    metrics.service.observe({ dependency: 'dtks' }, 0.001);
+    await tick(3);
+    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
+    const buckets = ts.series.filter(
+      (s) => s.name === 'dependency_service_buckets' && s.labels.dependency === 'dukcapil',
+    );
+    const at = (le: string) => buckets.find((s) => s.labels.le === le);
+    // 70 and 75 ms fall in (67.76, 84.7], 200 ms in (165.4, 206.8], 900 ms in (788.9, 986.1].
+    expect(at('84.7')?.labels.gt).toBe('67.76');
+    expect(at('84.7')?.values).toEqual([null, 2, null]);
+    expect(at('206.8')?.values).toEqual([null, 1, null]);
+    expect(at('986.1')?.values).toEqual([null, null, 1]);
+    expect(buckets).toHaveLength(3);
+    const mean = ts.series.find(
+      (s) => s.name === 'dependency_service_ms' && s.labels.dependency === 'dukcapil',
+    );
+    expect(mean?.values[0]).toBeNull();
+    expect(mean?.values[1]).toBeCloseTo((70 + 75 + 200) / 3, 2);
+    expect(mean?.values[2]).toBeCloseTo(900, 2);
+    const dtks = ts.series.filter(
+      (s) => s.name === 'dependency_service_buckets' && s.labels.dependency === 'dtks',
+    );
+    expect(dtks.map((s) => [s.labels.gt, s.labels.le, s.values[2]])).toEqual([['0.9766', '1.221', 1]]);
+  });
+
+  it('turns cumulative counts into each bucket’s own, in order of le, +Inf last', () => {
+    const b = perBucket(
+      new Map([
+        ['+Inf', 7],
+        ['0.1', 3],
+        ['0.05', 1],
+      ]),
+    );
+    expect(b).toEqual([
+      { gt: '0', le: '50', count: 1 },
+      { gt: '50', le: '100', count: 2 },
+      { gt: '100', le: '+Inf', count: 4 },
+    ]);
+  });
+});

@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL, expectedJourneySeconds, RETRY_POLICY } from '../model/behaviour.ts';
+import { parseCapacity } from '../model/capacity.ts';
+import { GRACEFUL_STOP_S } from '../model/journey.ts';
+import { constantProfile } from '../model/profile.ts';
+import { replay } from '../model/replay.ts';
+import { parseServiceKnobs, SERVICE_PROFILES } from '../model/service-design.ts';
+import type { RunRecord } from '../reports/record.ts';
+import { type Calibration, loadCalibration } from './calibration.ts';
+import { type DayOptions, simulateDay } from './day.ts';
+import { dayOfRecord, fitOnReplay, LIGHT_STEPS, latencyQuantiles, overheadQuantile } from './measured-run.ts';
+import { simulatedRecord } from './record.ts';
+
+/**
+ * The replay fit on a run whose truth is known: a simulated run on 2 cores of which the service
+ * effectively had TRUE_CORES, every request TRUE_OVERHEAD_MS slower than the simulator makes it
+ * (what a loaded machine adds), relabelled as measured. The fit must give both back.
+ */
+
+const TRUE_CORES = 0.8;
+const TRUE_OVERHEAD_MS = 25;
+
+const { $comment: _, ...defaults } = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
+const prior = loadCalibration();
+const withCores = (c: Calibration, cores: number): Calibration => ({
+  ...c,
+  service: { ...c.service, effectiveCores: cores },
+});
+
+/** A measured-looking record of three minutes at 4 arrivals a second, with the truth above. */
+function measuredRun(): RunRecord {
+  const first: DayOptions = {
+    profile: constantProfile({ perMinute: 240, minutes: 3 }),
+    scale: 1,
+    compress: 1,
+    thinkCompress: 2000,
+    capacity: parseCapacity(structuredClone(defaults), 'capacity.default.json'),
+    knobs: parseServiceKnobs({ ...SERVICE_PROFILES['2020'] }, 'test'),
+    cores: 2,
+    calibration: prior,
+    cpuStretch: 1,
+    seed: 2020,
+    model: DEFAULT_MODEL,
+    retry: RETRY_POLICY,
+    minorShare: 0.02,
+    ineligibleShare: 0.1,
+    mailWaitS: 60,
+    gracefulStopS: 30,
+    maxVUs: Number.POSITIVE_INFINITY,
+    photoBytes: 289_040,
+    intervalSeconds: 5,
+  };
+  const inputs = {
+    runId: 'truth',
+    engineVersion: '0',
+    profileFile: 'constant',
+    serviceProfile: '2020',
+    knobs: { ...SERVICE_PROFILES['2020'] },
+    calibrationSource: 'default',
+    overrides: {},
+  };
+  const skeleton = simulatedRecord({ ...inputs, day: first }, simulateDay(first));
+  const r: RunRecord = {
+    dir: '(truth)',
+    ...skeleton,
+    summary: skeleton.summary as never,
+    manifest: {
+      ...skeleton.manifest,
+      engine: { name: 'gelombang', version: '0' },
+      scenario: {
+        ...skeleton.manifest.scenario,
+        file: 'scenarios/registration-day.ts',
+        env: { THINK_COMPRESS: '2000' },
+      },
+      machine: { cores: 2, cpu: 'test', node: 'test' },
+    },
+  };
+  delete r.manifest.simulation;
+  // The truth: the same replay as validate will see it, on TRUE_CORES, every request TRUE_OVERHEAD_MS later.
+  const truth = simulateDay(dayOfRecord(r, withCores(prior, TRUE_CORES)));
+  const later = (x: number | null) => (x === null ? null : x + TRUE_OVERHEAD_MS);
+  r.manifest.totals.steps = r.manifest.totals.steps.map((s) => {
+    const h = truth.rec.steps[s.step as keyof typeof truth.rec.steps].latency;
+    return {
+      ...s,
+      requests: h.count,
+      p50Ms: later(h.quantile(0.5)),
+      p90Ms: later(h.quantile(0.9)),
+      p95Ms: later(h.quantile(0.95)),
+      p99Ms: later(h.quantile(0.99)),
+    };
+  });
+  for (const step of LIGHT_STEPS) {
+    const h = truth.rec.steps[step].latency;
+    r.summary.metrics[`http_req_duration{step:${step}}`] = {
+      type: 'trend',
+      contains: 'time',
+      values: { min: later(h.quantile(1 / h.count)) },
+    };
+  }
+  return r;
+}
+
+describe('validate fits what a replay of the run shows', () => {
+  it('gives back the cores the service effectively had and the latency added to every request', () => {
+    const r = measuredRun();
+    const { calibration: c, simulations } = fitOnReplay(r, withCores(prior, 2));
+    expect(simulations).toBeGreaterThan(2);
+    // Within 5 %: the bisection is within 1 %, the medians within the histograms' 1 % buckets.
+    expect(Math.abs((c.service.effectiveCores as number) - TRUE_CORES) / TRUE_CORES).toBeLessThan(0.05);
+    const o = c.service.requestOverheadMs;
+    expect(o).toBeDefined();
+    for (const k of ['min', 'p50', 'p90', 'p95', 'p99'] as const)
+      expect(Math.abs((o?.[k] ?? 0) - TRUE_OVERHEAD_MS), k).toBeLessThan(2);
+    expect(c.reasons?.['service.effectiveCores']).toContain('replaying');
+    expect(c.reasons?.['service.requestOverheadMs']).toContain(LIGHT_STEPS[0]);
+    expect(c.version).toBe(2);
+  }, 120_000);
+
+  it('adds the overhead to a step’s latencies as an independent draw, the same every time', () => {
+    const o = { min: 1, p50: 5, p90: 40, p95: 100, p99: 300 };
+    expect(overheadQuantile(o, 0)).toBe(1);
+    expect(overheadQuantile(o, 0.25)).toBe(3);
+    expect(overheadQuantile(o, 0.95)).toBe(100);
+    const day = simulateDay({ ...dayOfRecordless(), seed: 3 });
+    const h = day.rec.steps.verify_email.latency;
+    const [p50, p95] = latencyQuantiles(h, o, [0.5, 0.95]);
+    const alone = h.quantile(0.5) as number;
+    // The sum's median lies between the two medians added and each alone; its p95 above the overhead's.
+    expect(p50).toBeGreaterThan(Math.max(alone, o.p50));
+    expect(p50).toBeLessThanOrEqual(alone + o.p50 + (h.quantile(0.9) as number));
+    expect(p95).toBeGreaterThanOrEqual(o.p95);
+    expect(latencyQuantiles(h, o, [0.5, 0.95])).toEqual([p50, p95]);
+    expect(latencyQuantiles(h, undefined, [0.5])).toEqual([alone]);
+  }, 60_000);
+});
+
+describe('a measured run as a simulation of it', () => {
+  it("gives the simulation the VUs registration-day gave itself when the record's options do not say", () => {
+    const r = measuredRun();
+    r.manifest.scenario = { ...r.manifest.scenario, name: 'registration-day', options: {} };
+    const m = r.manifest;
+    const replayed = m.replay as NonNullable<typeof m.replay>;
+    const day = dayOfRecord(r, prior);
+    const windowSeconds = ((replayed.windowMinutes[1] - replayed.windowMinutes[0]) * 60) / replayed.compress;
+    const expected = replay(day.profile, {
+      scale: replayed.scale,
+      compress: replayed.compress,
+      window: { fromMinute: replayed.windowMinutes[0], toMinute: replayed.windowMinutes[1] },
+      journeySeconds: Math.min(expectedJourneySeconds(DEFAULT_MODEL, 2000), windowSeconds + GRACEFUL_STOP_S),
+    }).scenario.maxVUs;
+    expect(day.maxVUs).toBe(expected);
+    expect(Number.isFinite(day.maxVUs)).toBe(true);
+    r.manifest.scenario.env.JOURNEY_SECONDS = '1';
+    expect(dayOfRecord(r, prior).maxVUs).toBeLessThan(expected);
+    r.manifest.scenario.name = 'soak';
+    expect(dayOfRecord(r, prior).maxVUs).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+/** A small run of its own, for the overhead's arithmetic. */
+function dayOfRecordless(): DayOptions {
+  return {
+    profile: constantProfile({ perMinute: 120, minutes: 2 }),
+    scale: 1,
+    compress: 1,
+    thinkCompress: 2000,
+    capacity: parseCapacity(structuredClone(defaults), 'capacity.default.json'),
+    knobs: parseServiceKnobs({ SCRYPT_N: '1024' }, 'test'),
+    cores: 2,
+    calibration: prior,
+    cpuStretch: 1,
+    seed: 1,
+    model: DEFAULT_MODEL,
+    retry: RETRY_POLICY,
+    minorShare: 0.02,
+    ineligibleShare: 0.1,
+    mailWaitS: 60,
+    gracefulStopS: 30,
+    maxVUs: Number.POSITIVE_INFINITY,
+    photoBytes: 289_040,
+    intervalSeconds: 5,
+  };
+}
