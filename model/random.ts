@@ -23,7 +23,7 @@ export function createRng(seed: number): Rng {
 }
 
 /** murmur3's finaliser: neighbouring inputs (registrant 41, 42) give unrelated outputs. */
-function fmix32(h: number): number {
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

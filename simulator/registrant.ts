@@ -1,7 +1,7 @@
 import { type BehaviourModel, backoffSeconds, decide, type RetryPolicy } from '../model/behaviour.ts';
 import { LATER_STAGES, OUTCOMES, type Outcome, STAGES, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
-import type { Rng } from '../model/random.ts';
+import { fmix32, type Rng } from '../model/random.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import type { EventQueue } from './events.ts';
 import type { Recorder } from './metrics.ts';
@@ -64,16 +64,6 @@ const SUCCESS: Record<CostedStep, number> = {
 // Every stage is reached by a journey step, never by read_status.
 const STEP_OF = STEP_OF_STAGE as Record<Stage, CostedStep>;
 const RETRYABLE = new Set([0, 429, 502, 503, 504]);
-
-/** murmur3's finaliser, as model/random.ts mixes the keys of a stream */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The state rngFor(seed, ...keys) starts its mulberry32 from (model/random.ts; the tests compare the streams). */
 export function streamState(seed: number, k1: number, k2?: number, k3?: number): number {

@@ -41,16 +41,21 @@ export function fitRun(
     const replayed = fitOnReplay(record, fit.calibration);
     return { record, fit: { ...fit, calibration: replayed.calibration, replays: replayed.simulations } };
   } catch (err) {
-    if (
-      err instanceof RunRecordError ||
-      err instanceof CalibrationFileError ||
-      err instanceof FitError ||
-      err instanceof CapacityFileError ||
-      err instanceof ServiceKnobError
-    )
-      return err.message;
-    throw err;
+    return inputProblem(err);
   }
+}
+
+/** What was wrong with a run record or calibration, as its message; anything else is rethrown. */
+export function inputProblem(err: unknown): string {
+  if (
+    err instanceof RunRecordError ||
+    err instanceof CalibrationFileError ||
+    err instanceof FitError ||
+    err instanceof CapacityFileError ||
+    err instanceof ServiceKnobError
+  )
+    return err.message;
+  throw err;
 }
 
 function describeFit(c: Calibration, f: FitSummary & { replays: number }): string[] {

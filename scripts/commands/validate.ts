@@ -1,21 +1,13 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { CapacityFileError } from '../../model/capacity.ts';
 import { STAGES } from '../../model/funnel.ts';
-import { ServiceKnobError } from '../../model/service-design.ts';
 import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
-import { type RunRecord, RunRecordError, readRunRecord } from '../../reports/record.ts';
-import {
-  type Calibration,
-  CalibrationFileError,
-  DEFAULT_CALIBRATION_FILE,
-  loadCalibration,
-} from '../../simulator/calibration.ts';
+import { type RunRecord, readRunRecord } from '../../reports/record.ts';
+import { type Calibration, DEFAULT_CALIBRATION_FILE, loadCalibration } from '../../simulator/calibration.ts';
 import { simulateDay } from '../../simulator/day.ts';
-import { FitError } from '../../simulator/fit.ts';
 import { dayOfRecord, withRequestOverhead } from '../../simulator/measured-run.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
-import { fitRun } from './calibrate.ts';
+import { fitRun, inputProblem } from './calibrate.ts';
 import { existingFile } from './flags.ts';
 
 /**
@@ -106,15 +98,7 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
     }
     day = dayOfRecord(measured, calibration);
   } catch (err) {
-    if (
-      err instanceof RunRecordError ||
-      err instanceof CalibrationFileError ||
-      err instanceof FitError ||
-      err instanceof CapacityFileError ||
-      err instanceof ServiceKnobError
-    )
-      return err.message;
-    throw err;
+    return inputProblem(err);
   }
   const result = simulateDay(day);
   const { SERVICE_PROFILE = 'custom', ...knobs } = measured.manifest.stack.knobs;
