@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { writeRunRecord } from '../reports/record.ts';
 import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
@@ -8,6 +8,8 @@ import { FitError } from '../simulator/fit.ts';
 import { dayOfRecord } from '../simulator/measured-run.ts';
 import { simulatedRecord } from '../simulator/record.ts';
 import { fitRun } from './commands/calibrate.ts';
+import { autoInterval } from './commands/simulate.ts';
+import { gelombangVersion } from './version.ts';
 
 /**
  * A rehearsal's "At full scale" prediction: the capacity simulator calibrated on the run (CPU per
@@ -20,12 +22,6 @@ import { fitRun } from './commands/calibrate.ts';
  * Why simulate rather than multiply: a queue at 2,000 times the load does not wait 2,000 times as
  * long; it waits the same until a resource saturates and then without bound, with retries on top.
  */
-
-/** An interval that keeps a run to about 1,300 intervals: 1 s for a rehearsal-length replay, 60 s for the day. */
-export function autoInterval(seconds: number): number {
-  const nice = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
-  return nice.find((n) => seconds / n <= 1300) ?? 600;
-}
 
 export interface FullScaleResult {
   dir: string;
@@ -85,7 +81,7 @@ export function predictFullScale(
   const sim = simulatedRecord(
     {
       runId: `${m.runId}-full-scale`,
-      engineVersion: packageVersion(),
+      engineVersion: gelombangVersion(),
       profileFile: m.replay?.profile ?? '',
       serviceProfile: m.stack.knobs.SERVICE_PROFILE ?? 'custom',
       knobs: {
@@ -108,8 +104,4 @@ export function predictFullScale(
 function writeFileText(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
-}
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string }).version;
 }

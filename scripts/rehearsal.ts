@@ -17,6 +17,7 @@ import { RunnerSampler, runnerTotals } from './series/runner-sampler.ts';
 import { SeriesBook } from './series/series-book.ts';
 import { type ScrapeTarget, ServiceScraper } from './series/service-scraper.ts';
 import { type RunningStack, startStack } from './stack.ts';
+import { gelombangVersion } from './version.ts';
 
 /**
  * One rehearsal, end to end: stack up (unless a target is given), the scenario on the embedded
@@ -74,11 +75,6 @@ const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
 function runIdFor(scenario: string, at: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}-${scenario}`;
-}
-
-function engineVersion(): string {
-  const pkg = JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 /** The scenario's environment: where the stack is, the replay's knobs, then -e's. */
@@ -338,7 +334,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       format: 'gelombang/run-record',
       version: RUN_RECORD_VERSION,
       runId,
-      engine: { name: 'gelombang', version: engineVersion() },
+      engine: { name: 'gelombang', version: gelombangVersion() },
       startedAt: started.toISOString(),
       endedAt: new Date().toISOString(),
       exitCode: r.exitCode,

@@ -58,17 +58,8 @@ export class EventQueue {
     const t = Math.max(at, this.now);
     const seq = this.seq++;
     // Beyond the ring (29 hours ahead) the rare event goes in the heap.
+    const s = this.takeSlot(handler, arg);
     if (t >= this.horizon && t < this.horizon + FAR_LIMIT_MS) {
-      let s = this.freeSlot;
-      if (s === NONE) {
-        s = this.slotsUsed++;
-        if (4 * s === this.slotNum.length) this.growSlab();
-        this.slotRef.push(handler, arg);
-      } else {
-        this.freeSlot = this.slotNum[4 * s + 2] as number;
-        this.slotRef[2 * s] = handler;
-        this.slotRef[2 * s + 1] = arg;
-      }
       const k = ((t / BUCKET_MS) | 0) & (RING - 1);
       const num = this.slotNum;
       num[4 * s] = t;
@@ -78,6 +69,11 @@ export class EventQueue {
       this.far++;
       return;
     }
+    this.push(t, seq, s);
+  }
+
+  /** A slot holding the handler and its argument: a freed one if any, else a new one. */
+  private takeSlot<T>(handler: Handler<T>, arg: T): number {
     let s = this.freeSlot;
     if (s === NONE) {
       s = this.slotsUsed++;
@@ -88,7 +84,7 @@ export class EventQueue {
       this.slotRef[2 * s] = handler;
       this.slotRef[2 * s + 1] = arg;
     }
-    this.push(t, seq, s);
+    return s;
   }
 
   /** Inserts slot `s` (time `t`, sequence `seq`) into the heap. */

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsNodeArgs } from '../../scripts/node-ts.ts';
 import { FIXTURES, RegistrantClient } from '../../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../../scripts/stack.ts';
+import { loopbackRequest, type RawAnswer } from '../../test/support/loopback-request.ts';
 import { people } from '../../test/support/population.ts';
 
 /**
@@ -29,55 +29,23 @@ const LIMITS = {
 
 interface Answer {
   status: number;
-  body: { error?: { code: string; message: string; field?: string } } & Record<string, unknown>;
-  headers: Record<string, string | string[] | undefined>;
+  body: RawAnswer['json'];
+  headers: RawAnswer['headers'];
 }
 
 /** One request on a connection of its own (so the cluster spreads them over its processes), from `from`. */
-function send(
+async function send(
   base: string,
   method: string,
   path: string,
   opts: { json?: unknown; raw?: string | Buffer; headers?: Record<string, string>; from?: string } = {},
 ): Promise<Answer> {
-  const url = new URL(base);
-  const headers: Record<string, string> = { ...opts.headers };
-  let body: string | Buffer | undefined = opts.raw;
-  if (opts.json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(opts.json);
-  }
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        headers,
-        agent: false,
-        localAddress: opts.from,
-        timeout: 30_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = {};
-          try {
-            parsed = text ? JSON.parse(text) : {};
-          } catch {
-            parsed = { text };
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed as Answer['body'], headers: res.headers });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
-    req.end(body);
+  const { raw, ...rest } = opts;
+  const r = await loopbackRequest(base, method, path, {
+    ...rest,
+    ...(raw !== undefined ? { body: raw } : {}),
   });
+  return { status: r.status, body: r.json, headers: r.headers };
 }
 
 function expectError(r: Answer, status: number, code: string, field?: string): void {

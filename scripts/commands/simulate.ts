@@ -19,6 +19,7 @@ import {
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
+import { gelombangVersion } from '../version.ts';
 import {
   existingFile,
   keyValue,
@@ -235,7 +236,7 @@ export function simulateCommand(): Command {
       const record = simulatedRecord(
         {
           runId,
-          engineVersion: engineVersion(),
+          engineVersion: gelombangVersion(),
           profileFile: inputs.profileFile,
           serviceProfile: f.serviceProfile,
           knobs: inputs.knobs,
@@ -279,8 +280,4 @@ export function simulateCommand(): Command {
       );
       console.log(`report: ${join(runDir, 'report.html')}`);
     });
-}
-
-function engineVersion(): string {
-  return (JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string }).version;
 }
