@@ -34,6 +34,12 @@ const configSchema = z.object({
     .refine((n) => (n & (n - 1)) === 0, 'expected a power of two')
     .default(16384),
   EMAIL_DELIVERY: z.enum(['inline', 'outbox']).default('inline'),
+  /** outbox: mails handed to SMTP per second by all processes together (the provider's rate); 0 = as fast as the pool sends */
+  EMAIL_SEND_RATE: z.coerce.number().min(0).max(100_000).default(0),
+  /** outbox: attempts per mail before it is set aside as a dead letter (counted, never silently dropped) */
+  EMAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  /** service: the photo goes through the service (2020); presigned: the client uploads to the store with a signed URL */
+  PHOTO_UPLOAD: z.enum(['service', 'presigned']).default('service'),
   EMAIL_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   EMAIL_TOKEN_TTL_S: z.coerce.number().int().min(1).default(86_400),
   /** at most one verification mail resent per account per this many seconds */
@@ -54,6 +60,18 @@ const configSchema = z.object({
   MINISTRY_CALLS: z.enum(['sequential', 'parallel']).default('sequential'),
   MINISTRY_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),
   MINISTRY_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  /** calls in flight to one ministry from one process; 0 = unbounded (2020) */
+  MINISTRY_BULKHEAD: z.coerce.number().int().min(0).max(10_000).default(0),
+  /** calls that may wait for the bulkhead; one more is refused at once (503 dependency_unavailable) */
+  MINISTRY_BULKHEAD_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
+  /** a circuit breaker per ministry: after repeated failures, calls fail fast for a while, then one probes */
+  MINISTRY_BREAKER: onOff.default('off'),
+  /** answers that do not change within a wave (a NIK's identity, enrolment, DTKS status) kept per process */
+  MINISTRY_CACHE: onOff.default('off'),
+  /** the waiting room: registrants admitted to sign up per second, the others given a place and Retry-After; 0 = no waiting room */
+  ADMISSION_RATE: z.coerce.number().min(0).max(1_000_000).default(0),
+  /** Idempotency-Key on POSTs: a retried request gets the first answer again, never a second account or join */
+  IDEMPOTENCY: onOff.default('off'),
   UPLOAD_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   PHOTO_MAX_BYTES: z.coerce
     .number()

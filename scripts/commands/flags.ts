@@ -5,8 +5,10 @@ import { DEFAULT_PORTS, LOOPBACK } from '../../mock-services/ports.ts';
 import {
   parseServiceKnobs,
   SERVICE_PROFILES,
+  SERVICE_SWITCHES,
   ServiceKnobError,
   serviceKnobsSchema,
+  serviceProfileKnobs,
 } from '../../model/service-design.ts';
 import { DurationError, parseGoDuration } from '../../runner/options/duration.ts';
 
@@ -287,9 +289,23 @@ export function knobsProblem(knobs: Record<string, string>, flag: string): strin
   }
 }
 
-/** --service-profile: the registration service's design, one of model/service-design.ts's. */
+/**
+ * --service-profile: the registration service's design, one of model/service-design.ts's profiles,
+ * optionally with switches added (`2020+waiting-room`).
+ */
 export function serviceProfileOption(): Option {
-  return new Option('--service-profile <name>', "the registration service's design")
-    .choices(Object.keys(SERVICE_PROFILES))
+  return new Option(
+    '--service-profile <name>',
+    `the registration service's design: ${Object.keys(SERVICE_PROFILES).join(', ')}, optionally +switch (${Object.keys(SERVICE_SWITCHES).join(', ')})`,
+  )
+    .argParser((v: string) => {
+      try {
+        serviceProfileKnobs(v);
+      } catch (err) {
+        if (err instanceof ServiceKnobError) throw new InvalidArgumentError(err.message);
+        throw err;
+      }
+      return v;
+    })
     .default('2020');
 }

@@ -5,7 +5,7 @@ import type { Capacity, ServiceSection } from '../../model/capacity.ts';
 import { STEP_OF_STAGE, type Stage } from '../../model/funnel.ts';
 import { ProfileError } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
-import { SERVICE_PROFILES } from '../../model/service-design.ts';
+import { serviceProfileKnobs } from '../../model/service-design.ts';
 import { SLOS } from '../../model/slo.ts';
 import { meanServiceMs, SATURATION } from '../../model/station.ts';
 import { buildReport } from '../../reports/funnel-report.ts';
@@ -256,7 +256,7 @@ export function planSetup(f: PlanFlags): PlanSetup {
         `--resources ${named}: the calibration (${inputs.calibrationSource}) fixes it; a probe could not change it`,
       );
     const searched = (f.resources ?? RESOURCE_NAMES).filter((r) => !fitted.includes(r));
-    const workersFixed = 'WORKERS' in f.knob || 'WORKERS' in (SERVICE_PROFILES[f.serviceProfile] ?? {});
+    const workersFixed = 'WORKERS' in f.knob || 'WORKERS' in serviceProfileKnobs(f.serviceProfile);
     const capacity = whole.capacity;
     const start: Point = {
       'service.cores': whole.cores,

@@ -5,7 +5,7 @@ import { loadCapacityFile } from '../../mock-services/capacity.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
-import { SERVICE_PROFILES } from '../../model/service-design.ts';
+import { serviceProfileKnobs } from '../../model/service-design.ts';
 import { EXIT } from '../../runner/index.ts';
 import { findK6, K6_HOWTO, k6Version } from '../k6-engine.ts';
 import { replayProblem, runRehearsal } from '../rehearsal.ts';
@@ -95,7 +95,7 @@ function inputProblem(f: RehearseFlags, given: (flag: string) => boolean): strin
         return `${name}: the service behind --target is not started here, so ${name} would not apply to it`;
   } else {
     if (f.emailUrl) return '--email-url: only with --target (the stack started here has its own)';
-    const knobs = knobsProblem({ ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob }, '--knob');
+    const knobs = knobsProblem({ ...serviceProfileKnobs(f.serviceProfile), ...f.knob }, '--knob');
     if (knobs) return knobs;
   }
   return replayProblem(
@@ -278,7 +278,7 @@ export function rehearseCommand(): Command {
             compress: f.compress,
             window: f.window,
             profile: f.profile,
-            knobs: { ...(SERVICE_PROFILES[f.serviceProfile] ?? {}), ...f.knob },
+            knobs: { ...serviceProfileKnobs(f.serviceProfile), ...f.knob },
             serviceProfile: f.serviceProfile,
             capacityFile: f.capacity,
             target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,

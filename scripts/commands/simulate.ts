@@ -7,7 +7,7 @@ import { CapacityFileError } from '../../model/capacity.ts';
 import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
 import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.ts';
 import { ProfileError, parseProfileCsv } from '../../model/profile.ts';
-import { parseServiceKnobs, SERVICE_PROFILES, ServiceKnobError } from '../../model/service-design.ts';
+import { parseServiceKnobs, ServiceKnobError, serviceProfileKnobs } from '../../model/service-design.ts';
 import { SLOS } from '../../model/slo.ts';
 import { writeRunRecord } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
@@ -94,7 +94,7 @@ export function simulationInputs(f: SimulateFlags): {
     );
     const workers = file.service?.workers;
     const knobs = {
-      ...(SERVICE_PROFILES[f.serviceProfile] ?? {}),
+      ...serviceProfileKnobs(f.serviceProfile),
       ...(workers === undefined ? {} : { WORKERS: String(workers) }),
       ...f.knob,
     };
