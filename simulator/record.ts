@@ -4,6 +4,7 @@ import { SLOS } from '../model/slo.ts';
 import { RUN_RECORD_VERSION, type RunManifest, type Timeseries } from '../reports/record.ts';
 import { COSTED_STEPS } from './calibration.ts';
 import type { DayOptions, DayResult } from './day.ts';
+import { unmodelledNote } from './unmodelled.ts';
 
 /**
  * A simulated run as a run record (reports/record.ts: run.json, summary.json, timeseries.json),
@@ -39,6 +40,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
   const minutes = perMinute(d.profile as Profile);
   const to = d.window?.toMinute ?? minutes.length;
   const startedAtMs = PROFILE_EPOCH_MS + from * 60_000;
+  const unmodelled = unmodelledNote(d.knobs);
   const steps = COSTED_STEPS.map((step) => {
     const s = r.rec.steps[step];
     const q = (x: number) => round(s.latency.quantile(x));
@@ -125,6 +127,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
     notes: [
       `Simulated, not measured: gelombang's capacity simulator (calibration: ${i.calibrationSource}, seed ${d.seed}, ${d.cores} cores for the service) replayed the profile through a queueing model of the service and its dependencies; no request was sent.`,
       'Dependencies are saturated, as in a rehearsal, when all their servers are busy at one of four readings per interval; the service\'s own "sqlite" (its write lock) and "event_loop" by their busy share of the interval.',
+      ...(unmodelled ? [unmodelled] : []),
     ],
     series: r.rec.allSeries(),
   };

@@ -470,6 +470,18 @@ const CASES: Record<string, { command: () => Command; cases: Case[] }> = {
       ['--knob WORKERS=0', () => r('--knob', 'WORKERS=0'), 104, '--knob: WORKERS'],
       ['--service-profile unknown', () => r('--service-profile', 'fast'), 104, /--service-profile .*fast/],
       [
+        '--service-profile unknown switch',
+        () => r('--service-profile', '2020+turbo'),
+        104,
+        /--service-profile .*'turbo' in '2020\+turbo' is not a switch: expected one of email-outbox/,
+      ],
+      [
+        '--service-profile switch twice',
+        () => r('--service-profile', 'hardened+waiting-room+waiting-room'),
+        104,
+        /'waiting-room' appears twice/,
+      ],
+      [
         '--results a file',
         () => ['--results', aFile],
         104,

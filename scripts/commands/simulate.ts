@@ -19,6 +19,7 @@ import {
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
+import { unmodelledNote } from '../../simulator/unmodelled.ts';
 import { gelombangVersion } from '../version.ts';
 import {
   existingFile,
@@ -251,6 +252,8 @@ export function simulateCommand(): Command {
       console.log(
         `SIMULATED (calibration: ${inputs.calibrationSource}, seed ${f.seed}, ${day.cores} cores): ${report.verdict.headline}`,
       );
+      const unmodelled = unmodelledNote(day.knobs);
+      if (unmodelled) console.log(`note: ${unmodelled}`);
       console.log('\nfunnel (at full scale) vs 2020:');
       for (const stage of STAGES) {
         const reached = record.manifest.totals.funnel

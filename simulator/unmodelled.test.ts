@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { parseServiceKnobs, SERVICE_SWITCHES, serviceProfileKnobs } from '../model/service-design.ts';
+import { unmodelledKnobs, unmodelledNote } from './unmodelled.ts';
+
+describe('the switches the simulator leaves out', () => {
+  it('says nothing for the 2020 design and names each switch it ignores', () => {
+    expect(unmodelledNote(parseServiceKnobs(serviceProfileKnobs('2020'), 't'))).toBeUndefined();
+    const hardened = unmodelledKnobs(parseServiceKnobs(serviceProfileKnobs('hardened'), 't'));
+    expect(hardened).toContain('the waiting room (ADMISSION_RATE=10)');
+    expect(hardened).toContain('the presigned upload (PHOTO_UPLOAD=presigned)');
+    // email-outbox's EMAIL_DELIVERY is modelled; only its send rate is not
+    expect(hardened.some((h) => h.includes('EMAIL_DELIVERY'))).toBe(false);
+  });
+
+  it('names every switch that has a knob the model does not read', () => {
+    for (const name of Object.keys(SERVICE_SWITCHES)) {
+      const knobs = parseServiceKnobs(serviceProfileKnobs(`2020+${name}`), name);
+      expect(unmodelledKnobs(knobs).length, name).toBeGreaterThan(0);
+    }
+  });
+});
