@@ -16,6 +16,8 @@ const modules: Record<string, () => Promise<Bench>> = {
   bottleneck: async () => (await import('./bottleneck.bench.ts')).default,
   'bad-input': async () => (await import('./bad-input.bench.ts')).default,
   validate: async () => (await import('./validate.bench.ts')).default,
+  crash: async () => (await import('./crash.bench.ts')).default,
+  designs: async () => (await import('./designs.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

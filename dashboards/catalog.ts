@@ -2,6 +2,7 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { bottlenecksDashboard } from './bottlenecks.ts';
 import { funnelDashboard } from './funnel.ts';
 import { loadGeneratorDashboard } from './load-generator.ts';
+import { CONDITIONAL_METRICS } from './metrics.ts';
 import { loadRules } from './rules.ts';
 import { serviceDashboard } from './service.ts';
 
@@ -33,6 +34,24 @@ export interface DashboardQuery {
   panel: string;
   /** PromQL, possibly with Grafana variables ($testid, $__rate_interval...): see resolveGrafanaVariables */
   expr: string;
+  /**
+   * Set when the query names a metric of CONDITIONAL_METRICS: what must be on, or have happened,
+   * for it to return data. Absent: it returns data in any rehearsal, the 2020 defaults included.
+   */
+  onlyWhen?: string;
+}
+
+/** The conditions of the CONDITIONAL_METRICS an expression names, joined; undefined if none. */
+export function conditionsOf(expr: string): string | undefined {
+  const found = Object.entries(CONDITIONAL_METRICS)
+    .filter(([metric]) => new RegExp(`(?<![\\w:])${metric}(?![\\w:])`).test(expr))
+    .map(([, when]) => when);
+  return found.length > 0 ? found.join('; ') : undefined;
+}
+
+function withConditions(q: DashboardQuery): DashboardQuery {
+  const onlyWhen = conditionsOf(q.expr);
+  return onlyWhen ? { ...q, onlyWhen } : q;
 }
 
 interface PanelJson {
@@ -70,14 +89,14 @@ export function dashboardQueries(d: Dashboard): DashboardQuery[] {
   for (const a of d.annotations?.list ?? []) {
     if (a.expr) out.push({ dashboard: uid, panel: `annotation:${a.name}`, expr: a.expr });
   }
-  return out;
+  return out.map(withConditions);
 }
 
 /** Every PromQL expression of every panel, variable and annotation, and of every recording and alerting rule. */
 export function allDashboardQueries(): DashboardQuery[] {
   return [
     ...allDashboards().flatMap((b) => dashboardQueries(b.dashboard)),
-    ...loadRules().map((r) => ({ dashboard: `rules:${r.group}`, panel: r.name, expr: r.expr })),
+    ...loadRules().map((r) => withConditions({ dashboard: `rules:${r.group}`, panel: r.name, expr: r.expr })),
   ];
 }
 

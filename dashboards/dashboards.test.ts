@@ -4,8 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireSystemBinary } from '../test/support/system-binary.ts';
 import { writeDashboards } from './build.ts';
-import { allDashboardQueries, allDashboards, dashboardQueries, resolveGrafanaVariables } from './catalog.ts';
-import { DATASOURCE, DEPENDENCIES, FUNNEL_STAGES } from './metrics.ts';
+import {
+  allDashboardQueries,
+  allDashboards,
+  conditionsOf,
+  dashboardQueries,
+  resolveGrafanaVariables,
+} from './catalog.ts';
+import { CONDITIONAL_METRICS, DATASOURCE, DEPENDENCIES, FUNNEL_STAGES } from './metrics.ts';
 import { unparsableExpressions } from './promtool.ts';
 import { loadRules } from './rules.ts';
 
@@ -57,6 +63,16 @@ const EXPOSED = new Set([
   'gelombang_wave_places',
   'gelombang_email_outbox_depth',
   'gelombang_password_hash_duration_seconds_bucket',
+  // The hardened design's; most only with their knob on (CONDITIONAL_METRICS says when).
+  'gelombang_ministry_breaker_state',
+  'gelombang_ministry_calls_shed_total',
+  'gelombang_ministry_cache_total',
+  'gelombang_waiting_room_queue_length',
+  'gelombang_waiting_room_admissions_total',
+  'gelombang_idempotency_keys_total',
+  'gelombang_email_dead_letters_total',
+  'gelombang_email_outbox_dead_letters',
+  'email_duplicate_messages_total',
   'station_requests_total',
   'station_request_duration_seconds_bucket',
   'station_in_flight',
@@ -224,6 +240,8 @@ describe('allDashboardQueries', () => {
       'station/metrics.ts',
       'registration/metrics.ts',
       'registration/main.ts',
+      'registration/waiting-room.ts',
+      'registration/mailer.ts',
       'upload/server.ts',
       'email/server.ts',
     ]
@@ -257,6 +275,41 @@ describe('allDashboardQueries', () => {
       'up{',
     ]);
     expect(failures.map((f) => f.expr)).toEqual(['sum(rate(up[$__rate_interval]))', 'up{']);
+  });
+});
+
+describe('queries that return data only with a knob on', () => {
+  const queries = allDashboardQueries();
+
+  it('every conditional metric is one the stack exposes', () => {
+    expect(Object.keys(CONDITIONAL_METRICS).filter((m) => !EXPOSED.has(m))).toEqual([]);
+  });
+
+  it('a query is conditional exactly when it names a conditional metric', () => {
+    for (const q of queries) {
+      const names = metricNames(resolveGrafanaVariables(q.expr));
+      const conditional = names.some((n) => n in CONDITIONAL_METRICS);
+      expect(q.onlyWhen !== undefined, `${q.dashboard} / ${q.panel}`).toBe(conditional);
+    }
+    expect(queries.filter((q) => q.onlyWhen).length).toBeGreaterThan(5);
+  });
+
+  it('names the knob that makes each hardened-design panel show data', () => {
+    const of = (panel: string) =>
+      queries.filter((q) => q.dashboard === 'gelombang-service' && q.panel === panel).map((q) => q.onlyWhen);
+    expect(of('Ministry circuit breakers')).toEqual(['MINISTRY_BREAKER=on']);
+    expect(of('Waiting room')).toEqual(['ADMISSION_RATE > 0', undefined]);
+    expect(of('Email: dead-lettered and duplicate mails')).toEqual([undefined, undefined]);
+    expect(queries.find((q) => q.panel === 'MinistryCircuitOpen')?.onlyWhen).toBe('MINISTRY_BREAKER=on');
+  });
+
+  it('matches whole metric names, not a prefix or a recorded series', () => {
+    expect(conditionsOf('max(gelombang_ministry_breaker_state{job="registration"})')).toBe(
+      'MINISTRY_BREAKER=on',
+    );
+    expect(conditionsOf('gelombang_ministry_breaker_state_seconds')).toBeUndefined();
+    expect(conditionsOf('dependency:gelombang_ministry_breaker_state:max')).toBeUndefined();
+    expect(conditionsOf('gelombang_email_dead_letters_total')).toBeUndefined();
   });
 });
 

@@ -28,3 +28,20 @@ export const DATASOURCE = { type: 'prometheus', uid: 'gelombang-prometheus' } as
  * but it does not burn the budget. The rule files spell out the same number (0.005 budget).
  */
 export const AVAILABILITY_SLO = 0.995;
+
+/**
+ * Metrics a run with the 2020 defaults has no series of, and when they have some: the hardened
+ * design's parts export them only with their knob on, and prom-client a labelled counter only after
+ * its first increment. A query naming one may rightly return nothing (its panel says "No data": the
+ * part is off, or has had nothing to do). The unlabelled counters (waiting-room admissions, email
+ * dead letters, the email mock's duplicates) are always there, at 0 until something happens.
+ */
+export const CONDITIONAL_METRICS: Readonly<Record<string, string>> = {
+  gelombang_waiting_room_queue_length: 'ADMISSION_RATE > 0',
+  gelombang_ministry_breaker_state: 'MINISTRY_BREAKER=on',
+  gelombang_ministry_calls_shed_total:
+    'a ministry call shed by the breaker or the bulkhead (MINISTRY_BREAKER=on or MINISTRY_BULKHEAD > 0)',
+  gelombang_ministry_cache_total: 'MINISTRY_CACHE=on and a ministry call',
+  gelombang_idempotency_keys_total: 'IDEMPOTENCY=on and a request with an Idempotency-Key',
+  gelombang_email_outbox_dead_letters: 'EMAIL_DELIVERY=outbox',
+};

@@ -4,6 +4,7 @@ import {
   AnnotationQueryBuilder,
   type Dashboard,
   DashboardBuilder,
+  MappingType,
   QueryVariableBuilder,
   ThresholdsConfigBuilder,
   ThresholdsMode,
@@ -12,6 +13,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { DATASOURCE } from './metrics.ts';
 
@@ -157,6 +159,40 @@ export function bars(s: StatSpec): BarGaugeBuilder {
     .orientation(common.VizOrientation.Horizontal)
     .displayMode(common.BarGaugeDisplayMode.Gradient)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs([s.reduce ?? 'lastNotNull']).values(false));
+  for (const q of s.queries) b.withTarget(query(q));
+  return b;
+}
+
+export interface StateSpec {
+  title: string;
+  description: string;
+  queries: Query[];
+  /** what each value of an encoded gauge means, and its colour: 0 closed, 1 half-open... */
+  states: Array<{ value: number; text: string; color: string }>;
+  width?: number;
+  height?: number;
+}
+
+/** One band per series, coloured by the state an encoded gauge is in over time. */
+export function stateTimeline(s: StateSpec): StateTimelineBuilder {
+  const b = new StateTimelineBuilder()
+    .title(s.title)
+    .description(s.description)
+    .datasource(DATASOURCE)
+    .span(s.width ?? 12)
+    .height(s.height ?? 8)
+    .showValue(common.VisibilityMode.Never)
+    .mergeValues(true)
+    .fillOpacity(80)
+    .mappings([
+      {
+        type: MappingType.ValueToText,
+        options: Object.fromEntries(
+          s.states.map((st, index) => [String(st.value), { text: st.text, color: st.color, index }]),
+        ),
+      },
+    ])
+    .thresholds(thresholds(s.states.map((st, i) => ({ value: i === 0 ? null : st.value, color: st.color }))));
   for (const q of s.queries) b.withTarget(query(q));
   return b;
 }

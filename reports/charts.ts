@@ -258,11 +258,62 @@ export async function lossesChart(
   });
 }
 
+/** A span of the run to shade on a time-series chart: an injected fault. */
+export interface SpanMark {
+  fromSeconds: number;
+  toSeconds: number;
+  label: string;
+}
+
+/**
+ * Faults as shaded spans behind the lines, each with a dotted rule at its start (a kill's downtime
+ * may be narrower than a pixel) and its label at the top: grey, so that it reads in black and
+ * white and does not take a series' colour.
+ */
+function markLayers(marks: readonly SpanMark[]): Layer[] {
+  if (marks.length === 0) return [];
+  const values = marks.map((m) => ({ from: m.fromSeconds, to: m.toSeconds, label: m.label }));
+  const x = { field: 'from', type: 'quantitative', title: TIME_AXIS_TITLE } as const;
+  return [
+    {
+      data: { values },
+      mark: { type: 'rect', color: '#777', opacity: 0.16 },
+      encoding: { x, x2: { field: 'to' } },
+    },
+    {
+      data: { values },
+      mark: { type: 'rule', color: '#444', strokeDash: [2, 2], strokeWidth: 1 },
+      encoding: { x },
+    },
+    // Labels of faults close together would print over each other: three rows, in turn.
+    ...[0, 1, 2].flatMap((row): Layer[] => {
+      const inRow = values.filter((_, i) => i % 3 === row);
+      if (inRow.length === 0) return [];
+      return [
+        {
+          data: { values: inRow },
+          mark: {
+            type: 'text',
+            align: 'left',
+            baseline: 'top',
+            dx: 3,
+            y: 3 + row * 12,
+            fontSize: 9.5,
+            fill: '#333',
+          },
+          encoding: { x, text: { field: 'label' } },
+        },
+      ];
+    }),
+  ];
+}
+
 /** Registrants arriving against registrants completing (joining a wave), per second of the run. */
 export async function arrivalsChart(
   t: readonly number[],
   arrivalsPerSecond: readonly Value[],
   completionsPerSecond: readonly Value[],
+  marks: readonly SpanMark[] = [],
 ): Promise<string> {
   const arrivals = 'arrivals (new registrants)';
   const completions = 'completions (joined a wave)';
@@ -271,8 +322,13 @@ export async function arrivalsChart(
     width: WIDTH,
     height: HEIGHT,
     config: BASE_CONFIG,
-    data: { values: longRows(t, { [arrivals]: arrivalsPerSecond, [completions]: completionsPerSecond }) },
-    layer: [lineLayer([arrivals, completions], 'registrants per second')],
+    layer: [
+      ...markLayers(marks),
+      {
+        data: { values: longRows(t, { [arrivals]: arrivalsPerSecond, [completions]: completionsPerSecond }) },
+        ...lineLayer([arrivals, completions], 'registrants per second'),
+      },
+    ],
   });
 }
 
@@ -285,6 +341,7 @@ export async function stepLatencyChart(
   t: readonly number[],
   p95MsByStep: Record<string, readonly Value[]>,
   sloMs: Record<string, number> = {},
+  marks: readonly SpanMark[] = [],
 ): Promise<string> {
   const names = Object.keys(p95MsByStep);
   // A log scale has no zero: one 0 ms sample would collapse the axis, so anything under 1 ms sits at 1 ms.
@@ -295,6 +352,7 @@ export async function stepLatencyChart(
     ]),
   );
   const layers: Layer[] = [
+    ...markLayers(marks),
     { data: { values: longRows(t, floored) }, ...lineLayer(names, 'p95 latency (ms, log scale)', 'log') },
   ];
   const rules = sloRules(sloMs, names);
@@ -357,6 +415,7 @@ function ruleLayers(rules: Rule[]): Layer[] {
 export async function utilisationChart(
   t: readonly number[],
   byDependency: Record<string, readonly Value[]>,
+  marks: readonly SpanMark[] = [],
 ): Promise<string> {
   const names = Object.keys(byDependency);
   const saturation: Rule[] = [
@@ -371,6 +430,7 @@ export async function utilisationChart(
     height: HEIGHT,
     config: BASE_CONFIG,
     layer: [
+      ...markLayers(marks),
       { data: { values: longRows(t, byDependency) }, ...lineLayer(names, 'utilisation (1 = saturated)') },
       ...ruleLayers(saturation),
     ],

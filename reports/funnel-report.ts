@@ -2,6 +2,7 @@ import { COUNTS_2020, OUTCOMES, type Outcome, STAGES, type Stage, type Step } fr
 import { SLOS } from '../model/slo.ts';
 import { SATURATION, sustainedSamples } from '../model/station.ts';
 import { bottleneck, CPU_SATURATED } from './bottleneck.ts';
+import { faultRows } from './faults.ts';
 import { fullScaleOf, type Prediction } from './full-scale.ts';
 import {
   BREACH_SECONDS,
@@ -194,6 +195,7 @@ export function buildReport(r: RunRecord, prediction?: Prediction): Report {
     },
     notes: notes(r, judged),
     fullScale: null,
+    ...(m.faults?.length ? { faults: faultRows(r) } : {}),
   };
   if (prediction === undefined) return report;
   return {

@@ -18,6 +18,43 @@ export const RUN_RECORD_VERSION = 1;
 
 const labels = z.record(z.string(), z.string());
 
+/** One applied fault of a rehearsal's schedule (model/faults.ts; scripts/faults.ts applies it). */
+function faultRecordSchema() {
+  const seconds = z.number().nullable();
+  return z.object({
+    /** where it was given: "faults.yaml: faults[2]", "--chaos kill-service@40" */
+    origin: z.string(),
+    kind: z.enum(['down', 'slow', 'errorRate', 'kill']),
+    /** the dependency faulted, or the service killed */
+    target: z.string(),
+    /** the fault in words (model/faults.ts describeFault) */
+    description: z.string(),
+    profileMinute: z.number(),
+    /** how long it lasts in profile seconds (a kill: the wait before its restart) */
+    profileSeconds: z.number(),
+    /** the run seconds the schedule planned for its start and its end (a kill: its restart) */
+    plannedSeconds: z.number(),
+    plannedEndSeconds: z.number(),
+    /** when it took effect: the mock accepted the change, or the service was dead; null if it never did */
+    appliedSeconds: seconds,
+    /** when the station was as before again, or the restarted service answered /healthz; null if never */
+    restoredSeconds: seconds,
+    /** a dependency fault: its station before and during the fault, as the mock accepted them */
+    station: z.object({ before: z.unknown(), during: z.unknown() }).optional(),
+    /** a kill: the process before and after, and how long nothing answered */
+    kill: z
+      .object({
+        pidBefore: z.int().nullable(),
+        pidAfter: z.int().nullable(),
+        downtimeSeconds: seconds,
+      })
+      .optional(),
+    /** what went wrong applying or restoring it, if anything did (then the times above say how far it got) */
+    problem: z.string().optional(),
+  });
+}
+export type FaultRecord = z.infer<ReturnType<typeof faultRecordSchema>>;
+
 export const runManifestSchema = z.object({
   format: z.literal('gelombang/run-record'),
   version: z.literal(RUN_RECORD_VERSION),
@@ -79,6 +116,12 @@ export const runManifestSchema = z.object({
       events: z.int().nonnegative(),
     })
     .optional(),
+  /**
+   * The fault schedule as applied (`rehearse --faults` / `--chaos`), in order of planned start;
+   * absent when none was given. Times are run seconds since the scenario's start (the
+   * timeseries' t = 0): what was planned from the profile minute, and what happened.
+   */
+  faults: z.array(faultRecordSchema()).optional(),
   /**
    * Exact totals of the run, from the engine's own metrics (not re-added from the sampled series):
    * the funnel (funnel_stage counter by stage, outcome and reason; empty for a scenario without

@@ -29,11 +29,11 @@ function drawChart(c: Chart): Promise<string> {
     case 'losses':
       return lossesChart(c.stages, c.leftByChoice, c.inProgress, c.failed, c.rejected);
     case 'latency':
-      return stepLatencyChart(c.t, c.p95MsByStep, c.sloMs);
+      return stepLatencyChart(c.t, c.p95MsByStep, c.sloMs, c.marks);
     case 'utilisation':
-      return utilisationChart(c.t, c.byDependency);
+      return utilisationChart(c.t, c.byDependency, c.marks);
     case 'arrivals':
-      return arrivalsChart(c.t, c.arrivalsPerSecond, c.completionsPerSecond);
+      return arrivalsChart(c.t, c.arrivalsPerSecond, c.completionsPerSecond, c.marks);
   }
 }
 

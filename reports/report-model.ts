@@ -176,6 +176,43 @@ export interface Headroom {
   lowerBound: boolean;
 }
 
+/** One fault the rehearsal's schedule injected (run.json `faults`), and what it did to the run. */
+export interface ReportFault {
+  /** where it was given: "faults.yaml: faults[2]", "--chaos kill-service@40" */
+  origin: string;
+  kind: 'down' | 'slow' | 'errorRate' | 'kill';
+  /** the dependency faulted, or the service killed */
+  target: string;
+  description: string;
+  profileMinute: number;
+  /** run seconds the schedule planned for it */
+  plannedSeconds: number;
+  /** when it took effect and when it was undone (a kill: killed, and ready again); null: never */
+  fromSeconds: number | null;
+  toSeconds: number | null;
+  /** a kill: from the kill to the restarted service answering /healthz */
+  downtimeSeconds: number | null;
+  /** what went wrong applying or undoing it */
+  problem: string | null;
+  /**
+   * Over the sampling intervals the fault overlapped ([fromSeconds, toSeconds] of this object,
+   * whole intervals): the load generator's requests and those that failed, the share failed
+   * against the rest of the run, registrants failed by the system, and the dependency's own
+   * refusals (queue full). null when it never took effect; a figure is null without its series.
+   */
+  effect: {
+    intervals: number;
+    fromSeconds: number;
+    toSeconds: number;
+    requests: number | null;
+    failedRequests: number | null;
+    failedShare: number | null;
+    failedShareElsewhere: number | null;
+    registrantsFailed: number | null;
+    rejections: number | null;
+  } | null;
+}
+
 /** Chart data: aligned arrays over the run's sampling intervals. */
 interface ReportSeries {
   /** seconds since the start, end of each interval */
@@ -216,6 +253,8 @@ export interface Report {
   series: ReportSeries;
   /** the simulator's prediction of this run at full scale, beside the naive estimates */
   fullScale: FullScale | null;
+  /** faults injected by the rehearsal's schedule, in order; absent (or empty) when none was */
+  faults?: ReportFault[];
   /** how the figures were measured and what they assume, as sentences */
   notes: string[];
 }

@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadMockCapacity } from '../mock-services/capacity.ts';
+import { type FaultEntry, type PlannedFault, planFaults } from '../model/faults.ts';
 import { type Profile, ProfileError, parseProfileCsv, perMinute } from '../model/profile.ts';
 import { replay } from '../model/replay.ts';
 import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
-import { type ExitCode, inspectTest, runTest } from '../runner/index.ts';
+import { EXIT, type ExitCode, inspectTest, runTest } from '../runner/index.ts';
+import { clockOf, type RunningFaults, startFaults } from './faults.ts';
 import { predictFullScale } from './full-scale.ts';
 import { runOnK6 } from './k6-engine.ts';
 import { importK6Run } from './series/import-k6.ts';
@@ -16,7 +18,7 @@ import { servicesSeries } from './series/prometheus-series.ts';
 import { RunnerSampler, runnerTotals } from './series/runner-sampler.ts';
 import { SeriesBook } from './series/series-book.ts';
 import { type ScrapeTarget, ServiceScraper } from './series/service-scraper.ts';
-import { type RunningStack, startStack } from './stack.ts';
+import { type RunningStack, type ServiceName, startStack } from './stack.ts';
 import { gelombangVersion } from './version.ts';
 
 /**
@@ -57,6 +59,8 @@ export interface RehearsalOptions {
   fullScale: boolean;
   /** the service's machine in that prediction (default: the machine's cores and the rehearsal's workers) */
   fullScaleService?: { cores?: number; workers?: number };
+  /** a fault schedule (model/faults.ts), checked against the window; needs the stack started here */
+  faults?: FaultEntry[];
   log: (line: string) => void;
 }
 
@@ -65,9 +69,12 @@ export interface RehearsalResult {
   runDir: string;
   report?: Report;
   error?: string;
-  /** a service of the stack died during the run (the record's notes say which and when) */
+  /** a service of the stack died during the run, unplanned (the record's notes say which, when, and whether it was restarted) */
   stackDied?: boolean;
 }
+
+/** A service that keeps dying is not restarted for ever: past this, the run goes on without it. */
+const MAX_RESTARTS = 3;
 
 const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
 const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
@@ -77,7 +84,11 @@ function runIdFor(scenario: string, at: Date): string {
   return `${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}-${scenario}`;
 }
 
-/** The scenario's environment: where the stack is, the replay's knobs, then -e's. */
+/**
+ * The scenario's environment: where the stack is, the replay's knobs, the client's half of the
+ * service's knobs (PHOTO_UPLOAD: the app must use the upload the service was set up for), then
+ * -e's. A target's knobs are unknown here: there -e PHOTO_UPLOAD says it.
+ */
 function scenarioEnv(
   o: RehearsalOptions,
   urls: { registration: string; email: string },
@@ -85,6 +96,7 @@ function scenarioEnv(
   return {
     BASE_URL: urls.registration,
     ...(urls.email ? { EMAIL_URL: urls.email } : {}),
+    ...(!o.target && o.knobs.PHOTO_UPLOAD ? { PHOTO_UPLOAD: o.knobs.PHOTO_UPLOAD } : {}),
     ...(o.scenario === 'registration-day'
       ? {
           SCALE: String(o.scale),
@@ -161,6 +173,8 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   const runDir = join(o.resultsDir, runId);
   let stack: RunningStack | undefined;
   const deaths: string[] = [];
+  const restarts = new Map<ServiceName, number>();
+  const restarting: Promise<void>[] = [];
   let prometheus: RunningPrometheus | undefined;
   const stop = async () => {
     const s = stack;
@@ -202,11 +216,35 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         ports: 'auto',
         capacityFile,
         env: { registration: o.knobs },
-        // Said at once, and kept for the record: what the run measured after it is a stack without it.
+        // Said at once, kept for the record, and restarted: a crashed service is a finding, but
+        // the rest of the run still measures how the day recovers rather than a stack without it.
         onExit: (e) => {
           if (e.expected) return;
-          deaths.push(`${e.message} (at ${e.at.toISOString()})`);
           o.log(`error: ${e.message}`);
+          const at = `at ${e.at.toISOString()}`;
+          const n = (restarts.get(e.service) ?? 0) + 1;
+          restarts.set(e.service, n);
+          const s = stack;
+          if (!s || n > MAX_RESTARTS) {
+            deaths.push(
+              `${e.message} (${at}); not restarted${n > MAX_RESTARTS ? `: it had died ${MAX_RESTARTS} times already` : ''}`,
+            );
+            return;
+          }
+          o.log(`restarting ${e.service} (restart ${n} of at most ${MAX_RESTARTS}) ...`);
+          restarting.push(
+            s.restart(e.service).then(
+              () => {
+                const downS = ((Date.now() - e.at.getTime()) / 1000).toFixed(1);
+                deaths.push(`${e.message} (${at}); restarted, ready again after ${downS} s`);
+                o.log(`${e.service} restarted: ready again after ${downS} s`);
+              },
+              (err: Error) => {
+                deaths.push(`${e.message} (${at}); the restart failed: ${err.message}`);
+                o.log(`error: ${e.service} could not be restarted: ${err.message}`);
+              },
+            ),
+          );
         },
       });
       urls = {
@@ -250,6 +288,10 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     }
     if (o.k6) {
       if (!prometheus) throw new Error('a rehearsal on real k6 records through Prometheus: start one');
+      if (o.faults)
+        throw new Error(
+          'a fault schedule runs with the embedded runner only (it starts with its first sample)',
+        );
       o.log(`running ${o.scenario} on ${o.k6.binary} (k6 ${o.k6.version}), pushing to ${prometheus.url}`);
       const k6 = await runOnK6({
         k6: o.k6.binary,
@@ -285,6 +327,18 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       const report = await finishReport(runDir, o);
       return { exitCode: k6.exitCode as ExitCode, runDir, report };
     }
+    let faultPlan: PlannedFault[] | undefined;
+    let faults: RunningFaults | undefined;
+    if (o.faults) {
+      const replay = replayOf(o);
+      if (!stack || !replay)
+        return {
+          exitCode: EXIT.invalidConfig,
+          runDir,
+          error: 'a fault schedule needs the stack started here and a replayed profile',
+        };
+      faultPlan = planFaults(o.faults, clockOf(replay));
+    }
     // Without Prometheus the services' /metrics are read here.
     const scraper = new ServiceScraper(book, prometheus ? [] : urls.scrape);
     let lastTick = 0;
@@ -309,6 +363,15 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
           description: 'rehearsal recorder',
           needs: { tagSeries: true },
           onSample: (metrics, elapsedMs) => {
+            // The schedule's clock is the record's: t = 0 is the scenario's start.
+            if (faultPlan && !faults && stack)
+              faults = startFaults(faultPlan, stack, {
+                originMs: Date.now() - elapsedMs,
+                log: o.log,
+                onLostService: (message) => {
+                  deaths.push(`${message} (at ${new Date().toISOString()})`);
+                },
+              });
             if (lastTick === 0 && elapsedMs < intervalMs) {
               if (startedAtMs === 0) sampler.start();
               startedAtMs = Date.now() - elapsedMs;
@@ -327,6 +390,8 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       noSummary: true,
     });
     await scraper.settle();
+    const faultRecords = await faults?.finish();
+    await Promise.all(restarting);
     o.log(`recording the run in ${runDir} ...`);
     if (!r.summary) return { exitCode: r.exitCode, runDir, error: r.error ?? 'the run produced no summary' };
 
@@ -347,6 +412,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         capacity,
       },
       machine: thisMachine(),
+      ...(faultRecords ? { faults: faultRecords } : {}),
       totals: runnerTotals(r.metrics),
     };
     const timeseries = book.build({
@@ -358,15 +424,22 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       const grid = { startS: startedAtMs / 1000, intervalSeconds: o.intervalSeconds, n: timeseries.t.length };
       timeseries.series.push(...(await servicesSeries(new PrometheusApi(prometheus.url), grid)));
     }
+    if (faultRecords && faultRecords.length > 0)
+      timeseries.notes = [
+        ...(timeseries.notes ?? []),
+        `${faultRecords.length} fault${faultRecords.length > 1 ? 's were' : ' was'} injected during this run by its schedule (listed in run.json and in the report's Faults section): the series around them show their effect, not the design's.`,
+      ];
     if (deaths.length > 0)
       timeseries.notes = [
         ...(timeseries.notes ?? []),
-        ...deaths.map((d) => `A service of the stack died during the run, and was not restarted: ${d}.`),
+        ...deaths.map((d) => `A service of the stack died during the run: ${d}.`),
       ];
     writeRunRecord(runDir, { manifest, summary: r.summary, timeseries });
     const report = await finishReport(runDir, o);
     const died =
-      deaths.length > 0 ? `the stack lost a service during the run: ${deaths.join('; ')}` : undefined;
+      deaths.length > 0
+        ? `a service of the stack died during the run, unplanned: ${deaths.join('; ')}`
+        : undefined;
     const error = [r.error, died].filter(Boolean).join('; ');
     return {
       exitCode: r.exitCode,

@@ -140,7 +140,9 @@ describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus aft
         data?: { result: unknown[] };
       };
       if (body.status !== 'success') empty.push(`${q.dashboard} / ${q.panel}: ${body.error}`);
-      else if (!body.data?.result.length) empty.push(`${q.dashboard} / ${q.panel}: no data`);
+      // The rehearsal runs the 2020 design: the hardened parts' metrics (dashboards/metrics.ts
+      // CONDITIONAL_METRICS) have no series, so their queries must evaluate but may be empty.
+      else if (!body.data?.result.length && !q.onlyWhen) empty.push(`${q.dashboard} / ${q.panel}: no data`);
     }
     expect(queries.length).toBeGreaterThan(80);
     expect(empty).toEqual([]);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Capacity } from '../../model/capacity.ts';
 import { serve } from '../../test/support/listen.ts';
 import { loadCapacity } from '../capacity.ts';
+import { Mailboxes, type Message } from './mailboxes.ts';
 import { createEmailService } from './server.ts';
 
 const closers: Array<() => Promise<void>> = [];
@@ -87,6 +88,36 @@ describe('the email mock', () => {
     expect(await mailbox(http, 'u0@example.test')).toEqual([]);
     expect(await mailbox(http, 'u4@example.test')).toHaveLength(1);
     expect((await fetch(`${http}/api/v1/mailboxes/not-an-address/messages`)).status).toBe(400);
+  });
+
+  it('holds one message per Message-ID per mailbox, counting copies, and forgets the id with the message', () => {
+    const boxes = new Mailboxes(2);
+    const message = (to: string, messageId: string | null): Message => ({
+      id: `${to}-${messageId}-${Math.random()}`,
+      messageId,
+      copies: 1,
+      from: 'noreply@prakerja.test',
+      to,
+      subject: 's',
+      text: 't',
+      html: '',
+      receivedAt: new Date(0).toISOString(),
+      links: [],
+    });
+    expect(boxes.deliver(message('a@example.test', '<m1@x>'))).toBe('new');
+    expect(boxes.deliver(message('A@example.test', '<m1@x>'))).toBe('duplicate');
+    // Another mailbox, or a mail without a Message-ID, is never merged.
+    expect(boxes.deliver(message('b@example.test', '<m1@x>'))).toBe('new');
+    expect(boxes.list('a@example.test')).toMatchObject([{ messageId: '<m1@x>', copies: 2 }]);
+    expect(boxes.duplicates).toBe(1);
+    // A third message evicts a@'s: a later copy of it is a message again, not a copy of nothing.
+    expect(boxes.deliver(message('c@example.test', null))).toBe('new');
+    expect(boxes.deliver(message('c@example.test', null))).toBe('new');
+    expect(boxes.list('a@example.test')).toEqual([]);
+    expect(boxes.deliver(message('a@example.test', '<m1@x>'))).toBe('new');
+    expect(boxes.clear('a@example.test')).toBe(1);
+    expect(boxes.deliver(message('a@example.test', '<m1@x>'))).toBe('new');
+    expect(boxes.list('a@example.test')).toMatchObject([{ copies: 1 }]);
   });
 
   it('refuses a delivery delay over its maximum (1 h), naming the field, and keeps the one it had', async () => {

@@ -52,6 +52,11 @@ export function createEmailService(opts: EmailOptions): {
     help: 'Messages delivered into mailboxes',
     registers: [metrics.registry],
   });
+  const duplicates = new Counter({
+    name: 'email_duplicate_messages_total',
+    help: 'Copies delivered of a message (same Message-ID) the mailbox already held: shown once, counted here',
+    registers: [metrics.registry],
+  });
   const deliveryDelay = new Histogram({
     name: 'email_delivery_delay_seconds',
     help: 'From SMTP acceptance to the message appearing in the mailbox',
@@ -113,8 +118,10 @@ export function createEmailService(opts: EmailOptions): {
       );
       for (const rcpt of session.envelope.rcptTo) {
         setTimeout(() => {
-          mailboxes.deliver({
+          const outcome = mailboxes.deliver({
             id: randomUUID(),
+            messageId: parsed.messageId ?? null,
+            copies: 1,
             from,
             to: rcpt.address,
             subject: parsed.subject ?? '',
@@ -123,6 +130,7 @@ export function createEmailService(opts: EmailOptions): {
             receivedAt: new Date().toISOString(),
             links: extractLinks(text, html),
           });
+          if (outcome === 'duplicate') duplicates.inc();
           delivered.inc();
           deliveryDelay.observe((Date.now() - acceptedAt) / 1000);
         }, delayMs).unref();

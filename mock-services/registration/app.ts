@@ -1,5 +1,6 @@
-import express, { type Express } from 'express';
+import express, { type Express, type IRouter, type RequestHandler } from 'express';
 import { ApiError, errorHandler, refusalCounter } from './errors.ts';
+import { IdempotencyStore, idempotencyKeys } from './idempotency.ts';
 import { redMiddleware } from './metrics.ts';
 import { accountRoutes } from './routes/account.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -11,6 +12,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { photoRoutes } from './routes/photo.ts';
 import { statusRoutes } from './routes/status.ts';
 import { waveRoutes } from './routes/wave.ts';
+import { WaitingRoom, waitingRoomGauge, waitingRoomGuard } from './waiting-room.ts';
 
 /**
  * The service as an express app: the middleware, one module of routes per step of the journey, and
@@ -29,6 +31,27 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   if (deps.config.METRICS === 'on') app.use(redMiddleware(deps.metrics));
 
+  // The switches that guard routes open them as their first handlers (not as app.use middleware),
+  // so that a request they answer themselves is still labelled with its route in the RED metrics.
+  const idempotency =
+    deps.config.IDEMPOTENCY === 'on'
+      ? idempotencyKeys(new IdempotencyStore(deps.repo.db), deps.repo, deps.metrics)
+      : undefined;
+  let waitingRoom: RequestHandler | undefined;
+  if (deps.config.ADMISSION_RATE > 0) {
+    const room = new WaitingRoom(deps.repo.db, deps.config.ADMISSION_RATE);
+    waitingRoomGauge(room, deps.metrics.registry);
+    waitingRoom = waitingRoomGuard(room, deps.metrics);
+  }
+  const router = guardedRoutes(app, (method, path) => [
+    // A log-in's answer carries a new session token, which is never stored; logging in twice is harmless.
+    ...(idempotency && (method === 'post' || method === 'put') && path !== '/api/v1/sessions'
+      ? [idempotency]
+      : []),
+    // After the key: a retried sign-up gets its stored answer, not a refusal of its used ticket.
+    ...(waitingRoom && method === 'post' && path === '/api/v1/accounts' ? [waitingRoom] : []),
+  ]);
+
   for (const routes of [
     opsRoutes,
     accountRoutes,
@@ -40,7 +63,7 @@ export function createApp(deps: AppDeps): Express {
     statusRoutes,
     adminRoutes,
   ]) {
-    routes(app, ctx);
+    routes(router, ctx);
   }
 
   app.use((_req, _res) => {
@@ -56,4 +79,18 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(errorHandler);
   return app;
+}
+
+/** `router`, whose routes open with the handlers `before` gives for their method and path. */
+function guardedRoutes(router: IRouter, before: (method: string, path: string) => RequestHandler[]): IRouter {
+  return new Proxy(router, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof prop !== 'string' || !['get', 'post', 'put', 'patch', 'delete'].includes(prop)) return value;
+      return (path: unknown, ...handlers: unknown[]) => {
+        const first = typeof path === 'string' ? before(prop, path) : [];
+        return (value as (...a: unknown[]) => unknown).call(target, path, ...first, ...handlers);
+      };
+    },
+  });
 }

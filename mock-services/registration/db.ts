@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (sent_at, next_attempt_at);
+CREATE TABLE IF NOT EXISTS outbox_pace (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  tokens REAL NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS waves (
   number INTEGER PRIMARY KEY CHECK (number >= 1),
   quota INTEGER NOT NULL CHECK (quota >= 0),
@@ -86,6 +91,7 @@ CREATE TABLE IF NOT EXISTS verification_resends (
 const ADDED_COLUMNS: ReadonlyArray<[table: string, column: string, type: string]> = [
   ['email_tokens', 'replaced_at', 'INTEGER'],
   ['sessions', 'revoked_at', 'INTEGER'],
+  ['outbox', 'dead_at', 'INTEGER'],
 ];
 
 function addMissingColumns(db: Db): void {
@@ -229,12 +235,21 @@ export class Repository {
         'INSERT INTO wave_members (account_id, wave_number, joined_at) VALUES (?, ?, ?)',
       ),
       countMembers: db.prepare('SELECT COUNT(*) AS n FROM wave_members WHERE wave_number = ?'),
-      outboxDepth: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL'),
+      outboxDepth: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL'),
+      outboxDeadLetters: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE dead_at IS NOT NULL'),
       claimOutbox: db.prepare(
         `UPDATE outbox SET claimed_until = ?, attempts = attempts + 1
-         WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?
+         WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ?
                      AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT 1)
          RETURNING *`,
+      ),
+      outboxPace: db.prepare('SELECT tokens, updated_at FROM outbox_pace WHERE id = 1'),
+      setOutboxPace: db.prepare(
+        `INSERT INTO outbox_pace (id, tokens, updated_at) VALUES (1, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
+      ),
+      outboxDead: db.prepare(
+        'UPDATE outbox SET dead_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?',
       ),
       outboxSent: db.prepare('UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE id = ?'),
       releaseClaims: db.prepare(
@@ -486,8 +501,13 @@ export class Repository {
     return (this.s.countMembers.get(n) as { n: number }).n;
   }
 
+  /** Mails still to be sent: dead letters are not waiting for anything. */
   outboxDepth(): number {
     return (this.s.outboxDepth.get() as { n: number }).n;
+  }
+
+  outboxDeadLetters(): number {
+    return (this.s.outboxDeadLetters.get() as { n: number }).n;
   }
 
   /**
@@ -503,6 +523,36 @@ export class Repository {
     return this.s.claimOutbox.get(now + leaseMs, now, now) as OutboxRow | undefined;
   }
 
+  /**
+   * Claims a due mail only if the send rate shared by every process on this file allows one now:
+   * a token bucket in one row (`perSecond` tokens a second, at most one second's worth saved up),
+   * taken in the claim's own transaction so that N processes together never exceed the rate.
+   * Without a token, says how long until the next; a token is spent only on a mail claimed.
+   */
+  claimOutboxAtRate(
+    now: number,
+    leaseMs: number,
+    perSecond: number,
+  ): { row: OutboxRow | undefined; waitMs: number } {
+    return this.db
+      .transaction(() => {
+        const burst = Math.max(1, perSecond);
+        const pace = this.s.outboxPace.get() as { tokens: number; updated_at: number } | undefined;
+        // A clock that stepped back (NTP) refills nothing for that step, and never drains the bucket.
+        const elapsedS = pace ? Math.max(0, now - pace.updated_at) / 1000 : 0;
+        const tokens = pace ? Math.min(burst, pace.tokens + elapsedS * perSecond) : burst;
+        if (tokens < 1) {
+          // Re-based on the clock as it is now, or a step back would stall the bucket until it caught up.
+          if (pace && now < pace.updated_at) this.s.setOutboxPace.run(tokens, now);
+          return { row: undefined, waitMs: Math.ceil(((1 - tokens) / perSecond) * 1000) };
+        }
+        const row = this.claimOutbox(now, leaseMs);
+        if (row) this.s.setOutboxPace.run(tokens - 1, now);
+        return { row, waitMs: 0 };
+      })
+      .immediate();
+  }
+
   outboxSent(id: number): void {
     this.s.outboxSent.run(Date.now(), id);
   }
@@ -510,9 +560,14 @@ export class Repository {
   outboxFailed(id: number, retryAt: number, error: string): void {
     this.s.outboxFailed.run(retryAt, error, id);
   }
+
+  /** Sets a mail aside for good (its attempts are used up), keeping why its last attempt failed. */
+  outboxDead(id: number, error: string): void {
+    this.s.outboxDead.run(Date.now(), error, id);
+  }
 }
 
-interface OutboxRow {
+export interface OutboxRow {
   id: number;
   account_id: number;
   to_address: string;

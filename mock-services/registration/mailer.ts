@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { Repository } from './db.ts';
+import { Gauge } from 'prom-client';
+import type { OutboxRow, Repository } from './db.ts';
 import { DependencyError, isTimeout, outcomeOf } from './dependency-error.ts';
+import { log } from './mask.ts';
 import { type ServiceMetrics, timeDependency } from './metrics.ts';
 
 /**
@@ -30,7 +33,7 @@ export class Mailer {
   constructor(
     smtpUrl: string,
     timeoutMs: number,
-    private readonly metrics: ServiceMetrics,
+    readonly metrics: ServiceMetrics,
   ) {
     const u = new URL(smtpUrl);
     this.transport = nodemailer.createTransport({
@@ -46,13 +49,19 @@ export class Mailer {
     });
   }
 
-  async send(to: string, mail: VerificationMail): Promise<void> {
+  /** `messageId`: the outbox's own (every attempt of one mail the same); else nodemailer makes one. */
+  async send(to: string, mail: VerificationMail, messageId?: string): Promise<void> {
     await timeDependency(
       this.metrics,
       'email',
       async () => {
         try {
-          await this.transport.sendMail({ from: 'noreply@prakerja.test', to, ...mail });
+          await this.transport.sendMail({
+            from: 'noreply@prakerja.test',
+            to,
+            ...mail,
+            ...(messageId ? { messageId } : {}),
+          });
         } catch (err) {
           const code = (err as { responseCode?: number }).responseCode;
           if (isTimeout(err) || (err as { code?: string }).code === 'ETIMEDOUT') {
@@ -73,27 +82,125 @@ export class Mailer {
   }
 }
 
-/** Drains the outbox: claims one due row at a time (a lease, so N processes never send twice). */
-export function startOutboxSender(
-  repo: Repository,
-  mailer: Mailer,
-  opts: { concurrency?: number; idleMs?: number } = {},
-) {
+/** How long a claimed mail is reserved to its sender; then another may take it (at-least-once). */
+const LEASE_MS = 60_000;
+
+/**
+ * The Message-ID of an outbox mail: the same for every attempt of one row, so a mail sent again
+ * after a crash (SMTP accepted it, the process died before marking the row sent) is recognisably
+ * the same mail, and a mail client shows it once. The row id alone would repeat on a fresh
+ * database; the digest of the recipient and the body (which holds the one-time token) does not.
+ */
+export function outboxMessageId(row: Pick<OutboxRow, 'id' | 'to_address' | 'body_text'>): string {
+  const digest = createHash('sha256')
+    .update(`${row.to_address}\n${row.body_text}`)
+    .digest('hex')
+    .slice(0, 16);
+  return `<outbox-${row.id}.${digest}@prakerja.test>`;
+}
+
+/**
+ * The wait before a failed mail's next attempt: exponential in the attempts made (up to a minute),
+ * with half of it random, so that mails failed together by one outage come back spread out
+ * rather than all at once.
+ */
+export function outboxBackoffMs(attempts: number, baseMs: number, random: () => number): number {
+  const ceiling = Math.min(60_000, baseMs * 2 ** Math.min(Math.max(attempts, 1), 16));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export interface OutboxSenderOptions {
+  /**
+   * Mails handed to SMTP per second by every process on the database together (a token bucket
+   * in SQLite, Repository.claimOutboxAtRate); 0 = as fast as the senders go.
+   */
+  ratePerSecond?: number;
+  /** attempts per mail; after the last one fails the mail is a dead letter */
+  maxAttempts?: number;
+  /** mails in flight from this process */
+  concurrency?: number;
+  idleMs?: number;
+  /** the backoff after a first failure (it doubles with each attempt made) */
+  backoffBaseMs?: number;
+  random?: () => number;
+}
+
+/**
+ * Drains the outbox: claims one due row at a time (a lease, so N processes never send at once),
+ * at the shared rate when one is set, retrying with jittered backoff until the mail is sent or
+ * its attempts are used up.
+ */
+export function startOutboxSender(repo: Repository, mailer: Mailer, opts: OutboxSenderOptions = {}) {
   let stopped = false;
   const idleMs = opts.idleMs ?? 200;
+  const rate = opts.ratePerSecond ?? 0;
+  const maxAttempts = opts.maxAttempts ?? 8;
+  const baseMs = opts.backoffBaseMs ?? 500;
+  const random = opts.random ?? Math.random;
+  const registry = mailer.metrics.registry;
+  if (!registry.getSingleMetric('gelombang_email_outbox_dead_letters')) {
+    new Gauge({
+      name: 'gelombang_email_outbox_dead_letters',
+      help: 'Outbox mails set aside as dead letters, in the database (survives restarts)',
+      registers: [registry],
+      // Every process reads the same database: take one value, never the sum.
+      aggregator: 'max',
+      collect() {
+        this.set(repo.outboxDeadLetters());
+      },
+    });
+  }
+  // stop() wakes every sleeping sender at once rather than waiting out a long wait for a token.
+  const sleepers = new Set<() => void>();
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      sleepers.add(wake);
+    });
+  const claim = () =>
+    rate > 0
+      ? repo.claimOutboxAtRate(Date.now(), LEASE_MS, rate)
+      : { row: repo.claimOutbox(Date.now(), LEASE_MS), waitMs: 0 };
+  const attempt = async (row: OutboxRow) => {
+    try {
+      await mailer.send(
+        row.to_address,
+        { subject: row.subject, text: row.body_text, html: row.body_html },
+        outboxMessageId(row),
+      );
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (row.attempts >= maxAttempts) {
+        repo.outboxDead(row.id, reason);
+        mailer.metrics.emailDeadLetters.inc();
+        log.error(`registration: outbox mail ${row.id} set aside after ${row.attempts} attempts: ${reason}`);
+      } else {
+        repo.outboxFailed(row.id, Date.now() + outboxBackoffMs(row.attempts, baseMs, random), reason);
+      }
+      return;
+    }
+    // Should this fail (or the process die first), the lease lapses and the mail goes again,
+    // under the same Message-ID.
+    repo.outboxSent(row.id);
+  };
   const loop = async () => {
     while (!stopped) {
-      const row = repo.claimOutbox(Date.now(), 60_000);
-      if (!row) {
-        await new Promise((r) => setTimeout(r, idleMs));
-        continue;
-      }
       try {
-        await mailer.send(row.to_address, { subject: row.subject, text: row.body_text, html: row.body_html });
-        repo.outboxSent(row.id);
+        const { row, waitMs } = claim();
+        if (!row) {
+          await sleep(waitMs > 0 ? waitMs : idleMs);
+          continue;
+        }
+        await attempt(row);
       } catch (err) {
-        const backoffMs = Math.min(60_000, 500 * 2 ** Math.min(row.attempts, 7));
-        repo.outboxFailed(row.id, Date.now() + backoffMs, (err as Error).message);
+        // The database busy beyond its timeout: the rows are where they were, try again shortly.
+        log.error(`registration: outbox sender: ${(err as Error).message}`);
+        await sleep(idleMs);
       }
     }
   };
@@ -101,6 +208,7 @@ export function startOutboxSender(
   return {
     async stop() {
       stopped = true;
+      for (const wake of [...sleepers]) wake();
       await Promise.all(loops);
     },
   };

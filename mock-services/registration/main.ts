@@ -132,7 +132,13 @@ async function runWorker(cfg: Config): Promise<void> {
   });
 
   const mailer = new Mailer(cfg.SMTP_URL, cfg.EMAIL_TIMEOUT_MS, metrics);
-  const outbox = cfg.EMAIL_DELIVERY === 'outbox' ? startOutboxSender(repo, mailer) : undefined;
+  const outbox =
+    cfg.EMAIL_DELIVERY === 'outbox'
+      ? startOutboxSender(repo, mailer, {
+          ratePerSecond: cfg.EMAIL_SEND_RATE,
+          maxAttempts: cfg.EMAIL_MAX_ATTEMPTS,
+        })
+      : undefined;
 
   const pending = new Map<number, (v: { contentType: string; body: string } | Error) => void>();
   let nextId = 0;
@@ -177,6 +183,9 @@ async function runWorker(cfg: Config): Promise<void> {
       timeoutMs: cfg.MINISTRY_TIMEOUT_MS,
       retries: cfg.MINISTRY_RETRIES,
       metrics,
+      bulkhead: { limit: cfg.MINISTRY_BULKHEAD, queue: cfg.MINISTRY_BULKHEAD_QUEUE },
+      breaker: cfg.MINISTRY_BREAKER === 'on',
+      cache: cfg.MINISTRY_CACHE === 'on',
     }),
     uploads: new UploadClient({
       baseUrl: cfg.UPLOAD_URL,

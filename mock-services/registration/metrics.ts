@@ -56,11 +56,47 @@ export function createServiceMetrics(registry: Registry = new Registry()) {
       labelNames: ['dependency'] as const,
       registers: [registry],
     }),
+    ministryBreakerState: new Gauge({
+      name: 'gelombang_ministry_breaker_state',
+      help: 'Circuit breaker of each ministry (MINISTRY_BREAKER=on): 0 closed, 1 half-open, 2 open',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+      // Each process has its own breaker: the cluster shows the worst of them.
+      aggregator: 'max',
+    }),
+    ministryCallsShed: new Counter({
+      name: 'gelombang_ministry_calls_shed_total',
+      help: 'Calls to a ministry refused before they were made, by the circuit breaker or the bulkhead',
+      labelNames: ['dependency', 'reason'] as const,
+      registers: [registry],
+    }),
+    ministryCache: new Counter({
+      name: 'gelombang_ministry_cache_total',
+      help: 'Ministry answers looked up in the cache (MINISTRY_CACHE=on), by result: hit or miss',
+      labelNames: ['dependency', 'result'] as const,
+      registers: [registry],
+    }),
+    emailDeadLetters: new Counter({
+      name: 'gelombang_email_dead_letters_total',
+      help: 'Outbox mails set aside after EMAIL_MAX_ATTEMPTS failed attempts (never sent, kept in the outbox)',
+      registers: [registry],
+    }),
     scryptDuration: new Histogram({
       name: 'gelombang_password_hash_duration_seconds',
       help: 'scrypt hashing and verification time (the CPU cost of accounts and logins)',
       labelNames: ['operation'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    idempotency: new Counter({
+      name: 'gelombang_idempotency_keys_total',
+      help: 'Requests with an Idempotency-Key (IDEMPOTENCY=on), by outcome: first (ran), replayed, in_progress, reused (another body)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    waitingRoomAdmissions: new Counter({
+      name: 'gelombang_waiting_room_admissions_total',
+      help: 'Sign-ups let through the waiting room (ADMISSION_RATE>0) that succeeded: each ticket counts once',
       registers: [registry],
     }),
   };

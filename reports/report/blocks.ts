@@ -18,6 +18,13 @@ export interface Column {
 
 type Value = number | null;
 
+/** A span of the run a time-series chart shades and labels: an injected fault, from its start to its end. */
+export interface ChartMark {
+  fromSeconds: number;
+  toSeconds: number;
+  label: string;
+}
+
 /** What a chart shows, with its labels: a renderer that draws charts needs nothing else. */
 export type Chart =
   | { id: 'funnel'; stages: string[]; reached: number[]; conversion: Value[]; conversion2020: Value[] }
@@ -29,9 +36,21 @@ export type Chart =
       failed: number[];
       rejected: number[];
     }
-  | { id: 'latency'; t: number[]; p95MsByStep: Record<string, Value[]>; sloMs: Record<string, number> }
-  | { id: 'utilisation'; t: number[]; byDependency: Record<string, Value[]> }
-  | { id: 'arrivals'; t: number[]; arrivalsPerSecond: Value[]; completionsPerSecond: Value[] };
+  | {
+      id: 'latency';
+      t: number[];
+      p95MsByStep: Record<string, Value[]>;
+      sloMs: Record<string, number>;
+      marks?: ChartMark[];
+    }
+  | { id: 'utilisation'; t: number[]; byDependency: Record<string, Value[]>; marks?: ChartMark[] }
+  | {
+      id: 'arrivals';
+      t: number[];
+      arrivalsPerSecond: Value[];
+      completionsPerSecond: Value[];
+      marks?: ChartMark[];
+    };
 
 export type Block =
   /** the one line a reader must not miss */

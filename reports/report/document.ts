@@ -11,6 +11,7 @@ import {
   type Section,
   strong,
 } from './blocks.ts';
+import { faultsSection, markFaults } from './faults.ts';
 import { bottleneckSection, verdictSection } from './verdict.ts';
 import {
   count,
@@ -423,17 +424,18 @@ function notesSection(r: Report): Section {
 export function reportDocument(report: Report): ReportDocument {
   return {
     title: `Rehearsal report: ${report.run.scenario}`,
-    sections: [
+    sections: markFaults(report, [
       verdictSection(report),
       funnelSection(report),
       lossesSection(report),
       stepsSection(report),
       bottleneckSection(report),
+      ...[faultsSection(report)].filter((x): x is Section => x !== null),
       headroomSection(report),
       ...[fullScaleSection(report)].filter((x): x is Section => x !== null),
       configurationSection(report),
       notesSection(report),
-    ],
+    ]),
     withoutCharts: 'The charts are in report.html, next to this file.',
   };
 }

@@ -1,4 +1,5 @@
 import { check, sleep } from 'k6';
+import exec from 'k6/execution';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
 import { backoffSeconds, type RetryPolicy } from '../../model/behaviour.ts';
 import type { Address, Person } from '../../model/population.ts';
@@ -86,13 +87,40 @@ export interface CallOptions {
   answers?: number[];
   retry: RetryPolicy;
   timeout?: string;
+  /** the step's own headers (a waiting-room ticket) */
+  headers?: Record<string, string>;
+  /**
+   * error codes that end the call at once, handed back as `rejected` with the code as reason and
+   * no retry attempt spent: a waiting room's "come back later" is not a failure to retry
+   */
+  handBack?: string[];
+}
+
+const randomPart = () => Math.random().toString(36).slice(2, 12);
+
+/**
+ * An Idempotency-Key for one step of one registrant: the VU and its iteration where there is one
+ * (setup has neither), the clock, and about 100 random bits, so that no two registrants share one.
+ */
+function idempotencyKey(step: StepName): string {
+  let where = 'setup';
+  try {
+    where = `${exec.vu.idInTest}.${exec.vu.iterationInScenario}`;
+  } catch {
+    // outside an iteration (setup): the clock and the random part are unique enough
+  }
+  return `${step}.${where}.${Date.now().toString(36)}.${randomPart()}${randomPart()}`;
 }
 
 /** One step's request with retries; never throws for an HTTP outcome. */
 export async function callStep(o: CallOptions): Promise<StepResult> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...o.headers };
   if (o.json) headers['Content-Type'] = 'application/json';
   if (o.token) headers.Authorization = `Bearer ${o.token}`;
+  // One key for every attempt of the step: when an answer is lost (a timeout) and the registrant
+  // tries again, a service with IDEMPOTENCY=on answers with the first answer instead of acting
+  // twice; a 2020 service ignores the header.
+  if (o.method !== 'GET') headers['Idempotency-Key'] = idempotencyKey(o.step);
   let last: RefinedResponse<'text'> | undefined;
   for (let attempt = 1; attempt <= o.retry.attempts; attempt++) {
     const res = await http.asyncRequest(o.method, o.url, o.body ?? null, {
@@ -104,6 +132,9 @@ export async function callStep(o: CallOptions): Promise<StepResult> {
     });
     last = res;
     if (o.ok.indexOf(res.status) >= 0) return { outcome: 'continued', res, attempts: attempt };
+    const code = o.handBack && res.status >= 400 ? errorBody(res).error?.code : undefined;
+    if (code !== undefined && o.handBack && o.handBack.indexOf(code) >= 0)
+      return { outcome: 'rejected', reason: code, res, attempts: attempt };
     if (!retryable(res)) {
       // 4xx other than 429: the rules said no (or our request was wrong, which a check will show).
       if (res.status >= 400 && res.status < 500) {
@@ -148,16 +179,79 @@ export function biodataOf(p: Person, occupationStatus: Biodata['occupationStatus
   };
 }
 
-export function createAccount(api: Endpoints, email: string, password: string, retry: RetryPolicy) {
-  return callStep({
-    step: 'create_account',
-    method: 'POST',
-    url: `${api.registration}/api/v1/accounts`,
-    body: json({ email, password }),
-    json: true,
-    ok: [201],
-    retry,
-  });
+/** How long a registrant stays in a waiting room, and how long at most between two looks at it. */
+export interface WaitingRoomPatience {
+  /** in all, in the scenario's seconds; then the step fails with reason `waiting_room` */
+  maxWaitS: number;
+  /** the longest single wait, however far off the turn: the page checks again at least this often */
+  maxPollS: number;
+}
+
+/**
+ * Assumption: a person who was given a place waits far longer than they would retry an error,
+ * up to half an hour, looking again at least every minute.
+ */
+export const WAITING_ROOM_PATIENCE: WaitingRoomPatience = { maxWaitS: 1800, maxPollS: 60 };
+
+interface WaitingRoomBody {
+  error?: { code?: string; details?: { ticket?: unknown } };
+}
+
+/**
+ * Step 1, through the service's waiting room when it has one (ADMISSION_RATE > 0): told to come
+ * back later (429 waiting_room), the registrant keeps the ticket, waits as told and comes back
+ * with it, keeping the place. The waiting spends none of the retry attempts, which are for errors.
+ */
+export async function createAccount(
+  api: Endpoints,
+  email: string,
+  password: string,
+  retry: RetryPolicy,
+  patience: WaitingRoomPatience = WAITING_ROOM_PATIENCE,
+): Promise<StepResult> {
+  let ticket = '';
+  let waitedS = 0;
+  for (;;) {
+    const r = await callStep({
+      step: 'create_account',
+      method: 'POST',
+      url: `${api.registration}/api/v1/accounts`,
+      body: json({ email, password }),
+      json: true,
+      headers: ticket ? { 'Waiting-Room-Ticket': ticket } : {},
+      ok: [201],
+      // The waiting room's answer is the service working as designed, not an error.
+      answers: [429],
+      handBack: ['waiting_room', 'ticket_expired'],
+      retry,
+    });
+    if (r.outcome !== 'rejected' || (r.reason !== 'waiting_room' && r.reason !== 'ticket_expired')) return r;
+    if (r.reason === 'ticket_expired') {
+      if (!ticket) return r;
+      // Came back too late: a new place at the end of the line.
+      ticket = '';
+      continue;
+    }
+    const body = (() => {
+      try {
+        return JSON.parse(String(r.res.body ?? '')) as WaitingRoomBody;
+      } catch {
+        return {};
+      }
+    })();
+    const given = body.error?.details?.ticket;
+    if (typeof given === 'string' && given) ticket = given;
+    const asked = Number(r.res.headers['Retry-After']);
+    const left = patience.maxWaitS - waitedS;
+    if (left <= 0) return { outcome: 'failed', reason: 'waiting_room', attempts: r.attempts };
+    // At least a moment, so that a patience of zero polls cannot spin.
+    const wait = Math.max(
+      0.1,
+      Math.min(Number.isFinite(asked) && asked > 0 ? asked : 1, patience.maxPollS, left),
+    );
+    await sleep(wait);
+    waitedS += wait;
+  }
 }
 
 interface MailboxMessage {
@@ -244,7 +338,29 @@ export function submitBiodata(api: Endpoints, token: string, biodata: Biodata, r
   });
 }
 
-export function uploadPhoto(api: Endpoints, token: string, photo: ArrayBuffer, retry: RetryPolicy) {
+/**
+ * How the registrant's app sends the KTP photo: `service` (2020: the bytes through the service) or
+ * `presigned` (to the object store with a signed URL, then confirmed). The scenario's knob
+ * PHOTO_UPLOAD; read it in the init context, so that a typo stops the run before any load.
+ */
+export type PhotoUpload = 'service' | 'presigned';
+
+export function photoUploadFromEnv(env: Record<string, string | undefined>): PhotoUpload {
+  const v = env.PHOTO_UPLOAD;
+  if (v === undefined || v === '' || v === 'service') return 'service';
+  if (v === 'presigned') return 'presigned';
+  throw new Error(`environment variable PHOTO_UPLOAD: expected service or presigned, got '${v}'`);
+}
+
+/** The photo step, one outcome whichever way the photo goes (`mode`: see PhotoUpload). */
+export function uploadPhoto(
+  api: Endpoints,
+  token: string,
+  photo: ArrayBuffer,
+  retry: RetryPolicy,
+  mode: PhotoUpload = 'service',
+): Promise<StepResult> {
+  if (mode === 'presigned') return uploadPhotoPresigned(api, token, photo, retry);
   return callStep({
     step: 'upload_photo',
     method: 'PUT',
@@ -255,6 +371,74 @@ export function uploadPhoto(api: Endpoints, token: string, photo: ArrayBuffer, r
     retry,
     timeout: '60s',
   });
+}
+
+/**
+ * The presigned flow: ask the service for an upload URL, PUT the bytes to the object store, then
+ * have the service confirm what the store holds. All three requests are the step upload_photo
+ * (the step's latency and error objectives judge the photo however it travels); the PUT to the
+ * store is named upload_put. The first that fails ends the step with its outcome.
+ */
+async function uploadPhotoPresigned(
+  api: Endpoints,
+  token: string,
+  photo: ArrayBuffer,
+  retry: RetryPolicy,
+): Promise<StepResult> {
+  const declared = await callStep({
+    step: 'upload_photo',
+    method: 'POST',
+    url: `${api.registration}/api/v1/me/ktp-photo/upload-url`,
+    body: json({ contentType: 'image/jpeg', size: photo.byteLength }),
+    json: true,
+    token,
+    ok: [201],
+    retry,
+  });
+  if (declared.outcome !== 'continued') return declared;
+  const target = declared.res.json() as { url?: unknown; headers?: Record<string, string> } | null;
+  if (typeof target?.url !== 'string') {
+    check(declared.res, { 'the upload URL answer has a url': () => false });
+    return { outcome: 'failed', reason: 'http_2xx', attempts: declared.attempts };
+  }
+  const stored = await putToStore(target.url, photo, target.headers ?? {}, retry);
+  if (stored.outcome !== 'continued') return stored;
+  return callStep({
+    step: 'upload_photo',
+    method: 'POST',
+    url: `${api.registration}/api/v1/me/ktp-photo/confirm`,
+    token,
+    ok: [201],
+    retry,
+  });
+}
+
+/**
+ * The PUT of the photo to a presigned URL, retried as callStep retries (it writes one key, so a
+ * repeat is harmless). Anything but 201 is the object store failing: `dependency:upload`, as when
+ * the service's own upload to the store fails.
+ */
+async function putToStore(
+  url: string,
+  photo: ArrayBuffer,
+  headers: Record<string, string>,
+  retry: RetryPolicy,
+): Promise<StepResult> {
+  for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+    const res = await http.asyncRequest('PUT', url, photo, {
+      // The service's headers are what the URL was signed for (lower-case names, as it sends them).
+      headers: { 'content-type': 'image/jpeg', ...headers },
+      tags: { step: 'upload_photo', name: 'upload_put' },
+      responseCallback: http.expectedStatuses(201),
+      timeout: '60s',
+      responseType: 'text',
+    });
+    if (res.status === 201) return { outcome: 'continued', res, attempts: attempt };
+    if (!retryable(res) || attempt === retry.attempts)
+      return { outcome: 'failed', reason: 'dependency:upload', attempts: attempt };
+    await sleep(waitBeforeRetry(retry, attempt, res.headers['Retry-After']));
+  }
+  return { outcome: 'failed', reason: 'no_attempt', attempts: retry.attempts };
 }
 
 export function submitAssessment(

@@ -19,6 +19,8 @@ import {
   type Endpoints,
   joinWave,
   login,
+  type PhotoUpload,
+  photoUploadFromEnv,
   type StepResult,
   sessionToken,
   submitAssessment,
@@ -111,6 +113,8 @@ export interface JourneyOptions {
    */
   windowEndMs: number;
   photo: ArrayBuffer;
+  /** through the service (default) or to the store with a presigned URL (PHOTO_UPLOAD) */
+  photoUpload?: PhotoUpload;
   wave: number;
   retry?: RetryPolicy;
   /** how long a registrant watches the inbox for the verification mail, in seconds */
@@ -146,7 +150,7 @@ export async function registrantJourney(o: JourneyOptions): Promise<Stage> {
       token = sessionToken(session);
       return submitBiodata(o.api, token, biodataOf(person, 'laid_off'), retry);
     },
-    photo_uploaded: () => uploadPhoto(o.api, token, o.photo, retry),
+    photo_uploaded: () => uploadPhoto(o.api, token, o.photo, retry, o.photoUpload),
     assessment_done: () =>
       submitAssessment(
         o.api,
@@ -179,9 +183,12 @@ export async function registrantJourney(o: JourneyOptions): Promise<Stage> {
 }
 
 /** What every arrival-replaying scenario reads once in its init context: where, who, and the funnel metrics. */
-export type RegistrantSetup = Pick<JourneyOptions, 'api' | 'metrics' | 'seed' | 'mix' | 'wave' | 'mailWaitS'>;
+export type RegistrantSetup = Pick<
+  JourneyOptions,
+  'api' | 'metrics' | 'seed' | 'mix' | 'wave' | 'mailWaitS' | 'photoUpload'
+>;
 
-/** The registrant knobs (BASE_URL, EMAIL_URL, MINOR_SHARE, INELIGIBLE_SHARE, POPULATION_SEED, WAVE, MAIL_WAIT_S). */
+/** The registrant knobs (BASE_URL, EMAIL_URL, MINOR_SHARE, INELIGIBLE_SHARE, POPULATION_SEED, WAVE, MAIL_WAIT_S, PHOTO_UPLOAD). */
 export function registrantSetup(env: Record<string, string | undefined>): RegistrantSetup {
   return {
     api: endpoints(env),
@@ -190,6 +197,7 @@ export function registrantSetup(env: Record<string, string | undefined>): Regist
     seed: envNumber(env, 'POPULATION_SEED', 2020, { integer: true, min: 0 }),
     wave: envNumber(env, 'WAVE', 1, { integer: true, min: 1 }),
     mailWaitS: envNumber(env, 'MAIL_WAIT_S', MAIL_WAIT_S, { min: 1 }),
+    photoUpload: photoUploadFromEnv(env),
   };
 }
 

@@ -1,14 +1,16 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
-import { loadCapacityFile } from '../../mock-services/capacity.ts';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadCapacityFile, loadMockCapacity } from '../../mock-services/capacity.ts';
 import { CapacityFileError } from '../../model/capacity.ts';
+import { type FaultEntry, FaultScheduleError, parseChaos } from '../../model/faults.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { serviceProfileKnobs } from '../../model/service-design.ts';
 import { EXIT } from '../../runner/index.ts';
+import { loadFaults } from '../faults.ts';
 import { findK6, K6_HOWTO, k6Version } from '../k6-engine.ts';
-import { replayProblem, runRehearsal } from '../rehearsal.ts';
+import { replayOf, replayProblem, runRehearsal } from '../rehearsal.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
 import { StackStartError } from '../stack.ts';
 import {
@@ -67,6 +69,8 @@ export interface RehearseFlags {
   prometheus?: boolean;
   engine: 'embedded' | 'k6';
   k6?: string;
+  faults?: string;
+  chaos: string[];
 }
 
 /**
@@ -83,13 +87,15 @@ function inputProblem(f: RehearseFlags, given: (flag: string) => boolean): strin
       return `--run-id: ${dir} already holds a run; choose another --run-id`;
   }
   if (f.scenario !== 'registration-day')
-    for (const flag of ['scale', 'compress', 'window', 'profile'])
+    for (const flag of ['scale', 'compress', 'window', 'profile', 'faults', 'chaos'])
       if (given(flag)) return `--${flag}: only registration-day replays a profile, not ${f.scenario}`;
   if (f.target) {
     for (const [flag, name] of [
       ['knob', '--knob'],
       ['capacity', '--capacity'],
       ['serviceProfile', '--service-profile'],
+      ['faults', '--faults'],
+      ['chaos', '--chaos'],
     ] as const)
       if (given(flag))
         return `${name}: the service behind --target is not started here, so ${name} would not apply to it`;
@@ -211,6 +217,25 @@ export function rehearseCommand(): Command {
         "the service's cores in the full-scale prediction (default: the --capacity file's service section, else this machine's)",
         wholeNumberIn('--full-scale-cores', 1, 100_000),
       )
+      .option(
+        '--faults <file>',
+        'a fault schedule (YAML or JSON): dependencies down, slowed or failing and the service killed, at profile minutes (see README)',
+        existingFile('--faults'),
+      )
+      .option(
+        '--chaos <kill-service@MINUTE>',
+        'kill the registration service (SIGKILL, then restart) at this profile minute (repeatable)',
+        (v: string, previous: string[]) => {
+          try {
+            parseChaos(v);
+          } catch (err) {
+            if (err instanceof FaultScheduleError) throw new InvalidArgumentError(err.message);
+            throw err;
+          }
+          return [...previous, v];
+        },
+        [] as string[],
+      )
       .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
       .option('-q, --quiet', 'no live progress')
       // Bad input is k6's invalid configuration, as the rest of this command's exit codes are k6's.
@@ -242,6 +267,32 @@ export function rehearseCommand(): Command {
           process.exitCode = EXIT.invalidConfig;
         };
         if (f.k6 && f.engine !== 'k6') return refuse('--k6: only with --engine k6');
+        // The schedule starts on the embedded runner's first sample; real k6 gives no such moment.
+        if (f.engine === 'k6' && (f.faults || f.chaos.length > 0))
+          return refuse(
+            `${f.faults ? '--faults' : '--chaos'}: only with --engine embedded (the schedule starts with the embedded runner's first sample)`,
+          );
+        let faults: FaultEntry[] | undefined;
+        if (f.faults || f.chaos.length > 0) {
+          const replay = replayOf(f);
+          if (!replay)
+            return refuse(`${f.faults ? '--faults' : '--chaos'}: only registration-day replays a profile`);
+          let capacity: ReturnType<typeof loadMockCapacity>;
+          try {
+            capacity = loadMockCapacity(f.capacity ?? resolve('mock-services/capacity.default.json'));
+          } catch (err) {
+            if (!(err instanceof CapacityFileError)) throw err;
+            return refuse(`--capacity: ${err.message}`);
+          }
+          const loaded = loadFaults({
+            file: f.faults,
+            chaos: f.chaos,
+            window: { fromMinute: replay.windowMinutes[0], toMinute: replay.windowMinutes[1] },
+            capacity,
+          });
+          if ('problem' in loaded) return refuse(loaded.problem);
+          faults = loaded.entries;
+        }
         let k6: { binary: string; version: string } | undefined;
         if (f.engine === 'k6') {
           const binary = f.k6 ?? findK6();
@@ -292,6 +343,7 @@ export function rehearseCommand(): Command {
             quiet: Boolean(f.quiet),
             fullScale: f.fullScale,
             fullScaleService,
+            ...(faults ? { faults } : {}),
             log: (line) => console.log(line),
           });
         } catch (err) {
@@ -334,7 +386,7 @@ export function rehearseCommand(): Command {
           (!f.strict && result.exitCode === EXIT.thresholdsFailed && result.report)
             ? 0
             : result.exitCode;
-        // A run whose stack lost a service is not a rehearsal of the design: never a success.
+        // A service that crashed, even if restarted, is a finding about the design: never a success.
         if (result.stackDied && process.exitCode === 0) process.exitCode = 1;
       })
   );

@@ -81,3 +81,40 @@ describe('the scraper records the mocks’ service times', () => {
     ]);
   });
 });
+
+describe('the scraper records each process’s CPU', () => {
+  it('leaves the interval of a restart (its counter went down) unknown, not negative', async () => {
+    let cpuSeconds = 1;
+    const app = express();
+    app.get('/metrics', (_req, res) => {
+      res
+        .type('text/plain')
+        .send(`# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total ${cpuSeconds}\n`);
+    });
+    const s = await serve(app);
+    closers.push(s.close);
+    const book = new SeriesBook();
+    const scraper = new ServiceScraper(book, [{ process: 'registration', url: `${s.url}/metrics` }]);
+    const tick = async (seconds: number) => {
+      // Readings a few milliseconds apart at least, so that each span is above zero.
+      await new Promise((r) => setTimeout(r, 5));
+      scraper.scrape();
+      await scraper.settle();
+      book.tick(seconds);
+      scraper.sample(1);
+    };
+    await tick(1);
+    cpuSeconds = 1.5;
+    await tick(2);
+    cpuSeconds = 0.2; // killed and restarted: a new process counts from zero
+    await tick(3);
+    cpuSeconds = 0.6;
+    await tick(4);
+    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
+    const cores = ts.series.find((x) => x.name === 'process_cpu_cores')?.values ?? [];
+    expect(cores).toHaveLength(4);
+    expect(cores[1]).toBeGreaterThan(0);
+    expect(cores[2]).toBeNull();
+    expect(cores[3]).toBeGreaterThan(0);
+  });
+});

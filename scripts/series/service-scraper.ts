@@ -215,7 +215,9 @@ export class ServiceScraper {
       // which broke every sustained saturation on a busy machine. No new reading: null.
       const before = this.cpuBefore.get(process) ?? now;
       const span = (now.at - before.at) / 1000;
-      this.book.set('process_cpu_cores', { process }, span > 0 ? (now.cpu - before.cpu) / span : null);
+      // A counter that went down is a restarted process (a fault schedule's kill): unknown there.
+      const used = now.cpu - before.cpu;
+      this.book.set('process_cpu_cores', { process }, span > 0 && used >= 0 ? used / span : null);
       this.cpuBefore.set(process, now);
     }
     for (const [process, v] of this.peakLag) this.book.set('event_loop_lag_ms', { process }, v);

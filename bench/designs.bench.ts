@@ -1,0 +1,136 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SERVICE_SWITCHES, serviceProfileKnobs } from '../model/service-design.ts';
+import { compareRuns } from '../reports/compare/index.ts';
+import { type RunRecord, readRunRecord } from '../reports/record.ts';
+import type { Report } from '../reports/report-model.ts';
+import { readFaultFile } from '../scripts/faults.ts';
+import { runRehearsal } from '../scripts/rehearsal.ts';
+import type { Bench, BenchRow } from './types.ts';
+
+/**
+ * What each part of the hardened design buys: the same replay and the same fault schedule (what
+ * went wrong in 2020: mock-services/faults.2020.yaml) rehearsed on the 2020 design, on 2020 with
+ * each switch alone, and on the hardened design, each run compared with the 2020 run of this bench
+ * (`gelombang compare`'s verdict). Real rehearsals on loopback: about two minutes each.
+ * BENCH_DESIGNS=2020,hardened runs some of them (2020 always runs: it is the reference).
+ */
+
+const WINDOW: [number, number] = [0, 45];
+const SCALE = 0.0005;
+const COMPRESS = 60;
+const FAULTS = resolve('mock-services/faults.2020.yaml');
+
+const ALL = ['2020', ...Object.keys(SERVICE_SWITCHES).map((s) => `2020+${s}`), 'hardened'];
+
+function designs(): string[] {
+  const asked = process.env.BENCH_DESIGNS?.split(',').filter(Boolean);
+  if (!asked) return ALL;
+  for (const d of asked) serviceProfileKnobs(d);
+  return ['2020', ...asked.filter((d) => d !== '2020')];
+}
+
+interface Outcome {
+  design: string;
+  record: RunRecord;
+  report: Report;
+  arrivals: number;
+  joined: number;
+  failed: number;
+  failedDuringFaults: number;
+  p95: Record<string, number | null>;
+}
+
+function outcomeOf(design: string, dir: string): Outcome {
+  const record = readRunRecord(dir);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+  const funnel = record.manifest.totals.funnel;
+  const count = (pick: (f: (typeof funnel)[number]) => boolean) =>
+    funnel.filter(pick).reduce((a, f) => a + f.count, 0);
+  const p95 = Object.fromEntries(record.manifest.totals.steps.map((s) => [s.step, s.p95Ms]));
+  return {
+    design,
+    record,
+    report,
+    arrivals: record.manifest.totals.arrivals,
+    joined: count((f) => f.stage === 'joined_wave' && f.outcome === 'continued'),
+    failed: count((f) => f.outcome === 'failed'),
+    failedDuringFaults: (report.faults ?? []).reduce((a, f) => a + (f.effect?.registrantsFailed ?? 0), 0),
+    p95,
+  };
+}
+
+const bench: Bench = {
+  name: 'designs',
+  async run() {
+    const results = mkdtempSync(join(tmpdir(), 'gelombang-bench-designs-'));
+    const faults = readFaultFile(FAULTS);
+    const outcomes: Outcome[] = [];
+    for (const design of designs()) {
+      console.error(`  rehearsing ${design} ...`);
+      const runId = design.replace(/\+/g, '_');
+      const r = await runRehearsal({
+        scenario: 'registration-day',
+        scenarioFile: resolve('scenarios/registration-day.ts'),
+        scale: SCALE,
+        compress: COMPRESS,
+        window: WINDOW,
+        knobs: serviceProfileKnobs(design),
+        serviceProfile: design,
+        resultsDir: results,
+        runId,
+        env: {},
+        intervalSeconds: 1,
+        quiet: true,
+        fullScale: false,
+        faults,
+        log: () => {},
+      });
+      if (!r.report) throw new Error(`${design}: the rehearsal produced no report: ${r.error}`);
+      outcomes.push(outcomeOf(design, join(results, runId)));
+    }
+    const base = outcomes[0] as Outcome;
+    const rows: BenchRow[] = [];
+    const note = `window ${WINDOW.join('-')} min, scale ${SCALE}, compress ${COMPRESS}, faults ${FAULTS.replace(`${process.cwd()}/`, '')}; reference: the 2020 design in the same bench run`;
+    for (const o of outcomes) {
+      const verdict = o === base ? 'the reference' : compareRuns(base.record, o.record).overall.verdict;
+      const share = o.arrivals > 0 ? o.joined / o.arrivals : 0;
+      const baseShare = base.arrivals > 0 ? base.joined / base.arrivals : 0;
+      rows.push({
+        bench: 'designs',
+        metric: `${o.design}: share of arrivals who joined a wave`,
+        value: share,
+        unit: 'share',
+        reference: baseShare,
+        ratio: baseShare > 0 ? share / baseShare : undefined,
+        note: `${o.joined} of ${o.arrivals}; compare vs 2020: ${verdict}; ${o.report.verdict.headline.slice(0, 160)}`,
+      });
+      rows.push({
+        bench: 'designs',
+        metric: `${o.design}: registrants failed by the system`,
+        value: o.failed,
+        unit: 'registrants',
+        reference: base.failed,
+        ratio: base.failed > 0 ? o.failed / base.failed : undefined,
+        note: `${o.failedDuringFaults} of them while a fault lasted`,
+      });
+      for (const step of ['create_account', 'submit_biodata', 'upload_photo']) {
+        const v = o.p95[step] ?? null;
+        const ref = base.p95[step] ?? null;
+        if (v === null) continue;
+        rows.push({
+          bench: 'designs',
+          metric: `${o.design}: ${step} p95`,
+          value: v,
+          unit: 'ms',
+          ...(ref !== null ? { reference: ref, ratio: ref > 0 ? v / ref : undefined } : {}),
+          note,
+        });
+      }
+    }
+    return rows;
+  },
+};
+
+export default bench;

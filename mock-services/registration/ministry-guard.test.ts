@@ -1,0 +1,137 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { personAt } from '../../model/population.ts';
+import { biodataOf } from '../../scripts/registrant-client.ts';
+import { serve } from '../../test/support/listen.ts';
+import { loopbackRequest } from '../../test/support/loopback-request.ts';
+import { MINISTRY_PATHS } from '../ministry/api.ts';
+import { createApp } from './app.ts';
+import { hashPassword, newToken, tokenHash } from './auth.ts';
+import { parseConfig } from './config.ts';
+import { openDb, Repository } from './db.ts';
+import { Mailer } from './mailer.ts';
+import { createServiceMetrics } from './metrics.ts';
+import { MinistryClient } from './ministry-client.ts';
+import { limitsPathFor, RateLimiter } from './rate-limit.ts';
+import { UploadClient } from './uploads.ts';
+
+/**
+ * The ministry guard seen from a registrant: the real app in-process over loopback HTTP, a
+ * Dukcapil that answers only 500, and MINISTRY_BREAKER=on. Once the breaker opens, the biodata
+ * step answers 503 naming Dukcapil, with the breaker's Retry-After, without asking Dukcapil.
+ */
+
+let url: string;
+let session = '';
+let dukcapilCalls = 0;
+let closeAll: () => Promise<void>;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gelombang-guard-'));
+  const failing = express();
+  failing.post(MINISTRY_PATHS.dukcapil, (_req, res) => {
+    dukcapilCalls++;
+    res.status(500).json({ error: { code: 'fault', message: 'injected fault' } });
+  });
+  const ministryServer = await serve(failing);
+  const config = parseConfig({
+    DB_PATH: join(dir, 'registration.db'),
+    SCRYPT_N: '1024',
+    EMAIL_DELIVERY: 'outbox',
+    MINISTRY_URL: ministryServer.url,
+    MINISTRY_BREAKER: 'on',
+  });
+  const repo = new Repository(openDb(config.DB_PATH));
+  repo.ensureFirstWave(10);
+  const limiter = new RateLimiter(limitsPathFor(config.DB_PATH));
+  const metrics = createServiceMetrics();
+  const mailer = new Mailer(config.SMTP_URL, config.EMAIL_TIMEOUT_MS, metrics);
+  const app = createApp({
+    config,
+    repo,
+    limiter,
+    metrics,
+    mailer,
+    publicUrl: () => 'http://127.0.0.1',
+    metricsText: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+    ministry: new MinistryClient({
+      baseUrl: config.MINISTRY_URL,
+      timeoutMs: config.MINISTRY_TIMEOUT_MS,
+      retries: config.MINISTRY_RETRIES,
+      metrics,
+      bulkhead: { limit: config.MINISTRY_BULKHEAD, queue: config.MINISTRY_BULKHEAD_QUEUE },
+      breaker: config.MINISTRY_BREAKER === 'on',
+      cache: config.MINISTRY_CACHE === 'on',
+      // The breaker's clock stands still: however slow the machine, it is still open at the 11th request.
+      now: () => 0,
+    }),
+    uploads: new UploadClient({
+      baseUrl: config.UPLOAD_URL,
+      accessToken: config.UPLOAD_ACCESS_TOKEN,
+      signingSecret: config.UPLOAD_SIGNING_SECRET,
+      timeoutMs: config.UPLOAD_TIMEOUT_MS,
+      metrics,
+    }),
+  });
+  const service = await serve(app);
+  url = service.url;
+  closeAll = async () => {
+    await service.close();
+    await ministryServer.close();
+    mailer.close();
+    limiter.close();
+    repo.db.close();
+  };
+  // A verified account with a session, written straight into the database.
+  const now = Date.now();
+  const id = repo.createAccount(
+    'guard@example.test',
+    await hashPassword('Rahasia-2020!', 1024),
+    tokenHash(newToken()),
+    now + 60_000,
+  );
+  repo.db.prepare('UPDATE accounts SET email_verified_at = ? WHERE id = ?').run(now, id);
+  session = newToken();
+  repo.createSession(tokenHash(session), id, now + 3_600_000);
+});
+
+afterAll(async () => {
+  await closeAll?.();
+});
+
+describe('the biodata step behind an open breaker', () => {
+  it('answers 503 naming the ministry, with the time until the probe, without asking it', async () => {
+    const put = () =>
+      loopbackRequest(url, 'PUT', '/api/v1/me/biodata', {
+        headers: { authorization: `Bearer ${session}` },
+        json: biodataOf(personAt(2020, 7)),
+      });
+    for (let i = 0; i < 10; i++) {
+      const answer = await put();
+      expect(answer.status).toBe(503);
+      expect(answer.json.error).toMatchObject({ code: 'dependency_unavailable', dependency: 'dukcapil' });
+      expect(answer.json.error?.message).toContain('HTTP 500');
+    }
+    expect(dukcapilCalls).toBe(10);
+
+    const shed = await put();
+    expect(shed.status).toBe(503);
+    expect(shed.json.error).toMatchObject({ code: 'dependency_unavailable', dependency: 'dukcapil' });
+    expect(shed.json.error?.message).toContain('circuit open');
+    // the whole 5 s open time, since the breaker's clock has not moved since it opened
+    expect(shed.headers['retry-after']).toBe('5');
+    expect(dukcapilCalls).toBe(10);
+
+    const metrics = await loopbackRequest(url, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/gelombang_ministry_breaker_state\{dependency="dukcapil"\} 2/);
+    expect(metrics.text).toMatch(
+      /gelombang_ministry_calls_shed_total\{dependency="dukcapil",reason="breaker"\} 1/,
+    );
+  });
+});
