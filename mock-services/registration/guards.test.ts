@@ -205,6 +205,9 @@ describe('ADMISSION_RATE=0.5, two processes (and IDEMPOTENCY=off: the key is ign
   };
 
   it('queues sign-ups in arrival order, keeps each place, and admits each after its turn, in order', async () => {
+    // Nobody in line: a sign-up without a ticket runs at once, as if there were no room.
+    const walkIn = await signUp(stack, email('walk-in'));
+    expect(walkIn.status).toBe(201);
     const addresses = Array.from({ length: 4 }, () => email('room'));
     const places: Place[] = [];
     for (const address of addresses) places.push(placeOf(await signUp(stack, address)));
@@ -215,9 +218,9 @@ describe('ADMISSION_RATE=0.5, two processes (and IDEMPOTENCY=off: the key is ign
     for (let i = 1; i < places.length; i++) {
       expect((places[i] as Place).admitAt - (places[i - 1] as Place).admitAt).toBeGreaterThanOrEqual(STEP_MS);
     }
-    // The first one's turn is now, so it waits for nobody and the next is first in line. Four
-    // requests in a row take far less than one turn (2 s), so nobody is admitted meanwhile.
-    expect(places.map((p) => p.position)).toEqual([1, 1, 2, 3]);
+    // The walk-in took the turn of its moment, so the next turn is one step (2 s) later. Four
+    // requests in a row take far less than that, so nobody is admitted meanwhile.
+    expect(places.map((p) => p.position)).toEqual([1, 2, 3, 4]);
 
     // Back early with the ticket: the same place, not a new one at the end of the line.
     const early = placeOf(
@@ -265,7 +268,7 @@ describe('ADMISSION_RATE=0.5, two processes (and IDEMPOTENCY=off: the key is ign
     expect(third.status).toBe(201);
 
     const metrics = await (await fetch(`${stack.urls.registration}/metrics`)).text();
-    expect(metrics).toMatch(/^gelombang_waiting_room_admissions_total 3$/m);
+    expect(metrics).toMatch(/^gelombang_waiting_room_admissions_total 4$/m);
     expect(metrics).toMatch(/^gelombang_waiting_room_queue_length \d+$/m);
     expect(metrics).toMatch(
       /gelombang_http_requests_total\{method="POST",route="\/api\/v1\/accounts",status="429"\} \d+/,

@@ -85,14 +85,8 @@ export class IdempotencyStore {
     private readonly db: Db,
     private readonly opts: { ttlMs?: number; abandonedMs?: number } = {},
   ) {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      db.exec(SCHEMA);
-      db.exec('COMMIT');
-    } catch (err) {
-      db.exec('ROLLBACK');
-      throw err;
-    }
+    // Immediate: processes starting together never race on CREATE TABLE.
+    db.transaction(() => db.exec(SCHEMA)).immediate();
     const pk = 'scope = @scope AND key_hash = @keyHash AND method = @method AND path = @path';
     this.s = {
       get: db.prepare(`SELECT * FROM idempotency_keys WHERE ${pk}`),

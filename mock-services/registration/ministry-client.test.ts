@@ -1,5 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRng } from '../../model/random.ts';
 import { serve } from '../../test/support/listen.ts';
 import { MINISTRY_PATHS } from '../ministry/api.ts';
 import { DependencyError, parseRetryAfter } from './dependency-error.ts';
@@ -102,18 +103,6 @@ async function counter(
   return values
     .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
     .reduce((sum, v) => sum + v.value, 0);
-}
-
-/** A seeded generator in [0, 1) (mulberry32), so the jitter tests see varied but repeatable draws. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function outcomes(metrics: ReturnType<typeof createServiceMetrics>) {
@@ -468,7 +457,7 @@ describe('retry backoff', () => {
     const delays: number[][] = [[], [], []];
     let attemptOfCall = 0;
     const { ministry } = client(2, 2000, {
-      random: seeded(2020),
+      random: createRng(2020),
       sleep: async (ms) => {
         delays[++attemptOfCall]?.push(ms);
       },

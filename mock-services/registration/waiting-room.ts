@@ -74,14 +74,8 @@ export class WaitingRoom {
     if (!(ratePerSecond > 0))
       throw new Error(`waiting room: the admission rate must be above 0, got ${ratePerSecond}`);
     this.stepMs = 1000 / ratePerSecond;
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      db.exec(SCHEMA);
-      db.exec('COMMIT');
-    } catch (err) {
-      db.exec('ROLLBACK');
-      throw err;
-    }
+    // Immediate: processes starting together never race on CREATE TABLE.
+    db.transaction(() => db.exec(SCHEMA)).immediate();
     this.s = {
       last: db.prepare('SELECT position, admit_at FROM waiting_room_tickets ORDER BY position DESC LIMIT 1'),
       insert: db.prepare(
@@ -199,8 +193,21 @@ export function waitingRoomGuard(
   return (req: Request, res: Response, next: NextFunction) => {
     const now = Date.now();
     const ticket = req.get('waiting-room-ticket');
+    const admit = (held: string) => {
+      beforeAnswer(res, ({ status }) => {
+        const succeeded = status >= 200 && status < 300;
+        if (room.settle(held, succeeded) && succeeded) metrics.waitingRoomAdmissions.inc();
+      });
+      next();
+    };
     if (ticket === undefined) {
       const t = room.issue(now);
+      // Nobody in line: the sign-up runs now. A room that made everyone come back once, however
+      // empty, would add a second's wait and a request to every sign-up of a quiet hour.
+      if (t.admitAt <= now && room.enter(t.ticket, now).kind === 'admitted') {
+        admit(t.ticket);
+        return;
+      }
       next(comeBackLater(t.ticket, t.position, t.admitAt, now));
       return;
     }
@@ -218,11 +225,7 @@ export function waitingRoomGuard(
     const entry = room.enter(ticket, now);
     switch (entry.kind) {
       case 'admitted':
-        beforeAnswer(res, ({ status }) => {
-          const succeeded = status >= 200 && status < 300;
-          if (room.settle(ticket, succeeded) && succeeded) metrics.waitingRoomAdmissions.inc();
-        });
-        next();
+        admit(ticket);
         return;
       case 'wait':
         next(comeBackLater(ticket, entry.position, entry.admitAt, now));

@@ -434,7 +434,9 @@ async function putToStore(
       responseType: 'text',
     });
     if (res.status === 201) return { outcome: 'continued', res, attempts: attempt };
-    if (!retryable(res) || attempt === retry.attempts)
+    // An object store's 500 means "try again" (S3's InternalError; its SDKs retry it), and an
+    // app's upload library does: through the service the same failure arrives as a retryable 503.
+    if (!(retryable(res) || res.status >= 500) || attempt === retry.attempts)
       return { outcome: 'failed', reason: 'dependency:upload', attempts: attempt };
     await sleep(waitBeforeRetry(retry, attempt, res.headers['Retry-After']));
   }

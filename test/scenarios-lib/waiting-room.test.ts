@@ -61,12 +61,13 @@ describe('a registrant behind a waiting room', () => {
 
     const text = await (await fetch(`${stack.urls.registration}/metrics`)).text();
     expect(metric(text, /^gelombang_waiting_room_admissions_total (\d+)$/m)).toBe(REGISTRANTS);
-    // Everyone was told to wait at least once, most more than once: the room really held them.
+    // Everyone but the first (admitted at once into an empty room) was told to wait at least
+    // once: the room really held them.
     const waited = metric(
       text,
       /^gelombang_http_requests_total\{method="POST",route="\/api\/v1\/accounts",status="429"\} (\d+)$/m,
     );
-    expect(waited).toBeGreaterThanOrEqual(REGISTRANTS);
+    expect(waited).toBeGreaterThanOrEqual(REGISTRANTS - 1);
     // Every journey request carried a key, and each ran once (nothing was lost to replay).
     expect(metric(text, /^gelombang_idempotency_keys_total\{outcome="first"\} (\d+)$/m)).toBeGreaterThan(
       REGISTRANTS * 4,

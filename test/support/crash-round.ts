@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { tokenHash } from '../../mock-services/registration/auth.ts';
+import { STEPS as FUNNEL_STEPS, type Step as FunnelStep } from '../../model/funnel.ts';
 import type { Person } from '../../model/population.ts';
 import { type Rng, rngFor } from '../../model/random.ts';
 import {
@@ -23,16 +24,9 @@ import { people } from './population.ts';
  * is there, that no place was given twice or beyond the quota, and that every account got its mail.
  */
 
-export const STEPS = [
-  'create_account',
-  'verify_email',
-  'login',
-  'submit_biodata',
-  'upload_photo',
-  'submit_assessment',
-  'join_wave',
-] as const;
-export type Step = (typeof STEPS)[number];
+/** The journey's steps that change something: read_status only reads. */
+export type Step = Exclude<FunnelStep, 'read_status'>;
+export const STEPS = FUNNEL_STEPS.filter((s): s is Step => s !== 'read_status');
 
 const SUCCESS: Record<Step, number> = {
   create_account: 201,
