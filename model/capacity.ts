@@ -40,7 +40,8 @@ export class CapacityFileError extends Error {}
 /**
  * The registration service's machine, optional in a capacity file (`gelombang plan` writes it):
  * the capacity simulator runs the service on `cores` with `workers` processes (the WORKERS knob,
- * unless --knob sets it). The mocks and a rehearsal read the stations only: a laptop cannot be
+ * unless --knob sets it) and, with `admissionRate`, a waiting room (the ADMISSION_RATE knob, unless
+ * --knob sets it). The mocks and a rehearsal read the stations only: a laptop cannot be
  * given cores, and WORKERS is the service's knob there.
  */
 export const serviceSectionSchema = z
@@ -49,6 +50,12 @@ export const serviceSectionSchema = z
     cores: z.int().min(1).max(100_000),
     /** processes behind one port: model/service-design.ts WORKERS, and its range */
     workers: z.int().min(1).max(64).optional(),
+    /** sign-ups admitted a second by the waiting room: model/service-design.ts ADMISSION_RATE, and its range */
+    admissionRate: z
+      .number({ error: 'expected sign-ups admitted a second, a number' })
+      .gt(0, { error: 'expected sign-ups admitted a second, more than 0 (leave it out for no waiting room)' })
+      .max(1_000_000, { error: 'expected sign-ups admitted a second, at most 1000000' })
+      .optional(),
   })
   .strict();
 

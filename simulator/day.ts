@@ -8,7 +8,7 @@ import type { Calibration } from './calibration.ts';
 import { EventQueue } from './events.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
-import { Journeys, streamRng } from './registrant.ts';
+import { arrivalOf, Journeys, streamRng } from './registrant.ts';
 import { NETWORK_LAG_MS, RegistrationService } from './service.ts';
 import { SimStation } from './station.ts';
 
@@ -45,6 +45,8 @@ export interface DayOptions {
   intervalSeconds: number;
   /** keep in the service's queues the work that could only start after the end (a test's reference) */
   keepUnservable?: boolean;
+  /** told of every sign-up the waiting room lets through (ADMISSION_RATE > 0): whose, its turn and when (ms) */
+  onAdmitted?: (arrival: number, turnAtMs: number, atMs: number) => void;
   /** called every `progressEveryMs` of wall time with where the run is */
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
@@ -123,6 +125,7 @@ export function simulateDay(o: DayOptions): DayResult {
     cpuStretch: o.cpuStretch,
     rng: streamRng(o.seed, SERVICE_STREAM),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
+    ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });
   if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers);
   const rec = new Recorder(o.intervalSeconds);

@@ -53,6 +53,10 @@ export interface ProbeOutcome {
   worst: { step: string; p95Ms: number; sloMs: number } | null;
   /** registrants failed by the system, as a share of arrivals */
   failedShare: number;
+  /** of them, those who gave up in the waiting room (ADMISSION_RATE > 0), as a share of arrivals */
+  gaveUpWaiting?: number;
+  /** it broke only through those who gave up waiting: the room admitted too slowly, nothing else failed */
+  onlyWaiting?: boolean;
   /** each resource's demand at the busiest reading, in its units, where the probe read one */
   load: Record<string, number>;
   /** requests per step: how much of the load reached each resource */

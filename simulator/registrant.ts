@@ -5,7 +5,14 @@ import { fmix32, type Rng } from '../model/random.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import type { EventQueue } from './events.ts';
 import type { Recorder } from './metrics.ts';
-import type { Account, Answer, AnswerSink, PersonKind, RegistrationService } from './service.ts';
+import {
+  type Account,
+  type Answer,
+  type AnswerSink,
+  type PersonKind,
+  type RegistrationService,
+  WAITING_ROOM,
+} from './service.ts';
 import { TimeoutLine } from './timeouts.ts';
 
 /**
@@ -37,6 +44,12 @@ interface JourneyOptions {
 }
 
 const POLL_MS = 500;
+/**
+ * scenarios/lib/journey.ts WAITING_ROOM_PATIENCE: a registrant given a place in the waiting room
+ * waits up to half an hour in all, looking again at least every minute, then fails the sign-up.
+ */
+export const ROOM_MAX_WAIT_S = 1800;
+const ROOM_MAX_POLL_S = 60;
 const TIMEOUT_MS = 30_000;
 const PHOTO_TIMEOUT_MS = 60_000;
 const RETRY_STREAM = 0x5e7;
@@ -110,11 +123,13 @@ export function streamRng(seed: number, k1: number, k2?: number, k3?: number): R
  */
 class Registration implements Account {
   rows = 0;
+  turnAt = Number.NaN;
   private arrives = Number.POSITIVE_INFINITY;
   constructor(
     readonly kind: PersonKind,
     public owner: number,
     private readonly journeys: Journeys,
+    readonly arrival: number,
   ) {}
 
   get mailAt(): number {
@@ -147,6 +162,7 @@ const I_STEP = 11;
 const I_ATTEMPT = 12;
 /** the ticket of the request's timeout in its line while waiting for an answer, -1 when not */
 const I_TIMER = 13;
+/** the mailbox's looks at the email stage; at sign-up, the seconds waited in the waiting room */
 const I_POLLS = 14;
 const I_REQUESTS = 15;
 
@@ -236,7 +252,7 @@ export class Journeys implements AnswerSink {
       if (r * RECORD_BYTES === this.f.buffer.byteLength) this.grow(r * 2);
       this.accounts.push(undefined);
     }
-    this.accounts[r] = new Registration(kind, r, this);
+    this.accounts[r] = new Registration(kind, r, this, arrival);
     const f = this.f;
     const i = this.i;
     const fo = r * 8;
@@ -294,6 +310,12 @@ export class Journeys implements AnswerSink {
     i[r * 16 + I_TIMER] = -1;
     const step = i[r * 16 + I_STEP] as number;
     this.lineOf(step).cancel(timer);
+    if (a.code === WAITING_ROOM) {
+      // The room's answer is the service working as designed: a request, not a failed one.
+      this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), false);
+      this.waitInRoom(r, a.retryAfterS ?? 1);
+      return;
+    }
     const failed = !(EXPECTED_BY_STEP[step] as readonly number[]).includes(a.status);
     this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), failed);
     this.answered(r, a.status, a.retryAfterS, a.status === SUCCESS_BY_STEP[step] ? '' : reasonOf(a));
@@ -342,6 +364,26 @@ export class Journeys implements AnswerSink {
   }
 
   private readonly onRetry = (r: number): void => this.send(r);
+
+  /**
+   * As createAccount does: keep the ticket (the service keeps it on the account), sleep what the
+   * room asked, at most a minute and at most the patience left, and come back with the retry
+   * attempts whole again; out of patience, the sign-up fails with reason waiting_room.
+   */
+  private waitInRoom(r: number, askedS: number): void {
+    const i = this.i;
+    const waited = i[r * 16 + I_POLLS] as number;
+    const left = ROOM_MAX_WAIT_S - waited;
+    if (left <= 0) {
+      this.stepDone(r, 'failed', WAITING_ROOM);
+      return;
+    }
+    // Retry-After is whole seconds, so the waits and the patience stay whole seconds too.
+    const wait = Math.max(1, Math.min(askedS, ROOM_MAX_POLL_S, left));
+    i[r * 16 + I_POLLS] = waited + wait;
+    i[r * 16 + I_ATTEMPT] = 1;
+    this.q.schedule(this.q.now + wait * 1000, this.onRetry, r);
+  }
 
   private stepDone(r: number, outcome: Outcome, reason: string | null): void {
     if (this.i[r * 16 + I_STEP] === LOGIN && outcome === 'continued') {
@@ -440,6 +482,9 @@ export class Journeys implements AnswerSink {
     this.freeSlots.push(r);
   }
 }
+
+/** The arrival number (k6's iterationInTest) of the registrant whose account `a` is. */
+export const arrivalOf = (a: Account): number => (a as Registration).arrival;
 
 /** Why the system failed a request, as journey.ts failureReason names it; the rules' code otherwise. */
 function reasonOf(a: Answer): string {

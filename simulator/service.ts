@@ -36,6 +36,8 @@ export interface Account {
   /** when the verification mail reaches the mailbox (ms), or Infinity */
   mailAt: number;
   kind: PersonKind;
+  /** the turn (ms) of the waiting-room ticket the registrant holds (ADMISSION_RATE > 0); absent or NaN: none */
+  turnAt?: number;
 }
 
 export const ROW = {
@@ -67,6 +69,8 @@ interface ServiceDesign {
   rng: Rng;
   /** the end of the run (ms): a pool may refuse waiters it could only serve later (pool.ts); absent: never */
   untilMs?: number;
+  /** told of every sign-up the waiting room lets through (ADMISSION_RATE > 0), at the time it does */
+  onAdmit?: (a: Account, atMs: number) => void;
 }
 
 type Op =
@@ -76,6 +80,8 @@ type Op =
   | { kind: 'write'; commit: (a: Account, s: RegistrationService) => Answer | undefined }
   /** a synchronous route: its CPU part and its transaction in one run of the event loop */
   | { kind: 'cpuWrite'; commit: (a: Account, s: RegistrationService) => Answer | undefined }
+  /** the waiting room's guard before a sign-up (ADMISSION_RATE > 0) */
+  | { kind: 'room' }
   | { kind: 'mail' }
   | { kind: 'ministries' }
   | { kind: 'upload' }
@@ -170,6 +176,14 @@ const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Rec
 export const NETWORK_LAG_MS = 0.05;
 const RETRYABLE = new Set([429, 503, 504]);
 const BUSY_TIMEOUT_MS = 10_000;
+/** mock-services/registration/waiting-room.ts TICKET_TTL_MS: a ticket admits until 10 minutes after its turn */
+export const TICKET_TTL_MS = 10 * 60_000;
+/** the waiting room's code on its 429 (the scenarios' registrants keep their ticket and come back) */
+export const WAITING_ROOM = 'waiting_room';
+/** in reqNext while a sign-up is in the waiting room's transaction: what the transaction does */
+const ROOM_ISSUE = 1;
+const ROOM_ADMIT = 2;
+const ROOM_WAIT = 3;
 
 export class RegistrationService {
   readonly cores: CpuShare;
@@ -210,6 +224,13 @@ export class RegistrationService {
   /** the mail's delivery delay (model/station.ts sampleServiceMs), its parameters worked out once */
   private readonly deliveryLognormal: Lognormal | undefined;
   private readonly deliveryConstantMs: number;
+  /** the waiting room: turns 1000/ADMISSION_RATE ms apart, the last one handed out */
+  private readonly turnStepMs: number;
+  private lastTurn = Number.NEGATIVE_INFINITY;
+  /** the guard's CPU on the event loop when it only answers "come back later" */
+  private readonly roomCpuMs: number;
+  /** the 429s of the waiting room, one object per Retry-After */
+  private readonly comeBack = new Map<number, Answer>();
 
   constructor(
     private readonly q: EventQueue,
@@ -252,6 +273,10 @@ export class RegistrationService {
     this.deliveryConstantMs = delivery.distribution === 'constant' ? delivery.ms : 0;
     this.ministryTimeouts = new TimeoutLine(q, knobs.MINISTRY_TIMEOUT_MS, this.onAskTimeout);
     this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout);
+    this.turnStepMs = knobs.ADMISSION_RATE > 0 ? 1000 / knobs.ADMISSION_RATE : 0;
+    // Not measured on its own: a 429 is routing, JSON and one indexed lookup, the work of the
+    // lightest steps, so the least of the steps' costs.
+    this.roomCpuMs = Math.min(...Object.values(calibration.service.stepCpuMs)) * d.cpuStretch;
   }
 
   /** One request of `step` for the registrant whose rows are `acct`; the sink gets the answer once. */
@@ -343,6 +368,10 @@ export class RegistrationService {
           if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForWrite, req))
             this.release(req);
           return;
+        case 'room':
+          if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForRoom, req))
+            this.release(req);
+          return;
         case 'mail':
           if (!(this.mailers[this.reqProc[req] as number] as Pool).acquire(this.onMailer, req))
             this.release(req);
@@ -429,6 +458,72 @@ export class RegistrationService {
     if (refusal) this.answer(req, refusal);
     else this.step(req);
   };
+
+  // ---- the waiting room (waiting-room.ts): a ticket, a turn, and "come back later" until then
+
+  private readonly onLoopForRoom = (req: Request): void =>
+    this.cores.run(this.roomCpuMs, this.onRoomCpu, req);
+
+  /**
+   * The guard decides. Still before its turn: 429 at once; the transaction that finds the ticket
+   * changes nothing, so SQLite writes nothing and the lock is held for a moment, left out here.
+   * A new ticket (none, or expired: the scenario's 410 and its new sign-up folded into one
+   * request) is an INSERT, and when nobody is in line the lease that admits it at once is a second
+   * commit; a ticket whose turn came is leased, one commit.
+   */
+  private readonly onRoomCpu = (req: Request): void => {
+    const a = this.reqAcct[req] as Account;
+    const turn = a.turnAt ?? Number.NaN;
+    const now = this.q.now;
+    if (!Number.isNaN(turn) && now < turn + TICKET_TTL_MS) {
+      if (turn > now) {
+        (this.loops[this.reqProc[req] as number] as Pool).release();
+        this.answer(req, this.comeBackAnswer(turn, now));
+        return;
+      }
+      this.reqNext[req] = ROOM_ADMIT;
+    } else this.reqNext[req] = ROOM_ISSUE;
+    this.writeLock.acquire(this.onRoomLock, req, this.onWriteBusy);
+  };
+
+  private readonly onRoomLock = (req: Request): void => {
+    let commits = 1;
+    if (this.reqNext[req] === ROOM_ISSUE) {
+      // The turn is taken inside the transaction: turns follow the order of the commits.
+      const now = this.q.now;
+      const turn = Math.max(now, this.lastTurn + this.turnStepMs);
+      this.lastTurn = turn;
+      (this.reqAcct[req] as Account).turnAt = turn;
+      if (turn <= now) commits = 2;
+      this.reqNext[req] = turn <= now ? ROOM_ADMIT : ROOM_WAIT;
+    }
+    this.q.schedule(this.q.now + commits * this.writeMs, this.onRoomCommitted, req);
+  };
+
+  private readonly onRoomCommitted = (req: Request): void => {
+    this.writeLock.release();
+    (this.loops[this.reqProc[req] as number] as Pool).release();
+    const a = this.reqAcct[req] as Account;
+    const wait = this.reqNext[req] === ROOM_WAIT;
+    this.reqNext[req] = 0;
+    if (wait) {
+      this.answer(req, this.comeBackAnswer(a.turnAt as number, this.q.now));
+      return;
+    }
+    this.d.onAdmit?.(a, this.q.now);
+    this.step(req);
+  };
+
+  /** 429 waiting_room with Retry-After max(1, ceil(seconds to the turn)), as the guard answers. */
+  private comeBackAnswer(turn: number, now: number): Answer {
+    const s = Math.max(1, Math.ceil((turn - now) / 1000));
+    let a = this.comeBack.get(s);
+    if (!a) {
+      a = { status: 429, retryAfterS: s, code: WAITING_ROOM, dependency: undefined };
+      this.comeBack.set(s, a);
+    }
+    return a;
+  }
 
   /** Background writes (the outbox's claim and mark) on process `proc`'s event loop; `then(ok)`. */
   backgroundWrite(proc: number, then: (ok: boolean) => void): void {
@@ -610,8 +705,10 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
   const has = (a: Account, row: number) => (a.rows & row) !== 0;
   const cpu: Op = { kind: 'cpu' };
   const inline = knobs.EMAIL_DELIVERY === 'inline';
+  const room = knobs.ADMISSION_RATE > 0;
   return {
     create_account: [
+      ...(room ? [{ kind: 'room' } as Op] : []),
       cpu,
       { kind: 'check', test: (a) => (has(a, ROW.account) ? REFUSED.duplicate_email : undefined) },
       { kind: 'scrypt' },
@@ -626,6 +723,9 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
           return undefined;
         },
       },
+      // The ticket used up before the 201 leaves (beforeAnswer): one more commit. A failed
+      // sign-up gives its ticket back with one too, left out: failures are few where it matters.
+      ...(room ? [{ kind: 'write', commit: () => undefined } as Op] : []),
       { kind: 'answer', status: 201 },
     ],
     verify_email: [

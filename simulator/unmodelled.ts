@@ -4,14 +4,14 @@ import type { ServiceKnobs } from '../model/service-design.ts';
  * The hardened design's switches the queueing model does not represent yet. A prediction made
  * with one of them on simulates the service as if it were off, and says so: a waiting room or a
  * circuit breaker changes where the day breaks, so silence would make the prediction a claim it
- * is not. Each entry: the knob, when it counts as on, and what the model leaves out.
+ * is not. Each entry: the knob, when it counts as on, and what the model leaves out. The waiting
+ * room (ADMISSION_RATE) is modelled (service.ts, registrant.ts), so it is not here.
  */
 const UNMODELLED: ReadonlyArray<{
   knob: keyof ServiceKnobs;
   on: (k: ServiceKnobs) => boolean;
   what: string;
 }> = [
-  { knob: 'ADMISSION_RATE', on: (k) => k.ADMISSION_RATE > 0, what: 'the waiting room' },
   { knob: 'MINISTRY_BULKHEAD', on: (k) => k.MINISTRY_BULKHEAD > 0, what: 'the ministry bulkhead' },
   { knob: 'MINISTRY_BREAKER', on: (k) => k.MINISTRY_BREAKER === 'on', what: 'the ministry circuit breaker' },
   { knob: 'MINISTRY_CACHE', on: (k) => k.MINISTRY_CACHE === 'on', what: 'the ministry answer cache' },

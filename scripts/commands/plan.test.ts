@@ -85,6 +85,69 @@ describe('plan finds the known answer', () => {
   }, 60_000);
 });
 
+describe('plan sizes the waiting room', () => {
+  it('the highest admission rate that holds is what the mail server sends; the least, what patience allows', () => {
+    // 20 sign-ups a second for 3 minutes against a mail server that sends 10 a second (2
+    // connections, 200 ms each), sent inside the sign-up (EMAIL_DELIVERY=inline); everything else
+    // ample. Admitted faster than 10 a second, the mail queue grows until it refuses and sign-ups
+    // fail; at 10 or less it keeps up. Admitted slower, the line grows: the last of N arrivals
+    // over D seconds waits N/a - D, and gives up past 30 minutes, so a >= N / (1800 + D).
+    const mailMs = 200;
+    const connections = 2;
+    const perSecond = 20;
+    const minutes = 3;
+    const capacity = file('room.json', {
+      dukcapil: ample(defaults.dukcapil),
+      dapodik: ample(defaults.dapodik),
+      dtks: ample(defaults.dtks),
+      email: {
+        ...defaults.email,
+        concurrency: connections,
+        serviceTime: constant(mailMs),
+        errorRate: 0,
+        deliveryDelay: constant(100),
+      },
+      upload: { ...ample(defaults.upload), bandwidthBytesPerSecond: 1024 ** 3 },
+    });
+    const flags: PlanFlags = {
+      peak: perSecond * 60,
+      minutes,
+      capacity,
+      serviceProfile: '2020',
+      knob: { SCRYPT_N: '1024', DB_SYNCHRONOUS: 'NORMAL' },
+      set: { 'service.cores': '16' },
+      seed: 1,
+      resources: ['admission'],
+      maxProbes: 40,
+    };
+    const s = planSetup(flags);
+    const straight = Object.fromEntries(
+      Object.entries(DEFAULT_MODEL).map(([stage, m]) => [stage, { ...m, leave: 0 }]),
+    ) as BehaviourModel;
+    Object.assign(s.searchDay, { model: straight, thinkCompress: 1e9, minorShare: 0, ineligibleShare: 0 });
+
+    const run = runPlan(s, { maxProbes: flags.maxProbes });
+    expect(run.result.status, run.result.reason).toBe('found');
+    expect(run.ok).toBe(true);
+    const sends = (connections * 1000) / mailMs;
+    const rate = run.point.admission as number;
+    expect(Math.abs(rate - sends)).toBeLessThanOrEqual(1);
+    // One more broke, on the service's side (not through registrants giving up).
+    const more = run.admission?.oneMore;
+    expect(more?.point.admission).toBe(rate + 1);
+    expect(more?.outcome.held).toBe(false);
+    expect(more?.outcome.onlyWaiting ?? false).toBe(false);
+    expect(run.admission?.noWait).toBe(false);
+    // The least that held, and below it registrants gave up waiting.
+    const n = perSecond * 60 * minutes;
+    const least = Math.ceil(n / (1800 + minutes * 60));
+    expect(Math.abs((run.admission?.least as number) - least)).toBeLessThanOrEqual(1);
+    const below = run.result.probes.find((p) => p.point.admission === (run.admission?.least as number) - 1);
+    expect(below?.outcome.onlyWaiting).toBe(true);
+    expect(below?.outcome.gaveUpWaiting).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('plan writes a capacity file simulate and rehearse accept', () => {
   it('round-trips through their loaders, with a $comment on what changed; -q prints no progress', async () => {
     const out = join(dir, 'planned.json');
@@ -127,6 +190,57 @@ describe('plan writes a capacity file simulate and rehearse accept', () => {
     expect(loadCapacity(out)).toEqual(sim.day.capacity);
     // What the plan left alone is the starting file's, without a comment.
     expect(written.dukcapil).toEqual(loadCapacity('mock-services/capacity.default.json').dukcapil);
+  }, 60_000);
+
+  it('writes the admission rate in the service section, which simulate reads back as ADMISSION_RATE', async () => {
+    const out = join(dir, 'planned-room.json');
+    const r = await invoke(planCommand, [
+      '--peak',
+      '10/s',
+      '--minutes',
+      '2',
+      '--knob',
+      'SCRYPT_N=1024',
+      '--set',
+      'service.cores=16',
+      '--resources',
+      'admission',
+      '--out',
+      out,
+      '-q',
+    ]);
+    expect(r.code, r.output).toBe(0);
+    // Ten arrivals a second and capacity to spare: a room that keeps up with them (11 a second,
+    // 10 % above, so that a turn taken late does not push every later one back) holds.
+    expect(r.output).toContain('at it the room keeps up with arrivals');
+    expect(r.output).toContain('gelombang rehearse --knob ADMISSION_RATE=11');
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    expect(written.service.admissionRate).toBe(11);
+    expect(written.service.$comment).toContain('admissionRate (unset) -> 11');
+    expect(written.$comment).toContain('the highest admission rate');
+    const sim = simulationInputs({
+      scale: 1,
+      compress: 1,
+      capacity: out,
+      serviceProfile: '2020',
+      knob: {},
+      set: {},
+      seed: 1,
+      results: dir,
+    });
+    expect(sim.day.knobs.ADMISSION_RATE).toBe(11);
+    // --knob still wins over the file
+    const over = simulationInputs({
+      scale: 1,
+      compress: 1,
+      capacity: out,
+      serviceProfile: '2020',
+      knob: { ADMISSION_RATE: '3' },
+      set: {},
+      seed: 1,
+      results: dir,
+    });
+    expect(over.day.knobs.ADMISSION_RATE).toBe(3);
   }, 60_000);
 
   it('searches a profile on its busiest hour and verifies the result on all of it, showing progress', async () => {
@@ -194,6 +308,7 @@ describe('plan refuses what it cannot do', () => {
   const notJson = file('not-json.json', '{ dukcapil: ');
   const zero = file('zero.json', { ...defaults, dukcapil: { ...defaults.dukcapil, concurrency: 0 } });
   const badService = file('bad-service.json', { ...defaults, service: { cores: 0 } });
+  const badAdmission = file('bad-admission.json', { ...defaults, service: { cores: 2, admissionRate: 0 } });
   const exists = file('exists.json', '{}');
   it.each([
     [
@@ -217,13 +332,23 @@ describe('plan refuses what it cannot do', () => {
       "--resources: no resource 'sirekap.concurrency'; expected some of service.cores",
     ],
     [
-      'the admission rate',
-      ['--resources', 'admission'],
-      'an admission rate at the front door is not in the registration service yet',
+      'the admission rate with another resource',
+      ['--resources', 'admission,service.cores'],
+      "--resources: admission is sized alone, the other resources at the starting point (--capacity, --set); got 'admission,service.cores'",
+    ],
+    [
+      'a waiting room by another name',
+      ['--resources', 'front-door'],
+      "--resources: no resource 'front-door' (the waiting room's rate is 'admission')",
     ],
     ['an unreadable capacity file', ['--capacity', notJson], `--capacity: ${notJson}: not valid JSON`],
     ['a capacity file with a zero capacity', ['--capacity', zero], 'dukcapil.concurrency'],
     ['a capacity file with a bad service section', ['--capacity', badService], 'service.cores'],
+    [
+      'a capacity file with an admission rate of 0',
+      ['--capacity', badAdmission],
+      'service.admissionRate: expected sign-ups admitted a second, more than 0',
+    ],
     ['a capacity file that is not there', ['--capacity', join(dir, 'nope.json')], '--capacity: no such file'],
     ['a --set of no field', ['--set', 'dukcapil.concurrenzy=4'], "no field 'concurrenzy' in dukcapil"],
     ['a bad knob', ['--knob', 'WORKERS=0'], 'WORKERS'],

@@ -23,6 +23,12 @@ import {
   type VerifyResult,
   verify,
 } from '../../simulator/plan.ts';
+import {
+  ADMISSION,
+  type AdmissionResult,
+  type AdmissionSide,
+  searchAdmission,
+} from '../../simulator/plan-admission.ts';
 import { plannedCapacityJson } from '../../simulator/plan-capacity.ts';
 import {
   busiestMinute,
@@ -32,6 +38,7 @@ import {
   searchLoad,
 } from '../../simulator/plan-target.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
+import { ROOM_MAX_WAIT_S } from '../../simulator/registrant.ts';
 import {
   existingFile,
   keyValue,
@@ -88,6 +95,20 @@ export const PLAN_RESOURCES: readonly PlanResource[] = [
   { name: 'upload.bandwidthBytesPerSecond', unitName: 'MiB/s', unit: MIB, min: 1, max: 1_000_000 },
 ];
 const RESOURCE_NAMES = PLAN_RESOURCES.map((r) => r.name);
+/**
+ * The waiting room's admission rate (ADMISSION_RATE), in sign-ups a second. Not a capacity: more
+ * of it is not always better, so it is sized on its own (simulator/plan-admission.ts), the other
+ * resources as given, and is never in the default list.
+ */
+export const ADMISSION_RESOURCE: PlanResource = {
+  name: ADMISSION,
+  unitName: 'sign-up/s',
+  unit: 1,
+  min: 1,
+  max: 1_000_000,
+};
+const ALL_RESOURCES: readonly PlanResource[] = [...PLAN_RESOURCES, ADMISSION_RESOURCE];
+const ALL_NAMES = ALL_RESOURCES.map((r) => r.name);
 
 /** The resources each step's requests use (simulator/service.ts's call graph): what can fix its objectives. */
 const STEP_RESOURCES: Record<string, readonly string[]> = {
@@ -139,14 +160,18 @@ function resourceList(flag: string) {
       .filter((s) => s !== '');
     if (names.length === 0) throw new InvalidArgumentError(`${flag}: expected resource names, got '${v}'`);
     for (const n of names) {
-      if (RESOURCE_NAMES.includes(n)) continue;
-      const admission = /admission|front/i.test(n)
-        ? ' (an admission rate at the front door is not in the registration service yet, so the plan cannot size it)'
+      if (ALL_NAMES.includes(n)) continue;
+      const admission = /admission|front|waiting/i.test(n)
+        ? ` (the waiting room's rate is '${ADMISSION}')`
         : '';
       throw new InvalidArgumentError(
-        `${flag}: no resource '${n}'${admission}; expected some of ${RESOURCE_NAMES.join(', ')}`,
+        `${flag}: no resource '${n}'${admission}; expected some of ${RESOURCE_NAMES.join(', ')}, or ${ADMISSION} alone`,
       );
     }
+    if (names.includes(ADMISSION) && names.length > 1)
+      throw new InvalidArgumentError(
+        `${flag}: ${ADMISSION} is sized alone, the other resources at the starting point (--capacity, --set); got '${v}'`,
+      );
     return names;
   };
 }
@@ -256,22 +281,29 @@ export function planSetup(f: PlanFlags): PlanSetup {
         `--resources ${named}: the calibration (${inputs.calibrationSource}) fixes it; a probe could not change it`,
       );
     const searched = (f.resources ?? RESOURCE_NAMES).filter((r) => !fitted.includes(r));
+    const admission = searched.includes(ADMISSION);
     const workersFixed = 'WORKERS' in f.knob || 'WORKERS' in serviceProfileKnobs(f.serviceProfile);
     const capacity = whole.capacity;
     const start: Point = {
       'service.cores': whole.cores,
       ...Object.fromEntries(STATIONS.map((s) => [`${s}.concurrency`, capacity[s].concurrency])),
       'upload.bandwidthBytesPerSecond': Math.max(1, Math.ceil(capacity.upload.bandwidthBytesPerSecond / MIB)),
+      [ADMISSION]: whole.knobs.ADMISSION_RATE,
     };
     const from = {
       capacity,
-      service: { cores: whole.cores, workers: whole.knobs.WORKERS },
+      service: {
+        cores: whole.cores,
+        workers: whole.knobs.WORKERS,
+        ...(whole.knobs.ADMISSION_RATE > 0 ? { admissionRate: whole.knobs.ADMISSION_RATE } : {}),
+      },
     };
     const writeMs = whole.calibration.service.writeMs[whole.knobs.DB_SYNCHRONOUS];
     const commitsPerS = 1000 / writeMs;
     const signUpsPerS = busiestMinute(target) / 60;
+    // A waiting room being sized bounds the sign-ups itself; the search finds what the lock allows.
     const hopeless =
-      signUpsPerS > WRITE_LOCK_HOPELESS * commitsPerS
+      !admission && signUpsPerS > WRITE_LOCK_HOPELESS * commitsPerS
         ? `no capacity meets the objectives with this design: the SQLite write lock (one for every process) is held ${writeMs} ms per commit with DB_SYNCHRONOUS=${whole.knobs.DB_SYNCHRONOUS}, at most ${Math.round(commitsPerS).toLocaleString('en')} commits a second, and the target's busiest minute brings ${Math.round(signUpsPerS).toLocaleString('en')} sign-ups a second, each a commit. Change the design (--knob DB_SYNCHRONOUS=NORMAL holds it ${whole.calibration.service.writeMs.NORMAL} ms) or lower the target.`
         : undefined;
     return {
@@ -303,21 +335,33 @@ export function dayAt(s: PlanSetup, base: DayOptions, p: Point): DayOptions {
   if (s.searched.includes('upload.bandwidthBytesPerSecond'))
     capacity.upload.bandwidthBytesPerSecond = (p['upload.bandwidthBytesPerSecond'] as number) * MIB;
   const cores = s.searched.includes('service.cores') ? (p['service.cores'] as number) : base.cores;
+  const knobs =
+    s.workersFixed || !s.searched.includes('service.cores')
+      ? base.knobs
+      : { ...base.knobs, WORKERS: workersFor(cores) };
+  if (!s.searched.includes(ADMISSION)) return { ...base, capacity, cores, knobs };
   return {
     ...base,
     capacity,
     cores,
-    knobs:
-      s.workersFixed || !s.searched.includes('service.cores')
-        ? base.knobs
-        : { ...base.knobs, WORKERS: workersFor(cores) },
+    knobs: { ...knobs, ADMISSION_RATE: p[ADMISSION] as number },
+    // Those still in line when the load ends are watched until admitted or out of patience: cut
+    // off as in progress after the usual 30 s, a rate too low would never show its give-ups.
+    gracefulStopS: Math.max(base.gracefulStopS, ROOM_MAX_WAIT_S + 60),
   };
 }
 
 /** The planned stations and service section, for the capacity file. */
 function plannedFile(s: PlanSetup, p: Point): { capacity: Capacity; service: ServiceSection } {
   const d = dayAt(s, s.verifyDay ?? s.searchDay, p);
-  return { capacity: d.capacity, service: { cores: d.cores, workers: d.knobs.WORKERS } };
+  return {
+    capacity: d.capacity,
+    service: {
+      cores: d.cores,
+      workers: d.knobs.WORKERS,
+      ...(d.knobs.ADMISSION_RATE > 0 ? { admissionRate: d.knobs.ADMISSION_RATE } : {}),
+    },
+  };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
@@ -348,10 +392,17 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
   const totals = sim.manifest.totals;
   const failed = totals.funnel.filter((x) => x.outcome === 'failed').reduce((a, x) => a + x.count, 0);
   const failedShare = totals.arrivals > 0 ? failed / totals.arrivals : 0;
+  const gaveUp = totals.funnel
+    .filter((x) => x.outcome === 'failed' && x.reason === 'waiting_room')
+    .reduce((a, x) => a + x.count, 0);
+  const gaveUpWaiting = totals.arrivals > 0 ? gaveUp / totals.arrivals : 0;
   const broke = report.verdict.slos
     .filter((x) => !x.held)
     .map((x) => `${x.step} ${x.objective === 'p95_ms' ? 'p95' : 'errors'}`);
-  if (failedShare > FAILED_TOLERANCE) broke.push(`registrants failed ${pct(failedShare)}`);
+  if (failedShare > FAILED_TOLERANCE)
+    broke.push(
+      `registrants failed ${pct(failedShare)}${gaveUp > 0 ? ` (${pct(gaveUpWaiting)} gave up in the waiting room)` : ''}`,
+    );
   let worst: ProbeOutcome['worst'] = null;
   for (const st of totals.steps) {
     if (st.p95Ms === null) continue;
@@ -422,8 +473,15 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
   const cpu = b.cpu?.processes.reduce((a, x) => a + x.peakCores, 0);
   if (cpu !== undefined) load['service.cores'] = cpu;
   load['upload.bandwidthBytesPerSecond'] = uploadBytesPerS / MIB;
+  const held = report.verdict.held && failedShare <= FAILED_TOLERANCE;
   return {
-    held: report.verdict.held && failedShare <= FAILED_TOLERANCE,
+    held,
+    ...(gaveUp > 0
+      ? {
+          gaveUpWaiting,
+          onlyWaiting: !held && report.verdict.held && failedShare - gaveUpWaiting <= FAILED_TOLERANCE,
+        }
+      : {}),
     grow,
     saturated: [...new Set(pool.map((x) => x.what))],
     ...(ours.length === 0 ? { limit } : {}),
@@ -452,11 +510,24 @@ export interface PlanRun {
   ok: boolean;
   cpuSeconds: number;
   simulations: number;
+  /** the admission rate's search, when it was the resource sized */
+  admission?: AdmissionResult;
 }
+
+/**
+ * Above the busiest arrival rate by this much, the room keeps up: at exactly the arrival rate a
+ * turn taken a moment late pushes every later one back (each turn is the previous one plus
+ * 1/rate), so everyone would wait a second and come back.
+ */
+const NO_WAIT_HEADROOM = 1.1;
+
+/** A broken probe of the admission rate: too low when only those who gave up waiting broke it. */
+const admissionSide = (r: ProbeRecord): AdmissionSide =>
+  r.outcome.held ? 'held' : r.outcome.onlyWaiting ? 'too_low' : 'too_high';
 
 /** The search, then the verification on the whole target. `log` gets one line per simulation. */
 export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: string) => void }): PlanRun {
-  const resources = PLAN_RESOURCES.filter((r) => s.searched.includes(r.name));
+  const resources = ALL_RESOURCES.filter((r) => s.searched.includes(r.name));
   let cpu = 0;
   const timed = (base: DayOptions) => (p: Point, why: string, n: number) => {
     const before = process.cpuUsage();
@@ -473,6 +544,36 @@ export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: strin
     );
     return out;
   };
+  if (s.searched.includes(ADMISSION)) {
+    const admission = searchAdmission({
+      noWaitRate: (busiestMinute(s.target) / 60) * NO_WAIT_HEADROOM,
+      maxProbes: o.maxProbes,
+      probe: timed(s.searchDay),
+      side: admissionSide,
+    });
+    // Verified once: a rate that breaks on the whole profile is not lowered blindly, as either
+    // side may be what broke.
+    const checked =
+      admission.status === 'found' && s.verifyDay
+        ? verify({
+            resources: [ADMISSION_RESOURCE],
+            searched: s.searched,
+            point: admission.point,
+            maxRepairs: 0,
+            verify: timed(s.verifyDay),
+            firstN: admission.probes.length + 1,
+          })
+        : null;
+    return {
+      result: admission,
+      verification: checked,
+      point: admission.point,
+      ok: admission.status === 'found' && (checked === null || checked.held),
+      cpuSeconds: cpu,
+      simulations: admission.probes.length + (checked?.runs.length ?? 0),
+      admission,
+    };
+  }
   const result = search({
     resources: PLAN_RESOURCES,
     searched: s.searched,
@@ -518,6 +619,7 @@ function throughput(s: PlanSetup, r: PlanResource, units: number): string {
   }
   if (r.name === 'upload.bandwidthBytesPerSecond')
     return `≈ ${fmt((units * MIB) / s.searchDay.photoBytes)} photos/s`;
+  if (r.name === ADMISSION) return `${fmt(units * 60)} sign-ups/min at most`;
   return s.workersFixed ? '' : `${workersFor(units)} workers`;
 }
 
@@ -535,6 +637,30 @@ function table(rows: string[][]): string[] {
       .join('  ')
       .trimEnd(),
   );
+}
+
+/** The admission rate's table: the plan, one more, the least that held and one less than that. */
+export function admissionTable(a: AdmissionResult): string[] {
+  const rows: string[][] = [['rate', 'result', 'worst p95 / SLO', 'failed', 'broke']];
+  const rate = a.point[ADMISSION] as number;
+  const at = a.marginals[0]?.at;
+  const row = (label: string, rec: ProbeRecord | undefined | null) => {
+    if (rec) rows.push([label, ...outcomeCells(rec)]);
+  };
+  row(`${rate}/s (plan${a.noWait ? ': keeps up with arrivals' : ''})`, at);
+  row(`${rate + 1}/s (one more)`, a.oneMore?.point[ADMISSION] === rate + 1 ? a.oneMore : null);
+  if (a.oneMore && a.oneMore.point[ADMISSION] !== rate + 1)
+    row(`${a.oneMore.point[ADMISSION]}/s (the least that broke above)`, a.oneMore);
+  if (a.least !== undefined && a.least !== rate) {
+    const least = a.probes.find((p) => p.point[ADMISSION] === a.least);
+    row(`${a.least}/s (the least that held)`, least);
+  }
+  if (a.least !== undefined)
+    row(
+      `${a.least - 1}/s (one less than that)`,
+      a.probes.find((p) => p.point[ADMISSION] === (a.least as number) - 1),
+    );
+  return table(rows);
 }
 
 /** The per-resource table: the planned value, one unit less, and the search's step before. */
@@ -559,7 +685,7 @@ export function marginalTable(marginals: readonly Marginal[]): string[] {
 function resultTable(s: PlanSetup, run: PlanRun): string[] {
   const rows: string[][] = [['resource', 'from', 'plan', 'unit', '']];
   const raised = new Map(run.verification?.raised.map((x) => [x.resource, x]) ?? []);
-  for (const r of PLAN_RESOURCES.filter((x) => s.searched.includes(x.name))) {
+  for (const r of ALL_RESOURCES.filter((x) => s.searched.includes(x.name))) {
     const v = run.point[r.name] as number;
     const up = raised.get(r.name);
     rows.push([
@@ -580,7 +706,7 @@ function stamp(): string {
 export function planCommand(): Command {
   return new Command('plan')
     .description(
-      'search the smallest capacity per resource (service cores, each ministry, email, upload) with which a peak or a profile meets every SLO in the simulator, print what each unit buys, and write it as a capacity file (an admission rate at the front door is not in the service yet, so not sized)',
+      'search the smallest capacity per resource (service cores, each ministry, email, upload) with which a peak or a profile meets every SLO in the simulator, print what each unit buys, and write it as a capacity file; or, with --resources admission, the highest waiting-room admission rate (ADMISSION_RATE) at which every SLO holds with the other capacities as given (too high and the service breaks, too low and registrants give up after 30 minutes in line)',
     )
     .option('--peak <rate>', 'the target: a constant arrival rate, e.g. 80000/min or 1333/s', rate('--peak'))
     .option('--minutes <n>', 'how long --peak lasts (default 30)', wholeNumberIn('--minutes', 1, 24 * 60))
@@ -619,7 +745,7 @@ export function planCommand(): Command {
     )
     .option(
       '--resources <list>',
-      `the resources searched, comma-separated (default all: ${RESOURCE_NAMES.join(', ')}); the others stay at the starting point`,
+      `the resources searched, comma-separated (default all: ${RESOURCE_NAMES.join(', ')}); the others stay at the starting point. '${ADMISSION}' (sign-ups admitted a second by the waiting room) is sized alone: the highest rate that holds, written as the service section's admissionRate`,
       resourceList('--resources'),
     )
     .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
@@ -674,7 +800,7 @@ export function planCommand(): Command {
         console.log(
           `last probed: ${describePoint(
             result.point,
-            PLAN_RESOURCES.filter((r) => s.searched.includes(r.name)),
+            ALL_RESOURCES.filter((r) => s.searched.includes(r.name)),
           )}`,
         );
         console.log(`${cpu}\nnothing written.`);
@@ -703,10 +829,21 @@ export function planCommand(): Command {
         console.log(
           `requests per step at the plan, on the searched load (a resource is sized for the requests that reached it): ${requests.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`,
         );
-      console.log(
-        '\nwhat each unit buys (on the searched load; each row changes that resource only, the others at their planned value):',
-      );
-      for (const l of marginalTable(result.marginals)) console.log(l);
+      if (run.admission) {
+        console.log(
+          `\nthe admission rate (on the searched load, the other resources as given): the highest that held${
+            run.admission.noWait
+              ? `; at it the room keeps up with arrivals (the busiest minute brings ${fmt(busiestMinute(s.target) / 60)} a second; the rate is ${Math.round((NO_WAIT_HEADROOM - 1) * 100)} % above), so a higher rate changes little`
+              : ''
+          }:`,
+        );
+        for (const l of admissionTable(run.admission)) console.log(l);
+      } else {
+        console.log(
+          '\nwhat each unit buys (on the searched load; each row changes that resource only, the others at their planned value):',
+        );
+        for (const l of marginalTable(result.marginals)) console.log(l);
+      }
       console.log(`\n${cpu}`);
       if (!run.ok) {
         console.log('nothing written: the plan did not hold on the whole profile.');
@@ -718,7 +855,7 @@ export function planCommand(): Command {
         {
           from: s.from,
           to: plannedFile(s, run.point),
-          summary: `gelombang plan, ${date}: the least capacities with which ${describeTarget(s.target)} met ${slos} in the simulator (calibration ${s.calibrationSource}, service profile ${f.serviceProfile}${
+          summary: `gelombang plan, ${date}: ${run.admission ? 'the highest admission rate (service.admissionRate, the other capacities as given)' : 'the least capacities'} with which ${describeTarget(s.target)} met ${slos} in the simulator (calibration ${s.calibrationSource}, service profile ${f.serviceProfile}${
             Object.keys(f.knob).length
               ? `, --knob ${Object.entries(f.knob)
                   .map(([k, v]) => `${k}=${v}`)
@@ -728,7 +865,7 @@ export function planCommand(): Command {
             verification
               ? `, verified on the whole profile${verification.raised.length ? ` after raising ${verification.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ')}` : ''}`
               : ''
-          }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}. Resources searched: ${s.searched.join(', ')}. The service section is the simulator's: a rehearsal on a laptop cannot be given cores (pass --knob WORKERS to rehearse yourself).`,
+          }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}. Resources searched: ${s.searched.join(', ')}. The service section is the simulator's: a rehearsal on a laptop cannot be given cores (pass --knob WORKERS${run.admission ? ' and --knob ADMISSION_RATE' : ''} to rehearse yourself).`,
           stamp: `gelombang plan for ${describeTarget(s.target)}, ${date}`,
         },
         out,
@@ -736,5 +873,10 @@ export function planCommand(): Command {
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, text);
       console.log(`capacity file: ${out}\n  gelombang simulate --capacity ${out}`);
+      // rehearse reads the stations only: the service's knobs are its own flags.
+      if (run.admission)
+        console.log(
+          `  gelombang rehearse --knob ADMISSION_RATE=${run.point[ADMISSION]} (rehearse reads no service section)`,
+        );
     });
 }

@@ -94,9 +94,11 @@ export function simulationInputs(f: SimulateFlags): {
       f.set,
     );
     const workers = file.service?.workers;
+    const admission = file.service?.admissionRate;
     const knobs = {
       ...serviceProfileKnobs(f.serviceProfile),
       ...(workers === undefined ? {} : { WORKERS: String(workers) }),
+      ...(admission === undefined ? {} : { ADMISSION_RATE: String(admission) }),
       ...f.knob,
     };
     const calibrationFile = f.calibration ?? DEFAULT_CALIBRATION_FILE;
