@@ -4,14 +4,13 @@ import type { Server } from 'node:http';
 import { AggregatorRegistry, Gauge } from 'prom-client';
 import { createApp } from './app.ts';
 import { JSON_BODY_LIMIT_BYTES } from './body.ts';
+import { ministryClientOf, uploadClientOf } from './clients.ts';
 import { type Config, parseConfig } from './config.ts';
 import { openDb, Repository } from './db.ts';
 import { Mailer, startOutboxSender } from './mailer.ts';
 import { log, maskCrashes } from './mask.ts';
 import { createServiceMetrics } from './metrics.ts';
-import { MinistryClient } from './ministry-client.ts';
 import { limitsPathFor, RateLimiter } from './rate-limit.ts';
-import { UploadClient } from './uploads.ts';
 
 /**
  * The reference registration service: WORKERS processes behind one port (node:cluster), sharing
@@ -178,22 +177,8 @@ async function runWorker(cfg: Config): Promise<void> {
     metrics,
     mailer,
     metricsText,
-    ministry: new MinistryClient({
-      baseUrl: cfg.MINISTRY_URL,
-      timeoutMs: cfg.MINISTRY_TIMEOUT_MS,
-      retries: cfg.MINISTRY_RETRIES,
-      metrics,
-      bulkhead: { limit: cfg.MINISTRY_BULKHEAD, queue: cfg.MINISTRY_BULKHEAD_QUEUE },
-      breaker: cfg.MINISTRY_BREAKER === 'on',
-      cache: cfg.MINISTRY_CACHE === 'on',
-    }),
-    uploads: new UploadClient({
-      baseUrl: cfg.UPLOAD_URL,
-      accessToken: cfg.UPLOAD_ACCESS_TOKEN,
-      signingSecret: cfg.UPLOAD_SIGNING_SECRET,
-      timeoutMs: cfg.UPLOAD_TIMEOUT_MS,
-      metrics,
-    }),
+    ministry: ministryClientOf(cfg, metrics),
+    uploads: uploadClientOf(cfg, metrics),
   });
   const server = app.listen(cfg.PORT, cfg.HOST);
   refuseOversizeBeforeContinue(server, cfg.PHOTO_MAX_BYTES);

@@ -10,13 +10,12 @@ import { loopbackRequest } from '../../test/support/loopback-request.ts';
 import { MINISTRY_PATHS } from '../ministry/api.ts';
 import { createApp } from './app.ts';
 import { hashPassword, newToken, tokenHash } from './auth.ts';
+import { ministryClientOf, uploadClientOf } from './clients.ts';
 import { parseConfig } from './config.ts';
 import { openDb, Repository } from './db.ts';
 import { Mailer } from './mailer.ts';
 import { createServiceMetrics } from './metrics.ts';
-import { MinistryClient } from './ministry-client.ts';
 import { limitsPathFor, RateLimiter } from './rate-limit.ts';
-import { UploadClient } from './uploads.ts';
 
 /**
  * The ministry guard seen from a registrant: the real app in-process over loopback HTTP, a
@@ -60,24 +59,9 @@ beforeAll(async () => {
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),
     }),
-    ministry: new MinistryClient({
-      baseUrl: config.MINISTRY_URL,
-      timeoutMs: config.MINISTRY_TIMEOUT_MS,
-      retries: config.MINISTRY_RETRIES,
-      metrics,
-      bulkhead: { limit: config.MINISTRY_BULKHEAD, queue: config.MINISTRY_BULKHEAD_QUEUE },
-      breaker: config.MINISTRY_BREAKER === 'on',
-      cache: config.MINISTRY_CACHE === 'on',
-      // The breaker's clock stands still: however slow the machine, it is still open at the 11th request.
-      now: () => 0,
-    }),
-    uploads: new UploadClient({
-      baseUrl: config.UPLOAD_URL,
-      accessToken: config.UPLOAD_ACCESS_TOKEN,
-      signingSecret: config.UPLOAD_SIGNING_SECRET,
-      timeoutMs: config.UPLOAD_TIMEOUT_MS,
-      metrics,
-    }),
+    // The breaker's clock stands still: however slow the machine, it is still open at the 11th request.
+    ministry: ministryClientOf(config, metrics, { now: () => 0 }),
+    uploads: uploadClientOf(config, metrics),
   });
   const service = await serve(app);
   url = service.url;
