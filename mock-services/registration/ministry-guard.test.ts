@@ -1,21 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { personAt } from '../../model/population.ts';
 import { biodataOf } from '../../scripts/registrant-client.ts';
+import { startInProcessService } from '../../test/support/in-process-service.ts';
 import { serve } from '../../test/support/listen.ts';
 import { loopbackRequest } from '../../test/support/loopback-request.ts';
 import { MINISTRY_PATHS } from '../ministry/api.ts';
-import { createApp } from './app.ts';
 import { hashPassword, newToken, tokenHash } from './auth.ts';
-import { ministryClientOf, uploadClientOf } from './clients.ts';
-import { parseConfig } from './config.ts';
-import { openDb, Repository } from './db.ts';
-import { Mailer } from './mailer.ts';
-import { createServiceMetrics } from './metrics.ts';
-import { limitsPathFor, RateLimiter } from './rate-limit.ts';
 
 /**
  * The ministry guard seen from a registrant: the real app in-process over loopback HTTP, a
@@ -29,48 +20,28 @@ let dukcapilCalls = 0;
 let closeAll: () => Promise<void>;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gelombang-guard-'));
   const failing = express();
   failing.post(MINISTRY_PATHS.dukcapil, (_req, res) => {
     dukcapilCalls++;
     res.status(500).json({ error: { code: 'fault', message: 'injected fault' } });
   });
   const ministryServer = await serve(failing);
-  const config = parseConfig({
-    DB_PATH: join(dir, 'registration.db'),
-    SCRYPT_N: '1024',
-    EMAIL_DELIVERY: 'outbox',
-    MINISTRY_URL: ministryServer.url,
-    MINISTRY_BREAKER: 'on',
-  });
-  const repo = new Repository(openDb(config.DB_PATH));
-  repo.ensureFirstWave(10);
-  const limiter = new RateLimiter(limitsPathFor(config.DB_PATH));
-  const metrics = createServiceMetrics();
-  const mailer = new Mailer(config.SMTP_URL, config.EMAIL_TIMEOUT_MS, metrics);
-  const app = createApp({
-    config,
-    repo,
-    limiter,
-    metrics,
-    mailer,
-    publicUrl: () => 'http://127.0.0.1',
-    metricsText: async () => ({
-      contentType: metrics.registry.contentType,
-      body: await metrics.registry.metrics(),
-    }),
+  const service = await startInProcessService({
+    env: {
+      SCRYPT_N: '1024',
+      EMAIL_DELIVERY: 'outbox',
+      MINISTRY_URL: ministryServer.url,
+      MINISTRY_BREAKER: 'on',
+    },
+    quota: 10,
     // The breaker's clock stands still: however slow the machine, it is still open at the 11th request.
-    ministry: ministryClientOf(config, metrics, { now: () => 0 }),
-    uploads: uploadClientOf(config, metrics),
+    ministry: { now: () => 0 },
   });
-  const service = await serve(app);
+  const { repo } = service;
   url = service.url;
   closeAll = async () => {
     await service.close();
     await ministryServer.close();
-    mailer.close();
-    limiter.close();
-    repo.db.close();
   };
   // A verified account with a session, written straight into the database.
   const now = Date.now();

@@ -1,25 +1,16 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { personAt } from '../../model/population.ts';
 import { biodataOf } from '../../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../../scripts/stack.ts';
+import { startInProcessService } from '../../test/support/in-process-service.ts';
 import { serve } from '../../test/support/listen.ts';
 import { loopbackRequest } from '../../test/support/loopback-request.ts';
 import { QuotaProperty, quotaCase } from '../../test/support/quota-property.ts';
 import { loadCapacity } from '../capacity.ts';
 import { createMinistryApp } from '../ministry/server.ts';
-import { createApp } from './app.ts';
 import { hashPassword, newToken, tokenHash } from './auth.ts';
-import { ministryClientOf, uploadClientOf } from './clients.ts';
-import { parseConfig } from './config.ts';
-import { openDb, Repository } from './db.ts';
-import { Mailer } from './mailer.ts';
-import { createServiceMetrics } from './metrics.ts';
-import { limitsPathFor, RateLimiter } from './rate-limit.ts';
 import { accountBody } from './routes/account.ts';
 import { waveBody, wavePatch } from './routes/admin.ts';
 import { assessmentBody } from './routes/assessment.ts';
@@ -55,43 +46,22 @@ const person = personAt(2020, 7);
 let emails = 0;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gelombang-props-'));
   const capacity = loadCapacity(new URL('../capacity.unlimited.json', import.meta.url));
   const ministryServer = await serve(createMinistryApp({ capacity, adminToken: 'x', seed: 2020 }).app);
-  const config = parseConfig({
-    DB_PATH: join(dir, 'registration.db'),
-    SCRYPT_N: '1024',
-    EMAIL_DELIVERY: 'outbox',
-    MINISTRY_URL: ministryServer.url,
-    GELOMBANG_ADMIN_TOKEN: ADMIN,
+  const service = await startInProcessService({
+    env: {
+      SCRYPT_N: '1024',
+      EMAIL_DELIVERY: 'outbox',
+      MINISTRY_URL: ministryServer.url,
+      GELOMBANG_ADMIN_TOKEN: ADMIN,
+    },
+    quota: 1000,
   });
-  const repo = new Repository(openDb(config.DB_PATH));
-  repo.ensureFirstWave(1000);
-  const limiter = new RateLimiter(limitsPathFor(config.DB_PATH));
-  const metrics = createServiceMetrics();
-  const mailer = new Mailer(config.SMTP_URL, config.EMAIL_TIMEOUT_MS, metrics);
-  const app = createApp({
-    config,
-    repo,
-    limiter,
-    metrics,
-    mailer,
-    publicUrl: () => 'http://127.0.0.1',
-    metricsText: async () => ({
-      contentType: metrics.registry.contentType,
-      body: await metrics.registry.metrics(),
-    }),
-    ministry: ministryClientOf(config, metrics),
-    uploads: uploadClientOf(config, metrics),
-  });
-  const service = await serve(app);
+  const { repo } = service;
   url = service.url;
   closeAll = async () => {
     await service.close();
     await ministryServer.close();
-    mailer.close();
-    limiter.close();
-    repo.db.close();
   };
 
   // One account per state a step needs, written straight into the database.
