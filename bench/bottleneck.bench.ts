@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SERVICE_PROFILES } from '../model/service-design.ts';
-import { runRehearsal } from '../scripts/rehearsal.ts';
+import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -24,9 +24,7 @@ const bench: Bench = {
     const results = mkdtempSync(join(tmpdir(), 'gelombang-bench-bottleneck-'));
     const answers: string[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const r = await runRehearsal({
-        scenario: 'registration-day',
-        scenarioFile: resolve('scenarios/registration-day.ts'),
+      const r = await benchRehearsal({
         scale: SCALE,
         compress: COMPRESS,
         window: WINDOW,
@@ -34,11 +32,6 @@ const bench: Bench = {
         serviceProfile: '2020',
         resultsDir: results,
         runId: `run-${i}`,
-        env: {},
-        intervalSeconds: 1,
-        quiet: true,
-        fullScale: false,
-        log: () => {},
       });
       const first = r.report?.bottleneck.firstSaturated ?? [];
       answers.push(first.length ? first.map((x) => (x.kind === 'cpu' ? 'cpu' : x.name)).join(' + ') : 'none');

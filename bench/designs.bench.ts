@@ -6,7 +6,7 @@ import { compareRuns } from '../reports/compare/index.ts';
 import { type RunRecord, readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { readFaultFile } from '../scripts/faults.ts';
-import { runRehearsal } from '../scripts/rehearsal.ts';
+import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -83,9 +83,7 @@ const bench: Bench = {
       );
       const runId = warmUp ? 'warm-up' : again ? '2020-again' : design.replace(/\+/g, '_');
       const profile = warmUp ? '2020' : design;
-      const r = await runRehearsal({
-        scenario: 'registration-day',
-        scenarioFile: resolve('scenarios/registration-day.ts'),
+      const r = await benchRehearsal({
         scale: SCALE,
         compress: COMPRESS,
         window: WINDOW,
@@ -97,11 +95,7 @@ const bench: Bench = {
         // seconds of arriving, so the spike and the faults meet every step, and the run ends with
         // nobody still on the way.
         env: { THINK_COMPRESS: String(THINK_COMPRESS), GRACEFUL_STOP: '60s' },
-        intervalSeconds: 1,
-        quiet: true,
-        fullScale: false,
         faults,
-        log: () => {},
       });
       if (!r.report) throw new Error(`${runId}: the rehearsal produced no report: ${r.error}`);
       if (!warmUp) outcomes.push(outcomeOf(again ? '2020 (again)' : design, join(results, runId)));

@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SERVICE_PROFILES } from '../model/service-design.ts';
 import { readRunRecord, seriesValues } from '../reports/record.ts';
 import { TOLERANCE, type Validation, validateRun } from '../scripts/commands/validate.ts';
-import { runRehearsal } from '../scripts/rehearsal.ts';
+import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -125,9 +125,7 @@ const bench: Bench = {
     for (const point of POINTS) {
       const before = loadavg()[0] as number;
       const started = Date.now();
-      const r = await runRehearsal({
-        scenario: 'registration-day',
-        scenarioFile: resolve('scenarios/registration-day.ts'),
+      const r = await benchRehearsal({
         scale: point.scale,
         compress: COMPRESS,
         window: WINDOW,
@@ -136,10 +134,6 @@ const bench: Bench = {
         resultsDir: results,
         runId: point.name,
         env: { THINK_COMPRESS },
-        intervalSeconds: 1,
-        quiet: true,
-        fullScale: false,
-        log: () => {},
       });
       const wallS = (Date.now() - started) / 1000;
       const after = loadavg()[0] as number;

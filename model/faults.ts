@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEPENDENCIES, type DependencyName } from './capacity.ts';
+import { compressedBucketMs } from './replay.ts';
 import { meanServiceMs, type ServiceTime, type Station } from './station.ts';
 
 /**
@@ -287,14 +288,10 @@ export interface ReplayClock {
   bucketSeconds?: number;
 }
 
-/**
- * Run seconds that `profileSeconds` of the profile last. replay() makes each bucket a whole number
- * of milliseconds, so the run's clock runs at that rounded rate, not at exactly 1 / compress.
- */
+/** Run seconds that `profileSeconds` of the profile last, on replay()'s rounded clock. */
 export function runDuration(profileSeconds: number, clock: ReplayClock): number {
   const bucket = clock.bucketSeconds ?? 60;
-  const bucketMs = Math.round((bucket * 1000) / clock.compress);
-  return ((profileSeconds / bucket) * bucketMs) / 1000;
+  return ((profileSeconds / bucket) * compressedBucketMs(bucket, clock.compress)) / 1000;
 }
 
 /** Run seconds (since the scenario's start) at which profile minute `minute` is replayed. */

@@ -71,6 +71,15 @@ const MAX_TIME_STRETCH = 0.005;
  * next bucket: the total stays within 1/RESOLUTION of an arrival and each bucket within
  * 1/RESOLUTION, at any scale. Equal neighbours share one hold.
  */
+/**
+ * How long one bucket of the profile lasts in the run: a whole number of milliseconds, so the
+ * run's clock runs at that rounded rate, not at exactly 1 / compress (replay() refuses a
+ * compression whose rounding stretches time too much).
+ */
+export function compressedBucketMs(bucketSeconds: number, compress: number): number {
+  return Math.round((bucketSeconds * 1000) / compress);
+}
+
 export function replay(p: Profile, o: ReplayOptions): Replay {
   if (!(o.scale > 0 && o.scale <= 1)) {
     throw new ProfileError(`scale: expected a share in (0, 1], got ${o.scale}`);
@@ -88,7 +97,7 @@ export function replay(p: Profile, o: ReplayOptions): Replay {
   checkWindow(from, to, p.arrivals.length, `window (minutes [${fromMinute}, ${toMinute}))`);
 
   const exactMs = (p.bucketSeconds * 1000) / o.compress;
-  const bucketMs = Math.round(exactMs);
+  const bucketMs = compressedBucketMs(p.bucketSeconds, o.compress);
   if (bucketMs < 1 || Math.abs(bucketMs - exactMs) / exactMs > MAX_TIME_STRETCH) {
     throw new ProfileError(
       `compress: ${o.compress} makes a ${p.bucketSeconds}s bucket ${exactMs.toFixed(3)} ms long; expected a factor ` +

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { SessionRow } from './db.ts';
 
 /**
  * Password hashing with scrypt (memory-hard; async so the cost lands on the libuv pool and shows
@@ -46,4 +47,15 @@ export function sameSecret(presented: string, expected: string): boolean {
   const a = createHash('sha256').update(presented).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
+}
+
+/** Why a session token does not stand for its account now, or undefined when it does. */
+export function sessionProblem(
+  s: SessionRow | undefined,
+  now = Date.now(),
+): 'unknown' | 'revoked' | 'expired' | undefined {
+  if (!s) return 'unknown';
+  if (s.revoked_at !== null) return 'revoked';
+  if (s.expires_at < now) return 'expired';
+  return undefined;
 }

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { tokenHash } from './auth.ts';
+import { sessionProblem, tokenHash } from './auth.ts';
+import { beforeAnswer } from './before-answer.ts';
 import type { Repository } from './db.ts';
 import { ApiError } from './errors.ts';
-import { log } from './mask.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
 /**
@@ -236,51 +236,8 @@ export function callerScope(req: Request, repo: Pick<Repository, 'session'>, now
   if (!header.startsWith('Bearer ')) return 'anonymous';
   const hash = tokenHash(header.slice(7));
   const s = repo.session(hash);
-  if (s && s.revoked_at === null && s.expires_at >= now) return `account:${s.account_id}`;
+  if (s && !sessionProblem(s, now)) return `account:${s.account_id}`;
   return `bearer:${hash}`;
-}
-
-/**
- * Calls `decide` with the answer as the handler ends it (status, body), before it is sent: the
- * place to store it, or to settle what the request held, in the same moment. When `decide` returns
- * a promise, the answer leaves once it settles.
- */
-export function beforeAnswer(
-  res: Response,
-  decide: (answer: { status: number; body: Buffer; streamed: boolean }) => void | Promise<void>,
-): void {
-  const end = res.end;
-  const write = res.write;
-  let streamed = false;
-  res.write = function (this: Response, ...args: Parameters<Response['write']>) {
-    streamed = true;
-    return write.apply(this, args);
-  } as Response['write'];
-  res.end = function (this: Response, ...args: unknown[]) {
-    res.end = end;
-    res.write = write;
-    const [chunk, encoding] = args;
-    const body =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-        : Buffer.isBuffer(chunk)
-          ? chunk
-          : chunk instanceof Uint8Array
-            ? Buffer.from(chunk)
-            : Buffer.alloc(0);
-    const send = () => (end as (...a: unknown[]) => Response).apply(this, args);
-    // The answer goes out regardless: a key or ticket left unsettled is freed by its lease's expiry.
-    const failed = (err: unknown) => log.error('registration: settling an answer failed', err);
-    let pending: Promise<void> | undefined;
-    try {
-      pending = decide({ status: res.statusCode, body, streamed }) ?? undefined;
-    } catch (err) {
-      failed(err);
-    }
-    if (!pending) return send();
-    pending.catch(failed).finally(send);
-    return this;
-  } as Response['end'];
 }
 
 /** An unread body up to this size is read to its end to store the answer (a JSON body's limit). */

@@ -2,8 +2,8 @@ import type Database from 'better-sqlite3';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Gauge, type Registry } from 'prom-client';
 import { newToken, tokenHash } from './auth.ts';
+import { beforeAnswer } from './before-answer.ts';
 import { ApiError } from './errors.ts';
-import { beforeAnswer } from './idempotency.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
 /**

@@ -309,3 +309,11 @@ export function serviceProfileOption(): Option {
     })
     .default('2020');
 }
+
+/** --calibration of the commands that simulate: the service's costs and the fitted stations. */
+export function calibrationOption(): Option {
+  return new Option(
+    '--calibration <file>',
+    'costs of the service and fitted stations (default simulator/calibration.default.json)',
+  ).argParser(existingFile('--calibration'));
+}

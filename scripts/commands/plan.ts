@@ -40,6 +40,7 @@ import {
 import { simulatedRecord } from '../../simulator/record.ts';
 import { ROOM_MAX_WAIT_S } from '../../simulator/registrant.ts';
 import {
+  calibrationOption,
   existingFile,
   keyValue,
   numberIn,
@@ -725,11 +726,7 @@ export function planCommand(): Command {
       'the starting point: stations, and the service section if any (default mock-services/capacity.default.json)',
       existingFile('--capacity'),
     )
-    .option(
-      '--calibration <file>',
-      'costs of the service and fitted stations (default simulator/calibration.default.json)',
-      existingFile('--calibration'),
-    )
+    .addOption(calibrationOption())
     .addOption(serviceProfileOption())
     .option(
       '--knob <KEY=VALUE>',

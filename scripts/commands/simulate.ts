@@ -22,6 +22,7 @@ import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
 import { gelombangVersion } from '../version.ts';
 import {
+  calibrationOption,
   existingFile,
   keyValue,
   numberIn,
@@ -179,11 +180,7 @@ export function simulateCommand(): Command {
       "the stations, and the service's cores and workers if it has them (default mock-services/capacity.default.json)",
       existingFile('--capacity'),
     )
-    .option(
-      '--calibration <file>',
-      'costs of the service and fitted stations (default simulator/calibration.default.json)',
-      existingFile('--calibration'),
-    )
+    .addOption(calibrationOption())
     .addOption(serviceProfileOption())
     .option(
       '--knob <KEY=VALUE>',

@@ -1,9 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type AttemptGuard, attemptGuard } from '../attempts.ts';
-import { tokenHash } from '../auth.ts';
+import { sessionProblem, tokenHash } from '../auth.ts';
 import { chain, jsonBody } from '../body.ts';
 import type { Config } from '../config.ts';
-import type { AccountRow, Repository } from '../db.ts';
+import type { AccountRow, Repository, SessionRow } from '../db.ts';
 import { DependencyError } from '../dependency-error.ts';
 import { ApiError } from '../errors.ts';
 import type { Mailer } from '../mailer.ts';
@@ -85,11 +85,12 @@ export function createContext(d: AppDeps): RouteContext {
       if (!header.startsWith('Bearer '))
         throw new ApiError(401, 'unauthorized', 'expected Authorization: Bearer <session token>');
       const s = repo.session(tokenHash(header.slice(7)));
-      if (!s) throw new ApiError(401, 'unauthorized', 'unknown session token');
-      if (s.revoked_at !== null)
+      const problem = sessionProblem(s);
+      if (problem === 'unknown') throw new ApiError(401, 'unauthorized', 'unknown session token');
+      if (problem === 'revoked')
         throw new ApiError(401, 'unauthorized', 'this session was ended (logged out): log in again');
-      if (s.expires_at < Date.now()) throw new ApiError(401, 'unauthorized', 'session expired: log in again');
-      const a = repo.accountById(s.account_id);
+      if (problem === 'expired') throw new ApiError(401, 'unauthorized', 'session expired: log in again');
+      const a = repo.accountById((s as SessionRow).account_id);
       if (!a) throw new ApiError(401, 'unauthorized', 'account no longer exists');
       return a;
     },
