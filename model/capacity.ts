@@ -15,6 +15,15 @@ export const capacitySchema = z
     email: stationSchema.extend({
       /** from SMTP acceptance to the message appearing in the mailbox */
       deliveryDelay: serviceTimeSchema,
+      /**
+       * mails the receiving providers take a second: accepted mail waits its turn (first come, first
+       * delivered), then its delivery delay. Absent: no limit. On a surge the backlog grows and mail
+       * arrives minutes or hours late: the 2020 "verification email never came".
+       */
+      deliveryPerSecond: z
+        .number({ error: 'expected mails delivered a second, a number' })
+        .gt(0, { error: 'expected mails delivered a second, more than 0 (leave it out for no limit)' })
+        .optional(),
     }),
     upload: stationSchema.extend({
       /** all uploads together share this many bytes per second (the store's ingress link) */
@@ -55,6 +64,17 @@ export const serviceSectionSchema = z
       .number({ error: 'expected sign-ups admitted a second, a number' })
       .gt(0, { error: 'expected sign-ups admitted a second, more than 0 (leave it out for no waiting room)' })
       .max(1_000_000, { error: 'expected sign-ups admitted a second, at most 1000000' })
+      .optional(),
+    /**
+     * write transactions the service's database commits a second. The reference service's SQLite
+     * has one writer, and the simulator holds its lock for the calibrated commit time; a file at
+     * full size states the database the day had instead (a rehearsal's SQLite is the laptop's disk,
+     * and its report says what that stands for).
+     */
+    commitsPerSecond: z
+      .number({ error: 'expected commits a second, a number' })
+      .gt(0, { error: 'expected commits a second, more than 0' })
+      .max(100_000_000, { error: 'expected commits a second, at most 100000000' })
       .optional(),
   })
   .strict();

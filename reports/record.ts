@@ -117,6 +117,43 @@ export const runManifestSchema = z.object({
     })
     .optional(),
   /**
+   * How the capacity file, at full size, was scaled into this run (model/similitude.ts): the rate
+   * factor (scale x compress), each dependency at full size and as enforced, what the scaling could
+   * not keep, and what the service's CPU stands for. Absent: an older record, or a run whose
+   * capacities are not known (--target).
+   */
+  similitude: z
+    .object({
+      factor: z.number().positive(),
+      /** false: the file was enforced as it is (--absolute-capacity) */
+      scaled: z.boolean(),
+      /** the capacity file, at full size unless scaled is false */
+      capacityFile: z.string(),
+      stations: z.array(
+        z.object({
+          dependency: z.string(),
+          fullConcurrency: z.number(),
+          concurrency: z.number(),
+          fullQueue: z.number(),
+          queue: z.number(),
+          serviceTimeStretch: z.number(),
+        }),
+      ),
+      notes: z.array(z.string()),
+      /** the service's CPU: the run's cores at its hash cost, and the full-size cores they stand for */
+      cpu: z
+        .object({
+          cores: z.number().positive(),
+          scryptN: z.int(),
+          fullSizeScryptN: z.int(),
+          standsForCores: z.number().positive(),
+          /** the full-size service's cores, when the capacity file states them */
+          fullSizeCores: z.number().positive().nullable(),
+        })
+        .optional(),
+    })
+    .optional(),
+  /**
    * The fault schedule as applied (`rehearse --faults` / `--chaos`), in order of planned start;
    * absent when none was given. Times are run seconds since the scenario's start (the
    * timeseries' t = 0): what was planned from the profile minute, and what happened.

@@ -30,6 +30,8 @@ export interface DayOptions {
   capacity: Capacity;
   knobs: ServiceKnobs;
   cores: number;
+  /** the database's commits a second (the capacity file's service.commitsPerSecond); absent: the calibration's commit time */
+  commitsPerSecond?: number;
   calibration: Calibration;
   /** how much slower every CPU operation runs than on a machine of its own (1: not at all) */
   cpuStretch: number;
@@ -118,6 +120,7 @@ export function simulateDay(o: DayOptions): DayResult {
   const service = new RegistrationService(q, {
     knobs: o.knobs,
     cores: o.cores,
+    ...(o.commitsPerSecond !== undefined ? { commitsPerSecond: o.commitsPerSecond } : {}),
     calibration: o.calibration,
     capacity: stationsCfg,
     stations,

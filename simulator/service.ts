@@ -60,6 +60,8 @@ export interface Answer {
 interface ServiceDesign {
   knobs: ServiceKnobs;
   cores: number;
+  /** the database's commits a second: the write lock is held 1000/commitsPerSecond ms; absent: the calibration's */
+  commitsPerSecond?: number;
   calibration: Calibration;
   capacity: Capacity;
   stations: Record<'dukcapil' | 'dapodik' | 'dtks' | 'email' | 'upload', SimStation>;
@@ -238,7 +240,10 @@ export class RegistrationService {
   ) {
     const { knobs, calibration } = d;
     this.scryptMs = scryptCpuMs(calibration, knobs.SCRYPT_N) * d.cpuStretch;
-    this.writeMs = calibration.service.writeMs[knobs.DB_SYNCHRONOUS];
+    this.writeMs =
+      d.commitsPerSecond !== undefined
+        ? 1000 / d.commitsPerSecond
+        : calibration.service.writeMs[knobs.DB_SYNCHRONOUS];
     const untilMs = d.untilMs ?? Number.POSITIVE_INFINITY;
     this.cores = new CpuShare(q, d.cores);
     const per = (n: number, u?: Unservable) =>

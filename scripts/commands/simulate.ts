@@ -8,6 +8,7 @@ import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
 import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.ts';
 import { ProfileError, parseProfileCsv } from '../../model/profile.ts';
 import { parseServiceKnobs, ServiceKnobError, serviceProfileKnobs } from '../../model/service-design.ts';
+import { rateFactor, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
 import { writeRunRecord } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
@@ -67,6 +68,8 @@ export interface SimulateFlags {
   results: string;
   runId?: string;
   quiet?: boolean;
+  /** the capacity file as it is, not scaled by the run's rate factor */
+  absoluteCapacity?: boolean;
 }
 
 export class BadInput extends Error {}
@@ -83,6 +86,8 @@ export function simulationInputs(f: SimulateFlags): {
   profileFile: string;
   knobs: Record<string, string>;
   calibrationSource: string;
+  /** the capacities as this run's rate factor scales them (factor 1: as the file states them) */
+  similitude: ScaledCapacity;
 } {
   try {
     const profileFile = f.profile ?? DEFAULT_PROFILE;
@@ -90,12 +95,26 @@ export function simulationInputs(f: SimulateFlags): {
     const capacityFile = f.capacity ?? DEFAULT_CAPACITY;
     // The file's service section (gelombang plan writes one) under --set and --knob.
     const file = loadCapacityFile(capacityFile);
-    const { capacity, machine } = applyOverrides(
+    const overridden = applyOverrides(
       { capacity: file.capacity, machine: { cores: file.service?.cores ?? DEFAULT_CORES } },
       f.set,
     );
-    const workers = file.service?.workers;
-    const admission = file.service?.admissionRate;
+    // The file is at full size: a run at a share of the day's rate gets that share of each
+    // capacity (model/similitude.ts). Without a service section (or --set service.cores) the
+    // service runs on this machine's cores, as a rehearsal's does, and they are not scaled.
+    const factor = f.absoluteCapacity ? 1 : rateFactor(f);
+    const machineAtFullSize = file.service !== undefined || 'service.cores' in f.set;
+    const scaled = scaleCapacityFile(
+      {
+        capacity: overridden.capacity,
+        ...(machineAtFullSize ? { service: { ...file.service, cores: overridden.machine.cores } } : {}),
+      },
+      factor,
+    );
+    const capacity = scaled.capacity;
+    const cores = scaled.service?.cores ?? overridden.machine.cores;
+    const workers = scaled.service?.workers;
+    const admission = scaled.service?.admissionRate;
     const knobs = {
       ...serviceProfileKnobs(f.serviceProfile),
       ...(workers === undefined ? {} : { WORKERS: String(workers) }),
@@ -115,7 +134,10 @@ export function simulationInputs(f: SimulateFlags): {
       ...(f.window ? { window: { fromMinute: f.window[0], toMinute: f.window[1] } } : {}),
       capacity,
       knobs: parseServiceKnobs(knobs, '--knob'),
-      cores: machine.cores,
+      cores,
+      ...(scaled.service?.commitsPerSecond !== undefined
+        ? { commitsPerSecond: scaled.service.commitsPerSecond }
+        : {}),
       calibration,
       cpuStretch: 1,
       seed: f.seed,
@@ -129,7 +151,7 @@ export function simulationInputs(f: SimulateFlags): {
       photoBytes: statSync(PHOTO).size,
       intervalSeconds: f.interval ?? autoInterval((windowMinutes * 60) / f.compress + GRACEFUL_STOP_S),
     };
-    return { day, profileFile, knobs, calibrationSource: calibration.source };
+    return { day, profileFile, knobs, calibrationSource: calibration.source, similitude: scaled };
   } catch (err) {
     if (
       err instanceof ProfileError ||
@@ -179,6 +201,10 @@ export function simulateCommand(): Command {
       '--capacity <file>',
       "the stations, and the service's cores and workers if it has them (default mock-services/capacity.default.json)",
       existingFile('--capacity'),
+    )
+    .option(
+      '--absolute-capacity',
+      'enforce the capacity file as it is, instead of scaling it (at full size) by --scale x --compress',
     )
     .addOption(calibrationOption())
     .addOption(serviceProfileOption())
