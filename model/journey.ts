@@ -13,8 +13,23 @@
  */
 export const ARRIVAL_MIX = { minorShare: 0.02, ineligibleShare: 0.1 } as const;
 
-/** How long a registrant watches the mailbox for the verification mail before giving up, seconds. */
-export const MAIL_WAIT_S = 60;
+/**
+ * How long a registrant keeps looking for the verification mail before giving up, in seconds of
+ * the day. Assumption: half an hour (the page says "check your email", and the 2020 complaints were
+ * of mail that came hours later or never). It is a patience, so a replay compresses it with the
+ * think times (`mailWaitSeconds`): a backlog of mail drains in compressed time too, and a
+ * registrant who waited real seconds for it would wait longer, in the day's terms, the more the
+ * replay is compressed.
+ */
+export const MAIL_WAIT_S = 1800;
+
+/** A run never looks for less than this (ten looks at the mailbox), whatever the compression. */
+export const MIN_MAIL_WAIT_S = 5;
+
+/** The seconds a run's registrant looks for the mail: the day's patience over the think-time compression. */
+export function mailWaitSeconds(daySeconds: number, thinkCompress: number): number {
+  return Math.max(MIN_MAIL_WAIT_S, daySeconds / thinkCompress);
+}
 
 /** How long a replay lets registrants still on the way finish after the window closes (k6 gracefulStop), seconds. */
 export const GRACEFUL_STOP_S = 30;

@@ -29,6 +29,7 @@ export interface DayOptions {
   window?: { fromMinute: number; toMinute: number };
   capacity: Capacity;
   knobs: ServiceKnobs;
+  /** the service's cores; a fraction (a scaled machine) is whole cores, each slower in proportion */
   cores: number;
   /** the database's commits a second (the capacity file's service.commitsPerSecond); absent: the calibration's commit time */
   commitsPerSecond?: number;
@@ -72,6 +73,12 @@ export interface DayResult {
   stations: Capacity;
   /** requests the service's queues did not keep, as they could only have started after the end */
   neverServed: number;
+  /**
+   * Each dependency's busy servers over its servers, the mean of the four readings of each
+   * interval (rec.t's): a time-average, where the series' utilisation is the peak reading (a
+   * station of a few servers reads 1 at some reading far more often than one of hundreds).
+   */
+  busyShare: Record<DependencyName, number[]>;
 }
 
 const DEPENDENCIES: readonly DependencyName[] = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'];
@@ -117,15 +124,19 @@ export function simulateDay(o: DayOptions): DayResult {
       }),
     ]),
   ) as Record<DependencyName, SimStation>;
+  // A scaled machine's cores are rarely whole (model/similitude.ts): whole cores, each slower in
+  // proportion, are the same CPU.
+  const cores = Math.max(1, Math.round(o.cores));
+  const cpuStretch = (o.cpuStretch * cores) / o.cores;
   const service = new RegistrationService(q, {
     knobs: o.knobs,
-    cores: o.cores,
+    cores,
     ...(o.commitsPerSecond !== undefined ? { commitsPerSecond: o.commitsPerSecond } : {}),
     calibration: o.calibration,
     capacity: stationsCfg,
     stations,
     photoBytes: o.photoBytes,
-    cpuStretch: o.cpuStretch,
+    cpuStretch,
     rng: streamRng(o.seed, SERVICE_STREAM),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
@@ -159,9 +170,15 @@ export function simulateDay(o: DayOptions): DayResult {
   const intervalMs = o.intervalSeconds * 1000;
   const peakUtil = new Map<string, number>();
   const peakQueue = new Map<string, number>();
+  const busySum = new Map<DependencyName, number>();
+  const busyShare = Object.fromEntries(DEPENDENCIES.map((d) => [d, [] as number[]])) as Record<
+    DependencyName,
+    number[]
+  >;
   const quarter = (): void => {
     for (const dep of DEPENDENCIES) {
       const s = stations[dep];
+      busySum.set(dep, (busySum.get(dep) ?? 0) + s.busy / s.cfg.concurrency);
       peakUtil.set(dep, Math.max(peakUtil.get(dep) ?? 0, s.busy / s.cfg.concurrency));
       peakQueue.set(dep, Math.max(peakQueue.get(dep) ?? 0, s.cfg.queue > 0 ? s.queued / s.cfg.queue : 0));
     }
@@ -180,6 +197,8 @@ export function simulateDay(o: DayOptions): DayResult {
     });
     peakUtil.clear();
     peakQueue.clear();
+    for (const dep of DEPENDENCIES) busyShare[dep].push((busySum.get(dep) ?? 0) / 4);
+    busySum.clear();
     const loopArea = service.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
     resources.push(
       {
@@ -197,7 +216,7 @@ export function simulateDay(o: DayOptions): DayResult {
     );
     rec.tick(Math.round(q.now) / 1000, {
       vus: journeys.inFlight,
-      cpuCores: service.cores.takeBusyArea() / intervalMs / o.cpuStretch,
+      cpuCores: service.cores.takeBusyArea() / intervalMs / cpuStretch,
       resources,
     });
   };
@@ -238,5 +257,6 @@ export function simulateDay(o: DayOptions): DayResult {
     events: q.fired,
     stations: stationsCfg,
     neverServed,
+    busyShare,
   };
 }

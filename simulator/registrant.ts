@@ -1,5 +1,6 @@
 import { type BehaviourModel, backoffSeconds, decide, type RetryPolicy } from '../model/behaviour.ts';
 import { LATER_STAGES, OUTCOMES, type Outcome, STAGES, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
+import { mailWaitSeconds } from '../model/journey.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
 import { fmix32, type Rng } from '../model/random.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
@@ -23,7 +24,8 @@ import { TimeoutLine } from './timeouts.ts';
  * Each step is up to `attempts` requests with a client timeout (30 s, 60 s for the photo); 0 (a
  * timeout), 429, 502, 503 and 504 are tried again after the registrant's own backoff, or the
  * Retry-After if longer (at most maxBackoffS); another 4xx is the rules' answer (rejected); another
- * 5xx a failure. The email stage first watches the mailbox every 0.5 s for `mailWaitS`.
+ * 5xx a failure. The email stage first watches the mailbox every 0.5 s for `mailWaitS` of the day,
+ * compressed as think times are (model/journey.ts mailWaitSeconds).
  */
 
 interface JourneyOptions {
@@ -191,6 +193,8 @@ export class Journeys implements AnswerSink {
   private readonly cursor = new Int32Array(1);
   private readonly rng: Rng = () => mulberry(this.cursor[0] as number, this.cursor);
   private readonly decideOptions: { model: BehaviourModel; compress: number };
+  /** looks at the mailbox before giving up on the mail: the day's patience, compressed (model/journey.ts) */
+  private readonly mailPolls: number;
   // The registrants' table (see RECORD_BYTES).
   private f = new Float64Array(0);
   private i = new Int32Array(0);
@@ -208,6 +212,7 @@ export class Journeys implements AnswerSink {
     this.timeouts = new TimeoutLine(q, TIMEOUT_MS, this.onTimeout);
     this.photoTimeouts = new TimeoutLine(q, PHOTO_TIMEOUT_MS, this.onTimeout);
     this.decideOptions = { model: o.model, compress: o.thinkCompress };
+    this.mailPolls = Math.max(1, Math.ceil((mailWaitSeconds(o.mailWaitS, o.thinkCompress) * 1000) / POLL_MS));
     this.stepOfStage = this.stages.map((stage) =>
       stage === 'biodata_verified' ? LOGIN : STEP_INDEX[STEP_OF[stage]],
     );
@@ -443,7 +448,7 @@ export class Journeys implements AnswerSink {
 
   /** Reads the mailbox every POLL_MS until the link is there, for at most mailWaitS. */
   private readonly poll = (r: number): void => {
-    const polls = Math.max(1, Math.ceil((this.o.mailWaitS * 1000) / POLL_MS));
+    const polls = this.mailPolls;
     const start = this.f[r * 8 + F_SENT_AT] as number;
     const mailAt = this.f[r * 8 + F_MAIL_AT] as number;
     if (mailAt <= this.q.now) {

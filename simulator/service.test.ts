@@ -126,4 +126,25 @@ describe('the registration service in simulated time', () => {
     expect(stations.email.served).toBe(2);
     expect(Number.isFinite(a.mailAt)).toBe(true);
   });
+
+  it("delivers the mail at the providers' rate, first come first delivered (email.deliveryPerSecond)", () => {
+    const { q, send, answers } = build({
+      knobs: { WORKERS: '4' },
+      cores: 8,
+      capacity: (c) => {
+        c.email.deliveryDelay = { distribution: 'constant', ms: 0 };
+        c.email.deliveryPerSecond = 2;
+      },
+    });
+    const accounts = Array.from({ length: 4 }, () => account());
+    accounts.forEach((a, i) => send('create_account', a, i));
+    q.run();
+    expect(answers.map((x) => x.a.status)).toEqual([201, 201, 201, 201]);
+    // one mail every 500 ms from the first acceptance: whatever order SMTP took them in
+    const at = accounts.map((a) => a.mailAt).sort((x, y) => x - y);
+    const first = at[0] as number;
+    expect(at.map((t) => t - first)).toEqual([0, 500, 1000, 1500]);
+    // the accounts were created long before their mail came
+    expect(Math.max(...answers.map((x) => x.t))).toBeLessThan(first + 1000);
+  });
 });

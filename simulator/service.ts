@@ -226,6 +226,10 @@ export class RegistrationService {
   /** the mail's delivery delay (model/station.ts sampleServiceMs), its parameters worked out once */
   private readonly deliveryLognormal: Lognormal | undefined;
   private readonly deliveryConstantMs: number;
+  /** the providers' pace (email.deliveryPerSecond): one mail every this many ms; 0: no limit */
+  private readonly deliveryStepMs: number;
+  /** when the providers can take the next mail */
+  private nextDeliveryAt = Number.NEGATIVE_INFINITY;
   /** the waiting room: turns 1000/ADMISSION_RATE ms apart, the last one handed out */
   private readonly turnStepMs: number;
   private lastTurn = Number.NEGATIVE_INFINITY;
@@ -276,6 +280,8 @@ export class RegistrationService {
     this.deliveryLognormal =
       delivery.distribution === 'lognormal' ? lognormalParams(delivery.medianMs, delivery.p99Ms) : undefined;
     this.deliveryConstantMs = delivery.distribution === 'constant' ? delivery.ms : 0;
+    const perSecond = d.capacity.email.deliveryPerSecond;
+    this.deliveryStepMs = perSecond === undefined ? 0 : 1000 / perSecond;
     this.ministryTimeouts = new TimeoutLine(q, knobs.MINISTRY_TIMEOUT_MS, this.onAskTimeout);
     this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout);
     this.turnStepMs = knobs.ADMISSION_RATE > 0 ? 1000 / knobs.ADMISSION_RATE : 0;
@@ -601,7 +607,13 @@ export class RegistrationService {
     const delay = this.deliveryLognormal
       ? sampleLognormal(this.deliveryLognormal, this.d.rng)
       : this.deliveryConstantMs;
-    acct.mailAt = this.q.now + delay;
+    // The providers take mail at their rate: it waits its turn, first come first delivered.
+    let from = this.q.now;
+    if (this.deliveryStepMs > 0) {
+      from = Math.max(from, this.nextDeliveryAt);
+      this.nextDeliveryAt = from + this.deliveryStepMs;
+    }
+    acct.mailAt = from + delay;
     if (inline) this.mailSent(c.ctx as Request, undefined);
     else (c.ctx as MailJob).then(undefined);
   };

@@ -63,6 +63,24 @@ describe('the email mock', () => {
     });
   });
 
+  it('delivers at the providers\' rate, first come first delivered, so a surge leaves a backlog', async () => {
+    // one mail every 2 s: the third sent at once is due 4 s after the first
+    const { http, transport } = await emailMock({
+      deliveryDelay: { distribution: 'constant', ms: 0 },
+      deliveryPerSecond: 0.5,
+    });
+    const to = ['p1@example.test', 'p2@example.test', 'p3@example.test'];
+    for (const address of to) {
+      await transport.sendMail({ from: 'a@b.test', to: address, subject: 's', text: 't' });
+    }
+    while ((await mailbox(http, to[0] as string)).length === 0) await new Promise((r) => setTimeout(r, 20));
+    expect(await mailbox(http, to[2] as string)).toEqual([]);
+    const pending = await (await fetch(`${http}/metrics`)).text();
+    expect(pending).toMatch(/^email_delivery_pending [12]$/m);
+    while ((await mailbox(http, to[2] as string)).length === 0) await new Promise((r) => setTimeout(r, 50));
+    expect(await mailbox(http, to[1] as string)).toHaveLength(1);
+  });
+
   it('answers SMTP 421 when its queue is full, and 451 on an injected fault', async () => {
     const { transport, svc } = await emailMock({
       concurrency: 1,

@@ -15,7 +15,8 @@ import { extractLinks, Mailboxes } from './mailboxes.ts';
 /**
  * An SMTP server that accepts the reference service's mail through the email station (a full
  * queue answers 421, an injected fault 451: real SMTP temporary failures that nodemailer sees),
- * delivers each message into its recipient's mailbox after a delay, and an HTTP API to read
+ * delivers each message into its recipient's mailbox after its turn at the receiving providers'
+ * rate (email.deliveryPerSecond, when given) and its delivery delay, and an HTTP API to read
  * mailboxes as Mailpit does, so a virtual registrant can fetch its verification link.
  */
 
@@ -60,9 +61,28 @@ export function createEmailService(opts: EmailOptions): {
   const deliveryDelay = new Histogram({
     name: 'email_delivery_delay_seconds',
     help: 'From SMTP acceptance to the message appearing in the mailbox',
-    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    // Up to hours: with a delivery rate (email.deliveryPerSecond) a surge leaves a backlog.
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600],
     registers: [metrics.registry],
   });
+  let pending = 0;
+  new Gauge({
+    name: 'email_delivery_pending',
+    help: 'Messages accepted over SMTP and not yet in their mailbox (waiting for the delivery rate, or their delay)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(pending);
+    },
+  });
+  // The receiving providers take mail at email.deliveryPerSecond, first come first delivered.
+  let nextDeliveryAt = 0;
+  const deliveryStart = (now: number): number => {
+    const perSecond = capacity.email.deliveryPerSecond;
+    if (perSecond === undefined) return now;
+    const at = Math.max(now, nextDeliveryAt);
+    nextDeliveryAt = at + 1000 / perSecond;
+    return at;
+  };
   new Gauge({
     name: 'email_mailbox_messages',
     help: 'Messages held in mailboxes now',
@@ -111,13 +131,15 @@ export function createEmailService(opts: EmailOptions): {
       const html = typeof parsed.html === 'string' ? parsed.html : '';
       const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const acceptedAt = Date.now();
-      // A log-normal's far tail is capped: a timer cannot wait longer than 2^31-1 ms, nor should a mail.
-      const delayMs = Math.min(
-        sampleServiceMs(capacity.email.deliveryDelay, random),
-        MOCK_LIMITS.deliveryDelayMs,
-      );
       for (const rcpt of session.envelope.rcptTo) {
+        // A log-normal's far tail is capped: a timer cannot wait longer than 2^31-1 ms, nor should a mail.
+        const delayMs = Math.min(
+          deliveryStart(acceptedAt) - acceptedAt + sampleServiceMs(capacity.email.deliveryDelay, random),
+          MOCK_LIMITS.deliveryDelayMs,
+        );
+        pending++;
         setTimeout(() => {
+          pending--;
           const outcome = mailboxes.deliver({
             id: randomUUID(),
             messageId: parsed.messageId ?? null,

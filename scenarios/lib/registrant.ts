@@ -9,7 +9,7 @@ import {
   type RetryPolicy,
 } from '../../model/behaviour.ts';
 import type { LaterStage, Stage } from '../../model/funnel.ts';
-import { ARRIVAL_MIX, MAIL_WAIT_S } from '../../model/journey.ts';
+import { ARRIVAL_MIX, MAIL_WAIT_S, mailWaitSeconds } from '../../model/journey.ts';
 import { isEligible, MAX_POPULATION, type Person, personAt } from '../../model/population.ts';
 import { type Rng, rngFor } from '../../model/random.ts';
 import { endpoints, envNumber } from './env.ts';
@@ -117,7 +117,7 @@ export interface JourneyOptions {
   photoUpload?: PhotoUpload;
   wave: number;
   retry?: RetryPolicy;
-  /** how long a registrant watches the inbox for the verification mail, in seconds */
+  /** how long a registrant looks for the verification mail, in seconds of the day (compressed as think times are) */
   mailWaitS?: number;
 }
 
@@ -143,7 +143,8 @@ export async function registrantJourney(o: JourneyOptions): Promise<Stage> {
   if (!answered('registered', await createAccount(o.api, email, password, retry))) return 'registered';
   let token = '';
   const steps: Record<LaterStage, () => Promise<StepResult>> = {
-    email_verified: () => verifyEmail(o.api, email, retry, o.mailWaitS ?? MAIL_WAIT_S),
+    email_verified: () =>
+      verifyEmail(o.api, email, retry, mailWaitSeconds(o.mailWaitS ?? MAIL_WAIT_S, o.compress)),
     biodata_verified: async () => {
       const session = await login(o.api, email, password, retry);
       if (session.outcome !== 'continued') return session;
