@@ -18,6 +18,7 @@ const modules: Record<string, () => Promise<Bench>> = {
   validate: async () => (await import('./validate.bench.ts')).default,
   crash: async () => (await import('./crash.bench.ts')).default,
   designs: async () => (await import('./designs.bench.ts')).default,
+  similitude: async () => (await import('./similitude.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

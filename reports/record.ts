@@ -98,8 +98,11 @@ export const runManifestSchema = z.object({
   /** the machine the stack and the load generator shared (absent: unknown, e.g. a real k6 run elsewhere) */
   machine: z
     .object({
-      /** cores available to the processes (os.availableParallelism()) */
-      cores: z.int().positive(),
+      /**
+       * cores available to the processes (os.availableParallelism()); a simulated run's service
+       * machine scaled by the rate factor (model/similitude.ts) has a share of a core
+       */
+      cores: z.number().positive(),
       cpu: z.string(),
       node: z.string(),
     })
@@ -139,6 +142,7 @@ export const runManifestSchema = z.object({
           serviceTimeStretch: z.number(),
         }),
       ),
+      /** what the scaling could not keep; when scaled is false, the first says why not (the report shows it so) */
       notes: z.array(z.string()),
       /** the service's CPU: the run's cores at its hash cost, and the full-size cores they stand for */
       cpu: z

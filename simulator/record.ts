@@ -25,6 +25,8 @@ interface RecordInputs {
   knobs: Record<string, string>;
   calibrationSource: string;
   overrides: Record<string, string>;
+  /** how the capacity file at full size was scaled into the run (simulate's; absent: not known) */
+  similitude?: RunManifest['similitude'];
   day: DayOptions;
 }
 
@@ -110,6 +112,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
       overrides: i.overrides,
       events: r.events,
     },
+    ...(i.similitude ? { similitude: i.similitude } : {}),
     totals: {
       arrivals: r.rec.arrivals,
       funnel: r.rec.funnel(),

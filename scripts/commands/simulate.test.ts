@@ -49,12 +49,43 @@ describe('simulate refuses bad input, naming the file and the field', () => {
       },
       'email.serviceTime.p99Ms',
     ],
-  ])('a capacity file with %s', (_what, content, field) => {
-    const path = file('capacity.json', content);
-    const message = refused({ capacity: path });
-    expect(message).toContain(path);
-    expect(message).toContain(field);
-  });
+    ['an unknown service field', { ...capacity, service: { cores: 8, cpus: 4 } }, 'service'],
+    [
+      'no commits a second',
+      { ...capacity, service: { cores: 8, commitsPerSecond: 0 } },
+      'service.commitsPerSecond',
+    ],
+    [
+      'no mail delivered a second',
+      { ...capacity, email: { ...capacity.email, deliveryPerSecond: 0 } },
+      'email.deliveryPerSecond',
+    ],
+  ])(
+    'a capacity file with %s',
+    (what, content, field) => {
+      const path = file(`capacity-${what.replaceAll(' ', '-')}.json`, content);
+      const message = refused({ capacity: path });
+      expect(message).toContain(path);
+      expect(message).toContain(field);
+      if (what === 'an unknown service field') expect(message).toContain('cpus');
+      // The command: exit 2, the same message, no run directory.
+      const r = gelombang([
+        'simulate',
+        '--capacity',
+        path,
+        '--results',
+        dir,
+        '--run-id',
+        `bad-${what.length}`,
+        '-q',
+      ]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(path);
+      expect(r.stderr).toContain(field);
+      expect(existsSync(join(dir, `bad-${what.length}`))).toBe(false);
+    },
+    30_000,
+  );
 
   it.each([
     ['another version', { ...calibration, version: 3 }, 'version'],
@@ -111,6 +142,96 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   });
 });
 
+describe("simulate scales the capacity file, at full size, by the run's rate factor", () => {
+  const full = file('full.json', {
+    ...capacity,
+    dukcapil: { ...capacity.dukcapil, concurrency: 100, queue: 200 },
+    service: { cores: 20, workers: 10, commitsPerSecond: 1000 },
+  });
+
+  it('every capacity times scale x compress, --set applied to the file before', () => {
+    const { day, manifestSimilitude: s } = simulationInputs(
+      flags({
+        scale: 0.1,
+        compress: 2,
+        capacity: full,
+        set: { 'dukcapil.concurrency': '400', 'service.cores': '40' },
+        knob: { SCRYPT_N: '2048' },
+      }),
+    );
+    // 400 x 0.2, not 100 x 0.2 with 400 set over it; the queue and the machine alike.
+    expect(day.capacity.dukcapil.concurrency).toBe(80);
+    expect(day.capacity.dukcapil.queue).toBe(40);
+    expect(day.cores).toBeCloseTo(8, 9);
+    expect(day.knobs.WORKERS).toBe(2);
+    expect(day.commitsPerSecond).toBeCloseTo(200, 9);
+    expect(s).toMatchObject({ factor: expect.closeTo(0.2, 12), scaled: true, capacityFile: full });
+    expect(s.stations.find((r) => r.dependency === 'dukcapil')).toEqual({
+      dependency: 'dukcapil',
+      fullConcurrency: 400,
+      concurrency: 80,
+      fullQueue: 200,
+      queue: 40,
+      serviceTimeStretch: 1,
+    });
+    expect(s.cpu).toEqual({
+      cores: expect.closeTo(8, 9),
+      scryptN: 2048,
+      fullSizeScryptN: 2048,
+      standsForCores: expect.closeTo(40, 9),
+      fullSizeCores: 40,
+    });
+  });
+
+  it('--absolute-capacity enforces the file as it is; its cores then stand for more at full size', () => {
+    const { day, manifestSimilitude: s } = simulationInputs(
+      flags({ scale: 0.1, compress: 2, capacity: full, absoluteCapacity: true }),
+    );
+    expect(day.capacity.dukcapil.concurrency).toBe(100);
+    expect(day.cores).toBe(20);
+    expect(s).toMatchObject({ factor: expect.closeTo(0.2, 12), scaled: false, notes: [] });
+    expect(s.cpu?.standsForCores).toBeCloseTo(100, 9);
+    expect(s.cpu?.fullSizeCores).toBe(20);
+  });
+
+  it("without a service section the service runs on this machine's cores, unscaled, and says what they stand for", () => {
+    const { day, manifestSimilitude: s } = simulationInputs(
+      flags({ scale: 0.01, compress: 1, capacity: file('laptop.json', capacity) }),
+    );
+    expect(day.cores).toBe(2);
+    expect(s.cpu).toMatchObject({ cores: 2, standsForCores: expect.closeTo(200, 9), fullSizeCores: null });
+  });
+
+  it('the command says so, and --absolute-capacity says it did not', () => {
+    const run = (id: string, extra: string[]) =>
+      gelombang([
+        'simulate',
+        '--scale',
+        '0.002',
+        '--window',
+        '0-20',
+        '--capacity',
+        full,
+        '--results',
+        dir,
+        '--run-id',
+        id,
+        '-q',
+        ...extra,
+      ]);
+    const scaled = run('scaled', []);
+    expect(scaled.status, scaled.stderr).toBe(0);
+    expect(scaled.stdout).toContain(`capacities: ${full} at full size, scaled by the rate factor 0.002`);
+    const absolute = run('absolute', ['--absolute-capacity']);
+    expect(absolute.status, absolute.stderr).toBe(0);
+    expect(absolute.stdout).toContain(`capacities: ${full} as it is (--absolute-capacity), not scaled`);
+    const similitude = (id: string) => JSON.parse(readFileSync(join(dir, id, 'run.json'), 'utf8')).similitude;
+    expect(similitude('scaled')).toMatchObject({ factor: 0.002, scaled: true, capacityFile: full });
+    expect(similitude('absolute')).toMatchObject({ factor: 0.002, scaled: false });
+    expect(similitude('absolute').stations[0]).toMatchObject({ fullConcurrency: 100, concurrency: 100 });
+  }, 60_000);
+});
+
 describe('simulate writes a run record', () => {
   it('byte-identical for the same seed and inputs, that report reads', () => {
     const args = (results: string) => [
@@ -129,7 +250,15 @@ describe('simulate writes a run record', () => {
     const b = gelombang(args(join(dir, 'b')));
     expect(a.status).toBe(0);
     expect(b.status).toBe(0);
-    expect(a.stdout).toMatch(/^SIMULATED \(calibration: default, seed 2020, 2 cores\)/);
+    // The default capacities: the 2020 file, its service at full size times the rate factor.
+    const file2020 = JSON.parse(readFileSync('mock-services/capacity.2020.json', 'utf8'));
+    const cores = Number((file2020.service.cores * 0.002).toPrecision(3));
+    expect(a.stdout).toMatch(new RegExp(`^SIMULATED \\(calibration: default, seed 2020, ${cores} cores\\)`));
+    expect(a.stdout).toContain('capacity.2020.json at full size, scaled by the rate factor 0.002');
+    const similitude = JSON.parse(readFileSync(join(dir, 'a', 'same', 'run.json'), 'utf8')).similitude;
+    expect(similitude).toMatchObject({ factor: 0.002, scaled: true });
+    expect(similitude.capacityFile).toMatch(/mock-services\/capacity\.2020\.json$/);
+    expect(similitude.cpu.fullSizeCores).toBe(file2020.service.cores);
     for (const f of ['run.json', 'timeseries.json', 'summary.json']) {
       expect(readFileSync(join(dir, 'a', 'same', f), 'utf8')).toBe(
         readFileSync(join(dir, 'b', 'same', f), 'utf8'),

@@ -8,9 +8,9 @@ import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
 import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.ts';
 import { ProfileError, parseProfileCsv } from '../../model/profile.ts';
 import { parseServiceKnobs, ServiceKnobError, serviceProfileKnobs } from '../../model/service-design.ts';
-import { rateFactor, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
+import { fullSizeCores, rateFactor, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
-import { writeRunRecord } from '../../reports/record.ts';
+import { type RunManifest, writeRunRecord } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
 import {
   CalibrationFileError,
@@ -34,14 +34,20 @@ import {
 
 /**
  * `gelombang simulate`: the registration day through the capacity simulator instead of a stack:
- * by default the whole 2020 day at full scale, against the default capacities, the 2020 service
- * design on the 2-core machine kind and the default calibration. Writes a run record
+ * by default the whole 2020 day at full scale, against the 2020 dependencies and machine at full
+ * size (mock-services/capacity.2020.json, scaled by the run's rate factor), the 2020 service design
+ * and the default calibration. Writes a run record
  * (results/<run-id>/, engine "simulator") and its report, and prints the verdict.
  */
 
 const EXIT_BAD_INPUT = 2;
 const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
+/**
+ * Without --capacity: the laptop's capacities for simulationInputs' other callers (plan starts
+ * from them), the 2020 dependencies at full size for `gelombang simulate`, which scales them.
+ */
 const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
+export const SIMULATE_CAPACITY = resolve('mock-services/capacity.2020.json');
 /** the photo registration-day uploads (scenarios/registration-day.ts) */
 const PHOTO = resolve('scenarios/fixtures/ktp-medium.jpg');
 /**
@@ -88,6 +94,8 @@ export function simulationInputs(f: SimulateFlags): {
   calibrationSource: string;
   /** the capacities as this run's rate factor scales them (factor 1: as the file states them) */
   similitude: ScaledCapacity;
+  /** the same, as the run record's manifest states it */
+  manifestSimilitude: NonNullable<RunManifest['similitude']>;
 } {
   try {
     const profileFile = f.profile ?? DEFAULT_PROFILE;
@@ -102,7 +110,8 @@ export function simulationInputs(f: SimulateFlags): {
     // The file is at full size: a run at a share of the day's rate gets that share of each
     // capacity (model/similitude.ts). Without a service section (or --set service.cores) the
     // service runs on this machine's cores, as a rehearsal's does, and they are not scaled.
-    const factor = f.absoluteCapacity ? 1 : rateFactor(f);
+    const runFactor = rateFactor(f);
+    const factor = f.absoluteCapacity ? 1 : runFactor;
     const machineAtFullSize = file.service !== undefined || 'service.cores' in f.set;
     const scaled = scaleCapacityFile(
       {
@@ -151,7 +160,30 @@ export function simulationInputs(f: SimulateFlags): {
       photoBytes: statSync(PHOTO).size,
       intervalSeconds: f.interval ?? autoInterval((windowMinutes * 60) / f.compress + GRACEFUL_STOP_S),
     };
-    return { day, profileFile, knobs, calibrationSource: calibration.source, similitude: scaled };
+    const manifestSimilitude: NonNullable<RunManifest['similitude']> = {
+      // The run's rate factor even when the file is enforced as it is: what its cores stand for.
+      factor: runFactor,
+      scaled: !f.absoluteCapacity,
+      capacityFile,
+      stations: scaled.stations.map(({ capacityRatio: _, ...row }) => row),
+      notes: scaled.notes,
+      cpu: {
+        cores,
+        // The simulator costs the hash at the knob's SCRYPT_N: the run's hash cost is the day's.
+        scryptN: day.knobs.SCRYPT_N,
+        fullSizeScryptN: day.knobs.SCRYPT_N,
+        standsForCores: fullSizeCores(cores, runFactor),
+        fullSizeCores: machineAtFullSize ? overridden.machine.cores : null,
+      },
+    };
+    return {
+      day,
+      profileFile,
+      knobs,
+      calibrationSource: calibration.source,
+      similitude: scaled,
+      manifestSimilitude,
+    };
   } catch (err) {
     if (
       err instanceof ProfileError ||
@@ -165,6 +197,17 @@ export function simulationInputs(f: SimulateFlags): {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInput((err as Error).message);
     throw err;
   }
+}
+
+/** Three significant digits: a scaled machine's cores are rarely whole. */
+const num = (x: number) => Number(x.toPrecision(3)).toLocaleString('en');
+
+/** What the run's capacities are: the file scaled by the rate factor, or as it is. */
+export function capacityLine(s: NonNullable<RunManifest['similitude']>, day: DayOptions): string {
+  const factor = `rate factor ${num(s.factor)} (scale ${day.scale} x compress ${day.compress})`;
+  return s.scaled
+    ? `capacities: ${s.capacityFile} at full size, scaled by the ${factor}${s.notes.length ? `; ${s.notes.length} note(s) in run.json similitude.notes` : ''}`
+    : `capacities: ${s.capacityFile} as it is (--absolute-capacity), not scaled; the ${factor}`;
 }
 
 const hours = (s: number) =>
@@ -199,7 +242,7 @@ export function simulateCommand(): Command {
     )
     .option(
       '--capacity <file>',
-      "the stations, and the service's cores and workers if it has them (default mock-services/capacity.default.json)",
+      "the stations, and the service's cores and workers if it has them, at full size (default mock-services/capacity.2020.json)",
       existingFile('--capacity'),
     )
     .option(
@@ -249,7 +292,7 @@ export function simulateCommand(): Command {
       if (badRunId) return fail(badRunId);
       let inputs: ReturnType<typeof simulationInputs>;
       try {
-        inputs = simulationInputs(f);
+        inputs = simulationInputs({ ...f, capacity: f.capacity ?? SIMULATE_CAPACITY });
       } catch (err) {
         if (err instanceof BadInput) return fail(err.message);
         throw err;
@@ -268,6 +311,7 @@ export function simulateCommand(): Command {
           knobs: inputs.knobs,
           calibrationSource: inputs.calibrationSource,
           overrides: f.set,
+          similitude: inputs.manifestSimilitude,
           day,
         },
         result,
@@ -275,8 +319,9 @@ export function simulateCommand(): Command {
       writeRunRecord(runDir, record);
       const { report } = await writeReport(runDir);
       console.log(
-        `SIMULATED (calibration: ${inputs.calibrationSource}, seed ${f.seed}, ${day.cores} cores): ${report.verdict.headline}`,
+        `SIMULATED (calibration: ${inputs.calibrationSource}, seed ${f.seed}, ${num(day.cores)} cores): ${report.verdict.headline}`,
       );
+      console.log(capacityLine(inputs.manifestSimilitude, day));
       const unmodelled = unmodelledNote(day.knobs);
       if (unmodelled) console.log(`note: ${unmodelled}`);
       console.log('\nfunnel (at full scale) vs 2020:');
