@@ -15,21 +15,48 @@ import { arrive, registrantSetup } from './lib/registrant.ts';
  * as it was in 2020. THINK_COMPRESS shortens the think times alone, to bring the later steps into
  * the spike.
  *
- * Knobs: SCALE (default 0.002: 160 registrants in the peak minute), COMPRESS (default 1),
- * THINK_COMPRESS (default COMPRESS), FROM_MINUTE / TO_MINUTE (default: 2 minutes before the peak
- * to 3 after), BURST_SHARE, BURST_SECONDS, GRACEFUL_STOP, and the registrant knobs of
- * registration-day (MINOR_SHARE, INELIGIBLE_SHARE, WAVE, POPULATION_SEED, MAIL_WAIT_S).
+ * OPENING picks the opening: `2020` (the default: registration-day-2020.csv, the minutes around
+ * its peak) or `wave-9` (profiles/wave-9-opening.csv, the new sign-ups of the wave-9 opening in
+ * September 2020, whose site failed at the opening: all its 30 minutes by default, so the replay
+ * shows the opening and what follows). PROFILE replays another per-minute CSV instead, around its
+ * peak.
+ *
+ * Knobs: OPENING, PROFILE, SCALE (default 0.002: 160 registrants in the 2020 peak minute),
+ * COMPRESS (default 1), THINK_COMPRESS (default COMPRESS), FROM_MINUTE / TO_MINUTE (default: 2
+ * minutes before the peak to 3 after; the whole profile for OPENING=wave-9), BURST_SHARE,
+ * BURST_SECONDS, GRACEFUL_STOP, and the registrant knobs of registration-day (MINOR_SHARE,
+ * INELIGIBLE_SHARE, WAVE, POPULATION_SEED, MAIL_WAIT_S).
  */
 
-const PROFILE = envString(__ENV, 'PROFILE', './profiles/registration-day-2020.csv');
+// Paths relative to this file, as k6's open() reads them (the bundle copies profiles/ beside it).
+const OPENINGS: Record<string, { profile: string; whole: boolean }> = {
+  '2020': { profile: './profiles/registration-day-2020.csv', whole: false },
+  'wave-9': { profile: './profiles/wave-9-opening.csv', whole: true },
+};
+const OPENING = envString(__ENV, 'OPENING', '2020');
+const opening = OPENINGS[OPENING];
+if (!opening) {
+  throw new Error(
+    `environment variable OPENING: expected one of ${Object.keys(OPENINGS).join(', ')}, got '${OPENING}'`,
+  );
+}
+if (__ENV.OPENING && __ENV.PROFILE) {
+  throw new Error('environment variables OPENING and PROFILE: give one (OPENING names a profile of its own)');
+}
+const PROFILE = envString(__ENV, 'PROFILE', opening.profile);
 const day = parseProfileCsv(open(PROFILE), PROFILE);
 const { peakBucket } = describeProfile(day);
 const spike = openingSpike(day, {
-  fromMinute: envNumber(__ENV, 'FROM_MINUTE', Math.max(0, peakBucket - 2), { integer: true, min: 0 }),
-  toMinute: envNumber(__ENV, 'TO_MINUTE', Math.min(day.arrivals.length, peakBucket + 3), {
+  fromMinute: envNumber(__ENV, 'FROM_MINUTE', opening.whole ? 0 : Math.max(0, peakBucket - 2), {
     integer: true,
-    min: 1,
+    min: 0,
   }),
+  toMinute: envNumber(
+    __ENV,
+    'TO_MINUTE',
+    opening.whole ? day.arrivals.length : Math.min(day.arrivals.length, peakBucket + 3),
+    { integer: true, min: 1 },
+  ),
   burstShare: envNumber(__ENV, 'BURST_SHARE', 0.2, { min: 0, max: 1 }),
   burstSeconds: envNumber(__ENV, 'BURST_SECONDS', 10, { integer: true, min: 1, max: 60 }),
 });
