@@ -137,7 +137,7 @@ describe('the registration service in simulated time', () => {
       },
     });
     const accounts = Array.from({ length: 4 }, () => account());
-    accounts.forEach((a, i) => send('create_account', a, i));
+    for (const [i, a] of accounts.entries()) send('create_account', a, i);
     q.run();
     expect(answers.map((x) => x.a.status)).toEqual([201, 201, 201, 201]);
     // one mail every 500 ms from the first acceptance: whatever order SMTP took them in

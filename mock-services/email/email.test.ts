@@ -63,7 +63,7 @@ describe('the email mock', () => {
     });
   });
 
-  it('delivers at the providers\' rate, first come first delivered, so a surge leaves a backlog', async () => {
+  it("delivers at the providers' rate, first come first delivered, so a surge leaves a backlog", async () => {
     // one mail every 2 s: the third sent at once is due 4 s after the first
     const { http, transport } = await emailMock({
       deliveryDelay: { distribution: 'constant', ms: 0 },
