@@ -20,6 +20,7 @@ import {
   type LossRow,
   REPORT_VERSION,
   type Report,
+  type ReportSimilitude,
   type StepRow,
 } from './report-model.ts';
 
@@ -143,6 +144,30 @@ function configuration(r: RunRecord): string[] {
   return lines;
 }
 
+/** The record's similitude for the report; unscaled, its first note is why. */
+function similitudeOf(r: RunRecord): ReportSimilitude | undefined {
+  const s = r.manifest.similitude;
+  if (!s) return undefined;
+  const [why = null, ...rest] = s.notes;
+  return {
+    factor: s.factor,
+    scaled: s.scaled,
+    why: s.scaled ? null : why,
+    capacityFile: s.capacityFile,
+    serviceProfile: r.manifest.stack.knobs.SERVICE_PROFILE ?? null,
+    stations: s.stations.map((x) => ({
+      dependency: x.dependency,
+      fullConcurrency: x.fullConcurrency,
+      fullQueue: x.fullQueue,
+      concurrency: x.concurrency,
+      queue: x.queue,
+      serviceTimeStretch: x.serviceTimeStretch,
+    })),
+    notes: s.scaled ? s.notes : rest,
+    cpu: s.cpu ?? null,
+  };
+}
+
 /**
  * The report of a run record; `prediction` is its full-scale simulation (reports/full-scale.ts),
  * or why there is none.
@@ -196,6 +221,7 @@ export function buildReport(r: RunRecord, prediction?: Prediction): Report {
     notes: notes(r, judged),
     fullScale: null,
     ...(m.faults?.length ? { faults: faultRows(r) } : {}),
+    ...(m.similitude ? { similitude: similitudeOf(r) } : {}),
   };
   if (prediction === undefined) return report;
   return {

@@ -213,6 +213,42 @@ export interface ReportFault {
   } | null;
 }
 
+/**
+ * The run's capacities against the capacity file at full size (run.json `similitude`,
+ * model/similitude.ts): the rate factor, each dependency at both sizes, and what this machine's
+ * cores stood for.
+ */
+export interface ReportSimilitude {
+  /** arrivals in the run per arrival on the full day, per unit of the run's time (scale x compress) */
+  factor: number;
+  /** false: the capacity file was enforced as it is */
+  scaled: boolean;
+  /** why not scaled (--absolute-capacity, a scenario with no rate tied to the day); null when scaled or unknown */
+  why: string | null;
+  capacityFile: string;
+  /** the service design's name (SERVICE_PROFILE), when the record has it */
+  serviceProfile: string | null;
+  stations: Array<{
+    dependency: string;
+    fullConcurrency: number;
+    fullQueue: number;
+    concurrency: number;
+    queue: number;
+    /** the run's service time over the full day's (whole servers for a fractional share) */
+    serviceTimeStretch: number;
+  }>;
+  /** what the scaling could not keep */
+  notes: string[];
+  /** this machine's cores at the run's hash cost, and the full-size cores they stood for */
+  cpu: {
+    cores: number;
+    scryptN: number;
+    fullSizeScryptN: number;
+    standsForCores: number;
+    fullSizeCores: number | null;
+  } | null;
+}
+
 /** Chart data: aligned arrays over the run's sampling intervals. */
 interface ReportSeries {
   /** seconds since the start, end of each interval */
@@ -255,6 +291,8 @@ export interface Report {
   fullScale: FullScale | null;
   /** faults injected by the rehearsal's schedule, in order; absent (or empty) when none was */
   faults?: ReportFault[];
+  /** how the capacity file, at full size, was scaled into this run; absent when the record does not say */
+  similitude?: ReportSimilitude;
   /** how the figures were measured and what they assume, as sentences */
   notes: string[];
 }

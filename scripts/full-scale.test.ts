@@ -2,6 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCapacityFile } from '../mock-services/capacity.ts';
+import type { Capacity } from '../model/capacity.ts';
+import { scaleCapacityFile } from '../model/similitude.ts';
 import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { readRunRecord, writeRunRecord } from '../reports/record.ts';
 import { simulateDay } from '../simulator/day.ts';
@@ -78,6 +81,57 @@ describe('predictFullScale', () => {
     const measured = readRunRecord(runDir).manifest;
     expect(full.simulation?.cores).toBe(measured.machine?.cores);
     expect(full.stack.knobs.WORKERS ?? '1').toBe(measured.stack.knobs.WORKERS ?? '1');
+  });
+
+  it('of a run scaled from a file at full size: that file, its service section and the design’s hash cost', () => {
+    // The run enforced capacity.default.json at half its size (0.05 x 10) and hashed cheaper.
+    const file = 'mock-services/capacity.default.json';
+    const full = loadCapacityFile(file);
+    const similitude = scaleCapacityFile(full, 0.5);
+    const runDir = measuredRun('scaled', (m) => {
+      m.similitude = {
+        factor: 0.5,
+        scaled: true,
+        capacityFile: file,
+        stations: similitude.stations,
+        notes: [],
+        cpu: { cores: 2, scryptN: 1024, fullSizeScryptN: 16384, standsForCores: 30, fullSizeCores: 8 },
+      };
+    });
+    const measured = readRunRecord(runDir).manifest;
+    const ran = measured.stack.capacity as Capacity;
+    expect(ran.dukcapil.concurrency).toBe(similitude.capacity.dukcapil.concurrency);
+    expect(ran.dukcapil.concurrency).not.toBe(full.capacity.dukcapil.concurrency);
+    const p = predictFullScale(runDir, { cores: 8, workers: 4 });
+    if ('problem' in p) throw new Error(p.problem);
+    const predicted = readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest;
+    const stations = predicted.stack.capacity as Capacity;
+    for (const dep of ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const)
+      expect([dep, stations[dep].queue]).toEqual([dep, full.capacity[dep].queue]);
+    expect(stations.upload.bandwidthBytesPerSecond).toBe(full.capacity.upload.bandwidthBytesPerSecond);
+    expect(predicted.stack.knobs).toMatchObject({ SCRYPT_N: '16384', WORKERS: '4' });
+    expect(predicted.simulation?.cores).toBe(8);
+
+    // A file given (the rehearsal's, as it read it) is the one predicted, not the record's path.
+    const bigger = structuredClone(full);
+    bigger.capacity.dukcapil.queue = 4321;
+    const again = predictFullScale(
+      measuredRun('scaled-given', (m) => {
+        m.similitude = {
+          factor: 0.5,
+          scaled: true,
+          capacityFile: 'no-such.json',
+          stations: similitude.stations,
+          notes: [],
+        };
+      }),
+      { fullSize: bigger },
+    );
+    if ('problem' in again) throw new Error(again.problem);
+    const given = readRunRecord(join(again.dir)).manifest;
+    expect((given.stack.capacity as Capacity).dukcapil.queue).toBe(4321);
+    // without cpu similitude the run's own hash cost is the design's
+    expect(given.stack.knobs.SCRYPT_N).toBe('1024');
   });
 
   it('writes why not, instead of a prediction, for a run it cannot calibrate on', () => {

@@ -1,8 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { loadCapacityFile } from '../mock-services/capacity.ts';
+import { type CapacityFile, CapacityFileError, type DependencyName } from '../model/capacity.ts';
+import type { ServiceTime } from '../model/station.ts';
 import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
-import { writeRunRecord } from '../reports/record.ts';
-import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
+import { type RunManifest, writeRunRecord } from '../reports/record.ts';
+import { type Calibration, DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
 import { simulateDay } from '../simulator/day.ts';
 import { FitError } from '../simulator/fit.ts';
 import { dayOfRecord } from '../simulator/measured-run.ts';
@@ -18,6 +21,11 @@ import { gelombangVersion } from './version.ts';
  * on its machine (no load generator beside it), on the rehearsal machine's cores unless told how
  * many the full-scale service has (and its workers: a capacity file's service section). Written as a simulated run record in
  * `<run-dir>/full-scale/`, which the run's report reads beside its own record.
+ *
+ * A run whose capacities were scaled from a file at full size (run.json `similitude`) is predicted
+ * with the file at full size: its stations, the design's own hash cost rather than the one the
+ * run's CPU similitude chose, and the stations fitted on the run brought back to full size (service
+ * times over their stretch, effective servers in proportion).
  *
  * Why simulate rather than multiply: a queue at 2,000 times the load does not wait 2,000 times as
  * long; it waits the same until a resource saturates and then without bound, with retries on top.
@@ -36,7 +44,15 @@ export interface FullScaleResult {
  */
 export function predictFullScale(
   runDir: string,
-  o: { cores?: number; workers?: number; onProgress?: (line: string) => void } = {},
+  o: {
+    cores?: number;
+    workers?: number;
+    /** the full-size database's commits a second (a capacity file's service.commitsPerSecond) */
+    commitsPerSecond?: number;
+    /** the capacity file at full size; default: the one run.json's similitude names, when scaled */
+    fullSize?: CapacityFile;
+    onProgress?: (line: string) => void;
+  } = {},
 ): FullScaleResult | { problem: string } {
   const skipped = (problem: string) => {
     writeFileText(join(runDir, FULL_SCALE_SKIPPED), `${problem}\n`);
@@ -53,9 +69,29 @@ export function predictFullScale(
     if (err instanceof FitError) return skipped(err.message);
     throw err;
   }
+  const similitude = record.manifest.similitude;
+  let fullSize: CapacityFile | undefined;
+  if (similitude?.scaled) {
+    try {
+      fullSize = o.fullSize ?? loadCapacityFile(similitude.capacityFile);
+    } catch (err) {
+      if (err instanceof CapacityFileError) return skipped(`the capacity file at full size: ${err.message}`);
+      throw err;
+    }
+  }
+  const fullScryptN = similitude?.scaled ? similitude.cpu?.fullSizeScryptN : undefined;
+  const knobs = {
+    ...measured.knobs,
+    ...(fullScryptN === undefined ? {} : { SCRYPT_N: fullScryptN }),
+    ...(o.workers === undefined ? {} : { WORKERS: o.workers }),
+  };
   const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
   const day = {
     ...measured,
+    ...(fullSize && similitude
+      ? { capacity: fullSize.capacity, calibration: atFullSize(measured.calibration, similitude) }
+      : {}),
+    ...(o.commitsPerSecond === undefined ? {} : { commitsPerSecond: o.commitsPerSecond }),
     scale: 1,
     compress: 1,
     thinkCompress: 1,
@@ -63,7 +99,7 @@ export function predictFullScale(
     // its cores to itself.
     cpuStretch: 1,
     cores: o.cores ?? measured.cores,
-    knobs: o.workers === undefined ? measured.knobs : { ...measured.knobs, WORKERS: o.workers },
+    knobs,
     maxVUs: Number.POSITIVE_INFINITY,
     intervalSeconds: autoInterval(span * 60 + measured.gracefulStopS),
   };
@@ -86,6 +122,7 @@ export function predictFullScale(
       serviceProfile: m.stack.knobs.SERVICE_PROFILE ?? 'custom',
       knobs: {
         ...Object.fromEntries(Object.entries(m.stack.knobs).filter(([k]) => k !== 'SERVICE_PROFILE')),
+        ...(fullScryptN === undefined ? {} : { SCRYPT_N: String(fullScryptN) }),
         ...(o.workers === undefined ? {} : { WORKERS: String(o.workers) }),
       },
       calibrationSource: calibration,
@@ -96,9 +133,40 @@ export function predictFullScale(
   );
   const dir = join(runDir, FULL_SCALE_DIR);
   writeRunRecord(dir, sim);
-  writeFileText(join(dir, 'calibration.json'), `${JSON.stringify(fit.calibration, null, 2)}\n`);
+  writeFileText(join(dir, 'calibration.json'), `${JSON.stringify(day.calibration, null, 2)}\n`);
   const used = process.cpuUsage(started);
   return { dir, calibration, events: result.events, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * The stations fitted on a scaled run, at full size: a service time the run stretched (whole
+ * servers for a fractional share) over its stretch, effective servers in the proportion the run's
+ * configured servers had to the full size's.
+ */
+function atFullSize(c: Calibration, s: NonNullable<RunManifest['similitude']>): Calibration {
+  const stations: Calibration['stations'] = {};
+  for (const [dep, fit] of Object.entries(c.stations) as Array<
+    [DependencyName, Calibration['stations'][DependencyName]]
+  >) {
+    const row = s.stations.find((x) => x.dependency === dep);
+    if (!fit || !row) {
+      if (fit) stations[dep] = fit;
+      continue;
+    }
+    stations[dep] = {
+      ...(fit.serviceTime ? { serviceTime: unstretched(fit.serviceTime, row.serviceTimeStretch) } : {}),
+      ...(fit.concurrency
+        ? { concurrency: Math.max(1, Math.round((fit.concurrency * row.fullConcurrency) / row.concurrency)) }
+        : {}),
+    };
+  }
+  return { ...c, stations };
+}
+
+function unstretched(t: ServiceTime, stretch: number): ServiceTime {
+  if (stretch === 1) return t;
+  if (t.distribution === 'constant') return { distribution: 'constant', ms: t.ms / stretch };
+  return { distribution: 'lognormal', medianMs: t.medianMs / stretch, p99Ms: t.p99Ms / stretch };
 }
 
 function writeFileText(path: string, text: string): void {

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadMockCapacity } from '../mock-services/capacity.ts';
+import type { ServiceSection } from '../model/capacity.ts';
 import { type FaultEntry, type PlannedFault, planFaults } from '../model/faults.ts';
 import { type Profile, ProfileError, parseProfileCsv, perMinute } from '../model/profile.ts';
 import { replay } from '../model/replay.ts';
@@ -12,6 +12,14 @@ import { EXIT, type ExitCode, inspectTest, runTest } from '../runner/index.ts';
 import { clockOf, type RunningFaults, startFaults } from './faults.ts';
 import { predictFullScale } from './full-scale.ts';
 import { runOnK6 } from './k6-engine.ts';
+import {
+  cpuSimilitude,
+  DEFAULT_REHEARSAL_CAPACITY,
+  type RunCapacity,
+  runCapacity,
+  runRate,
+  type Similitude,
+} from './rehearsal-similitude.ts';
 import { importK6Run } from './series/import-k6.ts';
 import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './series/prometheus.ts';
 import { servicesSeries } from './series/prometheus-series.ts';
@@ -38,7 +46,13 @@ export interface RehearsalOptions {
   /** the registration service's knobs (EMAIL_DELIVERY, MINISTRY_CALLS, ...) */
   knobs: Record<string, string>;
   serviceProfile: string;
+  /**
+   * the capacity file, at full size: scaled by the run's rate factor before the mocks get it
+   * (scripts/rehearsal-similitude.ts); default DEFAULT_REHEARSAL_CAPACITY
+   */
   capacityFile?: string;
+  /** enforce the capacity file as it is instead (--absolute-capacity) */
+  absoluteCapacity?: boolean;
   /** an already running service instead of starting the stack */
   target?: { registration: string; email?: string };
   resultsDir: string;
@@ -57,7 +71,10 @@ export interface RehearsalOptions {
   quiet: boolean;
   /** predict the run at full scale with the simulator calibrated on it (the report's "At full scale") */
   fullScale: boolean;
-  /** the service's machine in that prediction (default: the machine's cores and the rehearsal's workers) */
+  /**
+   * the service's machine in that prediction, instead of the capacity file's service section
+   * (default: that section, else the machine's cores and the rehearsal's workers)
+   */
   fullScaleService?: { cores?: number; workers?: number };
   /** a fault schedule (model/faults.ts), checked against the window; needs the stack started here */
   faults?: FaultEntry[];
@@ -77,7 +94,6 @@ export interface RehearsalResult {
 const MAX_RESTARTS = 3;
 
 const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
-const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
 
 function runIdFor(scenario: string, at: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -176,12 +192,16 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   const restarts = new Map<ServiceName, number>();
   const restarting: Promise<void>[] = [];
   let prometheus: RunningPrometheus | undefined;
+  /** where the scaled capacity file the mocks read lies while they run */
+  let mocksDir: string | undefined;
   const stop = async () => {
     const s = stack;
     const p = prometheus;
     stack = undefined;
     prometheus = undefined;
     await Promise.all([s?.stop(), p?.stop()]);
+    if (mocksDir) rmSync(mocksDir, { recursive: true, force: true });
+    mocksDir = undefined;
   };
   const onSignal = () => {
     o.log('\ninterrupted: stopping the stack ...');
@@ -190,9 +210,23 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const capacityFile = o.capacityFile ?? DEFAULT_CAPACITY;
-    // Read (and validated) once, before anything starts: the same stations go to the mocks and the record.
-    const capacity = o.target ? null : loadMockCapacity(capacityFile);
+    // Read (and validated) once, before anything starts: the same stations go to the mocks and the
+    // record, scaled by the run's rate factor; the service's hash cost follows the same rule.
+    let run: RunCapacity | null = null;
+    let similitude: Similitude | undefined;
+    let knobs = o.knobs;
+    if (!o.target) {
+      const rate = runRate(o);
+      if ('problem' in rate) return { exitCode: EXIT.invalidConfig, runDir, error: rate.problem };
+      run = runCapacity(resolve(o.capacityFile ?? DEFAULT_REHEARSAL_CAPACITY), rate);
+      similitude = run.similitude;
+      if (rate.scaled) {
+        const hash = cpuSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
+        similitude = { ...similitude, cpu: hash.cpu };
+        if (hash.chosen) knobs = { ...o.knobs, SCRYPT_N: String(hash.scryptN) };
+      }
+    }
+    const capacity = run?.capacity ?? null;
     // What the runner would refuse (the scenario's -e knobs read in its init context, its options)
     // is refused before the stack starts, not after.
     const inspected = await inspectTest({
@@ -212,10 +246,23 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       o.log(`rehearsing against ${o.target.registration} (not started here: its configuration is unknown)`);
     } else {
       o.log('starting the registration service and its mock dependencies on 127.0.0.1 ...');
+      // The mocks read their stations from a file: the scaled ones, beside nothing else of the run.
+      mocksDir = mkdtempSync(join(tmpdir(), 'gelombang-capacity-'));
+      const mocksFile = join(mocksDir, 'capacity.json');
+      writeFileSync(
+        mocksFile,
+        `${JSON.stringify({ $comment: `${run?.file} as this run enforces it (run.json similitude)`, ...capacity }, null, 2)}\n`,
+      );
+      if (similitude)
+        o.log(
+          similitude.scaled
+            ? `  capacities: ${run?.file} at full size x ${Number(similitude.factor.toPrecision(3))} (the run's share of the day's arrival rate)`
+            : `  capacities: ${run?.file} as it is (${similitude.notes[0]})`,
+        );
       stack = await startStack({
         ports: 'auto',
-        capacityFile,
-        env: { registration: o.knobs },
+        capacityFile: mocksFile,
+        env: { registration: knobs },
         // Said at once, kept for the record, and restarted: a crashed service is a finding, but
         // the rest of the run still measures how the day recovers rather than a stack without it.
         onExit: (e) => {
@@ -256,7 +303,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         })),
       };
       o.log(
-        `  registration ${urls.registration}  (${Object.entries(o.knobs)
+        `  registration ${urls.registration}  (${Object.entries(knobs)
           .map(([k, v]) => `${k}=${v}`)
           .join(', ')})`,
       );
@@ -316,15 +363,16 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         replay: replayOf(o),
         target: urls.registration,
         managed: !o.target,
-        knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
+        knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...knobs },
         capacity,
+        ...(similitude ? { similitude } : {}),
         k6Version: o.k6.version,
         machine: thisMachine(),
         exitCode: k6.exitCode,
         runDir,
         runId,
       });
-      const report = await finishReport(runDir, o);
+      const report = await finishReport(runDir, o, run);
       return { exitCode: k6.exitCode as ExitCode, runDir, report };
     }
     let faultPlan: PlannedFault[] | undefined;
@@ -408,10 +456,11 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       stack: {
         target: urls.registration,
         managed: !o.target,
-        knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...o.knobs },
+        knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...knobs },
         capacity,
       },
       machine: thisMachine(),
+      ...(similitude ? { similitude } : {}),
       ...(faultRecords ? { faults: faultRecords } : {}),
       totals: runnerTotals(r.metrics),
     };
@@ -435,7 +484,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         ...deaths.map((d) => `A service of the stack died during the run: ${d}.`),
       ];
     writeRunRecord(runDir, { manifest, summary: r.summary, timeseries });
-    const report = await finishReport(runDir, o);
+    const report = await finishReport(runDir, o, run);
     const died =
       deaths.length > 0
         ? `a service of the stack died during the run, unplanned: ${deaths.join('; ')}`
@@ -455,12 +504,20 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   }
 }
 
-/** The full-scale prediction (unless turned off), then the report, which reads both records. */
-async function finishReport(runDir: string, o: RehearsalOptions): Promise<Report> {
+/**
+ * The full-scale prediction (unless turned off), then the report, which reads both records. The
+ * prediction is of the capacity file at full size (its stations and its service section), not of
+ * the share this run enforced.
+ */
+async function finishReport(runDir: string, o: RehearsalOptions, run: RunCapacity | null): Promise<Report> {
   if (o.fullScale) {
     o.log('predicting the run at full scale (the capacity simulator, calibrated on this run) ...');
+    const service: Partial<ServiceSection> = o.fullScaleService ?? run?.full.service ?? {};
     const p = predictFullScale(runDir, {
-      ...o.fullScaleService,
+      ...(service.cores !== undefined ? { cores: service.cores } : {}),
+      ...(service.workers !== undefined ? { workers: service.workers } : {}),
+      ...(service.commitsPerSecond !== undefined ? { commitsPerSecond: service.commitsPerSecond } : {}),
+      ...(run ? { fullSize: run.full } : {}),
       ...(o.quiet ? {} : { onProgress: o.log }),
     });
     o.log(

@@ -129,3 +129,13 @@ export function scryptCpuMs(c: Calibration, n: number): number {
   const perN = (n16384 - n1024) / (16384 - 1024);
   return Math.max(0.01, n1024 + perN * (n - 1024));
 }
+
+/**
+ * CPU ms of one registrant's whole journey at hash cost `n`: each step's own CPU, and two hashes
+ * (the sign-up's, the login's verify). The work per registrant the CPU similitude keeps in
+ * proportion (model/similitude.ts similarScryptN).
+ */
+export function journeyCpuMs(c: Calibration, n: number): number {
+  const steps = Object.values(c.service.stepCpuMs).reduce((a, ms) => a + ms, 0);
+  return steps + 2 * scryptCpuMs(c, n);
+}

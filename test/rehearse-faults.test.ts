@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Capacity } from '../model/capacity.ts';
 import { readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { gelombang, gelombangAsync, tinyRehearsal } from './support/gelombang-cli.ts';
@@ -38,6 +39,14 @@ describe('gelombang rehearse with a fault schedule', () => {
     expect(down?.appliedSeconds).not.toBeNull();
     expect(down?.restoredSeconds).toBeGreaterThan(down?.appliedSeconds ?? Number.POSITIVE_INFINITY);
     expect(down?.station?.during).toMatchObject({ errorRate: 1, errorStatus: 503 });
+    // The mock ran the capacity file scaled by the run's rate, as the record says: its station
+    // before the fault (read from the mock) has the scaled servers, not the file's full size.
+    const ran = (record.manifest.stack.capacity as Capacity).dukcapil;
+    const row = record.manifest.similitude?.stations.find((x) => x.dependency === 'dukcapil');
+    expect(record.manifest.similitude?.scaled).toBe(true);
+    expect(down?.station?.before).toEqual(JSON.parse(JSON.stringify(ran)));
+    expect(ran.concurrency).toBe(row?.concurrency);
+    expect(ran.concurrency).toBeLessThan(row?.fullConcurrency ?? 0);
     expect(kill).toMatchObject({ kind: 'kill', target: 'registration', plannedSeconds: 1.5 });
     expect(kill?.problem).toBeUndefined();
     expect(kill?.kill?.pidAfter).not.toBe(kill?.kill?.pidBefore);

@@ -3,8 +3,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCapacityFile } from '../mock-services/capacity.ts';
+import { rateFactor, scaleCapacityFile, similarScryptN } from '../model/similitude.ts';
 import { readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
+import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
+import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simulator/calibration.ts';
 import { gelombang, gelombangAsync, tinyRehearsal } from './support/gelombang-cli.ts';
 
 /** `gelombang rehearse`, `report` and `compare` as a user runs them: processes, files, exit codes. */
@@ -32,6 +36,19 @@ describe('gelombang rehearse end to end', () => {
       SCRYPT_N: '1024',
     });
     expect(record.manifest.replay).toMatchObject({ scale: 0.0001, compress: 1200, windowMinutes: [0, 60] });
+    // The default capacity file, at full size, scaled by the run's share of the day's rate: what
+    // the mocks were given and the record keeps.
+    const factor = rateFactor({ scale: 0.0001, compress: 1200 });
+    const scaled = scaleCapacityFile(loadCapacityFile(DEFAULT_REHEARSAL_CAPACITY), factor);
+    expect(record.manifest.stack.capacity).toEqual(JSON.parse(JSON.stringify(scaled.capacity)));
+    expect(record.manifest.similitude).toMatchObject({
+      factor,
+      scaled: true,
+      capacityFile: DEFAULT_REHEARSAL_CAPACITY,
+      stations: scaled.stations.map(({ capacityRatio: _, ...row }) => row),
+    });
+    // SCRYPT_N given: run as given, and what this machine's cores stood for at it
+    expect(record.manifest.similitude?.cpu).toMatchObject({ scryptN: 1024, fullSizeScryptN: 1024 });
     // Everyone who arrived is in the funnel, once at the first stage.
     const arrivals = record.manifest.totals.arrivals;
     const first = record.manifest.totals.funnel.filter((f) => f.stage === 'registered');
@@ -80,6 +97,45 @@ describe('gelombang rehearse end to end', () => {
     expect(readFileSync(join(results, 'baseline', 'report.md'), 'utf8')).toContain(
       report.verdict.headline.slice(0, 20),
     );
+  }, 150_000);
+
+  it("without SCRYPT_N given, hashes at the cost that keeps this machine's cores as busy as the full-size service's", async () => {
+    const args = tiny('similar-hash');
+    args.splice(args.indexOf('--knob'), 2);
+    const r = await gelombangAsync(args);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    const { manifest } = readRunRecord(join(results, 'similar-hash'));
+    const cpu = manifest.similitude?.cpu;
+    const calibration = loadCalibration(DEFAULT_CALIBRATION_FILE);
+    const fullSizeCores = loadCapacityFile(DEFAULT_REHEARSAL_CAPACITY).service?.cores;
+    expect(cpu?.fullSizeCores).toBe(fullSizeCores);
+    expect(cpu?.cores).toBe(manifest.machine?.cores);
+    expect(cpu?.fullSizeScryptN).toBe(16384);
+    const chosen = similarScryptN({
+      cores: manifest.machine?.cores ?? 0,
+      factor: rateFactor({ scale: 0.0001, compress: 1200 }),
+      fullSizeScryptN: 16384,
+      fullSizeCores: fullSizeCores ?? 0,
+      journeyCpuMs: (n) => journeyCpuMs(calibration, n),
+    });
+    expect(cpu?.scryptN).toBe(chosen);
+    // the service ran with it, and the record's knobs say so
+    expect(manifest.stack.knobs.SCRYPT_N).toBe(String(chosen));
+    const md = readFileSync(join(results, 'similar-hash', 'report.md'), 'utf8');
+    expect(md).toContain('## Similitude');
+    expect(md).toMatch(/This machine’s \d+ cores?, hashing at /);
+  }, 150_000);
+
+  it('--knob SCRYPT_N=16384 wins over the similitude', async () => {
+    const args = tiny('pinned-hash');
+    args[args.indexOf('SCRYPT_N=1024')] = 'SCRYPT_N=16384';
+    const r = await gelombangAsync(args);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    const { manifest } = readRunRecord(join(results, 'pinned-hash'));
+    expect(manifest.stack.knobs.SCRYPT_N).toBe('16384');
+    expect(manifest.similitude?.cpu).toMatchObject({ scryptN: 16384, fullSizeScryptN: 16384 });
   }, 150_000);
 
   it('report: regenerates the report of a run directory, and names the file of a broken record', () => {
@@ -205,6 +261,18 @@ describe('gelombang rehearse end to end', () => {
     [['--scenario', 'nope'], "argument 'nope' is invalid. Allowed choices are registration-day"],
     [['--capacity', 'no-such.json'], "--capacity: no such file 'no-such.json'"],
     [['--knob', 'SCRYPT_N'], "--knob: expected KEY=VALUE, got 'SCRYPT_N'"],
+    [
+      ['--scale', '0.01', '--compress', '300'],
+      "--scale x --compress (0.01 x 300) = 3: more than the day's own arrival rate",
+    ],
+    [
+      ['--scenario', 'smoke', '--absolute-capacity'],
+      "--absolute-capacity: the smoke scenario's capacities are not scaled",
+    ],
+    [
+      ['--target', 'http://127.0.0.1:9', '--absolute-capacity'],
+      '--absolute-capacity: the service behind --target is not started here',
+    ],
   ])('refuses %j with a precise message', (flags, message) => {
     const r = gelombang(['rehearse', ...flags]);
     expect(r.status).not.toBe(0);

@@ -12,6 +12,7 @@ import {
   strong,
 } from './blocks.ts';
 import { faultsSection, markFaults } from './faults.ts';
+import { similitudeSection } from './similitude.ts';
 import { bottleneckSection, verdictSection } from './verdict.ts';
 import {
   count,
@@ -433,6 +434,7 @@ export function reportDocument(report: Report): ReportDocument {
       ...[faultsSection(report)].filter((x): x is Section => x !== null),
       headroomSection(report),
       ...[fullScaleSection(report)].filter((x): x is Section => x !== null),
+      ...[similitudeSection(report)].filter((x): x is Section => x !== null),
       configurationSection(report),
       notesSection(report),
     ]),

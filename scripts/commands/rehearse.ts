@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadCapacityFile, loadMockCapacity } from '../../mock-services/capacity.ts';
-import { CapacityFileError } from '../../model/capacity.ts';
+import { type Capacity, CapacityFileError } from '../../model/capacity.ts';
 import { type FaultEntry, FaultScheduleError, parseChaos } from '../../model/faults.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
@@ -11,6 +10,7 @@ import { EXIT } from '../../runner/index.ts';
 import { loadFaults } from '../faults.ts';
 import { findK6, K6_HOWTO, k6Version } from '../k6-engine.ts';
 import { replayOf, replayProblem, runRehearsal } from '../rehearsal.ts';
+import { DEFAULT_REHEARSAL_CAPACITY, RATE_SCENARIOS, runCapacity, runRate } from '../rehearsal-similitude.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
 import { StackStartError } from '../stack.ts';
 import {
@@ -54,6 +54,7 @@ export interface RehearseFlags {
   serviceProfile: string;
   knob: Record<string, string>;
   capacity?: string;
+  absoluteCapacity?: boolean;
   target?: string;
   emailUrl?: string;
   allowRemoteTarget?: boolean;
@@ -93,6 +94,7 @@ function inputProblem(f: RehearseFlags, given: (flag: string) => boolean): strin
     for (const [flag, name] of [
       ['knob', '--knob'],
       ['capacity', '--capacity'],
+      ['absoluteCapacity', '--absolute-capacity'],
       ['serviceProfile', '--service-profile'],
       ['faults', '--faults'],
       ['chaos', '--chaos'],
@@ -103,6 +105,10 @@ function inputProblem(f: RehearseFlags, given: (flag: string) => boolean): strin
     if (f.emailUrl) return '--email-url: only with --target (the stack started here has its own)';
     const knobs = knobsProblem({ ...serviceProfileKnobs(f.serviceProfile), ...f.knob }, '--knob');
     if (knobs) return knobs;
+    const rate = runRate(f);
+    if ('problem' in rate) return rate.problem;
+    if (given('absoluteCapacity') && !RATE_SCENARIOS.includes(f.scenario))
+      return `--absolute-capacity: the ${f.scenario} scenario's capacities are not scaled (it brings no arrival rate tied to the day): the capacity file is enforced as it is already`;
   }
   return replayProblem(
     { scenario: f.scenario, profile: f.profile, scale: f.scale, compress: f.compress, window: f.window },
@@ -163,8 +169,12 @@ export function rehearseCommand(): Command {
       )
       .option(
         '--capacity <file>',
-        "the mocks' capacity file (default mock-services/capacity.default.json)",
+        "the dependencies' capacities at full size, scaled by the run's share of the day's arrival rate before the mocks get them (default mock-services/capacity.2020.json)",
         existingFile('--capacity'),
+      )
+      .option(
+        '--absolute-capacity',
+        'enforce the --capacity file as it is, instead of scaling it (at full size) by --scale x --compress',
       )
       .option(
         '--target <url>',
@@ -277,9 +287,12 @@ export function rehearseCommand(): Command {
           const replay = replayOf(f);
           if (!replay)
             return refuse(`${f.faults ? '--faults' : '--chaos'}: only registration-day replays a profile`);
-          let capacity: ReturnType<typeof loadMockCapacity>;
+          // The schedule is checked against the stations the mocks will enforce: the scaled ones.
+          const rate = runRate(f);
+          if ('problem' in rate) return refuse(rate.problem);
+          let capacity: Capacity;
           try {
-            capacity = loadMockCapacity(f.capacity ?? resolve('mock-services/capacity.default.json'));
+            capacity = runCapacity(resolve(f.capacity ?? DEFAULT_REHEARSAL_CAPACITY), rate).capacity;
           } catch (err) {
             if (!(err instanceof CapacityFileError)) throw err;
             return refuse(`--capacity: ${err.message}`);
@@ -310,16 +323,6 @@ export function rehearseCommand(): Command {
               : `--prometheus: no 'prometheus' on PATH; install the Debian package '${PROMETHEUS_PACKAGE}' (apt-get install ${PROMETHEUS_PACKAGE}), or rehearse without --prometheus (the services' /metrics are then read directly)`,
           );
         }
-        // The full-scale service is the capacity file's (gelombang plan writes one), unless told.
-        let fullScaleService: { cores?: number; workers?: number } = {};
-        try {
-          const service = f.capacity ? loadCapacityFile(f.capacity).service : undefined;
-          if (service) fullScaleService = service;
-        } catch (err) {
-          if (!(err instanceof CapacityFileError)) throw err;
-          return refuse(`--capacity: ${err.message}`);
-        }
-        if (f.fullScaleCores !== undefined) fullScaleService = { cores: f.fullScaleCores };
         let result: Awaited<ReturnType<typeof runRehearsal>>;
         try {
           result = await runRehearsal({
@@ -332,6 +335,7 @@ export function rehearseCommand(): Command {
             knobs: { ...serviceProfileKnobs(f.serviceProfile), ...f.knob },
             serviceProfile: f.serviceProfile,
             capacityFile: f.capacity,
+            absoluteCapacity: Boolean(f.absoluteCapacity),
             target: f.target ? { registration: f.target, email: f.emailUrl } : undefined,
             resultsDir: resolve(f.results),
             runId: f.runId,
@@ -342,7 +346,8 @@ export function rehearseCommand(): Command {
             ...(k6 ? { k6 } : {}),
             quiet: Boolean(f.quiet),
             fullScale: f.fullScale,
-            fullScaleService,
+            // The full-scale service is the capacity file's service section, unless told.
+            ...(f.fullScaleCores !== undefined ? { fullScaleService: { cores: f.fullScaleCores } } : {}),
             ...(faults ? { faults } : {}),
             log: (line) => console.log(line),
           });

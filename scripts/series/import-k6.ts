@@ -50,6 +50,8 @@ export interface K6Import {
   managed?: boolean;
   knobs: Record<string, string>;
   capacity: unknown;
+  /** how the capacity file was scaled into the run (a rehearsal that started the stack) */
+  similitude?: RunManifest['similitude'];
   k6Version: string;
   /** the machine k6 and the stack shared, when one did (a rehearsal with --engine k6) */
   machine?: RunManifest['machine'];
@@ -233,6 +235,7 @@ export async function importK6Run(o: K6Import): Promise<{ manifest: RunManifest;
     replay: o.replay,
     stack: { target: o.target, managed: o.managed ?? false, knobs: o.knobs, capacity: o.capacity ?? null },
     ...(o.machine ? { machine: o.machine } : {}),
+    ...(o.similitude ? { similitude: o.similitude } : {}),
     totals,
   };
   writeRunRecord(o.runDir, { manifest, summary, timeseries });

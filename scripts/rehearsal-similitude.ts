@@ -1,0 +1,203 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { loadCapacityFile } from '../mock-services/capacity.ts';
+import { describeBoundIssues, mockBoundIssues } from '../mock-services/station/bounds.ts';
+import { type Capacity, type CapacityFile, CapacityFileError, DEPENDENCIES } from '../model/capacity.ts';
+import { serviceKnobsSchema } from '../model/service-design.ts';
+import { rateFactor, scaleCapacityFile, similarScryptN, standsForCores } from '../model/similitude.ts';
+import type { RunManifest } from '../reports/record.ts';
+import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simulator/calibration.ts';
+
+/**
+ * A rehearsal's capacities by similitude (model/similitude.ts): the capacity file states every
+ * dependency at full size, and a run that brings a share of the day's arrival rate gets the same
+ * share of each capacity, so that each dependency is as busy as on the day. The service's CPU
+ * follows the same rule through the hash cost. One place for the CLI (which checks a fault
+ * schedule against the stations the mocks will enforce) and runRehearsal (which starts them).
+ */
+
+/** The capacity file of a rehearsal that names none (the CLI's default and runRehearsal's). */
+export const DEFAULT_REHEARSAL_CAPACITY = fileURLToPath(
+  new URL('../mock-services/capacity.2020.json', import.meta.url),
+);
+
+/** The scenarios whose arrival rate is a share of the day's: their capacities are scaled by it. */
+export const RATE_SCENARIOS: readonly string[] = ['registration-day', 'opening-spike'];
+
+/** opening-spike's SCALE and COMPRESS when -e does not set them (scenarios/opening-spike.ts) */
+const OPENING_SPIKE_DEFAULTS = { SCALE: 0.002, COMPRESS: 1 } as const;
+
+export type Similitude = NonNullable<RunManifest['similitude']>;
+
+/** What decides a run's rate factor: the replay's flags, or the scenario's own knobs. */
+export interface RateInputs {
+  scenario: string;
+  scale: number;
+  compress: number;
+  env: Record<string, string>;
+  /** enforce the file as it is (--absolute-capacity) */
+  absoluteCapacity?: boolean;
+}
+
+export type RunRate = { factor: number; scaled: true } | { factor: number; scaled: false; why: string };
+
+const fmt = (x: number) => Number(x.toPrecision(3)).toString();
+
+/**
+ * The run's rate factor, whether the capacities are scaled by it and, if not, why; or what is
+ * wrong (named by flag), checked before anything starts.
+ */
+export function runRate(o: RateInputs): RunRate | { problem: string } {
+  let factor: number;
+  let names: string;
+  if (o.scenario === 'registration-day') {
+    factor = rateFactor(o);
+    names = `--scale x --compress (${fmt(o.scale)} x ${fmt(o.compress)})`;
+  } else if (o.scenario === 'opening-spike') {
+    const knob = (key: 'SCALE' | 'COMPRESS'): number | string => {
+      const raw = o.env[key];
+      if (raw === undefined) return OPENING_SPIKE_DEFAULTS[key];
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) && n > 0
+        ? n
+        : `-e ${key}: expected a number above 0, got '${raw}'`;
+    };
+    const scale = knob('SCALE');
+    const compress = knob('COMPRESS');
+    if (typeof scale === 'string') return { problem: scale };
+    if (typeof compress === 'string') return { problem: compress };
+    factor = rateFactor({ scale, compress });
+    names = `-e SCALE x -e COMPRESS (${fmt(scale)} x ${fmt(compress)})`;
+  } else {
+    return {
+      factor: 1,
+      scaled: false,
+      why: `the ${o.scenario} scenario brings no arrival rate tied to the 2020 day (registration-day and opening-spike do), so there is no rate factor to scale the capacity file by: it was enforced as it is`,
+    };
+  }
+  if (o.absoluteCapacity)
+    return {
+      factor,
+      scaled: false,
+      why: '--absolute-capacity: the capacity file was enforced as it is, not scaled by the rate factor',
+    };
+  if (factor > 1)
+    return {
+      problem: `${names} = ${fmt(factor)}: more than the day's own arrival rate, and a capacity file at full size is not scaled up (model/similitude.ts); lower them, or give --absolute-capacity to enforce the file as it is`,
+    };
+  return { factor, scaled: true };
+}
+
+/** A capacity file as a run enforces it: the file at full size, the stations the mocks get, and the record's account. */
+export interface RunCapacity {
+  file: string;
+  /** the file as it states itself (at full size, unless not scaled) */
+  full: CapacityFile;
+  /** what the mocks enforce */
+  capacity: Capacity;
+  /** the run record's `similitude`, without its `cpu` (cpuSimilitude adds it) */
+  similitude: Similitude;
+}
+
+/**
+ * Reads the capacity file and scales it by the run's rate; a file the mocks could not honour once
+ * scaled (a stretched service time beyond its timeout) is a CapacityFileError naming the file,
+ * the factor and the field.
+ */
+export function runCapacity(file: string, rate: RunRate): RunCapacity {
+  const full = loadCapacityFile(file);
+  if (!rate.scaled) {
+    const issues = mockBoundIssues(full.capacity);
+    if (issues.length > 0) throw new CapacityFileError(`${file}: ${describeBoundIssues(issues)}`);
+    return {
+      file,
+      full,
+      capacity: full.capacity,
+      similitude: {
+        factor: rate.factor,
+        scaled: false,
+        capacityFile: file,
+        stations: DEPENDENCIES.map((dependency) => ({
+          dependency,
+          fullConcurrency: full.capacity[dependency].concurrency,
+          concurrency: full.capacity[dependency].concurrency,
+          fullQueue: full.capacity[dependency].queue,
+          queue: full.capacity[dependency].queue,
+          serviceTimeStretch: 1,
+        })),
+        notes: [rate.why],
+      },
+    };
+  }
+  const scaled = scaleCapacityFile(full, rate.factor);
+  const issues = mockBoundIssues(scaled.capacity);
+  if (issues.length > 0)
+    throw new CapacityFileError(
+      `${file}, scaled by this run's rate factor ${fmt(rate.factor)}: ${describeBoundIssues(issues)} (a larger scale or compression stretches the service times less; --absolute-capacity enforces the file as it is)`,
+    );
+  const s = full.service;
+  const notes = [...scaled.notes];
+  if (s)
+    notes.push(
+      `service: the file's service section (${[
+        `${s.cores} cores`,
+        ...(s.workers !== undefined ? [`${s.workers} workers`] : []),
+        ...(s.commitsPerSecond !== undefined ? [`${s.commitsPerSecond} commits a second`] : []),
+      ].join(
+        ', ',
+      )}) is the full-size service, for the "At full scale" prediction; this run's service ran on this machine with its own WORKERS and SQLite`,
+    );
+  return {
+    file,
+    full,
+    capacity: scaled.capacity,
+    similitude: {
+      factor: rate.factor,
+      scaled: true,
+      capacityFile: file,
+      stations: scaled.stations.map(({ capacityRatio: _, ...row }) => row),
+      notes,
+    },
+  };
+}
+
+/** The service's default hash cost (the reference service's, which no profile changes). */
+const DEFAULT_SCRYPT_N = serviceKnobsSchema.parse({}).SCRYPT_N;
+
+/**
+ * The service's CPU by the rule the stations follow. The design's hash cost is its SCRYPT_N (the
+ * profile's, under --knob); a SCRYPT_N the caller set is kept, since it is the design asked for.
+ * Otherwise, when the file states the full-size service's cores, the service hashes at the cost
+ * that keeps this machine's cores no busier than the full-size service's (similarScryptN).
+ * Either way the record says what this machine's cores stood for.
+ */
+export function cpuSimilitude(o: {
+  factor: number;
+  knobs: Record<string, string>;
+  full: CapacityFile;
+  cores?: number;
+}): { scryptN: number; chosen: boolean; cpu: NonNullable<Similitude['cpu']> } {
+  const given = o.knobs.SCRYPT_N;
+  const fullSizeScryptN = given === undefined ? DEFAULT_SCRYPT_N : Number(given);
+  const calibration = loadCalibration(DEFAULT_CALIBRATION_FILE);
+  const rule = {
+    cores: o.cores ?? availableParallelism(),
+    factor: o.factor,
+    fullSizeScryptN,
+    journeyCpuMs: (n: number) => journeyCpuMs(calibration, n),
+  };
+  const fullSizeCores = o.full.service?.cores ?? null;
+  const chosen = given === undefined && fullSizeCores !== null;
+  const scryptN = chosen ? similarScryptN({ ...rule, fullSizeCores }) : fullSizeScryptN;
+  return {
+    scryptN,
+    chosen,
+    cpu: {
+      cores: rule.cores,
+      scryptN,
+      fullSizeScryptN,
+      standsForCores: standsForCores(rule, scryptN),
+      fullSizeCores,
+    },
+  };
+}
