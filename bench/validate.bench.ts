@@ -141,7 +141,7 @@ const bench: Bench = {
       const v = validateRun(r.runDir);
       if (typeof v === 'string') throw new Error(`${point.name}: ${v}`);
       const used = serviceCpu(r.runDir);
-      const command = `npx gelombang rehearse --scale ${point.scale} --window ${WINDOW.join('-')} --compress ${COMPRESS} -e THINK_COMPRESS=${THINK_COMPRESS} --no-full-scale`;
+      const command = `npx gelombang rehearse --scale ${point.scale} --window ${WINDOW.join('-')} --compress ${COMPRESS} -e THINK_COMPRESS=${THINK_COMPRESS} --capacity mock-services/capacity.default.json --absolute-capacity --no-full-scale`;
       console.error(`\n${v.header}\n\n${markdown(`${point.name}: \`${command}\``, v.validation)}`);
       out.push(
         ...rows(

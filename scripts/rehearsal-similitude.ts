@@ -25,7 +25,7 @@ export const DEFAULT_REHEARSAL_CAPACITY = fileURLToPath(
 export const RATE_SCENARIOS: readonly string[] = ['registration-day', 'opening-spike'];
 
 /** opening-spike's SCALE and COMPRESS when -e does not set them (scenarios/opening-spike.ts) */
-const OPENING_SPIKE_DEFAULTS = { SCALE: 0.002, COMPRESS: 1 } as const;
+const OPENING_SPIKE_DEFAULTS = { SCALE: 0.002, COMPRESS: 15 } as const;
 
 export type Similitude = NonNullable<RunManifest['similitude']>;
 

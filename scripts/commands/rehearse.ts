@@ -142,13 +142,13 @@ export function rehearseCommand(): Command {
         '--scale <share>',
         'share of the 2020 population replayed, in (0, 1]',
         numberIn('--scale', 0, 1, true),
-        0.0005,
+        0.001,
       )
       .option(
         '--compress <factor>',
-        'time compression: 300 replays 21 hours in 4.2 minutes',
+        'time compression: 90 replays 21 hours in 14 minutes',
         numberIn('--compress', 1, 1e6),
-        300,
+        90,
       )
       .option(
         '--window <from-to>',
