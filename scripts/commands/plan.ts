@@ -1,13 +1,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { normalCdf } from '../../model/behaviour.ts';
 import type { Capacity, ServiceSection } from '../../model/capacity.ts';
 import { STEP_OF_STAGE, type Stage } from '../../model/funnel.ts';
+import { mailWaitSeconds } from '../../model/journey.ts';
 import { ProfileError } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
-import { serviceProfileKnobs } from '../../model/service-design.ts';
+import { type ServiceKnobs, serviceProfileKnobs } from '../../model/service-design.ts';
 import { SLOS } from '../../model/slo.ts';
-import { meanServiceMs, SATURATION } from '../../model/station.ts';
+import { lognormalParams, meanServiceMs, SATURATION, type ServiceTime } from '../../model/station.ts';
 import { buildReport } from '../../reports/funnel-report.ts';
 import { type RunRecord, type Summary, seriesValues } from '../../reports/record.ts';
 import { type DayOptions, simulateDay } from '../../simulator/day.ts';
@@ -30,6 +32,7 @@ import {
   searchAdmission,
 } from '../../simulator/plan-admission.ts';
 import { plannedCapacityJson } from '../../simulator/plan-capacity.ts';
+import { DELIVERY_WAIT_SHARE, deliveryBacklog } from '../../simulator/plan-delivery.ts';
 import {
   busiestMinute,
   describeSearch,
@@ -49,7 +52,14 @@ import {
   serviceProfileOption,
   wholeNumberIn,
 } from './flags.ts';
-import { autoInterval, BadInput, progressLine, type SimulateFlags, simulationInputs } from './simulate.ts';
+import {
+  autoInterval,
+  BadInput,
+  progressLine,
+  SIMULATE_CAPACITY,
+  type SimulateFlags,
+  simulationInputs,
+} from './simulate.ts';
 
 /**
  * `gelombang plan`: the smallest capacity per resource with which a target load meets every
@@ -83,6 +93,8 @@ const MAX_WORKERS = 64;
 const WRITE_LOCK_HOPELESS = 1.1;
 
 const STATIONS = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const;
+/** The mail providers' delivery rate (simulator/plan-delivery.ts reads its backlog from a probe). */
+const DELIVERY = 'email.deliveryPerSecond';
 type StationName = (typeof STATIONS)[number];
 
 /** What the plan can size, as fields of the capacity file (service.cores is its service section). */
@@ -92,6 +104,8 @@ export const PLAN_RESOURCES: readonly PlanResource[] = [
   { name: 'dapodik.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
   { name: 'dtks.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
   { name: 'email.concurrency', unitName: 'connection', unit: 1, min: 1, max: 100_000 },
+  // The providers' pace: searched only when the capacity file has one (absent, there is no limit).
+  { name: DELIVERY, unitName: 'mail/s', unit: 1, min: 1, max: 1_000_000 },
   { name: 'upload.concurrency', unitName: 'server', unit: 1, min: 1, max: 100_000 },
   { name: 'upload.bandwidthBytesPerSecond', unitName: 'MiB/s', unit: MIB, min: 1, max: 1_000_000 },
 ];
@@ -113,6 +127,7 @@ const ALL_NAMES = ALL_RESOURCES.map((r) => r.name);
 
 /** The resources each step's requests use (simulator/service.ts's call graph): what can fix its objectives. */
 const STEP_RESOURCES: Record<string, readonly string[]> = {
+  // Not the delivery rate: it delays the mail after the sign-up answered (the stage email_verified).
   create_account: ['service.cores', 'email.concurrency'],
   verify_email: ['service.cores'],
   login: ['service.cores'],
@@ -121,6 +136,71 @@ const STEP_RESOURCES: Record<string, readonly string[]> = {
   submit_assessment: ['service.cores'],
   join_wave: ['service.cores'],
 };
+
+/**
+ * The stations a step waits on whatever the design (a ministry call, the photo's PUT to the store),
+ * each with the service's timeout on it: their own latency is a floor under the step's.
+ */
+const STEP_STATIONS: Record<string, ReadonlyArray<{ station: StationName; timeout: keyof ServiceKnobs }>> = {
+  submit_biodata: [
+    { station: 'dukcapil', timeout: 'MINISTRY_TIMEOUT_MS' },
+    { station: 'dapodik', timeout: 'MINISTRY_TIMEOUT_MS' },
+    { station: 'dtks', timeout: 'MINISTRY_TIMEOUT_MS' },
+  ],
+  upload_photo: [{ station: 'upload', timeout: 'UPLOAD_TIMEOUT_MS' }],
+};
+
+/** The standard normal's 95th percentile. */
+const Z95 = 1.6448536269514722;
+
+/** A service time's p95 and the share of it above `ms`, in ms. */
+function serviceTimeAt(st: ServiceTime, ms: number): { p95Ms: number; above: number } {
+  if (st.distribution === 'constant') return { p95Ms: st.ms, above: st.ms > ms ? 1 : 0 };
+  const { mu, sigma } = lognormalParams(st.medianMs, st.p99Ms);
+  return {
+    p95Ms: Math.exp(mu + Z95 * sigma),
+    above: sigma > 0 ? 1 - normalCdf((Math.log(ms) - mu) / sigma) : Math.exp(mu) > ms ? 1 : 0,
+  };
+}
+
+/**
+ * The broken objectives no capacity can mend: a station the step waits on answers slower by itself
+ * (its service time, with no queue at all) than the step's p95 objective, or past the service's
+ * timeout more often than the step's error budget allows (a timeout is not retried). More servers
+ * shorten the queue, never the answer. One sentence per station, empty when none.
+ */
+export function latencyBeyondCapacity(
+  broken: ReadonlyArray<{ step: string; objective: string }>,
+  stations: Capacity,
+  knobs: ServiceKnobs,
+): string[] {
+  const out: string[] = [];
+  for (const step of new Set(broken.map((b) => b.step))) {
+    const slo = SLOS[step as keyof typeof SLOS];
+    for (const { station, timeout } of STEP_STATIONS[step] ?? []) {
+      const st = stations[station].serviceTime;
+      const limitMs = knobs[timeout] as number;
+      const at = serviceTimeAt(st, limitMs);
+      const slow = at.p95Ms >= slo.p95Ms;
+      const timesOut = at.above >= slo.errorRate;
+      if (!slow && !timesOut) continue;
+      const shape =
+        st.distribution === 'constant'
+          ? `${fmt(st.ms)} ms`
+          : `median ${fmt(st.medianMs)} ms, p99 ${fmt(st.p99Ms)} ms`;
+      const why = [
+        slow ? `a p95 of ${fmt(at.p95Ms)} ms against ${step}'s objective of ${fmt(slo.p95Ms)} ms` : '',
+        timesOut
+          ? `${(at.above * 100).toFixed(1)} % of its answers after ${timeout}=${fmt(limitMs)} ms against ${step}'s error budget of ${(slo.errorRate * 100).toFixed(0)} %`
+          : '',
+      ].filter((x) => x !== '');
+      out.push(
+        `${station} by itself (${station}.serviceTime: ${shape}) has ${why.join(', and ')}: latency, not capacity, which no number of servers changes`,
+      );
+    }
+  }
+  return out;
+}
 
 export interface PlanFlags {
   peak?: number;
@@ -191,12 +271,33 @@ export interface PlanSetup {
   from: { capacity: Capacity; service: ServiceSection };
   knobs: Record<string, string>;
   profileFile: string;
+  /** the capacity file the plan started from (before --set) */
+  capacityFile: string;
   calibrationSource: string;
   /** the write lock's verdict on the target before any probe: why no capacity can do, or undefined */
   hopeless?: string;
 }
 
 const workersFor = (cores: number) => Math.min(MAX_WORKERS, cores);
+
+/**
+ * Why no capacity can hold a target whose busiest minute brings `signUpsPerS` sign-ups a second,
+ * each a commit under the one write lock, or undefined. The lock is held 1000/commitsPerSecond ms
+ * when the capacity file states its database (service.commitsPerSecond), else the calibration's
+ * commit time at DB_SYNCHRONOUS, as the simulator holds it (simulator/service.ts). A waiting room
+ * being sized bounds the sign-ups itself: its search finds what the lock allows, so it is not asked.
+ */
+export function writeLockHopeless(day: DayOptions, signUpsPerS: number): string | undefined {
+  const stated = day.commitsPerSecond;
+  const writeMs =
+    stated !== undefined ? 1000 / stated : day.calibration.service.writeMs[day.knobs.DB_SYNCHRONOUS];
+  const commitsPerS = 1000 / writeMs;
+  if (!(signUpsPerS > WRITE_LOCK_HOPELESS * commitsPerS)) return undefined;
+  const busiest = `the target's busiest minute brings ${fmt(signUpsPerS)} sign-ups a second, each a commit`;
+  return stated !== undefined
+    ? `no capacity meets the objectives with this database: the capacity file's service.commitsPerSecond is ${fmt(stated)} commits a second (the write lock held ${Number(writeMs.toPrecision(3))} ms per commit), and ${busiest}. State a faster database (service.commitsPerSecond) or lower the target.`
+    : `no capacity meets the objectives with this design: the SQLite write lock (one for every process) is held ${writeMs} ms per commit with DB_SYNCHRONOUS=${day.knobs.DB_SYNCHRONOUS}, at most ${fmt(commitsPerS)} commits a second, and ${busiest}. Change the design (--knob DB_SYNCHRONOUS=NORMAL holds it ${day.calibration.service.writeMs.NORMAL} ms) or lower the target.`;
+}
 
 /** Reads and checks every input; a bad one throws BadInput naming the flag or the file and field. */
 export function planSetup(f: PlanFlags): PlanSetup {
@@ -210,7 +311,8 @@ export function planSetup(f: PlanFlags): PlanSetup {
     scale: 1,
     compress: 1,
     ...(f.profile ? { profile: f.profile } : {}),
-    ...(f.capacity ? { capacity: f.capacity } : {}),
+    // The 2020 dependencies at full size, and its service machine: the day the plan sizes for.
+    capacity: f.capacity ?? SIMULATE_CAPACITY,
     ...(f.calibration ? { calibration: f.calibration } : {}),
     serviceProfile: f.serviceProfile,
     knob: f.knob,
@@ -281,7 +383,14 @@ export function planSetup(f: PlanFlags): PlanSetup {
       throw new BadInput(
         `--resources ${named}: the calibration (${inputs.calibrationSource}) fixes it; a probe could not change it`,
       );
-    const searched = (f.resources ?? RESOURCE_NAMES).filter((r) => !fitted.includes(r));
+    const unlimited = whole.capacity.email.deliveryPerSecond === undefined;
+    if (unlimited && f.resources?.includes(DELIVERY))
+      throw new BadInput(
+        `--resources ${DELIVERY}: the capacity file (${f.capacity ?? SIMULATE_CAPACITY}) has no email.deliveryPerSecond, so the providers take mail without limit and there is nothing to size; give the file one to start from`,
+      );
+    const searched = (f.resources ?? RESOURCE_NAMES).filter(
+      (r) => !fitted.includes(r) && !(unlimited && r === DELIVERY),
+    );
     const admission = searched.includes(ADMISSION);
     const workersFixed = 'WORKERS' in f.knob || 'WORKERS' in serviceProfileKnobs(f.serviceProfile);
     const capacity = whole.capacity;
@@ -289,6 +398,7 @@ export function planSetup(f: PlanFlags): PlanSetup {
       'service.cores': whole.cores,
       ...Object.fromEntries(STATIONS.map((s) => [`${s}.concurrency`, capacity[s].concurrency])),
       'upload.bandwidthBytesPerSecond': Math.max(1, Math.ceil(capacity.upload.bandwidthBytesPerSecond / MIB)),
+      [DELIVERY]: Math.max(1, Math.ceil(capacity.email.deliveryPerSecond ?? 1)),
       [ADMISSION]: whole.knobs.ADMISSION_RATE,
     };
     const from = {
@@ -297,16 +407,11 @@ export function planSetup(f: PlanFlags): PlanSetup {
         cores: whole.cores,
         workers: whole.knobs.WORKERS,
         ...(whole.knobs.ADMISSION_RATE > 0 ? { admissionRate: whole.knobs.ADMISSION_RATE } : {}),
+        // Not a resource of the plan: the database the file states, written back as it was.
+        ...(whole.commitsPerSecond !== undefined ? { commitsPerSecond: whole.commitsPerSecond } : {}),
       },
     };
-    const writeMs = whole.calibration.service.writeMs[whole.knobs.DB_SYNCHRONOUS];
-    const commitsPerS = 1000 / writeMs;
-    const signUpsPerS = busiestMinute(target) / 60;
-    // A waiting room being sized bounds the sign-ups itself; the search finds what the lock allows.
-    const hopeless =
-      !admission && signUpsPerS > WRITE_LOCK_HOPELESS * commitsPerS
-        ? `no capacity meets the objectives with this design: the SQLite write lock (one for every process) is held ${writeMs} ms per commit with DB_SYNCHRONOUS=${whole.knobs.DB_SYNCHRONOUS}, at most ${Math.round(commitsPerS).toLocaleString('en')} commits a second, and the target's busiest minute brings ${Math.round(signUpsPerS).toLocaleString('en')} sign-ups a second, each a commit. Change the design (--knob DB_SYNCHRONOUS=NORMAL holds it ${whole.calibration.service.writeMs.NORMAL} ms) or lower the target.`
-        : undefined;
+    const hopeless = admission ? undefined : writeLockHopeless(whole, busiestMinute(target) / 60);
     return {
       target,
       searchDay,
@@ -317,6 +422,7 @@ export function planSetup(f: PlanFlags): PlanSetup {
       from,
       knobs: inputs.knobs,
       profileFile: target.kind === 'peak' ? `(constant ${target.perMinute}/min)` : inputs.profileFile,
+      capacityFile: flags.capacity as string,
       calibrationSource: inputs.calibrationSource,
       ...(hopeless ? { hopeless } : {}),
     };
@@ -335,12 +441,24 @@ export function dayAt(s: PlanSetup, base: DayOptions, p: Point): DayOptions {
   }
   if (s.searched.includes('upload.bandwidthBytesPerSecond'))
     capacity.upload.bandwidthBytesPerSecond = (p['upload.bandwidthBytesPerSecond'] as number) * MIB;
+  const delivery = s.searched.includes(DELIVERY);
+  if (delivery) capacity.email.deliveryPerSecond = p[DELIVERY] as number;
   const cores = s.searched.includes('service.cores') ? (p['service.cores'] as number) : base.cores;
   const knobs =
     s.workersFixed || !s.searched.includes('service.cores')
       ? base.knobs
       : { ...base.knobs, WORKERS: workersFor(cores) };
-  if (!s.searched.includes(ADMISSION)) return { ...base, capacity, cores, knobs };
+  if (!s.searched.includes(ADMISSION))
+    return {
+      ...base,
+      capacity,
+      cores,
+      knobs,
+      // Those still looking for the mail when the load ends are watched until it comes or their
+      // patience ends: cut off as in progress after the usual 30 s, a delivery rate too low would
+      // not show the give-ups of the load's last half hour.
+      ...(delivery ? { gracefulStopS: Math.max(base.gracefulStopS, mailPatienceS(base) + 60) } : {}),
+    };
   return {
     ...base,
     capacity,
@@ -361,9 +479,15 @@ function plannedFile(s: PlanSetup, p: Point): { capacity: Capacity; service: Ser
       cores: d.cores,
       workers: d.knobs.WORKERS,
       ...(d.knobs.ADMISSION_RATE > 0 ? { admissionRate: d.knobs.ADMISSION_RATE } : {}),
+      ...(s.from.service.commitsPerSecond !== undefined
+        ? { commitsPerSecond: s.from.service.commitsPerSecond }
+        : {}),
     },
   };
 }
+
+/** How long a registrant of this day looks for the mail, seconds (model/journey.ts). */
+const mailPatienceS = (d: DayOptions) => mailWaitSeconds(d.mailWaitS, d.thinkCompress);
 
 const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 
@@ -420,6 +544,19 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
   const linkBinds =
     peakUploadBytesPerS(record, day.photoBytes, 'offered') >=
     0.9 * day.capacity.upload.bandwidthBytesPerSecond;
+  // The providers' backlog shows in no server's utilisation: it counts as saturated when registrants
+  // gave up on the mail and the backlog's wait was a good part of their patience (plan-delivery.ts).
+  const delivery = deliveryBacklog({
+    t: record.timeseries.t,
+    busyShare: result.busyShare.email,
+    concurrency: result.stations.email.concurrency,
+    meanServiceMs: meanServiceMs(result.stations.email.serviceTime),
+    perSecond: day.capacity.email.deliveryPerSecond,
+  });
+  const mailNeverCame = totals.funnel
+    .filter((x) => x.stage === 'email_verified' && x.outcome === 'failed' && x.reason === 'dependency:email')
+    .reduce((a, x) => a + x.count, 0);
+  const deliveryGaveUp = mailNeverCame > 0 && delivery.maxWaitS >= DELIVERY_WAIT_SHARE * mailPatienceS(day);
   const resourceOf = (name: string): string | { limit: string } => {
     if (name === 'cpu') return 'service.cores';
     if (name === 'event_loop')
@@ -428,7 +565,13 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
             limit: `the event loops (WORKERS=${day.knobs.WORKERS}${s.workersFixed ? ', as given' : ', the most'})`,
           }
         : 'service.cores';
-    if (name === 'sqlite') return { limit: 'the SQLite write lock (a design limit: DB_SYNCHRONOUS)' };
+    if (name === 'sqlite')
+      return {
+        limit:
+          day.commitsPerSecond !== undefined
+            ? `the database's write lock (service.commitsPerSecond ${fmt(day.commitsPerSecond)}, as the capacity file states it)`
+            : 'the SQLite write lock (a design limit: DB_SYNCHRONOUS)',
+      };
     if (name === 'upload') return linkBinds ? 'upload.bandwidthBytesPerSecond' : 'upload.concurrency';
     return `${name}.concurrency`;
   };
@@ -437,6 +580,7 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
       .filter((d) => d.saturatedAtSeconds !== null)
       .map((d) => ({ what: resourceOf(d.dependency), t: d.saturatedAtSeconds as number })),
     ...(b.cpu?.saturatedAtSeconds != null ? [{ what: resourceOf('cpu'), t: b.cpu.saturatedAtSeconds }] : []),
+    ...(deliveryGaveUp ? [{ what: DELIVERY, t: delivery.startedAtS ?? 0 }] : []),
   ].sort((x, y) => x.t - y.t);
   const ours = saturated.filter((x): x is { what: string; t: number } => typeof x.what === 'string');
   // A resource at its edge may saturate without breaking its own steps (the mail server at the
@@ -448,8 +592,12 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
     for (const x of totals.funnel.filter((y) => y.outcome === 'failed' && y.count > 0)) {
       // 'dependency:email' names its station; otherwise the resources of the step that failed them.
       const dep = x.reason?.startsWith('dependency:') ? x.reason.slice('dependency:'.length) : null;
+      // The providers' rate bears only on the mail that never came; a sign-up that failed on the
+      // mail (sent inline) failed at the relay.
       const of = dep
-        ? RESOURCE_NAMES.filter((r) => r.startsWith(`${dep}.`))
+        ? RESOURCE_NAMES.filter(
+            (r) => r.startsWith(`${dep}.`) && (r !== DELIVERY || x.stage === 'email_verified'),
+          )
         : (STEP_RESOURCES[STEP_OF_STAGE[x.stage as Stage]] ?? []);
       for (const r of [...of, 'service.cores']) bearing.add(r);
     }
@@ -460,9 +608,16 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
   const limits = saturated
     .filter((x) => typeof x.what !== 'string')
     .map((x) => (x.what as { limit: string }).limit);
+  const latency = latencyBeyondCapacity(
+    report.verdict.slos.filter((x) => !x.held),
+    result.stations,
+    day.knobs,
+  );
   const limit = limits.length
     ? `what saturated is beyond the plan's resources: ${[...new Set(limits)].join(', ')}`
-    : `the objectives broke (${broke.join(', ')}) with nothing saturated: not a capacity the plan sizes (a timeout, injected errors, the design)`;
+    : latency.length
+      ? `the objectives broke (${broke.join(', ')}) with nothing saturated, and ${latency.join('; ')}`
+      : `the objectives broke (${broke.join(', ')}) with nothing saturated: not a capacity the plan sizes (a timeout, injected errors, the design)`;
 
   // Demand at the busiest reading, in each resource's units: the first pivot of its bisection.
   const load: Record<string, number> = {};
@@ -474,6 +629,7 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
   const cpu = b.cpu?.processes.reduce((a, x) => a + x.peakCores, 0);
   if (cpu !== undefined) load['service.cores'] = cpu;
   load['upload.bandwidthBytesPerSecond'] = uploadBytesPerS / MIB;
+  load[DELIVERY] = delivery.peakAcceptedPerS;
   const held = report.verdict.held && failedShare <= FAILED_TOLERANCE;
   return {
     held,
@@ -621,6 +777,7 @@ function throughput(s: PlanSetup, r: PlanResource, units: number): string {
   if (r.name === 'upload.bandwidthBytesPerSecond')
     return `≈ ${fmt((units * MIB) / s.searchDay.photoBytes)} photos/s`;
   if (r.name === ADMISSION) return `${fmt(units * 60)} sign-ups/min at most`;
+  if (r.name === DELIVERY) return `${fmt(units * 3600)} mails/h delivered at most`;
   return s.workersFixed ? '' : `${workersFor(units)} workers`;
 }
 
@@ -707,7 +864,7 @@ function stamp(): string {
 export function planCommand(): Command {
   return new Command('plan')
     .description(
-      'search the smallest capacity per resource (service cores, each ministry, email, upload) with which a peak or a profile meets every SLO in the simulator, print what each unit buys, and write it as a capacity file; or, with --resources admission, the highest waiting-room admission rate (ADMISSION_RATE) at which every SLO holds with the other capacities as given (too high and the service breaks, too low and registrants give up after 30 minutes in line)',
+      "search the smallest capacity per resource (service cores, each ministry, the mail relay and the providers' delivery rate, upload) with which a peak or a profile meets every SLO in the simulator, print what each unit buys, and write it as a capacity file; or, with --resources admission, the highest waiting-room admission rate (ADMISSION_RATE) at which every SLO holds with the other capacities as given (too high and the service breaks, too low and registrants give up after 30 minutes in line)",
     )
     .option('--peak <rate>', 'the target: a constant arrival rate, e.g. 80000/min or 1333/s', rate('--peak'))
     .option('--minutes <n>', 'how long --peak lasts (default 30)', wholeNumberIn('--minutes', 1, 24 * 60))
@@ -723,7 +880,7 @@ export function planCommand(): Command {
     )
     .option(
       '--capacity <file>',
-      'the starting point: stations, and the service section if any (default mock-services/capacity.default.json)',
+      'the starting point: stations, and the service section if any, at full size (default mock-services/capacity.2020.json, the 2020 dependencies and service machine)',
       existingFile('--capacity'),
     )
     .addOption(calibrationOption())
@@ -852,7 +1009,15 @@ export function planCommand(): Command {
         {
           from: s.from,
           to: plannedFile(s, run.point),
-          summary: `gelombang plan, ${date}: ${run.admission ? 'the highest admission rate (service.admissionRate, the other capacities as given)' : 'the least capacities'} with which ${describeTarget(s.target)} met ${slos} in the simulator (calibration ${s.calibrationSource}, service profile ${f.serviceProfile}${
+          summary: `gelombang plan, ${date}: ${run.admission ? 'the highest admission rate (service.admissionRate, the other capacities as given)' : 'the least capacities'} with which ${describeTarget(s.target)} met ${slos} in the simulator, starting from ${relative(process.cwd(), s.capacityFile) || s.capacityFile}${
+            // A --set changes what the file says before the plan starts: the file written keeps it
+            // with no comment of its own, so it is said here.
+            Object.keys(f.set).length
+              ? ` with --set ${Object.entries(f.set)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ')}`
+              : ''
+          } (calibration ${s.calibrationSource}, service profile ${f.serviceProfile}${
             Object.keys(f.knob).length
               ? `, --knob ${Object.entries(f.knob)
                   .map(([k, v]) => `${k}=${v}`)
