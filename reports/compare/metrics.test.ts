@@ -35,6 +35,28 @@ describe('compareRuns: the metrics', () => {
     expect(metric(compareRuns(b, c), 'errors.join_wave.error_rate').verdict).toBe('not_comparable');
   });
 
+  it('requests / s of two replays (the same arrivals): fewer is fewer retries and polls, better, and no gate', () => {
+    const fewer = (seed: number, replay?: null) => {
+      const r = structuredClone(makeRecord({ seed, ...(replay === null ? { replay } : {}) }));
+      for (const s of r.manifest.totals.steps) s.requests = Math.round(s.requests / 2);
+      for (const s of r.timeseries.series)
+        if (s.name === 'step_requests') s.values = s.values.map((v) => (v === null ? v : v / 2));
+      return r;
+    };
+    const open = metric(compareRuns(makeRecord({ seed: 1 }), fewer(2)), 'throughput.requests_per_second');
+    expect([open.kind, open.direction, open.verdict, open.gating]).toEqual([
+      'request_rate',
+      'lower_is_better',
+      'better',
+      false,
+    ]);
+    // VUs looping (no replay): fewer requests a second is less work done, worse, and it gates
+    const closed = compareRuns(makeRecord({ seed: 1, replay: null }), fewer(2, null));
+    const m = metric(closed, 'throughput.requests_per_second');
+    expect([m.kind, m.verdict, m.gating]).toEqual(['throughput', 'worse', true]);
+    expect(closed.overall.gatingWorse).toContain('throughput.requests_per_second');
+  });
+
   it('a conversion that drops is worse and gates', () => {
     const c = compareRuns(
       makeRecord({ seed: 1 }),

@@ -12,6 +12,8 @@ export type OverallVerdict = 'regression' | 'improvement' | 'no_change';
 
 const METRIC_KINDS = [
   'throughput',
+  /** requests a second when both runs replayed the same arrivals: the registrants' retries and polls */
+  'request_rate',
   'latency_p50',
   'latency_p95',
   'latency_p99',

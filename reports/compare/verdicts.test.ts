@@ -168,3 +168,16 @@ describe('compareRuns: the verdicts', () => {
     expect(strict.reason).toBe(borderline!.reason);
   });
 });
+
+describe('the overall verdict of a fix that costs something', () => {
+  it('is an improvement when a gating metric got better and only metrics that do not gate got worse', () => {
+    // errors fall (gating, better); the registration process works harder (CPU, not gating, worse)
+    const baseline = makeRecord({ seed: 1, errorRate: 0.08, cpuCores: { registration: 0.3 } });
+    const candidate = makeRecord({ seed: 2, errorRate: 0.001, cpuCores: { registration: 0.9 } });
+    const c = compareRuns(baseline, candidate);
+    expect(c.overall.gatingWorse).toEqual([]);
+    expect(c.overall.worse.length).toBeGreaterThan(0);
+    expect(c.overall.verdict).toBe('improvement');
+    expect(c.overall.headline).toMatch(/gating metrics? better .* none gating worse; worse, not gating: /);
+  });
+});

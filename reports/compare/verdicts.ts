@@ -100,6 +100,12 @@ export function overallOf(metrics: readonly MetricComparison[]): Comparison['ove
   } else if (!worse.length && better.length) {
     verdict = 'improvement';
     headline = `${better.length} metric${better.length > 1 ? 's' : ''} better, none worse: ${labels(better)}`;
+  } else if (better.some((m) => m.gating)) {
+    // A change that fixes what gates usually costs something that does not (more CPU for the work
+    // that now gets done): an improvement, with its costs named.
+    const gatingBetter = better.filter((m) => m.gating);
+    verdict = 'improvement';
+    headline = `${gatingBetter.length} gating metric${gatingBetter.length > 1 ? 's' : ''} better (${better.length} in all), none gating worse; worse, not gating: ${labels(worse)}`;
   } else {
     verdict = 'no_change';
     headline = worse.length
