@@ -40,7 +40,7 @@ describe("a rehearsal's rate factor", () => {
   });
 
   it("opening-spike: its -e SCALE x -e COMPRESS, with the scenario's defaults", () => {
-    expect(scaled(runRate({ ...day, scenario: 'opening-spike' })).factor).toBeCloseTo(0.002, 12);
+    expect(scaled(runRate({ ...day, scenario: 'opening-spike' })).factor).toBeCloseTo(0.03, 12);
     const given = scaled(
       runRate({ ...day, scenario: 'opening-spike', env: { SCALE: '0.01', COMPRESS: '4' } }),
     );

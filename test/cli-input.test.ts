@@ -430,7 +430,7 @@ const CASES: Record<string, { command: () => Command; cases: Case[] }> = {
       ['--compress not a number', () => r('--compress', 'fast'), 104, '--compress: expected a number >= 1'],
       [
         '--compress the replay refuses',
-        () => r('--compress', '1000000'),
+        () => r('--scale', '0.0000005', '--compress', '1000000'),
         104,
         '--compress: 1000000 makes a 60s bucket',
       ],

@@ -34,6 +34,10 @@ beforeAll(() => {
       '0-30',
       '--compress',
       '60',
+      // The laptop's stations as they are, the stack this test's truth was written for.
+      '--capacity',
+      'mock-services/capacity.default.json',
+      '--absolute-capacity',
       '--results',
       dir,
       '--run-id',
