@@ -1,30 +1,20 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OUTCOMES, STAGES } from '../model/funnel.ts';
 import { EXIT, runTest } from '../runner/index.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
-import { type RunningStack, startStack } from '../scripts/stack.ts';
+import { unlimitedStack } from './support/unlimited-stack.ts';
 
 /** The k6 scenarios on the embedded runner against the real stack, and their bundles for real k6. */
 
-let stack: RunningStack;
-beforeAll(async () => {
-  stack = await startStack({
-    ports: 'auto',
-    capacityFile: 'mock-services/capacity.unlimited.json',
-    env: { registration: { SCRYPT_N: '1024', WORKERS: '2' } },
-  });
-}, 60_000);
-afterAll(async () => {
-  await stack?.stop();
-});
+const stackOf = unlimitedStack();
 
 const env = () => ({
-  BASE_URL: stack.urls.registration,
-  EMAIL_URL: stack.urls.email,
-  ADMIN_TOKEN: stack.adminToken,
+  BASE_URL: stackOf().urls.registration,
+  EMAIL_URL: stackOf().urls.email,
+  ADMIN_TOKEN: stackOf().adminToken,
 });
 const counts = (r: Awaited<ReturnType<typeof runTest>>, metric: string) =>
   r.summary?.metrics[metric]?.values.count ?? 0;
@@ -79,7 +69,7 @@ describe('scenarios on the embedded runner', () => {
     expect(counts(r, 'wave_join_full')).toBe(19);
     expect(counts(r, 'wave_join_unclear')).toBe(0);
     expect(r.summary?.metrics.wave_join_unclear?.thresholds).toEqual({ 'count==0': { ok: true } });
-    const waves = (await (await fetch(`${stack.urls.registration}/api/v1/waves`)).json()) as Array<{
+    const waves = (await (await fetch(`${stackOf().urls.registration}/api/v1/waves`)).json()) as Array<{
       number: number;
       joined: number;
     }>;
@@ -233,8 +223,8 @@ describe('opening-spike, soak and breakpoint at a tiny scale', () => {
   }, 120_000);
 
   it('breakpoint: a Dukcapil slower than the biodata SLO breaks the first level and stops the test', async () => {
-    const url = `${stack.urls.ministry}/admin/config`;
-    const auth = { 'content-type': 'application/json', authorization: `Bearer ${stack.adminToken}` };
+    const url = `${stackOf().urls.ministry}/admin/config`;
+    const auth = { 'content-type': 'application/json', authorization: `Bearer ${stackOf().adminToken}` };
     const slow = { dukcapil: { serviceTime: { distribution: 'constant', ms: 3500 } } };
     const fast = { dukcapil: { serviceTime: { distribution: 'constant', ms: 0 } } };
     expect((await fetch(url, { method: 'PATCH', headers: auth, body: JSON.stringify(slow) })).status).toBe(

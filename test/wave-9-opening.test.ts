@@ -1,13 +1,13 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { openingSpike, parseProfileCsv } from '../model/profile.ts';
 import { durationMs, replay } from '../model/replay.ts';
 import { EXIT, inspectTest, runTest } from '../runner/index.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
-import { type RunningStack, startStack } from '../scripts/stack.ts';
+import { unlimitedStack } from './support/unlimited-stack.ts';
 
 /**
  * opening-spike on the wave-9 opening (OPENING=wave-9) at a tiny scale, on the embedded runner
@@ -21,17 +21,7 @@ const profile = parseProfileCsv(readFileSync('scenarios/profiles/wave-9-opening.
 const SCALE = 0.0002;
 const COMPRESS = 50;
 
-let stack: RunningStack;
-beforeAll(async () => {
-  stack = await startStack({
-    ports: 'auto',
-    capacityFile: 'mock-services/capacity.unlimited.json',
-    env: { registration: { SCRYPT_N: '1024', WORKERS: '2' } },
-  });
-}, 60_000);
-afterAll(async () => {
-  await stack?.stop();
-});
+const stackOf = unlimitedStack();
 
 /** The per-minute arrivals the scenario plans (its own arithmetic, from the same defaults). */
 function plannedPerMinute(): number[] {
@@ -63,8 +53,8 @@ describe('opening-spike on the wave-9 opening', () => {
     const r = await runTest({
       script: SCRIPT,
       env: {
-        BASE_URL: stack.urls.registration,
-        EMAIL_URL: stack.urls.email,
+        BASE_URL: stackOf().urls.registration,
+        EMAIL_URL: stackOf().urls.email,
         OPENING: 'wave-9',
         SCALE: String(SCALE),
         COMPRESS: String(COMPRESS),

@@ -17,6 +17,19 @@ const file = (name: string, content: unknown) => {
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
 };
+/**
+ * A plan's setup whose registrants all go straight through at once (nobody leaves, no think time,
+ * nobody refused by the rules), so that a known answer depends on the capacities alone.
+ */
+function straightSetup(flags: PlanFlags) {
+  const s = planSetup(flags);
+  const straight = Object.fromEntries(
+    Object.entries(DEFAULT_MODEL).map(([stage, m]) => [stage, { ...m, leave: 0 }]),
+  ) as BehaviourModel;
+  Object.assign(s.searchDay, { model: straight, thinkCompress: 1e9, minorShare: 0, ineligibleShare: 0 });
+  return s;
+}
+
 const LAPTOP = 'mock-services/capacity.default.json';
 const defaults = JSON.parse(readFileSync(LAPTOP, 'utf8'));
 const constant = (ms: number) => ({ distribution: 'constant', ms });
@@ -62,11 +75,7 @@ describe('plan finds the known answer', () => {
       resources: ['dukcapil.concurrency', 'email.concurrency'],
       maxProbes: 40,
     };
-    const s = planSetup(flags);
-    const straight = Object.fromEntries(
-      Object.entries(DEFAULT_MODEL).map(([stage, m]) => [stage, { ...m, leave: 0 }]),
-    ) as BehaviourModel;
-    Object.assign(s.searchDay, { model: straight, thinkCompress: 1e9, minorShare: 0, ineligibleShare: 0 });
+    const s = straightSetup(flags);
 
     const run = runPlan(s, { maxProbes: flags.maxProbes });
     const perSecond = perMinute / 60;
@@ -124,11 +133,7 @@ describe("plan sizes the mail providers' delivery rate", () => {
       resources: ['email.concurrency', 'email.deliveryPerSecond'],
       maxProbes: 40,
     };
-    const s = planSetup(flags);
-    const straight = Object.fromEntries(
-      Object.entries(DEFAULT_MODEL).map(([stage, m]) => [stage, { ...m, leave: 0 }]),
-    ) as BehaviourModel;
-    Object.assign(s.searchDay, { model: straight, thinkCompress: 1e9, minorShare: 0, ineligibleShare: 0 });
+    const s = straightSetup(flags);
 
     const run = runPlan(s, { maxProbes: flags.maxProbes });
     expect(run.result.status, run.result.reason).toBe('found');
@@ -189,11 +194,7 @@ describe('plan sizes the waiting room', () => {
       resources: ['admission'],
       maxProbes: 40,
     };
-    const s = planSetup(flags);
-    const straight = Object.fromEntries(
-      Object.entries(DEFAULT_MODEL).map(([stage, m]) => [stage, { ...m, leave: 0 }]),
-    ) as BehaviourModel;
-    Object.assign(s.searchDay, { model: straight, thinkCompress: 1e9, minorShare: 0, ineligibleShare: 0 });
+    const s = straightSetup(flags);
 
     const run = runPlan(s, { maxProbes: flags.maxProbes });
     expect(run.result.status, run.result.reason).toBe('found');
