@@ -174,7 +174,9 @@ const CASES: Array<{
       GRACEFUL_STOP: '60s',
     }),
     funnel: true,
-    exactArrivals: true,
+    // ramping-arrival-rate: k6's timer races the end of the last stage as constant-arrival-rate's
+    // does (14 or 15 of 15 on k6 v0.47 in three runs on 2026-12-05, the runner 15 each time)
+    exactArrivals: false,
   },
   {
     scenario: 'wave-opening.ts',
