@@ -2,9 +2,16 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { describeBoundIssues, mockBoundIssues } from '../mock-services/station/bounds.ts';
-import { type Capacity, type CapacityFile, CapacityFileError, DEPENDENCIES } from '../model/capacity.ts';
+import { type Capacity, type CapacityFile, CapacityFileError } from '../model/capacity.ts';
 import { serviceKnobsSchema } from '../model/service-design.ts';
-import { rateFactor, scaleCapacityFile, similarScryptN, standsForCores } from '../model/similitude.ts';
+import {
+  rateFactor,
+  type ScaledStation,
+  scaleCapacity,
+  scaleCapacityFile,
+  similarScryptN,
+  standsForCores,
+} from '../model/similitude.ts';
 import type { RunManifest } from '../reports/record.ts';
 import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simulator/calibration.ts';
 
@@ -117,14 +124,8 @@ export function runCapacity(file: string, rate: RunRate): RunCapacity {
         factor: rate.factor,
         scaled: false,
         capacityFile: file,
-        stations: DEPENDENCIES.map((dependency) => ({
-          dependency,
-          fullConcurrency: full.capacity[dependency].concurrency,
-          concurrency: full.capacity[dependency].concurrency,
-          fullQueue: full.capacity[dependency].queue,
-          queue: full.capacity[dependency].queue,
-          serviceTimeStretch: 1,
-        })),
+        // at factor 1 every station is as the file states it
+        stations: recordedStations(scaleCapacity(full.capacity, 1).stations),
         notes: [rate.why],
       },
     };
@@ -155,10 +156,15 @@ export function runCapacity(file: string, rate: RunRate): RunCapacity {
       factor: rate.factor,
       scaled: true,
       capacityFile: file,
-      stations: scaled.stations.map(({ capacityRatio: _, ...row }) => row),
+      stations: recordedStations(scaled.stations),
       notes,
     },
   };
+}
+
+/** The stations as the run record holds them (without the ratio that is 1 by construction). */
+export function recordedStations(rows: readonly ScaledStation[]): Similitude['stations'] {
+  return rows.map(({ capacityRatio: _, ...row }) => row);
 }
 
 /** The service's default hash cost (the reference service's, which no profile changes). */

@@ -21,6 +21,7 @@ import { type DayOptions, type Progress, simulateDay } from '../../simulator/day
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
+import { recordedStations } from '../rehearsal-similitude.ts';
 import { gelombangVersion } from '../version.ts';
 import {
   calibrationOption,
@@ -165,7 +166,7 @@ export function simulationInputs(f: SimulateFlags): {
       factor: runFactor,
       scaled: !f.absoluteCapacity,
       capacityFile,
-      stations: scaled.stations.map(({ capacityRatio: _, ...row }) => row),
+      stations: recordedStations(scaled.stations),
       notes: scaled.notes,
       cpu: {
         cores,
