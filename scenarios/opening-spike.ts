@@ -10,9 +10,10 @@ import { arrive, registrantSetup } from './lib/registrant.ts';
  * The peak minutes of the 2020 opening at their per-second shape: the minutes around the
  * 80,000-per-minute peak, each spread over its seconds with a burst at the top of the minute
  * (profile.ts openingSpike states the assumption), compressed 15 times by default: at 0.002 of the
- * population that is 0.03 of the day's arrival rate, the least at which the full-size capacity
- * files (mock-services/capacity.2020.json) still give every dependency a whole server
- * (model/similitude.ts). Registrants behave as on the full day; most of them are still reading
+ * population that is 0.03 of the day's arrival rate, at which the full-size capacity file
+ * (mock-services/capacity.2020.json) gives the mail relay, the spike's dependency, two of its 60
+ * connections (model/similitude.ts); Dukcapil's 7 servers run as one, slower (the run's similitude
+ * note says so), which the few who reach it during the spike barely meet. Registrants behave as on the full day; most of them are still reading
  * their mail when the spike ends (counted in progress): the spike's load is sign-ups and the mail behind them,
  * as it was in 2020. THINK_COMPRESS shortens the think times alone, to bring the later steps into
  * the spike.
