@@ -170,6 +170,33 @@ describe('the verification', () => {
     ]);
   });
 
+  it('raises by its growth, a unit at least, and names its runs by its label', () => {
+    const v = verify({
+      resources,
+      searched: ['a', 'b'],
+      point: { a: 13, b: 1, c: 1 },
+      maxRepairs: 5,
+      firstN: 7,
+      growth: 1.25,
+      label: 'rehearsal',
+      verify: (p) => ({
+        ...probeOf(() => ({ a: 20, b: 3 }))(p),
+        saturated: (['a', 'b'] as const).filter((k) => (p[k] as number) < { a: 20, b: 3 }[k]),
+      }),
+    });
+    expect(v.held).toBe(true);
+    // a: 13 -> 17 -> 22 (ceil of x 1.25); b: 1 -> 2 -> 3 (a unit where x 1.25 rounds to itself)
+    expect(v.raised).toEqual([
+      { resource: 'a', from: 13, to: 22 },
+      { resource: 'b', from: 1, to: 3 },
+    ]);
+    expect(v.runs.map((x) => [x.n, x.why])).toEqual([
+      [7, 'rehearsal'],
+      [8, 'rehearsal again'],
+      [9, 'rehearsal again'],
+    ]);
+  });
+
   it('raises every resource that saturated and bears on what broke at once, not only the first', () => {
     const v = verify({
       resources,

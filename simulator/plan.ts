@@ -297,6 +297,10 @@ export interface VerifyOptions {
   verify: Probe;
   /** numbering continues the search's */
   firstN: number;
+  /** what a raise multiplies each saturated resource by (default 2: a verification is a whole target's simulation) */
+  growth?: number;
+  /** why the runs were run, as the probes say it (default 'verify') */
+  label?: string;
 }
 
 export interface VerifyResult {
@@ -327,7 +331,8 @@ export function verify(o: VerifyOptions): VerifyResult {
   });
   for (let round = 0; ; round++) {
     const n = o.firstN + runs.length;
-    const why = round === 0 ? 'verify' : 'verify again';
+    const label = o.label ?? 'verify';
+    const why = round === 0 ? label : `${label} again`;
     const rec: ProbeRecord = { n, point, why, outcome: o.verify(point, why, n) };
     runs.push(rec);
     if (rec.outcome.held) return result(true);
@@ -343,7 +348,10 @@ export function verify(o: VerifyOptions): VerifyResult {
       );
     for (const g of grow) {
       const from = point[g] as number;
-      const to = Math.min((byName.get(g) as PlanResource).max, Math.max(from * 2, from + 1));
+      const to = Math.min(
+        (byName.get(g) as PlanResource).max,
+        Math.max(Math.ceil(from * (o.growth ?? 2)), from + 1),
+      );
       raised.set(g, { from: raised.get(g)?.from ?? from, to });
       point = with1(point, g, to);
     }

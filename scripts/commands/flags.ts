@@ -106,6 +106,36 @@ export function profileWindow(flag: string) {
   };
 }
 
+/**
+ * The replay `gelombang rehearse` runs when not told otherwise: a thousandth of the 2020 population,
+ * 90 times faster (21 hours in 14 minutes). `gelombang plan` checks its capacity file at it.
+ */
+export const REHEARSAL_DEFAULTS = { scale: 0.001, compress: 90 } as const;
+
+export interface RehearsalAt {
+  scale: number;
+  compress: number;
+}
+
+/** SCALExCOMPRESS (a rehearsal's --scale and --compress), or 'none'. */
+export function rehearsalAt(flag: string) {
+  return (v: string): RehearsalAt | null => {
+    if (v.trim() === 'none') return null;
+    const m = /^(\d*\.?\d+(?:e-?\d+)?)x(\d*\.?\d+)$/i.exec(v.trim());
+    const scale = Number(m?.[1]);
+    const compress = Number(m?.[2]);
+    if (!m || !(scale > 0 && scale <= 1) || !(compress >= 1 && compress <= 1e6))
+      throw new InvalidArgumentError(
+        `${flag}: expected SCALExCOMPRESS, a rehearsal's --scale in (0, 1] and --compress in [1, 1000000], e.g. 0.001x90, or 'none'; got '${v}'`,
+      );
+    if (scale * compress > 1)
+      throw new InvalidArgumentError(
+        `${flag}: scale x compress is the rehearsal's share of the day's arrival rate, at most 1; got ${scale} x ${compress} = ${Number((scale * compress).toPrecision(3))}`,
+      );
+    return { scale, compress };
+  };
+}
+
 /** A value that must not be empty (a token, a version). */
 export function nonEmpty(flag: string) {
   return (v: string): string => {

@@ -8,6 +8,7 @@ import { mailWaitSeconds } from '../../model/journey.ts';
 import { ProfileError } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { type ServiceKnobs, serviceProfileKnobs } from '../../model/service-design.ts';
+import { rateFactor, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
 import { lognormalParams, meanServiceMs, SATURATION, type ServiceTime } from '../../model/station.ts';
 import { buildReport } from '../../reports/funnel-report.ts';
@@ -49,6 +50,9 @@ import {
   numberIn,
   outputFile,
   profileWindow,
+  REHEARSAL_DEFAULTS,
+  type RehearsalAt,
+  rehearsalAt,
   serviceProfileOption,
   wholeNumberIn,
 } from './flags.ts';
@@ -83,6 +87,14 @@ const MIB = 1024 * 1024;
 export const FAILED_TOLERANCE = 0.001;
 /** How many times a verification that broke may raise what saturated and verify again. */
 const MAX_REPAIRS = 3;
+/**
+ * The rehearsal check (planRehearsal): its seeds, how much a raise adds and how many raises it may
+ * make. A rehearsal is one draw of the day at a small factor, so the check asks three; its
+ * simulations are a thousandth of the day's, so it raises in small steps, many times.
+ */
+const REHEARSAL_SEEDS = 3;
+const REHEARSAL_GROWTH = 1.25;
+const REHEARSAL_REPAIRS = 12;
 /** The WORKERS knob's largest value (model/service-design.ts). */
 const MAX_WORKERS = 64;
 /**
@@ -215,6 +227,8 @@ export interface PlanFlags {
   seed: number;
   resources?: string[];
   maxProbes: number;
+  /** the rehearsal the file is checked at (default REHEARSAL_DEFAULTS for a profile), null for none */
+  rehearsal?: RehearsalAt | null;
   out?: string;
   quiet?: boolean;
 }
@@ -276,6 +290,9 @@ export interface PlanSetup {
   calibrationSource: string;
   /** the write lock's verdict on the target before any probe: why no capacity can do, or undefined */
   hopeless?: string;
+  /** the rehearsal the planned file is checked at (planRehearsal), or null */
+  rehearsal: RehearsalAt | null;
+  seed: number;
 }
 
 const workersFor = (cores: number) => Math.min(MAX_WORKERS, cores);
@@ -392,6 +409,20 @@ export function planSetup(f: PlanFlags): PlanSetup {
       (r) => !fitted.includes(r) && !(unlimited && r === DELIVERY),
     );
     const admission = searched.includes(ADMISSION);
+    if (f.rehearsal && f.peak !== undefined)
+      throw new BadInput(
+        '--rehearsal: a rehearsal replays a profile, and --peak is none; give --profile, or --rehearsal none',
+      );
+    if (f.rehearsal && admission)
+      throw new BadInput(
+        `--rehearsal: ${ADMISSION} is sized on the capacities as given, which the check would raise; give --rehearsal none`,
+      );
+    const rehearsal =
+      f.rehearsal === undefined
+        ? f.peak === undefined && !admission
+          ? { ...REHEARSAL_DEFAULTS }
+          : null
+        : f.rehearsal;
     const workersFixed = 'WORKERS' in f.knob || 'WORKERS' in serviceProfileKnobs(f.serviceProfile);
     const capacity = whole.capacity;
     const start: Point = {
@@ -425,6 +456,8 @@ export function planSetup(f: PlanFlags): PlanSetup {
       capacityFile: flags.capacity as string,
       calibrationSource: inputs.calibrationSource,
       ...(hopeless ? { hopeless } : {}),
+      rehearsal,
+      seed: f.seed,
     };
   } catch (err) {
     if (err instanceof ProfileError) throw new BadInput(err.message);
@@ -469,6 +502,39 @@ export function dayAt(s: PlanSetup, base: DayOptions, p: Point): DayOptions {
     gracefulStopS: Math.max(base.gracefulStopS, ROOM_MAX_WAIT_S + 60),
   };
 }
+
+/**
+ * The whole target as a rehearsal at `at` replays it, on the file planned at `p`: the file scaled
+ * by the rehearsal's rate factor (model/similitude.ts), as `rehearse` and `simulate --scale
+ * --compress` scale it. There the servers that pool at full size run as one or a few, whose queues
+ * do not pool: a plan at its edge at full size may break in its own rehearsal.
+ */
+export function rehearsalDay(s: PlanSetup, p: Point, at: RehearsalAt, seed: number): DayOptions {
+  const whole = s.verifyDay ?? s.searchDay;
+  const scaled = scaleCapacityFile(plannedFile(s, p), rateFactor(at));
+  const service = scaled.service as ServiceSection;
+  const minutes = (whole.profile.arrivals.length * whole.profile.bucketSeconds) / 60;
+  const day: DayOptions = {
+    ...whole,
+    scale: at.scale,
+    compress: at.compress,
+    // The target's think times, compressed as the rehearsal compresses them.
+    thinkCompress: whole.thinkCompress * at.compress,
+    capacity: scaled.capacity,
+    cores: service.cores,
+    knobs: service.workers === undefined ? whole.knobs : { ...whole.knobs, WORKERS: service.workers },
+    seed,
+    intervalSeconds: autoInterval((minutes * 60) / at.compress + whole.gracefulStopS),
+  };
+  if (service.commitsPerSecond !== undefined) day.commitsPerSecond = service.commitsPerSecond;
+  else delete day.commitsPerSecond;
+  delete day.window;
+  return day;
+}
+
+/** The seeds of the rehearsal check: the plan's and the next ones. */
+export const rehearsalSeeds = (seed: number) =>
+  Array.from({ length: REHEARSAL_SEEDS }, (_, i) => (seed + i) % 2 ** 32);
 
 /** The planned stations and service section, for the capacity file. */
 function plannedFile(s: PlanSetup, p: Point): { capacity: Capacity; service: ServiceSection } {
@@ -661,6 +727,8 @@ function peakUploadBytesPerS(r: RunRecord, photoBytes: number, which: 'received'
 export interface PlanRun {
   result: SearchResult;
   verification: VerifyResult | null;
+  /** the check at the setup's rehearsal, when the plan held and there is one */
+  rehearsal: VerifyResult | null;
   /** the point to write: the search's, or the verification's when it raised something */
   point: Point;
   /** found, and verified where there was anything more to verify on */
@@ -686,11 +754,13 @@ const admissionSide = (r: ProbeRecord): AdmissionSide =>
 export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: string) => void }): PlanRun {
   const resources = ALL_RESOURCES.filter((r) => s.searched.includes(r.name));
   let cpu = 0;
-  const timed = (base: DayOptions) => (p: Point, why: string, n: number) => {
+  let simulations = 0;
+  const simulated = (dayOf: (p: Point) => DayOptions) => (p: Point, why: string, n: number) => {
     const before = process.cpuUsage();
-    const day = dayAt(s, base, p);
+    const day = dayOf(p);
     if (o.log) day.onProgress = (x) => o.log?.(`  ${progressLine(x)}`);
     const out = judge(s, day, n);
+    simulations++;
     const used = process.cpuUsage(before);
     const seconds = (used.user + used.system) / 1e6;
     cpu += seconds;
@@ -701,6 +771,7 @@ export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: strin
     );
     return out;
   };
+  const timed = (base: DayOptions) => simulated((p) => dayAt(s, base, p));
   if (s.searched.includes(ADMISSION)) {
     const admission = searchAdmission({
       noWaitRate: (busiestMinute(s.target) / 60) * NO_WAIT_HEADROOM,
@@ -727,7 +798,8 @@ export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: strin
       point: admission.point,
       ok: admission.status === 'found' && (checked === null || checked.held),
       cpuSeconds: cpu,
-      simulations: admission.probes.length + (checked?.runs.length ?? 0),
+      simulations,
+      rehearsal: null,
       admission,
     };
   }
@@ -749,13 +821,41 @@ export function runPlan(s: PlanSetup, o: { maxProbes: number; log?: (line: strin
       firstN: result.probes.length + 1,
     });
   }
+  const planned = verification?.point ?? result.point;
+  const ok = result.status === 'found' && (verification === null || verification.held);
+  let rehearsal: VerifyResult | null = null;
+  const at = s.rehearsal;
+  if (ok && at) {
+    // Every seed must hold: a rehearsal is one draw, and the user runs one.
+    const rehearsed = (p: Point, why: string, n: number): ProbeOutcome => {
+      let last: ProbeOutcome | undefined;
+      for (const seed of rehearsalSeeds(s.seed)) {
+        last = simulated((q) => rehearsalDay(s, q, at, seed))(p, `${why}, seed ${seed}`, n);
+        if (!last.held) return { ...last, broke: last.broke.map((b) => `${b} (seed ${seed})`) };
+      }
+      return last as ProbeOutcome;
+    };
+    rehearsal = verify({
+      resources: PLAN_RESOURCES,
+      searched: s.searched,
+      point: planned,
+      maxRepairs: REHEARSAL_REPAIRS,
+      growth: REHEARSAL_GROWTH,
+      label: 'rehearsal',
+      verify: rehearsed,
+      firstN: result.probes.length + (verification?.runs.length ?? 0) + 1,
+    });
+  }
   return {
     result,
     verification,
-    point: verification?.point ?? result.point,
-    ok: result.status === 'found' && (verification === null || verification.held),
+    rehearsal,
+    // More of a resource never broke the full-size day (the search's premise): what the rehearsal
+    // raised holds it too. One that still broke is left out: the full-size plan is written.
+    point: rehearsal?.held ? rehearsal.point : planned,
+    ok,
     cpuSeconds: cpu,
-    simulations: result.probes.length + (verification?.runs.length ?? 0),
+    simulations,
   };
 }
 
@@ -840,16 +940,73 @@ export function marginalTable(marginals: readonly Marginal[]): string[] {
   return table(rows);
 }
 
+/**
+ * The steps the search loaded with under a quarter of their requests per minute on the whole
+ * profile, once at the steps' own rate: 'upload_photo (3,251 of 388,000 requests, ...)'. A window
+ * that holds the busiest hour of arrivals holds few of those who come back hours later.
+ */
+export function thinlySearched(
+  searched: Readonly<Record<string, number>> | undefined,
+  whole: Readonly<Record<string, number>> | undefined,
+  share = THIN_SHARE,
+): string[] {
+  if (!searched || !whole) return [];
+  const first = whole.create_account ?? 0;
+  const searchedFirst = searched.create_account ?? 0;
+  if (!(first > 0 && searchedFirst > 0)) return [];
+  // The searched window's share of the sign-ups: each later step should carry about as much of its own.
+  const expected = searchedFirst / first;
+  return Object.entries(whole)
+    .filter(([step, n]) => n > 0 && (searched[step] ?? 0) / n < share * expected)
+    .map(([step, n]) => `${step} (${fmt(searched[step] ?? 0)} of ${fmt(n)} requests)`);
+}
+const THIN_SHARE = 0.25;
+
+/** What the checks after the search raised, from the searched value, and which check did. */
+function raisedBy(run: PlanRun): Map<string, { from: number; by: string[] }> {
+  const out = new Map<string, { from: number; by: string[] }>();
+  const add = (v: VerifyResult | null, by: string) => {
+    for (const x of v?.raised ?? []) {
+      const had = out.get(x.resource);
+      out.set(x.resource, { from: had?.from ?? x.from, by: [...(had?.by ?? []), by] });
+    }
+  };
+  add(run.verification, 'by the verification');
+  if (run.rehearsal?.held) add(run.rehearsal, 'for the rehearsal');
+  return out;
+}
+
+const describeRaised = (v: VerifyResult) =>
+  v.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ');
+
+/** The rehearsal at which the file was checked, in words: 'scale 0.001 x compress 90 (1/11 of the day's rate)'. */
+function describeRehearsal(at: RehearsalAt): string {
+  const f = rateFactor(at);
+  const defaults = at.scale === REHEARSAL_DEFAULTS.scale && at.compress === REHEARSAL_DEFAULTS.compress;
+  return `scale ${at.scale} x compress ${at.compress} (${defaults ? "rehearse's default, " : ''}1/${Number((1 / f).toPrecision(3))} of the day's arrival rate)`;
+}
+
+/** The rehearsal check's verdict, one paragraph. */
+export function rehearsalLine(s: PlanSetup, v: VerifyResult): string {
+  const at = s.rehearsal as RehearsalAt;
+  const seeds = rehearsalSeeds(s.seed).join(', ');
+  const where = `the file as a rehearsal at ${describeRehearsal(at)} runs it, simulated on seeds ${seeds}`;
+  if (v.held && v.raised.length === 0) return `rehearsal: held, ${where}.`;
+  if (v.held)
+    return `rehearsal: held after raising ${describeRaised(v)}, ${where}: at that factor the servers that pool at full size run as a few, whose queues do not pool, so the least at full size broke there.`;
+  return `rehearsal: BROKE, ${where}: ${v.reason}. The file written holds the day at full size in the simulator, but a rehearsal at this factor would break: rehearse at a larger --scale or --compress (check it with --rehearsal SCALExCOMPRESS).`;
+}
+
 function resultTable(s: PlanSetup, run: PlanRun): string[] {
   const rows: string[][] = [['resource', 'from', 'plan', 'unit', '']];
-  const raised = new Map(run.verification?.raised.map((x) => [x.resource, x]) ?? []);
+  const raised = raisedBy(run);
   for (const r of ALL_RESOURCES.filter((x) => s.searched.includes(x.name))) {
     const v = run.point[r.name] as number;
     const up = raised.get(r.name);
     rows.push([
       r.name,
       String(s.start[r.name]),
-      `${v}${up ? ` (searched ${up.from}, raised by the verification)` : ''}`,
+      `${v}${up ? ` (searched ${up.from}, raised ${up.by.join(' and ')})` : ''}`,
       r.unitName,
       throughput(s, r, v),
     ]);
@@ -903,6 +1060,11 @@ export function planCommand(): Command {
       resourceList('--resources'),
     )
     .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
+    .option(
+      '--rehearsal <SCALExCOMPRESS>',
+      `the rehearsal the planned file must hold in too, or 'none': the whole profile at that scale and compression, the file scaled by its rate factor, on ${REHEARSAL_SEEDS} seeds; what breaks there is raised in steps of ${Math.round((REHEARSAL_GROWTH - 1) * 100)} % (default ${REHEARSAL_DEFAULTS.scale}x${REHEARSAL_DEFAULTS.compress}, rehearse's own, for a profile; none for --peak)`,
+      rehearsalAt('--rehearsal'),
+    )
     .option(
       '--max-probes <n>',
       'the most simulations the search runs (the verification adds at most 4)',
@@ -975,6 +1137,7 @@ export function planCommand(): Command {
               }.`
             : `verified on the whole profile: BROKE: ${verification.reason}.`,
       );
+      if (run.rehearsal) console.log(rehearsalLine(s, run.rehearsal));
       console.log('');
       for (const l of resultTable(s, run)) console.log(l);
       const at = result.marginals[0]?.at ?? result.probes[result.probes.length - 1];
@@ -1001,6 +1164,11 @@ export function planCommand(): Command {
       console.log(`\n${cpu}`);
       if (!run.ok) {
         console.log('nothing written: the plan did not hold on the whole profile.');
+        const thin = thinlySearched(at?.outcome.requests, verification?.runs.at(-1)?.outcome.requests);
+        if (thin.length)
+          console.log(
+            `the searched load carried a small part of what the whole profile sends to ${thin.join(', ')}: registrants reach the later steps hours after they arrive, so search a wider --window, from the busiest hour to where those steps' load is in it.`,
+          );
         process.exitCode = EXIT_NOT_FOUND;
         return;
       }
@@ -1009,7 +1177,7 @@ export function planCommand(): Command {
         {
           from: s.from,
           to: plannedFile(s, run.point),
-          summary: `gelombang plan, ${date}: ${run.admission ? 'the highest admission rate (service.admissionRate, the other capacities as given)' : 'the least capacities'} with which ${describeTarget(s.target)} met ${slos} in the simulator, starting from ${relative(process.cwd(), s.capacityFile) || s.capacityFile}${
+          summary: `gelombang plan, ${date}: ${run.admission ? 'the highest admission rate (service.admissionRate, the other capacities as given)' : run.rehearsal?.held && run.rehearsal.raised.length ? 'the least capacities (some raised for a rehearsal, as said below)' : 'the least capacities'} with which ${describeTarget(s.target)} met ${slos} in the simulator, starting from ${relative(process.cwd(), s.capacityFile) || s.capacityFile}${
             // A --set changes what the file says before the plan starts: the file written keeps it
             // with no comment of its own, so it is said here.
             Object.keys(f.set).length
@@ -1027,14 +1195,32 @@ export function planCommand(): Command {
             verification
               ? `, verified on the whole profile${verification.raised.length ? ` after raising ${verification.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ')}` : ''}`
               : ''
-          }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}. Resources searched: ${s.searched.join(', ')}. The service section is the simulator's: a rehearsal on a laptop cannot be given cores (pass --knob WORKERS${run.admission ? ' and --knob ADMISSION_RATE' : ''} to rehearse yourself).`,
+          }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}${
+            run.rehearsal && s.rehearsal
+              ? `; checked as a rehearsal at ${describeRehearsal(s.rehearsal)} runs it, simulated on seeds ${rehearsalSeeds(f.seed).join(', ')}: ${
+                  run.rehearsal.held
+                    ? `held${run.rehearsal.raised.length ? ` after raising ${describeRaised(run.rehearsal)} (servers that pool at full size run as a few there)` : ''}`
+                    : `BROKE (${run.rehearsal.reason}): this file holds the day at full size, a rehearsal at that factor would break`
+                }`
+              : ''
+          }. Resources searched: ${s.searched.join(', ')}. The service section is the simulator's: a rehearsal on a laptop cannot be given cores (pass --knob WORKERS${run.admission ? ' and --knob ADMISSION_RATE' : ''} to rehearse yourself).`,
           stamp: `gelombang plan for ${describeTarget(s.target)}, ${date}`,
         },
         out,
       );
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, text);
-      console.log(`capacity file: ${out}\n  gelombang simulate --capacity ${out}`);
+      console.log(
+        `capacity file: ${out}\n  gelombang simulate --service-profile ${f.serviceProfile} --capacity ${out}`,
+      );
+      if (run.rehearsal?.held && s.rehearsal) {
+        const at = s.rehearsal;
+        const flags =
+          at.scale === REHEARSAL_DEFAULTS.scale && at.compress === REHEARSAL_DEFAULTS.compress
+            ? ''
+            : ` --scale ${at.scale} --compress ${at.compress}`;
+        console.log(`  gelombang rehearse --service-profile ${f.serviceProfile} --capacity ${out}${flags}`);
+      }
       // rehearse reads the stations only: the service's knobs are its own flags.
       if (run.admission)
         console.log(

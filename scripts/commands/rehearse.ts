@@ -21,6 +21,7 @@ import {
   numberIn,
   outputDir,
   profileWindow,
+  REHEARSAL_DEFAULTS,
   runIdProblem,
   serviceProfileOption,
   wholeNumberIn,
@@ -142,13 +143,13 @@ export function rehearseCommand(): Command {
         '--scale <share>',
         'share of the 2020 population replayed, in (0, 1]',
         numberIn('--scale', 0, 1, true),
-        0.001,
+        REHEARSAL_DEFAULTS.scale,
       )
       .option(
         '--compress <factor>',
         'time compression: 90 replays 21 hours in 14 minutes',
         numberIn('--compress', 1, 1e6),
-        90,
+        REHEARSAL_DEFAULTS.compress,
       )
       .option(
         '--window <from-to>',
