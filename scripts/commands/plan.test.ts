@@ -42,6 +42,9 @@ function straightSetup(flags: PlanFlags) {
 const LAPTOP = 'mock-services/capacity.default.json';
 const defaults = JSON.parse(readFileSync(LAPTOP, 'utf8'));
 const constant = (ms: number) => ({ distribution: 'constant', ms });
+/** What `simulate` reads of a capacity file (the 2020 design, seed 1): its day. */
+const readBack = (capacity: string, knob: Record<string, string> = {}, at = { scale: 1, compress: 1 }) =>
+  simulationInputs({ ...at, capacity, serviceProfile: '2020', knob, set: {}, seed: 1, results: dir });
 const ample = (st: Record<string, unknown>) => ({
   ...st,
   concurrency: 1000,
@@ -167,15 +170,7 @@ describe('plan checks its file in a rehearsal', () => {
       },
       service: { cores: 16 },
     });
-    const sim = simulationInputs({
-      ...at,
-      capacity: planned,
-      serviceProfile: '2020',
-      knob: {},
-      set: {},
-      seed: 1,
-      results: dir,
-    });
+    const sim = readBack(planned, {}, at);
     expect(day.capacity).toEqual(sim.day.capacity);
     expect(day.cores).toBeCloseTo(sim.day.cores, 9);
     expect([day.scale, day.compress, day.window]).toEqual([0.05, 1, undefined]);
@@ -379,16 +374,7 @@ describe('plan writes a capacity file simulate and rehearse accept', () => {
     expect(written.$comment).toContain('gelombang plan');
     expect(written.service.$comment).toContain('gelombang plan for --peak 600/min for 2 min');
     // simulate's input path reads the stations and the service section; rehearse's the stations.
-    const sim = simulationInputs({
-      scale: 1,
-      compress: 1,
-      capacity: out,
-      serviceProfile: '2020',
-      knob: {},
-      set: {},
-      seed: 1,
-      results: dir,
-    });
+    const sim = readBack(out);
     expect(sim.day.cores).toBe(written.service.cores);
     expect(sim.day.knobs.WORKERS).toBe(written.service.workers);
     expect(sim.day.capacity.email.concurrency).toBe(written.email.concurrency);
@@ -429,28 +415,10 @@ describe('plan writes a capacity file simulate and rehearse accept', () => {
     expect(written.$comment).toContain(
       'starting from mock-services/capacity.default.json with --set service.cores=16',
     );
-    const sim = simulationInputs({
-      scale: 1,
-      compress: 1,
-      capacity: out,
-      serviceProfile: '2020',
-      knob: {},
-      set: {},
-      seed: 1,
-      results: dir,
-    });
+    const sim = readBack(out);
     expect(sim.day.knobs.ADMISSION_RATE).toBe(11);
     // --knob still wins over the file
-    const over = simulationInputs({
-      scale: 1,
-      compress: 1,
-      capacity: out,
-      serviceProfile: '2020',
-      knob: { ADMISSION_RATE: '3' },
-      set: {},
-      seed: 1,
-      results: dir,
-    });
+    const over = readBack(out, { ADMISSION_RATE: '3' });
     expect(over.day.knobs.ADMISSION_RATE).toBe(3);
   }, 60_000);
 
@@ -544,18 +512,7 @@ describe('plan starts from the 2020 capacities', () => {
     const written = JSON.parse(readFileSync(out, 'utf8'));
     expect(written.service.commitsPerSecond).toBe(5000);
     expect(written.service.$comment ?? '').not.toContain('commitsPerSecond');
-    expect(
-      simulationInputs({
-        scale: 1,
-        compress: 1,
-        capacity: out,
-        serviceProfile: '2020',
-        knob: {},
-        set: {},
-        seed: 1,
-        results: dir,
-      }).day.commitsPerSecond,
-    ).toBe(5000);
+    expect(readBack(out).day.commitsPerSecond).toBe(5000);
   }, 60_000);
 });
 

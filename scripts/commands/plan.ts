@@ -88,7 +88,7 @@ export const FAILED_TOLERANCE = 0.001;
 /** How many times a verification that broke may raise what saturated and verify again. */
 const MAX_REPAIRS = 3;
 /**
- * The rehearsal check (planRehearsal): its seeds, how much a raise adds and how many raises it may
+ * The rehearsal check (runPlan, on rehearsalDay): its seeds, how much a raise adds and how many raises it may
  * make. A rehearsal is one draw of the day at a small factor, so the check asks three; its
  * simulations are a thousandth of the day's, so it raises in small steps, many times.
  */
@@ -290,7 +290,7 @@ export interface PlanSetup {
   calibrationSource: string;
   /** the write lock's verdict on the target before any probe: why no capacity can do, or undefined */
   hopeless?: string;
-  /** the rehearsal the planned file is checked at (planRehearsal), or null */
+  /** the rehearsal the planned file is checked at (runPlan, on rehearsalDay), or null */
   rehearsal: RehearsalAt | null;
   seed: number;
 }
@@ -979,11 +979,13 @@ function raisedBy(run: PlanRun): Map<string, { from: number; by: string[] }> {
 const describeRaised = (v: VerifyResult) =>
   v.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ');
 
+const isRehearseDefault = (at: RehearsalAt) =>
+  at.scale === REHEARSAL_DEFAULTS.scale && at.compress === REHEARSAL_DEFAULTS.compress;
+
 /** The rehearsal at which the file was checked, in words: 'scale 0.001 x compress 90 (1/11 of the day's rate)'. */
 function describeRehearsal(at: RehearsalAt): string {
   const f = rateFactor(at);
-  const defaults = at.scale === REHEARSAL_DEFAULTS.scale && at.compress === REHEARSAL_DEFAULTS.compress;
-  return `scale ${at.scale} x compress ${at.compress} (${defaults ? "rehearse's default, " : ''}1/${Number((1 / f).toPrecision(3))} of the day's arrival rate)`;
+  return `scale ${at.scale} x compress ${at.compress} (${isRehearseDefault(at) ? "rehearse's default, " : ''}1/${Number((1 / f).toPrecision(3))} of the day's arrival rate)`;
 }
 
 /** The rehearsal check's verdict, one paragraph. */
@@ -1132,7 +1134,7 @@ export function planCommand(): Command {
           : verification.held
             ? `verified on the whole profile (${fmt(s.verifyDay?.profile.arrivals.reduce((a, b) => a + b, 0) ?? 0)} arrivals): held${
                 verification.raised.length
-                  ? ` after raising ${verification.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ')} (the least lies between)`
+                  ? ` after raising ${describeRaised(verification)} (the least lies between)`
                   : ''
               }.`
             : `verified on the whole profile: BROKE: ${verification.reason}.`,
@@ -1193,7 +1195,7 @@ export function planCommand(): Command {
               : ''
           }, seed ${f.seed}); searched on ${describeSearch(s.target)}${
             verification
-              ? `, verified on the whole profile${verification.raised.length ? ` after raising ${verification.raised.map((x) => `${x.resource} ${x.from} -> ${x.to}`).join(', ')}` : ''}`
+              ? `, verified on the whole profile${verification.raised.length ? ` after raising ${describeRaised(verification)}` : ''}`
               : ''
           }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}${
             run.rehearsal && s.rehearsal
@@ -1215,10 +1217,7 @@ export function planCommand(): Command {
       );
       if (run.rehearsal?.held && s.rehearsal) {
         const at = s.rehearsal;
-        const flags =
-          at.scale === REHEARSAL_DEFAULTS.scale && at.compress === REHEARSAL_DEFAULTS.compress
-            ? ''
-            : ` --scale ${at.scale} --compress ${at.compress}`;
+        const flags = isRehearseDefault(at) ? '' : ` --scale ${at.scale} --compress ${at.compress}`;
         console.log(`  gelombang rehearse --service-profile ${f.serviceProfile} --capacity ${out}${flags}`);
       }
       // rehearse reads the stations only: the service's knobs are its own flags.
