@@ -13,6 +13,7 @@ import {
   delayCdf,
   expectedFunnel,
   expectedJourneySeconds,
+  FAILURE_TIMING_2020,
   meanDelayMinutes,
   normalCdf,
   parseLossSplit,
@@ -34,7 +35,7 @@ const counted = ['registered', 'email_verified', 'biodata_verified', 'joined_wav
 
 describe('the calibrated default model', () => {
   it('reproduces the docs/2020.md counts at hour 21 within 0.5 %', () => {
-    const f = expectedFunnel(profile, DEFAULT_MODEL, W);
+    const f = expectedFunnel(profile, DEFAULT_MODEL, W, FAILURE_TIMING_2020);
     for (const stage of counted) {
       const fact = COUNTS_2020[stage] as number;
       expect(Math.abs(f.reached[stage] - fact) / fact, stage).toBeLessThan(0.005);
@@ -45,12 +46,12 @@ describe('the calibrated default model', () => {
     const fresh = calibrate(profile);
     expect(roundModel(fresh)).toEqual(DEFAULT_MODEL);
     // unrounded, calibration hits every target (the assumed photo and test counts too) almost exactly
-    const f = expectedFunnel(profile, fresh, W);
+    const f = expectedFunnel(profile, fresh, W, FAILURE_TIMING_2020);
     for (const stage of STAGES) expect(f.reached[stage]).toBeCloseTo(TARGETS_2020[stage], 0);
   });
 
   it('divides each stage’s loss as the stated split says', () => {
-    const f = expectedFunnel(profile, DEFAULT_MODEL, W);
+    const f = expectedFunnel(profile, DEFAULT_MODEL, W, FAILURE_TIMING_2020);
     let before = f.reached.registered;
     for (const stage of LATER_STAGES) {
       const o = f.outcomes[stage];
@@ -84,7 +85,7 @@ describe('the split is a knob', () => {
     expect(model.email_verified.leave).toBe(0);
     expect(model.email_verified.fail).toBeGreaterThan(DEFAULT_MODEL.email_verified.fail * 1.5);
     // the failure rate is what the mocks must produce: failed attempts over all attempts
-    const f = expectedFunnel(profile, model, W);
+    const f = expectedFunnel(profile, model, W, FAILURE_TIMING_2020);
     const o = f.outcomes.email_verified;
     expect(o.failed / (o.failed + o.continued + o.rejected)).toBeCloseTo(model.email_verified.fail, 9);
     expect(o.failed).toBeCloseTo(0.75 * (1_432_133 - 1_063_028), -1);
@@ -127,6 +128,54 @@ describe('the split is a knob', () => {
     expect(() => calibrate(constantProfile({ perMinute: 10, minutes: 10 }))).toThrow(
       /registered: the profile brings 100/,
     );
+  });
+});
+
+describe('the failure timing', () => {
+  const early = { email_verified: [1, 1, ...new Array<number>(19).fill(0)] };
+
+  it('fails the same share, but early: those who get past are later, and more are on the way at hour 21', () => {
+    const even = expectedFunnel(profile, DEFAULT_MODEL, W);
+    const f = expectedFunnel(profile, DEFAULT_MODEL, W, early);
+    const o = f.outcomes.email_verified;
+    expect(o.failed / (o.failed + o.continued + o.rejected)).toBeCloseTo(
+      DEFAULT_MODEL.email_verified.fail,
+      9,
+    );
+    expect(o.failed).toBeCloseTo(even.outcomes.email_verified.failed, 3);
+    // the next stage starts from the same count, later in the day
+    expect(f.reached.email_verified).toBeCloseTo(even.reached.email_verified, 3);
+    const inProgress = (x: typeof f) =>
+      x.outcomes.biodata_verified.in_progress /
+      (x.reached.email_verified - x.outcomes.biodata_verified.left_by_choice);
+    expect(inProgress(f)).toBeGreaterThan(inProgress(even) + 0.01);
+  });
+
+  it('and calibration answers with quicker registrants, so that the split still holds', () => {
+    const model = calibrate(profile, { ...CALIBRATION_2020, failureTiming: early });
+    const even = calibrate(profile, { ...CALIBRATION_2020, failureTiming: {} });
+    expect(model.email_verified).toEqual(even.email_verified);
+    expect(model.biodata_verified.delay.median).toBeLessThan(even.biodata_verified.delay.median);
+    const f = expectedFunnel(profile, model, W, early);
+    for (const stage of STAGES) expect(f.reached[stage]).toBeCloseTo(TARGETS_2020[stage], 0);
+    const o = f.outcomes.biodata_verified;
+    const loss = f.reached.email_verified - o.continued;
+    expect(o.in_progress / loss).toBeCloseTo(DEFAULT_SPLIT.biodata_verified.inProgress, 2);
+  });
+
+  it('refuses a timing that would fail every attempt of an hour', () => {
+    const split = {
+      ...DEFAULT_SPLIT,
+      email_verified: { leftByChoice: 0, inProgress: 0.25, failed: 0.75, rejected: 0 },
+    };
+    expect(() =>
+      calibrate(profile, {
+        ...CALIBRATION_2020,
+        split,
+        // all of it in the last hour, which carries a few per cent of the attempts
+        failureTiming: { email_verified: [...new Array<number>(20).fill(0), 1] },
+      }),
+    ).toThrow(/email_verified: the failure timing asks the system to fail every attempt/);
   });
 });
 

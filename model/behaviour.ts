@@ -140,8 +140,28 @@ export const TARGETS_2020: Record<Stage, number> = {
 };
 
 /**
+ * When the 2020 system failed each stage (FailureTiming), hour by hour from the opening: measured
+ * on the simulated 2020 day (mock-services/capacity.2020.json, full scale, seed 2020;
+ * `npm run bench -- similitude` measures it again and prints it beside this). Email verification
+ * failed in the first two hours (the relay's backlog of the opening's mail), biodata in the first
+ * seven (Dukcapil's queue full), the photo from hour 2 to the end, most in the evening. The
+ * calibration needs it because it moves those who get past a stage later in the day: an evenly
+ * failing system leaves fewer still on the way at hour 21 than 2020's did.
+ */
+export const FAILURE_TIMING_2020: FailureTiming = {
+  email_verified: [0.355, 0.336, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+  biodata_verified: [
+    0.198, 0.511, 0.541, 0.451, 0.34, 0.204, 0.041, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.001, 0, 0, 0, 0,
+  ],
+  photo_uploaded: [
+    0, 0, 0.102, 0.256, 0.343, 0.386, 0.424, 0.438, 0.424, 0.399, 0.37, 0.347, 0.342, 0.374, 0.399, 0.438,
+    0.472, 0.502, 0.519, 0.529, 0.528,
+  ],
+};
+
+/**
  * The calibrated default model: `calibrate(registration-day-2020, DEFAULT_SPLIT, DELAY_SHAPE,
- * TARGETS_2020, 1,260 minutes)`, rounded to four significant figures. Stored rather than computed
+ * TARGETS_2020, 1,260 minutes, FAILURE_TIMING_2020)`, rounded to four significant figures. Stored rather than computed
  * at import because every k6 VU imports this module; test/scenarios-lib/behaviour.test.ts recalibrates and compares,
  * and checks that these parameters reproduce the docs/2020.md counts within 0.5 %.
  */
@@ -156,20 +176,20 @@ export const DEFAULT_MODEL: BehaviourModel = {
     leave: 0.08258,
     fail: 0.1775,
     reject: 0.1014,
-    delay: { minMinutes: 3, median: 86.19, p90: 517.2 },
+    delay: { minMinutes: 3, median: 76.16, p90: 457 },
   },
-  photo_uploaded: { leave: 0.09, fail: 0.403, reject: 0, delay: { minMinutes: 1, median: 188.2, p90: 1506 } },
+  photo_uploaded: { leave: 0.09, fail: 0.403, reject: 0, delay: { minMinutes: 1, median: 139.8, p90: 1118 } },
   assessment_done: {
     leave: 0.1625,
     fail: 0,
     reject: 0,
-    delay: { minMinutes: 15, median: 708.9, p90: 4253 },
+    delay: { minMinutes: 15, median: 645, p90: 3870 },
   },
   joined_wave: {
     leave: 0.03821,
     fail: 0,
     reject: 0,
-    delay: { minMinutes: 0.5, median: 15.5, p90: 155 },
+    delay: { minMinutes: 0.5, median: 14.19, p90: 141.9 },
   },
 };
 
@@ -353,6 +373,43 @@ export interface FunnelExpectation {
   outcomes: Record<LaterStage, Record<Outcome, number>>;
 }
 
+/**
+ * When in the day the system failed a stage's attempts: for each hour of the window (hour 0 first)
+ * the share of that hour's attempts it failed. Only the shape counts: a stage's `fail` is still the
+ * share of all its attempts in the window, and the timing says which hours carry it. Without a
+ * timing the share is the same at every hour, which an overload is not: it fails the peak's
+ * registrants and lets the evening's through, so those who get past a stage are later in the day
+ * than the arrivals, and more of them are still on the way at the window's end.
+ */
+export type FailureTiming = Partial<Record<LaterStage, readonly number[]>>;
+
+/**
+ * The failed share per minute of the window for attempts per minute `attempts`: `fail` over the
+ * whole window, shaped by `hours` (beyond the table, its last hour). At most 1 - reject per minute:
+ * a shape too steep for the level is cut there, so the window's share then falls short of `fail`.
+ */
+function failPerMinute(
+  attempts: Float64Array,
+  fail: number,
+  reject: number,
+  hours: readonly number[] | undefined,
+): Float64Array {
+  const n = attempts.length;
+  const out = new Float64Array(n);
+  if (!hours?.length) return out.fill(fail);
+  let attempted = 0;
+  let weighted = 0;
+  for (let j = 0; j < n; j++) {
+    const w = hours[Math.min(Math.floor(j / 60), hours.length - 1)] as number;
+    out[j] = w;
+    attempted += attempts[j] as number;
+    weighted += (attempts[j] as number) * w;
+  }
+  const level = weighted > 0 ? (fail * attempted) / weighted : 0;
+  for (let j = 0; j < n; j++) out[j] = Math.min(1 - reject, level * (out[j] as number));
+  return out;
+}
+
 function initialReach(profile: Profile, windowMinutes: number): Float64Array {
   if (!(Number.isInteger(windowMinutes) && windowMinutes >= 1)) {
     throw new Error(`windowMinutes: expected a whole number >= 1, got ${windowMinutes}`);
@@ -373,6 +430,7 @@ export function expectedFunnel(
   profile: Profile,
   model: BehaviourModel,
   windowMinutes: number,
+  timing: FailureTiming = {},
 ): FunnelExpectation {
   let reach = initialReach(profile, windowMinutes);
   const reached = { registered: sum(reach) } as Record<Stage, number>;
@@ -384,13 +442,16 @@ export function expectedFunnel(
     const attempts = convolve(reach, cdf);
     for (let j = 0; j < attempts.length; j++) attempts[j] = (attempts[j] as number) * (1 - m.leave);
     const attempted = sum(attempts);
-    const next = attempts.map((a) => a * (1 - m.fail - m.reject));
+    const fail = failPerMinute(attempts, m.fail, m.reject, timing[stage]);
+    const next = attempts.map((a, j) => a * (1 - (fail[j] as number) - m.reject));
+    let failed = 0;
+    for (let j = 0; j < attempts.length; j++) failed += (attempts[j] as number) * (fail[j] as number);
     reached[stage] = sum(next);
     outcomes[stage] = {
       continued: reached[stage],
       left_by_choice: before * m.leave,
       in_progress: before * (1 - m.leave) - attempted,
-      failed: attempted * m.fail,
+      failed,
       rejected: attempted * m.reject,
     };
     reach = next;
@@ -404,6 +465,8 @@ export interface CalibrationInput {
   split: Record<LaterStage, LossSplit>;
   delayShape: Record<LaterStage, { minMinutes: number; p90ToMedian: number }>;
   windowMinutes: number;
+  /** when in the window the system's failures fell (none: evenly) */
+  failureTiming?: FailureTiming;
 }
 
 export const CALIBRATION_2020: CalibrationInput = {
@@ -411,6 +474,7 @@ export const CALIBRATION_2020: CalibrationInput = {
   split: DEFAULT_SPLIT,
   delayShape: DELAY_SHAPE,
   windowMinutes: WINDOW_2020_MINUTES,
+  failureTiming: FAILURE_TIMING_2020,
 };
 
 export class CalibrationError extends Error {
@@ -481,8 +545,14 @@ export function calibrate(profile: Profile, input: CalibrationInput = CALIBRATIO
     const fail = attempted > 0 ? (split.failed * G) / attempted : 0;
     const reject = attempted > 0 ? (split.rejected * G) / attempted : 0;
     model[stage] = { leave, fail, reject, delay };
-    const attempts = convolve(reach, cdf);
-    reach = attempts.map((a) => a * (1 - leave) * (1 - fail - reject));
+    const attempts = convolve(reach, cdf).map((a) => a * (1 - leave));
+    const failAt = failPerMinute(attempts, fail, reject, input.failureTiming?.[stage]);
+    if (failAt.some((f, j) => (attempts[j] as number) > 0 && f >= 1 - reject && f > 0)) {
+      throw new CalibrationError(
+        `${stage}: the failure timing asks the system to fail every attempt in some hour; flatten it or lower the failed share`,
+      );
+    }
+    reach = attempts.map((a, j) => a * (1 - (failAt[j] as number) - reject));
   }
   return model;
 }
