@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MODEL } from '../model/behaviour.ts';
+import {
+  DEFAULT_MODEL,
+  expectedFunnel,
+  FAILURE_TIMING_2020,
+  type FailureTiming,
+} from '../model/behaviour.ts';
 import { COUNTS_2020, LATER_STAGES, STAGES, type Stage } from '../model/funnel.ts';
 import { SIMULATE_CAPACITY, simulationInputs } from '../scripts/commands/simulate.ts';
 import { simulateDay } from '../simulator/day.ts';
+import { failureTiming } from '../simulator/failure-timing.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -34,8 +40,12 @@ interface Outcome {
   arrivals: number;
   notes: string[];
   cores: number;
-  /** per stage: attempts (continued, failed, rejected), failed, reached (continued) */
-  stages: Record<Stage, { attempts: number; failed: number; reached: number }>;
+  /** per stage: attempts (continued, failed, rejected), failed, reached (continued), still in progress */
+  stages: Record<Stage, { attempts: number; failed: number; reached: number; inProgress: number }>;
+  /** when the system failed each stage, hour by hour (the first 21 hours) */
+  timing: FailureTiming;
+  /** the behaviour model's expected funnel over the same profile, at full scale */
+  expected: ReturnType<typeof expectedFunnel>;
   /** the failures' reasons per stage, as counts: what makes a departure the method's */
   reasons: string[];
 }
@@ -64,6 +74,7 @@ function simulate(scale: number, compress: number): Outcome {
         attempts: count(s, ['continued', 'failed', 'rejected']),
         failed: count(s, ['failed']),
         reached: count(s, ['continued']),
+        inProgress: count(s, ['in_progress']),
       },
     ]),
   ) as Outcome['stages'];
@@ -72,6 +83,8 @@ function simulate(scale: number, compress: number): Outcome {
     return failed.length ? [`${s}: ${failed.map((f) => `${f.reason ?? 'none'} ${f.count}`).join(', ')}`] : [];
   });
   return {
+    timing: failureTiming(r.rec.t, r.rec.allSeries(), day.intervalSeconds, 21),
+    expected: expectedFunnel(day.profile, DEFAULT_MODEL, 21 * 60, FAILURE_TIMING_2020),
     reasons,
     label: `scale ${scale} x compress ${compress}`,
     wallS,
@@ -128,8 +141,8 @@ const bench: Bench = {
     const rows: BenchRow[] = [];
     // The full day against 2020: the published counts, and the model's failed share per stage.
     const lines = [
-      "| stage | simulated | 2020 | off | failed share of attempts | the model's fail |",
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      "| stage | simulated | 2020 | off | failed share of attempts | the model's fail | in progress | the model's |",
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ];
     for (const s of STAGES) {
       const published = COUNTS_2020[s];
@@ -138,7 +151,7 @@ const bench: Bench = {
         ? DEFAULT_MODEL[s as (typeof LATER_STAGES)[number]].fail
         : undefined;
       lines.push(
-        `| ${s} | ${reached.toLocaleString('en')} | ${published === null ? 'n/a' : published.toLocaleString('en')} | ${published === null ? '' : pct((reached - published) / published)} | ${s === 'registered' ? pct(full.stages[s].failed / full.arrivals) : pct(failedShare(full.stages[s]))} | ${model === undefined ? '' : pct(model)} |`,
+        `| ${s} | ${reached.toLocaleString('en')} | ${published === null ? 'n/a' : published.toLocaleString('en')} | ${published === null ? '' : pct((reached - published) / published)} | ${s === 'registered' ? pct(full.stages[s].failed / full.arrivals) : pct(failedShare(full.stages[s]))} | ${model === undefined ? '' : pct(model)} | ${s === 'registered' ? '' : full.stages[s].inProgress.toLocaleString('en')} | ${s === 'registered' ? '' : Math.round(full.expected.outcomes[s as (typeof LATER_STAGES)[number]].in_progress).toLocaleString('en')} |`,
       );
       if (published !== null)
         rows.push({
@@ -152,6 +165,23 @@ const bench: Bench = {
         });
     }
     console.error(`\nthe full day against 2020 (FACTS.md):\n${lines.join('\n')}\n`);
+    // The model was calibrated with the hours at which this day fails each stage: measured again here.
+    for (const stage of LATER_STAGES) {
+      const measured = full.timing[stage];
+      const stored = FAILURE_TIMING_2020[stage];
+      if (!measured && !stored) continue;
+      const diff = Math.max(
+        ...Array.from({ length: 21 }, (_, h) => Math.abs((measured?.[h] ?? 0) - (stored?.[h] ?? 0))),
+      );
+      console.error(`failure timing, ${stage}: measured ${JSON.stringify(measured ?? [])}`);
+      rows.push({
+        bench: 'similitude',
+        metric: `2020 day at full scale, ${stage}: failure timing, largest hourly difference from FAILURE_TIMING_2020`,
+        value: diff * 100,
+        unit: 'points',
+        note: 'the hour-by-hour failed share the behaviour model was calibrated with (model/behaviour.ts), measured again on this day',
+      });
+    }
     for (const o of outcomes) {
       const tag = `${o.label}${draft ? ' (draft capacity file)' : ''}`;
       rows.push({
