@@ -162,7 +162,7 @@ export const FAILURE_TIMING_2020: FailureTiming = {
 /**
  * The calibrated default model: `calibrate(registration-day-2020, DEFAULT_SPLIT, DELAY_SHAPE,
  * TARGETS_2020, 1,260 minutes, FAILURE_TIMING_2020)`, rounded to four significant figures. Stored rather than computed
- * at import because every k6 VU imports this module; test/scenarios-lib/behaviour.test.ts recalibrates and compares,
+ * at import because every k6 VU imports this module; behaviour.test.ts recalibrates and compares,
  * and checks that these parameters reproduce the docs/2020.md counts within 0.5 %.
  */
 export const DEFAULT_MODEL: BehaviourModel = {
@@ -384,30 +384,44 @@ export interface FunnelExpectation {
 export type FailureTiming = Partial<Record<LaterStage, readonly number[]>>;
 
 /**
- * The failed share per minute of the window for attempts per minute `attempts`: `fail` over the
- * whole window, shaped by `hours` (beyond the table, its last hour). At most 1 - reject per minute:
- * a shape too steep for the level is cut there, so the window's share then falls short of `fail`.
+ * One stage's attempts per minute (`attempts`, after leaving) through the system: the failed share
+ * per minute is `fail` over the whole window, shaped by `hours` (beyond the table, its last hour),
+ * at most 1 - reject; `cut` says a shape too steep for its level was cut there, so the window's
+ * share fell short of `fail`. Returns those who continue per minute and the failed count.
  */
-function failPerMinute(
+function throughStage(
   attempts: Float64Array,
   fail: number,
   reject: number,
   hours: readonly number[] | undefined,
-): Float64Array {
+): { next: Float64Array; failed: number; cut: boolean } {
   const n = attempts.length;
-  const out = new Float64Array(n);
-  if (!hours?.length) return out.fill(fail);
-  let attempted = 0;
-  let weighted = 0;
-  for (let j = 0; j < n; j++) {
-    const w = hours[Math.min(Math.floor(j / 60), hours.length - 1)] as number;
-    out[j] = w;
-    attempted += attempts[j] as number;
-    weighted += (attempts[j] as number) * w;
+  const rate = new Float64Array(n).fill(fail);
+  let cut = false;
+  if (hours?.length) {
+    let attempted = 0;
+    let weighted = 0;
+    for (let j = 0; j < n; j++) {
+      const w = hours[Math.min(Math.floor(j / 60), hours.length - 1)] as number;
+      rate[j] = w;
+      attempted += attempts[j] as number;
+      weighted += (attempts[j] as number) * w;
+    }
+    const level = weighted > 0 ? (fail * attempted) / weighted : 0;
+    for (let j = 0; j < n; j++) {
+      const r = level * (rate[j] as number);
+      if (r > 1 - reject && (attempts[j] as number) > 0) cut = true;
+      rate[j] = Math.min(1 - reject, r);
+    }
   }
-  const level = weighted > 0 ? (fail * attempted) / weighted : 0;
-  for (let j = 0; j < n; j++) out[j] = Math.min(1 - reject, level * (out[j] as number));
-  return out;
+  const next = new Float64Array(n);
+  let failed = 0;
+  for (let j = 0; j < n; j++) {
+    const a = attempts[j] as number;
+    next[j] = a * (1 - (rate[j] as number) - reject);
+    failed += a * (rate[j] as number);
+  }
+  return { next, failed, cut };
 }
 
 function initialReach(profile: Profile, windowMinutes: number): Float64Array {
@@ -442,10 +456,7 @@ export function expectedFunnel(
     const attempts = convolve(reach, cdf);
     for (let j = 0; j < attempts.length; j++) attempts[j] = (attempts[j] as number) * (1 - m.leave);
     const attempted = sum(attempts);
-    const fail = failPerMinute(attempts, m.fail, m.reject, timing[stage]);
-    const next = attempts.map((a, j) => a * (1 - (fail[j] as number) - m.reject));
-    let failed = 0;
-    for (let j = 0; j < attempts.length; j++) failed += (attempts[j] as number) * (fail[j] as number);
+    const { next, failed } = throughStage(attempts, m.fail, m.reject, timing[stage]);
     reached[stage] = sum(next);
     outcomes[stage] = {
       continued: reached[stage],
@@ -546,13 +557,13 @@ export function calibrate(profile: Profile, input: CalibrationInput = CALIBRATIO
     const reject = attempted > 0 ? (split.rejected * G) / attempted : 0;
     model[stage] = { leave, fail, reject, delay };
     const attempts = convolve(reach, cdf).map((a) => a * (1 - leave));
-    const failAt = failPerMinute(attempts, fail, reject, input.failureTiming?.[stage]);
-    if (failAt.some((f, j) => (attempts[j] as number) > 0 && f >= 1 - reject && f > 0)) {
+    const through = throughStage(attempts, fail, reject, input.failureTiming?.[stage]);
+    if (through.cut) {
       throw new CalibrationError(
         `${stage}: the failure timing asks the system to fail every attempt in some hour; flatten it or lower the failed share`,
       );
     }
-    reach = attempts.map((a, j) => a * (1 - (failAt[j] as number) - reject));
+    reach = through.next;
   }
   return model;
 }

@@ -988,11 +988,13 @@ function describeRehearsal(at: RehearsalAt): string {
   return `scale ${at.scale} x compress ${at.compress} (${isRehearseDefault(at) ? "rehearse's default, " : ''}1/${Number((1 / f).toPrecision(3))} of the day's arrival rate)`;
 }
 
+/** Where the rehearsal check ran: 'a rehearsal at scale 0.001 x compress 90 (...) runs it, simulated on seeds 2020, 2021, 2022'. */
+const rehearsalWhere = (at: RehearsalAt, seed: number) =>
+  `a rehearsal at ${describeRehearsal(at)} runs it, simulated on seeds ${rehearsalSeeds(seed).join(', ')}`;
+
 /** The rehearsal check's verdict, one paragraph. */
 export function rehearsalLine(s: PlanSetup, v: VerifyResult): string {
-  const at = s.rehearsal as RehearsalAt;
-  const seeds = rehearsalSeeds(s.seed).join(', ');
-  const where = `the file as a rehearsal at ${describeRehearsal(at)} runs it, simulated on seeds ${seeds}`;
+  const where = `the file as ${rehearsalWhere(s.rehearsal as RehearsalAt, s.seed)}`;
   if (v.held && v.raised.length === 0) return `rehearsal: held, ${where}.`;
   if (v.held)
     return `rehearsal: held after raising ${describeRaised(v)}, ${where}: at that factor the servers that pool at full size run as a few, whose queues do not pool, so the least at full size broke there.`;
@@ -1199,7 +1201,7 @@ export function planCommand(): Command {
               : ''
           }${result.minimal ? '' : ` (not shown to be the least: ${result.reason ?? 'a one-unit-less probe held'})`}${
             run.rehearsal && s.rehearsal
-              ? `; checked as a rehearsal at ${describeRehearsal(s.rehearsal)} runs it, simulated on seeds ${rehearsalSeeds(f.seed).join(', ')}: ${
+              ? `; checked as ${rehearsalWhere(s.rehearsal, f.seed)}: ${
                   run.rehearsal.held
                     ? `held${run.rehearsal.raised.length ? ` after raising ${describeRaised(run.rehearsal)} (servers that pool at full size run as a few there)` : ''}`
                     : `BROKE (${run.rehearsal.reason}): this file holds the day at full size, a rehearsal at that factor would break`
