@@ -28,10 +28,10 @@ const withCores = (c: Calibration, cores: number): Calibration => ({
   service: { ...c.service, effectiveCores: cores },
 });
 
-/** A measured-looking record of three minutes at 4 arrivals a second, with the truth above. */
-function measuredRun(): RunRecord {
+/** A measured-looking record of three minutes at 4 arrivals a second (by default), with the truth above. */
+function measuredRun(trueCores = TRUE_CORES, load = { perMinute: 240, minutes: 3 }): RunRecord {
   const first: DayOptions = {
-    profile: constantProfile({ perMinute: 240, minutes: 3 }),
+    profile: constantProfile(load),
     scale: 1,
     compress: 1,
     thinkCompress: 2000,
@@ -78,7 +78,7 @@ function measuredRun(): RunRecord {
   };
   delete r.manifest.simulation;
   // The truth: the same replay as validate will see it, on TRUE_CORES, every request TRUE_OVERHEAD_MS later.
-  const truth = simulateDay(dayOfRecord(r, withCores(prior, TRUE_CORES)));
+  const truth = simulateDay(dayOfRecord(r, withCores(prior, trueCores)));
   const later = (x: number | null) => (x === null ? null : x + TRUE_OVERHEAD_MS);
   r.manifest.totals.steps = r.manifest.totals.steps.map((s) => {
     const h = truth.rec.steps[s.step as keyof typeof truth.rec.steps].latency;
@@ -116,6 +116,14 @@ describe('validate fits what a replay of the run shows', () => {
     expect(c.reasons?.['service.effectiveCores']).toContain('replaying');
     expect(c.reasons?.['service.requestOverheadMs']).toContain(LIGHT_STEPS[0]);
     expect(c.version).toBe(2);
+  }, 120_000);
+
+  it('past the knee, where the fewest cores answer no login at all, still finds the cores it had', () => {
+    // 30 arrivals a second for a minute on 1.5 cores: logins take 22 s (median); on MIN_CORES
+    // every sign-up times out, so no login is simulated, which is slower than any measured median.
+    const r = measuredRun(1.5, { perMinute: 1800, minutes: 1 });
+    const { calibration: c } = fitOnReplay(r, withCores(prior, 2));
+    expect(Math.abs((c.service.effectiveCores as number) - 1.5) / 1.5).toBeLessThan(0.1);
   }, 120_000);
 
   it('adds the overhead to a step’s latencies as an independent draw, the same every time', () => {

@@ -244,8 +244,12 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
   const heavy = (['login', 'create_account'] as const).filter(enough).slice(0, 1);
   let effective = start;
   if (heavy.length > 0) {
+    // A step the simulated service never answered (its sign-ups all timed out) is slower than any
+    // measured median, not faster.
     const medians = (res: DayResult) =>
-      heavy.map((s) => latencyQuantiles(res.rec.steps[s].latency, fit.overhead, [0.5])[0] ?? 0);
+      heavy.map(
+        (s) => latencyQuantiles(res.rec.steps[s].latency, fit.overhead, [0.5])[0] ?? Number.POSITIVE_INFINITY,
+      );
     // > 0: the simulated service is slower than the measured one, so it had more cores.
     const gap = (e: number) => {
       const m = medians(replay(withCores(e)));
@@ -272,7 +276,7 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
     const m = medians(sim);
     fit = overheadOf(r, sim);
     reasons['service.effectiveCores'] =
-      `Fitted by replaying ${r.dir} in the simulator: the cores at which the simulated median of ${heavy.join(' and ')} (with the request overhead) meets the measured one (${heavy.map((s, i) => `${s} ${Math.round(measured.get(s)?.p50Ms as number)} ms measured, ${Math.round(m[i] as number)} ms simulated`).join('; ')}), by bisection between ${MIN_CORES} and the machine's ${cores}, from ${start}: ${c.reasons?.['service.effectiveCores'] ?? "the machine's cores"}`;
+      `Fitted by replaying ${r.dir} in the simulator: the cores at which the simulated median of ${heavy.join(' and ')} (with the request overhead) meets the measured one (${heavy.map((s, i) => `${s} ${Math.round(measured.get(s)?.p50Ms as number)} ms measured, ${Number.isFinite(m[i]) ? `${Math.round(m[i] as number)} ms simulated` : 'none answered in the simulation'}`).join('; ')}), by bisection between ${MIN_CORES} and the machine's ${cores}, from ${start}: ${c.reasons?.['service.effectiveCores'] ?? "the machine's cores"}`;
   } else {
     reasons['service.effectiveCores'] =
       `${c.reasons?.['service.effectiveCores'] ?? `the machine's ${cores} cores`} (not refitted on a replay: fewer than ${MIN_FIT_REQUESTS} measured requests of login or create_account)`;
