@@ -121,6 +121,10 @@ function scenarioEnv(
           ...(o.profile ? { PROFILE: o.profile } : {}),
         }
       : {}),
+    // The run's key as the scenario would take it (its start second), given and so recorded: a
+    // simulation of the run (gelombang validate) then draws each registrant's choices from the
+    // streams the run drew them from.
+    RUN_KEY: String(Math.floor(Date.now() / 1000)),
     ...o.env,
   };
 }

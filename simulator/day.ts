@@ -26,6 +26,8 @@ export interface DayOptions {
   compress: number;
   /** think times are the model's delays over this (the scenario's THINK_COMPRESS; default compress) */
   thinkCompress: number;
+  /** the key of the registrants' streams, as a rehearsal's RUN_KEY (default 0) */
+  runKey?: number;
   window?: { fromMinute: number; toMinute: number };
   capacity: Capacity;
   knobs: ServiceKnobs;
@@ -145,7 +147,7 @@ export function simulateDay(o: DayOptions): DayResult {
   const rec = new Recorder(o.intervalSeconds);
   const journeys = new Journeys(q, service, rec, {
     seed: o.seed,
-    runKey: 0,
+    runKey: o.runKey ?? 0,
     model: o.model,
     thinkCompress: o.thinkCompress,
     retry: o.retry,

@@ -165,6 +165,26 @@ describe('a measured run as a simulation of it', () => {
     r.manifest.scenario.name = 'soak';
     expect(dayOfRecord(r, prior).maxVUs).toBe(Number.POSITIVE_INFINITY);
   });
+
+  it("keys the registrants' streams by the run's RUN_KEY, and refuses one that is not a key", () => {
+    const r = measuredRun();
+    expect(dayOfRecord(r, prior).runKey).toBe(0);
+    r.manifest.scenario.env.RUN_KEY = '1796465514';
+    const day = dayOfRecord(r, prior);
+    expect(day.runKey).toBe(1796465514);
+    // The key decides who leaves where: another key, other choices (the same in law).
+    const left = (k: number) =>
+      simulateDay({ ...day, runKey: k })
+        .rec.funnel()
+        .filter((f) => f.outcome === 'left_by_choice')
+        .map((f) => `${f.stage} ${f.count}`);
+    expect(left(1796465514)).toEqual(left(1796465514));
+    expect(left(1796465514)).not.toEqual(left(7));
+    r.manifest.scenario.env.RUN_KEY = '1.5';
+    expect(() => dayOfRecord(r, prior)).toThrow(
+      /scenario\.env\.RUN_KEY: expected a whole number >= 0, got '1\.5'/,
+    );
+  }, 60_000);
 });
 
 /** A small run of its own, for the overhead's arithmetic. */

@@ -32,6 +32,11 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
       throw new FitError(`${where} scenario.env.${key}: expected a number, got '${v}'`);
     return n;
   };
+  const runKeyOf = (k: number): number => {
+    if (!(Number.isInteger(k) && k >= 0))
+      throw new FitError(`${where} scenario.env.RUN_KEY: expected a whole number >= 0, got '${k}'`);
+    return k;
+  };
   if (!m.replay) throw new FitError(`${where} replay: not a profile replay, nothing to simulate`);
   if (m.engine.name === 'simulator')
     throw new FitError(`${where} engine: a simulated run; validate needs a measured one`);
@@ -72,6 +77,9 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     calibration,
     cpuStretch: cores / effective,
     seed: envNum('POPULATION_SEED', DEFAULT_SEED),
+    // The registrants' streams as the run keyed them (a record from before RUN_KEY: another key,
+    // the same choices in law only).
+    runKey: runKeyOf(envNum('RUN_KEY', 0)),
     model: DEFAULT_MODEL,
     retry: RETRY_POLICY,
     minorShare: envNum('MINOR_SHARE', ARRIVAL_MIX.minorShare),

@@ -9,6 +9,8 @@ import { readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
 import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simulator/calibration.ts';
+import { simulateDay } from '../simulator/day.ts';
+import { dayOfRecord } from '../simulator/measured-run.ts';
 import { gelombang, gelombangAsync, tinyRehearsal } from './support/gelombang-cli.ts';
 
 /** `gelombang rehearse`, `report` and `compare` as a user runs them: processes, files, exit codes. */
@@ -90,6 +92,22 @@ describe('gelombang rehearse end to end', () => {
       0,
     );
     expect(Math.abs(summed - arrivals)).toBeLessThanOrEqual(1);
+
+    // The run's key is recorded, and a simulation of the run draws each registrant's choices from
+    // the run's streams: as many leave at the first stage after sign-up as the run measured.
+    expect(record.manifest.scenario.env.RUN_KEY).toMatch(/^\d+$/);
+    const simulated = simulateDay(dayOfRecord(record, loadCalibration())).rec.funnel();
+    const count = (
+      f: Array<{ stage: string; outcome: string; count: number }>,
+      stage: string,
+      outcome: string,
+    ) => f.filter((x) => x.stage === stage && x.outcome === outcome).reduce((a, x) => a + x.count, 0);
+    expect(count(simulated, 'registered', 'continued')).toBe(
+      first.find((f) => f.outcome === 'continued')?.count,
+    );
+    expect(count(simulated, 'email_verified', 'left_by_choice')).toBe(
+      count(record.manifest.totals.funnel, 'email_verified', 'left_by_choice'),
+    );
 
     const report = JSON.parse(readFileSync(join(results, 'baseline', 'report.json'), 'utf8')) as Report;
     expect(report.funnel[0]?.reached).toBe(first.find((f) => f.outcome === 'continued')?.count ?? 0);

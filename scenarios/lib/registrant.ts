@@ -187,9 +187,16 @@ export async function registrantJourney(o: JourneyOptions): Promise<Stage> {
 export type RegistrantSetup = Pick<
   JourneyOptions,
   'api' | 'metrics' | 'seed' | 'mix' | 'wave' | 'mailWaitS' | 'photoUpload'
->;
+> & {
+  /**
+   * RUN_KEY: the run's key, given by whoever starts the run (gelombang rehearse does, and records
+   * it), so that a simulation of the run draws each registrant's choices from the same streams;
+   * without it the scenario's start second.
+   */
+  runKey?: number;
+};
 
-/** The registrant knobs (BASE_URL, EMAIL_URL, MINOR_SHARE, INELIGIBLE_SHARE, POPULATION_SEED, WAVE, MAIL_WAIT_S, PHOTO_UPLOAD). */
+/** The registrant knobs (BASE_URL, EMAIL_URL, MINOR_SHARE, INELIGIBLE_SHARE, POPULATION_SEED, WAVE, MAIL_WAIT_S, PHOTO_UPLOAD, RUN_KEY). */
 export function registrantSetup(env: Record<string, string | undefined>): RegistrantSetup {
   return {
     api: endpoints(env),
@@ -199,6 +206,7 @@ export function registrantSetup(env: Record<string, string | undefined>): Regist
     wave: envNumber(env, 'WAVE', 1, { integer: true, min: 1 }),
     mailWaitS: envNumber(env, 'MAIL_WAIT_S', MAIL_WAIT_S, { min: 1 }),
     photoUpload: photoUploadFromEnv(env),
+    ...(env.RUN_KEY ? { runKey: envNumber(env, 'RUN_KEY', 0, { integer: true, min: 0 }) } : {}),
   };
 }
 
@@ -210,7 +218,7 @@ export function arrive(
   return registrantJourney({
     ...setup,
     ...o,
-    runKey: Math.floor(exec.scenario.startTime / 1000),
+    runKey: setup.runKey ?? Math.floor(exec.scenario.startTime / 1000),
     arrival: exec.scenario.iterationInTest,
   });
 }
