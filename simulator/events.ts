@@ -2,20 +2,16 @@
  * The simulation clock: events fire by time, then in the order they were scheduled, so two events
  * at the same instant always fire in the same order and a seed gives one history.
  *
- * Tens of millions of events allocate no objects. The events of the next BUCKET_MS wait in a
- * 4-ary min-heap of (time, sequence, slot), typed arrays side by side for the cache; a slot of a
- * small slab holds each one's handler and argument, taken from a free list and given back when it
- * fires. Every other pending event (a registrant thinking for an hour, a station serving for
- * 300 ms) waits unsorted in a bucket of BUCKET_MS (up to 29 hours ahead), and enters the heap when
- * the clock reaches its bucket, keeping the sequence number it was given, so the order is the same.
+ * Tens of millions of events allocate no objects: an event is a slot of a slab (its time and
+ * sequence number in a typed array, its handler and argument in a plain one), taken from a free
+ * list and given back when it fires. The events of the next BUCKET_MS wait in a 4-ary min-heap of
+ * (time, sequence, slot), typed arrays side by side for the cache. Every other pending event (a
+ * registrant thinking for an hour, a station serving for 300 ms) waits unsorted in a bucket of
+ * BUCKET_MS, a list threaded through the slab (up to 29 hours ahead), and enters the heap when the
+ * clock reaches its bucket, keeping the sequence number it was given, so the order is the same.
  * Narrow buckets keep the heap to the events of the next 100 ms, tens on the 2020 day (at most 53
  * on the sized day, 460 in the collapse), where 1 s buckets held thousands and made each insertion
  * and removal several levels deeper.
- *
- * A bucket is a list of chunks of CHUNK events, each chunk holding its events' time, sequence,
- * handler and argument side by side. A bucket comes up long after its events were set, so its
- * memory is cold: read a chunk at a time, the loads overlap, where a list threaded through the slab
- * made each event's load wait for the one before it (measured: that walk was 5 % of the 2020 day).
  */
 
 const BUCKET_MS = 100;
@@ -23,8 +19,6 @@ const BUCKET_MS = 100;
 const RING = 1 << 20;
 const FAR_LIMIT_MS = (RING - 1) * BUCKET_MS;
 const NONE = -1;
-/** events per chunk of a bucket: a bucket of the next hour holds a few on the 2020 day, hundreds at its peak */
-const CHUNK = 8;
 
 export type Handler<T> = (arg: T) => void;
 
@@ -34,8 +28,10 @@ export class EventQueue {
   /** events fired so far */
   fired = 0;
 
-  // The slab of the heap's events: (handler, argument) in `slotRef`, the free list through `slotNext`.
-  private slotNext = new Int32Array(1024);
+  // The slab, one record per pending event, each in one cache line: (time, sequence, next slot)
+  // in `slotNum`, (handler, argument) in `slotRef`. A far event's record is cold when its bucket
+  // comes up hours later; the heap then keeps its time and sequence beside the slot.
+  private slotNum = new Float64Array(4 * 1024);
   private readonly slotRef: unknown[] = [];
   private slotsUsed = 0;
   private freeSlot = NONE;
@@ -49,18 +45,9 @@ export class EventQueue {
   private seq = 0;
   /** the heap holds every pending event before this time; the buckets hold the rest */
   private horizon = BUCKET_MS;
-  /** bucket k holds the far events of [k, k + 1) x BUCKET_MS, at k mod RING (its chunk being filled) */
+  /** bucket k holds the far events of [k, k + 1) x BUCKET_MS, at k mod RING (its first slot) */
   private readonly bucketHead = new Int32Array(RING).fill(NONE);
   private far = 0;
-
-  // The buckets' chunks: event e of chunk c is entry c x CHUNK + e, (time, sequence) in `chunkNum`,
-  // (handler, argument) in `chunkRef`; `chunkNext` links a bucket's chunks (and the free ones).
-  private chunkNum = new Float64Array(2 * CHUNK * 1024);
-  private readonly chunkRef: unknown[] = [];
-  private chunkNext = new Int32Array(1024);
-  private chunkLen = new Uint8Array(1024);
-  private chunksUsed = 0;
-  private freeChunk = NONE;
 
   get pending(): number {
     return this.size + this.far;
@@ -71,39 +58,18 @@ export class EventQueue {
     const t = Math.max(at, this.now);
     const seq = this.seq++;
     // Beyond the ring (29 hours ahead) the rare event goes in the heap.
+    const s = this.takeSlot(handler, arg);
     if (t >= this.horizon && t < this.horizon + FAR_LIMIT_MS) {
       const k = ((t / BUCKET_MS) | 0) & (RING - 1);
-      let c = this.bucketHead[k] as number;
-      if (c === NONE || this.chunkLen[c] === CHUNK) {
-        const fresh = this.takeChunk();
-        this.chunkNext[fresh] = c;
-        this.bucketHead[k] = fresh;
-        c = fresh;
-      }
-      const e = c * CHUNK + (this.chunkLen[c] as number);
-      this.chunkLen[c] = (this.chunkLen[c] as number) + 1;
-      this.chunkNum[2 * e] = t;
-      this.chunkNum[2 * e + 1] = seq;
-      this.chunkRef[2 * e] = handler;
-      this.chunkRef[2 * e + 1] = arg;
+      const num = this.slotNum;
+      num[4 * s] = t;
+      num[4 * s + 1] = seq;
+      num[4 * s + 2] = this.bucketHead[k] as number;
+      this.bucketHead[k] = s;
       this.far++;
       return;
     }
-    this.push(t, seq, this.takeSlot(handler, arg));
-  }
-
-  /** An empty chunk: a freed one if any, else a new one. */
-  private takeChunk(): number {
-    let c = this.freeChunk;
-    if (c === NONE) {
-      c = this.chunksUsed++;
-      if (c === this.chunkNext.length) this.growChunks();
-      for (let j = 0; j < 2 * CHUNK; j++) this.chunkRef.push(undefined);
-    } else {
-      this.freeChunk = this.chunkNext[c] as number;
-    }
-    this.chunkLen[c] = 0;
-    return c;
+    this.push(t, seq, s);
   }
 
   /** A slot holding the handler and its argument: a freed one if any, else a new one. */
@@ -111,10 +77,10 @@ export class EventQueue {
     let s = this.freeSlot;
     if (s === NONE) {
       s = this.slotsUsed++;
-      if (s === this.slotNext.length) this.growSlab();
+      if (4 * s === this.slotNum.length) this.growSlab();
       this.slotRef.push(handler, arg);
     } else {
-      this.freeSlot = this.slotNext[s] as number;
+      this.freeSlot = this.slotNum[4 * s + 2] as number;
       this.slotRef[2 * s] = handler;
       this.slotRef[2 * s + 1] = arg;
     }
@@ -144,31 +110,35 @@ export class EventQueue {
 
   /** Moves buckets into the heap until its first event is before the horizon (or nothing is left). */
   private fill(): void {
-    const num = this.chunkNum;
-    const refs = this.chunkRef;
+    const num = this.slotNum;
     while (this.far > 0 && (this.size === 0 || (this.heapTime[0] as number) >= this.horizon)) {
       const k = (this.horizon / BUCKET_MS) | 0;
       const slot = k & (RING - 1);
       this.horizon = (k + 1) * BUCKET_MS;
-      let c = this.bucketHead[slot] as number;
-      if (c === NONE) continue;
+      let s = this.bucketHead[slot] as number;
+      if (s === NONE) continue;
       this.bucketHead[slot] = NONE;
-      while (c !== NONE) {
-        const next = this.chunkNext[c] as number;
-        const end = c * CHUNK + (this.chunkLen[c] as number);
-        for (let e = c * CHUNK; e < end; e++) {
-          this.push(
-            num[2 * e] as number,
-            num[2 * e + 1] as number,
-            this.takeSlot(refs[2 * e] as Handler<unknown>, refs[2 * e + 1]),
-          );
-          refs[2 * e] = undefined;
-          refs[2 * e + 1] = undefined;
+      const refs = this.slotRef;
+      while (s !== NONE) {
+        const next = num[4 * s + 2] as number;
+        this.far--;
+        // The slot was written when the event was set, long ago: its handler and argument move to
+        // the slot freed last (in the cache), so that their loads here overlap the walk along the
+        // bucket rather than each stalling the event's firing; the cold slot is freed.
+        const w = this.freeSlot;
+        if (w !== NONE) {
+          this.freeSlot = num[4 * w + 2] as number;
+          refs[2 * w] = refs[2 * s];
+          refs[2 * w + 1] = refs[2 * s + 1];
+          refs[2 * s] = undefined;
+          refs[2 * s + 1] = undefined;
+          this.push(num[4 * s] as number, num[4 * s + 1] as number, w);
+          num[4 * s + 2] = this.freeSlot;
+          this.freeSlot = s;
+        } else {
+          this.push(num[4 * s] as number, num[4 * s + 1] as number, s);
         }
-        this.far -= end - c * CHUNK;
-        this.chunkNext[c] = this.freeChunk;
-        this.freeChunk = c;
-        c = next;
+        s = next;
       }
     }
   }
@@ -194,7 +164,7 @@ export class EventQueue {
       const arg = refs[2 * s + 1];
       refs[2 * s] = undefined;
       refs[2 * s + 1] = undefined;
-      this.slotNext[s] = this.freeSlot;
+      this.slotNum[4 * s + 2] = this.freeSlot;
       this.freeSlot = s;
       this.now = t;
       this.fired++;
@@ -241,22 +211,9 @@ export class EventQueue {
   }
 
   private growSlab(): void {
-    const next = new Int32Array(this.slotNext.length * 2);
-    next.set(this.slotNext);
-    this.slotNext = next;
-  }
-
-  private growChunks(): void {
-    const n = this.chunkNext.length * 2;
-    const num = new Float64Array(2 * CHUNK * n);
-    num.set(this.chunkNum);
-    const next = new Int32Array(n);
-    next.set(this.chunkNext);
-    const len = new Uint8Array(n);
-    len.set(this.chunkLen);
-    this.chunkNum = num;
-    this.chunkNext = next;
-    this.chunkLen = len;
+    const num = new Float64Array(this.slotNum.length * 2);
+    num.set(this.slotNum);
+    this.slotNum = num;
   }
 
   private growHeap(): void {
