@@ -12,6 +12,7 @@ import { EXIT, type ExitCode, inspectTest, runTest } from '../runner/index.ts';
 import { clockOf, type RunningFaults, startFaults } from './faults.ts';
 import { predictFullScale } from './full-scale.ts';
 import { runOnK6 } from './k6-engine.ts';
+import { fromRoot } from './paths.ts';
 import {
   cpuSimilitude,
   DEFAULT_REHEARSAL_CAPACITY,
@@ -93,7 +94,7 @@ export interface RehearsalResult {
 /** A service that keeps dying is not restarted for ever: past this, the run goes on without it. */
 const MAX_RESTARTS = 3;
 
-const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
+const DEFAULT_PROFILE = fromRoot('scenarios/profiles/registration-day-2020.csv');
 
 function runIdFor(scenario: string, at: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');

@@ -3,14 +3,12 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { DEFAULT_CAPACITY_FILE, loadMockCapacity } from '../mock-services/capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../mock-services/ports.ts';
 import { redact } from '../mock-services/registration/mask.ts';
 import { tsNodeArgs } from './node-ts.ts';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { ROOT } from './paths.ts';
 
 export type ServiceName = 'ministry' | 'email' | 'upload' | 'registration';
 /** Start order: dependencies first, the registration service last. */

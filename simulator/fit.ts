@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { normalCdf } from '../model/behaviour.ts';
 import { type Capacity, type DependencyName, parseCapacity } from '../model/capacity.ts';
 import { type Lognormal, Z99 } from '../model/lognormal.ts';
@@ -458,13 +459,16 @@ function fitStation(
   return Object.keys(station).length > 0 ? { station, reason } : { reason };
 }
 
+/** this checkout's scenarios/, wherever the command runs */
+const SCENARIOS_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
+
 /**
  * The size of the photo the run's scenario uploaded (its PHOTO, else the default, beside the
  * scenario file as recorded, else in this checkout's scenarios/), or null if it cannot be read.
  */
 export function photoBytes(r: RunRecord): number | null {
   const photo = r.manifest.scenario.env.PHOTO ?? DEFAULT_PHOTO;
-  for (const file of [resolve(dirname(r.manifest.scenario.file), photo), resolve('scenarios', photo)]) {
+  for (const file of [resolve(dirname(r.manifest.scenario.file), photo), resolve(SCENARIOS_DIR, photo)]) {
     try {
       return statSync(file).size;
     } catch {

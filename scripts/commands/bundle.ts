@@ -1,11 +1,9 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { bundleForK6 } from '../../runner/bundle.ts';
+import { ROOT } from '../paths.ts';
 import { outputDir } from './flags.ts';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Bundles scenarios into plain k6 scripts (k6 v0.47+), copying the fixtures they open(). */
 export async function bundleScenarios(

@@ -6,6 +6,7 @@ import { parseProfileCsv } from '../../model/profile.ts';
 import { REPLAY_DEFAULTS, replay } from '../../model/replay.ts';
 import { validateAgainstCrd } from '../k8s/crd.ts';
 import { manifests, type PodCapacity, plan } from '../k8s/testrun.ts';
+import { ROOT } from '../paths.ts';
 import { replayProblem } from '../rehearsal.ts';
 import { bundleScenarios } from './bundle.ts';
 import {
@@ -24,7 +25,6 @@ import {
  * TestRun whose parallelism comes from a stated per-pod capacity. Writes files; sends nothing.
  */
 
-const ROOT = join(import.meta.dirname, '..', '..');
 // The replay arithmetic here is registration-day's; the other scenarios size themselves differently.
 const SCENARIOS = ['registration-day'] as const;
 const DAY_PEAK_PER_MINUTE = 80_000;

@@ -9,6 +9,7 @@ import { serviceProfileKnobs } from '../../model/service-design.ts';
 import { EXIT } from '../../runner/index.ts';
 import { loadFaults } from '../faults.ts';
 import { findK6, K6_HOWTO, k6Version } from '../k6-engine.ts';
+import { fromRoot } from '../paths.ts';
 import { replayOf, replayProblem, runRehearsal } from '../rehearsal.ts';
 import { DEFAULT_REHEARSAL_CAPACITY, RATE_SCENARIOS, runCapacity, runRate } from '../rehearsal-similitude.ts';
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
@@ -120,7 +121,7 @@ function inputProblem(f: RehearseFlags, given: (flag: string) => boolean): strin
 /** The planned peak, for the confirmation a remote target needs. */
 function plannedPeak(f: RehearseFlags): string {
   if (f.scenario !== 'registration-day') return `scenario ${f.scenario} (see its knobs for the rate)`;
-  const file = f.profile ?? resolve('scenarios/profiles/registration-day-2020.csv');
+  const file = f.profile ?? fromRoot('scenarios/profiles/registration-day-2020.csv');
   const p = parseProfileCsv(readFileSync(file, 'utf8'), file);
   const r = replay(p, {
     scale: f.scale,
@@ -328,7 +329,7 @@ export function rehearseCommand(): Command {
         try {
           result = await runRehearsal({
             scenario: f.scenario,
-            scenarioFile: resolve('scenarios', `${f.scenario}.ts`),
+            scenarioFile: fromRoot('scenarios', `${f.scenario}.ts`),
             scale: f.scale,
             compress: f.compress,
             window: f.window,

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gelombang } from '../../test/support/gelombang-cli.ts';
 import { BadInput, type SimulateFlags, simulationInputs } from './simulate.ts';
@@ -229,6 +230,32 @@ describe("simulate scales the capacity file, at full size, by the run's rate fac
     expect(similitude('scaled')).toMatchObject({ factor: 0.002, scaled: true, capacityFile: full });
     expect(similitude('absolute')).toMatchObject({ factor: 0.002, scaled: false });
     expect(similitude('absolute').stations[0]).toMatchObject({ fullConcurrency: 100, concurrency: 100 });
+  }, 60_000);
+});
+
+describe('simulate from another directory', () => {
+  it('reads its defaults (the 2020 profile, the 2020 capacities, the photo) from the project, not from where it is run', () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'gelombang-elsewhere-'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        resolve('bin/gelombang.js'),
+        'simulate',
+        '--scale',
+        '0.001',
+        '--window',
+        '0-10',
+        '--run-id',
+        'away',
+        '-q',
+      ],
+      { cwd: elsewhere, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    // The results go where the user is; the inputs came from the project.
+    const manifest = JSON.parse(readFileSync(join(elsewhere, 'results', 'away', 'run.json'), 'utf8'));
+    expect(manifest.replay.profile).toBe(resolve('scenarios/profiles/registration-day-2020.csv'));
+    expect(manifest.similitude.capacityFile).toBe(resolve('mock-services/capacity.2020.json'));
   }, 60_000);
 });
 

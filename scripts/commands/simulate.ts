@@ -21,6 +21,7 @@ import { type DayOptions, type Progress, simulateDay } from '../../simulator/day
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
+import { fromRoot } from '../paths.ts';
 import { recordedStations } from '../rehearsal-similitude.ts';
 import { gelombangVersion } from '../version.ts';
 import {
@@ -42,15 +43,15 @@ import {
  */
 
 const EXIT_BAD_INPUT = 2;
-const DEFAULT_PROFILE = resolve('scenarios/profiles/registration-day-2020.csv');
+const DEFAULT_PROFILE = fromRoot('scenarios/profiles/registration-day-2020.csv');
 /**
  * Without --capacity: the laptop's capacities for simulationInputs' other callers (plan starts
  * from them), the 2020 dependencies at full size for `gelombang simulate`, which scales them.
  */
-const DEFAULT_CAPACITY = resolve('mock-services/capacity.default.json');
-export const SIMULATE_CAPACITY = resolve('mock-services/capacity.2020.json');
+const DEFAULT_CAPACITY = fromRoot('mock-services/capacity.default.json');
+export const SIMULATE_CAPACITY = fromRoot('mock-services/capacity.2020.json');
 /** the photo registration-day uploads (scenarios/registration-day.ts) */
-const PHOTO = resolve('scenarios/fixtures/ktp-medium.jpg');
+const PHOTO = fromRoot('scenarios/fixtures/ktp-medium.jpg');
 /**
  * The machine kind the default capacities were sized for (mock-services/README.md: "a laptop
  * rehearsal"): the 2020 design at full scale is asked on it unless the capacity file's service
