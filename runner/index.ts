@@ -37,6 +37,8 @@ import { spawnWorker, type WorkerHandle, withTimeout } from './threads.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
+/** how long the outputs' sample waits for the workers' metrics (flushWorkers) */
+const FLUSH_WAIT_MS = 100;
 
 export interface RunOptions {
   script: string;
@@ -111,6 +113,9 @@ class TestRun {
   private handles: WorkerHandle[] = [];
   private readonly progressByWorker: Array<Record<string, ScenarioProgress>> = [];
   private checksFailed = 0;
+  /** the flush each worker was last asked for, answered when its `flushed` comes (see flushWorkers) */
+  private flushSeq = 0;
+  private readonly flushWaits: Array<{ seq: number; done: () => void } | undefined> = [];
   private abortReason: string | undefined;
   private abortCode: ExitCode | undefined;
   private thresholds: ThresholdResult[] = [];
@@ -270,12 +275,43 @@ class TestRun {
         this.progressByWorker[w] = m.progress;
         this.checksFailed += m.checksFailed;
         if (m.points.length > 0) for (const out of this.outputs) out.onPoints?.(m.points);
+      } else if (m.type === 'flushed') {
+        const wait = this.flushWaits[w];
+        if (wait?.seq === m.seq) {
+          this.flushWaits[w] = undefined;
+          wait.done();
+        }
       } else if (m.type === 'abort') {
         this.stop(m.reason, m.exitCode as ExitCode);
       } else if (m.type === 'error') {
         this.stop(m.message, m.exitCode as ExitCode);
       }
     };
+  }
+
+  /**
+   * Has every worker send its metrics so far before the outputs are sampled. A worker also sends
+   * them every second on its own, on a clock of its own: sampled without this, an interval could
+   * end just before a worker's second and count nothing, the next twice as much. A worker busy
+   * with a long synchronous iteration is not waited for beyond FLUSH_WAIT_MS.
+   */
+  private async flushWorkers(): Promise<void> {
+    const seq = ++this.flushSeq;
+    const answered = this.handles.map(
+      (h, w) =>
+        new Promise<void>((done) => {
+          this.flushWaits[w] = { seq, done };
+          h.post({ type: 'flush', seq });
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(answered),
+      new Promise((r) => {
+        timer = setTimeout(r, FLUSH_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Stops every worker's scheduling; the first reason wins. */
@@ -342,6 +378,7 @@ class TestRun {
     });
     while (!finished) {
       await new Promise((r) => setTimeout(r, 250));
+      await this.flushWorkers();
       const elapsed = Date.now() - startAt;
       const active = this.progressByWorker.reduce(
         (a, p) => a + Object.values(p ?? {}).reduce((b, s) => b + s.activeVUs, 0),

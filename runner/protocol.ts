@@ -36,6 +36,8 @@ export type MainToWorker =
   | StartMessage
   | { type: 'stop' }
   | { type: 'teardown'; setupData: string | undefined }
+  /** send the metrics so far now, then `flushed` with the same seq (the main thread samples its outputs after) */
+  | { type: 'flush'; seq: number }
   | { type: 'summary'; data: unknown };
 
 export interface ScenarioProgress {
@@ -73,4 +75,5 @@ export type WorkerToMain =
       checksFailed: number;
     }
   | { type: 'abort'; reason: string; exitCode: number }
+  | { type: 'flushed'; seq: number }
   | { type: 'done' };

@@ -376,6 +376,10 @@ port.on('message', (m: MainToWorker) => {
     case 'stop':
       stopScheduling();
       return;
+    case 'flush':
+      flush();
+      post({ type: 'flushed', seq: m.seq });
+      return;
     case 'teardown':
       Promise.resolve(callLifecycle('teardown', copyData(m.setupData))).then(
         () => {

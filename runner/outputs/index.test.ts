@@ -61,6 +61,41 @@ describe('outputs', () => {
     expect(r.metrics.counterBy('greeted', [])).toEqual([{ tags: {}, value: 11 }]);
   });
 
+  it("samples the workers' metrics as they are at the sample, so an even load counts evenly in every interval", async () => {
+    // 40 iterations a second for 4 s on two worker threads, read in half-second intervals as the
+    // rehearsal recorder reads them: each worker also sends its metrics every second on its own
+    // clock, and sampled on that alone every other interval counted nothing and the next twice.
+    const counts: number[] = [];
+    let last = 0;
+    let boundary = 500;
+    const out: Output = {
+      description: 'intervals',
+      onSample(metrics: MetricsView, elapsedMs) {
+        if (elapsedMs < boundary) return;
+        boundary += 500;
+        const now = metrics.counter('iterations');
+        counts.push(now - last);
+        last = now;
+      },
+    };
+    const r = await runTest({
+      ...quiet,
+      script: script(`
+        export const options = { scenarios: { s: { executor: 'constant-arrival-rate', rate: 40, timeUnit: '1s', duration: '4s', preAllocatedVUs: 4 } } };
+        export default function () {}
+      `),
+      outputs: [out],
+    });
+    expect(r.exitCode).toBe(EXIT.ok);
+    // The whole intervals of the load (not the first nor the last): 20 iterations each, give or take a tick.
+    const inner = counts.slice(1, 7);
+    expect(inner).toHaveLength(6);
+    expect(
+      inner.filter((n) => n === 0),
+      `intervals: ${counts.join(', ')}`,
+    ).toHaveLength(0);
+  });
+
   it('keeps no per-tag series unless an output needs them', async () => {
     const rec = recorder();
     const r = await runTest({ ...quiet, script: hello(), env: { TARGET: target.url }, outputs: [rec.out] });
