@@ -290,10 +290,10 @@ class TestRun {
   }
 
   /**
-   * Has every worker send its metrics so far before the outputs are sampled. A worker also sends
-   * them every second on its own, on a clock of its own: sampled without this, an interval could
-   * end just before a worker's second and count nothing, the next twice as much. A worker busy
-   * with a long synchronous iteration is not waited for beyond FLUSH_WAIT_MS.
+   * Has every worker send its metrics so far before the outputs are sampled: a worker that sent
+   * them on a clock of its own (once a second, as they did) let an interval end just before that
+   * second and count nothing, the next twice as much. A worker busy with a long synchronous
+   * iteration is not waited for beyond FLUSH_WAIT_MS; its metrics come with the next sample.
    */
   private async flushWorkers(): Promise<void> {
     const seq = ++this.flushSeq;

@@ -317,7 +317,6 @@ async function onStart(m: StartMessage): Promise<void> {
     iterate: (vu, exec, data, p, deadline) => iterate(vu, script[exec] as IterationFn, data, p, deadline),
     drop: (tags) => store.add('dropped_iterations', 1, tags),
   };
-  const ticker = setInterval(() => flush(), 1000);
   let vuOffset = 0;
   const runs = m.scenarios.map(async (s, index) => {
     const run = new ScenarioRun(
@@ -346,7 +345,6 @@ async function onStart(m: StartMessage): Promise<void> {
       exitCode: EXIT.genericEngine,
     });
   }
-  clearInterval(ticker);
   flush(true);
 }
 

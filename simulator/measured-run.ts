@@ -205,7 +205,6 @@ function overheadOf(
   const requests = steps.reduce((a, s) => a + s.requests, 0);
   if (requests === 0) return { steps: [], requests: 0 };
   const o = { min: 0, p50: 0, p90: 0, p95: 0, p99: 0 };
-  const target: Partial<Record<(typeof KNOTS)[number][0], number>> = {};
   let floor = 0;
   for (const [key, q] of KNOTS) {
     // A record without the fastest request (a summary without min) says nothing of the floor.
@@ -215,13 +214,12 @@ function overheadOf(
       const simulated = h.quantile(q === 0 ? 1 / h.count : q) as number;
       return a + s.requests * ((s[MEASURED[key]] as number) - simulated);
     }, 0);
-    target[key] = steps.reduce((a, s) => a + s.requests * (s[MEASURED[key]] as number), 0) / requests;
     floor = Math.max(floor, v / requests, 0);
     o[key] = floor;
   }
   refineOverhead(
     o,
-    target.p95,
+    steps.reduce((a, s) => a + s.requests * (s.p95Ms as number), 0) / requests,
     steps.map((s) => ({ h: sim.rec.steps[s.step as CostedStep].latency, weight: s.requests / requests })),
   );
   for (const [key] of KNOTS) o[key] = Math.round(o[key] * 100) / 100;
@@ -243,18 +241,12 @@ const STRETCH_BISECTIONS = 14;
  */
 function refineOverhead(
   o: Overhead,
-  targetP95: number | undefined,
+  targetP95: number,
   steps: Array<{ h: LogHistogram; weight: number }>,
 ): void {
-  if (targetP95 === undefined) return;
   const base = { ...o };
-  const stretched = (k: number): Overhead => ({
-    min: base.min,
-    p50: base.min + k * (base.p50 - base.min),
-    p90: base.min + k * (base.p90 - base.min),
-    p95: base.min + k * (base.p95 - base.min),
-    p99: base.min + k * (base.p99 - base.min),
-  });
+  const stretched = (k: number) =>
+    Object.fromEntries(KNOTS.map(([key]) => [key, base.min + k * (base[key] - base.min)])) as Overhead;
   const p95 = (k: number) =>
     steps.reduce((a, { h, weight }) => a + weight * (latencyQuantiles(h, stretched(k), [0.95])[0] ?? 0), 0);
   let lo = Math.log(0.25);
