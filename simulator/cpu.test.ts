@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CpuShare } from './cpu.ts';
 import { EventQueue } from './events.ts';
@@ -47,4 +48,57 @@ describe('the cores, shared by every runnable thread at once', () => {
     q.run();
     expect(cpu.takeBusyArea()).toBeCloseTo(45, 9);
   });
+
+  it('ends every run when exact processor sharing does, as the threads cross the cores both ways', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(
+          fc.record({
+            at: fc.double({ min: 0, max: 60, noNaN: true }),
+            work: fc.double({ min: 0.01, max: 40, noNaN: true }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (cores, runs) => {
+          const got = ends(cores, runs);
+          const want = processorSharing(cores, runs);
+          // The cores end together the runs within a nanosecond of CPU of each other (rounding).
+          want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 4));
+        },
+      ),
+      { numRuns: 300, seed: 14 },
+    );
+  });
 });
+
+/**
+ * Processor sharing worked out directly: step from one arrival or end to the next, every run
+ * present getting min(1, cores / runs) of a core in between.
+ */
+function processorSharing(cores: number, runs: Array<{ at: number; work: number }>): number[] {
+  const order = runs.map((_, i) => i).sort((a, b) => (runs[a]?.at ?? 0) - (runs[b]?.at ?? 0));
+  const left = new Map<number, number>();
+  const out: number[] = [];
+  let t = 0;
+  let next = 0;
+  while (next < order.length || left.size > 0) {
+    const rate = left.size <= cores ? 1 : cores / left.size;
+    const firstEnd = left.size > 0 ? t + Math.min(...left.values()) / rate : Number.POSITIVE_INFINITY;
+    const arrival = next < order.length ? (runs[order[next] as number]?.at ?? 0) : Number.POSITIVE_INFINITY;
+    const until = Math.min(firstEnd, arrival);
+    for (const [k, w] of left) left.set(k, w - (until - t) * rate);
+    t = until;
+    if (arrival <= firstEnd) {
+      const k = order[next++] as number;
+      left.set(k, runs[k]?.work ?? 0);
+    } else {
+      for (const [k, w] of left) {
+        if (w > 1e-9) continue;
+        left.delete(k);
+        out[k] = t;
+      }
+    }
+  }
+  return out;
+}
