@@ -21,6 +21,7 @@ import {
   roundModel,
   sampleDelayMinutes,
   TARGETS_2020,
+  thinkSampler,
 } from './behaviour.ts';
 import { COUNTS_2020, LATER_STAGES, type LaterStage, STAGES, type Stage } from './funnel.ts';
 import { constantProfile, parseProfileCsv } from './profile.ts';
@@ -257,6 +258,28 @@ describe('per-registrant decisions', () => {
     } else {
       expect(a.outcome).toBe(c.outcome);
     }
+  });
+
+  it('are decide’s exactly when worked out once per stage (the simulator’s way), the stream left where decide leaves it', () => {
+    const model = { ...DEFAULT_MODEL, joined_wave: { ...DEFAULT_MODEL.joined_wave, leave: 0.5 } };
+    const think = thinkSampler({ model, compress: 37 });
+    let left = 0;
+    for (let k = 0; k < 2_000; k++) {
+      for (const stage of LATER_STAGES) {
+        const a = rngFor(5, k, 1);
+        const b = rngFor(5, k, 1);
+        const d = decide(stage, a, { model, compress: 37 });
+        const t = think(stage, b);
+        if (d.outcome === 'left_by_choice') {
+          left++;
+          expect(t).toBe(-1);
+        } else expect(t).toBe(d.thinkSeconds);
+        expect(b()).toBe(a());
+      }
+    }
+    // Both branches taken many times (joined_wave leaves half the time).
+    expect(left).toBeGreaterThan(1_000);
+    expect(left).toBeLessThan(10_000 - 1_000);
   });
 
   it('leave, fail and reject at the model’s rates', () => {

@@ -250,6 +250,30 @@ export function decide(
 }
 
 /**
+ * `decide` for a caller that decides millions of times (the simulator): each stage's log-normal
+ * worked out once, and the think time in seconds returned, or -1 for "leaves". The same draws in
+ * the same order and the same arithmetic, so the same stream makes the same choice as `decide`.
+ */
+export function thinkSampler(
+  o: { model?: BehaviourModel; compress?: number } = {},
+): (stage: LaterStage, rng: Rng) => number {
+  const model = o.model ?? DEFAULT_MODEL;
+  const compress = o.compress ?? 1;
+  const by = Object.fromEntries(
+    LATER_STAGES.map((stage) => {
+      const m = model[stage];
+      return [stage, { leave: m.leave, minMinutes: m.delay.minMinutes, above: aboveMinimum(m.delay) }];
+    }),
+  ) as Record<LaterStage, { leave: number; minMinutes: number; above: Lognormal }>;
+  return (stage, rng) => {
+    const p = by[stage];
+    const u = rng();
+    const delayMinutes = p.minMinutes + sampleLognormal(p.above, rng);
+    return u < p.leave ? -1 : (delayMinutes * 60) / compress;
+  };
+}
+
+/**
  * The 2020 system's answer to an attempt, for a simulator that has no system to ask: failed and
  * rejected at the model's rates. Against the reference service the service decides.
  */

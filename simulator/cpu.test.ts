@@ -64,7 +64,8 @@ describe('the cores, shared by every runnable thread at once', () => {
           const got = ends(cores, runs);
           const want = processorSharing(cores, runs);
           // The cores end together the runs within a nanosecond of CPU of each other (rounding).
-          want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 4));
+          expect(got).toHaveLength(want.length);
+          for (const [i, w] of want.entries()) expect(got[i]).toBeCloseTo(w, 4);
         },
       ),
       { numRuns: 300, seed: 14 },

@@ -1,4 +1,4 @@
-import { type BehaviourModel, backoffSeconds, decide, type RetryPolicy } from '../model/behaviour.ts';
+import { type BehaviourModel, backoffSeconds, type RetryPolicy, thinkSampler } from '../model/behaviour.ts';
 import { LATER_STAGES, OUTCOMES, type Outcome, STAGES, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
 import { mailWaitSeconds } from '../model/journey.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
@@ -192,7 +192,8 @@ export class Journeys implements AnswerSink {
   /** one stream function for every registrant: it draws from the state `cursor[0]` holds */
   private readonly cursor = new Int32Array(1);
   private readonly rng: Rng = () => mulberry(this.cursor[0] as number, this.cursor);
-  private readonly decideOptions: { model: BehaviourModel; compress: number };
+  /** decide's choice: the think time in seconds, or -1 to leave */
+  private readonly think: (stage: (typeof LATER_STAGES)[number], rng: Rng) => number;
   /** looks at the mailbox before giving up on the mail: the day's patience, compressed (model/journey.ts) */
   private readonly mailPolls: number;
   // The registrants' table (see RECORD_BYTES).
@@ -211,7 +212,7 @@ export class Journeys implements AnswerSink {
     // A timeout is cancelled when its answer comes (onAnswer).
     this.timeouts = new TimeoutLine(q, TIMEOUT_MS, this.onTimeout);
     this.photoTimeouts = new TimeoutLine(q, PHOTO_TIMEOUT_MS, this.onTimeout);
-    this.decideOptions = { model: o.model, compress: o.thinkCompress };
+    this.think = thinkSampler({ model: o.model, compress: o.thinkCompress });
     this.mailPolls = Math.max(1, Math.ceil((mailWaitSeconds(o.mailWaitS, o.thinkCompress) * 1000) / POLL_MS));
     this.stepOfStage = this.stages.map((stage) =>
       stage === 'biodata_verified' ? LOGIN : STEP_INDEX[STEP_OF[stage]],
@@ -419,14 +420,14 @@ export class Journeys implements AnswerSink {
     const stage = LATER_STAGES[next - 1] as (typeof LATER_STAGES)[number];
     // The stream's first number chose the person, then each earlier stage's decision took three.
     this.cursor[0] = i[r * 16 + I_STATE] as number;
-    const d = decide(stage, this.rng, this.decideOptions);
+    const thinkSeconds = this.think(stage, this.rng);
     i[r * 16 + I_STATE] = this.cursor[0] as number;
-    if (d.outcome === 'left_by_choice') {
+    if (thinkSeconds < 0) {
       this.rec.outcomeAt(next, LEFT_BY_CHOICE, null);
       this.finish(r);
       return;
     }
-    const at = this.q.now + d.thinkSeconds * 1000;
+    const at = this.q.now + thinkSeconds * 1000;
     if (at > this.o.windowEndMs) {
       this.rec.outcomeAt(next, IN_PROGRESS, null);
       this.finish(r);

@@ -286,6 +286,14 @@ describe('simulate writes a run record', () => {
     expect(similitude).toMatchObject({ factor: 0.002, scaled: true });
     expect(similitude.capacityFile).toMatch(/mock-services\/capacity\.2020\.json$/);
     expect(similitude.cpu.fullSizeCores).toBe(file2020.service.cores);
+    // What the simulation itself cost, the record's event count (the time is the machine's, not the record's).
+    const events = JSON.parse(readFileSync(join(dir, 'a', 'same', 'run.json'), 'utf8')).simulation.events;
+    expect(events).toBeGreaterThan(0);
+    expect(a.stdout).toMatch(
+      new RegExp(
+        `\\nsimulation: ${events.toLocaleString('en')} events in \\d+\\.\\d\\d s \\(\\d+\\.\\d\\d s of CPU\\)`,
+      ),
+    );
     for (const f of ['run.json', 'timeseries.json', 'summary.json']) {
       expect(readFileSync(join(dir, 'a', 'same', f), 'utf8')).toBe(
         readFileSync(join(dir, 'b', 'same', f), 'utf8'),

@@ -303,7 +303,12 @@ export function simulateCommand(): Command {
       if (existsSync(join(runDir, 'run.json'))) return fail(`--run-id: ${runDir} already holds a run`);
       const day = inputs.day;
       if (!f.quiet) day.onProgress = (p) => console.error(progressLine(p));
+      // The simulation's own cost, apart from start-up and the report (the bench's speed goal).
+      const cpu0 = process.cpuUsage();
+      const wall0 = performance.now();
       const result = simulateDay(day);
+      const wallS = (performance.now() - wall0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
       const record = simulatedRecord(
         {
           runId,
@@ -352,6 +357,9 @@ export function simulateCommand(): Command {
         b.resource
           ? `\nfirst to saturate: ${b.resource.kind === 'dependency' ? b.resource.name : `the service's CPU (${b.resource.detail.replace(/^CPU: /, '')})`} at t=${Math.round(b.tSeconds ?? 0)} s${b.profileMinute !== null ? ` (profile minute ${b.profileMinute})` : ''}`
           : '\nfirst to saturate: nothing saturated',
+      );
+      console.log(
+        `simulation: ${result.events.toLocaleString('en')} events in ${wallS.toFixed(2)} s (${(cpu.user / 1e6).toFixed(2)} s of CPU), ${(result.events / wallS / 1e6).toFixed(2)} M events/s; start-up and the report not included`,
       );
       console.log(`report: ${join(runDir, 'report.html')}`);
     });
