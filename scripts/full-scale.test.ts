@@ -9,6 +9,7 @@ import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { readRunRecord, writeRunRecord } from '../reports/record.ts';
 import { simulateDay } from '../simulator/day.ts';
 import { simulatedRecord } from '../simulator/record.ts';
+import { withServiceTimes } from '../test/support/service-times.ts';
 import { simulationInputs } from './commands/simulate.ts';
 import { predictFullScale } from './full-scale.ts';
 
@@ -22,11 +23,16 @@ const dir = mkdtempSync(join(tmpdir(), 'gelombang-full-scale-'));
 const profile = join(dir, 'profile.csv');
 writeFileSync(profile, 'minute,arrivals\n0,1200\n1,1800\n2,600\n');
 
+const DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const;
+const FITTED = { medianMs: 7, p99Ms: 70 };
+
 function measuredRun(runId: string, change: (m: Record<string, unknown>) => void = () => {}): string {
   const { day } = simulationInputs({
     scale: 0.05,
     compress: 10,
     profile,
+    // The laptop's capacities, which 'scaled' below says the run enforced at half their size.
+    capacity: 'mock-services/capacity.default.json',
     serviceProfile: '2020',
     knob: { SCRYPT_N: '1024' },
     set: {},
@@ -47,6 +53,9 @@ function measuredRun(runId: string, change: (m: Record<string, unknown>) => void
     },
     simulateDay(day),
   );
+  // What the mocks would have measured of each station: service times unlike any file's, so that
+  // a prediction shows whether it took the fitted stations or the stated ones.
+  for (const dep of DEPENDENCIES) withServiceTimes(record, dep, FITTED, 2_000);
   const m = record.manifest as unknown as Record<string, unknown>;
   m.engine = { name: 'gelombang', version: 'test' };
   delete m.simulation;
@@ -71,6 +80,13 @@ describe('predictFullScale', () => {
     // the calibration it used is kept beside the prediction
     const calibration = JSON.parse(readFileSync(join(runDir, FULL_SCALE_DIR, 'calibration.json'), 'utf8'));
     expect(calibration.source).toBe(runDir);
+    // Not scaled from a file at full size: the stations' service times are those fitted on the run
+    // (the upload store's less its link's time for the photo, which the simulator adds again).
+    for (const dep of DEPENDENCIES.filter((d) => d !== 'upload')) {
+      const median = calibration.stations[dep]?.serviceTime?.medianMs;
+      expect([dep, Math.abs(median - FITTED.medianMs) / FITTED.medianMs < 0.1]).toEqual([dep, true]);
+    }
+    expect(calibration.stations.upload?.serviceTime).toBeDefined();
   });
 
   it('by default, the machine the run was measured on', () => {
@@ -109,6 +125,11 @@ describe('predictFullScale', () => {
     for (const dep of ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'] as const)
       expect([dep, stations[dep].queue]).toEqual([dep, full.capacity[dep].queue]);
     expect(stations.upload.bandwidthBytesPerSecond).toBe(full.capacity.upload.bandwidthBytesPerSecond);
+    // The stations are the file's as stated (service times included), none fitted on the mocks.
+    for (const dep of DEPENDENCIES)
+      expect([dep, stations[dep].serviceTime]).toEqual([dep, full.capacity[dep].serviceTime]);
+    const used = JSON.parse(readFileSync(join(runDir, FULL_SCALE_DIR, 'calibration.json'), 'utf8'));
+    expect(used.stations).toEqual({});
     expect(predicted.stack.knobs).toMatchObject({ SCRYPT_N: '16384', WORKERS: '4' });
     expect(predicted.simulation?.cores).toBe(8);
 

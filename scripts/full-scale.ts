@@ -22,9 +22,9 @@ import { gelombangVersion } from './version.ts';
  * `<run-dir>/full-scale/`, which the run's report reads beside its own record.
  *
  * A run whose capacities were scaled from a file at full size (run.json `similitude`) is predicted
- * with the file at full size: its stations, the design's own hash cost rather than the one the
- * run's CPU similitude chose, and the stations fitted on the run brought back to full size (service
- * times over their stretch, effective servers in proportion).
+ * with the file at full size: its stations as it states them (service times included, none fitted
+ * on the mocks: see below), and the design's own hash cost rather than the one the run's CPU
+ * similitude chose. The service's own costs are always the ones fitted on the run.
  *
  * Why simulate rather than multiply: a queue at 2,000 times the load does not wait 2,000 times as
  * long; it waits the same until a resource saturates and then without bound, with retries on top.

@@ -44,11 +44,7 @@ import {
 
 const EXIT_BAD_INPUT = 2;
 const DEFAULT_PROFILE = fromRoot('scenarios/profiles/registration-day-2020.csv');
-/**
- * Without --capacity: the laptop's capacities for simulationInputs' other callers (plan starts
- * from them), the 2020 dependencies at full size for `gelombang simulate`, which scales them.
- */
-const DEFAULT_CAPACITY = fromRoot('mock-services/capacity.default.json');
+/** Without --capacity: the 2020 dependencies and service machine at full size, which a run scales. */
 export const SIMULATE_CAPACITY = fromRoot('mock-services/capacity.2020.json');
 /** the photo registration-day uploads (scenarios/registration-day.ts) */
 const PHOTO = fromRoot('scenarios/fixtures/ktp-medium.jpg');
@@ -102,7 +98,7 @@ export function simulationInputs(f: SimulateFlags): {
   try {
     const profileFile = f.profile ?? DEFAULT_PROFILE;
     const profile = parseProfileCsv(readFileSync(profileFile, 'utf8'), profileFile);
-    const capacityFile = f.capacity ?? DEFAULT_CAPACITY;
+    const capacityFile = f.capacity ?? SIMULATE_CAPACITY;
     // The file's service section (gelombang plan writes one) under --set and --knob.
     const file = loadCapacityFile(capacityFile);
     const overridden = applyOverrides(
@@ -294,7 +290,7 @@ export function simulateCommand(): Command {
       if (badRunId) return fail(badRunId);
       let inputs: ReturnType<typeof simulationInputs>;
       try {
-        inputs = simulationInputs({ ...f, capacity: f.capacity ?? SIMULATE_CAPACITY });
+        inputs = simulationInputs(f);
       } catch (err) {
         if (err instanceof BadInput) return fail(err.message);
         throw err;
