@@ -105,6 +105,11 @@ export const runManifestSchema = z.object({
       cores: z.number().positive(),
       cpu: z.string(),
       node: z.string(),
+      /**
+       * ms one write transaction held SQLite's lock on the run database's disk, by synchronous mode
+       * (scripts/commit-probe.ts, before the load; absent: not probed, e.g. against a --target)
+       */
+      commitMs: z.object({ FULL: z.number().positive(), NORMAL: z.number().positive() }).strict().optional(),
     })
     .optional(),
   /** a simulated run: what it was simulated from (absent for a measured run) */

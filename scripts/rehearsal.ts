@@ -9,6 +9,7 @@ import { RUN_RECORD_VERSION, type RunManifest, writeRunRecord } from '../reports
 import type { Report } from '../reports/report-model.ts';
 import { writeReport } from '../reports/write-report.ts';
 import { EXIT, type ExitCode, inspectTest, runTest } from '../runner/index.ts';
+import { probeCommits } from './commit-probe.ts';
 import { clockOf, type RunningFaults, startFaults } from './faults.ts';
 import { predictFullScale } from './full-scale.ts';
 import { runOnK6 } from './k6-engine.ts';
@@ -241,6 +242,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     if (inspected.exitCode !== 0)
       return { exitCode: inspected.exitCode, runDir, error: inspected.error ?? 'the scenario cannot run' };
     let urls: { registration: string; email: string; scrape: ScrapeTarget[] };
+    let commitMs: { FULL: number; NORMAL: number } | undefined;
     if (o.target) {
       // A target's own /metrics, if it has one, still tells its CPU; a failed scrape leaves gaps.
       urls = {
@@ -312,6 +314,12 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
           .map(([k, v]) => `${k}=${v}`)
           .join(', ')})`,
       );
+      // What a commit costs on this disk now, for the simulator's write lock (calibrate reads it).
+      const probe = probeCommits(stack.dataDir);
+      commitMs = { FULL: probe.FULL, NORMAL: probe.NORMAL };
+      o.log(
+        `  the database's disk: a commit holds the write lock ${probe.FULL} ms (synchronous FULL), ${probe.NORMAL} ms (NORMAL), the mean of ${probe.commits} each`,
+      );
     }
 
     const env = scenarioEnv(o, urls);
@@ -372,7 +380,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         capacity,
         ...(similitude ? { similitude } : {}),
         k6Version: o.k6.version,
-        machine: thisMachine(),
+        machine: thisMachine(commitMs),
         exitCode: k6.exitCode,
         runDir,
         runId,
@@ -464,7 +472,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...knobs },
         capacity,
       },
-      machine: thisMachine(),
+      machine: thisMachine(commitMs),
       ...(similitude ? { similitude } : {}),
       ...(faultRecords ? { faults: faultRecords } : {}),
       totals: runnerTotals(r.metrics),
@@ -535,8 +543,13 @@ async function finishReport(runDir: string, o: RehearsalOptions, run: RunCapacit
   return (await writeReport(runDir)).report;
 }
 
-function thisMachine(): NonNullable<RunManifest['machine']> {
-  return { cores: availableParallelism(), cpu: cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
+function thisMachine(commitMs?: { FULL: number; NORMAL: number }): NonNullable<RunManifest['machine']> {
+  return {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    ...(commitMs ? { commitMs } : {}),
+  };
 }
 
 /** Tokens do not belong in a record that is shared. */

@@ -72,6 +72,19 @@ describe('calibrate fits a measured run', () => {
     expect(c.source).toContain('fixture');
   });
 
+  it("takes the write lock's hold from the run's own commit probe, the prior's when it has none", () => {
+    const r = recordWithCosts();
+    const without = fitCalibration(r, prior).calibration;
+    expect(without.service.writeMs).toEqual(prior.service.writeMs);
+    expect(without.reasons['service.writeMs']).toContain('measured no commit');
+    if (!r.manifest.machine) throw new Error('the fixture has a machine');
+    r.manifest.machine.commitMs = { FULL: 0.213, NORMAL: 0.047 };
+    const probed = fitCalibration(r, prior).calibration;
+    expect(probed.service.writeMs).toEqual({ FULL: 0.213, NORMAL: 0.047 });
+    expect(probed.service.writeMs).not.toEqual(prior.service.writeMs);
+    expect(probed.reasons['service.writeMs']).toContain('machine.commitMs');
+  });
+
   it('gives the service the cores the other processes left it', () => {
     const { calibration: c } = fitCalibration(recordWithCosts({ cores: 4, others: 1.5 }), prior);
     // The fixture's runner CPU peaks at 1.5 under the surge and is lower elsewhere: 2.5 cores or more are left.

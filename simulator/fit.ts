@@ -246,8 +246,14 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
 
   // The prior's overhead was another run's: fitOnReplay (measured-run.ts) fits this run's.
   const { requestOverheadMs: _, ...priorService } = prior.service;
+  // The write lock's hold is the disk's flush, which moves with the disk's state: the run's own probe.
+  const commitMs = r.manifest.machine?.commitMs;
+  reasons['service.writeMs'] = commitMs
+    ? `Measured by ${r.dir}'s rehearsal on its database's disk before the load (run.json machine.commitMs, scripts/commit-probe.ts): ${commitMs.FULL} ms a commit with synchronous FULL, ${commitMs.NORMAL} ms with NORMAL.`
+    : `Kept from ${prior.source}: ${r.dir} measured no commit (run.json machine.commitMs; a run against a --target, or recorded before the probe).`;
   const service: Calibration['service'] = {
     ...priorService,
+    ...(commitMs ? { writeMs: { FULL: commitMs.FULL, NORMAL: commitMs.NORMAL } } : {}),
     stepCpuMs,
     scryptCpuMs: {
       n1024: round(prior.service.scryptCpuMs.n1024 * scryptScale),

@@ -76,6 +76,9 @@ describe('gelombang rehearse end to end', () => {
     // it hashed every sign-up's password: some CPU, and never more than the machine has
     expect(registrationCpu.reduce<number>((a, v) => a + (v ?? 0), 0)).toBeGreaterThan(0);
     expect(record.manifest.machine?.cores).toBeGreaterThan(0);
+    // The database's disk was probed before the load: what a commit holds the write lock, each mode.
+    expect(record.manifest.machine?.commitMs?.FULL).toBeGreaterThan(0);
+    expect(record.manifest.machine?.commitMs?.NORMAL).toBeGreaterThan(0);
     expect(Math.max(...registrationCpu.map((v) => v ?? 0))).toBeLessThanOrEqual(
       (record.manifest.machine?.cores ?? 0) + 0.5,
     );
