@@ -76,13 +76,13 @@ describe('calibrate fits a measured run', () => {
     const r = recordWithCosts();
     const without = fitCalibration(r, prior).calibration;
     expect(without.service.writeMs).toEqual(prior.service.writeMs);
-    expect(without.reasons['service.writeMs']).toContain('measured no commit');
+    expect(without.reasons?.['service.writeMs']).toContain('measured no commit');
     if (!r.manifest.machine) throw new Error('the fixture has a machine');
     r.manifest.machine.commitMs = { FULL: 0.213, NORMAL: 0.047 };
     const probed = fitCalibration(r, prior).calibration;
     expect(probed.service.writeMs).toEqual({ FULL: 0.213, NORMAL: 0.047 });
     expect(probed.service.writeMs).not.toEqual(prior.service.writeMs);
-    expect(probed.reasons['service.writeMs']).toContain('machine.commitMs');
+    expect(probed.reasons?.['service.writeMs']).toContain('machine.commitMs');
   });
 
   it('gives the service the cores the other processes left it', () => {
