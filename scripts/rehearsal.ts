@@ -242,7 +242,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     if (inspected.exitCode !== 0)
       return { exitCode: inspected.exitCode, runDir, error: inspected.error ?? 'the scenario cannot run' };
     let urls: { registration: string; email: string; scrape: ScrapeTarget[] };
-    let commitMs: { FULL: number; NORMAL: number } | undefined;
+    let commitMs: NonNullable<RunManifest['machine']>['commitMs'];
     if (o.target) {
       // A target's own /metrics, if it has one, still tells its CPU; a failed scrape leaves gaps.
       urls = {
@@ -543,7 +543,9 @@ async function finishReport(runDir: string, o: RehearsalOptions, run: RunCapacit
   return (await writeReport(runDir)).report;
 }
 
-function thisMachine(commitMs?: { FULL: number; NORMAL: number }): NonNullable<RunManifest['machine']> {
+function thisMachine(
+  commitMs?: NonNullable<RunManifest['machine']>['commitMs'],
+): NonNullable<RunManifest['machine']> {
   return {
     cores: availableParallelism(),
     cpu: cpus()[0]?.model.trim() ?? 'unknown',

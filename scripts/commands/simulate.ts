@@ -355,7 +355,7 @@ export function simulateCommand(): Command {
           : '\nfirst to saturate: nothing saturated',
       );
       console.log(
-        `simulation: ${result.events.toLocaleString('en')} events in ${wallS.toFixed(2)} s (${(cpu.user / 1e6).toFixed(2)} s of CPU), ${(result.events / wallS / 1e6).toFixed(2)} M events/s; start-up and the report not included`,
+        `simulation: ${result.events.toLocaleString('en')} events in ${wallS.toFixed(2)} s (${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU), ${(result.events / wallS / 1e6).toFixed(2)} M events/s; start-up and the report not included`,
       );
       console.log(`report: ${join(runDir, 'report.html')}`);
     });
