@@ -58,7 +58,6 @@ export class CpuShare {
     this.n++;
     if (!this.shared && this.n > this.cores) this.share();
     if (this.shared) {
-      this.slotEnd[s] = Number.NaN;
       this.up(this.v + work, s);
       this.reschedule();
       return;

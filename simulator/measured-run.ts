@@ -24,18 +24,15 @@ const DEFAULT_SEED = 2020;
 export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions {
   const m = r.manifest;
   const where = `${r.dir}/run.json`;
-  const envNum = (key: string, fallback: number): number => {
+  const envNum = (key: string, fallback: number, o: { whole?: boolean } = {}): number => {
     const v = m.scenario.env[key];
     if (v === undefined) return fallback;
     const n = Number(v);
+    if (o.whole && !(Number.isInteger(n) && n >= 0))
+      throw new FitError(`${where} scenario.env.${key}: expected a whole number >= 0, got '${v}'`);
     if (!Number.isFinite(n))
       throw new FitError(`${where} scenario.env.${key}: expected a number, got '${v}'`);
     return n;
-  };
-  const runKeyOf = (k: number): number => {
-    if (!(Number.isInteger(k) && k >= 0))
-      throw new FitError(`${where} scenario.env.RUN_KEY: expected a whole number >= 0, got '${k}'`);
-    return k;
   };
   if (!m.replay) throw new FitError(`${where} replay: not a profile replay, nothing to simulate`);
   if (m.engine.name === 'simulator')
@@ -79,7 +76,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     seed: envNum('POPULATION_SEED', DEFAULT_SEED),
     // The registrants' streams as the run keyed them (a record from before RUN_KEY: another key,
     // the same choices in law only).
-    runKey: runKeyOf(envNum('RUN_KEY', 0)),
+    runKey: envNum('RUN_KEY', 0, { whole: true }),
     model: DEFAULT_MODEL,
     retry: RETRY_POLICY,
     minorShare: envNum('MINOR_SHARE', ARRIVAL_MIX.minorShare),
