@@ -2,8 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_PROFILES } from '../model/service-design.ts';
+import { compareRuns } from '../reports/compare/index.ts';
 import { readRunRecord, seriesValues } from '../reports/record.ts';
-import { TOLERANCE, type Validation, validateRun } from '../scripts/commands/validate.ts';
+import { TOLERANCE, type Validation, validateRun, validationOf } from '../scripts/commands/validate.ts';
 import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -13,7 +14,10 @@ import type { Bench, BenchRow } from './types.ts';
  * then validated (`gelombang validate`: calibrated on the run, the same replay simulated). Rows:
  * per point, how many judged cells are within tolerance (15 % on each step's throughput and p95,
  * 5 points on each stage's conversion, the same first resource to saturate), the reference being
- * all of them. The whole comparison of each point goes to stderr as a markdown table, for
+ * all of them. Then the noise floor: each point rehearsed again at once, with the first run's key
+ * (the same registrants), and judged against the first by the same cells and tolerances: how
+ * close a rehearsal comes to itself on this machine, which no prediction of it can be expected to
+ * beat; and what `gelombang compare` says of that pair, in which nothing changed. The whole comparison of each point goes to stderr as a markdown table, for
  * bench/README.md.
  *
  * The points are the 2020 profile's minutes 60-120 (after the opening spike: 1,115 arrivals a minute
@@ -50,38 +54,38 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}
 const num = (x: number | null, d = 0) => (x === null ? 'n/a' : x.toFixed(d));
 const mark = (ok: boolean | null) => (ok === null ? '' : ok ? 'ok' : '**out**');
 
-/** One point's comparison as markdown: steps, stages, first resource. */
-function markdown(title: string, v: Validation): string {
+/** One point's comparison as markdown: steps, stages, first resource; `other` names the second column. */
+function markdown(title: string, v: Validation, other = 'predicted'): string {
   const lines = [
     `**${title}**`,
     '',
-    '| step | requests | throughput /s measured | predicted | | p95 ms measured | predicted | |',
+    `| step | requests | throughput /s measured | ${other} | | p95 ms measured | ${other} | |`,
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
     ...v.steps.map(
       (s) =>
         `| ${s.step} | ${s.requests} | ${num(s.throughput.measured, 2)} | ${num(s.throughput.predicted, 2)} | ${mark(s.throughput.ok)} | ${num(s.p95Ms.measured)} | ${num(s.p95Ms.predicted)} | ${mark(s.p95Ms.ok)} |`,
     ),
     '',
-    '| stage | reached measured | predicted | conversion measured | predicted | |',
+    `| stage | reached measured | ${other} | conversion measured | ${other} | |`,
     '| --- | ---: | ---: | ---: | ---: | --- |',
     ...v.stages.map(
       (s) =>
         `| ${s.stage} | ${num(s.reached.measured)} | ${num(s.reached.predicted)} | ${pct(s.conversion.measured)} | ${pct(s.conversion.predicted)} | ${mark(s.conversion.ok)} |`,
     ),
     '',
-    `First to saturate: measured ${v.firstSaturated.measured ? `${v.firstSaturated.measured.name} at t=${Math.round(v.firstSaturated.measured.tSeconds)} s` : 'nothing'}, predicted ${v.firstSaturated.predicted ? `${v.firstSaturated.predicted.name} at t=${Math.round(v.firstSaturated.predicted.tSeconds)} s` : 'nothing'} (${v.firstSaturated.ok ? 'same' : '**not the same**'}).`,
+    `First to saturate: measured ${v.firstSaturated.measured ? `${v.firstSaturated.measured.name} at t=${Math.round(v.firstSaturated.measured.tSeconds)} s` : 'nothing'}, ${other} ${v.firstSaturated.predicted ? `${v.firstSaturated.predicted.name} at t=${Math.round(v.firstSaturated.predicted.tSeconds)} s` : 'nothing'} (${v.firstSaturated.ok ? 'same' : '**not the same**'}).`,
   ];
   return `${lines.join('\n')}\n`;
 }
 
-function rows(point: Point, v: Validation, note: string): BenchRow[] {
+function rows(point: Point, v: Validation, note: string, against: string): BenchRow[] {
   const count = (cells: Array<boolean | null>) => {
     const judged = cells.filter((c) => c !== null);
     return { ok: judged.filter((c) => c).length, judged: judged.length };
   };
   const outOf = (what: string, unit: string, c: { ok: number; judged: number }, out: string[]): BenchRow => ({
     bench: 'validate',
-    metric: `${point.name} (scale ${point.scale}): ${what}`,
+    metric: `${point.name} (scale ${point.scale}), ${against}: ${what}`,
     value: c.ok,
     unit,
     reference: c.judged,
@@ -122,39 +126,91 @@ function serviceCpu(runDir: string): number {
   return busy.length ? busy.reduce((a, i) => a + (cpu[i] ?? 0), 0) / busy.length : 0;
 }
 
+/**
+ * BENCH_VALIDATE_REPEAT=0 leaves out the repeats (half the time): no noise floor then.
+ */
+const REPEAT = process.env.BENCH_VALIDATE_REPEAT !== '0';
+
+async function rehearse(
+  point: Point,
+  results: string,
+  runId: string,
+  runKey?: string,
+): Promise<{ runDir: string; note: string }> {
+  const before = loadavg()[0] as number;
+  const started = Date.now();
+  const r = await benchRehearsal({
+    scale: point.scale,
+    compress: COMPRESS,
+    window: point.window,
+    knobs: { ...SERVICE_PROFILES['2020'] },
+    serviceProfile: '2020',
+    resultsDir: results,
+    runId,
+    env: { THINK_COMPRESS, ...(runKey ? { RUN_KEY: runKey } : {}) },
+  });
+  const wallS = (Date.now() - started) / 1000;
+  const after = loadavg()[0] as number;
+  if (r.error) throw new Error(`${runId}: the rehearsal failed: ${r.error}`);
+  return {
+    runDir: r.runDir,
+    note: `${wallS.toFixed(0)} s wall; load average ${before.toFixed(1)} -> ${after.toFixed(1)} on ${cpus().length} cores`,
+  };
+}
+
 const bench: Bench = {
   name: 'validate',
   async run() {
     const results = mkdtempSync(join(tmpdir(), 'gelombang-bench-validate-'));
     const out: BenchRow[] = [];
     for (const point of POINTS) {
-      const before = loadavg()[0] as number;
-      const started = Date.now();
-      const r = await benchRehearsal({
-        scale: point.scale,
-        compress: COMPRESS,
-        window: point.window,
-        knobs: { ...SERVICE_PROFILES['2020'] },
-        serviceProfile: '2020',
-        resultsDir: results,
-        runId: point.name,
-        env: { THINK_COMPRESS },
-      });
-      const wallS = (Date.now() - started) / 1000;
-      const after = loadavg()[0] as number;
-      if (r.error) throw new Error(`${point.name}: the rehearsal failed: ${r.error}`);
-      const v = validateRun(r.runDir);
+      const first = await rehearse(point, results, point.name);
+      const v = validateRun(first.runDir);
       if (typeof v === 'string') throw new Error(`${point.name}: ${v}`);
-      const used = serviceCpu(r.runDir);
+      const used = serviceCpu(first.runDir);
       const command = `npx gelombang rehearse --scale ${point.scale} --window ${point.window.join('-')} --compress ${COMPRESS} -e THINK_COMPRESS=${THINK_COMPRESS} --capacity mock-services/capacity.default.json --absolute-capacity --no-full-scale`;
       console.error(`\n${v.header}\n\n${markdown(`${point.name}: \`${command}\``, v.validation)}`);
       out.push(
         ...rows(
           point,
           v.validation,
-          `${wallS.toFixed(0)} s wall; load average ${before.toFixed(1)} -> ${after.toFixed(1)} on ${cpus().length} cores; the service used ${used.toFixed(2)} cores while requests came, of ${v.calibration.service.effectiveCores ?? '?'} effective (fitted)`,
+          `${first.note}; the service used ${used.toFixed(2)} cores while requests came, of ${v.calibration.service.effectiveCores ?? '?'} effective (fitted)`,
+          'simulated',
         ),
       );
+      if (!REPEAT) continue;
+      // The noise floor: the same rehearsal at once again, under the first one's run key (the same
+      // registrants, as the simulation has them), judged against the first with the same tolerances.
+      const measured = readRunRecord(first.runDir);
+      const runKey = measured.manifest.scenario.env.RUN_KEY;
+      const again = await rehearse(point, results, `${point.name}-again`, runKey);
+      const repeat = readRunRecord(again.runDir);
+      const aa = validationOf(measured, repeat);
+      console.error(
+        `\n${point.name} rehearsed again (${again.note}), against the first:\n\n${markdown(`${point.name}, again`, aa, 'again')}`,
+      );
+      out.push(
+        ...rows(
+          point,
+          aa,
+          `${again.note}; the service used ${serviceCpu(again.runDir).toFixed(2)} cores while requests came (the first: ${used.toFixed(2)})`,
+          'the same rehearsal again',
+        ),
+      );
+      // What `gelombang compare` says of a change that was not made (its defaults, as a CI job runs it).
+      const c = compareRuns(measured, repeat);
+      out.push({
+        bench: 'validate',
+        metric: `${point.name} (scale ${point.scale}), \`gelombang compare\` of the same rehearsal twice: metrics called changed`,
+        value: c.overall.worse.length + c.overall.better.length,
+        unit: 'metrics',
+        reference: c.metrics.length,
+        ratio:
+          c.metrics.length > 0
+            ? (c.overall.worse.length + c.overall.better.length) / c.metrics.length
+            : undefined,
+        note: `verdict ${c.overall.verdict}${c.overall.worse.length ? `; worse: ${c.overall.worse.join(', ')}` : ''}${c.overall.better.length ? `; better: ${c.overall.better.join(', ')}` : ''}`,
+      });
     }
     return out;
   },

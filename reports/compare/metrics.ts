@@ -344,6 +344,9 @@ function processesOf(ctx: Context): string[] {
   return [...names].sort();
 }
 
+/** the process name the rehearsal samples the load generator's CPU under (scripts/series/runner-sampler.ts) */
+const LOAD_GENERATOR = 'runner';
+
 const cpuOf = (ts: Timeseries, process: string) => seriesValues(ts, 'process_cpu_cores', { process });
 
 function meanOf(v: Values | undefined): number | null {
@@ -362,6 +365,7 @@ function cpuDraft(ctx: Context, process: string): Draft {
     id: `cpu.${process}.cores`,
     section: 'bottleneck',
     kind: 'process_cpu',
+    ...(process === LOAD_GENERATOR ? { loadGenerator: true as const } : {}),
     label: `${process} CPU (mean cores busy)`,
     unit: 'cores',
     direction: 'lower_is_better',

@@ -66,6 +66,12 @@ export interface MetricComparison {
   unit: Unit;
   direction: Direction;
   gating: boolean;
+  /**
+   * true for the load generator's own figures (its CPU): shown, as a load generator short of CPU
+   * makes every latency suspect, but no change of the system under test, so never in the overall
+   * verdict (two runs of one build differ in it by more than the minimum effect)
+   */
+  loadGenerator?: true;
   baseline: number | null;
   candidate: number | null;
   /** (candidate - baseline) / baseline; null when either is missing or the baseline is 0 */

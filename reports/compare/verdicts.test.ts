@@ -181,3 +181,33 @@ describe('the overall verdict of a fix that costs something', () => {
     expect(c.overall.headline).toMatch(/gating metrics? better .* none gating worse; worse, not gating: /);
   });
 });
+
+describe("the load generator's CPU", () => {
+  it('is judged and shown, but neither makes nor spoils the overall verdict', () => {
+    // The same system twice; only the load generator's CPU differs (as two rehearsals of one build
+    // on a shared machine do: 0.17 against 0.13 cores, measured by the validate bench).
+    const baseline = makeRecord({ seed: 1, cpuCores: { registration: 0.5, runner: 0.6 } });
+    const lighter = makeRecord({ seed: 2, cpuCores: { registration: 0.5, runner: 0.2 } });
+    const down = compareRuns(baseline, lighter);
+    const m = metric(down, 'cpu.runner.cores');
+    expect(m.verdict).toBe('better');
+    expect(m.gating).toBe(false);
+    expect(m.reason).toMatch(/the load generator's, not in the overall verdict$/);
+    expect(down.overall.better).not.toContain('cpu.runner.cores');
+    expect(down.overall.verdict).not.toBe('improvement');
+    const up = compareRuns(lighter, baseline, { gate: ['process_cpu'] });
+    expect(metric(up, 'cpu.runner.cores').verdict).toBe('worse');
+    expect(up.overall.worse).not.toContain('cpu.runner.cores');
+    expect(up.overall.verdict).not.toBe('regression');
+    // the system's own CPU still counts, gated when asked
+    const heavier = compareRuns(
+      baseline,
+      makeRecord({ seed: 2, cpuCores: { registration: 1.5, runner: 0.6 } }),
+      {
+        gate: ['process_cpu'],
+      },
+    );
+    expect(metric(heavier, 'cpu.registration.cores').verdict).toBe('worse');
+    expect(heavier.overall.verdict).toBe('regression');
+  });
+});

@@ -33,13 +33,12 @@ export function adjustPValues(drafts: readonly Draft[], how: 'holm' | 'none'): n
 /** Every draft with its verdict; the p-values must have been adjusted first. */
 export function judge(drafts: readonly Draft[], o: Required<CompareOptions>): MetricComparison[] {
   const gate = new Set(o.gate);
-  return drafts.map(
-    ({ evidence: _, ...d }, i): MetricComparison => ({
-      ...d,
-      gating: gate.has(d.kind),
-      ...verdictOf(drafts[i]!, o),
-    }),
-  );
+  return drafts.map(({ evidence: _, ...d }, i): MetricComparison => {
+    const v = verdictOf(drafts[i]!, o);
+    return d.loadGenerator
+      ? { ...d, gating: false, ...v, reason: `${v.reason}; the load generator's, not in the overall verdict` }
+      : { ...d, gating: gate.has(d.kind), ...v };
+  });
 }
 
 function verdictOf(
@@ -87,9 +86,11 @@ function formatP(p: number): string {
   return `p=${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`;
 }
 
+/** The overall verdict over the system under test's metrics (the load generator's are shown apart). */
 export function overallOf(metrics: readonly MetricComparison[]): Comparison['overall'] {
-  const worse = metrics.filter((m) => m.verdict === 'worse');
-  const better = metrics.filter((m) => m.verdict === 'better');
+  const system = metrics.filter((m) => !m.loadGenerator);
+  const worse = system.filter((m) => m.verdict === 'worse');
+  const better = system.filter((m) => m.verdict === 'better');
   const gatingWorse = worse.filter((m) => m.gating);
   const labels = (ms: readonly MetricComparison[]) => ms.map((m) => m.label).join(', ');
   let verdict: OverallVerdict;

@@ -122,7 +122,7 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const o = day.calibration.service.requestOverheadMs;
   return {
     header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${day.calibration.service.effectiveCores ?? day.cores} effective, seed ${day.seed}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
-    validation: compareRuns(measured, predicted),
+    validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
 }
@@ -183,7 +183,12 @@ export interface Validation {
 const relativeOk = (m: number | null, p: number | null, tol: number): boolean | null =>
   m === null || p === null || m === 0 ? null : Math.abs(p - m) / m <= tol;
 
-function compareRuns(measured: RunRecord, predicted: RunRecord): Validation {
+/**
+ * Two records of one replay judged cell by cell with the tolerances above: the measured run
+ * against its simulation, or (the validate bench's noise floor) against the same rehearsal run
+ * again, the second record in the predicted place.
+ */
+export function validationOf(measured: RunRecord, predicted: RunRecord): Validation {
   const durM = measured.manifest.replay?.durationSeconds ?? 1;
   const durP = predicted.manifest.replay?.durationSeconds ?? 1;
   const predSteps = new Map(predicted.manifest.totals.steps.map((s) => [s.step, s]));
