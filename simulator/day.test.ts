@@ -167,3 +167,51 @@ describe('a simulated day', () => {
     expect(JSON.stringify(record(day, dropped))).toBe(JSON.stringify(record(day, kept)));
   });
 });
+
+describe("the VU budget, as k6's arrival-rate executors keep it", () => {
+  // Nobody finishes in the first 20 s: each sign-up's hash takes an hour of CPU (it times out at
+  // 30 s), so every admitted registrant holds a VU. 10 arrivals a second, evenly spaced.
+  const busy = (vus: { maxVUs: number; preAllocatedVUs?: number }): DayOptions => ({
+    ...options(),
+    cpuStretch: 1e6,
+    intervalSeconds: 1,
+    ...vus,
+  });
+  const series = (day: DayOptions, name: string) =>
+    (record(day).timeseries.series.find((s) => s.name === name)?.values ?? []).map((v) => v ?? 0);
+
+  it('drops the arrival that finds every VU busy below maxVUs, and makes one VU more for the next', () => {
+    const day = busy({ preAllocatedVUs: 20, maxVUs: 60 });
+    const admitted = series(day, 'arrivals');
+    const dropped = series(day, 'dropped_iterations');
+    // Arrivals 1-20 take the 20 VUs; then every other one is dropped (a VU is made) and the next
+    // takes that VU, until the 60th VU: arrival 100. After it every arrival is dropped.
+    const rule = (offered: number) =>
+      offered <= 20 ? offered : offered <= 100 ? 20 + Math.floor((offered - 20) / 2) : 60;
+    let offered = 0;
+    let taken = 0;
+    for (let i = 0; i < 20; i++) {
+      offered += (admitted[i] as number) + (dropped[i] as number);
+      taken += admitted[i] as number;
+      expect(taken, `admitted by the end of second ${i + 1}, of ${offered} arrivals`).toBe(rule(offered));
+    }
+    expect(offered).toBeGreaterThan(150);
+    // Every VU made at the start: none dropped until all 60 are busy.
+    const whole = busy({ maxVUs: 60 });
+    const wholeAdmitted = series(whole, 'arrivals');
+    const wholeDropped = series(whole, 'dropped_iterations');
+    offered = 0;
+    taken = 0;
+    for (let i = 0; i < 20; i++) {
+      offered += (wholeAdmitted[i] as number) + (wholeDropped[i] as number);
+      taken += wholeAdmitted[i] as number;
+      expect(taken).toBe(Math.min(offered, 60));
+    }
+  });
+
+  it('with preAllocatedVUs equal to maxVUs, or not given, is the same budget', () => {
+    const a = record(busy({ maxVUs: 60 }));
+    const b = record(busy({ maxVUs: 60, preAllocatedVUs: 60 }));
+    expect(JSON.stringify(b.timeseries)).toBe(JSON.stringify(a.timeseries));
+  });
+});

@@ -46,6 +46,8 @@ export interface DayOptions {
   mailWaitS: number;
   gracefulStopS: number;
   maxVUs: number;
+  /** k6's preAllocatedVUs (default maxVUs): see JourneyOptions */
+  preAllocatedVUs?: number;
   photoBytes: number;
   intervalSeconds: number;
   /** keep in the service's queues the work that could only start after the end (a test's reference) */
@@ -156,6 +158,7 @@ export function simulateDay(o: DayOptions): DayResult {
     windowEndMs,
     mailWaitS: o.mailWaitS,
     maxVUs: o.maxVUs,
+    ...(o.preAllocatedVUs !== undefined ? { preAllocatedVUs: o.preAllocatedVUs } : {}),
   });
 
   let arrival = 0;

@@ -184,14 +184,21 @@ describe('a measured run as a simulation of it', () => {
     const replayed = m.replay as NonNullable<typeof m.replay>;
     const day = dayOfRecord(r, prior);
     const windowSeconds = ((replayed.windowMinutes[1] - replayed.windowMinutes[0]) * 60) / replayed.compress;
-    const expected = replay(day.profile, {
+    const budget = replay(day.profile, {
       scale: replayed.scale,
       compress: replayed.compress,
       window: { fromMinute: replayed.windowMinutes[0], toMinute: replayed.windowMinutes[1] },
       journeySeconds: Math.min(expectedJourneySeconds(DEFAULT_MODEL, 2000), windowSeconds + GRACEFUL_STOP_S),
-    }).scenario.maxVUs;
+    }).scenario;
+    const expected = budget.maxVUs;
     expect(day.maxVUs).toBe(expected);
     expect(Number.isFinite(day.maxVUs)).toBe(true);
+    // k6 starts with the pre-allocated VUs and makes the rest as arrivals find none free.
+    expect(day.preAllocatedVUs).toBe(budget.preAllocatedVUs);
+    expect(budget.preAllocatedVUs).toBeLessThan(budget.maxVUs);
+    r.manifest.scenario.options = { scenarios: { day: { maxVUs: 90, preAllocatedVUs: 30 } } };
+    expect([dayOfRecord(r, prior).preAllocatedVUs, dayOfRecord(r, prior).maxVUs]).toEqual([30, 90]);
+    r.manifest.scenario.options = {};
     r.manifest.scenario.env.JOURNEY_SECONDS = '1';
     expect(dayOfRecord(r, prior).maxVUs).toBeLessThan(expected);
     r.manifest.scenario.name = 'soak';

@@ -38,7 +38,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
   if (m.engine.name === 'simulator')
     throw new FitError(`${where} engine: a simulated run; validate needs a measured one`);
   const options = m.scenario.options as {
-    scenarios?: Record<string, { maxVUs?: number; gracefulStop?: string }>;
+    scenarios?: Record<string, { maxVUs?: number; preAllocatedVUs?: number; gracefulStop?: string }>;
   };
   const scenario = Object.values(options?.scenarios ?? {})[0];
   const cores = m.machine?.cores;
@@ -62,6 +62,10 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
   const effective = calibration.service.effectiveCores ?? cores;
   const thinkCompress = envNum('THINK_COMPRESS', m.replay.compress);
   const window = { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] };
+  const budget =
+    scenario?.maxVUs !== undefined
+      ? { maxVUs: scenario.maxVUs, preAllocatedVUs: scenario.preAllocatedVUs ?? scenario.maxVUs }
+      : scenarioVUs(m, profile, window, thinkCompress, envNum);
   return {
     profile,
     scale: m.replay.scale,
@@ -83,7 +87,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     ineligibleShare: envNum('INELIGIBLE_SHARE', ARRIVAL_MIX.ineligibleShare),
     mailWaitS: envNum('MAIL_WAIT_S', MAIL_WAIT_S),
     gracefulStopS: scenario?.gracefulStop ? durationMs(scenario.gracefulStop) / 1000 : GRACEFUL_STOP_S,
-    maxVUs: scenario?.maxVUs ?? scenarioMaxVUs(m, profile, window, thinkCompress, envNum),
+    ...budget,
     photoBytes: photo,
     intervalSeconds: r.timeseries.intervalSeconds,
   };
@@ -93,24 +97,31 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
  * The VUs registration-day gave itself when the record's options do not say (the embedded runner's
  * summary keeps no scenarios): its replay's budget, sized as the scenario sizes it
  * (scenarios/registration-day.ts: JOURNEY_SECONDS, else the model's expected journey at
- * THINK_COMPRESS, at most the window plus the graceful stop). k6 drops an arrival that finds none
- * free, and so does the simulation. Another scenario: no limit.
+ * THINK_COMPRESS, at most the window plus the graceful stop). k6 drops an arrival that finds no
+ * free VU, the pre-allocated ones busy, even while it may still make more, and so does the
+ * simulation. Another scenario: no limit.
  */
-function scenarioMaxVUs(
+function scenarioVUs(
   m: RunRecord['manifest'],
   profile: Profile,
   window: { fromMinute: number; toMinute: number },
   thinkCompress: number,
   envNum: (key: string, fallback: number) => number,
-): number {
-  if (m.scenario.name !== 'registration-day' || !m.replay) return Number.POSITIVE_INFINITY;
+): { maxVUs: number; preAllocatedVUs: number } {
+  if (m.scenario.name !== 'registration-day' || !m.replay)
+    return { maxVUs: Number.POSITIVE_INFINITY, preAllocatedVUs: Number.POSITIVE_INFINITY };
   const windowSeconds = ((window.toMinute - window.fromMinute) * 60) / m.replay.compress;
   const journeySeconds = envNum(
     'JOURNEY_SECONDS',
     Math.min(expectedJourneySeconds(DEFAULT_MODEL, thinkCompress), windowSeconds + GRACEFUL_STOP_S),
   );
-  return replay(profile, { scale: m.replay.scale, compress: m.replay.compress, window, journeySeconds })
-    .scenario.maxVUs;
+  const { maxVUs, preAllocatedVUs } = replay(profile, {
+    scale: m.replay.scale,
+    compress: m.replay.compress,
+    window,
+    journeySeconds,
+  }).scenario;
+  return { maxVUs, preAllocatedVUs };
 }
 
 type Overhead = NonNullable<Calibration['service']['requestOverheadMs']>;

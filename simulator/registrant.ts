@@ -43,6 +43,11 @@ interface JourneyOptions {
   mailWaitS: number;
   /** at most this many registrants at once (k6's maxVUs); arrivals beyond are dropped */
   maxVUs: number;
+  /**
+   * the VUs there are at the start (k6's preAllocatedVUs; default maxVUs): an arrival that finds
+   * them all busy is dropped and one more is made for later arrivals, up to maxVUs
+   */
+  preAllocatedVUs?: number;
 }
 
 const POLL_MS = 500;
@@ -180,6 +185,8 @@ const SUCCESS_BY_STEP = COSTED_STEPS.map((step) => SUCCESS[step]);
 export class Journeys implements AnswerSink {
   /** registrants in flight (k6's busy VUs) */
   inFlight = 0;
+  /** the VUs made so far, busy or free */
+  private vus: number;
   /** registrants in flight by the stage they are on, for the ones cut off at the hard stop */
   readonly onStage = new Float64Array(LATER_STAGES.length + 1);
   private readonly refusedByDukcapil: number;
@@ -209,6 +216,7 @@ export class Journeys implements AnswerSink {
     private readonly rec: Recorder,
     private readonly o: JourneyOptions,
   ) {
+    this.vus = Math.min(o.preAllocatedVUs ?? o.maxVUs, o.maxVUs);
     // A timeout is cancelled when its answer comes (onAnswer).
     this.timeouts = new TimeoutLine(q, TIMEOUT_MS, this.onTimeout);
     this.photoTimeouts = new TimeoutLine(q, PHOTO_TIMEOUT_MS, this.onTimeout);
@@ -235,8 +243,13 @@ export class Journeys implements AnswerSink {
 
   /** A new arrival, number `arrival` (k6's iterationInTest). */
   arrive(arrival: number): void {
-    if (this.inFlight >= this.o.maxVUs) {
+    if (this.inFlight >= this.vus) {
+      // As k6's arrival-rate executors (and the embedded runner's): the arrival that finds no free
+      // VU is dropped even below maxVUs, and a VU is made for the arrivals after it. k6 makes it in
+      // the background, one at a time, so arrivals during its init are dropped too: not modelled
+      // (the embedded runner makes it at once).
       this.rec.drop();
+      if (this.vus < this.o.maxVUs) this.vus++;
       return;
     }
     this.inFlight++;
