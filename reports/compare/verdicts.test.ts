@@ -185,7 +185,7 @@ describe('the overall verdict of a fix that costs something', () => {
 describe("the load generator's CPU", () => {
   it('is judged and shown, but neither makes nor spoils the overall verdict', () => {
     // The same system twice; only the load generator's CPU differs (as two rehearsals of one build
-    // on a shared machine do: 0.17 against 0.13 cores, measured by the validate bench).
+    // do: 0.21 against 0.16 cores at the knee, measured by the validate bench on 2026-12-05).
     const baseline = makeRecord({ seed: 1, cpuCores: { registration: 0.5, runner: 0.6 } });
     const lighter = makeRecord({ seed: 2, cpuCores: { registration: 0.5, runner: 0.2 } });
     const down = compareRuns(baseline, lighter);

@@ -186,14 +186,18 @@ const relativeOk = (m: number | null, p: number | null, tol: number): boolean | 
 /**
  * Two records of one replay judged cell by cell with the tolerances above: the measured run
  * against its simulation, or (the validate bench's noise floor) against the same rehearsal run
- * again, the second record in the predicted place.
+ * again, the second record in the predicted place, `only` the steps a simulation has.
  */
-export function validationOf(measured: RunRecord, predicted: RunRecord): Validation {
+export function validationOf(
+  measured: RunRecord,
+  predicted: RunRecord,
+  only?: readonly string[],
+): Validation {
   const durM = measured.manifest.replay?.durationSeconds ?? 1;
   const durP = predicted.manifest.replay?.durationSeconds ?? 1;
   const predSteps = new Map(predicted.manifest.totals.steps.map((s) => [s.step, s]));
   const steps = measured.manifest.totals.steps
-    .filter((s) => predSteps.has(s.step))
+    .filter((s) => predSteps.has(s.step) && (!only || only.includes(s.step)))
     .map((s) => {
       const p = predSteps.get(s.step) as (typeof predicted.manifest.totals.steps)[number];
       const judged = s.requests >= MIN_REQUESTS;
