@@ -215,3 +215,31 @@ describe("the VU budget, as k6's arrival-rate executors keep it", () => {
     expect(JSON.stringify(b.timeseries)).toBe(JSON.stringify(a.timeseries));
   });
 });
+
+describe("the dependencies' draws", () => {
+  it("follow the run's key, as the mocks draw anew each run (one stream for every key gave every validation the same service times)", () => {
+    // Registrants made alike (nobody leaves, is refused or waits more than a set minute), so that
+    // the key can change nothing but the dependencies' and the service's draws.
+    const alike = { leave: 0, fail: 0, reject: 0, delay: { minMinutes: 1, median: 0.001, p90: 0.0011 } };
+    const model = Object.fromEntries(
+      Object.keys(DEFAULT_MODEL).map((stage) => [stage, alike]),
+    ) as typeof DEFAULT_MODEL;
+    const day = (runKey?: number): DayOptions => ({
+      ...options({
+        capacity: (c) => {
+          for (const dep of Object.values(c)) dep.errorRate = 0;
+        },
+      }),
+      model,
+      minorShare: 0,
+      ineligibleShare: 0,
+      ...(runKey === undefined ? {} : { runKey }),
+    });
+    const p95 = (runKey?: number) =>
+      JSON.stringify(
+        record(day(runKey)).manifest.totals.steps.map((s) => [s.step, Math.round(s.p95Ms ?? 0)]),
+      );
+    expect(p95(0)).toBe(p95());
+    expect(p95(1)).not.toBe(p95(2));
+  }, 60_000);
+});
