@@ -18,8 +18,8 @@ import type { Bench, BenchRow } from './types.ts';
  * all of them. Then the noise floor: each point rehearsed again at once, with the first run's key
  * (the same registrants), and judged against the first by the same cells and tolerances: how
  * close a rehearsal comes to itself on this machine, which no prediction of it can be expected to
- * beat; and what `gelombang compare` says of that pair, in which nothing changed. The whole comparison of each point goes to stderr as a markdown table, for
- * bench/README.md.
+ * beat; and what `gelombang compare` says of that pair, in which nothing changed. The whole
+ * comparison of each point goes to stderr as a markdown table, for bench/README.md.
  *
  * The points are the 2020 profile's minutes 60-120 (after the opening spike: 1,115 arrivals a minute
  * falling to 816; 60-240 below the knee, to 464) compressed 60 times (one minute of load; three
