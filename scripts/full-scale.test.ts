@@ -89,6 +89,16 @@ describe('predictFullScale', () => {
     expect(calibration.stations.upload?.serviceTime).toBeDefined();
   });
 
+  it("has every registrant arrive whatever VU budget the run had (k6's dropped arrivals are the load generator's)", () => {
+    const runDir = measuredRun('budgeted', (m) => {
+      const scenario = m.scenario as { options: unknown };
+      scenario.options = { scenarios: { day: { preAllocatedVUs: 10, maxVUs: 40 } } };
+    });
+    const p = predictFullScale(runDir);
+    if ('problem' in p) throw new Error(p.problem);
+    expect(readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest.totals.arrivals).toBe(3600);
+  });
+
   it('by default, the machine the run was measured on', () => {
     const runDir = measuredRun('default-machine');
     const p = predictFullScale(runDir);

@@ -85,8 +85,11 @@ export function predictFullScale(
     ...(o.workers === undefined ? {} : { WORKERS: o.workers }),
   };
   const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
+  // No VU budget at full size (every registrant arrives): neither the run's maxVUs nor its
+  // pre-allocated VUs, which would drop arrivals as k6 does.
+  const { preAllocatedVUs: _, ...unbudgeted } = measured;
   const day = {
-    ...measured,
+    ...unbudgeted,
     // The dependencies at full size are the file's: what the fit reads of the mocks that stood in
     // for them is partly the mocks' own work (the email mock parses every mail inside its hold, the
     // photo store's hold includes the transfer its link then slows again), which the real
