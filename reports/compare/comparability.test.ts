@@ -51,6 +51,28 @@ describe('compareRuns: comparability', () => {
     expect(m.verdict).toBe('worse');
   });
 
+  it('another machine, or a disk that committed at another speed before the load: listed, and warned', () => {
+    const b = makeRecord({ seed: 1, machineCores: 2 });
+    const c = makeRecord({ seed: 2, machineCores: 4 });
+    const probe = (r: typeof b, FULL: number) => {
+      (r.manifest.machine as NonNullable<typeof r.manifest.machine>).commitMs = { FULL, NORMAL: FULL / 10 };
+    };
+    probe(b, 0.21);
+    probe(c, 0.33);
+    const near = compareRuns(b, c);
+    expect(near.configChanges).toContain('machine cores: 2 → 4');
+    expect(near.warnings.filter((w) => w.includes('committed'))).toEqual([]);
+    probe(c, 2.62);
+    expect(compareRuns(b, c).warnings).toContainEqual(
+      expect.stringMatching(
+        /disk committed 12\.5x slower before the candidate's load .*\(0\.21 → 2\.62 ms a commit/,
+      ),
+    );
+    expect(compareRuns(c, b).warnings).toContainEqual(expect.stringMatching(/12\.5x faster/));
+    // a verdict is still given: the warning tells the reader what else differed
+    expect(compareRuns(b, c).comparable).toBe(true);
+  });
+
   it('configuration changes are listed for the reader', () => {
     const c = compareRuns(
       makeRecord({ seed: 1, knobs: { EMAIL_DELIVERY: 'inline' } }),

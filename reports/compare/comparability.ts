@@ -20,7 +20,7 @@ export function comparability(baseline: RunRecord, candidate: RunRecord): Compar
   const aligned = gridsAlign(baseline.timeseries, candidate.timeseries);
   // Interval i of both runs faced the same load only when they replayed the same thing.
   const paired = aligned && mismatches.length === 0;
-  const warnings = [...mismatches];
+  const warnings = [...mismatches, ...machineWarnings(baseline.manifest, candidate.manifest)];
   if (baseline.manifest.runId === candidate.manifest.runId)
     warnings.push(`the baseline and the candidate are the same run (${baseline.manifest.runId})`);
   if (!aligned)
@@ -100,7 +100,37 @@ function configChanges(b: RunManifest, c: RunManifest): string[] {
   if (JSON.stringify(b.stack.capacity) !== JSON.stringify(c.stack.capacity))
     changes.push('the mocks ran with different capacities (stack.capacity)');
   if (b.stack.target !== c.stack.target) changes.push(`target: ${b.stack.target} → ${c.stack.target}`);
+  if (b.machine && c.machine) {
+    const m = (what: string, x: unknown, y: unknown) => {
+      if (x !== y) changes.push(`machine ${what}: ${x} → ${y}`);
+    };
+    m('cores', b.machine.cores, c.machine.cores);
+    m('cpu', b.machine.cpu, c.machine.cpu);
+    m('node', b.machine.node, c.machine.node);
+  }
   return changes;
+}
+
+/** a commit this many times slower or faster before one run's load than the other's: another disk, or a busier one */
+const COMMIT_RATIO = 2;
+
+/**
+ * The machine measured before each run's load (the commit probe, run.json machine.commitMs): a
+ * verdict on two runs assumes the same machine, and a write-bound step measures the disk as much
+ * as the change. Only what both runs recorded is compared.
+ */
+function machineWarnings(b: RunManifest, c: RunManifest): string[] {
+  const w: string[] = [];
+  const bm = b.machine?.commitMs;
+  const cm = c.machine?.commitMs;
+  if (bm && cm) {
+    const ratio = cm.FULL / bm.FULL;
+    if (ratio >= COMMIT_RATIO || ratio <= 1 / COMMIT_RATIO)
+      w.push(
+        `the database's disk committed ${ratio >= 1 ? `${ratio.toFixed(1)}x slower` : `${(1 / ratio).toFixed(1)}x faster`} before the candidate's load than before the baseline's (${bm.FULL} → ${cm.FULL} ms a commit, synchronous FULL; run.json machine.commitMs): steps that write measure the disk as well as the change`,
+      );
+  }
+  return w;
 }
 
 /** Intervals pair up when both runs sample on the same grid from the same start. */
