@@ -195,6 +195,9 @@ export const runManifestSchema = z.object({
 });
 export type RunManifest = z.infer<typeof runManifestSchema>;
 
+/** the process_cpu_cores label of the load generator's own process (the runner, or the orchestrator of a k6 run) */
+export const LOAD_GENERATOR_PROCESS = 'runner';
+
 /**
  * The series a timeseries.json may hold. Every value is per sampling interval (not cumulative):
  * rates are per second over the interval, latencies are the interval's own percentiles, gauges are

@@ -85,11 +85,8 @@ export function predictFullScale(
     ...(o.workers === undefined ? {} : { WORKERS: o.workers }),
   };
   const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
-  // No VU budget at full size (every registrant arrives): neither the run's maxVUs nor its
-  // pre-allocated VUs, which would drop arrivals as k6 does.
-  const { preAllocatedVUs: _, ...unbudgeted } = measured;
   const day = {
-    ...unbudgeted,
+    ...measured,
     // The dependencies at full size are the file's: what the fit reads of the mocks that stood in
     // for them is partly the mocks' own work (the email mock parses every mail inside its hold, the
     // photo store's hold includes the transfer its link then slows again), which the real
@@ -106,7 +103,10 @@ export function predictFullScale(
     cpuStretch: 1,
     cores: o.cores ?? measured.cores,
     knobs,
+    // No VU budget at full size, every registrant arrives: the run's pre-allocated VUs would still
+    // drop arrivals as k6 does.
     maxVUs: Number.POSITIVE_INFINITY,
+    preAllocatedVUs: Number.POSITIVE_INFINITY,
     intervalSeconds: autoInterval(span * 60 + measured.gracefulStopS),
   };
   const started = process.cpuUsage();

@@ -235,6 +235,7 @@ describe("the dependencies' draws", () => {
       ineligibleShare: 0,
       ...(runKey === undefined ? {} : { runKey }),
     });
+    // Whole ms: the same draws give the same p95 to well under a ms whatever tiny think times were drawn.
     const p95 = (runKey?: number) =>
       JSON.stringify(
         record(day(runKey)).manifest.totals.steps.map((s) => [s.step, Math.round(s.p95Ms ?? 0)]),

@@ -114,12 +114,12 @@ export function simulateDay(o: DayOptions): DayResult {
   // The dependencies' and the service's draws, like the registrants', under the run's key: every
   // validation of a run with one seed drew the same service times otherwise (the photo store's p95
   // came out under its measured one in nine validations of nine runs), where the mocks draw anew
-  // each run. Key 0 (simulate): the streams as they always were.
-  const runKey = o.runKey ? [o.runKey] : [];
+  // each run. Key 0 (simulate): no key, the streams as they always were.
+  const runKey = o.runKey || undefined;
   const stations = Object.fromEntries(
     DEPENDENCIES.map((dep, i) => [
       dep,
-      new SimStation(q, dep, stationsCfg[dep], streamRng(o.seed, STATION_STREAM, i, ...runKey), {
+      new SimStation(q, dep, stationsCfg[dep], streamRng(o.seed, STATION_STREAM, i, runKey), {
         http: dep !== 'email',
         lagMs: dep === 'email' ? 0 : NETWORK_LAG_MS,
         ...(dep === 'upload'
@@ -146,7 +146,7 @@ export function simulateDay(o: DayOptions): DayResult {
     stations,
     photoBytes: o.photoBytes,
     cpuStretch,
-    rng: streamRng(o.seed, SERVICE_STREAM, ...runKey),
+    rng: streamRng(o.seed, SERVICE_STREAM, runKey),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });

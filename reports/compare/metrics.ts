@@ -1,6 +1,6 @@
 import { STAGES, STEPS, type Stage } from '../../model/funnel.ts';
 import { SATURATION, sustainedSamples } from '../../model/station.ts';
-import { type RunRecord, seriesValues, type Timeseries } from '../record.ts';
+import { LOAD_GENERATOR_PROCESS, type RunRecord, seriesValues, type Timeseries } from '../record.ts';
 import { saturatedFrom, sustainedLevel } from '../sustained.ts';
 import {
   type Context,
@@ -344,9 +344,6 @@ function processesOf(ctx: Context): string[] {
   return [...names].sort();
 }
 
-/** the process name the rehearsal samples the load generator's CPU under (scripts/series/runner-sampler.ts) */
-const LOAD_GENERATOR = 'runner';
-
 const cpuOf = (ts: Timeseries, process: string) => seriesValues(ts, 'process_cpu_cores', { process });
 
 function meanOf(v: Values | undefined): number | null {
@@ -365,7 +362,7 @@ function cpuDraft(ctx: Context, process: string): Draft {
     id: `cpu.${process}.cores`,
     section: 'bottleneck',
     kind: 'process_cpu',
-    ...(process === LOAD_GENERATOR ? { loadGenerator: true as const } : {}),
+    ...(process === LOAD_GENERATOR_PROCESS ? { loadGenerator: true as const } : {}),
     label: `${process} CPU (mean cores busy)`,
     unit: 'cores',
     direction: 'lower_is_better',

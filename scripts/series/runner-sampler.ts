@@ -1,4 +1,4 @@
-import type { RunManifest } from '../../reports/record.ts';
+import { LOAD_GENERATOR_PROCESS, type RunManifest } from '../../reports/record.ts';
 import type { MetricsView, TrendSnapshot } from '../../runner/index.ts';
 import type { SeriesBook } from './series-book.ts';
 
@@ -46,7 +46,11 @@ export class RunnerSampler {
     // Over the time since the last sample, not the interval's nominal length: a tick comes when
     // the runner's output is called, up to a few hundred ms off the grid on a busy machine.
     const span = (now.at - before.at) / 1000;
-    this.book.set('process_cpu_cores', { process: 'runner' }, micros / 1e6 / (span > 0 ? span : seconds));
+    this.book.set(
+      'process_cpu_cores',
+      { process: LOAD_GENERATOR_PROCESS },
+      micros / 1e6 / (span > 0 ? span : seconds),
+    );
   }
 
   /** One interval ending now; `seconds` is its length. */
