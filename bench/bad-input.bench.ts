@@ -10,6 +10,7 @@ import { biodataOf, FIXTURES, RegistrantClient } from '../scripts/registrant-cli
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 import { loopbackRequest, type RawAnswer } from '../test/support/loopback-request.ts';
 import { QuotaProperty, quotaCase } from '../test/support/quota-property.ts';
+import { benchEnv } from './env.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -22,9 +23,9 @@ import type { Bench, BenchRow } from './types.ts';
  * default, within BENCH_QUOTA_SECONDS).
  */
 
-const QUOTA_CASES = Number(process.env.BENCH_QUOTA_CASES ?? 1000);
-const QUOTA_SECONDS = Number(process.env.BENCH_QUOTA_SECONDS ?? 600);
-const SEED = Number(process.env.BENCH_SEED ?? 20_201_204);
+const QUOTA_CASES = benchEnv('BENCH_QUOTA_CASES', 'count', 1000);
+const QUOTA_SECONDS = benchEnv('BENCH_QUOTA_SECONDS', 'positive', 600);
+const SEED = benchEnv('BENCH_SEED', 'int', 20_201_204);
 const PHOTO_MAX_BYTES = 2 * 1024 * 1024;
 
 type Target = 'registration' | 'ministry' | 'email' | 'upload';

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_PROFILES } from '../model/service-design.ts';
+import { benchEnv } from './env.ts';
 import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -11,11 +12,11 @@ import type { Bench, BenchRow } from './types.ts';
  * the same resources, in the same order, as saturating first. The reference is N: all agree.
  */
 
-const RUNS = Number(process.env.BENCH_BOTTLENECK_RUNS ?? 3);
+const RUNS = benchEnv('BENCH_BOTTLENECK_RUNS', 'count', 3);
 // The case that flipped between "email" and "the CPU" from one run to the next (issue 13): the
 // whole day at --compress 1000, 75 s of load.
-const WINDOW: [number, number] = [0, Number(process.env.BENCH_BOTTLENECK_MINUTES ?? 1260)];
-const COMPRESS = Number(process.env.BENCH_BOTTLENECK_COMPRESS ?? 1000);
+const WINDOW: [number, number] = [0, benchEnv('BENCH_BOTTLENECK_MINUTES', 'count', 1260)];
+const COMPRESS = benchEnv('BENCH_BOTTLENECK_COMPRESS', 'positive', 1000);
 const SCALE = 0.0005;
 
 const bench: Bench = {

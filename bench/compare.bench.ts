@@ -1,5 +1,6 @@
 import { compareRuns } from '../reports/compare/index.ts';
 import { makeRecord } from '../reports/fixtures/make-record.ts';
+import { benchEnv } from './env.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -9,7 +10,7 @@ import type { Bench, BenchRow } from './types.ts';
  * verdict (goal: at most 1 - confidence, 5 %), and how often a real regression is caught.
  */
 
-const PAIRS = Number(process.env.BENCH_COMPARE_PAIRS ?? 400);
+const PAIRS = benchEnv('BENCH_COMPARE_PAIRS', 'count', 400);
 const POWER_PAIRS = Math.max(20, Math.round(PAIRS / 4));
 
 const bench: Bench = {

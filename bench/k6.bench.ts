@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { freePort } from '../scripts/series/prometheus.ts';
+import { benchEnv } from './env.ts';
 import { helloServer } from './hello.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -17,7 +18,7 @@ import type { Bench, BenchRow } from './types.ts';
  */
 
 const ROOT = join(import.meta.dirname, '..');
-const SECONDS = Number(process.env.BENCH_K6_SECONDS ?? 10);
+const SECONDS = benchEnv('BENCH_K6_SECONDS', 'positive', 10);
 const dir = mkdtempSync(join(tmpdir(), 'gelombang-bench-k6-'));
 
 interface Measured {

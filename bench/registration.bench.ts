@@ -2,6 +2,7 @@ import autocannon from 'autocannon';
 import { isEligible, personAt } from '../model/population.ts';
 import { RegistrantClient } from '../scripts/registrant-client.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
+import { benchEnv } from './env.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -11,9 +12,9 @@ import type { Bench, BenchRow } from './types.ts';
  * off, autocannon against both in the same run.
  */
 
-const JOURNEY_SECONDS = Number(process.env.BENCH_JOURNEY_SECONDS ?? 15);
+const JOURNEY_SECONDS = benchEnv('BENCH_JOURNEY_SECONDS', 'positive', 15);
 const CONCURRENT_REGISTRANTS = 16;
-const CANNON_SECONDS = Number(process.env.BENCH_CANNON_SECONDS ?? 8);
+const CANNON_SECONDS = benchEnv('BENCH_CANNON_SECONDS', 'positive', 8);
 
 async function journeysPerSecond(
   env: Record<string, string>,

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { BenchEnvError } from './env.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -30,9 +31,21 @@ for (const w of wanted) {
 }
 const selected = wanted.length ? wanted : Object.keys(modules);
 
-const rows: BenchRow[] = [];
+// Every selected module loads (and reads its BENCH_* knobs) before the first runs: a bad knob of
+// the last bench is refused at once, not after the others' minutes.
+const benches: Bench[] = [];
 for (const name of selected) {
-  const bench = await modules[name]!();
+  try {
+    benches.push(await modules[name]!());
+  } catch (err) {
+    if (!(err instanceof BenchEnvError)) throw err;
+    console.error(`bench '${name}': ${err.message}`);
+    process.exit(2);
+  }
+}
+
+const rows: BenchRow[] = [];
+for (const bench of benches) {
   console.error(`running ${bench.name} ...`);
   rows.push(...(await bench.run()));
 }

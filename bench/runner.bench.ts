@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { defaultWorkers, runTest } from '../runner/index.ts';
+import { benchEnv } from './env.ts';
 import { helloServer } from './hello.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -12,10 +13,10 @@ import type { Bench, BenchRow } from './types.ts';
  * N and after 4N requests (trends in HDR histograms must keep it flat).
  */
 
-const SECONDS = Number(process.env.BENCH_RUNNER_SECONDS ?? 10);
+const SECONDS = benchEnv('BENCH_RUNNER_SECONDS', 'positive', 10);
 // Default N = 500k (2M requests in all, about 2 minutes at ~20k req/s); the goal is
 // BENCH_RUNNER_REQUESTS=2500000 (10M in all).
-const MEMORY_REQUESTS = Number(process.env.BENCH_RUNNER_REQUESTS ?? 500_000);
+const MEMORY_REQUESTS = benchEnv('BENCH_RUNNER_REQUESTS', 'count', 500_000);
 const dir = mkdtempSync(join(tmpdir(), 'gelombang-bench-'));
 
 function script(name: string, body: string): string {

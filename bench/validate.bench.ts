@@ -6,6 +6,7 @@ import { compareRuns } from '../reports/compare/index.ts';
 import { readRunRecord, seriesValues } from '../reports/record.ts';
 import { TOLERANCE, type Validation, validateRun, validationOf } from '../scripts/commands/validate.ts';
 import { COSTED_STEPS } from '../simulator/calibration.ts';
+import { benchEnv } from './env.ts';
 import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -46,9 +47,9 @@ const THINK_COMPRESS = '20000';
 const POINTS: Point[] = [
   // Three minutes of load where the others have one: at 3 arrivals a second a minute gives a step
   // about 120 requests, whose p95 (the sixth slowest) moves by more than 15 % between two runs.
-  { name: 'below', scale: Number(process.env.BENCH_VALIDATE_BELOW ?? 0.0026), window: [60, 240] },
-  { name: 'knee', scale: Number(process.env.BENCH_VALIDATE_KNEE ?? 0.017), window: [60, 120] },
-  { name: 'past', scale: Number(process.env.BENCH_VALIDATE_PAST ?? 0.024), window: [60, 120] },
+  { name: 'below', scale: benchEnv('BENCH_VALIDATE_BELOW', 'positive', 0.0026), window: [60, 240] },
+  { name: 'knee', scale: benchEnv('BENCH_VALIDATE_KNEE', 'positive', 0.017), window: [60, 120] },
+  { name: 'past', scale: benchEnv('BENCH_VALIDATE_PAST', 'positive', 0.024), window: [60, 120] },
 ];
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
@@ -130,7 +131,7 @@ function serviceCpu(runDir: string): number {
 /**
  * BENCH_VALIDATE_REPEAT=0 leaves out the repeats (half the time): no noise floor then.
  */
-const REPEAT = process.env.BENCH_VALIDATE_REPEAT !== '0';
+const REPEAT = benchEnv('BENCH_VALIDATE_REPEAT', 'flag', true);
 
 async function rehearse(
   point: Point,

@@ -110,6 +110,11 @@ export const runManifestSchema = z.object({
        * (scripts/commit-probe.ts, before the load; absent: not probed, e.g. against a --target)
        */
       commitMs: z.object({ FULL: z.number().positive(), NORMAL: z.number().positive() }).strict().optional(),
+      /**
+       * ms one password hash took at the run's scrypt cost N, the CPU's speed before the load
+       * (scripts/hash-probe.ts; absent: not probed, e.g. against a --target)
+       */
+      hashMs: z.object({ n: z.int().positive(), ms: z.number().positive() }).strict().optional(),
     })
     .optional(),
   /** a simulated run: what it was simulated from (absent for a measured run) */

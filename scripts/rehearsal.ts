@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseConfig } from '../mock-services/registration/config.ts';
 import type { ServiceSection } from '../model/capacity.ts';
 import { type FaultEntry, type PlannedFault, planFaults } from '../model/faults.ts';
 import { type Profile, ProfileError, parseProfileCsv, perMinute } from '../model/profile.ts';
@@ -12,6 +13,7 @@ import { EXIT, type ExitCode, inspectTest, runTest } from '../runner/index.ts';
 import { probeCommits } from './commit-probe.ts';
 import { clockOf, type RunningFaults, startFaults } from './faults.ts';
 import { predictFullScale } from './full-scale.ts';
+import { probeHash } from './hash-probe.ts';
 import { runOnK6 } from './k6-engine.ts';
 import { fromRoot } from './paths.ts';
 import {
@@ -243,6 +245,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       return { exitCode: inspected.exitCode, runDir, error: inspected.error ?? 'the scenario cannot run' };
     let urls: { registration: string; email: string; scrape: ScrapeTarget[] };
     let commitMs: NonNullable<RunManifest['machine']>['commitMs'];
+    let hashMs: NonNullable<RunManifest['machine']>['hashMs'];
     if (o.target) {
       // A target's own /metrics, if it has one, still tells its CPU; a failed scrape leaves gaps.
       urls = {
@@ -320,6 +323,12 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       o.log(
         `  the database's disk: a commit holds the write lock ${probe.FULL} ms (synchronous FULL), ${probe.NORMAL} ms (NORMAL), the mean of ${probe.commits} each`,
       );
+      // And what the CPU is worth now: the same model name has hashed at different speeds.
+      const hash = await probeHash(parseConfig(knobs).SCRYPT_N);
+      hashMs = { n: hash.n, ms: hash.ms };
+      o.log(
+        `  the CPU: a password hash (scrypt N=${hash.n}) takes ${hash.ms} ms, the median of ${hash.hashes}`,
+      );
     }
 
     const env = scenarioEnv(o, urls);
@@ -380,7 +389,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         capacity,
         ...(similitude ? { similitude } : {}),
         k6Version: o.k6.version,
-        machine: thisMachine(commitMs),
+        machine: thisMachine({ commitMs, hashMs }),
         exitCode: k6.exitCode,
         runDir,
         runId,
@@ -472,7 +481,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...knobs },
         capacity,
       },
-      machine: thisMachine(commitMs),
+      machine: thisMachine({ commitMs, hashMs }),
       ...(similitude ? { similitude } : {}),
       ...(faultRecords ? { faults: faultRecords } : {}),
       totals: runnerTotals(r.metrics),
@@ -544,13 +553,14 @@ async function finishReport(runDir: string, o: RehearsalOptions, run: RunCapacit
 }
 
 function thisMachine(
-  commitMs?: NonNullable<RunManifest['machine']>['commitMs'],
+  probes: Pick<NonNullable<RunManifest['machine']>, 'commitMs' | 'hashMs'>,
 ): NonNullable<RunManifest['machine']> {
   return {
     cores: availableParallelism(),
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
-    ...(commitMs ? { commitMs } : {}),
+    ...(probes.commitMs ? { commitMs: probes.commitMs } : {}),
+    ...(probes.hashMs ? { hashMs: probes.hashMs } : {}),
   };
 }
 

@@ -79,6 +79,9 @@ describe('gelombang rehearse end to end', () => {
     // The database's disk was probed before the load: what a commit holds the write lock, each mode.
     expect(record.manifest.machine?.commitMs?.FULL).toBeGreaterThan(0);
     expect(record.manifest.machine?.commitMs?.NORMAL).toBeGreaterThan(0);
+    // And the CPU, by the service's own hash at the run's cost (SCRYPT_N=1024 here).
+    expect(record.manifest.machine?.hashMs).toEqual({ n: 1024, ms: expect.any(Number) });
+    expect(record.manifest.machine?.hashMs?.ms).toBeGreaterThan(0);
     expect(Math.max(...registrationCpu.map((v) => v ?? 0))).toBeLessThanOrEqual(
       (record.manifest.machine?.cores ?? 0) + 0.5,
     );

@@ -73,6 +73,31 @@ describe('compareRuns: comparability', () => {
     expect(compareRuns(b, c).comparable).toBe(true);
   });
 
+  it("warns when the CPU hashed at another speed before one run's load, at the same cost only", () => {
+    const b = makeRecord({ seed: 1, machineCores: 2 });
+    const c = makeRecord({ seed: 2, machineCores: 2 });
+    const probe = (r: typeof b, ms: number, n = 16384) => {
+      (r.manifest.machine as NonNullable<typeof r.manifest.machine>).hashMs = { n, ms };
+    };
+    const hashWarnings = () => compareRuns(b, c).warnings.filter((w) => w.includes('hashed'));
+    // within the probe's repeatability on one machine: no warning
+    probe(b, 34.14);
+    probe(c, 33.42);
+    expect(hashWarnings()).toEqual([]);
+    // two sessions' machines (scripts/hash-probe.ts)
+    probe(c, 41);
+    expect(hashWarnings()).toEqual([
+      expect.stringMatching(
+        /^the CPU hashed 1\.20x slower .*\(34\.14 → 41 ms a password hash at scrypt N=16384/,
+      ),
+    ]);
+    expect(compareRuns(c, b).warnings).toContainEqual(expect.stringMatching(/CPU hashed 1\.20x faster/));
+    // another cost is another hash: SCRYPT_N's change is a configuration change, not the machine
+    probe(c, 2.2, 1024);
+    expect(hashWarnings()).toEqual([]);
+    expect(compareRuns(b, c).comparable).toBe(true);
+  });
+
   it('configuration changes are listed for the reader', () => {
     const c = compareRuns(
       makeRecord({ seed: 1, knobs: { EMAIL_DELIVERY: 'inline' } }),

@@ -115,9 +115,18 @@ function configChanges(b: RunManifest, c: RunManifest): string[] {
 const COMMIT_RATIO = 2;
 
 /**
- * The machine measured before each run's load (the commit probe, run.json machine.commitMs): a
- * verdict on two runs assumes the same machine, and a write-bound step measures the disk as much
- * as the change. Only what both runs recorded is compared.
+ * A hash this much slower or faster before one run's load than the other's: another CPU under the
+ * same model name, or one shared with other work. The probe repeats within 5 % on one machine;
+ * two sessions' machines differed by 1.2x (scripts/hash-probe.ts).
+ */
+const HASH_RATIO = 1.1;
+
+/**
+ * The machine measured before each run's load (the commit and hash probes, run.json
+ * machine.commitMs and hashMs): a verdict on two runs assumes the same machine, and a write-bound
+ * step measures the disk as much as the change, a hashing one the CPU. Only what both runs
+ * recorded is compared; hashes at different costs (SCRYPT_N changed, a configuration change
+ * already) are not.
  */
 function machineWarnings(b: RunManifest, c: RunManifest): string[] {
   const w: string[] = [];
@@ -128,6 +137,15 @@ function machineWarnings(b: RunManifest, c: RunManifest): string[] {
     if (ratio >= COMMIT_RATIO || ratio <= 1 / COMMIT_RATIO)
       w.push(
         `the database's disk committed ${ratio >= 1 ? `${ratio.toFixed(1)}x slower` : `${(1 / ratio).toFixed(1)}x faster`} before the candidate's load than before the baseline's (${bm.FULL} → ${cm.FULL} ms a commit, synchronous FULL; run.json machine.commitMs): steps that write measure the disk as well as the change`,
+      );
+  }
+  const bh = b.machine?.hashMs;
+  const ch = c.machine?.hashMs;
+  if (bh && ch && bh.n === ch.n) {
+    const ratio = ch.ms / bh.ms;
+    if (ratio >= HASH_RATIO || ratio <= 1 / HASH_RATIO)
+      w.push(
+        `the CPU hashed ${ratio >= 1 ? `${ratio.toFixed(2)}x slower` : `${(1 / ratio).toFixed(2)}x faster`} before the candidate's load than before the baseline's (${bh.ms} → ${ch.ms} ms a password hash at scrypt N=${bh.n}; run.json machine.hashMs): steps that hash (sign-up, login) measure the CPU as well as the change`,
       );
   }
   return w;

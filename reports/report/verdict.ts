@@ -1,4 +1,5 @@
 import { SATURATION } from '../../model/station.ts';
+import { LOAD_GENERATOR_PROCESS } from '../record.ts';
 import type { Bottleneck, ObjectiveMiss, Report, ReportVerdict } from '../report-model.ts';
 import { type Block, code, col, type Inline, paragraph, type Section, strong } from './blocks.ts';
 import {
@@ -226,10 +227,10 @@ function bottleneckParagraph(r: Report): Block {
     return paragraph(
       `No dependency ran out first: the machine’s CPU did, ${atTime(b.tSeconds, b.profileMinute)}${arrivalsClause(b)}. `,
       `${b.resource.detail}. `,
-      b.resource.name === 'runner'
+      b.resource.name === LOAD_GENERATOR_PROCESS
         ? 'The load generator used the most of it: the run measured the generator as much as the system; give it its own machine, or lower the scale.'
         : `The process using the most was `,
-      ...(b.resource.name === 'runner'
+      ...(b.resource.name === LOAD_GENERATOR_PROCESS
         ? []
         : [
             code(b.resource.name),
