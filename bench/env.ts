@@ -24,12 +24,17 @@ const expected: Record<Kind, string> = {
 };
 
 /**
- * A bench's knob from the environment (BENCH_*), or its default when unset or empty. Read when
+ * A bench's knob from the environment (BENCH_*), or its default (if any) when unset or empty. Read when
  * the bench's module loads, so bench/run.ts refuses a bad one before any bench has run.
  */
 export function benchEnv<K extends Exclude<Kind, 'flag'>>(name: string, kind: K, fallback: number): number;
+export function benchEnv<K extends Exclude<Kind, 'flag'>>(name: string, kind: K): number | undefined;
 export function benchEnv(name: string, kind: 'flag', fallback: boolean): boolean;
-export function benchEnv(name: string, kind: Kind, fallback: number | boolean): number | boolean {
+export function benchEnv(
+  name: string,
+  kind: Kind,
+  fallback?: number | boolean,
+): number | boolean | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const parsed = kinds[kind].safeParse(raw.trim());

@@ -1,13 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVICE_PROFILES } from '../model/service-design.ts';
 import { compareRuns } from '../reports/compare/index.ts';
 import { readRunRecord, seriesValues } from '../reports/record.ts';
+import { EXIT } from '../runner/index.ts';
 import { TOLERANCE, type Validation, validateRun, validationOf } from '../scripts/commands/validate.ts';
+import { fromRoot } from '../scripts/paths.ts';
 import { COSTED_STEPS } from '../simulator/calibration.ts';
 import { benchEnv } from './env.ts';
-import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
 
 /**
@@ -24,33 +25,83 @@ import type { Bench, BenchRow } from './types.ts';
  *
  * The points are the 2020 profile's minutes 60-120 (after the opening spike: 1,115 arrivals a minute
  * falling to 816; 60-240 below the knee, to 464) compressed 60 times (one minute of load; three
- * below), think times compressed 20,000 times so registrants
- * reach every step within it, at three scales: about 3, 19 and 28 arrivals a second. Sign-up and
- * login each hash a password (scrypt N=2^14, ~60 ms of CPU): measured, the service needs about
- * 0.1 core-second per registrant, so the first takes a sixth of the ~1.7 cores the load generator
- * and the mocks leave it, the second (0.017) about 85 % (measured on this machine kind with nothing
- * else running: 1.42 cores used of 1.65), the third more than the machine has. Where the knee is
- * depends on the cores the service gets, so on what else runs on the machine (0.012 was the knee
- * while other work loaded it): each row's note says the load average and the CPU the service used
- * against the cores it was fitted to have had.
+ * below), think times compressed 20,000 times so registrants reach every step within it, at three
+ * scales: on the reference CPU (REFERENCE_HASH_MS) 1.9, 19.6 and 25.8 arrivals a second. Sign-up
+ * and login each hash a password (scrypt N=2^14): the service used 0.19, 1.45 and 1.60 cores
+ * while requests came, of the 1.58 the load generator and the mocks left it (2026-12-05 21:30).
  */
 
 interface Point {
   name: string;
-  scale: number;
+  /** the scale given (BENCH_VALIDATE_*); else `reference`, scaled to this machine's CPU when `placed` */
+  scale?: number;
+  /** the scale that put the service at this point on a CPU whose hash took REFERENCE_HASH_MS */
+  reference: number;
+  /** placed by the CPU's speed (the knee and past it); the first point is well below on any CPU */
+  placed?: true;
   /** the profile minutes replayed */
   window: [number, number];
 }
+
+type Placed = Point & { scale: number };
+
+const GELOMBANG = fromRoot('bin/gelombang.js');
 
 const COMPRESS = 60;
 const THINK_COMPRESS = '20000';
 const POINTS: Point[] = [
   // Three minutes of load where the others have one: at 3 arrivals a second a minute gives a step
   // about 120 requests, whose p95 (the sixth slowest) moves by more than 15 % between two runs.
-  { name: 'below', scale: benchEnv('BENCH_VALIDATE_BELOW', 'positive', 0.0026), window: [60, 240] },
-  { name: 'knee', scale: benchEnv('BENCH_VALIDATE_KNEE', 'positive', 0.017), window: [60, 120] },
-  { name: 'past', scale: benchEnv('BENCH_VALIDATE_PAST', 'positive', 0.024), window: [60, 120] },
+  {
+    name: 'below',
+    scale: benchEnv('BENCH_VALIDATE_BELOW', 'positive'),
+    reference: 0.0026,
+    window: [60, 240],
+  },
+  {
+    name: 'knee',
+    scale: benchEnv('BENCH_VALIDATE_KNEE', 'positive'),
+    reference: 0.0205,
+    placed: true,
+    window: [60, 120],
+  },
+  {
+    name: 'past',
+    scale: benchEnv('BENCH_VALIDATE_PAST', 'positive'),
+    reference: 0.029,
+    placed: true,
+    window: [60, 120],
+  },
 ];
+
+/**
+ * Where the knee is depends on the CPU, and the CPU's name does not tell its speed. On a machine
+ * whose fastest scrypt hash at N=2^14 took 34.2 ms (scripts/hash-probe.ts: 33.3-34.8 in six
+ * probes, 2026-12-05 22:10 UTC), 0.0205 put the service at the knee (the service first to
+ * saturate, 3 s in; sign-up p95 1,707 and 855 ms in two runs; 1.45 of 1.58 cores) and 0.029 past
+ * it (p95 9.4 s; 1.60 cores); 0.017 had been at the knee where the same hash was timed at 41 ms
+ * (that morning), and 0.017 x 41 / 34.2 is 0.0204. So the knee and past points take the hash the
+ * first point's rehearsal probed before its load (run.json machine.hashMs) and scale their
+ * reference by the ratio: a faster CPU takes more registrants to its knee. Other work on the
+ * machine takes cores rather than speed and is not in the probe: each row's note says the load
+ * average and the cores the service used.
+ */
+const REFERENCE_HASH_MS = 34.2;
+
+function placed(point: Point, firstDir: string | undefined): Placed & { how?: string } {
+  if (point.scale !== undefined) return { ...point, scale: point.scale };
+  if (!point.placed) return { ...point, scale: point.reference };
+  const hash = firstDir ? readRunRecord(firstDir).manifest.machine?.hashMs : undefined;
+  if (hash?.n !== 16384)
+    throw new Error(
+      `${point.name}: the first point's record has no hash probe at N=16384 to place it by (run.json machine.hashMs)`,
+    );
+  return {
+    ...point,
+    scale: Number(((point.reference * REFERENCE_HASH_MS) / hash.ms).toPrecision(3)),
+    how: `scale ${point.reference} x ${REFERENCE_HASH_MS} / ${hash.ms} ms a hash here`,
+  };
+}
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
 const num = (x: number | null, d = 0) => (x === null ? 'n/a' : x.toFixed(d));
@@ -80,7 +131,7 @@ function markdown(title: string, v: Validation, other = 'predicted'): string {
   return `${lines.join('\n')}\n`;
 }
 
-function rows(point: Point, v: Validation, note: string, against: string): BenchRow[] {
+function rows(point: Placed, v: Validation, note: string, against: string): BenchRow[] {
   const count = (cells: Array<boolean | null>) => {
     const judged = cells.filter((c) => c !== null);
     return { ok: judged.filter((c) => c).length, judged: judged.length };
@@ -133,29 +184,56 @@ function serviceCpu(runDir: string): number {
  */
 const REPEAT = benchEnv('BENCH_VALIDATE_REPEAT', 'flag', true);
 
+/** `gelombang rehearse` of a point, as a user types it (without where it writes). */
+function rehearseArgs(point: Placed, runKey?: string): string[] {
+  return [
+    'rehearse',
+    '--scale',
+    String(point.scale),
+    '--window',
+    point.window.join('-'),
+    '--compress',
+    String(COMPRESS),
+    '-e',
+    `THINK_COMPRESS=${THINK_COMPRESS}`,
+    ...(runKey ? ['-e', `RUN_KEY=${runKey}`] : []),
+    '--capacity',
+    'mock-services/capacity.default.json',
+    '--absolute-capacity',
+    '--no-full-scale',
+  ];
+}
+
+/**
+ * Each rehearsal in a process of its own, as a user runs it: run in the bench's process, the
+ * second of a pair found the load generator warmed by the first and left the service more CPU
+ * (the runner's CPU differed by 9-26 % between the two, 2026-12-05), and compare called the
+ * unchanged repeat an improvement.
+ */
 async function rehearse(
-  point: Point,
+  point: Placed,
   results: string,
   runId: string,
   runKey?: string,
 ): Promise<{ runDir: string; note: string }> {
   const before = loadavg()[0] as number;
   const started = Date.now();
-  const r = await benchRehearsal({
-    scale: point.scale,
-    compress: COMPRESS,
-    window: point.window,
-    knobs: { ...SERVICE_PROFILES['2020'] },
-    serviceProfile: '2020',
-    resultsDir: results,
-    runId,
-    env: { THINK_COMPRESS, ...(runKey ? { RUN_KEY: runKey } : {}) },
+  const args = [GELOMBANG, ...rehearseArgs(point, runKey), '--results', results, '--run-id', runId, '-q'];
+  const r = spawnSync(process.execPath, args, {
+    cwd: fromRoot(),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
   const wallS = (Date.now() - started) / 1000;
   const after = loadavg()[0] as number;
-  if (r.error) throw new Error(`${runId}: the rehearsal failed: ${r.error}`);
+  const runDir = join(results, runId);
+  // 99: an objective broken, which the knee and past points are meant to do; the run is recorded.
+  if ((r.status !== 0 && r.status !== EXIT.thresholdsFailed) || !existsSync(join(runDir, 'run.json')))
+    throw new Error(
+      `${runId}: the rehearsal failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-5).join(' / ')}`,
+    );
   return {
-    runDir: r.runDir,
+    runDir,
     note: `${wallS.toFixed(0)} s wall; load average ${before.toFixed(1)} -> ${after.toFixed(1)} on ${cpus().length} cores`,
   };
 }
@@ -165,18 +243,21 @@ const bench: Bench = {
   async run() {
     const results = mkdtempSync(join(tmpdir(), 'gelombang-bench-validate-'));
     const out: BenchRow[] = [];
-    for (const point of POINTS) {
+    let firstDir: string | undefined;
+    for (const p of POINTS) {
+      const point = placed(p, firstDir);
       const first = await rehearse(point, results, point.name);
+      firstDir ??= first.runDir;
       const v = validateRun(first.runDir);
       if (typeof v === 'string') throw new Error(`${point.name}: ${v}`);
       const used = serviceCpu(first.runDir);
-      const command = `npx gelombang rehearse --scale ${point.scale} --window ${point.window.join('-')} --compress ${COMPRESS} -e THINK_COMPRESS=${THINK_COMPRESS} --capacity mock-services/capacity.default.json --absolute-capacity --no-full-scale`;
+      const command = `npx gelombang ${rehearseArgs(point).join(' ')}`;
       console.error(`\n${v.header}\n\n${markdown(`${point.name}: \`${command}\``, v.validation)}`);
       out.push(
         ...rows(
           point,
           v.validation,
-          `${first.note}; the service used ${used.toFixed(2)} cores while requests came, of ${v.calibration.service.effectiveCores ?? '?'} effective (fitted)`,
+          `${point.how ? `${point.how}; ` : ''}${first.note}; the service used ${used.toFixed(2)} cores while requests came, of ${v.calibration.service.effectiveCores ?? '?'} effective (fitted)`,
           'simulated',
         ),
       );
@@ -212,7 +293,7 @@ const bench: Bench = {
           c.metrics.length > 0
             ? (c.overall.worse.length + c.overall.better.length) / c.metrics.length
             : undefined,
-        note: `verdict ${c.overall.verdict}${c.overall.worse.length ? `; worse: ${c.overall.worse.join(', ')}` : ''}${c.overall.better.length ? `; better: ${c.overall.better.join(', ')}` : ''}`,
+        note: `verdict ${c.overall.verdict}${c.overall.worse.length ? `; worse: ${c.overall.worse.join(', ')}` : ''}${c.overall.better.length ? `; better: ${c.overall.better.join(', ')}` : ''}${c.warnings.length ? `; warned: ${c.warnings.join('; ')}` : ''}`,
       });
     }
     return out;

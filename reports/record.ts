@@ -111,8 +111,8 @@ export const runManifestSchema = z.object({
        */
       commitMs: z.object({ FULL: z.number().positive(), NORMAL: z.number().positive() }).strict().optional(),
       /**
-       * ms one password hash took at the run's scrypt cost N, the CPU's speed before the load
-       * (scripts/hash-probe.ts; absent: not probed, e.g. against a --target)
+       * ms the fastest of a few password hashes took at the run's scrypt cost N: the CPU's speed
+       * before the load (scripts/hash-probe.ts; absent: not probed, e.g. against a --target)
        */
       hashMs: z.object({ n: z.int().positive(), ms: z.number().positive() }).strict().optional(),
     })

@@ -116,8 +116,8 @@ const COMMIT_RATIO = 2;
 
 /**
  * A hash this much slower or faster before one run's load than the other's: another CPU under the
- * same model name, or one shared with other work. The probe repeats within 5 % on one machine;
- * two sessions' machines differed by 1.2x (scripts/hash-probe.ts).
+ * same model name, or one shared with other work. The probe's fastest hash repeats within 5 % on
+ * one machine; two sessions' machines differed by 1.2x (scripts/hash-probe.ts).
  */
 const HASH_RATIO = 1.1;
 
