@@ -231,45 +231,63 @@ export type Decision =
   | { outcome: 'left_by_choice' }
   | { outcome: 'attempt'; delayMinutes: number; thinkSeconds: number };
 
+/** A stage's decision with its delay's log-normal worked out. */
+interface StageDraw {
+  leave: number;
+  minMinutes: number;
+  above: Lognormal;
+}
+
+const stageDraw = (m: StageModel): StageDraw => ({
+  leave: m.leave,
+  minMinutes: m.delay.minMinutes,
+  above: aboveMinimum(m.delay),
+});
+
+/**
+ * The one place a decision is drawn: always three numbers (whether to leave, then the delay's
+ * two), so later draws do not depend on this one's outcome; -1 for "leaves", else the delay in
+ * real minutes.
+ */
+function drawDecision(p: StageDraw, rng: Rng): number {
+  const u = rng();
+  const delayMinutes = p.minMinutes + sampleLognormal(p.above, rng);
+  return u < p.leave ? -1 : delayMinutes;
+}
+
 /**
  * What a registrant who has just reached the stage before `stage` does next: leave, or attempt
- * `stage` after a think time. Reproducible: the same stream gives the same decision (it always
- * takes three numbers, so later draws do not depend on this one's outcome). Whether the attempt
- * succeeds is the system's business against a real service; see `attemptOutcome` for a simulator.
+ * `stage` after a think time. Reproducible: the same stream gives the same decision. Whether the
+ * attempt succeeds is the system's business against a real service; see `attemptOutcome` for a
+ * simulator.
  */
 export function decide(
   stage: LaterStage,
   rng: Rng,
   o: { model?: BehaviourModel; compress?: number } = {},
 ): Decision {
-  const m = (o.model ?? DEFAULT_MODEL)[stage];
-  const u = rng();
-  const delayMinutes = sampleDelayMinutes(m.delay, rng);
-  if (u < m.leave) return { outcome: 'left_by_choice' };
+  const delayMinutes = drawDecision(stageDraw((o.model ?? DEFAULT_MODEL)[stage]), rng);
+  if (delayMinutes < 0) return { outcome: 'left_by_choice' };
   return { outcome: 'attempt', delayMinutes, thinkSeconds: (delayMinutes * 60) / (o.compress ?? 1) };
 }
 
 /**
  * `decide` for a caller that decides millions of times (the simulator): each stage's log-normal
- * worked out once, and the think time in seconds returned, or -1 for "leaves". The same draws in
- * the same order and the same arithmetic, so the same stream makes the same choice as `decide`.
+ * worked out once, and the think time in seconds returned, or -1 for "leaves". The same draw, so
+ * the same stream makes the same choice as `decide`.
  */
 export function thinkSampler(
   o: { model?: BehaviourModel; compress?: number } = {},
 ): (stage: LaterStage, rng: Rng) => number {
   const model = o.model ?? DEFAULT_MODEL;
   const compress = o.compress ?? 1;
-  const by = Object.fromEntries(
-    LATER_STAGES.map((stage) => {
-      const m = model[stage];
-      return [stage, { leave: m.leave, minMinutes: m.delay.minMinutes, above: aboveMinimum(m.delay) }];
-    }),
-  ) as Record<LaterStage, { leave: number; minMinutes: number; above: Lognormal }>;
+  const by = Object.fromEntries(LATER_STAGES.map((stage) => [stage, stageDraw(model[stage])])) as Record<
+    LaterStage,
+    StageDraw
+  >;
   return (stage, rng) => {
-    const p = by[stage];
-    const u = rng();
-    const delayMinutes = p.minMinutes + sampleLognormal(p.above, rng);
-    return u < p.leave ? -1 : (delayMinutes * 60) / compress;
+    const delayMinutes = drawDecision(by[stage], rng);
+    return delayMinutes < 0 ? -1 : (delayMinutes * 60) / compress;
   };
 }
 
