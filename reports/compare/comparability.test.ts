@@ -98,6 +98,30 @@ describe('compareRuns: comparability', () => {
     expect(compareRuns(b, c).comparable).toBe(true);
   });
 
+  it("a managed stack's ports are not a change of set-up; a target's are", () => {
+    const b = makeRecord({ seed: 1 });
+    const c = makeRecord({ seed: 2 });
+    const at = (r: typeof b, port: number) => {
+      r.manifest.stack.target = `http://127.0.0.1:${port}`;
+      r.manifest.scenario.env = {
+        ...r.manifest.scenario.env,
+        BASE_URL: `http://127.0.0.1:${port}`,
+        RUN_KEY: String(port),
+      };
+    };
+    at(b, 33103);
+    at(c, 40111);
+    // both rehearsals started their own stacks on free ports: only the run key differs
+    expect(compareRuns(b, c).configChanges).toEqual(['env RUN_KEY: 33103 → 40111']);
+    // against a --target the address is what was tested
+    c.manifest.stack.managed = false;
+    expect(compareRuns(b, c).configChanges).toEqual([
+      'env BASE_URL: http://127.0.0.1:33103 → http://127.0.0.1:40111',
+      'env RUN_KEY: 33103 → 40111',
+      'target: http://127.0.0.1:33103 → http://127.0.0.1:40111',
+    ]);
+  });
+
   it('configuration changes are listed for the reader', () => {
     const c = compareRuns(
       makeRecord({ seed: 1, knobs: { EMAIL_DELIVERY: 'inline' } }),

@@ -92,14 +92,23 @@ function diffRecords(what: string, a: Record<string, string>, b: Record<string, 
     .map((k) => `${what} ${k}: ${a[k] ?? '(unset)'} → ${b[k] ?? '(unset)'}`);
 }
 
+/** The scenario's knobs that name where the stack listens: a managed stack takes free ports each run. */
+const STACK_URLS: ReadonlySet<string> = new Set(['BASE_URL', 'EMAIL_URL']);
+
 function configChanges(b: RunManifest, c: RunManifest): string[] {
+  // Two rehearsals that started their own stacks ran against the same system on other ports:
+  // not a change of set-up, and listed every time it would hide the ones that are.
+  const managed = b.stack.managed && c.stack.managed;
+  const env = (e: Record<string, string>) =>
+    managed ? Object.fromEntries(Object.entries(e).filter(([k]) => !STACK_URLS.has(k))) : e;
   const changes = [
     ...diffRecords('knob', b.stack.knobs, c.stack.knobs),
-    ...diffRecords('env', b.scenario.env, c.scenario.env),
+    ...diffRecords('env', env(b.scenario.env), env(c.scenario.env)),
   ];
   if (JSON.stringify(b.stack.capacity) !== JSON.stringify(c.stack.capacity))
     changes.push('the mocks ran with different capacities (stack.capacity)');
-  if (b.stack.target !== c.stack.target) changes.push(`target: ${b.stack.target} → ${c.stack.target}`);
+  if (b.stack.target !== c.stack.target && !managed)
+    changes.push(`target: ${b.stack.target} → ${c.stack.target}`);
   if (b.machine && c.machine) {
     const m = (what: string, x: unknown, y: unknown) => {
       if (x !== y) changes.push(`machine ${what}: ${x} → ${y}`);

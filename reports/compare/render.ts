@@ -80,9 +80,16 @@ function bottleneckLine(c: Comparison): string {
 
 function header(c: Comparison): string[] {
   const o = c.options;
-  const adjusted = o.adjust === 'holm' ? `, p-values Holm-adjusted over ${c.tests} tests` : '';
+  const r = c.replicates;
+  const adjusted =
+    o.adjust === 'holm'
+      ? `, p-values ${r ? 'Benjamini-Hochberg' : 'Holm'}-adjusted over ${c.tests} tests`
+      : '';
+  const runs = (side: readonly Comparison['baseline'][]) => side.map((x) => `\`${x.dir}\``).join(', ');
   return [
-    `# Comparison: ${c.baseline.runId} → ${c.candidate.runId}`,
+    r
+      ? `# Comparison: ${r.baseline.length} runs → ${r.candidate.length} runs`
+      : `# Comparison: ${c.baseline.runId} → ${c.candidate.runId}`,
     '',
     // Two runs of different scenarios, replays or engines: the metrics below are not evidence of a
     // change, so the headline must not read as "no change".
@@ -93,8 +100,14 @@ function header(c: Comparison): string[] {
           .map((w) => w.slice('not comparable: '.length))
           .join('; ')}.`,
     '',
-    `Baseline \`${c.baseline.dir}\` (${c.baseline.scenario}, ${c.baseline.startedAt}); candidate \`${c.candidate.dir}\` (${c.candidate.scenario}, ${c.candidate.startedAt}).`,
-    `Confidence ${(o.confidence * 100).toFixed(0)} %, minimum effect ${(o.minEffect * 100).toFixed(0)} %${adjusted}; intervals ${c.pairing === 'paired' ? 'paired by time' : 'compared unpaired'}. Metrics marked * gate the overall verdict.`,
+    r
+      ? `Baseline runs ${runs(r.baseline)}; candidate runs ${runs(r.candidate)} (${c.baseline.scenario}).`
+      : `Baseline \`${c.baseline.dir}\` (${c.baseline.scenario}, ${c.baseline.startedAt}); candidate \`${c.candidate.dir}\` (${c.candidate.scenario}, ${c.candidate.startedAt}).`,
+    `Confidence ${(o.confidence * 100).toFixed(0)} %, minimum effect ${(o.minEffect * 100).toFixed(0)} %${adjusted}; ${
+      r
+        ? "each side's figure is the median of its runs' and the test Welch's t over the runs' figures, so the noise is the spread between rehearsals"
+        : `intervals ${c.pairing === 'paired' ? 'paired by time' : 'compared unpaired'}`
+    }. Metrics marked * gate the overall verdict.`,
   ];
 }
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mannWhitneyTest, signedRankTest, twoProportionTest } from './statistics.ts';
+import {
+  benjaminiHochberg,
+  mannWhitneyTest,
+  signedRankTest,
+  studentTwoSided,
+  twoProportionTest,
+  welchTest,
+} from './statistics.ts';
 
 /** The tests the comparison rests on, checked against figures worked out by hand. */
 
@@ -38,5 +45,39 @@ describe('the statistics', () => {
     const t = signedRankTest(smooth);
     expect(t.autocorrelation).toBeGreaterThan(0.5);
     expect(t.effectiveSamples).toBeLessThan(40 / 3);
+  });
+
+  it("Student's t, against the tables: the two-sided 5 % and 1 % points", () => {
+    // t(0.975; 10) = 2.228139, t(0.995; 4) = 4.604095, t(0.975; 1) = 12.706205; t = 0 gives p = 1
+    expect(studentTwoSided(2.228139, 10)).toBeCloseTo(0.05, 6);
+    expect(studentTwoSided(-4.604095, 4)).toBeCloseTo(0.01, 6);
+    expect(studentTwoSided(12.706205, 1)).toBeCloseTo(0.05, 6);
+    expect(studentTwoSided(0, 7)).toBe(1);
+    // many degrees of freedom: the normal's 1.959964
+    expect(studentTwoSided(1.959964, 1e6)).toBeCloseTo(0.05, 4);
+  });
+
+  it("Welch's t-test, by hand, on three runs a side", () => {
+    // a = 10, 12, 14 (mean 12, var 4); b = 20, 21, 25 (mean 22, var 7)
+    // se^2 = 4/3 + 7/3 = 11/3; t = 10 / sqrt(11/3) = 5.22233
+    // df = (11/3)^2 / ((4/3)^2 / 2 + (7/3)^2 / 2) = 13.4444 / 3.61111 = 3.72308
+    const w = welchTest([10, 12, 14], [20, 21, 25]);
+    expect(w?.t).toBeCloseTo(5.22233, 4);
+    expect(w?.df).toBeCloseTo(3.72308, 4);
+    // between the two-sided 1 % point at 3 df (5.841) and at 4 df (4.604)
+    expect(w?.p).toBeGreaterThan(0.005);
+    expect(w?.p).toBeLessThan(0.01);
+    expect(welchTest([10, 12, 14], [10, 12, 14])?.p).toBe(1);
+    // no spread on either side: nothing to test against
+    expect(welchTest([5, 5], [6, 6])).toBeNull();
+    expect(welchTest([5], [6, 7])).toBeNull();
+  });
+
+  it('Benjamini-Hochberg, by hand', () => {
+    // sorted 0.01, 0.02, 0.03, 0.5 of m = 4: p m / rank = 0.04, 0.04, 0.04, 0.5, then the running minimum from the top
+    const adjusted = benjaminiHochberg([0.03, 0.5, 0.01, 0.02]);
+    for (const [i, want] of [0.04, 0.5, 0.04, 0.04].entries()) expect(adjusted[i]).toBeCloseTo(want, 12);
+    // one p-value alone is its own
+    expect(benjaminiHochberg([0.2])).toEqual([0.2]);
   });
 });

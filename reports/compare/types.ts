@@ -41,15 +41,18 @@ export interface CompareOptions {
 }
 
 export interface StatTest {
-  method: 'wilcoxon_signed_rank' | 'mann_whitney_u' | 'two_proportion_z';
-  /** standardised statistic, > 0 when the candidate is higher */
+  /** welch_t: over repeated runs, a figure per run (on the log scale when all are positive) */
+  method: 'wilcoxon_signed_rank' | 'mann_whitney_u' | 'two_proportion_z' | 'welch_t';
+  /** standardised statistic (Welch's: t), > 0 when the candidate is higher */
   z: number;
   /** two-sided p-value of this test alone */
   p: number;
   /** p after the adjustment over all tests of the comparison: what the verdict uses */
   pAdjusted: number;
-  /** intervals paired (both entries equal), intervals per run, or requests / registrants per run */
+  /** intervals paired (both entries equal), intervals per run, requests / registrants per run, or runs a side */
   samples: [number, number];
+  /** Welch's test: the Welch-Satterthwaite degrees of freedom */
+  df?: number;
   /** rank tests: lag-1 autocorrelation of the scores, and the samples it leaves as independent */
   autocorrelation?: number;
   effectiveSamples?: number;
@@ -108,8 +111,15 @@ export interface RunInfo {
 export interface Comparison {
   format: 'gelombang/comparison';
   version: 1;
+  /** the first run of each side when the sides are repeated runs (then `replicates` has them all) */
   baseline: RunInfo;
   candidate: RunInfo;
+  /**
+   * each side's runs, when the comparison is over repeated rehearsals
+   * (reports/compare/replicates.ts): then a metric's baseline and candidate are the medians of its
+   * figure per run, and its test is Welch's over those figures
+   */
+  replicates?: { baseline: RunInfo[]; candidate: RunInfo[] };
   options: Required<CompareOptions>;
   /** false when the runs differ in what was run (scenario, replay, engine): they are still compared */
   comparable: boolean;

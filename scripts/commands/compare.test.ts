@@ -160,6 +160,103 @@ describe('gelombang compare', () => {
   it('a missing argument: exit 2', async () => {
     const r = await compare([baseline]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/missing required argument 'candidate-dir'/);
+    expect(r.stderr).toMatch(
+      /expected two run directories, <baseline-dir> <candidate-dir> \(got 1\); repeated runs go in --baseline and --candidate/,
+    );
+  });
+
+  describe('over repeated runs (--baseline, --candidate)', () => {
+    // Each run's latency level drawn around its side's: the spread between rehearsals of one build.
+    const level = [0.97, 1.04, 1.0, 0.95];
+    const side = (name: string, seed: number, factor: number) =>
+      level.map((l, i) =>
+        write(
+          `${name}-${i}`,
+          makeRecord({ seed: seed + i, runId: `${name}-${i}`, latencyFactor: factor * l }),
+        ),
+      );
+    const before = side('rep-before', 20, 1);
+    const unchanged = side('rep-unchanged', 30, 1);
+    const slowerRuns = side('rep-slower', 40, 1.5);
+
+    it('runs of one build against another set of its runs: no change, exit 0', async () => {
+      const r = await compare(['--baseline', ...before, '--candidate', ...unchanged]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^# Comparison: 4 runs → 4 runs\n/);
+      expect(r.stdout).toMatch(/\*\*Overall: ≈ no change\*\*/);
+      expect(r.stdout).toMatch(/Welch's t over 4\+4 runs, log scale/);
+      const json = JSON.parse(
+        readFileSync(join(unchanged[0] as string, 'comparison.json'), 'utf8'),
+      ) as Comparison;
+      expect(json.replicates?.baseline.map((x) => x.runId)).toEqual([
+        'rep-before-0',
+        'rep-before-1',
+        'rep-before-2',
+        'rep-before-3',
+      ]);
+      expect(json.replicates?.candidate).toHaveLength(4);
+    });
+
+    it("runs whose level moves threefold, as at the knee: the spread is the runs', no change", async () => {
+      const wide = [0.6, 1.5, 0.8, 1.3];
+      const knee = (name: string, seed: number, order: number[]) =>
+        order.map((k, i) =>
+          write(
+            `${name}-${i}`,
+            makeRecord({ seed: seed + i, runId: `${name}-${i}`, latencyFactor: wide[k] }),
+          ),
+        );
+      const a = knee('knee-a', 50, [0, 1, 2, 3]);
+      const b = knee('knee-b', 60, [3, 0, 1, 2]);
+      const r = await compare(['--baseline', ...a, '--candidate', ...b]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/\*\*Overall: ≈ no change\*\*/);
+    });
+
+    it('every latency 1.5 times: a regression over the runs, exit 1, the p95s worse', async () => {
+      const r = await compare([
+        '--baseline',
+        ...before,
+        '--candidate',
+        ...slowerRuns,
+        '--out',
+        join(root, 'rep-out'),
+      ]);
+      expect(r.code).toBe(1);
+      const json = JSON.parse(readFileSync(join(root, 'rep-out', 'comparison.json'), 'utf8')) as Comparison;
+      expect(json.overall.verdict).toBe('regression');
+      const p95 = json.metrics.filter((m) => m.kind === 'latency_p95');
+      expect(p95.length).toBeGreaterThan(0);
+      expect(p95.every((m) => m.verdict === 'worse' && m.test?.method === 'welch_t')).toBe(true);
+    });
+
+    it.each([
+      [
+        () => [baseline, same, '--baseline', before[0], before[1]],
+        /give either <baseline-dir> <candidate-dir> or --baseline and --candidate, not both/,
+      ],
+      [() => ['--baseline', ...before], /--candidate: expected one or more run directories/],
+      [
+        () => ['--baseline', before[0], '--candidate', ...unchanged],
+        /--baseline: 1 run; a comparison over repeats needs at least 2 a side/,
+      ],
+      [
+        () => ['--baseline', before[0], before[0], '--candidate', ...unchanged],
+        /--baseline: .*rep-before-0 given twice/,
+      ],
+      [
+        () => ['--baseline', ...before, '--candidate', before[3], unchanged[0]],
+        /rep-before-3 is in both --baseline and --candidate/,
+      ],
+      [
+        () => ['--baseline', ...before, '--candidate', join(root, 'nowhere'), unchanged[0]],
+        /nowhere\/run\.json: cannot read the run record \(ENOENT\)/,
+      ],
+    ])('bad sides %#: exit 2 with a precise message, nothing written', async (args, message) => {
+      const r = await compare(args() as string[]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
   });
 });
