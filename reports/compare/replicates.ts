@@ -130,8 +130,8 @@ export function compareReplicates(
     else if (size < o.minEffect)
       reason = `change below the ${(o.minEffect * 100).toFixed(0)} % minimum effect (${p})`;
     else {
-      const higher = (candidate ?? 0) > (baseline ?? 0);
-      verdict = higher === (m.direction === 'higher_is_better') ? 'better' : 'worse';
+      // The test's sign (the runs' means), which the medians shown follow but for a skewed few.
+      verdict = w.t > 0 === (m.direction === 'higher_is_better') ? 'better' : 'worse';
     }
     if (m.loadGenerator) reason = `${reason}; the load generator's, not in the overall verdict`;
     return { ...base, verdict, reason, test };
