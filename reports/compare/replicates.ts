@@ -18,7 +18,8 @@ import { overallOf } from './verdicts.ts';
  * p-values are adjusted over the metrics by Benjamini-Hochberg (statistics.ts), so few runs a side
  * call only large, steady changes: three a side is the least that tells anything (three runs at
  * the knee and three with half the hash cost, sign-up p95 7,205 against 398 ms, were not enough
- * under Holm's), five or more tell more.
+ * under Holm's); against runs a third apart in level, ten a side catch a change of half three
+ * times in four (bench/compare.bench.ts).
  */
 
 export const MIN_RUNS = 2;
