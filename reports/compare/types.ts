@@ -36,7 +36,10 @@ export interface CompareOptions {
   gate?: readonly MetricKind[];
   /** fewest effective samples (intervals) a series test needs; default 10 */
   minSamples?: number;
-  /** 'none' keeps each test's own p-value (more sensitive, more false alarms); default 'holm' */
+  /**
+   * 'none' keeps each test's own p-value (more sensitive, more false alarms); default 'holm'
+   * (over repeated runs, ./replicates.ts: Benjamini-Hochberg's, which it stands for there)
+   */
   adjust?: 'holm' | 'none';
 }
 
