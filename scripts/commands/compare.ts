@@ -96,7 +96,7 @@ interface Flags {
 export function compareCommand(): Command {
   return new Command('compare')
     .description(
-      'compare two rehearsal runs (before/after a change): verdicts that account for run-to-run noise',
+      'compare rehearsals before and after a change, one run a side or repeated runs: verdicts that account for run-to-run noise',
     )
     .argument('[baseline-dir]', 'run record of the run before the change (results/<run-id>)')
     .argument('[candidate-dir]', 'run record of the run after the change')
