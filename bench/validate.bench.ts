@@ -206,9 +206,10 @@ function rehearseArgs(point: Placed, runKey?: string): string[] {
 
 /**
  * Each rehearsal in a process of its own, as a user runs it: run in the bench's process, the
- * second of a pair found the load generator warmed by the first and left the service more CPU
- * (the runner's CPU differed by 9-26 % between the two, 2026-12-05), and compare called the
- * unchanged repeat an improvement.
+ * second of a pair found the load generator warmed by the first (the runner's CPU differed by
+ * 9-26 % between the two, 2026-12-05). That was not all of why the repeat ran faster: in
+ * processes of their own, compare still called the past point's repeat an improvement in three
+ * runs of three (bench/README.md).
  */
 async function rehearse(
   point: Placed,
