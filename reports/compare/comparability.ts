@@ -139,13 +139,15 @@ const HASH_RATIO = 1.1;
  */
 function machineWarnings(b: RunManifest, c: RunManifest): string[] {
   const w: string[] = [];
+  const apart = (ratio: number, digits: number) =>
+    ratio >= 1 ? `${ratio.toFixed(digits)}x slower` : `${(1 / ratio).toFixed(digits)}x faster`;
   const bm = b.machine?.commitMs;
   const cm = c.machine?.commitMs;
   if (bm && cm) {
     const ratio = cm.FULL / bm.FULL;
     if (ratio >= COMMIT_RATIO || ratio <= 1 / COMMIT_RATIO)
       w.push(
-        `the database's disk committed ${ratio >= 1 ? `${ratio.toFixed(1)}x slower` : `${(1 / ratio).toFixed(1)}x faster`} before the candidate's load than before the baseline's (${bm.FULL} → ${cm.FULL} ms a commit, synchronous FULL; run.json machine.commitMs): steps that write measure the disk as well as the change`,
+        `the database's disk committed ${apart(ratio, 1)} before the candidate's load than before the baseline's (${bm.FULL} → ${cm.FULL} ms a commit, synchronous FULL; run.json machine.commitMs): steps that write measure the disk as well as the change`,
       );
   }
   const bh = b.machine?.hashMs;
@@ -154,7 +156,7 @@ function machineWarnings(b: RunManifest, c: RunManifest): string[] {
     const ratio = ch.ms / bh.ms;
     if (ratio >= HASH_RATIO || ratio <= 1 / HASH_RATIO)
       w.push(
-        `the CPU hashed ${ratio >= 1 ? `${ratio.toFixed(2)}x slower` : `${(1 / ratio).toFixed(2)}x faster`} before the candidate's load than before the baseline's (${bh.ms} → ${ch.ms} ms a password hash at scrypt N=${bh.n}; run.json machine.hashMs): steps that hash (sign-up, login) measure the CPU as well as the change`,
+        `the CPU hashed ${apart(ratio, 2)} before the candidate's load than before the baseline's (${bh.ms} → ${ch.ms} ms a password hash at scrypt N=${bh.n}; run.json machine.hashMs): steps that hash (sign-up, login) measure the CPU as well as the change`,
       );
   }
   return w;

@@ -32,11 +32,15 @@ const median = (xs: readonly number[]): number => {
 
 const p3 = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
-/** Differences in set-up among one side's runs, other than their run key (registrants drawn anew). */
-function sideWarnings(side: 'baseline' | 'candidate', runs: readonly RunRecord[]): string[] {
-  const first = runs[0] as RunRecord;
-  return runs.slice(1).flatMap((r) => {
-    const c = comparability(first, r);
+/**
+ * Differences in set-up among one side's runs, other than their run key (registrants drawn anew),
+ * from each run's comparability with the side's first.
+ */
+function sideWarnings(
+  side: 'baseline' | 'candidate',
+  against: ReadonlyArray<Pick<Comparison, 'baseline' | 'candidate' | 'warnings' | 'configChanges'>>,
+): string[] {
+  return against.flatMap((c) => {
     const changes = c.configChanges.filter((x) => !x.startsWith('env RUN_KEY:'));
     return [
       // "not comparable: " first, as the header looks for it: a side that replayed two things has no median.
@@ -138,25 +142,23 @@ export function compareReplicates(
     return { ...base, verdict, reason, test };
   });
 
-  const runs = comparability(ref, candidates[0] as RunRecord);
+  const notComparable = (w: string) => w.startsWith('not comparable: ');
   const warnings = [
-    ...runs.warnings.filter((w) => w.startsWith('not comparable: ')),
-    ...pairs
-      .slice(1)
-      .flatMap((c, i) =>
-        i + 1 < baselines.length
-          ? []
-          : c.warnings.filter((w) => w.startsWith('not comparable: ') && !runs.warnings.includes(w)),
-      ),
-    ...sideWarnings('baseline', baselines),
-    ...sideWarnings('candidate', candidates),
+    // every candidate against the first baseline, and each side's runs among themselves (the
+    // baselines' against their first are already in `pairs`)
+    ...pairs.slice(baselines.length).flatMap((c) => c.warnings.filter(notComparable)),
+    ...sideWarnings('baseline', pairs.slice(1, baselines.length)),
+    ...sideWarnings(
+      'candidate',
+      candidates.slice(1).map((r) => comparability(candidates[0] as RunRecord, r)),
+    ),
   ];
-  const comparable = runs.comparable && pairs.every((c) => c.comparable);
+  const comparable = pairs.every((c) => c.comparable);
   return {
     format: 'gelombang/comparison',
     version: 1,
-    baseline: runs.baseline,
-    candidate: runs.candidate,
+    baseline: across.baseline,
+    candidate: across.candidate,
     replicates: {
       baseline: pairs.slice(0, baselines.length).map((c) => c.candidate),
       candidate: pairs.slice(baselines.length).map((c) => c.candidate),
@@ -164,7 +166,7 @@ export function compareReplicates(
     options: o,
     comparable,
     warnings: [...new Set(warnings)],
-    configChanges: runs.configChanges.filter((x) => !x.startsWith('env RUN_KEY:')),
+    configChanges: across.configChanges.filter((x) => !x.startsWith('env RUN_KEY:')),
     pairing: 'unpaired',
     tests: tested.length,
     overall: overallOf(metrics),

@@ -11,8 +11,9 @@ import { readCheckedRecord } from './run-record.ts';
 /**
  * `gelombang compare <baseline-dir> <candidate-dir>`: before/after comparison of two rehearsal
  * runs; `--baseline <dirs...> --candidate <dirs...>`: of repeated rehearsals, each side's runs
- * (reports/compare/replicates.ts). Exit codes for a CI job: 0 no regression, 1 regression (per --fail-on), 2 bad input (a
- * flag, or a directory that is not a run record), 3 the runs are not comparable (different
+ * (reports/compare/replicates.ts). Exit codes for a CI job: 0 no regression, 1 regression (per
+ * --fail-on), 2 bad input (a flag, or a directory that is not a run record), 3 the runs are not
+ * comparable (different
  * scenarios, replays or engines: reports/compare/comparability.ts), unless --fail-on never. Bad
  * flags exit 2, not commander's 1, so that 1 always means "the candidate is worse".
  */
@@ -141,13 +142,14 @@ export function compareCommand(): Command {
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
-      const baseline = readAll(sides.baseline);
-      const candidate = typeof baseline === 'string' ? baseline : readAll(sides.candidate);
-      if (typeof baseline === 'string' || typeof candidate === 'string') {
-        console.error(`error: ${typeof baseline === 'string' ? baseline : candidate}`);
+      const records = readAll([...sides.baseline, ...sides.candidate]);
+      if (typeof records === 'string') {
+        console.error(`error: ${records}`);
         process.exitCode = EXIT_BAD_INPUT;
         return;
       }
+      const baseline = records.slice(0, sides.baseline.length);
+      const candidate = records.slice(sides.baseline.length);
       const options = { confidence: o.confidence, minEffect: o.minEffect };
       const comparison =
         baseline.length === 1 && candidate.length === 1
