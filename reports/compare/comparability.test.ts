@@ -38,6 +38,33 @@ describe('compareRuns: comparability', () => {
     expect(c.warnings).toContainEqual(expect.stringMatching(/only the baseline replays a profile/));
   });
 
+  it('the same arrivals replayed, one run draining longer: comparable and paired, the drain said', () => {
+    const c = compareRuns(
+      makeRecord({ seed: 1, durationSeconds: 120 }),
+      makeRecord({ seed: 2, durationSeconds: 150 }),
+    );
+    expect(c.comparable).toBe(true);
+    expect(c.pairing).toBe('paired');
+    expect(c.warnings).toContainEqual(
+      expect.stringMatching(
+        /test durations differ by more than 10 % \(120.0 s, 150.0 s\) with the same arrivals replayed: the candidate took longer to finish the journeys in flight/,
+      ),
+    );
+    expect(c.warnings.filter((w) => w.startsWith('not comparable'))).toEqual([]);
+  });
+
+  it('runs of other lengths that replay nothing: not comparable by their length', () => {
+    const c = compareRuns(
+      makeRecord({ seed: 1, durationSeconds: 120, replay: null }),
+      makeRecord({ seed: 2, durationSeconds: 150, replay: null }),
+    );
+    expect(c.comparable).toBe(false);
+    expect(c.warnings).toContainEqual(
+      'not comparable: test durations differ by more than 10 % (120.0 s, 150.0 s)',
+    );
+    expect(c.warnings).not.toContainEqual(expect.stringMatching(/the drain/));
+  });
+
   it('sampling grids that differ: unpaired Mann-Whitney, with a warning', () => {
     const c = compareRuns(
       makeRecord({ seed: 1, shape: 'flat' }),
