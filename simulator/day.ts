@@ -9,7 +9,7 @@ import { EventQueue } from './events.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { arrivalOf, Journeys, streamRng } from './registrant.ts';
-import { NETWORK_LAG_MS, RegistrationService } from './service.ts';
+import { type CpuStretchOverTime, NETWORK_LAG_MS, RegistrationService } from './service.ts';
 import { SimStation } from './station.ts';
 
 /**
@@ -38,6 +38,13 @@ export interface DayOptions {
   calibration: Calibration;
   /** how much slower every CPU operation runs than on a machine of its own (1: not at all) */
   cpuStretch: number;
+  /**
+   * How the cores left to the service moved over the run, interval by interval: a CPU operation
+   * started in interval i runs factors[i] times slower than cpuStretch says (more than 1: the
+   * machine's other processes took more than on average). From a measured run's record (validate);
+   * absent, or past its end: 1.
+   */
+  cpuStretchOverTime?: CpuStretchOverTime;
   seed: number;
   model: BehaviourModel;
   retry: RetryPolicy;
@@ -146,6 +153,7 @@ export function simulateDay(o: DayOptions): DayResult {
     stations,
     photoBytes: o.photoBytes,
     cpuStretch,
+    ...(o.cpuStretchOverTime ? { cpuStretchOverTime: o.cpuStretchOverTime } : {}),
     rng: streamRng(o.seed, SERVICE_STREAM, runKey),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),

@@ -205,6 +205,39 @@ describe('a measured run as a simulation of it', () => {
     expect(dayOfRecord(r, prior).maxVUs).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it("gives the service, interval by interval, the cores the run's other processes left it", () => {
+    const r = measuredRun();
+    const ts = r.timeseries;
+    const n = ts.t.length;
+    // No other process's CPU in the record: the cores are the calibration's, all run long.
+    expect(dayOfRecord(r, prior).cpuStretchOverTime).toBeUndefined();
+    const busy = (i: number) =>
+      ts.series.some((s) => s.name === 'step_requests' && ((s.values[i] ?? 0) as number) > 0);
+    const idle = Array.from({ length: n }, (_, i) => i).filter((i) => !busy(i));
+    expect(idle.length).toBeGreaterThan(0);
+    // The load generator takes 0.2 core, 0.6 in every third interval; a mock 0.1, unread once.
+    const runner = Array.from({ length: n }, (_, i) => (i % 3 === 1 ? 0.6 : 0.2));
+    const mock: Array<number | null> = Array.from({ length: n }, () => 0.1);
+    mock[4] = null;
+    ts.series.push(
+      { name: 'process_cpu_cores', labels: { process: 'runner' }, values: runner },
+      { name: 'process_cpu_cores', labels: { process: 'ministry' }, values: mock },
+    );
+    const left = runner.map((u, i) => (mock[i] === null ? null : 2 - u - 0.1));
+    const counted = left.map((_, i) => i).filter((i) => left[i] !== null && busy(i));
+    const mean = counted.reduce((a, i) => a + (left[i] as number), 0) / counted.length;
+    const o = dayOfRecord(r, prior).cpuStretchOverTime;
+    expect(o?.intervalMs).toBe(ts.intervalSeconds * 1000);
+    expect(o?.factors).toHaveLength(n);
+    o?.factors.forEach((f, i) => {
+      // An interval with a process unread: as the average.
+      expect(f).toBeCloseTo(left[i] === null ? 1 : mean / (left[i] as number), 9);
+    });
+    // Where the load generator took more, the service's work ran slower, and the other way round.
+    expect(o?.factors[1]).toBeGreaterThan(1);
+    expect(o?.factors[0]).toBeLessThan(1);
+  });
+
   it("keys the registrants' streams by the run's RUN_KEY, and refuses one that is not a key", () => {
     const r = measuredRun();
     expect(dayOfRecord(r, prior).runKey).toBe(0);

@@ -9,6 +9,7 @@ import { type Calibration, COSTED_STEPS, type CostedStep, parseCalibration } fro
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
 import { CALLERS, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
 import type { LogHistogram } from './histogram.ts';
+import type { CpuStretchOverTime } from './service.ts';
 
 /**
  * A measured run as a simulation of it: the run's replay (profile, scale, compress, window),
@@ -60,6 +61,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
       `${where} scenario.env.PHOTO: the photo the run uploaded cannot be read (beside ${m.scenario.file}, or in scenarios/)`,
     );
   const effective = calibration.service.effectiveCores ?? cores;
+  const stretch = cpuStretchOverTime(r, cores);
   const thinkCompress = envNum('THINK_COMPRESS', m.replay.compress);
   const window = { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] };
   const budget =
@@ -90,8 +92,48 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     ...budget,
     photoBytes: photo,
     intervalSeconds: r.timeseries.intervalSeconds,
+    ...(stretch ? { cpuStretchOverTime: stretch } : {}),
   };
 }
+
+/**
+ * The cores the run's other processes (the load generator, the mocks) left the service, interval
+ * by interval, as stretches of its CPU work over their average: 2 cores less what the others
+ * used. An input of the run, measured, like the machine itself; not something the simulation of
+ * the service predicts. A service at its knee has no spare: an interval in which the load
+ * generator took 0.1 core more is one in which its backlog grew, and the average alone (the
+ * calibration's effectiveCores) left the knee's p95 under the measured one in six of eight
+ * rehearsals (bench/README.md). Undefined when the record has no other process's CPU.
+ */
+export function cpuStretchOverTime(r: RunRecord, cores: number): CpuStretchOverTime | undefined {
+  const ts = r.timeseries;
+  const others = ts.series.filter(
+    (s) => s.name === 'process_cpu_cores' && s.labels.process !== 'registration',
+  );
+  if (others.length === 0) return undefined;
+  const left = ts.t.map((_, i) => {
+    const used = others.map((o) => o.values[i]);
+    if (used.some((u) => u === null || u === undefined)) return null;
+    return Math.max(MIN_CORES_LEFT, cores - (used as number[]).reduce((a, u) => a + u, 0));
+  });
+  // The average over the intervals in which requests came, as effectiveCores takes it.
+  const busy = ts.t
+    .map((_, i) => i)
+    .filter(
+      (i) =>
+        left[i] !== null &&
+        ts.series.some((s) => s.name === 'step_requests' && ((s.values[i] ?? 0) as number) > 0),
+    );
+  if (busy.length === 0) return undefined;
+  const mean = busy.reduce((a, i) => a + (left[i] as number), 0) / busy.length;
+  return {
+    intervalMs: ts.intervalSeconds * 1000,
+    factors: left.map((l) => (l === null ? 1 : mean / l)),
+  };
+}
+
+/** cores left to the service at the least, whatever the others used (a scrape may overshoot) */
+const MIN_CORES_LEFT = 0.1;
 
 /**
  * The VUs registration-day gave itself when the record's options do not say (the embedded runner's

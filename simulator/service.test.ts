@@ -6,7 +6,7 @@ import { parseServiceKnobs } from '../model/service-design.ts';
 import type { CostedStep } from './calibration.ts';
 import { loadCalibration } from './calibration.ts';
 import { EventQueue } from './events.ts';
-import { type Account, type Answer, RegistrationService, ROW } from './service.ts';
+import { type Account, type Answer, type CpuStretchOverTime, RegistrationService, ROW } from './service.ts';
 import { SimStation } from './station.ts';
 
 const calibration = loadCalibration();
@@ -14,7 +14,14 @@ const { $comment: _, ...defaults } = JSON.parse(
   readFileSync(new URL('../mock-services/capacity.default.json', import.meta.url), 'utf8'),
 );
 
-function build(o: { knobs?: Record<string, string>; cores?: number; capacity?: (c: Capacity) => void } = {}) {
+function build(
+  o: {
+    knobs?: Record<string, string>;
+    cores?: number;
+    capacity?: (c: Capacity) => void;
+    cpuStretchOverTime?: CpuStretchOverTime;
+  } = {},
+) {
   const q = new EventQueue();
   const capacity = parseCapacity(structuredClone(defaults), 'capacity.default.json');
   o.capacity?.(capacity);
@@ -32,6 +39,7 @@ function build(o: { knobs?: Record<string, string>; cores?: number; capacity?: (
     stations,
     photoBytes: 289_040,
     cpuStretch: 1,
+    ...(o.cpuStretchOverTime ? { cpuStretchOverTime: o.cpuStretchOverTime } : {}),
     rng: createRng(9),
   });
   const answers: Array<{ t: number; token: number; a: Answer }> = [];
@@ -61,6 +69,24 @@ describe('the registration service in simulated time', () => {
     times.forEach((t, k) => {
       expect(t).toBeCloseTo(cpu + (k + 1) * commit, 6);
     });
+  });
+
+  it('runs a CPU operation as slowly as the cores left in the interval it starts in (cpuStretchOverTime)', () => {
+    // join_wave is its CPU and a commit; one at t=0 (interval 0, factor 1) and one at t=1.5 s
+    // (interval 1, factor 3); past the factors' end, 1 again.
+    const { q, send, answers } = build({ cpuStretchOverTime: { intervalMs: 1000, factors: [1, 3] } });
+    const acct = () => account(ROW.account | ROW.verified | ROW.biodata | ROW.photo | ROW.assessment);
+    send('join_wave', acct(), 0);
+    q.schedule(1500, () => send('join_wave', acct(), 1), undefined);
+    q.schedule(2500, () => send('join_wave', acct(), 2), undefined);
+    q.run();
+    const cpu = calibration.service.stepCpuMs.join_wave;
+    const commit = calibration.service.writeMs.FULL;
+    const took = (token: number, from: number) =>
+      (answers.find((x) => x.token === token)?.t as number) - from;
+    expect(took(0, 0)).toBeCloseTo(cpu + commit, 6);
+    expect(took(1, 1500)).toBeCloseTo(3 * cpu + commit, 6);
+    expect(took(2, 2500)).toBeCloseTo(cpu + commit, 6);
   });
 
   it('answers 503 naming a ministry that does not answer within MINISTRY_TIMEOUT_MS, and the registrant a retry in 1 s', () => {

@@ -57,6 +57,12 @@ export interface Answer {
   dependency: string | undefined;
 }
 
+/** A CPU operation started in interval k (intervalMs long, from 0) runs factors[k] times slower. */
+export interface CpuStretchOverTime {
+  intervalMs: number;
+  factors: readonly number[];
+}
+
 interface ServiceDesign {
   knobs: ServiceKnobs;
   cores: number;
@@ -68,6 +74,8 @@ interface ServiceDesign {
   photoBytes: number;
   /** slows every CPU operation: cores / the cores the service really had (other processes shared them) */
   cpuStretch: number;
+  /** and by interval, over the run's average (DayOptions.cpuStretchOverTime) */
+  cpuStretchOverTime?: CpuStretchOverTime;
   rng: Rng;
   /** the end of the run (ms): a pool may refuse waiters it could only serve later (pool.ts); absent: never */
   untilMs?: number;
@@ -422,8 +430,19 @@ export class RegistrationService {
 
   // ---- CPU: the event loop, then a core
 
+  /**
+   * A CPU operation's work as the cores left to the service now make it: stretched by the
+   * interval it starts in (DayOptions.cpuStretchOverTime). Fixed at its start: the operations
+   * last milliseconds where the intervals last seconds.
+   */
+  private work(ms: number): number {
+    const o = this.d.cpuStretchOverTime;
+    if (!o) return ms;
+    const f = o.factors[Math.floor(this.q.now / o.intervalMs)];
+    return f === undefined ? ms : ms * f;
+  }
   private readonly onLoopForCpu = (req: Request): void =>
-    this.cores.run(this.stepMs[this.reqStep[req] as number] as number, this.onCpuDone, req);
+    this.cores.run(this.work(this.stepMs[this.reqStep[req] as number] as number), this.onCpuDone, req);
   private readonly onCpuDone = (req: Request): void => {
     // A synchronous route keeps its event loop into the transaction.
     if (this.currentOp(req).kind === 'cpuWrite') {
@@ -443,7 +462,8 @@ export class RegistrationService {
 
   // ---- scrypt: a libuv thread, then a core
 
-  private readonly onThread = (req: Request): void => this.cores.run(this.scryptMs, this.onScryptDone, req);
+  private readonly onThread = (req: Request): void =>
+    this.cores.run(this.work(this.scryptMs), this.onScryptDone, req);
   private readonly onScryptDone = (req: Request): void => {
     (this.threads[this.reqProc[req] as number] as Pool).release();
     this.step(req);
@@ -473,7 +493,7 @@ export class RegistrationService {
   // ---- the waiting room (waiting-room.ts): a ticket, a turn, and "come back later" until then
 
   private readonly onLoopForRoom = (req: Request): void =>
-    this.cores.run(this.roomCpuMs, this.onRoomCpu, req);
+    this.cores.run(this.work(this.roomCpuMs), this.onRoomCpu, req);
 
   /**
    * The guard decides. Still before its turn: 429 at once; the transaction that finds the ticket

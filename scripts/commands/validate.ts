@@ -4,7 +4,7 @@ import { STAGES } from '../../model/funnel.ts';
 import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
 import { type RunRecord, readRunRecord } from '../../reports/record.ts';
 import { type Calibration, DEFAULT_CALIBRATION_FILE, loadCalibration } from '../../simulator/calibration.ts';
-import { simulateDay } from '../../simulator/day.ts';
+import { type DayOptions, simulateDay } from '../../simulator/day.ts';
 import { dayOfRecord, withRequestOverhead } from '../../simulator/measured-run.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { fitRun, inputProblem } from './calibrate.ts';
@@ -121,10 +121,19 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
   const o = day.calibration.service.requestOverheadMs;
   return {
-    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${day.calibration.service.effectiveCores ?? day.cores} effective, seed ${day.seed}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
+    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day)}, seed ${day.seed}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
     validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
+}
+
+/** The service's effective cores, and how far the other processes moved them interval by interval. */
+function effectiveCores(day: DayOptions): string {
+  const effective = day.calibration.service.effectiveCores ?? day.cores;
+  const f = day.cpuStretchOverTime?.factors;
+  if (!f || f.length === 0) return `${effective} effective`;
+  const by = (x: number) => (effective / x).toFixed(2);
+  return `${effective} effective (${by(Math.max(...f))}-${by(Math.min(...f))} by interval, as the other processes left them)`;
 }
 
 /**
