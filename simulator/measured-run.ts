@@ -98,12 +98,13 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
 
 /**
  * The cores the run's other processes (the load generator, the mocks) left the service, interval
- * by interval, as stretches of its CPU work over their average: 2 cores less what the others
- * used. An input of the run, measured, like the machine itself; not something the simulation of
- * the service predicts. A service at its knee has no spare: an interval in which the load
- * generator took 0.1 core more is one in which its backlog grew, and the average alone (the
- * calibration's effectiveCores) left the knee's p95 under the measured one in six of eight
- * rehearsals (bench/README.md). Undefined when the record has no other process's CPU.
+ * by interval, as stretches of its CPU work over their average: the machine's cores less what
+ * the others used. An input of the run, measured, like the machine itself; not something the
+ * simulation of the service predicts. A service at its knee has no spare: an interval in which
+ * the load generator took 0.1 core more is one in which its backlog grew, and with the average
+ * alone (the calibration's effectiveCores) the knee's sign-up p95 came out 19 % under the
+ * measured one on average over eight rehearsals, 9 % with these (bench/README.md). Undefined when
+ * the record has no other process's CPU.
  */
 export function cpuStretchOverTime(r: RunRecord, cores: number): CpuStretchOverTime | undefined {
   const ts = r.timeseries;
