@@ -21,6 +21,17 @@ import type { EventQueue, Handler } from './events.ts';
  * day); a run's own event left in the clock when the cores became shared is recognised as not
  * ending its slot's run by the end written in the slot.
  */
+/**
+ * How the cores left to the work moved over time: a run started in interval k (intervalMs long,
+ * from 0) takes factors[k] times its work (more than 1: other processes took more of the machine
+ * than on average). Past the factors' end: 1. Fixed at a run's start: runs last milliseconds
+ * where the intervals last seconds.
+ */
+export interface CpuStretchOverTime {
+  intervalMs: number;
+  factors: readonly number[];
+}
+
 export class CpuShare {
   private v = 0;
   private last = 0;
@@ -47,12 +58,15 @@ export class CpuShare {
   constructor(
     private readonly q: EventQueue,
     readonly cores: number,
+    private readonly stretch?: CpuStretchOverTime,
   ) {
     if (!(Number.isInteger(cores) && cores >= 1)) throw new RangeError(`cores: expected >= 1, got ${cores}`);
   }
 
-  /** Runs `work` CPU-ms from now, then calls `done(arg)`. */
-  run<T>(work: number, done: Handler<T>, arg: T): void {
+  /** Runs `work` CPU-ms from now (as stretched now), then calls `done(arg)`. */
+  run<T>(ms: number, done: Handler<T>, arg: T): void {
+    const f = this.stretch?.factors[Math.floor(this.q.now / this.stretch.intervalMs)];
+    const work = f === undefined ? ms : ms * f;
     this.advance();
     const s = this.takeSlot(done as Handler<never>, arg);
     this.n++;

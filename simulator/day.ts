@@ -5,11 +5,12 @@ import type { Replay } from '../model/replay.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
+import type { CpuStretchOverTime } from './cpu.ts';
 import { EventQueue } from './events.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { arrivalOf, Journeys, streamRng } from './registrant.ts';
-import { type CpuStretchOverTime, NETWORK_LAG_MS, RegistrationService } from './service.ts';
+import { NETWORK_LAG_MS, RegistrationService } from './service.ts';
 import { SimStation } from './station.ts';
 
 /**

@@ -6,10 +6,10 @@ import { rngFor } from '../model/random.ts';
 import { durationMs, replay } from '../model/replay.ts';
 import type { RunRecord } from '../reports/record.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, parseCalibration } from './calibration.ts';
+import type { CpuStretchOverTime } from './cpu.ts';
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
 import { CALLERS, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
 import type { LogHistogram } from './histogram.ts';
-import type { CpuStretchOverTime } from './service.ts';
 
 /**
  * A measured run as a simulation of it: the run's replay (profile, scale, compress, window),

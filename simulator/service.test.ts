@@ -5,8 +5,9 @@ import { createRng } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
 import type { CostedStep } from './calibration.ts';
 import { loadCalibration } from './calibration.ts';
+import type { CpuStretchOverTime } from './cpu.ts';
 import { EventQueue } from './events.ts';
-import { type Account, type Answer, type CpuStretchOverTime, RegistrationService, ROW } from './service.ts';
+import { type Account, type Answer, RegistrationService, ROW } from './service.ts';
 import { SimStation } from './station.ts';
 
 const calibration = loadCalibration();

@@ -4,7 +4,7 @@ import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { lognormalParams } from '../model/station.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, scryptCpuMs } from './calibration.ts';
-import { CpuShare } from './cpu.ts';
+import { CpuShare, type CpuStretchOverTime } from './cpu.ts';
 import type { EventQueue } from './events.ts';
 import { Pool, type Unservable } from './pool.ts';
 import { ANSWERED, type SimStation, type StationCall } from './station.ts';
@@ -55,12 +55,6 @@ export interface Answer {
   /** the error code of the body, or the dependency a 503 names */
   code: string;
   dependency: string | undefined;
-}
-
-/** A CPU operation started in interval k (intervalMs long, from 0) runs factors[k] times slower. */
-export interface CpuStretchOverTime {
-  intervalMs: number;
-  factors: readonly number[];
 }
 
 interface ServiceDesign {
@@ -257,7 +251,7 @@ export class RegistrationService {
         ? 1000 / d.commitsPerSecond
         : calibration.service.writeMs[knobs.DB_SYNCHRONOUS];
     const untilMs = d.untilMs ?? Number.POSITIVE_INFINITY;
-    this.cores = new CpuShare(q, d.cores);
+    this.cores = new CpuShare(q, d.cores, d.cpuStretchOverTime);
     const per = (n: number, u?: Unservable) =>
       Array.from({ length: knobs.WORKERS }, () => new Pool(q, n, Number.POSITIVE_INFINITY, u));
     // An event loop is held for a step's CPU or a transaction (at least the commit, or the busy timeout).
@@ -430,19 +424,8 @@ export class RegistrationService {
 
   // ---- CPU: the event loop, then a core
 
-  /**
-   * A CPU operation's work as the cores left to the service now make it: stretched by the
-   * interval it starts in (DayOptions.cpuStretchOverTime). Fixed at its start: the operations
-   * last milliseconds where the intervals last seconds.
-   */
-  private work(ms: number): number {
-    const o = this.d.cpuStretchOverTime;
-    if (!o) return ms;
-    const f = o.factors[Math.floor(this.q.now / o.intervalMs)];
-    return f === undefined ? ms : ms * f;
-  }
   private readonly onLoopForCpu = (req: Request): void =>
-    this.cores.run(this.work(this.stepMs[this.reqStep[req] as number] as number), this.onCpuDone, req);
+    this.cores.run(this.stepMs[this.reqStep[req] as number] as number, this.onCpuDone, req);
   private readonly onCpuDone = (req: Request): void => {
     // A synchronous route keeps its event loop into the transaction.
     if (this.currentOp(req).kind === 'cpuWrite') {
@@ -462,8 +445,7 @@ export class RegistrationService {
 
   // ---- scrypt: a libuv thread, then a core
 
-  private readonly onThread = (req: Request): void =>
-    this.cores.run(this.work(this.scryptMs), this.onScryptDone, req);
+  private readonly onThread = (req: Request): void => this.cores.run(this.scryptMs, this.onScryptDone, req);
   private readonly onScryptDone = (req: Request): void => {
     (this.threads[this.reqProc[req] as number] as Pool).release();
     this.step(req);
@@ -493,7 +475,7 @@ export class RegistrationService {
   // ---- the waiting room (waiting-room.ts): a ticket, a turn, and "come back later" until then
 
   private readonly onLoopForRoom = (req: Request): void =>
-    this.cores.run(this.work(this.roomCpuMs), this.onRoomCpu, req);
+    this.cores.run(this.roomCpuMs, this.onRoomCpu, req);
 
   /**
    * The guard decides. Still before its turn: 429 at once; the transaction that finds the ticket
