@@ -13,9 +13,9 @@ import { readCheckedRecord } from './run-record.ts';
  * runs; `--baseline <dirs...> --candidate <dirs...>`: of repeated rehearsals, each side's runs
  * (reports/compare/replicates.ts). Exit codes for a CI job: 0 no regression, 1 regression (per
  * --fail-on), 2 bad input (a flag, or a directory that is not a run record), 3 the runs are not
- * comparable (different
- * scenarios, replays or engines: reports/compare/comparability.ts), unless --fail-on never. Bad
- * flags exit 2, not commander's 1, so that 1 always means "the candidate is worse".
+ * comparable (different scenarios, replays or engines: reports/compare/comparability.ts), unless
+ * --fail-on never. Bad flags exit 2, not commander's 1, so that 1 always means "the candidate is
+ * worse".
  */
 
 const EXIT_OK = 0;
