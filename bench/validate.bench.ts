@@ -8,6 +8,7 @@ import { EXIT } from '../runner/index.ts';
 import { TOLERANCE, type Validation, validateRun, validationOf } from '../scripts/commands/validate.ts';
 import { fromRoot } from '../scripts/paths.ts';
 import { COSTED_STEPS } from '../simulator/calibration.ts';
+import { serviceRequestIntervals } from '../simulator/fit.ts';
 import { benchEnv } from './env.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -169,14 +170,12 @@ function rows(point: Placed, v: Validation, note: string, against: string): Benc
   ];
 }
 
-/** The registration process's mean CPU (cores) over the intervals in which requests were answered. */
+/** The registration process's mean CPU (cores) over the intervals in which its steps had requests. */
 function serviceCpu(runDir: string): number {
   const ts = readRunRecord(runDir).timeseries;
   const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' }) ?? [];
-  const busy = ts.t
-    .map((_, i) => i)
-    .filter((i) => ts.series.some((s) => s.name === 'step_requests' && (s.values[i] ?? 0) > 0));
-  return busy.length ? busy.reduce((a, i) => a + (cpu[i] ?? 0), 0) / busy.length : 0;
+  const busy = serviceRequestIntervals(ts).filter((i) => cpu[i] !== null && cpu[i] !== undefined);
+  return busy.length ? busy.reduce((a, i) => a + (cpu[i] as number), 0) / busy.length : 0;
 }
 
 /**

@@ -6,7 +6,7 @@ import { type Capacity, type DependencyName, parseCapacity } from '../model/capa
 import { type Lognormal, Z99 } from '../model/lognormal.ts';
 import { parseServiceKnobs, type ServiceKnobs } from '../model/service-design.ts';
 import { meanServiceMs } from '../model/station.ts';
-import { type RunRecord, seriesValues } from '../reports/record.ts';
+import { type RunRecord, seriesValues, type Timeseries } from '../reports/record.ts';
 import {
   CALIBRATION_VERSION,
   type Calibration,
@@ -262,7 +262,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   };
   const cores = r.manifest.machine?.cores;
   if (cores) {
-    const effective = effectiveCores(r, cores, requests);
+    const effective = effectiveCores(r, cores);
     service.effectiveCores = effective.cores;
     reasons['service.effectiveCores'] = effective.reason;
   }
@@ -304,32 +304,60 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   };
 }
 
+/** cores left to the service at the least, whatever the others used (a scrape may overshoot) */
+const MIN_CORES_LEFT = 0.1;
+
 /**
- * The cores the service could use. By default the machine's less what the run's other processes
- * used while requests came; but the machine may be shared with work the record does not see. So
- * where the service was backlogged (a step's median latency at least BACKLOG x its best, with no
- * dependency saturated, so the wait was the service's own), the CPU it then used is all it could
- * get, and the smaller of the two is taken.
+ * The intervals in which the service's steps had requests: where its CPU was the requests'. Not
+ * the mailbox's (the email mock's step) alone.
  */
-function effectiveCores(
+export function serviceRequestIntervals(ts: Timeseries): number[] {
+  const counts = COSTED_STEPS.map((step) => seriesValues(ts, 'step_requests', { step }));
+  return ts.t.map((_, i) => i).filter((i) => counts.some((c) => ((c?.[i] ?? 0) as number) > 0));
+}
+
+/**
+ * The cores the run's other processes (the load generator, the mocks) left the service, interval
+ * by interval: the machine's less what they used, null where one of them was not read (not
+ * idle: unknown). `mean` is over serviceRequestIntervals with every process read: the one reading
+ * of "the cores left while requests came" that the fit's start (effectiveCores) and validate's
+ * stretch by interval (cpuStretchOverTime) share; undefined when there is no such interval.
+ */
+export function coresLeft(
   r: RunRecord,
   cores: number,
-  requests: number[][],
-): { cores: number; reason: string } {
+): { left: Array<number | null>; others: string[]; mean: number | undefined; intervals: number } {
   const ts = r.timeseries;
-  const n = ts.t.length;
   const others = ts.series.filter(
     (s) => s.name === 'process_cpu_cores' && s.labels.process !== 'registration',
   );
-  const busy = Array.from({ length: n }, (_, i) => i).filter((i) =>
-    requests.some((col) => (col[i] as number) > 0),
-  );
-  const othersMean =
-    busy.length > 0
-      ? busy.reduce((a, i) => a + others.reduce((s, o) => s + (o.values[i] ?? 0), 0), 0) / busy.length
-      : 0;
-  const left = Math.min(cores, Math.max(0.1, cores - othersMean));
-  const base = `${cores} cores (run.json machine) less ${round(othersMean)} used on average by ${others.map((o) => o.labels.process).join(', ') || 'no other process'} while requests came (${busy.length} intervals): ${round(left)}`;
+  const left = ts.t.map((_, i) => {
+    const used = others.map((o) => o.values[i]);
+    if (used.some((u) => u === null || u === undefined)) return null;
+    return Math.max(MIN_CORES_LEFT, cores - (used as number[]).reduce((a, u) => a + u, 0));
+  });
+  const busy = serviceRequestIntervals(ts).filter((i) => left[i] !== null);
+  return {
+    left,
+    others: others.map((o) => o.labels.process as string),
+    mean: busy.length ? busy.reduce((a, i) => a + (left[i] as number), 0) / busy.length : undefined,
+    intervals: busy.length,
+  };
+}
+
+/**
+ * The cores the service could use. By default the machine's less what the run's other processes
+ * used while requests came (coresLeft); but the machine may be shared with work the record does
+ * not see. So where the service was backlogged (a step's median latency at least BACKLOG x its
+ * best, with no dependency saturated, so the wait was the service's own), the CPU it then used is
+ * all it could get, and the smaller of the two is taken.
+ */
+function effectiveCores(r: RunRecord, cores: number): { cores: number; reason: string } {
+  const ts = r.timeseries;
+  const n = ts.t.length;
+  const c = coresLeft(r, cores);
+  const left = Math.min(cores, c.mean ?? cores);
+  const base = `${cores} cores (run.json machine) less ${round(cores - left)} used on average by ${c.others.join(', ') || 'no other process'} while requests came (${c.intervals} intervals): ${round(left)}`;
   const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
   const medians = ts.series.filter((s) => s.name === 'step_latency_ms' && s.labels.quantile === '0.5');
   const saturated = ts.series.filter((s) => s.name === 'dependency_utilisation');

@@ -8,7 +8,7 @@ import type { RunRecord } from '../reports/record.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, parseCalibration } from './calibration.ts';
 import type { CpuStretchOverTime } from './cpu.ts';
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
-import { CALLERS, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
+import { CALLERS, coresLeft, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
 import type { LogHistogram } from './histogram.ts';
 
 /**
@@ -107,34 +107,13 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
  * the record has no other process's CPU.
  */
 export function cpuStretchOverTime(r: RunRecord, cores: number): CpuStretchOverTime | undefined {
-  const ts = r.timeseries;
-  const others = ts.series.filter(
-    (s) => s.name === 'process_cpu_cores' && s.labels.process !== 'registration',
-  );
-  if (others.length === 0) return undefined;
-  const left = ts.t.map((_, i) => {
-    const used = others.map((o) => o.values[i]);
-    if (used.some((u) => u === null || u === undefined)) return null;
-    return Math.max(MIN_CORES_LEFT, cores - (used as number[]).reduce((a, u) => a + u, 0));
-  });
-  // The average over the intervals in which requests came, as effectiveCores takes it.
-  const busy = ts.t
-    .map((_, i) => i)
-    .filter(
-      (i) =>
-        left[i] !== null &&
-        ts.series.some((s) => s.name === 'step_requests' && ((s.values[i] ?? 0) as number) > 0),
-    );
-  if (busy.length === 0) return undefined;
-  const mean = busy.reduce((a, i) => a + (left[i] as number), 0) / busy.length;
+  const { left, others, mean } = coresLeft(r, cores);
+  if (others.length === 0 || mean === undefined) return undefined;
   return {
-    intervalMs: ts.intervalSeconds * 1000,
+    intervalMs: r.timeseries.intervalSeconds * 1000,
     factors: left.map((l) => (l === null ? 1 : mean / l)),
   };
 }
-
-/** cores left to the service at the least, whatever the others used (a scrape may overshoot) */
-const MIN_CORES_LEFT = 0.1;
 
 /**
  * The VUs registration-day gave itself when the record's options do not say (the embedded runner's
