@@ -45,6 +45,8 @@ export interface K6Run {
   /** seconds: how often k6 pushes (its default is 5 s, coarser than the record's intervals) */
   pushIntervalSeconds: number;
   quiet: boolean;
+  /** also every sample as JSON lines (k6's -o json=FILE) */
+  outJson?: string;
 }
 
 export interface K6Result {
@@ -66,6 +68,7 @@ export async function runOnK6(o: K6Run): Promise<K6Result> {
     '--tag',
     `testid=${o.testId}`,
   ];
+  if (o.outJson) args.push('-o', `json=${o.outJson}`);
   if (o.quiet) args.push('-q');
   for (const [k, v] of Object.entries(o.env)) args.push('-e', `${k}=${v}`);
   args.push((bundled as { out: string }).out);

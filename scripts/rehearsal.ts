@@ -70,6 +70,8 @@ export interface RehearsalOptions {
    * and the runner, and take the services' series from it
    */
   prometheus?: string;
+  /** every sample as k6's JSON output lines (-o json=FILE) */
+  outJson?: string;
   /** run the scenario on this real k6 instead of the embedded runner (needs `prometheus` for remote write) */
   k6?: { binary: string; version: string };
   quiet: boolean;
@@ -371,6 +373,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         testId: runId,
         pushIntervalSeconds: o.intervalSeconds,
         quiet: o.quiet,
+        ...(o.outJson ? { outJson: o.outJson } : {}),
       });
       o.log(`recording the run in ${runDir} ...`);
       await importK6Run({
@@ -458,6 +461,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       ],
       progress: o.quiet ? 'none' : undefined,
       noSummary: true,
+      ...(o.outJson ? { outJson: o.outJson } : {}),
     });
     await scraper.settle();
     const faultRecords = await faults?.finish();

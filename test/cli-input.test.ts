@@ -444,6 +444,12 @@ const CASES: Record<string, { command: () => Command; cases: Case[] }> = {
     command: rehearseCommand,
     cases: [
       ['--scale 0', () => r('--scale', '0'), 104, "--scale: expected a number > 0 and <= 1, got '0'"],
+      [
+        '-o not json=FILE',
+        () => r('-o', 'prometheus'),
+        104,
+        "--out: expected json=FILE (a rehearsal's Prometheus is --prometheus), got 'prometheus'",
+      ],
       ['--compress not a number', () => r('--compress', 'fast'), 104, '--compress: expected a number >= 1'],
       [
         '--compress the replay refuses',

@@ -22,7 +22,8 @@ const tiny = (runId: string, extra: string[] = []) => tinyRehearsal(results, run
 
 describe('gelombang rehearse end to end', () => {
   it('starts the stack, replays the first hour at a tiny scale, writes the run record and the report, stops the stack', async () => {
-    const r = await gelombangAsync(tiny('baseline'));
+    const samples = join(results, 'baseline-samples.jsonl');
+    const r = await gelombangAsync(tiny('baseline', ['-o', `json=${samples}`]));
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^(HELD|BROKE): /m);
@@ -114,6 +115,16 @@ describe('gelombang rehearse end to end', () => {
     expect(count(simulated, 'email_verified', 'left_by_choice')).toBe(
       count(record.manifest.totals.funnel, 'email_verified', 'left_by_choice'),
     );
+
+    // -o json=FILE: every request's latency, tagged with its step, as k6 writes them.
+    const durations = readFileSync(samples, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"metric":"http_req_duration"') && l.includes('"type":"Point"'))
+      .map((l) => JSON.parse(l) as { data: { value: number; tags: Record<string, string> } });
+    expect(durations.length).toBe(record.summary.metrics.http_reqs?.values.count);
+    const signUpSamples = durations.filter((d) => d.data.tags.step === 'create_account');
+    expect(signUpSamples.length).toBe(signUps);
+    expect(signUpSamples.every((d) => d.data.value > 0)).toBe(true);
 
     const report = JSON.parse(readFileSync(join(results, 'baseline', 'report.json'), 'utf8')) as Report;
     expect(report.funnel[0]?.reached).toBe(first.find((f) => f.outcome === 'continued')?.count ?? 0);

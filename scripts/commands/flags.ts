@@ -275,6 +275,16 @@ export function k6Output(flag: string) {
   };
 }
 
+/** rehearse's -o: json=FILE only (its Prometheus is --prometheus). */
+export function jsonOutput(flag: string) {
+  return (v: string): string => {
+    if (v.startsWith('json=') && v.length > 5) return outputFile(`${flag} json`)(v.slice(5));
+    throw new InvalidArgumentError(
+      `${flag}: expected json=FILE (a rehearsal's Prometheus is --prometheus), got '${v}'`,
+    );
+  };
+}
+
 const KNOBS = Object.keys(serviceKnobsSchema.shape);
 
 /** The knob meant by a misspelt name: the same letters, or one or two edits away. */

@@ -17,6 +17,7 @@ import { StackStartError } from '../stack.ts';
 import {
   existingFile,
   httpUrl,
+  jsonOutput,
   keyValue,
   knobsProblem,
   numberIn,
@@ -74,6 +75,7 @@ export interface RehearseFlags {
   k6?: string;
   faults?: string;
   chaos: string[];
+  out?: string;
 }
 
 /**
@@ -248,6 +250,11 @@ export function rehearseCommand(): Command {
         },
         [] as string[],
       )
+      .option(
+        '-o, --out <json=FILE>',
+        "every sample as k6's JSON output lines (k6's -o json=FILE), on either engine: each request's latency, which the record keeps only as percentiles",
+        jsonOutput('--out'),
+      )
       .option('--strict', 'exit 99 when the run broke an SLO (for CI), as k6 does')
       .option('-q, --quiet', 'no live progress')
       // Bad input is k6's invalid configuration, as the rest of this command's exit codes are k6's.
@@ -351,6 +358,7 @@ export function rehearseCommand(): Command {
             // The full-scale service is the capacity file's service section, unless told.
             ...(f.fullScaleCores !== undefined ? { fullScaleService: { cores: f.fullScaleCores } } : {}),
             ...(faults ? { faults } : {}),
+            ...(f.out ? { outJson: resolve(f.out) } : {}),
             log: (line) => console.log(line),
           });
         } catch (err) {
