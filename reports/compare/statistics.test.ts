@@ -1,7 +1,10 @@
+import { quantileSorted } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
+import { createRng, standardNormal } from '../../model/random.ts';
 import {
   benjaminiHochberg,
   mannWhitneyTest,
+  quantileInterval,
   signedRankTest,
   studentTwoSided,
   twoProportionTest,
@@ -79,5 +82,58 @@ describe('the statistics', () => {
     for (const [i, want] of [0.04, 0.5, 0.04, 0.04].entries()) expect(adjusted[i]).toBeCloseTo(want, 12);
     // one p-value alone is its own
     expect(benjaminiHochberg([0.2])).toEqual([0.2]);
+  });
+
+  it("a p95's interval from its order statistics covers the true p95 about as often as it says, and narrows with the samples", () => {
+    // log-normal latencies, median 10 ms, sigma 0.8: the true p95 is 10 e^(0.8 x 1.6449)
+    const truth = 10 * Math.exp(0.8 * 1.6448536);
+    const rng = createRng(14);
+    const widths = new Map<number, number[]>();
+    let covered = 0;
+    const trials = 400;
+    for (let t = 0; t < trials; t++) {
+      for (const n of [100, 500]) {
+        const xs = Array.from({ length: n }, () => 10 * Math.exp(0.8 * standardNormal(rng))).sort(
+          (a, b) => a - b,
+        );
+        const known = ([0.5, 0.9, 0.95, 0.99] as const).map((l) => [l, quantileSorted(xs, l)] as const);
+        const iv = quantileInterval(n, 0.95, known) as [number, number];
+        expect(iv[0]).toBeLessThanOrEqual(quantileSorted(xs, 0.95));
+        expect(iv[1]).toBeGreaterThanOrEqual(quantileSorted(xs, 0.95));
+        widths.set(n, [...(widths.get(n) ?? []), iv[1] / iv[0]]);
+        if (n === 500 && iv[0] <= truth && truth <= iv[1]) covered++;
+      }
+    }
+    // 95 % nominal: 380 of 400 expected, binomial sd 4.4; the interpolation may move it a little
+    expect(covered / trials).toBeGreaterThan(0.9);
+    expect(covered / trials).toBeLessThan(0.99);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(widths.get(500) as number[])).toBeLessThan(mean(widths.get(100) as number[]));
+  });
+
+  it('a quantile interval needs two known quantiles', () => {
+    expect(quantileInterval(500, 0.95, [[0.95, 40]])).toBeNull();
+    expect(
+      quantileInterval(500, 0.95, [
+        [0.9, null],
+        [0.95, 40],
+      ]),
+    ).toBeNull();
+    expect(
+      quantileInterval(500, 0.95, [
+        [0.5, 10],
+        [0.95, 40],
+      ]),
+    ).not.toBeNull();
+    // 30 requests: the p95's upper rank, 28.5 + 1.96 sqrt(1.425) = 30.8, lies beyond the 30th
+    const few = quantileInterval(30, 0.95, [
+      [0.5, 10],
+      [0.9, 25],
+      [0.95, 40],
+      [0.99, 80],
+    ]) as [number, number];
+    expect(few[1]).toBe(Number.POSITIVE_INFINITY);
+    expect(few[0]).toBeGreaterThan(10);
+    expect(few[0]).toBeLessThan(40);
   });
 });

@@ -89,6 +89,27 @@ describe('validate', () => {
     expect(r.status).toBe(1);
   }, 60_000);
 
+  it("says which p95 misses lie within the measured p95's own interval (its requests measured it no closer)", () => {
+    // Every quantile of two steps 20 % above the exact prediction: verify_email's 94 requests put
+    // their p95 between the 85th and the last (from 3.7 ms, p90 x 1.2: the prediction of 4.0 lies
+    // inside); create_account's 333 between the 308th and the 325th (from 360 ms: above 311).
+    const wider = join(dir, 'wider');
+    asMeasured(join(dir, 'sim'), wider, (m) => {
+      const steps = (m.totals as { steps: Array<Record<string, number | string | null>> }).steps;
+      for (const s of steps.filter((x) => x.step === 'verify_email' || x.step === 'create_account'))
+        for (const k of ['p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'maxMs'])
+          if (typeof s[k] === 'number') s[k] = (s[k] as number) * 1.2;
+    });
+    const r = gelombang(['validate', wider, '--calibration', 'simulator/calibration.default.json']);
+    expect(r.stdout).toMatch(/verify_email.*XX/);
+    expect(r.stdout).toMatch(/create_account.*XX/);
+    expect(r.stdout).toMatch(
+      /^ {2}verify_email: the predicted p95 lies within the measured one's 95 % interval/m,
+    );
+    expect(r.stdout).not.toMatch(/create_account[^\n]*: the predicted p95 lies within/);
+    expect(r.status).toBe(1);
+  }, 60_000);
+
   it('fits the latency the machine added to every request, adds it to the prediction, and says so', () => {
     const later = join(dir, 'later');
     asMeasured(join(dir, 'sim'), later, (m) => {

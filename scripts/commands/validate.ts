@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { STAGES } from '../../model/funnel.ts';
+import { quantileInterval } from '../../reports/compare/statistics.ts';
 import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
 import { type RunRecord, readRunRecord } from '../../reports/record.ts';
 import { type Calibration, DEFAULT_CALIBRATION_FILE, loadCalibration } from '../../simulator/calibration.ts';
@@ -177,7 +178,11 @@ export interface Validation {
     requests: number;
     throughput: Compared;
     p50Ms: Compared;
-    p95Ms: Compared;
+    /**
+     * with the measured p95's 95 % interval from its requests' order statistics (quantileInterval):
+     * as close as the run measured it; null when its quantiles do not say
+     */
+    p95Ms: Compared & { measuredInterval: [number, number] | null };
     errorShare: Compared;
   }>;
   stages: Array<{ stage: string; reached: Compared; conversion: Compared }>;
@@ -222,6 +227,12 @@ export function validationOf(
           measured: s.p95Ms,
           predicted: p.p95Ms,
           ok: judge(relativeOk(s.p95Ms, p.p95Ms, TOLERANCE.p95)),
+          measuredInterval: quantileInterval(s.requests, 0.95, [
+            [0.5, s.p50Ms],
+            [0.9, s.p90Ms],
+            [0.95, s.p95Ms],
+            [0.99, s.p99Ms],
+          ]),
         },
         errorShare: {
           measured: s.requests > 0 ? s.failed / s.requests : null,
@@ -267,16 +278,29 @@ export function validationOf(
 const fmt = (x: number | null, digits = 0) => (x === null ? 'n/a' : x.toFixed(digits));
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
 const mark = (ok: boolean | null) => (ok === null ? '  ' : ok ? 'ok' : 'XX');
+const interval = (iv: [number, number] | null) =>
+  iv === null ? 'n/a' : Number.isFinite(iv[1]) ? `${fmt(iv[0])}-${fmt(iv[1])}` : `${fmt(iv[0])} or more`;
+
+/** the p95 misses whose prediction lies within the measured p95's own interval */
+export function missesWithinMeasurement(v: Validation): string[] {
+  return v.steps
+    .filter((s) => {
+      const iv = s.p95Ms.measuredInterval;
+      const p = s.p95Ms.predicted;
+      return s.p95Ms.ok === false && iv !== null && p !== null && iv[0] <= p && p <= iv[1];
+    })
+    .map((s) => s.step);
+}
 
 /** The comparison as a plain table: measured, predicted, and whether it is within tolerance. */
 export function renderValidation(v: Validation): string {
   const lines = [
     'per step (measured -> predicted; ok/XX: within tolerance or not; blank: not judged)',
-    `  ${'step'.padEnd(18)} ${'requests'.padStart(8)}   ${'throughput /s'.padEnd(22)} ${'p50 ms'.padEnd(18)} ${'p95 ms'.padEnd(22)} error share`,
+    `  ${'step'.padEnd(18)} ${'requests'.padStart(8)}   ${'throughput /s'.padEnd(22)} ${'p50 ms'.padEnd(18)} ${'p95 ms'.padEnd(22)} ${'measured p95 at 95 %'.padEnd(21)} error share`,
   ];
   for (const s of v.steps) {
     lines.push(
-      `  ${s.step.padEnd(18)} ${String(s.requests).padStart(8)}   ${`${fmt(s.throughput.measured, 2)} -> ${fmt(s.throughput.predicted, 2)}`.padEnd(19)} ${mark(s.throughput.ok)} ${`${fmt(s.p50Ms.measured)} -> ${fmt(s.p50Ms.predicted)}`.padEnd(18)} ${`${fmt(s.p95Ms.measured)} -> ${fmt(s.p95Ms.predicted)}`.padEnd(19)} ${mark(s.p95Ms.ok)} ${pct(s.errorShare.measured)} -> ${pct(s.errorShare.predicted)}`,
+      `  ${s.step.padEnd(18)} ${String(s.requests).padStart(8)}   ${`${fmt(s.throughput.measured, 2)} -> ${fmt(s.throughput.predicted, 2)}`.padEnd(19)} ${mark(s.throughput.ok)} ${`${fmt(s.p50Ms.measured)} -> ${fmt(s.p50Ms.predicted)}`.padEnd(18)} ${`${fmt(s.p95Ms.measured)} -> ${fmt(s.p95Ms.predicted)}`.padEnd(19)} ${mark(s.p95Ms.ok)} ${interval(s.p95Ms.measuredInterval).padEnd(21)} ${pct(s.errorShare.measured)} -> ${pct(s.errorShare.predicted)}`,
     );
   }
   lines.push('per stage (reached; conversion from the stage before)');
@@ -293,5 +317,10 @@ export function renderValidation(v: Validation): string {
       ? `WITHIN TOLERANCE (throughput and p95 ${TOLERANCE.throughput * 100} %, conversion ${TOLERANCE.conversionPoints} points, same first resource)`
       : `OUTSIDE TOLERANCE (throughput and p95 ${TOLERANCE.throughput * 100} %, conversion ${TOLERANCE.conversionPoints} points, same first resource)`,
   );
+  const within = missesWithinMeasurement(v);
+  if (within.length > 0)
+    lines.push(
+      `  ${within.join(', ')}: the predicted p95 lies within the measured one's 95 % interval, from its requests' order statistics (independent requests assumed; requests that queue together make it wider): the run did not measure it closer than that`,
+    );
   return `${lines.join('\n')}\n`;
 }
