@@ -92,6 +92,20 @@ describe('calibrate fits a measured run', () => {
     expect(c.service.effectiveCores).toBeLessThan(4);
   });
 
+  it('counts an interval in which another process was not read as unknown, not idle', () => {
+    const r = recordWithCosts({ cores: 4 });
+    const runner = r.timeseries.series.find(
+      (s) => s.name === 'process_cpu_cores' && s.labels.process === 'runner',
+    );
+    if (!runner) throw new Error('the fixture has the runner CPU');
+    // 3.5 cores where it was read, unread in the first half: 0.5 left, not 4 - 3.5 / 2.
+    const half = Math.floor(runner.values.length / 2);
+    runner.values = runner.values.map((_, i) => (i < half ? null : 3.5));
+    const { calibration: c } = fitCalibration(r, prior);
+    expect(c.service.effectiveCores).toBeCloseTo(0.5, 2);
+    expect(c.reasons?.['service.effectiveCores']).toContain(`(${runner.values.length - half} intervals)`);
+  });
+
   it('refuses a record without the capacity file it ran with, naming the field', () => {
     const r = recordWithCosts();
     r.manifest.stack.capacity = null;
