@@ -322,24 +322,34 @@ export function serviceRequestIntervals(ts: Timeseries): number[] {
  * idle: unknown). `mean` is over serviceRequestIntervals with every process read: the one reading
  * of "the cores left while requests came" that the fit's start (effectiveCores) and validate's
  * stretch by interval (cpuStretchOverTime) share; undefined when there is no such interval.
+ * `whileBacklogged`: where the service was backlogged on its own (backloggedIntervals), the CPU it
+ * used, if less, is what it was left: the machine's kernel and whatever the record does not see
+ * took the rest.
  */
 export function coresLeft(
   r: RunRecord,
   cores: number,
+  o: { whileBacklogged?: boolean } = {},
 ): { left: Array<number | null>; others: string[]; mean: number | undefined; intervals: number } {
   const ts = r.timeseries;
   const others = ts.series.filter(
     (s) => s.name === 'process_cpu_cores' && s.labels.process !== 'registration',
   );
+  const own = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
+  const backlogged = new Set(o.whileBacklogged ? backloggedIntervals(r) : []);
   const left = ts.t.map((_, i) => {
-    const used = others.map((o) => o.values[i]);
+    const used = others.map((x) => x.values[i]);
     if (used.some((u) => u === null || u === undefined)) return null;
-    return Math.max(MIN_CORES_LEFT, cores - (used as number[]).reduce((a, u) => a + u, 0));
+    const l = Math.max(MIN_CORES_LEFT, cores - (used as number[]).reduce((a, u) => a + u, 0));
+    const got = own?.[i];
+    return backlogged.has(i) && got !== null && got !== undefined
+      ? Math.max(MIN_CORES_LEFT, Math.min(l, got))
+      : l;
   });
   const busy = serviceRequestIntervals(ts).filter((i) => left[i] !== null);
   return {
     left,
-    others: others.map((o) => o.labels.process as string),
+    others: others.map((x) => x.labels.process as string),
     mean: busy.length ? busy.reduce((a, i) => a + (left[i] as number), 0) / busy.length : undefined,
     intervals: busy.length,
   };
@@ -353,33 +363,48 @@ export function coresLeft(
  * all it could get, and the smaller of the two is taken.
  */
 function effectiveCores(r: RunRecord, cores: number): { cores: number; reason: string } {
-  const ts = r.timeseries;
-  const n = ts.t.length;
   const c = coresLeft(r, cores);
   const left = Math.min(cores, c.mean ?? cores);
   const base = `${cores} cores (run.json machine) less ${round(cores - left)} used on average by ${c.others.join(', ') || 'no other process'} while requests came (${c.intervals} intervals): ${round(left)}`;
-  const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
-  const medians = ts.series.filter((s) => s.name === 'step_latency_ms' && s.labels.quantile === '0.5');
-  const saturated = ts.series.filter((s) => s.name === 'dependency_utilisation');
-  const backlogged: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (cpu?.[i] === null || cpu?.[i] === undefined) continue;
-    if (saturated.some((s) => (s.values[i] ?? 0) >= UNSATURATED)) continue;
-    const slow = medians.some((s) => {
-      const best = Math.min(...s.values.filter((v): v is number => v !== null && v > 0));
-      const v = s.values[i];
-      return (
-        v !== null && v !== undefined && Number.isFinite(best) && v >= BACKLOG * best && v >= BACKLOG_MIN_MS
-      );
-    });
-    if (slow) backlogged.push(i);
-  }
+  const cpu = seriesValues(r.timeseries, 'process_cpu_cores', { process: 'registration' });
+  const backlogged = backloggedIntervals(r);
   if (backlogged.length < MIN_BACKLOGGED) return { cores: round(left), reason: `${base}.` };
   const got = backlogged.reduce((a, i) => a + (cpu?.[i] as number), 0) / backlogged.length;
   return {
     cores: round(Math.max(0.1, Math.min(left, got))),
     reason: `${base}; while backlogged (${backlogged.length} intervals, no dependency saturated) the service used ${round(got)} cores: the machine was shared with work the record does not show. The smaller is taken.`,
   };
+}
+
+/**
+ * The intervals in which the service was backlogged on its own: the median latency of a step that
+ * calls no dependency at least BACKLOG x its best (and BACKLOG_MIN_MS), no dependency saturated,
+ * its CPU read. There the CPU it used is all it could get.
+ */
+export function backloggedIntervals(r: RunRecord): number[] {
+  const ts = r.timeseries;
+  const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
+  // Not a step that waits on a dependency: a slow ministry is not the service's backlog.
+  const callers = new Set<string>(Object.values(CALLERS));
+  const medians = ts.series.filter(
+    (s) =>
+      s.name === 'step_latency_ms' && s.labels.quantile === '0.5' && !callers.has(s.labels.step as string),
+  );
+  const bests = medians.map((s) => Math.min(...s.values.filter((v): v is number => v !== null && v > 0)));
+  const saturated = ts.series.filter((s) => s.name === 'dependency_utilisation');
+  return ts.t
+    .map((_, i) => i)
+    .filter((i) => {
+      if (cpu?.[i] === null || cpu?.[i] === undefined) return false;
+      if (saturated.some((s) => (s.values[i] ?? 0) >= UNSATURATED)) return false;
+      return medians.some((s, j) => {
+        const best = bests[j] as number;
+        const v = s.values[i];
+        return (
+          v !== null && v !== undefined && Number.isFinite(best) && v >= BACKLOG * best && v >= BACKLOG_MIN_MS
+        );
+      });
+    });
 }
 
 function fitStation(

@@ -240,6 +240,37 @@ describe('a measured run as a simulation of it', () => {
     expect(o?.factors[0]).toBeLessThan(1);
   });
 
+  it('gives a service backlogged on its own the CPU it used there, when less than the others left', () => {
+    const r = measuredRun();
+    const ts = r.timeseries;
+    const n = ts.t.length;
+    ts.series = ts.series.filter((s) => s.name !== 'process_cpu_cores');
+    ts.series.push(
+      { name: 'process_cpu_cores', labels: { process: 'runner' }, values: new Array(n).fill(0.3) },
+      { name: 'process_cpu_cores', labels: { process: 'registration' }, values: new Array(n).fill(1.5) },
+    );
+    const login = ts.series.find(
+      (s) => s.name === 'step_latency_ms' && s.labels.step === 'login' && s.labels.quantile === '0.5',
+    );
+    const biodata = ts.series.find(
+      (s) =>
+        s.name === 'step_latency_ms' && s.labels.step === 'submit_biodata' && s.labels.quantile === '0.5',
+    );
+    if (!login || !biodata) throw new Error('the fixture has login and biodata medians');
+    const best = Math.min(...login.values.filter((v): v is number => v !== null && v > 0));
+    // Interval 2: login's median 6 x its best (a backlog of the service's own); interval 3:
+    // biodata's 50 x, login's as usual (a slow ministry, not the service's backlog).
+    login.values[2] = Math.max(6 * best, 300);
+    biodata.values[3] = Math.max(
+      1000,
+      50 * Math.min(...biodata.values.filter((v): v is number => v !== null && v > 0)),
+    );
+    const f = dayOfRecord(r, prior).cpuStretchOverTime?.factors ?? [];
+    // 1.7 cores left everywhere; 1.5 where it was backlogged: its work there took 1.7 / 1.5 the time.
+    expect((f[2] as number) / (f[0] as number)).toBeCloseTo(1.7 / 1.5, 6);
+    expect(f[3]).toBeCloseTo(f[0] as number, 9);
+  });
+
   it("keys the registrants' streams by the run's RUN_KEY, and refuses one that is not a key", () => {
     const r = measuredRun();
     expect(dayOfRecord(r, prior).runKey).toBe(0);

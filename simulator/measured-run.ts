@@ -103,11 +103,14 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
  * simulation of the service predicts. A service at its knee has no spare: an interval in which
  * the load generator took 0.1 core more is one in which its backlog grew, and with the average
  * alone (the calibration's effectiveCores) the knee's sign-up p95 came out 19 % under the
- * measured one on average over eight rehearsals, 9 % with these (bench/README.md). Undefined when
- * the record has no other process's CPU.
+ * measured one on average over eight rehearsals, 9 % with these (bench/README.md). Where the
+ * service was backlogged on its own, the CPU it used if less (coresLeft's whileBacklogged): at a
+ * knee it got 1.6 cores of the 1.66 the others left (2026-12-06), and the simulation given 1.66
+ * drained the backlog it measured at half the latency. Undefined when the record has no other
+ * process's CPU.
  */
 export function cpuStretchOverTime(r: RunRecord, cores: number): CpuStretchOverTime | undefined {
-  const { left, others, mean } = coresLeft(r, cores);
+  const { left, others, mean } = coresLeft(r, cores, { whileBacklogged: true });
   if (others.length === 0 || mean === undefined) return undefined;
   return {
     intervalMs: r.timeseries.intervalSeconds * 1000,
