@@ -135,7 +135,7 @@ describe('validate fits what a replay of the run shows', () => {
     expect(Math.abs((c.service.effectiveCores as number) - 1.5) / 1.5).toBeLessThan(0.1);
   }, 120_000);
 
-  it('fits an overhead that validate, adding it as an independent draw, gives back the light steps’ p95', () => {
+  it('fits an overhead that validate, adding it as an independent draw, gives back the light steps’ p50 and p95', () => {
     // The machine's latency spread out (a tail), drawn independently of the simulated latency. This
     // wide (its p95 4.5 times its median), the overhead fitted as the differences of quantiles
     // alone, added back as a draw, puts verify_email's p95 15 % under the run's (measured with the
@@ -149,9 +149,9 @@ describe('validate fits what a replay of the run shows', () => {
       const m = r.manifest.totals.steps.find((s) => s.step === step);
       const p = predicted.find((s) => s.step === step);
       const off = (k: 'p50Ms' | 'p95Ms' | 'p99Ms') => Math.abs((p?.[k] as number) / (m?.[k] as number) - 1);
-      // The p95, which validate judges, is what the fit meets; the shape around it follows the spread.
+      // The p95, which validate judges, and the p50 are what the fit meets; the p99 follows the spread.
       expect(off('p95Ms'), `${step} p95`).toBeLessThan(0.05);
-      expect(off('p50Ms'), `${step} p50`).toBeLessThan(0.25);
+      expect(off('p50Ms'), `${step} p50`).toBeLessThan(0.08);
       expect(off('p99Ms'), `${step} p99`).toBeLessThan(0.25);
     }
     const o = c.service.requestOverheadMs;

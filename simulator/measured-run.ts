@@ -252,46 +252,72 @@ function overheadOf(
   }
   refineOverhead(
     o,
-    steps.reduce((a, s) => a + s.requests * (s.p95Ms as number), 0) / requests,
+    {
+      p50: steps.reduce((a, s) => a + s.requests * (s.p50Ms as number), 0) / requests,
+      p95: steps.reduce((a, s) => a + s.requests * (s.p95Ms as number), 0) / requests,
+    },
     steps.map((s) => ({ h: sim.rec.steps[s.step as CostedStep].latency, weight: s.requests / requests })),
   );
   for (const [key] of KNOTS) o[key] = Math.round(o[key] * 100) / 100;
   return { overhead: o, steps: steps.map((s) => s.step), requests };
 }
 
-/** bisections of refineOverhead's stretch, between 1/4 and 4: under 1 % */
+/** bisections of each of refineOverhead's stretches, between 1/64 and 4: under 1 % */
 const STRETCH_BISECTIONS = 14;
+/** rounds of refineOverhead's two stretches, each fitted with the other held */
+const STRETCH_ROUNDS = 3;
 
 /**
  * The differences of quantiles (overheadOf's start) are the overhead only if it were slowest
  * exactly when the simulated request is; validate adds it as an independent draw
- * (latencyQuantiles), and such a sum has a shorter tail than the quantiles added: the light steps'
- * p95 came out under their own measured one by a sixth (38 ms measured, 31 predicted). So the
- * overhead's spread above its least (the shape the differences give) is stretched, by bisection,
- * until the light steps' p95 as validate computes it meets their measured one (weighted by their
- * requests). One factor, not a knot each: matching every knot of a tail of a few hundred requests
- * bends the shape (each knot moves the others' draws) without a better fit.
+ * (latencyQuantiles), and such a sum has a longer middle and a shorter tail than the quantiles
+ * added: with the differences alone the light steps' p95 came out under their own measured one by
+ * a sixth (38 ms measured, 31 predicted), and once the whole spread was stretched to meet it,
+ * their p50 came out half again above the measured (13 ms against 8-10 at the knee, 2026-12-06).
+ * So the shape the differences give is stretched twice, by bisection, until the light steps' p50
+ * and p95 as validate computes them meet their measured ones (weighted by their requests): below
+ * the median (its distance from the least) and above it (the tail's distance from the median).
+ * Two factors, not a knot each: matching every knot of a tail of a few hundred requests bends the
+ * shape (each knot moves the others' draws) without a better fit.
  */
 function refineOverhead(
   o: Overhead,
-  targetP95: number,
+  target: { p50: number; p95: number },
   steps: Array<{ h: LogHistogram; weight: number }>,
 ): void {
   const base = { ...o };
-  const stretched = (k: number) =>
-    Object.fromEntries(KNOTS.map(([key]) => [key, base.min + k * (base[key] - base.min)])) as Overhead;
-  const p95 = (k: number) =>
-    steps.reduce((a, { h, weight }) => a + weight * (latencyQuantiles(h, stretched(k), [0.95])[0] ?? 0), 0);
-  let lo = Math.log(0.25);
-  let hi = Math.log(4);
-  if (p95(Math.exp(lo)) >= targetP95) hi = lo;
-  else if (p95(Math.exp(hi)) <= targetP95) lo = hi;
-  for (let i = 0; i < STRETCH_BISECTIONS && hi > lo; i++) {
-    const mid = (lo + hi) / 2;
-    if (p95(Math.exp(mid)) < targetP95) lo = mid;
-    else hi = mid;
+  const stretched = (below: number, above: number): Overhead => {
+    const p50 = base.min + below * (base.p50 - base.min);
+    return Object.fromEntries(
+      KNOTS.map(([key, q]) => [
+        key,
+        q < 0.5 ? base[key] : q === 0.5 ? p50 : p50 + above * (base[key] - base.p50),
+      ]),
+    ) as Overhead;
+  };
+  const at = (q: number, o: Overhead) =>
+    steps.reduce((a, { h, weight }) => a + weight * (latencyQuantiles(h, o, [q])[0] ?? 0), 0);
+  // The factor in [lowest, 4] at which f (rising with it) meets the target, by bisection of its log.
+  const solve = (f: (k: number) => number, goal: number, lowest: number): number => {
+    let lo = Math.log(lowest);
+    let hi = Math.log(4);
+    if (f(Math.exp(lo)) >= goal) return Math.exp(lo);
+    if (f(Math.exp(hi)) <= goal) return Math.exp(hi);
+    for (let i = 0; i < STRETCH_BISECTIONS; i++) {
+      const mid = (lo + hi) / 2;
+      if (f(Math.exp(mid)) < goal) lo = mid;
+      else hi = mid;
+    }
+    return Math.exp((lo + hi) / 2);
+  };
+  let below = 1;
+  let above = 1;
+  for (let round = 0; round < STRETCH_ROUNDS; round++) {
+    above = solve((k) => at(0.95, stretched(below, k)), target.p95, 1 / 4);
+    below = solve((k) => at(0.5, stretched(k, above)), target.p50, 1 / 64);
   }
-  Object.assign(o, stretched(Math.exp((lo + hi) / 2)));
+  above = solve((k) => at(0.95, stretched(below, k)), target.p95, 1 / 4);
+  Object.assign(o, stretched(below, above));
 }
 
 /**
@@ -367,7 +393,7 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
   if (fit.overhead) {
     service.requestOverheadMs = fit.overhead;
     reasons['service.requestOverheadMs'] =
-      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests, then its spread above the fastest stretched until their p95, the overhead added as validate adds it (an independent draw), meets the measured one: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator). validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
+      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests, then its spread stretched below its median and above it until their p50 and p95, the overhead added as validate adds it (an independent draw), meet the measured ones: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator). validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
   } else {
     delete service.requestOverheadMs;
     reasons['service.requestOverheadMs'] =
