@@ -1,6 +1,17 @@
 import type { EventQueue, Handler } from './events.ts';
 
 /**
+ * How the cores left to the work moved over time: a run started in interval k (intervalMs long,
+ * from 0) takes factors[k] times its work (more than 1: other processes took more of the machine
+ * than on average). Past the factors' end: 1. Fixed at a run's start: runs last milliseconds
+ * where the intervals last seconds.
+ */
+export interface CpuStretchOverTime {
+  intervalMs: number;
+  factors: readonly number[];
+}
+
+/**
  * The machine's cores as the OS shares them: every runnable thread progresses at once, at
  * min(1, cores / runnable) of a core (processor sharing, which time slicing of a few ms is,
  * seen from requests that take ms to seconds). A run of `work` CPU-ms ends when it has had that
@@ -21,17 +32,6 @@ import type { EventQueue, Handler } from './events.ts';
  * day); a run's own event left in the clock when the cores became shared is recognised as not
  * ending its slot's run by the end written in the slot.
  */
-/**
- * How the cores left to the work moved over time: a run started in interval k (intervalMs long,
- * from 0) takes factors[k] times its work (more than 1: other processes took more of the machine
- * than on average). Past the factors' end: 1. Fixed at a run's start: runs last milliseconds
- * where the intervals last seconds.
- */
-export interface CpuStretchOverTime {
-  intervalMs: number;
-  factors: readonly number[];
-}
-
 export class CpuShare {
   private v = 0;
   private last = 0;
