@@ -245,6 +245,14 @@ const SERIES = {
   dependency_service_buckets: 'per second',
   /** the mean of those service times over the interval (the histogram's sum over its count); labels { dependency } */
   dependency_service_ms: 'ms',
+  /**
+   * the registration service's scrypt calls ended per second (gelombang_password_hash_duration_seconds:
+   * the wall time of one hash or verification, the libuv pool's queue included) in one bucket, as
+   * dependency_service_buckets; labels { operation: hash | verify, gt, le }
+   */
+  password_hash_buckets: 'per second',
+  /** the mean of those scrypt times over the interval; labels { operation } */
+  password_hash_ms: 'ms',
   /** a Node process's event-loop delay p99 (nodejs_eventloop_lag_p99_seconds), the highest seen in the interval; labels { process } */
   event_loop_lag_ms: 'ms',
 } as const;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { describeIssues } from '../model/capacity.ts';
 import { STEPS, type Step } from '../model/funnel.ts';
 import { serviceTimeSchema } from '../model/station.ts';
+import { quantileTableSchema, tableMean } from './quantile-table.ts';
 
 /**
  * The calibration file: what the simulator cannot read from the capacity file or the knobs, i.e.
@@ -12,12 +13,13 @@ import { serviceTimeSchema } from '../model/station.ts';
  * the latency the rehearsal machine adds to every request beyond what the model simulates.
  * Versioned and validated on read; an unknown station or field is an error naming it.
  *
- * Versions: 1, then 2 (adds service.requestOverheadMs). A version 1 file is read as it is: it has
- * no overhead. Files are written as version 2.
+ * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread). An
+ * older file is read as it is: a version 1 file has no overhead, neither has a spread. Files are
+ * written as version 3.
  */
 
-export const CALIBRATION_VERSION = 2;
-const READABLE_VERSIONS = [1, 2] as const;
+export const CALIBRATION_VERSION = 3;
+const READABLE_VERSIONS = [1, 2, 3] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -66,11 +68,17 @@ const calibrationSchema = z
          * simulated request's latency. A property of the rehearsal, not of the system: simulate,
          * plan and the full-scale prediction leave it out. Version 2.
          */
-        requestOverheadMs: z
-          .object({ min: ms, p50: ms, p90: ms, p95: ms, p99: ms })
-          .strict()
-          .refine((o) => o.min <= o.p50 && o.p50 <= o.p90 && o.p90 <= o.p95 && o.p95 <= o.p99, {
-            message: 'expected min <= p50 <= p90 <= p95 <= p99',
+        requestOverheadMs: quantileTableSchema().optional(),
+        /**
+         * One scrypt's time on its request's path over scryptCpuMs, by quantile: the simulator
+         * holds a thread and a core for scryptCpuMs times a draw, and spends the rest of
+         * scryptCpuMs (1 less the table's mean, at most 1) off the path, in parallel: CPU the
+         * process used besides its requests, which the fit charged to the hashes. Absent: every
+         * hash takes scryptCpuMs on the path. Version 3.
+         */
+        scryptSpread: quantileTableSchema()
+          .refine((o) => tableMean(o) <= 1 + 1e-3, {
+            message: 'expected a mean of at most 1 (the CPU per hash)',
           })
           .optional(),
       })
@@ -100,10 +108,15 @@ export const DEFAULT_CALIBRATION_FILE = fileURLToPath(new URL('./calibration.def
 export function parseCalibration(value: unknown, source: string): Calibration {
   const parsed = calibrationSchema.safeParse(value);
   if (!parsed.success) throw new CalibrationFileError(`${source}: ${describeIssues(parsed.error)}`);
-  if (parsed.data.version === 1 && parsed.data.service.requestOverheadMs !== undefined)
-    throw new CalibrationFileError(
-      `${source}: service.requestOverheadMs: a version 2 field in a version 1 file (set version to 2)`,
-    );
+  const { version, service } = parsed.data;
+  for (const [field, since] of [
+    ['requestOverheadMs', 2],
+    ['scryptSpread', 3],
+  ] as const)
+    if (version < since && service[field] !== undefined)
+      throw new CalibrationFileError(
+        `${source}: service.${field}: a version ${since} field in a version ${version} file (set version to ${since})`,
+      );
   return parsed.data;
 }
 

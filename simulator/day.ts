@@ -96,6 +96,7 @@ export interface DayResult {
 const DEPENDENCIES: readonly DependencyName[] = ['dukcapil', 'dapodik', 'dtks', 'email', 'upload'];
 const STATION_STREAM = 0x57a;
 const SERVICE_STREAM = 0x5e2;
+const HASH_STREAM = 0x4a5;
 
 /** The capacity file with the calibration's fitted service times and effective concurrencies. */
 function calibratedCapacity(capacity: Capacity, calibration: Calibration): Capacity {
@@ -156,6 +157,7 @@ export function simulateDay(o: DayOptions): DayResult {
     cpuStretch,
     ...(o.cpuStretchOverTime ? { cpuStretchOverTime: o.cpuStretchOverTime } : {}),
     rng: streamRng(o.seed, SERVICE_STREAM, runKey),
+    hashRng: streamRng(o.seed, HASH_STREAM, runKey),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });

@@ -15,6 +15,7 @@ import {
   parseCalibration,
   scryptCpuMs,
 } from './calibration.ts';
+import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
 
 /**
  * `gelombang calibrate`: a calibration fitted on a measured run record.
@@ -69,6 +70,11 @@ const MIN_BACKLOGGED = 3;
  * median is known within about sigma / sqrt(40), 15 % for the default stations' spread.
  */
 const MIN_SERVICES = 40;
+
+/** hashes at once (on average over an interval) beyond which a hash's time includes another's wait */
+const QUIET_HASHES = 0.25;
+/** fewer hashes than this in the quiet intervals: no spread fitted (at 100, a p95 is the fifth slowest) */
+const MIN_SPREAD_HASHES = 100;
 
 /** The photo the scenarios upload unless PHOTO says otherwise (relative to the scenario file). */
 const DEFAULT_PHOTO = 'fixtures/ktp-medium.jpg';
@@ -260,6 +266,12 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
       n16384: round(prior.service.scryptCpuMs.n16384 * scryptScale),
     },
   };
+  const spread = fitScryptSpread(r, scryptCpuMs({ ...prior, service }, knobs.SCRYPT_N));
+  if (spread.spread) service.scryptSpread = spread.spread;
+  reasons['service.scryptSpread'] =
+    spread.spread || !prior.service.scryptSpread
+      ? spread.reason
+      : `Kept from ${prior.source}. ${spread.reason}`;
   const cores = r.manifest.machine?.cores;
   if (cores) {
     const effective = effectiveCores(r, cores);
@@ -546,20 +558,103 @@ export interface ServiceBin {
 
 /** The run's service times of a dependency (dependency_service_buckets added up over the intervals), by bucket. */
 export function serviceBins(r: RunRecord, dep: DependencyName): ServiceBin[] {
+  return recordBins(r, 'dependency_service_buckets', 'dependency', dep);
+}
+
+/**
+ * A histogram the record keeps by bucket per interval (rates per second, labelled gt and le in ms)
+ * added up over the intervals `keep` lets through (all by default), by bucket: the series whose
+ * `label` is `value`, or any value when `value` is undefined.
+ */
+function recordBins(
+  r: RunRecord,
+  name: 'dependency_service_buckets' | 'password_hash_buckets',
+  label: string,
+  value: string | undefined,
+  keep: (i: number) => boolean = () => true,
+): ServiceBin[] {
   const dt = r.timeseries.intervalSeconds;
-  const bins: ServiceBin[] = [];
+  const byLe = new Map<number, ServiceBin>();
   for (const s of r.timeseries.series) {
-    if (s.name !== 'dependency_service_buckets' || s.labels.dependency !== dep) continue;
+    if (s.name !== name || (value !== undefined && s.labels[label] !== value)) continue;
     const gt = Number(s.labels.gt);
     const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
     if (s.labels.gt === undefined || !Number.isFinite(gt) || gt < 0 || Number.isNaN(le) || le <= gt)
       throw new FitError(
-        `${r.dir}/timeseries.json dependency_service_buckets{dependency="${dep}"}: expected ms bounds 0 <= gt < le, got gt '${s.labels.gt}', le '${s.labels.le}'`,
+        `${r.dir}/timeseries.json ${name}{${label}="${s.labels[label]}"}: expected ms bounds 0 <= gt < le, got gt '${s.labels.gt}', le '${s.labels.le}'`,
       );
-    const count = s.values.reduce<number>((a, v) => a + (v ?? 0) * dt, 0);
-    if (count > 0) bins.push({ gtMs: gt, leMs: le, count });
+    const count = s.values.reduce<number>((a, v, i) => a + (keep(i) ? (v ?? 0) * dt : 0), 0);
+    if (count <= 0) continue;
+    const bin = byLe.get(le);
+    if (bin) bin.count += count;
+    else byLe.set(le, { gtMs: gt, leMs: le, count });
   }
-  return bins.sort((a, b) => a.gtMs - b.gtMs);
+  return [...byLe.values()].sort((a, b) => a.gtMs - b.gtMs);
+}
+
+/**
+ * One scrypt's time on its request's path over the CPU fitted per hash, by quantile (calibration
+ * service.scryptSpread), from the service's own histogram of its hashes' wall time
+ * (password_hash_buckets, hashes and verifications pooled: the same work at the same cost). Only
+ * the intervals in which hashes seldom overlapped: at most QUIET_HASHES at once on average
+ * (Little's law: hashes a second times their mean time), where a hash's time is its own CPU and
+ * what the machine took from it, not a wait for the pool or for another hash's core, which the
+ * simulator makes itself. Over the CPU per hash (`cpuPerHashMs`, the regression's): that figure
+ * also carries the process's CPU between requests (metrics, timers, the collector; 0.012 cores
+ * idle, 0.016 scraped four times a second, measured 2026-12-06), which at a few hashes a second
+ * is a tenth of a hash, so the hashes measured took less than it; the rest is CPU off any
+ * request's path. A table whose mean would exceed 1 (the machine stretched the hashes beyond
+ * their CPU) is scaled to mean 1: the simulator stretches them itself.
+ */
+export function fitScryptSpread(
+  r: RunRecord,
+  cpuPerHashMs: number,
+): { spread?: QuantileTable; reason: string } {
+  const ts = r.timeseries;
+  const dt = ts.intervalSeconds;
+  const means = ts.series.filter((s) => s.name === 'password_hash_ms');
+  const rates = new Map<string, number[]>();
+  for (const s of ts.series) {
+    if (s.name !== 'password_hash_buckets') continue;
+    const op = s.labels.operation ?? '';
+    const sum = rates.get(op) ?? new Array<number>(ts.t.length).fill(0);
+    s.values.forEach((v, i) => {
+      sum[i] = (sum[i] as number) + (v ?? 0);
+    });
+    rates.set(op, sum);
+  }
+  if (rates.size === 0)
+    return {
+      reason: `Not fitted: ${r.dir} has no histogram of the service's hashes (password_hash_buckets): every hash costs the mean.`,
+    };
+  const inFlight = ts.t.map((_, i) => {
+    let l = 0;
+    for (const [op, rate] of rates) {
+      const n = rate[i] as number;
+      if (n <= 0) continue;
+      const mean = means.find((m) => m.labels.operation === op)?.values[i];
+      if (mean === null || mean === undefined) return Number.POSITIVE_INFINITY;
+      l += (n * mean) / 1000;
+    }
+    return l;
+  });
+  const quiet = ts.t.map((_, i) => i).filter((i) => (inFlight[i] as number) <= QUIET_HASHES);
+  const keep = new Set(quiet);
+  const bins = recordBins(r, 'password_hash_buckets', 'operation', undefined, (i) => keep.has(i));
+  const hashes = Math.round(bins.reduce((a, b) => a + b.count, 0));
+  const where = `${hashes} hashes in ${quiet.length} intervals of ${dt} s with at most ${QUIET_HASHES} hashes at once on average`;
+  if (hashes < MIN_SPREAD_HASHES)
+    return {
+      reason: `Not fitted: ${r.dir} has ${where}, fewer than ${MIN_SPREAD_HASHES}: every hash costs the mean.`,
+    };
+  const table = tableOf((_, p) => binQuantile(bins, p) as number);
+  const mean = tableMean(table);
+  const over = Math.max(mean, cpuPerHashMs);
+  const spread = tableOf((key) => Math.round((table[key] / over) * 1000) / 1000);
+  return {
+    spread,
+    reason: `Fitted on ${r.dir}: the quantiles of the service's hashes' wall time (password_hash_buckets, ${where}; ${round(table.min)}, ${round(table.p50)}, ${round(table.p95)} and ${round(table.p99)} ms at the least, p50, p95 and p99; mean ${round(mean)} ms) over ${over === mean ? 'their mean, above' : ''} the CPU fitted per hash (${round(cpuPerHashMs)} ms)${over === mean ? '' : `: the other ${round(cpuPerHashMs - mean)} ms of it are spent off the requests' path`}.`,
+  };
 }
 
 /**

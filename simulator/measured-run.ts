@@ -10,6 +10,7 @@ import type { CpuStretchOverTime } from './cpu.ts';
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
 import { CALLERS, coresLeft, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
 import type { LogHistogram } from './histogram.ts';
+import { KNOTS, type QuantileTable, tableOf, tableQuantile } from './quantile-table.ts';
 
 /**
  * A measured run as a simulation of it: the run's replay (profile, scale, compress, window),
@@ -149,14 +150,7 @@ function scenarioVUs(
   return { maxVUs, preAllocatedVUs };
 }
 
-type Overhead = NonNullable<Calibration['service']['requestOverheadMs']>;
-const KNOTS = [
-  ['min', 0],
-  ['p50', 0.5],
-  ['p90', 0.9],
-  ['p95', 0.95],
-  ['p99', 0.99],
-] as const;
+type Overhead = QuantileTable;
 const MEASURED: Record<(typeof KNOTS)[number][0], 'minMs' | 'p50Ms' | 'p90Ms' | 'p95Ms' | 'p99Ms'> = {
   min: 'minMs',
   p50: 'p50Ms',
@@ -183,18 +177,6 @@ export const LIGHT_STEPS: readonly CostedStep[] = COSTED_STEPS.filter(
   (s) => !HASHING.has(s) && !Object.values(CALLERS).includes(s),
 );
 
-/** The overhead at probability u: linear through its quantiles (min at 0), then on with the last slope. */
-export function overheadQuantile(o: Overhead, u: number): number {
-  let px = 0;
-  let py = o.min;
-  for (const [key, p] of KNOTS) {
-    if (u <= p) return p === px ? o[key] : py + ((u - px) / (p - px)) * (o[key] - py);
-    px = p;
-    py = o[key];
-  }
-  return o.p99 + ((u - 0.99) / 0.04) * (o.p99 - o.p95);
-}
-
 /**
  * The q-quantiles of a step's simulated latencies plus the overhead, the two independent: DRAWS
  * stratified draws of each, paired in a seeded shuffle, so the answer is the same every time.
@@ -206,7 +188,7 @@ export function latencyQuantiles(
 ): Array<number | null> {
   if (h.count === 0) return qs.map(() => null);
   if (!o) return qs.map((q) => h.quantile(q));
-  const d = Array.from({ length: DRAWS }, (_, i) => overheadQuantile(o, (i + 0.5) / DRAWS));
+  const d = Array.from({ length: DRAWS }, (_, i) => tableQuantile(o, (i + 0.5) / DRAWS));
   const rng = rngFor(OVERHEAD_STREAM);
   for (let i = DRAWS - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
@@ -288,12 +270,9 @@ function refineOverhead(
   const base = { ...o };
   const stretched = (below: number, above: number): Overhead => {
     const p50 = base.min + below * (base.p50 - base.min);
-    return Object.fromEntries(
-      KNOTS.map(([key, q]) => [
-        key,
-        q < 0.5 ? base[key] : q === 0.5 ? p50 : p50 + above * (base[key] - base.p50),
-      ]),
-    ) as Overhead;
+    return tableOf((key, q) =>
+      q < 0.5 ? base[key] : q === 0.5 ? p50 : p50 + above * (base[key] - base.p50),
+    );
   };
   const at = (q: number, o: Overhead) =>
     steps.reduce((a, { h, weight }) => a + weight * (latencyQuantiles(h, o, [q])[0] ?? 0), 0);

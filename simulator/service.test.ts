@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { type Capacity, parseCapacity } from '../model/capacity.ts';
 import { createRng } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
-import type { CostedStep } from './calibration.ts';
-import { loadCalibration } from './calibration.ts';
+import { type Calibration, type CostedStep, loadCalibration, scryptCpuMs } from './calibration.ts';
 import type { CpuStretchOverTime } from './cpu.ts';
 import { EventQueue } from './events.ts';
+import { tableMean } from './quantile-table.ts';
 import { type Account, type Answer, RegistrationService, ROW } from './service.ts';
 import { SimStation } from './station.ts';
 
@@ -21,6 +21,7 @@ function build(
     cores?: number;
     capacity?: (c: Capacity) => void;
     cpuStretchOverTime?: CpuStretchOverTime;
+    calibration?: Calibration;
   } = {},
 ) {
   const q = new EventQueue();
@@ -35,13 +36,14 @@ function build(
   const service = new RegistrationService(q, {
     knobs: parseServiceKnobs(o.knobs ?? {}, 'test'),
     cores: o.cores ?? 2,
-    calibration,
+    calibration: o.calibration ?? calibration,
     capacity,
     stations,
     photoBytes: 289_040,
     cpuStretch: 1,
     ...(o.cpuStretchOverTime ? { cpuStretchOverTime: o.cpuStretchOverTime } : {}),
     rng: createRng(9),
+    hashRng: createRng(10),
   });
   const answers: Array<{ t: number; token: number; a: Answer }> = [];
   const sink = {
@@ -88,6 +90,38 @@ describe('the registration service in simulated time', () => {
     expect(took(0, 0)).toBeCloseTo(cpu + commit, 6);
     expect(took(1, 1500)).toBeCloseTo(3 * cpu + commit, 6);
     expect(took(2, 2500)).toBeCloseTo(cpu + commit, 6);
+  });
+
+  it("draws each hash's CPU from the calibration's spread, its mean the calibrated cost (scryptSpread)", () => {
+    // Logins a second apart, so no two share a core: each one's latency is its own CPU, a hash and
+    // a commit; the hash's draw is all that differs from the same login without a spread.
+    const spread = { min: 0.85, p50: 0.93, p90: 1.2, p95: 1.35, p99: 1.7 };
+    const norm = tableMean(spread);
+    const scryptSpread = Object.fromEntries(
+      Object.entries(spread).map(([k, v]) => [k, v / norm]),
+    ) as typeof spread;
+    const logins = (c: Calibration) => {
+      const { q, send, answers } = build({ calibration: c });
+      const n = 4000;
+      for (let i = 0; i < n; i++)
+        q.schedule(i * 1000, () => send('login', account(ROW.account | ROW.verified), i), undefined);
+      q.run();
+      return answers.map((x) => x.t - x.token * 1000).sort((a, b) => a - b);
+    };
+    const fixed = logins(calibration);
+    expect(new Set(fixed.map((t) => t.toFixed(6))).size).toBe(1);
+    const drawn = logins({ ...calibration, service: { ...calibration.service, scryptSpread } });
+    const hash = scryptCpuMs(calibration, parseServiceKnobs({}, 'test').SCRYPT_N);
+    const rest = (fixed[0] as number) - hash;
+    const ratio = (t: number) => (t - rest) / hash;
+    const at = (p: number) => ratio(drawn[Math.floor(p * (drawn.length - 1))] as number);
+    expect(drawn.reduce((a, t) => a + ratio(t), 0) / drawn.length).toBeCloseTo(1, 2);
+    for (const [p, key] of [
+      [0.5, 'p50'],
+      [0.95, 'p95'],
+    ] as const)
+      expect(at(p)).toBeCloseTo(scryptSpread[key], 1);
+    expect(ratio(drawn[0] as number)).toBeGreaterThanOrEqual(scryptSpread.min - 1e-9);
   });
 
   it('answers 503 naming a ministry that does not answer within MINISTRY_TIMEOUT_MS, and the registrant a retry in 1 s', () => {

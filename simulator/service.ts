@@ -7,6 +7,7 @@ import { type Calibration, COSTED_STEPS, type CostedStep, scryptCpuMs } from './
 import { CpuShare, type CpuStretchOverTime } from './cpu.ts';
 import type { EventQueue } from './events.ts';
 import { Pool, type Unservable } from './pool.ts';
+import { type QuantileTable, tableMean, tableQuantile } from './quantile-table.ts';
 import { ANSWERED, type SimStation, type StationCall } from './station.ts';
 import { TimeoutLine } from './timeouts.ts';
 
@@ -57,6 +58,8 @@ export interface Answer {
   dependency: string | undefined;
 }
 
+const noop = (): void => {};
+
 interface ServiceDesign {
   knobs: ServiceKnobs;
   cores: number;
@@ -71,6 +74,8 @@ interface ServiceDesign {
   /** and by interval, over the run's average (DayOptions.cpuStretchOverTime) */
   cpuStretchOverTime?: CpuStretchOverTime;
   rng: Rng;
+  /** each hash's draw of its CPU (calibration service.scryptSpread) */
+  hashRng: Rng;
   /** the end of the run (ms): a pool may refuse waiters it could only serve later (pool.ts); absent: never */
   untilMs?: number;
   /** told of every sign-up the waiting room lets through (ADMISSION_RATE > 0), at the time it does */
@@ -219,7 +224,13 @@ export class RegistrationService {
   private readonly reqSink: Array<AnswerSink | undefined> = [];
   private freeReqs: number[] = [];
   private reqsUsed = 0;
+  /**
+   * one scrypt's CPU; its time on the request's path over that (undefined: all of it); the CPU
+   * each hash costs off the path (calibration service.scryptSpread)
+   */
   private readonly scryptMs: number;
+  private readonly scryptSpread: QuantileTable | undefined;
+  private readonly scryptOffPathMs: number;
   private readonly writeMs: number;
   private readonly mailTimeouts: TimeoutLine<StationCall<Request | MailJob>>;
   private readonly ministryTimeouts: TimeoutLine<Ask>;
@@ -246,6 +257,10 @@ export class RegistrationService {
   ) {
     const { knobs, calibration } = d;
     this.scryptMs = scryptCpuMs(calibration, knobs.SCRYPT_N) * d.cpuStretch;
+    this.scryptSpread = calibration.service.scryptSpread;
+    this.scryptOffPathMs = this.scryptSpread
+      ? this.scryptMs * Math.max(0, 1 - tableMean(this.scryptSpread))
+      : 0;
     this.writeMs =
       d.commitsPerSecond !== undefined
         ? 1000 / d.commitsPerSecond
@@ -262,7 +277,7 @@ export class RegistrationService {
     this.loops = per(1, { minHoldMs: loopHold, parallel: 1, cores: Number.POSITIVE_INFINITY, untilMs });
     // A libuv thread is held for a scrypt's CPU, which the cores share with everything else.
     this.threads = per(calibration.service.threadPoolSize, {
-      minHoldMs: this.scryptMs,
+      minHoldMs: this.scryptMs * (this.scryptSpread?.min ?? 1),
       parallel: calibration.service.threadPoolSize,
       cores: d.cores,
       untilMs,
@@ -445,7 +460,12 @@ export class RegistrationService {
 
   // ---- scrypt: a libuv thread, then a core
 
-  private readonly onThread = (req: Request): void => this.cores.run(this.scryptMs, this.onScryptDone, req);
+  private readonly onThread = (req: Request): void => {
+    const spread = this.scryptSpread;
+    const ms = spread ? this.scryptMs * tableQuantile(spread, this.d.hashRng()) : this.scryptMs;
+    this.cores.run(ms, this.onScryptDone, req);
+    if (this.scryptOffPathMs > 0) this.cores.run(this.scryptOffPathMs, noop, undefined);
+  };
   private readonly onScryptDone = (req: Request): void => {
     (this.threads[this.reqProc[req] as number] as Pool).release();
     this.step(req);

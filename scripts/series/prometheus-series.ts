@@ -1,6 +1,6 @@
 import type { RunManifest, Series, SeriesName, Summary } from '../../reports/record.ts';
 import type { PrometheusApi } from './prometheus.ts';
-import { perBucket } from './service-scraper.ts';
+import { HISTOGRAMS, perBucket } from './service-scraper.ts';
 
 /**
  * The run record's series and totals read back from Prometheus: the services' series (mocks'
@@ -94,21 +94,26 @@ async function atEnds(
 const window = (g: Grid) => `${Math.max(1, Math.round(g.intervalSeconds * 1000))}ms`;
 
 /**
- * The mocks' service times (station_service_seconds) per interval: each bucket's own count per
- * second (the cumulative buckets' increases differenced in order of le), leaving out the buckets
- * that saw nothing in the run, and the mean (the sum's increase over the count's).
+ * A histogram family per interval (HISTOGRAMS): each bucket's own count per second (the
+ * cumulative buckets' increases differenced in order of le), leaving out the buckets that saw
+ * nothing in the run, and the mean (the sum's increase over the count's).
  */
-async function serviceTimes(api: PrometheusApi, g: Grid): Promise<Series[]> {
+async function histogramSeries(
+  api: PrometheusApi,
+  g: Grid,
+  h: (typeof HISTOGRAMS)[number],
+): Promise<Series[]> {
+  const { family, label } = h;
   const [buckets, sums, counts] = await Promise.all([
-    edges(api, 'sum by (dependency, le) (station_service_seconds_bucket)', g, pick('dependency', 'le')),
-    edges(api, 'sum by (dependency) (station_service_seconds_sum)', g, pick('dependency')),
-    edges(api, 'sum by (dependency) (station_service_seconds_count)', g, pick('dependency')),
+    edges(api, `sum by (${label}, le) (${family}_bucket)`, g, pick(label, 'le')),
+    edges(api, `sum by (${label}) (${family}_sum)`, g, pick(label)),
+    edges(api, `sum by (${label}) (${family}_count)`, g, pick(label)),
   ]);
   const out: Series[] = [];
-  const dependencies = [...new Set(buckets.map((b) => b.labels.dependency ?? ''))];
-  for (const dependency of dependencies) {
+  const values = [...new Set(buckets.map((b) => b.labels[label] ?? ''))];
+  for (const value of values) {
     const mine = buckets
-      .filter((b) => b.labels.dependency === dependency)
+      .filter((b) => b.labels[label] === value)
       .map((b) => ({ le: b.labels.le ?? '+Inf', inc: increases(b.values) }));
     const perLe = new Map<string, { gt: string; le: string; values: Array<number | null> }>();
     for (let i = 0; i < g.n; i++) {
@@ -124,12 +129,12 @@ async function serviceTimes(api: PrometheusApi, g: Grid): Promise<Series[]> {
       }
     }
     for (const { gt, le, values } of perLe.values())
-      out.push({ name: 'dependency_service_buckets', labels: { dependency, gt, le }, values });
-    const sum = increases(sums.find((x) => x.labels.dependency === dependency)?.values ?? []);
-    const count = increases(counts.find((x) => x.labels.dependency === dependency)?.values ?? []);
+      out.push({ name: h.buckets, labels: { [label]: value, gt, le }, values });
+    const sum = increases(sums.find((x) => x.labels[label] === value)?.values ?? []);
+    const count = increases(counts.find((x) => x.labels[label] === value)?.values ?? []);
     out.push({
-      name: 'dependency_service_ms',
-      labels: { dependency },
+      name: h.mean,
+      labels: { [label]: value },
       values: Array.from({ length: g.n }, (_, i) => {
         const c = count[i];
         const t = sum[i];
@@ -146,7 +151,7 @@ export async function servicesSeries(api: PrometheusApi, g: Grid): Promise<Serie
   const byDependency = pick('dependency');
   const byJob = (m: Labels) => ({ process: m.job ?? '' });
   const parts = await Promise.all([
-    serviceTimes(api, g),
+    ...HISTOGRAMS.map((h) => histogramSeries(api, g, h)),
     atEnds(
       api,
       'dependency_utilisation',

@@ -1,10 +1,12 @@
+import type { SeriesName } from '../../reports/record.ts';
 import type { SeriesBook } from './series-book.ts';
 
 /**
  * Reads the services' /metrics (Prometheus text) at each tick, for a run record made without a
  * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second,
  * and the service times ended in the interval (station_service_seconds, by bucket, and their mean);
- * per process, the CPU it used and its event-loop delay.
+ * per scrypt operation of the registration service, the hashes' times the same way
+ * (gelombang_password_hash_duration_seconds); per process, the CPU it used and its event-loop delay.
  * A scrape that fails or is late leaves nulls for that tick; it never stops the rehearsal.
  */
 
@@ -41,7 +43,29 @@ const WANTED = new Set([
   'station_service_seconds_bucket',
   'station_service_seconds_sum',
   'station_service_seconds_count',
+  'gelombang_password_hash_duration_seconds_bucket',
+  'gelombang_password_hash_duration_seconds_sum',
+  'gelombang_password_hash_duration_seconds_count',
 ]);
+
+/**
+ * The histograms kept per interval, scraped or queried from Prometheus: the exposed family, the
+ * label that tells its histograms apart, and the record's series for its buckets and its mean.
+ */
+export const HISTOGRAMS = [
+  {
+    family: 'station_service_seconds',
+    label: 'dependency',
+    buckets: 'dependency_service_buckets',
+    mean: 'dependency_service_ms',
+  },
+  {
+    family: 'gelombang_password_hash_duration_seconds',
+    label: 'operation',
+    buckets: 'password_hash_buckets',
+    mean: 'password_hash_ms',
+  },
+] as const satisfies ReadonlyArray<{ family: string; label: string; buckets: SeriesName; mean: SeriesName }>;
 
 /** A histogram's `le` (seconds) as the record's label, in ms; '+Inf' stays. */
 export function leMs(le: string): string {
@@ -87,9 +111,12 @@ export class ServiceScraper {
   private cpuNow = new Map<string, { cpu: number; at: number }>();
   private cpuBefore = new Map<string, { cpu: number; at: number }>();
   private peakLag = new Map<string, number>();
-  /** per dependency: the service-time histogram's cumulative counts by le, its sum and count, now and at the last sample */
-  private serviceNow = new Map<string, Histogram>();
-  private serviceBefore = new Map<string, Histogram>();
+  /**
+   * per histogram (its index in HISTOGRAMS and its label's value, e.g. a dependency): the cumulative
+   * counts by le, the sum and the count, now and at the last sample
+   */
+  private histogramNow = new Map<string, Histogram>();
+  private histogramBefore = new Map<string, Histogram>();
   /** targets scraped at least once */
   private scraped = new Set<string>();
   private pending: Promise<void> | undefined;
@@ -112,7 +139,7 @@ export class ServiceScraper {
           const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
           const samples = parseExposition(await res.text(), WANTED);
           this.absorbProcess(process, samples);
-          this.absorbServiceTimes(process, samples);
+          this.absorbHistograms(process, samples);
           return samples;
         } catch {
           return []; // one service not answering must not blank the others
@@ -170,35 +197,37 @@ export class ServiceScraper {
   }
 
   /**
-   * The service-time histograms of one target. A mock shows a dependency's histogram from its
-   * first service on: one that appears after the target's first scrape counts from zero, one
-   * already there at the first scrape from that scrape (what a reused stack served before is not
-   * the run's).
+   * The histograms of one target (HISTOGRAMS). A mock shows a dependency's histogram from its first
+   * service on: one that appears after the target's first scrape counts from zero, one already there
+   * at the first scrape from that scrape (what a reused stack served before is not the run's).
    */
-  private absorbServiceTimes(process: string, samples: Sample[]): void {
+  private absorbHistograms(process: string, samples: Sample[]): void {
     const first = !this.scraped.has(process);
     this.scraped.add(process);
-    const service = new Map<string, Histogram>();
-    const of = (dependency: string) => {
-      let h = service.get(dependency);
+    const seen = new Map<string, Histogram>();
+    const of = (key: string) => {
+      let h = seen.get(key);
       if (!h) {
         h = { buckets: new Map(), sum: 0, count: 0 };
-        service.set(dependency, h);
+        seen.set(key, h);
       }
       return h;
     };
-    for (const s of samples) {
-      const dependency = s.labels.dependency;
-      if (!dependency || !Number.isFinite(s.value)) continue;
-      if (s.name === 'station_service_seconds_bucket' && s.labels.le !== undefined)
-        of(dependency).buckets.set(s.labels.le, s.value);
-      else if (s.name === 'station_service_seconds_sum') of(dependency).sum = s.value;
-      else if (s.name === 'station_service_seconds_count') of(dependency).count = s.value;
-    }
-    for (const [dependency, h] of service) {
-      this.serviceNow.set(dependency, h);
-      if (!this.serviceBefore.has(dependency))
-        this.serviceBefore.set(dependency, first ? h : { buckets: new Map(), sum: 0, count: 0 });
+    HISTOGRAMS.forEach(({ family, label }, i) => {
+      for (const s of samples) {
+        const value = s.labels[label];
+        if (!value || !Number.isFinite(s.value) || !s.name.startsWith(family)) continue;
+        const key = `${i}\u0000${value}`;
+        if (s.name === `${family}_bucket` && s.labels.le !== undefined)
+          of(key).buckets.set(s.labels.le, s.value);
+        else if (s.name === `${family}_sum`) of(key).sum = s.value;
+        else if (s.name === `${family}_count`) of(key).count = s.value;
+      }
+    });
+    for (const [key, h] of seen) {
+      this.histogramNow.set(key, h);
+      if (!this.histogramBefore.has(key))
+        this.histogramBefore.set(key, first ? h : { buckets: new Map(), sum: 0, count: 0 });
     }
   }
 
@@ -222,19 +251,16 @@ export class ServiceScraper {
     }
     for (const [process, v] of this.peakLag) this.book.set('event_loop_lag_ms', { process }, v);
     this.peakLag.clear();
-    for (const [dependency, now] of this.serviceNow) {
-      const before = this.serviceBefore.get(dependency) ?? now;
-      this.serviceBefore.set(dependency, now);
+    for (const [key, now] of this.histogramNow) {
+      const [index = '', value = ''] = key.split('\u0000');
+      const { label, buckets, mean } = HISTOGRAMS[Number(index)] as (typeof HISTOGRAMS)[number];
+      const before = this.histogramBefore.get(key) ?? now;
+      this.histogramBefore.set(key, now);
       const count = now.count - before.count;
-      this.book.set(
-        'dependency_service_ms',
-        { dependency },
-        count > 0 ? ((now.sum - before.sum) / count) * 1000 : null,
-      );
+      this.book.set(mean, { [label]: value }, count > 0 ? ((now.sum - before.sum) / count) * 1000 : null);
       const increase = new Map([...now.buckets].map(([le, c]) => [le, c - (before.buckets.get(le) ?? 0)]));
       for (const b of perBucket(increase))
-        if (b.count > 0)
-          this.book.set('dependency_service_buckets', { dependency, gt: b.gt, le: b.le }, b.count / seconds);
+        if (b.count > 0) this.book.set(buckets, { [label]: value, gt: b.gt, le: b.le }, b.count / seconds);
     }
     for (const [key, total] of this.rejections) {
       const [dependency = '', reason = ''] = key.split('\u0000');
