@@ -1,12 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { rngFor } from '../model/random.ts';
-import type { ServiceTime } from '../model/station.ts';
+import { HASH_BUCKETS_S } from '../mock-services/registration/metrics.ts';
+import { sampleLognormal } from '../model/lognormal.ts';
+import { type Rng, rngFor } from '../model/random.ts';
+import { lognormalParams, type ServiceTime } from '../model/station.ts';
 import { makeRecord } from '../reports/fixtures/make-record.ts';
 import type { RunRecord } from '../reports/record.ts';
 import { withServiceTimes } from '../test/support/service-times.ts';
 import { COSTED_STEPS, type CostedStep, loadCalibration, scryptCpuMs } from './calibration.ts';
-import { FitError, fitCalibration, fitLognormalBins, photoBytes, serviceBins } from './fit.ts';
+import {
+  FitError,
+  fitCalibration,
+  fitLognormalBins,
+  fitScryptSpread,
+  photoBytes,
+  serviceBins,
+} from './fit.ts';
+import { type QuantileTable, tableMean } from './quantile-table.ts';
 
 const { $comment: _, ...capacity } = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
 const prior = loadCalibration();
@@ -176,5 +186,91 @@ describe("calibrate fits each station's service time from the mocks' histogram",
       values: r.timeseries.t.map(() => 1),
     });
     expect(() => fitCalibration(r, prior)).toThrow(/dependency_service_buckets\{dependency="email"\}/);
+  });
+});
+
+/**
+ * Hashes as the service's histogram counted them (password_hash_buckets, password_hash_ms):
+ * `perSecond(i)` in interval i, each `ms(rng, i)` long.
+ */
+function withHashTimes(
+  r: RunRecord,
+  perSecond: (i: number) => number,
+  ms: (rng: Rng, i: number) => number,
+): void {
+  const ts = r.timeseries;
+  const bounds = [
+    0,
+    ...HASH_BUCKETS_S.map((s) => Number((s * 1000).toPrecision(6))),
+    Number.POSITIVE_INFINITY,
+  ];
+  const rng = rngFor(17);
+  const counts = new Map<number, Array<number | null>>();
+  const mean = ts.t.map((_, i) => {
+    const n = perSecond(i) * ts.intervalSeconds;
+    let sum = 0;
+    for (let k = 0; k < n; k++) {
+      const v = ms(rng, i);
+      sum += v;
+      const b = bounds.findIndex((le, j) => j > 0 && v <= le);
+      const c = counts.get(b) ?? new Array<number | null>(ts.t.length).fill(null);
+      c[i] = (c[i] ?? 0) + 1 / ts.intervalSeconds;
+      counts.set(b, c);
+    }
+    return n > 0 ? sum / n : null;
+  });
+  ts.series.push({ name: 'password_hash_ms', labels: { operation: 'hash' }, values: mean });
+  for (const [b, values] of counts) {
+    const le = bounds[b] as number;
+    ts.series.push({
+      name: 'password_hash_buckets',
+      labels: { operation: 'hash', gt: String(bounds[b - 1]), le: Number.isFinite(le) ? String(le) : '+Inf' },
+      values,
+    });
+  }
+}
+
+describe("calibrate fits a hash's time on its request's path from the service's histogram", () => {
+  // 40 quiet intervals of 2 s at 5 hashes a second (0.2 at once), then 20 with 30 a second held
+  // 400 ms and more by the pool's queue (12 at once): the second must not count.
+  const TRUTH = lognormalParams(37, 65);
+  const z95 = 1.6449;
+  const p95 = 37 * Math.exp(z95 * TRUTH.sigma);
+  const record = (quietIntervals = 40) => {
+    const r = recordWithCosts();
+    withHashTimes(
+      r,
+      (i) => (i < quietIntervals ? 5 : i >= 40 ? 30 : 0),
+      (rng, i) => (i >= 40 ? 400 + 50 * rng() : sampleLognormal(TRUTH, rng)),
+    );
+    return r;
+  };
+
+  it('reads the quantiles off the quiet intervals, over the CPU per hash; the rest is off the path', () => {
+    const r = record();
+    const { spread, reason } = fitScryptSpread(r, 45);
+    if (!spread) throw new Error(reason);
+    // 400 hashes: the median is known within about 5 %, the p95 within about 8 % (its order statistic's spread).
+    expect(Math.abs((spread.p50 * 45) / 37 - 1)).toBeLessThan(0.05);
+    expect(Math.abs((spread.p95 * 45) / p95 - 1)).toBeLessThan(0.08);
+    const mean = 37 * Math.exp(TRUTH.sigma ** 2 / 2);
+    expect(Math.abs((tableMean(spread) * 45) / mean - 1)).toBeLessThan(0.05);
+    expect(reason).toContain('400 hashes in 40 intervals of 2 s');
+    expect(reason).toContain('off the requests');
+  });
+
+  it('scales a table whose mean would exceed the CPU per hash to mean 1', () => {
+    const { spread } = fitScryptSpread(record(), 30);
+    expect(tableMean(spread as QuantileTable)).toBeCloseTo(1, 2);
+  });
+
+  it('fits none with fewer than 100 quiet hashes, and the calibration says why', () => {
+    const r = record(7);
+    expect(fitScryptSpread(r, 45).spread).toBeUndefined();
+    const c = fitCalibration(r, prior).calibration;
+    expect(c.service.scryptSpread).toBeUndefined();
+    expect(c.reasons?.['service.scryptSpread']).toContain('70 hashes in 7 intervals');
+    const fitted = fitCalibration(record(), prior).calibration;
+    expect(fitted.service.scryptSpread?.p50).toBeGreaterThan(0);
   });
 });

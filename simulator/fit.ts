@@ -268,10 +268,11 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   };
   const spread = fitScryptSpread(r, scryptCpuMs({ ...prior, service }, knobs.SCRYPT_N));
   if (spread.spread) service.scryptSpread = spread.spread;
-  reasons['service.scryptSpread'] =
-    spread.spread || !prior.service.scryptSpread
-      ? spread.reason
-      : `Kept from ${prior.source}. ${spread.reason}`;
+  reasons['service.scryptSpread'] = spread.spread
+    ? spread.reason
+    : prior.service.scryptSpread
+      ? `Kept from ${prior.source}. ${spread.reason}`
+      : `${spread.reason} Every hash takes its whole CPU on its request's path.`;
   const cores = r.manifest.machine?.cores;
   if (cores) {
     const effective = effectiveCores(r, cores);
@@ -629,6 +630,7 @@ export function fitScryptSpread(
     };
   const inFlight = ts.t.map((_, i) => {
     let l = 0;
+    if ([...rates.values()].every((rate) => (rate[i] as number) <= 0)) return Number.NaN;
     for (const [op, rate] of rates) {
       const n = rate[i] as number;
       if (n <= 0) continue;
@@ -638,6 +640,7 @@ export function fitScryptSpread(
     }
     return l;
   });
+  // No hash in an interval: nothing to read there (NaN is never quiet).
   const quiet = ts.t.map((_, i) => i).filter((i) => (inFlight[i] as number) <= QUIET_HASHES);
   const keep = new Set(quiet);
   const bins = recordBins(r, 'password_hash_buckets', 'operation', undefined, (i) => keep.has(i));
@@ -653,7 +656,7 @@ export function fitScryptSpread(
   const spread = tableOf((key) => Math.round((table[key] / over) * 1000) / 1000);
   return {
     spread,
-    reason: `Fitted on ${r.dir}: the quantiles of the service's hashes' wall time (password_hash_buckets, ${where}; ${round(table.min)}, ${round(table.p50)}, ${round(table.p95)} and ${round(table.p99)} ms at the least, p50, p95 and p99; mean ${round(mean)} ms) over ${over === mean ? 'their mean, above' : ''} the CPU fitted per hash (${round(cpuPerHashMs)} ms)${over === mean ? '' : `: the other ${round(cpuPerHashMs - mean)} ms of it are spent off the requests' path`}.`,
+    reason: `Fitted on ${r.dir}: the quantiles of the service's hashes' wall time (password_hash_buckets, ${where}; ${round(table.min)}, ${round(table.p50)}, ${round(table.p95)} and ${round(table.p99)} ms at the least, p50, p95 and p99; mean ${round(mean)} ms) over ${over === mean ? `their mean, which is above the CPU fitted per hash (${round(cpuPerHashMs)} ms): the machine stretched them` : `the CPU fitted per hash (${round(cpuPerHashMs)} ms): the other ${round(cpuPerHashMs - mean)} ms of it are spent off the requests' path`}.`,
   };
 }
 

@@ -81,6 +81,16 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
     expect(ts.series.some((s) => s.name === 'dependency_service_ms' && s.labels.dependency === 'email')).toBe(
       true,
     );
+    // The service's hashes from Prometheus, by operation: some, and no more than the sign-ups that ran one.
+    const hashes = sum(
+      ts.series
+        .filter((s) => s.name === 'password_hash_buckets' && s.labels.operation === 'hash')
+        .flatMap((s) => s.values),
+      ts.intervalSeconds,
+    );
+    const signUps = record.manifest.totals.steps.find((s) => s.step === 'create_account')?.requests ?? 0;
+    expect(hashes).toBeGreaterThan(0);
+    expect(hashes).toBeLessThanOrEqual(signUps + 0.01);
     // The runner's series stay the runner's own (exact): they add up to the totals.
     const arrivals = ts.series.find((s) => s.name === 'arrivals')?.values ?? [];
     expect(Math.abs(sum(arrivals, ts.intervalSeconds) - record.manifest.totals.arrivals)).toBeLessThanOrEqual(

@@ -12,6 +12,7 @@ import {
 } from '../../simulator/calibration.ts';
 import { FitError, type FitSummary, fitCalibration } from '../../simulator/fit.ts';
 import { fitOnReplay } from '../../simulator/measured-run.ts';
+import { tableMean } from '../../simulator/quantile-table.ts';
 import { existingFile, outputFile } from './flags.ts';
 
 /**
@@ -65,6 +66,11 @@ function describeFit(c: Calibration, f: FitSummary & { replays: number }): strin
     lines.push(
       `effective cores of the service: ${c.service.effectiveCores}${f.replays > 0 ? ` (${f.replays} replays of the run)` : ''}`,
     );
+  const h = c.service.scryptSpread;
+  if (h)
+    lines.push(
+      `a hash on its request's path, over its CPU: min ${h.min}, p50 ${h.p50}, p90 ${h.p90}, p95 ${h.p95}, p99 ${h.p99} (mean ${Math.round(tableMean(h) * 1000) / 1000})`,
+    );
   const o = c.service.requestOverheadMs;
   if (o)
     lines.push(`request overhead (ms): min ${o.min}, p50 ${o.p50}, p90 ${o.p90}, p95 ${o.p95}, p99 ${o.p99}`);
@@ -90,7 +96,7 @@ interface CalibrateFlags {
 export function calibrateCommand(): Command {
   return new Command('calibrate')
     .description(
-      "fit the simulator's calibration (each step's CPU, the service's effective cores, the stations' service times, the latency the machine added to each request) on a measured run record",
+      "fit the simulator's calibration (each step's CPU, a hash's time on its request's path, the service's effective cores, the stations' service times, the latency the machine added to each request) on a measured run record",
     )
     .argument('<run-dir>', 'a run directory written by `gelombang rehearse` (results/<run-id>)')
     .option(

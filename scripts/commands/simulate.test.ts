@@ -24,6 +24,8 @@ const file = (name: string, content: unknown) => {
 };
 const capacity = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
 const calibration = JSON.parse(readFileSync('simulator/calibration.default.json', 'utf8'));
+/** a hash's time on its path over its CPU (mean 0.92) */
+const SPREAD = { min: 0.8, p50: 0.86, p90: 1.05, p95: 1.15, p99: 1.4 };
 const refused = (o: Partial<SimulateFlags>): string => {
   try {
     simulationInputs(flags(o));
@@ -89,7 +91,21 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 3 }, 'version'],
+    ['another version', { ...calibration, version: 4 }, 'version'],
+    [
+      'a version 3 field in a version 2 file',
+      { ...calibration, version: 2, service: { ...calibration.service, scryptSpread: SPREAD } },
+      'service.scryptSpread: a version 3 field in a version 2 file',
+    ],
+    [
+      "a hash's time on its path above its CPU",
+      {
+        ...calibration,
+        version: 3,
+        service: { ...calibration.service, scryptSpread: { ...SPREAD, p90: 3, p95: 3, p99: 3 } },
+      },
+      'service.scryptSpread: expected a mean of at most 1',
+    ],
     ['an unknown station', { ...calibration, stations: { sirekap: {} } }, 'sirekap'],
     [
       'a negative cost',

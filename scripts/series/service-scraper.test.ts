@@ -1,5 +1,6 @@
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createServiceMetrics } from '../../mock-services/registration/metrics.ts';
 import { createStationMetrics } from '../../mock-services/station/metrics.ts';
 import { serve } from '../../test/support/listen.ts';
 import { SeriesBook } from './series-book.ts';
@@ -79,6 +80,43 @@ describe('the scraper records the mocks’ service times', () => {
       { gt: '50', le: '100', count: 2 },
       { gt: '100', le: '+Inf', count: 4 },
     ]);
+  });
+});
+
+describe('the scraper records the service’s hashes', () => {
+  it('per interval and operation, by bucket and as a mean, from the reference service’s own metrics', async () => {
+    const metrics = createServiceMetrics();
+    const app = express();
+    app.get('/metrics', async (_req, res) => {
+      res.type('text/plain').send(await metrics.registry.metrics());
+    });
+    const s = await serve(app);
+    closers.push(s.close);
+    const book = new SeriesBook();
+    const scraper = new ServiceScraper(book, [{ process: 'registration', url: `${s.url}/metrics` }]);
+    const tick = async (seconds: number) => {
+      scraper.scrape();
+      await scraper.settle();
+      book.tick(seconds);
+      scraper.sample(1);
+    };
+    await tick(1);
+    for (const v of [0.0335, 0.036, 0.0362]) metrics.scryptDuration.observe({ operation: 'hash' }, v);
+    metrics.scryptDuration.observe({ operation: 'verify' }, 0.05);
+    await tick(2);
+    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
+    const of = (operation: string) =>
+      ts.series
+        .filter((x) => x.name === 'password_hash_buckets' && x.labels.operation === operation)
+        .map((x) => [x.labels.gt, x.labels.le, x.values[1]]);
+    // The buckets are 1 ms x 1.1^k: 33.5 ms falls in (30.91, 34], 36 and 36.2 in (34, 37.4], 50 in (49.79, 54.76].
+    expect(of('hash')).toEqual([
+      ['30.91', '34', 1],
+      ['34', '37.4', 2],
+    ]);
+    expect(of('verify')).toEqual([['49.79', '54.76', 1]]);
+    const mean = ts.series.find((x) => x.name === 'password_hash_ms' && x.labels.operation === 'hash');
+    expect(mean?.values[1]).toBeCloseTo((33.5 + 36 + 36.2) / 3, 2);
   });
 });
 
