@@ -602,10 +602,11 @@ function recordBins(
  * what the machine took from it, not a wait for the pool or for another hash's core, which the
  * simulator makes itself. Over the CPU per hash (`cpuPerHashMs`, the regression's): that figure
  * also carries the process's CPU between requests (metrics, timers, the collector; 0.012 cores
- * idle, 0.016 scraped four times a second, measured 2026-12-06), which at a few hashes a second
- * is a tenth of a hash, so the hashes measured took less than it; the rest is CPU off any
- * request's path. A table whose mean would exceed 1 (the machine stretched the hashes beyond
- * their CPU) is scaled to mean 1: the simulator stretches them itself.
+ * idle, 0.016 with /metrics read four times a second as a rehearsal reads it, measured
+ * 2026-12-06), which at a few hashes a second is a tenth of a hash, so the hashes measured took
+ * less than it; the rest is CPU off any request's path. A table whose mean would exceed 1 (the
+ * machine stretched the hashes beyond their CPU) is scaled to mean 1: the simulator stretches
+ * them itself.
  */
 export function fitScryptSpread(
   r: RunRecord,
@@ -626,7 +627,7 @@ export function fitScryptSpread(
   }
   if (rates.size === 0)
     return {
-      reason: `Not fitted: ${r.dir} has no histogram of the service's hashes (password_hash_buckets): every hash costs the mean.`,
+      reason: `Not fitted: ${r.dir} has no histogram of the service's hashes (password_hash_buckets).`,
     };
   const inFlight = ts.t.map((_, i) => {
     let l = 0;
@@ -648,7 +649,7 @@ export function fitScryptSpread(
   const where = `${hashes} hashes in ${quiet.length} intervals of ${dt} s with at most ${QUIET_HASHES} hashes at once on average`;
   if (hashes < MIN_SPREAD_HASHES)
     return {
-      reason: `Not fitted: ${r.dir} has ${where}, fewer than ${MIN_SPREAD_HASHES}: every hash costs the mean.`,
+      reason: `Not fitted: ${r.dir} has ${where}, fewer than ${MIN_SPREAD_HASHES}.`,
     };
   const table = tableOf((_, p) => binQuantile(bins, p) as number);
   const mean = tableMean(table);
@@ -656,7 +657,7 @@ export function fitScryptSpread(
   const spread = tableOf((key) => Math.round((table[key] / over) * 1000) / 1000);
   return {
     spread,
-    reason: `Fitted on ${r.dir}: the quantiles of the service's hashes' wall time (password_hash_buckets, ${where}; ${round(table.min)}, ${round(table.p50)}, ${round(table.p95)} and ${round(table.p99)} ms at the least, p50, p95 and p99; mean ${round(mean)} ms) over ${over === mean ? `their mean, which is above the CPU fitted per hash (${round(cpuPerHashMs)} ms): the machine stretched them` : `the CPU fitted per hash (${round(cpuPerHashMs)} ms): the other ${round(cpuPerHashMs - mean)} ms of it are spent off the requests' path`}.`,
+    reason: `Fitted on ${r.dir}: the quantiles of the service's hashes' wall time (password_hash_buckets, ${where}; ${round(table.min)}, ${round(table.p50)}, ${round(table.p95)} and ${round(table.p99)} ms at the least, p50, p95 and p99; the table's mean ${round(mean)} ms) over ${over === mean ? `their mean, which is above the CPU fitted per hash (${round(cpuPerHashMs)} ms): the machine stretched them` : `the CPU fitted per hash (${round(cpuPerHashMs)} ms): the other ${round(cpuPerHashMs - mean)} ms of it are spent off the requests' path`}.`,
   };
 }
 
