@@ -121,8 +121,9 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   sim.manifest.totals.steps = withRequestOverhead(sim.manifest.totals.steps, result, day.calibration);
   const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
   const o = day.calibration.service.requestOverheadMs;
+  const h = day.calibration.service.scryptSpread;
   return {
-    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day)}, seed ${day.seed}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
+    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day)}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
     validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
