@@ -1,4 +1,5 @@
 import express from 'express';
+import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceMetrics } from '../../mock-services/registration/metrics.ts';
 import { createStationMetrics } from '../../mock-services/station/metrics.ts';
@@ -16,15 +17,20 @@ afterEach(async () => {
   while (closers.length) await closers.pop()?.();
 });
 
-async function mock() {
-  const metrics = createStationMetrics();
+/** A /metrics on loopback exposing `registry`, closed after the test: its URL. */
+async function exposing(registry: Registry): Promise<string> {
   const app = express();
   app.get('/metrics', async (_req, res) => {
-    res.type('text/plain').send(await metrics.registry.metrics());
+    res.type('text/plain').send(await registry.metrics());
   });
   const s = await serve(app);
   closers.push(s.close);
-  return { metrics, url: `${s.url}/metrics` };
+  return `${s.url}/metrics`;
+}
+
+async function mock() {
+  const metrics = createStationMetrics();
+  return { metrics, url: await exposing(metrics.registry) };
 }
 
 describe('the scraper records the mocks’ service times', () => {
@@ -86,14 +92,10 @@ describe('the scraper records the mocks’ service times', () => {
 describe('the scraper records the service’s hashes', () => {
   it('per interval and operation, by bucket and as a mean, from the reference service’s own metrics', async () => {
     const metrics = createServiceMetrics();
-    const app = express();
-    app.get('/metrics', async (_req, res) => {
-      res.type('text/plain').send(await metrics.registry.metrics());
-    });
-    const s = await serve(app);
-    closers.push(s.close);
     const book = new SeriesBook();
-    const scraper = new ServiceScraper(book, [{ process: 'registration', url: `${s.url}/metrics` }]);
+    const scraper = new ServiceScraper(book, [
+      { process: 'registration', url: await exposing(metrics.registry) },
+    ]);
     const tick = async (seconds: number) => {
       scraper.scrape();
       await scraper.settle();
