@@ -2,8 +2,9 @@ import { z } from 'zod';
 
 /**
  * A distribution given by a few of its quantiles, for what the simulator draws from measurements
- * rather than from a named law: the rehearsal's request overhead (ms), one scrypt's time over its
- * mean (a ratio). Linear in the probability between the knots, then on with the last slope.
+ * rather than from a named law: the rehearsal's request overhead (ms), one scrypt's time on its
+ * request's path over the CPU per hash (a ratio). Linear in the probability between the knots,
+ * then on with the last slope.
  */
 export interface QuantileTable {
   min: number;
