@@ -631,7 +631,6 @@ export function fitScryptSpread(
     };
   const inFlight = ts.t.map((_, i) => {
     let l = 0;
-    if ([...rates.values()].every((rate) => (rate[i] as number) <= 0)) return Number.NaN;
     for (const [op, rate] of rates) {
       const n = rate[i] as number;
       if (n <= 0) continue;
@@ -641,8 +640,8 @@ export function fitScryptSpread(
     }
     return l;
   });
-  // No hash in an interval: nothing to read there (NaN is never quiet).
-  const quiet = ts.t.map((_, i) => i).filter((i) => (inFlight[i] as number) <= QUIET_HASHES);
+  const hashed = (i: number) => [...rates.values()].some((rate) => (rate[i] as number) > 0);
+  const quiet = ts.t.map((_, i) => i).filter((i) => hashed(i) && (inFlight[i] as number) <= QUIET_HASHES);
   const keep = new Set(quiet);
   const bins = recordBins(r, 'password_hash_buckets', 'operation', undefined, (i) => keep.has(i));
   const hashes = Math.round(bins.reduce((a, b) => a + b.count, 0));

@@ -12,7 +12,7 @@ import {
 } from '../../simulator/calibration.ts';
 import { FitError, type FitSummary, fitCalibration } from '../../simulator/fit.ts';
 import { fitOnReplay } from '../../simulator/measured-run.ts';
-import { tableMean } from '../../simulator/quantile-table.ts';
+import { KNOTS, type QuantileTable, tableMean } from '../../simulator/quantile-table.ts';
 import { existingFile, outputFile } from './flags.ts';
 
 /**
@@ -66,14 +66,14 @@ function describeFit(c: Calibration, f: FitSummary & { replays: number }): strin
     lines.push(
       `effective cores of the service: ${c.service.effectiveCores}${f.replays > 0 ? ` (${f.replays} replays of the run)` : ''}`,
     );
+  const knots = (t: QuantileTable) => KNOTS.map(([key]) => `${key} ${t[key]}`).join(', ');
   const h = c.service.scryptSpread;
   if (h)
     lines.push(
-      `a hash on its request's path, over its CPU: min ${h.min}, p50 ${h.p50}, p90 ${h.p90}, p95 ${h.p95}, p99 ${h.p99} (mean ${Math.round(tableMean(h) * 1000) / 1000})`,
+      `a hash on its request's path, over its CPU: ${knots(h)} (mean ${Math.round(tableMean(h) * 1000) / 1000})`,
     );
   const o = c.service.requestOverheadMs;
-  if (o)
-    lines.push(`request overhead (ms): min ${o.min}, p50 ${o.p50}, p90 ${o.p90}, p95 ${o.p95}, p99 ${o.p99}`);
+  if (o) lines.push(`request overhead (ms): ${knots(o)}`);
   for (const [dep, s] of Object.entries(c.stations)) {
     const st = s.serviceTime;
     const time =
