@@ -115,6 +115,12 @@ export const runManifestSchema = z.object({
        * before the load (scripts/hash-probe.ts; absent: not probed, e.g. against a --target)
        */
       hashMs: z.object({ n: z.int().positive(), ms: z.number().positive() }).strict().optional(),
+      /**
+       * cores the registration service used with no request to answer, its /metrics read at the
+       * run's scrape rate, before the load (scripts/idle-probe.ts; absent: not probed, e.g.
+       * against a --target)
+       */
+      serviceIdleCores: z.number().nonnegative().optional(),
     })
     .optional(),
   /** a simulated run: what it was simulated from (absent for a measured run) */

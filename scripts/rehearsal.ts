@@ -14,6 +14,7 @@ import { probeCommits } from './commit-probe.ts';
 import { clockOf, type RunningFaults, startFaults } from './faults.ts';
 import { predictFullScale } from './full-scale.ts';
 import { probeHash } from './hash-probe.ts';
+import { probeIdleCpu } from './idle-probe.ts';
 import { runOnK6 } from './k6-engine.ts';
 import { fromRoot } from './paths.ts';
 import {
@@ -246,8 +247,11 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     if (inspected.exitCode !== 0)
       return { exitCode: inspected.exitCode, runDir, error: inspected.error ?? 'the scenario cannot run' };
     let urls: { registration: string; email: string; scrape: ScrapeTarget[] };
-    let commitMs: NonNullable<RunManifest['machine']>['commitMs'];
-    let hashMs: NonNullable<RunManifest['machine']>['hashMs'];
+    // What was measured before the load, for calibrate: the disk, the CPU, the idle service.
+    const probes: MachineProbes = {};
+    const intervalMs = o.intervalSeconds * 1000;
+    // Four scrapes per interval keep a saturation shorter than an interval visible, as the scraper's do.
+    const scrapeSeconds = Math.max(0.25, o.intervalSeconds / 4);
     if (o.target) {
       // A target's own /metrics, if it has one, still tells its CPU; a failed scrape leaves gaps.
       urls = {
@@ -321,24 +325,27 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       );
       // What a commit costs on this disk now, for the simulator's write lock (calibrate reads it).
       const probe = probeCommits(stack.dataDir);
-      commitMs = { FULL: probe.FULL, NORMAL: probe.NORMAL };
+      probes.commitMs = { FULL: probe.FULL, NORMAL: probe.NORMAL };
       o.log(
         `  the database's disk: a commit holds the write lock ${probe.FULL} ms (synchronous FULL), ${probe.NORMAL} ms (NORMAL), the mean of ${probe.commits} each`,
       );
       // And what the CPU is worth now: the same model name has hashed at different speeds.
       const hash = await probeHash(parseConfig(knobs).SCRYPT_N);
-      hashMs = { n: hash.n, ms: hash.ms };
+      probes.hashMs = { n: hash.n, ms: hash.ms };
       o.log(
         `  the CPU: a password hash (scrypt N=${hash.n}) takes ${hash.ms} ms, the fastest of ${hash.hashes}`,
+      );
+      // And the service's own CPU with nothing to answer, read as the run will read it.
+      const idle = await probeIdleCpu(`${stack.urls.registration}/metrics`, { scrapeSeconds });
+      probes.serviceIdleCores = idle.cores;
+      o.log(
+        `  the service idle: ${idle.cores} cores over ${idle.seconds} s, its /metrics read every ${scrapeSeconds} s`,
       );
     }
 
     const env = scenarioEnv(o, urls);
     const book = new SeriesBook();
     const sampler = new RunnerSampler(book);
-    const intervalMs = o.intervalSeconds * 1000;
-    // Four scrapes per interval keep a saturation shorter than an interval visible, as the scraper's do.
-    const scrapeSeconds = Math.max(0.25, o.intervalSeconds / 4);
     let runnerPort = 0;
     if (o.prometheus) {
       runnerPort = await freePort();
@@ -392,7 +399,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         capacity,
         ...(similitude ? { similitude } : {}),
         k6Version: o.k6.version,
-        machine: thisMachine({ commitMs, hashMs }),
+        machine: thisMachine(probes),
         exitCode: k6.exitCode,
         runDir,
         runId,
@@ -485,7 +492,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         knobs: o.target ? {} : { SERVICE_PROFILE: o.serviceProfile, ...knobs },
         capacity,
       },
-      machine: thisMachine({ commitMs, hashMs }),
+      machine: thisMachine(probes),
       ...(similitude ? { similitude } : {}),
       ...(faultRecords ? { faults: faultRecords } : {}),
       totals: runnerTotals(r.metrics),
@@ -556,15 +563,14 @@ async function finishReport(runDir: string, o: RehearsalOptions, run: RunCapacit
   return (await writeReport(runDir)).report;
 }
 
-function thisMachine(
-  probes: Pick<NonNullable<RunManifest['machine']>, 'commitMs' | 'hashMs'>,
-): NonNullable<RunManifest['machine']> {
+type MachineProbes = Pick<NonNullable<RunManifest['machine']>, 'commitMs' | 'hashMs' | 'serviceIdleCores'>;
+
+function thisMachine(probes: MachineProbes): NonNullable<RunManifest['machine']> {
   return {
     cores: availableParallelism(),
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
-    ...(probes.commitMs ? { commitMs: probes.commitMs } : {}),
-    ...(probes.hashMs ? { hashMs: probes.hashMs } : {}),
+    ...probes,
   };
 }
 

@@ -34,7 +34,7 @@ const TRUE_STEP_MS: Record<CostedStep, number> = {
 const TRUE_SCRYPT_MS = 80;
 
 /** A measured-looking record whose registration CPU is exactly what those costs give its requests. */
-function recordWithCosts(o: { others?: number; cores?: number } = {}): RunRecord {
+function recordWithCosts(o: { others?: number; cores?: number; idleCores?: number } = {}): RunRecord {
   const r = makeRecord({
     seed: 3,
     durationSeconds: 120,
@@ -59,7 +59,9 @@ function recordWithCosts(o: { others?: number; cores?: number } = {}): RunRecord
         (a, s) =>
           a + req(s, i) * (TRUE_STEP_MS[s] + (s === 'create_account' || s === 'login' ? TRUE_SCRYPT_MS : 0)),
         0,
-      ) / 1000,
+      ) /
+        1000 +
+      (o.idleCores ?? 0),
   );
   ts.series = ts.series.filter(
     (s) => !(s.name === 'process_cpu_cores' && s.labels.process === 'registration'),
@@ -80,6 +82,24 @@ describe('calibrate fits a measured run', () => {
       expect(Math.abs(whole(s) - perRequestCpuMs[s]), s).toBeLessThan(0.01);
     }
     expect(c.source).toContain('fixture');
+  });
+
+  it("takes the service's idle CPU, as the rehearsal probed it, off before fitting the requests' costs", () => {
+    // 0.3 cores with no request: 36 s of CPU over the run, which left in would fall on the requests.
+    const r = recordWithCosts({ idleCores: 0.3 });
+    const sure = (fit: ReturnType<typeof fitCalibration>) =>
+      COSTED_STEPS.every((s) => {
+        const truth = TRUE_STEP_MS[s] + (s === 'create_account' || s === 'login' ? TRUE_SCRYPT_MS : 0);
+        return Math.abs(fit.perRequestCpuMs[s] - truth) / truth < 0.02;
+      });
+    const unprobed = fitCalibration(r, prior);
+    expect(sure(unprobed)).toBe(false);
+    expect(unprobed.calibration.reasons?.['service.stepCpuMs']).toContain('no idle level probed');
+    if (!r.manifest.machine) throw new Error('the fixture has a machine');
+    r.manifest.machine.serviceIdleCores = 0.3;
+    const probed = fitCalibration(r, prior);
+    expect(sure(probed)).toBe(true);
+    expect(probed.calibration.reasons?.['service.stepCpuMs']).toContain('less its idle level (0.3 cores');
   });
 
   it("takes the write lock's hold from the run's own commit probe, the prior's when it has none", () => {

@@ -22,7 +22,8 @@ import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
  *
  * CPU per step. Each interval i of the record gives the registration process's CPU (ms, from
  * process_cpu_cores) and each step's requests (step_requests). The model is
- * cpu_i = sum_j requests_ij x c_j, with c_j >= 0 the whole CPU of one request of step j
+ * cpu_i - idle = sum_j requests_ij x c_j, idle the process's CPU with no request (the rehearsal's
+ * probe before the load, 0 if none), c_j >= 0 the whole CPU of one request of step j
  * (scrypt included, which sign-up and login run: a column of hashes, whose cost scales the prior's
  * scrypt). Loads rise and fall together and login always precedes submit_biodata, so the columns
  * are nearly collinear: the fit leans on the prior calibration where the run says little (see
@@ -208,8 +209,10 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   );
   const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' });
   // Columns: each step's requests (CPU besides scrypt) and the hashes (sign-ups and logins: scrypt's
-  // CPU, leaning towards the prior's measured cost). No idle level: the simulator charges CPU only
-  // to requests, and an intercept would take the CPU of requests counted in a later interval.
+  // CPU, leaning towards the prior's measured cost). The idle level is the rehearsal's probe, taken
+  // off every interval, not fitted: an intercept would take the CPU of requests counted in a later
+  // interval. Without it, the idle CPU falls on the requests, most on the hashes.
+  const idle = r.manifest.machine?.serviceIdleCores;
   const hashes = Array.from({ length: n }, (_, i) =>
     COSTED_STEPS.reduce((a, s, j) => a + (HASHING.has(s) ? ((requests[j] as number[])[i] as number) : 0), 0),
   );
@@ -222,7 +225,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   if (used.length >= priorCoef.length + 2) {
     const row = (i: number) => [...requests.map((col) => col[i] as number), hashes[i] as number];
     const x = used.map(row);
-    const y = used.map((i) => (cpu?.[i] as number) * dt * 1000);
+    const y = used.map((i) => ((cpu?.[i] as number) - (idle ?? 0)) * dt * 1000);
     // A request's CPU is spent before the interval that counts it done: under a backlog the two
     // drift apart, but over the whole run they add up. The run's totals count as many rows.
     const weight = Math.sqrt(used.length);
@@ -235,7 +238,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
     y.push(y.reduce((a, v) => a + v * weight, 0));
     coef = nnlsPrior(x, y, priorCoef, used.length);
     reasons['service.stepCpuMs'] =
-      `Fitted on ${r.dir}: the registration process's CPU per interval (process_cpu_cores, ${used.length} intervals of ${dt} s, and their total) against each step's requests, non-negative least squares leaning on the prior where the run says little (${prior.source}).`;
+      `Fitted on ${r.dir}: the registration process's CPU per interval (process_cpu_cores, ${used.length} intervals of ${dt} s, and their total) ${idle === undefined ? 'as read (no idle level probed: run.json machine.serviceIdleCores; the CPU between requests falls on them)' : `less its idle level (${idle} cores, probed before the load: run.json machine.serviceIdleCores)`} against each step's requests, non-negative least squares leaning on the prior where the run says little (${prior.source}).`;
     reasons['service.scryptCpuMs'] =
       `The prior's (${prior.source}), scaled by the CPU per hash fitted on ${r.dir} at N=${knobs.SCRYPT_N}: ${round(coef[COSTED_STEPS.length] as number)} ms against ${round(scrypt)} ms.`;
   } else {
@@ -600,13 +603,11 @@ function recordBins(
  * the intervals in which hashes seldom overlapped: at most QUIET_HASHES at once on average
  * (Little's law: hashes a second times their mean time), where a hash's time is its own CPU and
  * what the machine took from it, not a wait for the pool or for another hash's core, which the
- * simulator makes itself. Over the CPU per hash (`cpuPerHashMs`, the regression's): that figure
- * also carries the process's CPU between requests (metrics, timers, the collector; 0.012 cores
- * idle, 0.016 with /metrics read four times a second as a rehearsal reads it, measured
- * 2026-12-06), which at a few hashes a second is a tenth of a hash, so the hashes measured took
- * less than it; the rest is CPU off any request's path. A table whose mean would exceed 1 (the
- * machine stretched the hashes beyond their CPU) is scaled to mean 1: the simulator stretches
- * them itself.
+ * simulator makes itself. Over the CPU per hash (`cpuPerHashMs`, the regression's): where the
+ * hashes measured took less than it, the rest is CPU off any request's path that the regression
+ * put on the hashes (with no idle level probed, the process's CPU between requests, a tenth of a
+ * hash at a few hashes a second). A table whose mean would exceed 1 (the machine stretched the
+ * hashes beyond their CPU) is scaled to mean 1: the simulator stretches them itself.
  */
 export function fitScryptSpread(
   r: RunRecord,

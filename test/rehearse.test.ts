@@ -83,6 +83,9 @@ describe('gelombang rehearse end to end', () => {
     // And the CPU, by the service's own hash at the run's cost (SCRYPT_N=1024 here).
     expect(record.manifest.machine?.hashMs).toEqual({ n: 1024, ms: expect.any(Number) });
     expect(record.manifest.machine?.hashMs?.ms).toBeGreaterThan(0);
+    // And the service idle, its /metrics read: some CPU (a Node process with timers), not a core's worth.
+    expect(record.manifest.machine?.serviceIdleCores).toBeGreaterThan(0);
+    expect(record.manifest.machine?.serviceIdleCores).toBeLessThan(0.5);
     expect(Math.max(...registrationCpu.map((v) => v ?? 0))).toBeLessThanOrEqual(
       (record.manifest.machine?.cores ?? 0) + 0.5,
     );
