@@ -192,6 +192,8 @@ export interface FitSummary {
   calibration: Calibration;
   /** intervals of the record the CPU fit used */
   cpuIntervals: number;
+  /** the service's idle CPU taken off each of them (cores; undefined: none probed) */
+  idleCores: number | undefined;
   /** the fitted CPU of one request of each step, scrypt included */
   perRequestCpuMs: Record<CostedStep, number>;
 }
@@ -313,6 +315,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   return {
     calibration,
     cpuIntervals: used.length,
+    idleCores: idle,
     perRequestCpuMs: Object.fromEntries(COSTED_STEPS.map((s, j) => [s, round(per[j] as number)])) as Record<
       CostedStep,
       number

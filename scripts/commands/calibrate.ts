@@ -60,7 +60,11 @@ export function inputProblem(err: unknown): string {
 }
 
 function describeFit(c: Calibration, f: FitSummary & { replays: number }): string[] {
-  const lines = [`CPU per request, scrypt included (ms), fitted on ${f.cpuIntervals} intervals:`];
+  const idle =
+    f.idleCores === undefined
+      ? ' (no idle level probed: the CPU between requests is on them)'
+      : `, the service's idle ${f.idleCores} cores taken off each`;
+  const lines = [`CPU per request, scrypt included (ms), fitted on ${f.cpuIntervals} intervals${idle}:`];
   for (const [step, ms] of Object.entries(f.perRequestCpuMs)) lines.push(`  ${step.padEnd(18)} ${ms}`);
   if (c.service.effectiveCores !== undefined)
     lines.push(

@@ -162,6 +162,8 @@ describe('calibrate', () => {
     const out = join(dir, 'calibration.json');
     const r = gelombang(['calibrate', measured, '--out', out]);
     expect(r.status, r.stderr).toBe(0);
+    // A simulated run probed no idle service: the fit says its CPU per request keeps that level.
+    expect(r.stdout).toContain('no idle level probed');
     const c = JSON.parse(readFileSync(out, 'utf8'));
     expect(c.source).toBe(measured);
     expect(c.service.effectiveCores).toBeGreaterThan(0);
