@@ -6,6 +6,7 @@ import { compareRuns } from '../reports/compare/index.ts';
 import { readRunRecord, seriesValues } from '../reports/record.ts';
 import { EXIT } from '../runner/index.ts';
 import {
+  formatInterval,
   missesWithinMeasurement,
   TOLERANCE,
   type Validation,
@@ -113,8 +114,6 @@ function placed(point: Point, firstDir: string | undefined): Placed & { how?: st
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
 const num = (x: number | null, d = 0) => (x === null ? 'n/a' : x.toFixed(d));
 const mark = (ok: boolean | null) => (ok === null ? '' : ok ? 'ok' : '**out**');
-const interval = (iv: [number, number] | null) =>
-  iv === null ? 'n/a' : `${num(iv[0], 1)}-${Number.isFinite(iv[1]) ? num(iv[1], 1) : 'unbounded'}`;
 
 /** One point's comparison as markdown: steps, stages, first resource; `other` names the second column. */
 function markdown(title: string, v: Validation, other = 'predicted'): string {
@@ -125,7 +124,7 @@ function markdown(title: string, v: Validation, other = 'predicted'): string {
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |',
     ...v.steps.map(
       (s) =>
-        `| ${s.step} | ${s.requests} | ${num(s.throughput.measured, 2)} | ${num(s.throughput.predicted, 2)} | ${mark(s.throughput.ok)} | ${num(s.p95Ms.measured)} | ${num(s.p95Ms.predicted)} | ${mark(s.p95Ms.ok)} | ${interval(s.p95Ms.measuredInterval)} |`,
+        `| ${s.step} | ${s.requests} | ${num(s.throughput.measured, 2)} | ${num(s.throughput.predicted, 2)} | ${mark(s.throughput.ok)} | ${num(s.p95Ms.measured)} | ${num(s.p95Ms.predicted)} | ${mark(s.p95Ms.ok)} | ${formatInterval(s.p95Ms.measuredInterval, 1)} |`,
     ),
     '',
     `| stage | reached measured | ${other} | conversion measured | ${other} | |`,

@@ -61,7 +61,6 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     throw new FitError(
       `${where} scenario.env.PHOTO: the photo the run uploaded cannot be read (beside ${m.scenario.file}, or in scenarios/)`,
     );
-  const effective = calibration.service.effectiveCores ?? cores;
   const stretch = cpuStretchOverTime(r, cores);
   const thinkCompress = envNum('THINK_COMPRESS', m.replay.compress);
   const window = { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] };
@@ -79,7 +78,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     knobs: recordedKnobs(r),
     cores,
     calibration,
-    cpuStretch: cores / effective,
+    cpuStretch: cpuStretchOf(cores, calibration),
     seed: envNum('POPULATION_SEED', DEFAULT_SEED),
     // The registrants' streams as the run keyed them (a record from before RUN_KEY: another key,
     // the same choices in law only).
@@ -95,6 +94,17 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     intervalSeconds: r.timeseries.intervalSeconds,
     ...(stretch ? { cpuStretchOverTime: stretch } : {}),
   };
+}
+
+/** How much slower than on a core of its own the service runs its CPU work, with the cores the calibration says it had. */
+const cpuStretchOf = (cores: number, c: Calibration): number => cores / (c.service.effectiveCores ?? cores);
+
+/**
+ * The same run under another calibration: what fitOnReplay varies between its replays, the rest
+ * of the record read once.
+ */
+export function withCalibration(day: DayOptions, calibration: Calibration): DayOptions {
+  return { ...day, calibration, cpuStretch: cpuStretchOf(day.cores, calibration) };
 }
 
 /**
@@ -316,9 +326,10 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
   const reasons: Record<string, string> = { ...c.reasons };
   let simulations = 0;
   const withCores = (e: number): Calibration => ({ ...c, service: { ...c.service, effectiveCores: e } });
+  const day = dayOfRecord(r, c);
   const replay = (cal: Calibration) => {
     simulations++;
-    return simulateDay(dayOfRecord(r, cal));
+    return simulateDay(withCalibration(day, cal));
   };
   const start = c.service.effectiveCores ?? cores;
   let sim = replay(withCores(start));

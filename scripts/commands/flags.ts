@@ -259,10 +259,14 @@ export function runIdProblem(id: string): string | undefined {
 /** k6's outputs the runner has: -o json=FILE, -o prometheus[=HOST:PORT]. */
 export type K6Output = { json: string } | { prometheus: { host: string; port: number } };
 
+/** -o json=FILE's file, checked as any output file; undefined when `v` is not json=FILE. */
+const jsonFile = (flag: string, v: string): string | undefined =>
+  v.startsWith('json=') && v.length > 5 ? outputFile(`${flag} json`)(v.slice(5)) : undefined;
+
 export function k6Output(flag: string) {
   return (v: string, previous: K6Output[]): K6Output[] => {
-    if (v.startsWith('json=') && v.length > 5)
-      return [...previous, { json: outputFile(`${flag} json`)(v.slice(5)) }];
+    const json = jsonFile(flag, v);
+    if (json !== undefined) return [...previous, { json }];
     if (v === 'prometheus' || v.startsWith('prometheus=')) {
       const addr = v === 'prometheus' ? `${LOOPBACK}:${DEFAULT_PORTS.runnerMetrics}` : v.slice(11);
       const i = addr.lastIndexOf(':');
@@ -278,7 +282,8 @@ export function k6Output(flag: string) {
 /** rehearse's -o: json=FILE only (its Prometheus is --prometheus). */
 export function jsonOutput(flag: string) {
   return (v: string): string => {
-    if (v.startsWith('json=') && v.length > 5) return outputFile(`${flag} json`)(v.slice(5));
+    const json = jsonFile(flag, v);
+    if (json !== undefined) return json;
     throw new InvalidArgumentError(
       `${flag}: expected json=FILE (a rehearsal's Prometheus is --prometheus), got '${v}'`,
     );

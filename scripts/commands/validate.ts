@@ -279,8 +279,13 @@ export function validationOf(
 const fmt = (x: number | null, digits = 0) => (x === null ? 'n/a' : x.toFixed(digits));
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
 const mark = (ok: boolean | null) => (ok === null ? '  ' : ok ? 'ok' : 'XX');
-const interval = (iv: [number, number] | null) =>
-  iv === null ? 'n/a' : Number.isFinite(iv[1]) ? `${fmt(iv[0])}-${fmt(iv[1])}` : `${fmt(iv[0])} or more`;
+/** A measured p95's 95 % interval as validate and the bench print it (an unbounded top: "or more"). */
+export const formatInterval = (iv: [number, number] | null, digits = 0): string =>
+  iv === null
+    ? 'n/a'
+    : Number.isFinite(iv[1])
+      ? `${fmt(iv[0], digits)}-${fmt(iv[1], digits)}`
+      : `${fmt(iv[0], digits)} or more`;
 
 /** the p95 misses whose prediction lies within the measured p95's own interval */
 export function missesWithinMeasurement(v: Validation): string[] {
@@ -301,7 +306,7 @@ export function renderValidation(v: Validation): string {
   ];
   for (const s of v.steps) {
     lines.push(
-      `  ${s.step.padEnd(18)} ${String(s.requests).padStart(8)}   ${`${fmt(s.throughput.measured, 2)} -> ${fmt(s.throughput.predicted, 2)}`.padEnd(19)} ${mark(s.throughput.ok)} ${`${fmt(s.p50Ms.measured)} -> ${fmt(s.p50Ms.predicted)}`.padEnd(18)} ${`${fmt(s.p95Ms.measured)} -> ${fmt(s.p95Ms.predicted)}`.padEnd(19)} ${mark(s.p95Ms.ok)} ${interval(s.p95Ms.measuredInterval).padEnd(21)} ${pct(s.errorShare.measured)} -> ${pct(s.errorShare.predicted)}`,
+      `  ${s.step.padEnd(18)} ${String(s.requests).padStart(8)}   ${`${fmt(s.throughput.measured, 2)} -> ${fmt(s.throughput.predicted, 2)}`.padEnd(19)} ${mark(s.throughput.ok)} ${`${fmt(s.p50Ms.measured)} -> ${fmt(s.p50Ms.predicted)}`.padEnd(18)} ${`${fmt(s.p95Ms.measured)} -> ${fmt(s.p95Ms.predicted)}`.padEnd(19)} ${mark(s.p95Ms.ok)} ${formatInterval(s.p95Ms.measuredInterval).padEnd(21)} ${pct(s.errorShare.measured)} -> ${pct(s.errorShare.predicted)}`,
     );
   }
   lines.push('per stage (reached; conversion from the stage before)');
