@@ -6,7 +6,8 @@ import { parseExposition } from './series/service-scraper.ts';
  * The simulator charges CPU to requests only, so calibrate takes this level off every interval
  * before fitting each step's cost: without it, a run of a few hashes a second carried the idle
  * CPU on each hash (0.012 cores idle and 0.016 with /metrics read four times a second, measured
- * on the stack alone on 2026-12-06: a tenth of a hash at the validate bench's lowest point).
+ * on the stack alone on 2026-12-06: a tenth of a hash at the validate bench's lowest point; this
+ * probe read 0.012-0.020 cores before the 18 rehearsals of that day's last three bench runs).
  */
 export interface IdleProbe {
   /** cores the process used, on average over the probe */
