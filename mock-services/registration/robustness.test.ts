@@ -146,6 +146,41 @@ describe('one service process (WORKERS=1)', () => {
       }
     ).photo_at;
 
+  describe("a login's time does not tell which accounts exist", () => {
+    it('an unknown email costs a password hash, as a wrong password for a known one does', async () => {
+      const verify = { operation: 'verify' };
+      const sum = 'gelombang_password_hash_duration_seconds_sum';
+      const count = 'gelombang_password_hash_duration_seconds_count';
+      // A hash at SCRYPT_N=1024 takes milliseconds on any CPU; a skipped one, microseconds.
+      const timed = async (email: string): Promise<{ hashes: number; seconds: number }> => {
+        const before = await h.metrics();
+        const r = await raw(
+          reg(),
+          'POST',
+          '/api/v1/sessions',
+          { 'content-type': 'application/json' },
+          JSON.stringify({ email, password: 'not-the-password-1' }),
+        );
+        expectError(r, 401, 'bad_credentials');
+        const after = await h.metrics();
+        return {
+          hashes: metricValue(after, count, verify) - metricValue(before, count, verify),
+          seconds: metricValue(after, sum, verify) - metricValue(before, sum, verify),
+        };
+      };
+      const known = h.client();
+      expect((await known.createAccount()).status).toBe(201);
+      // The first unknown email also makes the decoy it is checked against: not timed.
+      await timed(`decoy.${Date.now()}@example.test`);
+      const unknown = await timed(`nobody.${Date.now()}@example.test`);
+      const wrong = await timed(known.email);
+      expect(wrong).toEqual({ hashes: 1, seconds: expect.any(Number) });
+      expect(unknown.hashes).toBe(1);
+      expect(wrong.seconds).toBeGreaterThan(0.0005);
+      expect(unknown.seconds).toBeGreaterThan(0.0005);
+    });
+  });
+
   describe('kind 1: a malformed multipart body is a 400, never a crash', () => {
     it('refuses a photo upload cut before its closing boundary, and every other broken multipart', async () => {
       const c = await h.throughBiodata();

@@ -13,18 +13,32 @@ export const accountBody = z
   })
   .strict();
 
+const decoys = new Map<number, Promise<string>>();
+
+/** A stored hash that no password matches, one per process and scrypt cost, made when first needed. */
+function decoyHash(n: number): Promise<string> {
+  let d = decoys.get(n);
+  if (!d) {
+    d = hashPassword(newToken(), n);
+    decoys.set(n, d);
+  }
+  return d;
+}
+
 /**
  * The account whose email and password the body gives, under the failed-attempt limits (attempts.ts),
- * hashing even for an unknown email so that the answer's time does not tell which accounts exist.
+ * hashing even for an unknown email (against a decoy, at the cost new accounts are hashed at) so
+ * that the answer's time does not tell which accounts exist.
  */
 export async function checkedAccount(ctx: RouteContext, req: Request) {
   const body = parseBody(accountBody, req.body);
   const a = ctx.repo.accountByEmail(body.email);
   const ok = await ctx.attempts.password(req, body.email, async () => {
+    const stored = a?.password_hash ?? (await decoyHash(ctx.config.SCRYPT_N));
     const end = ctx.metrics.scryptDuration.startTimer({ operation: 'verify' });
-    const right = a ? await verifyPassword(body.password, a.password_hash) : false;
+    const right = await verifyPassword(body.password, stored);
     end();
-    return right;
+    return right && a !== undefined;
   });
   if (!a || !ok) throw new ApiError(401, 'bad_credentials', 'wrong email or password');
   return a;
