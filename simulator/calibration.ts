@@ -73,8 +73,9 @@ const calibrationSchema = z
          * One scrypt's time on its request's path over scryptCpuMs, by quantile: the simulator
          * holds a thread and a core for scryptCpuMs times a draw, and spends the rest of
          * scryptCpuMs (1 less the table's mean; the mean is at most 1) off the path, in parallel:
-         * CPU the process used besides its requests, which the fit charged to the hashes. Absent:
-         * every hash takes scryptCpuMs on the path. Version 3.
+         * CPU the fit charged to the hashes that they did not spend on their path (with no idle
+         * level probed, the process's CPU between requests among it). Absent: every hash takes
+         * scryptCpuMs on the path. Version 3.
          */
         scryptSpread: quantileTableSchema()
           .refine((o) => tableMean(o) <= 1 + 1e-3, {

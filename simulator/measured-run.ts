@@ -160,7 +160,6 @@ function scenarioVUs(
   return { maxVUs, preAllocatedVUs };
 }
 
-type Overhead = QuantileTable;
 const MEASURED: Record<(typeof KNOTS)[number][0], 'minMs' | 'p50Ms' | 'p90Ms' | 'p95Ms' | 'p99Ms'> = {
   min: 'minMs',
   p50: 'p50Ms',
@@ -193,7 +192,7 @@ export const LIGHT_STEPS: readonly CostedStep[] = COSTED_STEPS.filter(
  */
 export function latencyQuantiles(
   h: LogHistogram,
-  o: Overhead | undefined,
+  o: QuantileTable | undefined,
   qs: readonly number[],
 ): Array<number | null> {
   if (h.count === 0) return qs.map(() => null);
@@ -216,7 +215,7 @@ export function latencyQuantiles(
 function overheadOf(
   r: RunRecord,
   sim: DayResult,
-): { overhead?: Overhead; steps: string[]; requests: number } {
+): { overhead?: QuantileTable; steps: string[]; requests: number } {
   const minOf = (step: string) => r.summary.metrics[`http_req_duration{step:${step}}`]?.values.min ?? null;
   const steps = r.manifest.totals.steps
     .map((s) => ({ ...s, minMs: minOf(s.step) }))
@@ -273,18 +272,18 @@ const STRETCH_ROUNDS = 3;
  * shape (each knot moves the others' draws) without a better fit.
  */
 function refineOverhead(
-  o: Overhead,
+  o: QuantileTable,
   target: { p50: number; p95: number },
   steps: Array<{ h: LogHistogram; weight: number }>,
 ): void {
   const base = { ...o };
-  const stretched = (below: number, above: number): Overhead => {
+  const stretched = (below: number, above: number): QuantileTable => {
     const p50 = base.min + below * (base.p50 - base.min);
     return tableOf((key, q) =>
       q < 0.5 ? base[key] : q === 0.5 ? p50 : p50 + above * (base[key] - base.p50),
     );
   };
-  const at = (q: number, o: Overhead) =>
+  const at = (q: number, o: QuantileTable) =>
     steps.reduce((a, { h, weight }) => a + weight * (latencyQuantiles(h, o, [q])[0] ?? 0), 0);
   // The factor in [lowest, 4] at which f (rising with it) meets the target, by bisection of its log.
   const solve = (f: (k: number) => number, goal: number, lowest: number): number => {
