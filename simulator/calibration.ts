@@ -13,13 +13,13 @@ import { quantileTableSchema, tableMean } from './quantile-table.ts';
  * the latency the rehearsal machine adds to every request beyond what the model simulates.
  * Versioned and validated on read; an unknown station or field is an error naming it.
  *
- * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread). An
- * older file is read as it is: a version 1 file has no overhead, neither has a spread. Files are
- * written as version 3.
+ * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread), then 4
+ * (adds service.warmUp). An older file is read as it is: a version 1 file has no overhead, none
+ * before 3 a spread, none before 4 a warm-up. Files are written as version 4.
  */
 
-export const CALIBRATION_VERSION = 3;
-const READABLE_VERSIONS = [1, 2, 3] as const;
+export const CALIBRATION_VERSION = 4;
+const READABLE_VERSIONS = [1, 2, 3, 4] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -27,6 +27,8 @@ export const COSTED_STEPS = STEPS.filter((s): s is CostedStep => s !== 'read_sta
 
 const ms = z.number().finite().nonnegative();
 const positiveMs = z.number().finite().positive();
+/** the most a warm-up may add at the start: the fit searches 0 to this */
+export const WARM_UP_MAX_EXTRA = 1;
 
 const stationFitSchema = z
   .object({
@@ -82,6 +84,17 @@ const calibrationSchema = z
             message: 'expected a mean of at most 1 (the CPU per hash)',
           })
           .optional(),
+        /**
+         * A freshly started service's CPU per unit of work over the level it settles at:
+         * 1 + extra x e^(-t / tauS), t the seconds since the rehearsal's load began. The costs
+         * above are the settled level. A property of the rehearsal, which starts the service
+         * afresh: `gelombang validate` applies it to a run whose stack the rehearsal started;
+         * simulate, plan and the full-scale prediction leave it out. Version 4.
+         */
+        warmUp: z
+          .object({ extra: z.number().finite().min(0).max(WARM_UP_MAX_EXTRA), tauS: positiveMs })
+          .strict()
+          .optional(),
       })
       .strict(),
     stations: z
@@ -100,6 +113,15 @@ const calibrationSchema = z
 
 export type Calibration = z.infer<typeof calibrationSchema>;
 
+/** A warm-up's factor on the CPU of interval `i` (`dt` s long, from the load's start), at its middle. */
+export function warmUpFactor(
+  w: NonNullable<Calibration['service']['warmUp']>,
+  i: number,
+  dt: number,
+): number {
+  return 1 + w.extra * Math.exp(-((i + 0.5) * dt) / w.tauS);
+}
+
 export class CalibrationFileError extends Error {
   override name = 'CalibrationFileError';
 }
@@ -113,6 +135,7 @@ export function parseCalibration(value: unknown, source: string): Calibration {
   for (const [field, since] of [
     ['requestOverheadMs', 2],
     ['scryptSpread', 3],
+    ['warmUp', 4],
   ] as const)
     if (version < since && service[field] !== undefined)
       throw new CalibrationFileError(

@@ -7,7 +7,7 @@ import { lognormalParams, type ServiceTime } from '../model/station.ts';
 import { makeRecord } from '../reports/fixtures/make-record.ts';
 import type { RunRecord } from '../reports/record.ts';
 import { withServiceTimes } from '../test/support/service-times.ts';
-import { COSTED_STEPS, type CostedStep, loadCalibration, scryptCpuMs } from './calibration.ts';
+import { COSTED_STEPS, type CostedStep, loadCalibration, scryptCpuMs, warmUpFactor } from './calibration.ts';
 import {
   FitError,
   fitCalibration,
@@ -15,6 +15,7 @@ import {
   fitScryptSpread,
   photoBytes,
   serviceBins,
+  WARM_UP_TAU_S,
 } from './fit.ts';
 import { type QuantileTable, tableMean } from './quantile-table.ts';
 
@@ -34,7 +35,9 @@ const TRUE_STEP_MS: Record<CostedStep, number> = {
 const TRUE_SCRYPT_MS = 80;
 
 /** A measured-looking record whose registration CPU is exactly what those costs give its requests. */
-function recordWithCosts(o: { others?: number; cores?: number; idleCores?: number } = {}): RunRecord {
+function recordWithCosts(
+  o: { others?: number; cores?: number; idleCores?: number; warmUp?: { extra: number; tauS: number } } = {},
+): RunRecord {
   const r = makeRecord({
     seed: 3,
     durationSeconds: 120,
@@ -55,12 +58,13 @@ function recordWithCosts(o: { others?: number; cores?: number; idleCores?: numbe
     ts.series.find((s) => s.name === 'step_requests' && s.labels.step === step)?.values[i] ?? 0;
   const cpu = ts.t.map(
     (_, i) =>
-      COSTED_STEPS.reduce(
+      (COSTED_STEPS.reduce(
         (a, s) =>
           a + req(s, i) * (TRUE_STEP_MS[s] + (s === 'create_account' || s === 'login' ? TRUE_SCRYPT_MS : 0)),
         0,
       ) /
-        1000 +
+        1000) *
+        (o.warmUp ? warmUpFactor(o.warmUp, i, ts.intervalSeconds) : 1) +
       (o.idleCores ?? 0),
   );
   ts.series = ts.series.filter(
@@ -100,6 +104,32 @@ describe('calibrate fits a measured run', () => {
     const probed = fitCalibration(r, prior);
     expect(sure(probed)).toBe(true);
     expect(probed.calibration.reasons?.['service.stepCpuMs']).toContain('less its idle level (0.3 cores');
+  });
+
+  it("fits a fresh service's warm-up, and each step's cost at the level it settles at", () => {
+    // The CPU per request 30 % above its settled level at the load's start, fading in 12 s.
+    const r = recordWithCosts({ warmUp: { extra: 0.3, tauS: WARM_UP_TAU_S } });
+    const off = (fit: ReturnType<typeof fitCalibration>) =>
+      Math.max(
+        ...COSTED_STEPS.map((s) => {
+          const truth = TRUE_STEP_MS[s] + (s === 'create_account' || s === 'login' ? TRUE_SCRYPT_MS : 0);
+          return Math.abs(fit.perRequestCpuMs[s] - truth) / truth;
+        }),
+      );
+    const fresh = fitCalibration(r, prior);
+    expect(fresh.calibration.service.warmUp?.tauS).toBe(WARM_UP_TAU_S);
+    expect(fresh.calibration.service.warmUp?.extra).toBeCloseTo(0.3, 2);
+    expect(off(fresh)).toBeLessThan(0.02);
+    expect(fresh.calibration.reasons?.['service.warmUp']).toContain('extra 0.3 with 0 left the least');
+    // Against a service it did not start the rehearsal cannot say the service was fresh: no
+    // warm-up is fitted, and the costs take the run's average.
+    r.manifest.stack.managed = false;
+    const target = fitCalibration(r, prior);
+    expect(target.calibration.service.warmUp).toBeUndefined();
+    expect(target.calibration.reasons?.['service.warmUp']).toContain('did not start');
+    expect(off(target)).toBeGreaterThan(0.02);
+    // A run without one finds none.
+    expect(fitCalibration(recordWithCosts(), prior).calibration.service.warmUp?.extra).toBe(0);
   });
 
   it("takes the write lock's hold from the run's own commit probe, the prior's when it has none", () => {

@@ -14,6 +14,8 @@ import {
   type CostedStep,
   parseCalibration,
   scryptCpuMs,
+  WARM_UP_MAX_EXTRA,
+  warmUpFactor,
 } from './calibration.ts';
 import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
 
@@ -28,6 +30,10 @@ import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
  * scrypt). Loads rise and fall together and login always precedes submit_biodata, so the columns
  * are nearly collinear: the fit leans on the prior calibration where the run says little (see
  * nnlsPrior), and only each step's whole cost is identified, not its split into scrypt and the rest.
+ * Two refinements, each chosen by least squares over a grid: an interval spends the CPU of a share
+ * of the next interval's requests (a request's CPU comes before its count), and where the
+ * rehearsal started the service, the costs are times a fresh service's warm-up, 1 + extra x
+ * e^(-t/WARM_UP_TAU_S) (calibration service.warmUp): the costs fitted are the settled level.
  *
  * Effective cores. The service shared the machine with the load generator and the mocks; it had
  * the machine's cores less what the others used, on average, while requests were coming. A first
@@ -53,6 +59,19 @@ import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
  * the most servers it was seen to use: its effective concurrency. The Little's-law ratio of busy
  * servers to call rate x mean service time is reported as a diagnostic only (fitStation says why).
  */
+
+/**
+ * A fresh service's warm-up fades with this time constant (s). Pooled over the knee records of the
+ * validate bench's twenty runs (2026-12-05 and 06: each knee rehearsal, its repeat and the warm-up
+ * rehearsal, each with a service of its own), the service's CPU per unit of work in its backlogged
+ * intervals against the seconds since the load began fitted 1 + extra x e^(-t/tau) best at tau 10
+ * to 12 s (12 on the first ten runs' records, 15 on the last ten's). Not fitted run by run: one
+ * run's extra is, for this tau (WARM_UP_STEPS steps up to WARM_UP_MAX_EXTRA).
+ */
+export const WARM_UP_TAU_S = 12;
+const WARM_UP_STEPS = 100;
+/** steps of the share of the next interval's requests an interval spent CPU on (0 to 1) */
+const LEAD_STEPS = 10;
 
 /** how far from the prior's cost a step's cost is expected to be (one standard deviation, relative) */
 const PRIOR_SPREAD = 0.5;
@@ -226,21 +245,56 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   if (cpu) {
     for (let i = 0; i < n; i++) if (cpu[i] !== null && cpu[i] !== undefined) used.push(i);
   }
+  let warmUp: Calibration['service']['warmUp'];
   if (used.length >= priorCoef.length + 2) {
     const row = (i: number) => [...requests.map((col) => col[i] as number), hashes[i] as number];
-    const x = used.map(row);
     const y = used.map((i) => ((cpu?.[i] as number) - (idle ?? 0)) * dt * 1000);
-    // A request's CPU is spent before the interval that counts it done: under a backlog the two
-    // drift apart, but over the whole run they add up. The run's totals count as many rows.
-    const weight = Math.sqrt(used.length);
-    x.push(
-      x.reduce(
+    // Each interval's costs times the warm-up's factor then: the costs fitted are the settled level.
+    // `lead`: the share of the next interval's requests whose CPU this interval spent (a request's
+    // CPU comes before its count; a sign-up's mail and commit follow its hash). Without it, a load
+    // that rose at the start fitted a warm-up on a simulated run, which has none (0.19 on the
+    // 2020 surge of validate.test.ts; 0.05 with it, 0-0.03 on simulations of six knee rehearsals).
+    const fitUnder = (extra: number, lead = 0): { coef: number[]; sse: number } => {
+      const w = { extra, tauS: WARM_UP_TAU_S };
+      const x = used.map((i) => {
+        const next = i + 1 < n ? row(i + 1) : row(i).map(() => 0);
+        return row(i).map((v, a) => ((1 - lead) * v + lead * (next[a] as number)) * warmUpFactor(w, i, dt));
+      });
+      // A request's CPU is spent before the interval that counts it done: under a backlog the two
+      // drift apart, but over the whole run they add up. The run's totals count as many rows.
+      const weight = Math.sqrt(used.length);
+      const total = x.reduce(
         (acc, r) => acc.map((v, a) => v + (r[a] as number) * weight),
         new Array<number>(priorCoef.length).fill(0),
-      ),
-    );
-    y.push(y.reduce((a, v) => a + v * weight, 0));
-    coef = nnlsPrior(x, y, priorCoef, used.length);
+      );
+      const c = nnlsPrior(
+        [...x, total],
+        [...y, y.reduce((a, v) => a + v * weight, 0)],
+        priorCoef,
+        used.length,
+      );
+      const sse = x.reduce(
+        (a, r, k) => a + ((y[k] as number) - r.reduce((s2, v, j) => s2 + v * (c[j] as number), 0)) ** 2,
+        0,
+      );
+      return { coef: c, sse };
+    };
+    const flat = fitUnder(0);
+    let best = { ...flat, extra: 0, lead: 0 };
+    // Only a service the rehearsal started was fresh at the load's start (a --target may have been warm).
+    const extras = r.manifest.stack.managed ? WARM_UP_STEPS : 0;
+    for (let l = 0; l <= LEAD_STEPS; l++)
+      for (let k = 0; k <= extras; k++) {
+        const extra = (k / WARM_UP_STEPS) * WARM_UP_MAX_EXTRA;
+        const f = fitUnder(extra, l / LEAD_STEPS);
+        if (f.sse < best.sse) best = { ...f, extra, lead: l / LEAD_STEPS };
+      }
+    coef = best.coef;
+    if (r.manifest.stack.managed) {
+      warmUp = { extra: round(best.extra), tauS: WARM_UP_TAU_S };
+      reasons['service.warmUp'] =
+        `Fitted on ${r.dir}, whose service the rehearsal started (run.json stack.managed): the CPU fit made again with every interval's costs times 1 + extra x e^(-t/${WARM_UP_TAU_S} s), t from the load's start, for extra 0 to ${WARM_UP_MAX_EXTRA} by ${round(WARM_UP_MAX_EXTRA / WARM_UP_STEPS)}, and a share of 0 to 1 by ${round(1 / LEAD_STEPS)} of the next interval's requests spent in each (a request's CPU comes before its count); extra ${round(best.extra)} with ${round(best.lead)} left the least squared residual (${flat.sse > 0 ? round((100 * best.sse) / flat.sse) : 100} % of the flat fit's). tauS is not fitted run by run (one run rarely tells its own shape): ${WARM_UP_TAU_S} s fitted the validate bench's knee records pooled (fit.ts WARM_UP_TAU_S).`;
+    }
     reasons['service.stepCpuMs'] =
       `Fitted on ${r.dir}: the registration process's CPU per interval (process_cpu_cores, ${used.length} intervals of ${dt} s, and their total) ${idle === undefined ? 'as read (no idle level probed: run.json machine.serviceIdleCores; the CPU between requests falls on them)' : `less its idle level (${idle} cores, probed before the load: run.json machine.serviceIdleCores)`} against each step's requests, non-negative least squares leaning on the prior where the run says little (${prior.source}).`;
     reasons['service.scryptCpuMs'] =
@@ -257,8 +311,13 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const scryptScale = scrypt > 0 && hashMs > 0 ? hashMs / scrypt : 1;
   const per = COSTED_STEPS.map((s) => (stepCpuMs[s] as number) + (HASHING.has(s) ? hashMs : 0));
 
-  // The prior's overhead was another run's: fitOnReplay (measured-run.ts) fits this run's.
-  const { requestOverheadMs: _, ...priorService } = prior.service;
+  // The prior's overhead was another run's: fitOnReplay (measured-run.ts) fits this run's; its
+  // warm-up was another service's start.
+  const { requestOverheadMs: _, warmUp: _w, ...priorService } = prior.service;
+  if (!warmUp)
+    reasons['service.warmUp'] = r.manifest.stack.managed
+      ? `None: ${r.dir} has too few intervals of the registration process's CPU to fit one.`
+      : `None: ${r.dir} ran against a service the rehearsal did not start (run.json stack.managed false), which may have been warm.`;
   // The write lock's hold is the disk's flush, which moves with the disk's state: the run's own probe.
   const commitMs = r.manifest.machine?.commitMs;
   reasons['service.writeMs'] = commitMs
@@ -268,6 +327,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
     ...priorService,
     ...(commitMs ? { writeMs: { FULL: commitMs.FULL, NORMAL: commitMs.NORMAL } } : {}),
     stepCpuMs,
+    ...(warmUp ? { warmUp } : {}),
     scryptCpuMs: {
       n1024: round(prior.service.scryptCpuMs.n1024 * scryptScale),
       n16384: round(prior.service.scryptCpuMs.n16384 * scryptScale),

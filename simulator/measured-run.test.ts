@@ -10,6 +10,7 @@ import type { RunRecord } from '../reports/record.ts';
 import { type Calibration, loadCalibration } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
 import {
+  appliedWarmUp,
   dayOfRecord,
   fitOnReplay,
   LIGHT_STEPS,
@@ -265,6 +266,28 @@ describe('a measured run as a simulation of it', () => {
     // 1.7 cores left everywhere; 1.5 where it was backlogged: its work there took 1.7 / 1.5 the time.
     expect((f[2] as number) / (f[0] as number)).toBeCloseTo(1.7 / 1.5, 6);
     expect(f[3]).toBeCloseTo(f[0] as number, 9);
+  });
+
+  it("slows a fresh service's work by its warm-up, where the rehearsal started the service", () => {
+    const r = measuredRun();
+    const dt = r.timeseries.intervalSeconds;
+    const warm = { ...prior, service: { ...prior.service, warmUp: { extra: 0.25, tauS: 12 } } };
+    // No other process's CPU in the record: the warm-up alone.
+    const f = dayOfRecord(r, warm).cpuStretchOverTime?.factors ?? [];
+    expect(f).toHaveLength(r.timeseries.t.length);
+    f.forEach((x, i) => {
+      expect(x).toBeCloseTo(1 + 0.25 * Math.exp(-((i + 0.5) * dt) / 12), 9);
+    });
+    expect(f[0]).toBeGreaterThan(1.2);
+    // A service the rehearsal did not start may have been warm; none fitted, none applied.
+    r.manifest.stack.managed = false;
+    expect(appliedWarmUp(r, warm)).toBeUndefined();
+    expect(dayOfRecord(r, warm).cpuStretchOverTime).toBeUndefined();
+    r.manifest.stack.managed = true;
+    expect(
+      dayOfRecord(r, { ...warm, service: { ...warm.service, warmUp: { extra: 0, tauS: 12 } } })
+        .cpuStretchOverTime,
+    ).toBeUndefined();
   });
 
   it("keys the registrants' streams by the run's RUN_KEY, and refuses one that is not a key", () => {

@@ -64,8 +64,16 @@ function describeFit(c: Calibration, f: FitSummary & { replays: number }): strin
     f.idleCores === undefined
       ? ' (no idle level probed: the CPU between requests is on them)'
       : `, the service's idle ${f.idleCores} cores taken off each`;
-  const lines = [`CPU per request, scrypt included (ms), fitted on ${f.cpuIntervals} intervals${idle}:`];
+  const w = c.service.warmUp;
+  const settled = w ? ', at the level a fresh service settles at' : '';
+  const lines = [
+    `CPU per request, scrypt included (ms), fitted on ${f.cpuIntervals} intervals${idle}${settled}:`,
+  ];
   for (const [step, ms] of Object.entries(f.perRequestCpuMs)) lines.push(`  ${step.padEnd(18)} ${ms}`);
+  if (w)
+    lines.push(
+      `a fresh service's warm-up: its CPU per request ${Math.round(w.extra * 100)} % above that at the load's start, fading in ${w.tauS} s (validate applies it; simulate leaves it out)`,
+    );
   if (c.service.effectiveCores !== undefined)
     lines.push(
       `effective cores of the service: ${c.service.effectiveCores}${f.replays > 0 ? ` (${f.replays} replays of the run)` : ''}`,
@@ -100,7 +108,7 @@ interface CalibrateFlags {
 export function calibrateCommand(): Command {
   return new Command('calibrate')
     .description(
-      "fit the simulator's calibration (each step's CPU, a hash's time on its request's path, the service's effective cores, the stations' service times, the latency the machine added to each request) on a measured run record",
+      "fit the simulator's calibration (each step's CPU and a fresh service's warm-up, a hash's time on its request's path, the service's effective cores, the stations' service times, the latency the machine added to each request) on a measured run record",
     )
     .argument('<run-dir>', 'a run directory written by `gelombang rehearse` (results/<run-id>)')
     .option(

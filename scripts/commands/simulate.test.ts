@@ -91,7 +91,17 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 4 }, 'version'],
+    ['another version', { ...calibration, version: 5 }, 'version'],
+    [
+      'a version 4 field in a version 3 file',
+      { ...calibration, version: 3, service: { ...calibration.service, warmUp: { extra: 0.1, tauS: 12 } } },
+      'service.warmUp: a version 4 field in a version 3 file',
+    ],
+    [
+      'a warm-up beyond what the fit searches',
+      { ...calibration, version: 4, service: { ...calibration.service, warmUp: { extra: 1.5, tauS: 12 } } },
+      'service.warmUp.extra',
+    ],
     [
       'a version 3 field in a version 2 file',
       { ...calibration, version: 2, service: { ...calibration.service, scryptSpread: SPREAD } },

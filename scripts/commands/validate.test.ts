@@ -124,7 +124,11 @@ describe('validate', () => {
     summary.metrics['http_req_duration{step:verify_email}'].values.min = 40 + 2.5;
     writeFileSync(summaryFile, JSON.stringify(summary));
     const r = gelombang(['validate', later]);
-    expect(r.stdout).toMatch(/request overhead added: p50 4\d(\.\d+)? ms, p95 4\d(\.\d+)? ms/);
+    // The 40 ms given back, within the 5 % that the fit's other freedoms (the warm-up's floor on this
+    // surge, fit.test.ts) leave it.
+    const added = /request overhead added: p50 ([\d.]+) ms, p95 ([\d.]+) ms/.exec(r.stdout);
+    expect(added, r.stdout).not.toBeNull();
+    for (const ms of [Number(added?.[1]), Number(added?.[2])]) expect(Math.abs(ms - 40)).toBeLessThan(2);
     expect(r.stdout).toMatch(/verify_email\s+\d+\s+[\d.]+ -> [\d.]+\s+ok\s+4\d -> 4\d\s+4\d -> 4\d\s+ok/);
     expect(r.stdout).toContain('WITHIN TOLERANCE');
     expect(r.status).toBe(0);
@@ -167,6 +171,11 @@ describe('calibrate', () => {
     const c = JSON.parse(readFileSync(out, 'utf8'));
     expect(c.source).toBe(measured);
     expect(c.service.effectiveCores).toBeGreaterThan(0);
+    // The simulator's service is warm from its first request: the fit finds (almost) no warm-up.
+    expect(c.version).toBe(4);
+    expect(c.service.warmUp.tauS).toBe(12);
+    expect(c.service.warmUp.extra).toBeLessThan(0.1);
+    expect(r.stdout).toContain("a fresh service's warm-up");
     const sim = gelombang(
       [
         'simulate',

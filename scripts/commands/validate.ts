@@ -6,7 +6,7 @@ import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
 import { type RunRecord, readRunRecord } from '../../reports/record.ts';
 import { type Calibration, DEFAULT_CALIBRATION_FILE, loadCalibration } from '../../simulator/calibration.ts';
 import { type DayOptions, simulateDay } from '../../simulator/day.ts';
-import { dayOfRecord, withRequestOverhead } from '../../simulator/measured-run.ts';
+import { appliedWarmUp, dayOfRecord, withRequestOverhead } from '../../simulator/measured-run.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { fitRun, inputProblem } from './calibrate.ts';
 import { existingFile } from './flags.ts';
@@ -123,19 +123,25 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const o = day.calibration.service.requestOverheadMs;
   const h = day.calibration.service.scryptSpread;
   return {
-    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day)}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
+    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
     validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
 }
 
-/** The service's effective cores, and how far the other processes moved them interval by interval. */
-function effectiveCores(day: DayOptions): string {
+/**
+ * The service's effective cores, and how far the other processes moved them interval by interval
+ * (and a fresh service's warm-up, as cores: its work cost more).
+ */
+function effectiveCores(day: DayOptions, warmUp: Calibration['service']['warmUp'] | undefined): string {
   const effective = day.calibration.service.effectiveCores ?? day.cores;
   const f = day.cpuStretchOverTime?.factors;
   if (!f || f.length === 0) return `${effective} effective`;
   const by = (x: number) => (effective / x).toFixed(2);
-  return `${effective} effective (${by(Math.max(...f))}-${by(Math.min(...f))} by interval, as the other processes left them)`;
+  const warm = warmUp
+    ? ` and a fresh service's warm-up, its CPU per request ${Math.round(warmUp.extra * 100)} % above the settled level at the start, fading in ${warmUp.tauS} s`
+    : '';
+  return `${effective} effective (${by(Math.max(...f))}-${by(Math.min(...f))} by interval, as the other processes left them${warm})`;
 }
 
 /**
