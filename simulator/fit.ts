@@ -62,11 +62,13 @@ import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
 
 /**
  * A fresh service's warm-up fades with this time constant (s). Pooled over the knee records of the
- * validate bench's twenty runs (2026-12-05 and 06: each knee rehearsal, its repeat and the warm-up
- * rehearsal, each with a service of its own), the service's CPU per unit of work in its backlogged
- * intervals against the seconds since the load began fitted 1 + extra x e^(-t/tau) best at tau 10
- * to 12 s (12 on the first ten runs' records, 15 on the last ten's). Not fitted run by run: one
- * run's extra is, for this tau (WARM_UP_STEPS steps up to WARM_UP_MAX_EXTRA).
+ * validate bench's twenty runs of 2026-12-05 and 06 (each knee rehearsal, its repeat and the
+ * warm-up rehearsal, each with a service of its own), the service's CPU per unit of work in its
+ * backlogged intervals against the seconds since the load began fitted 1 + extra x e^(-t/tau)
+ * best at an extra of about 0.1 and tau 10-20 s (10 on the last ten runs' records, 20 on the first
+ * ten's); 12 s was read first, from the same records with the hashes left out of the work of the
+ * thirteen that have no hash histogram. Not fitted run by run: one run's extra is, for this tau
+ * (WARM_UP_STEPS steps up to WARM_UP_MAX_EXTRA).
  */
 export const WARM_UP_TAU_S = 12;
 const WARM_UP_STEPS = 100;
