@@ -133,7 +133,7 @@ export function appliedWarmUp(r: RunRecord, c: Calibration): Calibration['servic
  * drained the backlog it measured at half the latency.
  *
  * And a fresh service's warm-up (appliedWarmUp): its CPU per unit of work above the settled level
- * the costs are fitted at, in the intervals the record has and past them. On the validate bench's
+ * the costs are fitted at, in the intervals the record has (past them it has faded). On the bench's
  * 20 knee records of 2026-12-05 and 06 the knee's sign-up p95 came out 0.90 of the measured on
  * average (geometric) without it, 0.92 with it; given instead the CPU per unit of work the run
  * measured, interval by interval (an oracle, not a model), 0.97: what is left is how that moved.
