@@ -11,6 +11,13 @@ export interface CpuStretchOverTime {
   factors: readonly number[];
 }
 
+/** The least a run's work is stretched by over the whole run (past the factors: 1): a floor on any run's time. */
+export function fastestStretch(s: CpuStretchOverTime | undefined): number {
+  let least = 1;
+  for (const f of s?.factors ?? []) if (f < least) least = f;
+  return least;
+}
+
 /**
  * The machine's cores as the OS shares them: every runnable thread progresses at once, at
  * min(1, cores / runnable) of a core (processor sharing, which time slicing of a few ms is,

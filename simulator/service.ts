@@ -4,7 +4,7 @@ import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { lognormalParams } from '../model/station.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, scryptCpuMs } from './calibration.ts';
-import { CpuShare, type CpuStretchOverTime } from './cpu.ts';
+import { CpuShare, type CpuStretchOverTime, fastestStretch } from './cpu.ts';
 import type { EventQueue } from './events.ts';
 import { Pool, type Unservable } from './pool.ts';
 import { type QuantileTable, tableMean, tableQuantile } from './quantile-table.ts';
@@ -269,15 +269,18 @@ export class RegistrationService {
     this.cores = new CpuShare(q, d.cores, d.cpuStretchOverTime);
     const per = (n: number, u?: Unservable) =>
       Array.from({ length: knobs.WORKERS }, () => new Pool(q, n, Number.POSITIVE_INFINITY, u));
-    // An event loop is held for a step's CPU or a transaction (at least the commit, or the busy timeout).
+    // An event loop is held for a step's CPU or a transaction (at least the commit, or the busy
+    // timeout). CPU runs go faster than their fitted cost where validate's stretch by interval is
+    // under 1, so the floors take the least stretch: a floor too high drops work the run would serve.
+    const fastest = fastestStretch(d.cpuStretchOverTime);
     const loopHold = Math.min(
       this.writeMs,
-      ...Object.values(calibration.service.stepCpuMs).map((m) => m * d.cpuStretch),
+      ...Object.values(calibration.service.stepCpuMs).map((m) => m * d.cpuStretch * fastest),
     );
     this.loops = per(1, { minHoldMs: loopHold, parallel: 1, cores: Number.POSITIVE_INFINITY, untilMs });
     // A libuv thread is held for a scrypt's CPU, which the cores share with everything else.
     this.threads = per(calibration.service.threadPoolSize, {
-      minHoldMs: this.scryptMs * (this.scryptSpread?.min ?? 1),
+      minHoldMs: this.scryptMs * (this.scryptSpread?.min ?? 1) * fastest,
       parallel: calibration.service.threadPoolSize,
       cores: d.cores,
       untilMs,
