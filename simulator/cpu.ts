@@ -9,6 +9,19 @@ import type { EventQueue, Handler } from './events.ts';
 export interface CpuStretchOverTime {
   intervalMs: number;
   factors: readonly number[];
+  /**
+   * The part of factors[k] that is CPU the service spent (a fresh service's extra CPU per
+   * request), not cores the other processes took: the CPU the service used is its runs' time over
+   * factors[k] / spent[k]. Absent: none of it.
+   */
+  spent?: readonly number[];
+}
+
+/** How much slower the cores ran for the service than its fitted average in the interval holding tMs (past the factors: 1). */
+export function sharingAt(s: CpuStretchOverTime | undefined, tMs: number): number {
+  const k = s ? Math.floor(tMs / s.intervalMs) : -1;
+  const f = s?.factors[k];
+  return f === undefined ? 1 : f / (s?.spent?.[k] ?? 1);
 }
 
 /** The least a run's work is stretched by over the whole run (past the factors: 1): a floor on any run's time. */

@@ -167,6 +167,26 @@ describe('a simulated day', () => {
     expect(JSON.stringify(record(day, dropped))).toBe(JSON.stringify(record(day, kept)));
   });
 
+  it("records the service's CPU without the cores the others took, and with a fresh service's warm-up", () => {
+    // Far from saturation (8 cores): the same work, so the same CPU, however slowly it ran; a
+    // warm-up is CPU spent on top.
+    const cpu = (day: DayOptions) =>
+      (
+        record(day).timeseries.series.find(
+          (x) => x.name === 'process_cpu_cores' && x.labels.process === 'registration',
+        )?.values ?? []
+      ).reduce((a: number, v) => a + (v ?? 0), 0);
+    const stretch = (factors: number, spent?: number): DayOptions['cpuStretchOverTime'] => ({
+      intervalMs: 1000,
+      factors: Array.from({ length: 600 }, () => factors),
+      ...(spent ? { spent: Array.from({ length: 600 }, () => spent) } : {}),
+    });
+    const plain = cpu(options());
+    expect(plain).toBeGreaterThan(0);
+    expect(cpu({ ...options(), cpuStretchOverTime: stretch(2) }) / plain).toBeCloseTo(1, 1);
+    expect(cpu({ ...options(), cpuStretchOverTime: stretch(3, 1.5) }) / plain).toBeCloseTo(1.5, 1);
+  });
+
   it('keeps the work a run whose CPU goes faster than its average by interval can still serve', () => {
     // validate's stretch by interval is below 1 where the other processes left more than their
     // average: a hash then takes less than its fitted CPU, so the floor the pool proves with must too.

@@ -5,7 +5,7 @@ import type { Replay } from '../model/replay.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
-import type { CpuStretchOverTime } from './cpu.ts';
+import { type CpuStretchOverTime, sharingAt } from './cpu.ts';
 import { EventQueue } from './events.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
@@ -237,7 +237,13 @@ export function simulateDay(o: DayOptions): DayResult {
     );
     rec.tick(Math.round(q.now) / 1000, {
       vus: journeys.inFlight,
-      cpuCores: service.cores.takeBusyArea() / intervalMs / cpuStretch,
+      // The cores' busy time is the CPU used times the stretch; of validate's stretch by interval,
+      // the cores the others took are not the service's CPU, a fresh service's warm-up is.
+      cpuCores:
+        service.cores.takeBusyArea() /
+        intervalMs /
+        cpuStretch /
+        sharingAt(o.cpuStretchOverTime, q.now - intervalMs / 2),
       resources,
     });
   };

@@ -266,6 +266,7 @@ describe('a measured run as a simulation of it', () => {
     // 1.7 cores left everywhere; 1.5 where it was backlogged: its work there took 1.7 / 1.5 the time.
     expect((f[2] as number) / (f[0] as number)).toBeCloseTo(1.7 / 1.5, 6);
     expect(f[3]).toBeCloseTo(f[0] as number, 9);
+    expect(dayOfRecord(r, prior).cpuStretchOverTime?.spent).toBeUndefined();
   });
 
   it("slows a fresh service's work by its warm-up, where the rehearsal started the service", () => {
@@ -279,6 +280,8 @@ describe('a measured run as a simulation of it', () => {
       expect(x).toBeCloseTo(1 + 0.25 * Math.exp(-((i + 0.5) * dt) / 12), 9);
     });
     expect(f[0]).toBeGreaterThan(1.2);
+    // CPU the service spent, not cores taken from it: the simulated record counts it as its CPU.
+    expect(dayOfRecord(r, warm).cpuStretchOverTime?.spent).toEqual(f);
     // A service the rehearsal did not start may have been warm; none fitted, none applied.
     r.manifest.stack.managed = false;
     expect(appliedWarmUp(r, warm)).toBeUndefined();

@@ -149,11 +149,11 @@ export function cpuStretchOverTime(
   const warm = warmUp && warmUp.extra > 0 ? warmUp : undefined;
   const byOthers = others.length > 0 && mean !== undefined;
   if (!byOthers && !warm) return undefined;
+  const spent = warm ? left.map((_, i) => warmUpFactor(warm, i, dt)) : undefined;
   return {
     intervalMs: dt * 1000,
-    factors: left.map(
-      (l, i) => (byOthers && l !== null ? (mean as number) / l : 1) * (warm ? warmUpFactor(warm, i, dt) : 1),
-    ),
+    factors: left.map((l, i) => (byOthers && l !== null ? (mean as number) / l : 1) * (spent?.[i] ?? 1)),
+    ...(spent ? { spent } : {}),
   };
 }
 
