@@ -256,11 +256,15 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
     // CPU comes before its count; a sign-up's mail and commit follow its hash). Without it, a load
     // that rose at the start fitted a warm-up on a simulated run, which has none (0.19 on the
     // 2020 surge of validate.test.ts; 0.05 with it, 0-0.03 on simulations of six knee rehearsals).
+    // The rows are the same for every point of the grid below: built once.
+    const rows = used.map(row);
+    const nexts = used.map((i) => (i + 1 < n ? row(i + 1) : row(i).map(() => 0)));
     const fitUnder = (extra: number, lead = 0): { coef: number[]; sse: number } => {
       const w = { extra, tauS: WARM_UP_TAU_S };
-      const x = used.map((i) => {
-        const next = i + 1 < n ? row(i + 1) : row(i).map(() => 0);
-        return row(i).map((v, a) => ((1 - lead) * v + lead * (next[a] as number)) * warmUpFactor(w, i, dt));
+      const x = rows.map((cols, k) => {
+        const next = nexts[k] as number[];
+        const f = warmUpFactor(w, used[k] as number, dt);
+        return cols.map((v, a) => ((1 - lead) * v + lead * (next[a] as number)) * f);
       });
       // A request's CPU is spent before the interval that counts it done: under a backlog the two
       // drift apart, but over the whole run they add up. The run's totals count as many rows.
