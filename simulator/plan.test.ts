@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type PlanResource, type Point, type ProbeOutcome, search, verify } from './plan.ts';
+import { describePoint, type PlanResource, type Point, type ProbeOutcome, search, verify } from './plan.ts';
 
 /**
  * The search on probes whose answers are known exactly: each resource needs at least some number
@@ -33,6 +33,16 @@ function probeOf(need: (p: Point) => Record<string, number>, log: Point[] = []) 
 }
 
 describe('the plan search', () => {
+  it("describes a point in each resource's units, naming those other than its field's", () => {
+    const resources: PlanResource[] = [
+      { name: 'dukcapil.concurrency', unitName: 'server', unit: 1, min: 1, max: 100 },
+      { name: 'upload.bandwidthBytesPerSecond', unitName: 'MiB/s', unit: 1024 * 1024, min: 1, max: 100 },
+    ];
+    expect(describePoint({ 'dukcapil.concurrency': 8, 'upload.bandwidthBytesPerSecond': 4 }, resources)).toBe(
+      'dukcapil.concurrency=8, upload.bandwidthBytesPerSecond=4 MiB/s',
+    );
+  });
+
   it('grows what saturates first until it holds, then finds the least of each', () => {
     const log: Point[] = [];
     const r = search({

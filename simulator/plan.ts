@@ -358,7 +358,10 @@ export function verify(o: VerifyOptions): VerifyResult {
   }
 }
 
-/** "dukcapil.concurrency=8, email.concurrency=16" */
+/**
+ * "dukcapil.concurrency=8, upload.bandwidthBytesPerSecond=4 MiB/s": a resource counted in units
+ * other than its field's says so ("upload.bandwidthBytesPerSecond=4" read as 4 bytes a second).
+ */
 export function describePoint(p: Point, resources: readonly PlanResource[]): string {
-  return resources.map((r) => `${r.name}=${p[r.name]}`).join(', ');
+  return resources.map((r) => `${r.name}=${p[r.name]}${r.unit === 1 ? '' : ` ${r.unitName}`}`).join(', ');
 }
