@@ -10,6 +10,7 @@ import { parseServiceKnobs, serviceProfileKnobs } from '../../model/service-desi
 import { invoke, snapshot } from '../../test/support/in-process-cli.ts';
 import {
   latencyBeyondCapacity,
+  marginalTable,
   type PlanFlags,
   planCommand,
   planSetup,
@@ -669,5 +670,35 @@ describe('plan refuses what it cannot do', () => {
     expect(r.output).toContain(names);
     expect(r.output).not.toContain('PLAN for');
     expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+describe("plan's table of what each unit buys", () => {
+  const probe = (n: number, held: boolean) => ({
+    n,
+    point: {},
+    why: 'probe',
+    outcome: {
+      held,
+      grow: [],
+      broke: held ? [] : ['submit_biodata p95'],
+      worst: null,
+      failedShare: 0,
+      load: {},
+    },
+  });
+  it('tells a one-less probe the search ran out of --max-probes before from the field at its least', () => {
+    const rows = marginalTable([
+      { resource: 'dukcapil.concurrency', value: 20, at: probe(50, true), less: null, before: null },
+      { resource: 'upload.concurrency', value: 1, at: probe(50, true), less: null, before: null },
+      { resource: 'dtks.concurrency', value: 25, at: probe(50, true), less: probe(51, false), before: null },
+    ]).join('\n');
+    expect(rows).toMatch(
+      /dukcapil\.concurrency +20 servers +held[^\n]*\n +\(one less: not probed, --max-probes reached\)/,
+    );
+    expect(rows).toMatch(
+      /upload\.concurrency +1 server +held[^\n]*\n +\(no less: the least the field takes\)/,
+    );
+    expect(rows).toMatch(/dtks\.concurrency +25 servers +held[^\n]*\n +24 servers \(one less\) +broke/);
   });
 });

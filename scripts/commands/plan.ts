@@ -929,7 +929,18 @@ export function marginalTable(marginals: readonly Marginal[]): string[] {
     const unit = (v: number) => `${v} ${r.unitName}${r.unitName.endsWith('/s') || v === 1 ? '' : 's'}`;
     rows.push([m.resource, unit(m.value), ...outcomeCells(m.at)]);
     if (m.less) rows.push(['', `${unit(m.value - 1)} (one less)`, ...outcomeCells(m.less)]);
-    else rows.push(['', '(no less: the least the field takes)', '', '', '', '']);
+    // No one-less probe: the field's least value, or the search ran out of --max-probes first.
+    else
+      rows.push([
+        '',
+        m.value > r.min
+          ? '(one less: not probed, --max-probes reached)'
+          : '(no less: the least the field takes)',
+        '',
+        '',
+        '',
+        '',
+      ]);
     if (m.before)
       rows.push([
         '',
