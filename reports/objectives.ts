@@ -31,8 +31,9 @@ export const BREACH_SECONDS = 3;
  * the step's: one failure among 20 is 5 %, over a 2 % budget, and a step failing 0.2-0.4 % of its
  * requests (the ministries' own errors) had such an interval and another just after it twice in a
  * simulated 30-minute peak at full scale (2 s intervals, about 20 of submit_biodata's requests in
- * each); `plan` found no capacity that held (nothing saturated, the budget "missed"). At 1 %, a step failing at its budget misses in one
- * interval of a hundred, and twice in a row in one pair of 10,000.
+ * each); `plan` found no capacity that held (nothing saturated, the budget "missed"). At 1 %, a
+ * step failing at its budget misses in one interval of a hundred, and twice in a row in one pair
+ * of 10,000.
  */
 export const ERROR_RATE_CHANCE = 0.01;
 
