@@ -1,4 +1,4 @@
-import { normalCdf } from '../model/behaviour.ts';
+import { binomialDistribution } from 'simple-statistics';
 import type { Step } from '../model/funnel.ts';
 import { SLOS } from '../model/slo.ts';
 import { sustainedSamples } from '../model/station.ts';
@@ -39,20 +39,17 @@ export const ERROR_RATE_CHANCE = 0.01;
 
 /**
  * The chance that a step failing each request at `budget`, independently, fails at least `failed`
- * of `n` (the binomial's upper tail: summed exactly while its variance is under 9, past that its
- * normal approximation with the continuity correction).
+ * of `n`: the binomial's upper tail. simple-statistics tabulates the distribution until it holds
+ * all but 1e-4 of it, so a count past the table has a chance under 1e-4, far below any chance
+ * judged here.
  */
 export function chanceAtBudget(n: number, failed: number, budget: number): number {
   if (failed <= 0) return 1;
   if (failed > n) return 0;
-  const variance = n * budget * (1 - budget);
-  if (variance >= 9) return 1 - normalCdf((failed - 0.5 - n * budget) / Math.sqrt(variance));
-  let pmf = (1 - budget) ** n;
+  const cells = binomialDistribution(n, budget);
+  if (!cells) throw new RangeError(`no binomial distribution for ${n} requests at ${budget}`);
   let below = 0;
-  for (let k = 0; k < failed; k++) {
-    below += pmf;
-    pmf *= ((n - k) / (k + 1)) * (budget / (1 - budget));
-  }
+  for (let k = 0; k < failed && k < cells.length; k++) below += cells[k] as number;
   return Math.max(0, 1 - below);
 }
 
