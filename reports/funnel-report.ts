@@ -7,10 +7,11 @@ import { fullScaleOf, type Prediction } from './full-scale.ts';
 import {
   BREACH_SECONDS,
   breachEvents,
-  ERROR_RATE_CHANCE,
+  countsSlowRequests,
   type Judgement,
   judgeObjectives,
   MIN_REQUESTS_PER_INTERVAL,
+  MISS_CHANCE,
   verdict,
 } from './objectives.ts';
 import { type RunRecord, seriesValues } from './record.ts';
@@ -274,7 +275,7 @@ function notes(r: RunRecord, judged: Judgement): string[] {
   const saturation = sustainedSamples(dt);
   const out = [
     `Counts are the run's exact totals (the engine's funnel_stage counter); curves are per interval of ${dt} s: ${sourcesSentence(ts)}.`,
-    `A step misses an objective in an interval when its p95 or its error rate over that interval is above the objective (model/slo.ts; within is at most), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval; its error rate only when a step failing at exactly its budget would fail as many of those requests less than ${ERROR_RATE_CHANCE * 100} % of the time (one failure among 20 requests is 5 %, by chance). An objective is broken when it is missed in every one of ${judged.window} consecutive intervals (${judged.windowSeconds} s: at least ${BREACH_SECONDS} s, never one interval alone), or over the whole run; a shorter miss is reported as an excursion and does not break the verdict.`,
+    `A step misses an objective in an interval when its p95 or its error rate over that interval is above the objective (model/slo.ts; within is at most), judged only with at least ${MIN_REQUESTS_PER_INTERVAL} requests in the interval, and only beyond chance: when a step failing at exactly its budget would fail as many of those requests${countsSlowRequests(ts) ? ', or a step whose p95 is exactly its objective would have as many of them slower than it,' : ''} less than ${MISS_CHANCE * 100} % of the time (one failure among 20 requests is 5 %, by chance).${countsSlowRequests(ts) ? '' : ' This record does not count the slow requests in each interval (step_slow_ratio): a p95 is judged as measured, and one of a few requests can be one slow request.'} An objective is broken when it is missed in every one of ${judged.window} consecutive intervals (${judged.windowSeconds} s: at least ${BREACH_SECONDS} s, never one interval alone), or over the whole run; a shorter miss is reported as an excursion and does not break the verdict.`,
     `A dependency counts as saturated when at least ${SATURATION.utilisation * 100} % of its servers are busy (utilisation >= ${SATURATION.utilisation}) in every one of ${saturation} consecutive intervals (${Math.round(saturation * dt * 1000) / 1000} s: at least ${SATURATION.sustainSeconds} s, never one sample alone; model/station.ts), from the first of them. ${utilisationSentence(ts)} Resources that saturate within ${SATURATION.sustainSeconds} s of each other are named together, in order: which of them came first is within what differs between two runs of the same rehearsal.`,
     `Headroom is the highest arrival rate averaged over ${SUSTAIN_INTERVALS} consecutive intervals in which no step missed an objective. In a compressed replay the work per arrival varies with the think times, so it indicates, where the breakpoint scenario measures.`,
   ];

@@ -225,6 +225,12 @@ const SERIES = {
   step_failed_ratio: 'ratio',
   /** a step's http_req_duration percentile over the interval; labels { step, quantile: '0.5'|'0.95'|'0.99' } */
   step_latency_ms: 'ms',
+  /**
+   * share of a step's requests in the interval that took longer than `above_ms`, the step's p95
+   * objective when the run was recorded (model/slo.ts): with step_requests, how many were slow,
+   * which a percentile of a few requests cannot say; labels { step, above_ms }
+   */
+  step_slow_ratio: 'ratio',
   /** VUs busy at the interval's end; labels {} */
   vus: 'count',
   /** iterations k6 could not start for want of a VU, per second; labels {} */

@@ -5,6 +5,8 @@ import { type Capacity, parseCapacity } from '../model/capacity.ts';
 import { constantProfile } from '../model/profile.ts';
 import { createRng, rngFor } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
+import { SLOS } from '../model/slo.ts';
+import { seriesValues } from '../reports/record.ts';
 import { loadCalibration } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
 import { simulatedRecord } from './record.ts';
@@ -143,6 +145,51 @@ describe('a simulated day', () => {
     expect(rejections(r, 'dtks', 'timeout')).toBeGreaterThan(0);
     expect(count(r, 'biodata_verified', 'failed', 'dependency:dtks')).toBeGreaterThan(0);
     expect(count(r, 'biodata_verified', 'continued')).toBe(0);
+  });
+
+  it("counts each interval's requests slower than their step's p95 objective, as its p95 says", () => {
+    // submit_biodata about its objective (3 s): DTKS alone takes a median of 2 s, its p99 3.5 s
+    const r = record(
+      options({
+        capacity: (c) => {
+          c.dtks = {
+            ...c.dtks,
+            concurrency: 1000,
+            serviceTime: { distribution: 'lognormal', medianMs: 2000, p99Ms: 3500 },
+            timeoutMs: 20_000,
+          };
+        },
+      }),
+    );
+    const slo = SLOS.submit_biodata.p95Ms;
+    const step = 'submit_biodata';
+    const shares = seriesValues(r.timeseries, 'step_slow_ratio', { step, above_ms: String(slo) }) ?? [];
+    const p95s = seriesValues(r.timeseries, 'step_latency_ms', { step, quantile: '0.95' }) ?? [];
+    const reqs = seriesValues(r.timeseries, 'step_requests', { step }) ?? [];
+    let over = 0;
+    let under = 0;
+    for (const [i, perSecond] of reqs.entries()) {
+      const n = Math.round((perSecond ?? 0) * r.timeseries.intervalSeconds);
+      const share = shares[i] ?? null;
+      const p95 = p95s[i] ?? null;
+      if (n === 0) {
+        expect(share).toBeNull();
+        continue;
+      }
+      if (share === null || p95 === null) throw new Error(`interval ${i}: ${n} requests and no share or p95`);
+      // the p95 is the latency of rank ceil(0.95 n), within the histogram's 1 % buckets
+      const atOrAbove = n - Math.ceil(0.95 * n) + 1;
+      if (p95 > slo * 1.01) {
+        over++;
+        expect(share * n).toBeGreaterThanOrEqual(atOrAbove - 0.5);
+      } else if (p95 < slo / 1.01) {
+        under++;
+        expect(share * n).toBeLessThan(atOrAbove - 0.5);
+      }
+    }
+    // both kinds of interval were there to check
+    expect(over).toBeGreaterThan(0);
+    expect(under).toBeGreaterThan(0);
   });
 
   it('is deterministic: the same seed gives the same record, byte for byte; another seed another', () => {

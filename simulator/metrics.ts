@@ -1,4 +1,5 @@
 import { OUTCOMES, type Outcome, STAGES, type Stage } from '../model/funnel.ts';
+import { SLOS } from '../model/slo.ts';
 import type { Series, SeriesName } from '../reports/record.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import { bucketOf, LogHistogram } from './histogram.ts';
@@ -13,6 +14,8 @@ const STAGE_INDEX = Object.fromEntries(STAGES.map((s, i) => [s, i])) as Record<S
 const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Record<Outcome, number>;
 const QUANTILES = ['0.5', '0.95', '0.99'] as const;
 const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Record<CostedStep, number>;
+/** each step's p95 objective, by index in COSTED_STEPS: a request above it is slow (step_slow_ratio) */
+const SLOW_ABOVE_MS = COSTED_STEPS.map((step) => SLOS[step].p95Ms);
 
 interface StepTotals {
   step: CostedStep;
@@ -24,6 +27,8 @@ interface StepTotals {
 interface StepInterval {
   requests: number;
   failed: number;
+  /** requests slower than the step's p95 objective */
+  slow: number;
   latency: LogHistogram;
 }
 
@@ -66,7 +71,7 @@ export class Recorder {
       COSTED_STEPS.map((step) => [step, { step, requests: 0, failed: 0, latency: new LogHistogram() }]),
     ) as Record<CostedStep, StepTotals>;
     this.intervalSteps = Object.fromEntries(
-      COSTED_STEPS.map((step) => [step, { requests: 0, failed: 0, latency: new LogHistogram() }]),
+      COSTED_STEPS.map((step) => [step, { requests: 0, failed: 0, slow: 0, latency: new LogHistogram() }]),
     ) as Record<CostedStep, StepInterval>;
     this.stepsByIndex = COSTED_STEPS.map((step) => this.steps[step]);
     this.intervalByIndex = COSTED_STEPS.map((step) => this.intervalSteps[step]);
@@ -130,6 +135,7 @@ export class Recorder {
     const i = this.intervalByIndex[step] as StepInterval;
     i.requests++;
     i.latency.add(b, ms);
+    if (ms > (SLOW_ABOVE_MS[step] as number)) i.slow++;
     if (failed) {
       s.failed++;
       i.failed++;
@@ -163,8 +169,16 @@ export class Recorder {
       for (const q of QUANTILES) {
         this.putAt(site++, n, 'step_latency_ms', { step, quantile: q }, s.latency.quantile(Number(q)));
       }
+      this.putAt(
+        site++,
+        n,
+        'step_slow_ratio',
+        { step, above_ms: String(SLOS[step].p95Ms) },
+        s.requests > 0 ? s.slow / s.requests : null,
+      );
       s.requests = 0;
       s.failed = 0;
+      s.slow = 0;
       s.latency.clear();
     }
     for (const r of o.resources) {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { rateFactor, scaleCapacityFile, similarScryptN } from '../model/similitude.ts';
-import { readRunRecord } from '../reports/record.ts';
+import { SLOS } from '../model/slo.ts';
+import { readRunRecord, seriesValues } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
 import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simulator/calibration.ts';
@@ -60,6 +61,12 @@ describe('gelombang rehearse end to end', () => {
     expect(record.summary.metrics.http_reqs?.values.count).toBeGreaterThan(arrivals);
     // The time series: the runner's and the mocks' (every dependency of the capacity file).
     expect(record.timeseries.sources).toEqual(['runner', 'services']);
+    // Each step's requests slower than its objective, counted per interval: what a p95 is judged by.
+    const signUpsSlow = seriesValues(record.timeseries, 'step_slow_ratio', {
+      step: 'create_account',
+      above_ms: String(SLOS.create_account.p95Ms),
+    });
+    expect(signUpsSlow?.some((v) => v !== null)).toBe(true);
     const deps = record.timeseries.series
       .filter((s) => s.name === 'dependency_utilisation')
       .map((s) => s.labels.dependency);

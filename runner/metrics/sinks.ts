@@ -175,6 +175,21 @@ export function percentile(s: TrendSink, p: number): number {
   return Math.min(s.max, Math.max(s.min, v));
 }
 
+/**
+ * How many of a trend's samples are above `value` (in their unit), to the histogram's resolution
+ * (3 significant digits): the samples in the bucket that holds `value` count as not above it.
+ */
+export function countAbove(s: TrendSink, value: number): number {
+  if (s.count === 0 || s.max <= value) return 0;
+  // Built with useWebAssembly: false (newHistogram, mergeSink), so a JsHistogram, whose counts
+  // are indexed in the order of their values.
+  const h = s.hdr as unknown as hdr.JsHistogram;
+  let above = 0;
+  for (let i = h.countsArrayIndex(Math.max(0, Math.round(value * SCALE))) + 1; i < h.countsArrayLength; i++)
+    above += h.getCountAtIndex(i);
+  return above;
+}
+
 /** The values k6 reports for a sink, keyed as in handleSummary's data (trend stats as asked). */
 export function sinkValues(
   s: Sink,

@@ -84,6 +84,11 @@ describe('the metrics view', () => {
     expect(interval?.count).toBe(100);
     expect(interval?.percentile(50)).toBeCloseTo(1050, -1);
     expect(interval?.percentile(1)).toBeGreaterThan(1000);
+    // 1051-1100 are above 1050.5; the snapshot before held none of them
+    expect(interval?.countAbove(1050.5)).toBe(50);
+    expect(interval?.countAbove(1100)).toBe(0);
+    expect(interval?.countAbove(0)).toBe(100);
+    expect(after?.value.countAbove(50.5)).toBe(150);
     expect(after?.value.max).toBe(1100);
     expect(after?.value.minus(undefined).count).toBe(200);
     const [none] = metricsView(storeWith(true)).trendBy('http_req_duration', []);

@@ -1,5 +1,5 @@
 import type { MetricType, ValueType } from './api.ts';
-import { newSink, percentile, type Sink, type TrendSink } from './sinks.ts';
+import { countAbove, newSink, percentile, type Sink, type TrendSink } from './sinks.ts';
 import type { Store } from './store.ts';
 
 /**
@@ -32,6 +32,8 @@ export interface TrendSnapshot {
   readonly max: number;
   /** p in 0-100, in the unit of the samples; 0 when there are none */
   percentile(p: number): number;
+  /** how many samples are above `value`, to the histogram's resolution (3 significant digits) */
+  countAbove(value: number): number;
   /** the samples recorded since `earlier`, a snapshot of the same trend and breakdown */
   minus(earlier: TrendSnapshot | undefined): TrendSnapshot;
 }
@@ -72,6 +74,10 @@ class Snapshot implements TrendSnapshot {
 
   percentile(p: number): number {
     return percentile(this.#sink, p);
+  }
+
+  countAbove(value: number): number {
+    return countAbove(this.#sink, value);
   }
 
   minus(earlier: TrendSnapshot | undefined): TrendSnapshot {

@@ -1,3 +1,5 @@
+import type { Step } from '../../model/funnel.ts';
+import { SLOS } from '../../model/slo.ts';
 import { LOAD_GENERATOR_PROCESS, type RunManifest } from '../../reports/record.ts';
 import type { MetricsView, TrendSnapshot } from '../../runner/index.ts';
 import type { SeriesBook } from './series-book.ts';
@@ -85,6 +87,14 @@ export class RunnerSampler {
       this.prevTrends.set(step, now);
       for (const q of QUANTILES) {
         b.set('step_latency_ms', { step, quantile: String(q) }, d.count > 0 ? d.percentile(q * 100) : null);
+      }
+      if (Object.hasOwn(SLOS, step)) {
+        const slo = SLOS[step as Step];
+        b.set(
+          'step_slow_ratio',
+          { step, above_ms: String(slo.p95Ms) },
+          d.count > 0 ? d.countAbove(slo.p95Ms) / d.count : null,
+        );
       }
     }
   }
