@@ -81,6 +81,53 @@ describe('the plan search', () => {
     expect(log[1]?.a).toBe(691);
   });
 
+  it('gallops from the demand the held probe read: two probes when the demand is the least that holds', () => {
+    const log: Point[] = [];
+    search({
+      resources,
+      searched: ['a'],
+      start: { a: 1000, b: 1, c: 1 },
+      maxProbes: 100,
+      probe: (p) => ({ ...probeOf(() => ({ a: 700 }), log)(p), load: { a: 699.2 } }),
+    });
+    // the start, the demand (held), one less (broke); then the marginal phase finds 699 probed
+    expect(log.map((p) => p.a)).toEqual([1000, 700, 699]);
+  });
+
+  it('finds the least that holds whatever the demand read, in about twice log2 of their distance', () => {
+    const rng = (() => {
+      let x = 12345;
+      return () => {
+        x = (x * 1103515245 + 12345) % 2 ** 31;
+        return x / 2 ** 31;
+      };
+    })();
+    for (let k = 0; k < 300; k++) {
+      const need = 1 + Math.floor(rng() * 900);
+      // a demand near the need most of the time, anywhere at all now and then
+      const demand = rng() < 0.8 ? need + (rng() - 0.5) * 40 : rng() * 1200;
+      const log: Point[] = [];
+      const r = search({
+        resources,
+        searched: ['a'],
+        start: { a: 1000, b: 1, c: 1 },
+        maxProbes: 100,
+        probe: (p) => ({ ...probeOf(() => ({ a: need }), log)(p), load: { a: demand } }),
+      });
+      expect(r.point.a, `need ${need}, demand ${demand}`).toBe(need);
+      expect(r.minimal).toBe(true);
+      expect(new Set(log.map((p) => p.a)).size).toBe(log.length);
+      const guess = Math.ceil(demand);
+      if (guess >= 1 && guess < 1000) {
+        const distance = Math.abs(guess - need) + 1;
+        // start, the demand, the gallop and the bisection of its last step
+        expect(log.length, `need ${need}, demand ${demand}`).toBeLessThanOrEqual(
+          2 + 2 * Math.ceil(Math.log2(distance)) + 2,
+        );
+      }
+    }
+  });
+
   it('lowers a result that holds one unit less once later resources are at theirs', () => {
     // a carries what b lets through: with b at 16, a needs 16; with b at 4, a needs 4.
     const r = search({

@@ -685,7 +685,7 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
       ? `the objectives broke (${broke.join(', ')}) with nothing saturated, and ${latency.join('; ')}`
       : `the objectives broke (${broke.join(', ')}) with nothing saturated: not a capacity the plan sizes (a timeout, injected errors, the design)`;
 
-  // Demand at the busiest reading, in each resource's units: the first pivot of its bisection.
+  // Demand at the busiest reading, in each resource's units: where its search starts.
   const load: Record<string, number> = {};
   for (const d of b.dependencies) {
     if ((STATIONS as readonly string[]).includes(d.dependency))
