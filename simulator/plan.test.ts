@@ -141,6 +141,26 @@ describe('the plan search', () => {
     expect(r.minimal).toBe(true);
   });
 
+  it('lowers a resource that holds one unit less as far as it goes at once, not one unit a round', () => {
+    // a carries what b lets through, plus 2: with b at 50 (searched after a), a needs 52; once b
+    // is at its 8, a needs 10. One unit a round re-probed b at each of a's 42 units.
+    const log: Point[] = [];
+    const r = search({
+      resources,
+      searched: ['a', 'b'],
+      start: { a: 64, b: 50, c: 1 },
+      maxProbes: 200,
+      probe: probeOf((p) => ({ a: (p.b as number) + 2, b: 8 }), log),
+    });
+    expect(r.point).toMatchObject({ a: 10, b: 8 });
+    expect(r.minimal).toBe(true);
+    const after = r.probes.findIndex((p) => p.why.startsWith('one less'));
+    // one less a (held), doubling steps down and the bisection of the last (about 2 log2 42),
+    // then one less of each again
+    expect(r.probes.length - after).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(42)) + 2);
+    expect(new Set(log.map((p) => JSON.stringify(p))).size).toBe(log.length);
+  });
+
   it('stops, unreachable, when what saturated is nothing the plan sizes, and says what it was', () => {
     const r = search({
       resources,

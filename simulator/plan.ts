@@ -197,31 +197,22 @@ export function search(o: SearchOptions): SearchResult {
   // 2. Shrink each searched resource, the others held. `cur` is always a held probe's point.
   try {
     for (const res of searched) {
-      /** the most known to break (or one under the least the field takes), the least known to hold */
-      let lo = res.min - 1;
-      let hi = cur[res.name] as number;
-      const tryAt = (v: number): boolean => {
-        const r = prober.run(with1(cur, res.name, v), `shrink ${res.name}`);
-        if (r.outcome.held) {
-          hi = v;
-          held = r;
-          cur = r.point;
-        } else lo = v;
-        return r.outcome.held;
-      };
-      // Gallop from the demand the held probe read, in steps doubling away from it, before
-      // bisecting what is left: the least is usually a few units from the demand (cores 82
-      // against a demand of 83 at the 2020 peak), which bisecting the whole bracket down from
-      // the grown value takes seven or eight probes to reach.
+      const lo = res.min - 1;
+      const hi = cur[res.name] as number;
+      const why = `shrink ${res.name}`;
+      // From the demand the held probe read: the least is usually a few units from it (cores 82
+      // against a demand of 83 at the 2020 peak), which bisecting the whole bracket down from the
+      // grown value took seven or eight probes to reach.
       const guess = Math.ceil(held.outcome.load[res.name] ?? Number.NaN);
+      let value: number;
       if (guess > lo && guess < hi) {
-        if (tryAt(guess)) {
-          for (let step = 1; hi - step > lo; step *= 2) if (!tryAt(hi - step)) break;
-        } else {
-          for (let step = 1; lo + step < hi; step *= 2) if (tryAt(lo + step)) break;
-        }
-      }
-      while (hi - lo > 1) tryAt(Math.floor((lo + hi) / 2));
+        const g = prober.run(with1(cur, res.name, guess), why);
+        value = g.outcome.held
+          ? least(prober, cur, res, lo, guess, 'down', why)
+          : least(prober, cur, res, guess, hi, 'up', why);
+      } else value = least(prober, cur, res, lo, hi, 'bisect', why);
+      cur = with1(cur, res.name, value);
+      held = prober.known(cur) as ProbeRecord;
     }
   } catch (err) {
     if (err instanceof OutOfProbes)
@@ -231,6 +222,33 @@ export function search(o: SearchOptions): SearchResult {
 
   // 3. One unit less of each, at the final point, until none holds.
   return marginals(o, prober, searched, cur);
+}
+
+/**
+ * The least value of `res` that holds, the others as in `at`, where `lo` is known to break (or is
+ * one under the least the field takes) and `hi` to hold: steps doubling away from the end given
+ * (1, 2, 4... units down from `hi`, or up from `lo`) until the answer turns, then bisection of the
+ * last step; or bisection of the whole bracket.
+ */
+function least(
+  prober: Prober,
+  at: Point,
+  res: PlanResource,
+  lo: number,
+  hi: number,
+  from: 'down' | 'up' | 'bisect',
+  why: string,
+): number {
+  const holds = (v: number): boolean => {
+    const r = prober.run(with1(at, res.name, v), why);
+    if (r.outcome.held) hi = v;
+    else lo = v;
+    return r.outcome.held;
+  };
+  if (from === 'down') for (let step = 1; hi - step > lo; step *= 2) if (!holds(hi - step)) break;
+  if (from === 'up') for (let step = 1; lo + step < hi; step *= 2) if (holds(lo + step)) break;
+  while (hi - lo > 1) holds(Math.floor((lo + hi) / 2));
+  return hi;
 }
 
 function marginals(
@@ -255,7 +273,14 @@ function marginals(
           }
           const r = prober.run(with1(cur, res.name, v - 1), `one less ${res.name}`);
           if (r.outcome.held) {
-            cur = r.point;
+            // Lower than its search found (a resource shrunk after it took load off it): lowered
+            // as far as it goes before the others are checked again, where one unit a round
+            // re-probed each of them per unit (2 probes a unit for Dukcapil at the 2020 peak).
+            cur = with1(
+              cur,
+              res.name,
+              least(prober, r.point, res, res.min - 1, v - 1, 'down', `lower ${res.name}`),
+            );
             changed = true;
             less.clear();
             break;
