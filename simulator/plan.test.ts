@@ -141,6 +141,22 @@ describe('the plan search', () => {
     expect(r.minimal).toBe(true);
   });
 
+  it('stopped by --max-probes while shrinking, writes the lowest point that held so far', () => {
+    const log: Point[] = [];
+    const r = search({
+      resources,
+      searched: ['a'],
+      start: { a: 1000, b: 1, c: 1 },
+      maxProbes: 7,
+      probe: (p) => ({ ...probeOf(() => ({ a: 700 }), log)(p), load: { a: 690.4 } }),
+    });
+    // 691, 692, 694 and 698 broke; 706 and 702 held; 700 was next
+    expect(log.map((p) => p.a)).toEqual([1000, 691, 692, 694, 698, 706, 702]);
+    expect(r.point.a).toBe(702);
+    expect(r.minimal).toBe(false);
+    expect(r.reason).toMatch(/--max-probes 7 reached while shrinking/);
+  });
+
   it('lowers a resource that holds one unit less as far as it goes at once, not one unit a round', () => {
     // a carries what b lets through, plus 2: with b at 50 (searched after a), a needs 52; once b
     // is at its 8, a needs 10. One unit a round re-probed b at each of a's 42 units.

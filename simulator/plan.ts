@@ -204,15 +204,18 @@ export function search(o: SearchOptions): SearchResult {
       // against a demand of 83 at the 2020 peak), which bisecting the whole bracket down from the
       // grown value took seven or eight probes to reach.
       const guess = Math.ceil(held.outcome.load[res.name] ?? Number.NaN);
-      let value: number;
+      const at = cur;
+      const onHeld = (r: ProbeRecord) => {
+        held = r;
+        cur = r.point;
+      };
       if (guess > lo && guess < hi) {
-        const g = prober.run(with1(cur, res.name, guess), why);
-        value = g.outcome.held
-          ? least(prober, cur, res, lo, guess, 'down', why)
-          : least(prober, cur, res, guess, hi, 'up', why);
-      } else value = least(prober, cur, res, lo, hi, 'bisect', why);
-      cur = with1(cur, res.name, value);
-      held = prober.known(cur) as ProbeRecord;
+        const g = prober.run(with1(at, res.name, guess), why);
+        if (g.outcome.held) {
+          onHeld(g);
+          least(prober, at, res, lo, guess, 'down', why, onHeld);
+        } else least(prober, at, res, guess, hi, 'up', why, onHeld);
+      } else least(prober, at, res, lo, hi, 'bisect', why, onHeld);
     }
   } catch (err) {
     if (err instanceof OutOfProbes)
@@ -225,10 +228,11 @@ export function search(o: SearchOptions): SearchResult {
 }
 
 /**
- * The least value of `res` that holds, the others as in `at`, where `lo` is known to break (or is
- * one under the least the field takes) and `hi` to hold: steps doubling away from the end given
- * (1, 2, 4... units down from `hi`, or up from `lo`) until the answer turns, then bisection of the
- * last step; or bisection of the whole bracket.
+ * Searches the least value of `res` that holds, the others as in `at`, where `lo` is known to
+ * break (or is one under the least the field takes) and `hi` to hold: steps doubling away from the
+ * end given (1, 2, 4... units down from `hi`, or up from `lo`) until the answer turns, then
+ * bisection of the last step; or bisection of the whole bracket. Each probe that holds is lower
+ * than the last: `onHeld` hears of each, so that running out of probes keeps the lowest so far.
  */
 function least(
   prober: Prober,
@@ -238,17 +242,19 @@ function least(
   hi: number,
   from: 'down' | 'up' | 'bisect',
   why: string,
-): number {
+  onHeld: (r: ProbeRecord) => void,
+): void {
   const holds = (v: number): boolean => {
     const r = prober.run(with1(at, res.name, v), why);
-    if (r.outcome.held) hi = v;
-    else lo = v;
+    if (r.outcome.held) {
+      hi = v;
+      onHeld(r);
+    } else lo = v;
     return r.outcome.held;
   };
   if (from === 'down') for (let step = 1; hi - step > lo; step *= 2) if (!holds(hi - step)) break;
   if (from === 'up') for (let step = 1; lo + step < hi; step *= 2) if (holds(lo + step)) break;
   while (hi - lo > 1) holds(Math.floor((lo + hi) / 2));
-  return hi;
 }
 
 function marginals(
@@ -276,11 +282,10 @@ function marginals(
             // Lower than its search found (a resource shrunk after it took load off it): lowered
             // as far as it goes before the others are checked again, where one unit a round
             // re-probed each of them per unit (2 probes a unit for Dukcapil at the 2020 peak).
-            cur = with1(
-              cur,
-              res.name,
-              least(prober, r.point, res, res.min - 1, v - 1, 'down', `lower ${res.name}`),
-            );
+            cur = r.point;
+            least(prober, r.point, res, res.min - 1, v - 1, 'down', `lower ${res.name}`, (h) => {
+              cur = h.point;
+            });
             changed = true;
             less.clear();
             break;
