@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../model/random.ts';
 import { describePoint, type PlanResource, type Point, type ProbeOutcome, search, verify } from './plan.ts';
 
 /**
@@ -30,6 +31,17 @@ function probeOf(need: (p: Point) => Record<string, number>, log: Point[] = []) 
       load: {},
     };
   };
+}
+
+/** The search of `a` alone from 1,000, needing `need`, each probe reading a demand of `demand`. */
+function searchA(need: number, demand: number, log: Point[], maxProbes = 100) {
+  return search({
+    resources,
+    searched: ['a'],
+    start: { a: 1000, b: 1, c: 1 },
+    maxProbes,
+    probe: (p) => ({ ...probeOf(() => ({ a: need }), log)(p), load: { a: demand } }),
+  });
 }
 
 describe('the plan search', () => {
@@ -70,50 +82,25 @@ describe('the plan search', () => {
 
   it('starts bisection at the demand the held probe read, when it is inside the bracket', () => {
     const log: Point[] = [];
-    const need = { a: 700 };
-    search({
-      resources,
-      searched: ['a'],
-      start: { a: 1000, b: 1, c: 1 },
-      maxProbes: 100,
-      probe: (p) => ({ ...probeOf(() => need, log)(p), load: { a: 690.4 } }),
-    });
+    searchA(700, 690.4, log);
     expect(log[1]?.a).toBe(691);
   });
 
   it('gallops from the demand the held probe read: two probes when the demand is the least that holds', () => {
     const log: Point[] = [];
-    search({
-      resources,
-      searched: ['a'],
-      start: { a: 1000, b: 1, c: 1 },
-      maxProbes: 100,
-      probe: (p) => ({ ...probeOf(() => ({ a: 700 }), log)(p), load: { a: 699.2 } }),
-    });
+    searchA(700, 699.2, log);
     // the start, the demand (held), one less (broke); then the marginal phase finds 699 probed
     expect(log.map((p) => p.a)).toEqual([1000, 700, 699]);
   });
 
   it('finds the least that holds whatever the demand read, in about twice log2 of their distance', () => {
-    const rng = (() => {
-      let x = 12345;
-      return () => {
-        x = (x * 1103515245 + 12345) % 2 ** 31;
-        return x / 2 ** 31;
-      };
-    })();
+    const rng = createRng(12345);
     for (let k = 0; k < 300; k++) {
       const need = 1 + Math.floor(rng() * 900);
       // a demand near the need most of the time, anywhere at all now and then
       const demand = rng() < 0.8 ? need + (rng() - 0.5) * 40 : rng() * 1200;
       const log: Point[] = [];
-      const r = search({
-        resources,
-        searched: ['a'],
-        start: { a: 1000, b: 1, c: 1 },
-        maxProbes: 100,
-        probe: (p) => ({ ...probeOf(() => ({ a: need }), log)(p), load: { a: demand } }),
-      });
+      const r = searchA(need, demand, log);
       expect(r.point.a, `need ${need}, demand ${demand}`).toBe(need);
       expect(r.minimal).toBe(true);
       expect(new Set(log.map((p) => p.a)).size).toBe(log.length);
@@ -143,13 +130,7 @@ describe('the plan search', () => {
 
   it('stopped by --max-probes while shrinking, writes the lowest point that held so far', () => {
     const log: Point[] = [];
-    const r = search({
-      resources,
-      searched: ['a'],
-      start: { a: 1000, b: 1, c: 1 },
-      maxProbes: 7,
-      probe: (p) => ({ ...probeOf(() => ({ a: 700 }), log)(p), load: { a: 690.4 } }),
-    });
+    const r = searchA(700, 690.4, log, 7);
     // 691, 692, 694 and 698 broke; 706 and 702 held; 700 was next
     expect(log.map((p) => p.a)).toEqual([1000, 691, 692, 694, 698, 706, 702]);
     expect(r.point.a).toBe(702);
