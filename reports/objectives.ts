@@ -2,7 +2,7 @@ import { binomialDistribution } from 'simple-statistics';
 import type { Step } from '../model/funnel.ts';
 import { SLOS } from '../model/slo.ts';
 import { sustainedSamples } from '../model/station.ts';
-import { type RunRecord, seriesValues, type Timeseries } from './record.ts';
+import { type RunRecord, seriesValues, slowRatioLabels, type Timeseries } from './record.ts';
 import { profileMinute } from './replay-time.ts';
 import type { Bottleneck, ObjectiveMiss, ReportVerdict, StepRow } from './report-model.ts';
 import { type Stretch, stretches } from './sustained.ts';
@@ -65,8 +65,10 @@ interface Track {
   objective: Objective;
   target: number;
   values: Array<number | null>;
-  /** per interval, whether the value missed the target beyond chance (MISS_CHANCE) */
+  /** per interval, whether the value missed the target (beyond chance where `beyondChance`) */
   misses: boolean[];
+  /** judged beyond chance (MISS_CHANCE); a p95 only where the record counts slow requests */
+  beyondChance: boolean;
 }
 
 /** Consecutive intervals in which one objective was missed. */
@@ -86,6 +88,8 @@ export interface Judgement {
   sustained: MissStretch[];
   /** misses that did not */
   brief: MissStretch[];
+  /** whether the record counted slow requests, so that some step's p95 was judged beyond chance */
+  slowCounted: boolean;
 }
 
 const missed = (t: Track, i: number) => t.misses[i] === true;
@@ -95,15 +99,6 @@ function whatOf(t: Track, value: number): string {
   return t.objective === 'p95_ms'
     ? `${t.step} p95 above its SLO (${Math.round(value)} ms > ${t.target} ms)`
     : `${t.step} failing ${(value * 100).toFixed(1)} % of requests (budget ${(t.target * 100).toFixed(0)} %)`;
-}
-
-/**
- * Each step's share of slow requests per interval, above its p95 objective; undefined where the
- * record has none (k6's records through Prometheus, records written before the series existed) or
- * counted them above another objective.
- */
-function slowShares(ts: Timeseries, step: Step): Array<number | null> | undefined {
-  return seriesValues(ts, 'step_slow_ratio', { step, above_ms: String(SLOS[step].p95Ms) });
 }
 
 function tracksOf(ts: Timeseries): Track[] {
@@ -117,16 +112,19 @@ function tracksOf(ts: Timeseries): Track[] {
       const requests = Math.round(n(i));
       return chanceAtBudget(requests, Math.round(share * requests), allowed) < MISS_CHANCE;
     };
-    const slow = slowShares(ts, step);
+    // Each interval's share of slow requests; none in k6's records through Prometheus, in those
+    // written before the series existed, or counted above another objective.
+    const slow = seriesValues(ts, 'step_slow_ratio', slowRatioLabels(step));
     const track = (
       objective: Objective,
       target: number,
       v: Array<number | null>,
       missedAt: (i: number, value: number) => boolean,
+      chance = true,
     ): Track => {
       const values = ts.t.map((_, i) => (n(i) >= MIN_REQUESTS_PER_INTERVAL ? (v[i] ?? null) : null));
       const misses = values.map((x, i) => x !== null && x > target && missedAt(i, x));
-      return { step, objective, target, values, misses };
+      return { step, objective, target, values, misses, beyondChance: chance };
     };
     tracks.push(
       track(
@@ -138,6 +136,7 @@ function tracksOf(ts: Timeseries): Track[] {
           const share = slow?.[i];
           return share === undefined || share === null ? true : beyondChance(i, share, ABOVE_P95);
         },
+        slow !== undefined,
       ),
       track(
         'error_rate',
@@ -148,13 +147,6 @@ function tracksOf(ts: Timeseries): Track[] {
     );
   }
   return tracks;
-}
-
-/** Whether the record counts each step's slow requests, so that a p95 is judged beyond chance. */
-export function countsSlowRequests(ts: Timeseries): boolean {
-  return (Object.keys(SLOS) as Step[]).some(
-    (step) => seriesValues(ts, 'step_requests', { step }) && slowShares(ts, step),
-  );
 }
 
 /** Every objective, interval by interval, and the stretches in which each was missed. */
@@ -183,6 +175,7 @@ export function judgeObjectives(ts: Timeseries): Judgement {
     misses,
     sustained: all.filter(lasts),
     brief: all.filter((s) => !lasts(s)),
+    slowCounted: tracks.some((t) => t.objective === 'p95_ms' && t.beyondChance),
   };
 }
 

@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { Step } from '../model/funnel.ts';
+import { SLOS } from '../model/slo.ts';
 
 /**
  * The run record: what a rehearsal leaves behind in `results/<run-id>/`, the input of `report`
@@ -368,6 +370,11 @@ export function writeRunRecord(
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify(runManifestSchema.parse(r.manifest), null, 2)}\n`);
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(r.summary, null, 2)}\n`);
   writeFileSync(join(dir, 'timeseries.json'), `${JSON.stringify(timeseriesSchema.parse(r.timeseries))}\n`);
+}
+
+/** The labels of a step's step_slow_ratio: counted above its p95 objective as model/slo.ts has it now. */
+export function slowRatioLabels(step: Step): Record<string, string> {
+  return { step, above_ms: String(SLOS[step].p95Ms) };
 }
 
 /** The values of one series, or undefined when the record does not have it. */

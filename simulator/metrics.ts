@@ -1,6 +1,6 @@
 import { OUTCOMES, type Outcome, STAGES, type Stage } from '../model/funnel.ts';
 import { SLOS } from '../model/slo.ts';
-import type { Series, SeriesName } from '../reports/record.ts';
+import { type Series, type SeriesName, slowRatioLabels } from '../reports/record.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import { bucketOf, LogHistogram } from './histogram.ts';
 
@@ -173,7 +173,7 @@ export class Recorder {
         site++,
         n,
         'step_slow_ratio',
-        { step, above_ms: String(SLOS[step].p95Ms) },
+        slowRatioLabels(step),
         s.requests > 0 ? s.slow / s.requests : null,
       );
       s.requests = 0;

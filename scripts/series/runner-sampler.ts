@@ -1,6 +1,6 @@
 import type { Step } from '../../model/funnel.ts';
 import { SLOS } from '../../model/slo.ts';
-import { LOAD_GENERATOR_PROCESS, type RunManifest } from '../../reports/record.ts';
+import { LOAD_GENERATOR_PROCESS, type RunManifest, slowRatioLabels } from '../../reports/record.ts';
 import type { MetricsView, TrendSnapshot } from '../../runner/index.ts';
 import type { SeriesBook } from './series-book.ts';
 
@@ -89,11 +89,11 @@ export class RunnerSampler {
         b.set('step_latency_ms', { step, quantile: String(q) }, d.count > 0 ? d.percentile(q * 100) : null);
       }
       if (Object.hasOwn(SLOS, step)) {
-        const slo = SLOS[step as Step];
+        const above = SLOS[step as Step].p95Ms;
         b.set(
           'step_slow_ratio',
-          { step, above_ms: String(slo.p95Ms) },
-          d.count > 0 ? d.countAbove(slo.p95Ms) / d.count : null,
+          slowRatioLabels(step as Step),
+          d.count > 0 ? d.countAbove(above) / d.count : null,
         );
       }
     }
