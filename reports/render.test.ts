@@ -219,6 +219,20 @@ describe('renderMarkdown', () => {
   const md = renderMarkdown(broken);
   const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
 
+  it('says of a break not followed by a whole window held that it broke again, and only of the last that the run ended', () => {
+    const again = structuredClone(broken);
+    const [e] = again.verdict.episodes;
+    if (!e) throw new Error('the broken fixture has no episode');
+    again.verdict.episodes = [
+      { ...e, recoveredAtSeconds: null },
+      { ...e, fromSeconds: e.fromSeconds + 20, toSeconds: e.toSeconds + 20, recoveredAtSeconds: null },
+    ];
+    const verdict = renderMarkdown(again);
+    expect(verdict).toContain(
+      `It broke 2 times: from ${e.fromSeconds} s into the run, and had not recovered when it broke again; from ${e.fromSeconds + 20} s into the run, and had not recovered when the run ended.`,
+    );
+  });
+
   it('puts the verdict first: headline, then when and where it broke', () => {
     expect(sections[0]).toBe('Verdict');
     const verdict = md.slice(md.indexOf('## Verdict'), md.indexOf('## How far'));

@@ -113,15 +113,20 @@ function heldParagraph(r: Report): Block {
 
 function recoverySentence(r: Report): string {
   const episodes = r.verdict.episodes;
-  const recovered = (e: ReportVerdict['episodes'][number]) =>
-    e.recoveredAtSeconds === null
-      ? 'had not recovered when the run ended'
-      : `recovered ${atTime(e.recoveredAtSeconds, profileMinuteAt(r, e.recoveredAtSeconds))}`;
+  // An episode not followed by a whole window held was still broken when the next one began.
+  const recovered = (e: ReportVerdict['episodes'][number], last: boolean) =>
+    e.recoveredAtSeconds !== null
+      ? `recovered ${atTime(e.recoveredAtSeconds, profileMinuteAt(r, e.recoveredAtSeconds))}`
+      : last
+        ? 'had not recovered when the run ended'
+        : 'had not recovered when it broke again';
   const first = episodes[0];
   if (!first) return '';
-  if (episodes.length === 1) return ` It ${recovered(first)}.`;
+  if (episodes.length === 1) return ` It ${recovered(first, true)}.`;
   return ` It broke ${episodes.length} times: ${episodes
-    .map((e) => `from ${seconds(e.fromSeconds)} into the run, and ${recovered(e)}`)
+    .map(
+      (e, k) => `from ${seconds(e.fromSeconds)} into the run, and ${recovered(e, k === episodes.length - 1)}`,
+    )
     .join('; ')}.`;
 }
 
