@@ -62,6 +62,9 @@ const EXPOSED = new Set([
   'gelombang_dependency_in_flight',
   'gelombang_wave_places',
   'gelombang_email_outbox_depth',
+  'gelombang_email_connections',
+  'gelombang_email_connections_busy',
+  'gelombang_email_waiting',
   'gelombang_password_hash_duration_seconds_bucket',
   // The hardened design's; most only with their knob on (CONDITIONAL_METRICS says when).
   'gelombang_ministry_breaker_state',

@@ -304,6 +304,23 @@ function hardenedDesignRow(d: DashboardBuilder): void {
     )
     .withPanel(
       timeseries({
+        title: 'Email: the service’s SMTP connections',
+        description:
+          'Connections of the service’s own SMTP pool sending a mail, over the pool (EMAIL_CONNECTIONS in each process), and the mails waiting for one. At 100 % with mails waiting while the email server has servers free, the pool is the bottleneck, not the relay: sign-ups (inline mail) or the outbox slow down with nothing refused. Raise EMAIL_CONNECTIONS, or WORKERS.',
+        unit: 'short',
+        width: 8,
+        min: 0,
+        queries: [
+          {
+            expr: `sum(gelombang_email_connections_busy{${JOB}}) / sum(gelombang_email_connections{${JOB}}) * 100`,
+            legend: 'connections busy (%)',
+          },
+          { expr: `sum(gelombang_email_waiting{${JOB}})`, legend: 'mails waiting for a connection' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
         title: 'Email outbox: depth and dead letters',
         description:
           'Verification mails waiting in the outbox, and those set aside after EMAIL_MAX_ATTEMPTS failed attempts (dead letters, kept in the database across restarts; EMAIL_DELIVERY=outbox). Depth rising steadily: SMTP takes mail slower than sign-ups write it, compare EMAIL_SEND_RATE with the provider. Any dead letter is a registrant who got no verification mail: find why SMTP refused (the outbox keeps the last error) and send them again.',

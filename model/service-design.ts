@@ -92,6 +92,8 @@ export const serviceKnobsSchema = z
       .refine((n) => (n & (n - 1)) === 0, 'expected a power of two')
       .default(16384),
     EMAIL_DELIVERY: z.enum(['inline', 'outbox']).default('inline'),
+    /** SMTP connections per process (nodemailer's pool); mails beyond them wait, with no timeout there */
+    EMAIL_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(16),
     EMAIL_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     MINISTRY_CALLS: z.enum(['sequential', 'parallel']).default('sequential'),
     MINISTRY_TIMEOUT_MS: z.coerce.number().int().min(50).default(5000),

@@ -4,6 +4,7 @@ import {
   rateFactor,
   scaleCapacity,
   scaleCapacityFile,
+  similarConnections,
   similarScryptN,
   standsForCores,
 } from './similitude.ts';
@@ -131,5 +132,24 @@ describe("the service's CPU by the same rule", () => {
     const factor = 0.5;
     expect(similarScryptN({ ...base, factor })).toBe(1024);
     expect(standsForCores({ ...base, factor }, 1024)).toBeCloseTo((2 * 124) / (16 * 0.5), 9);
+  });
+});
+
+describe("the service's SMTP connections by the same rule", () => {
+  const day2020 = { fullSizeWorkers: 64, perProcess: 16 };
+  it('gives a run its share of the full-size pool, over its own processes', () => {
+    // 1,024 connections at full size: 0.09 of them is 92.16, 0.48 is 491.52.
+    expect(similarConnections({ ...day2020, factor: 0.09, workers: 1 })).toBe(92);
+    expect(similarConnections({ ...day2020, factor: 0.48, workers: 1 })).toBe(492);
+    expect(similarConnections({ ...day2020, factor: 0.48, workers: 2 })).toBe(246);
+  });
+  it('keeps a pool no larger than the relay it talks to in proportion, and at least one connection', () => {
+    // The relay's 60 servers scale by the same factor: the pool stays 1,024 / 60 times the relay.
+    for (const factor of [0.001, 0.01, 0.09, 0.5, 1]) {
+      const pool = similarConnections({ ...day2020, factor, workers: 1 });
+      expect(pool).toBeGreaterThanOrEqual(1);
+      if (factor >= 0.01) expect(pool / (60 * factor)).toBeCloseTo(1024 / 60, 0);
+    }
+    expect(similarConnections({ ...day2020, factor: 0.0001, workers: 1 })).toBe(1);
   });
 });

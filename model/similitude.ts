@@ -196,3 +196,21 @@ export function similarScryptN(s: CpuSimilitude): number {
 export function standsForCores(s: Omit<CpuSimilitude, 'fullSizeCores'>, scryptN: number): number {
   return (s.cores * s.journeyCpuMs(s.fullSizeScryptN)) / (s.journeyCpuMs(scryptN) * s.factor);
 }
+
+/**
+ * The service's SMTP connections by the same rule: the full-size service holds `fullSizeWorkers`
+ * x `perProcess` of them, and a run at `factor` gets that share, spread over its own `workers`
+ * (whole, at least one a process). Without it a one-process rehearsal keeps one process's pool
+ * against a relay scaled to the run's share: at a factor of 0.48 the 2020 relay's 60 servers are
+ * 29 and the pool's 16 run out first, which the full-size service (64 processes, 1,024) never
+ * does; at the default 0.09 the relay's 5 servers and 11 places can never be offered more than
+ * the pool's 16 mails, so the refusals of the day's peak could not happen.
+ */
+export function similarConnections(o: {
+  factor: number;
+  fullSizeWorkers: number;
+  perProcess: number;
+  workers: number;
+}): number {
+  return Math.max(1, Math.round((o.factor * o.fullSizeWorkers * o.perProcess) / o.workers));
+}

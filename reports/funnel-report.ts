@@ -166,6 +166,7 @@ function similitudeOf(r: RunRecord): ReportSimilitude | undefined {
     })),
     notes: s.scaled ? s.notes : rest,
     cpu: s.cpu ?? null,
+    smtpPool: s.smtpPool ?? null,
   };
 }
 

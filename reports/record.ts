@@ -173,6 +173,19 @@ export const runManifestSchema = z.object({
           fullSizeCores: z.number().positive().nullable(),
         })
         .optional(),
+      /**
+       * the service's SMTP connections: each of the run's processes', and the full-size service's
+       * processes (when the capacity file states them) with each one's; the run's total is its
+       * share of the full-size total when the rehearsal chose it (model/similitude.ts)
+       */
+      smtpPool: z
+        .object({
+          workers: z.int().positive(),
+          connections: z.int().positive(),
+          fullSizeWorkers: z.int().positive().nullable(),
+          fullSizeConnections: z.int().positive(),
+        })
+        .optional(),
     })
     .optional(),
   /**
@@ -208,6 +221,13 @@ export const runManifestSchema = z.object({
 });
 export type RunManifest = z.infer<typeof runManifestSchema>;
 
+/**
+ * The dependency_utilisation label of the registration service's SMTP connections in use over
+ * its pool (gelombang_email_connections_busy / gelombang_email_connections, EMAIL_CONNECTIONS a
+ * process): a dependency's servers can be idle while mails wait for the service's own connections.
+ */
+export const SMTP_POOL = 'smtp_pool';
+
 /** the process_cpu_cores label of the load generator's own process (the runner, or the orchestrator of a k6 run) */
 export const LOAD_GENERATOR_PROCESS = 'runner';
 
@@ -237,7 +257,12 @@ const SERIES = {
   vus: 'count',
   /** iterations k6 could not start for want of a VU, per second; labels {} */
   dropped_iterations: 'per second',
-  /** a dependency's busy servers over its capacity (station_in_flight / station_capacity), the highest seen in the interval; labels { dependency } */
+  /**
+   * a dependency's busy servers over its capacity (station_in_flight / station_capacity), the
+   * highest seen in the interval; labels { dependency }. The registration service's own pools are
+   * here too, under their own names: SMTP_POOL (its SMTP connections), and in a simulated run
+   * 'sqlite' (the write lock) and 'event_loop', by their busy share of the interval
+   */
   dependency_utilisation: 'ratio',
   /** requests waiting for a server (station_queue_depth) over the queue's capacity, the highest seen in the interval; labels { dependency } */
   dependency_queue_ratio: 'ratio',

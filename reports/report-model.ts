@@ -247,6 +247,13 @@ export interface ReportSimilitude {
     standsForCores: number;
     fullSizeCores: number | null;
   } | null;
+  /** the service's SMTP connections in the run and at full size (run.json similitude.smtpPool) */
+  smtpPool: {
+    workers: number;
+    connections: number;
+    fullSizeWorkers: number | null;
+    fullSizeConnections: number;
+  } | null;
 }
 
 /** Chart data: aligned arrays over the run's sampling intervals. */

@@ -78,6 +78,29 @@ describe('the Similitude section', () => {
     );
   });
 
+  it('says what the service’s SMTP connections were against the full-size pool', () => {
+    const at = (smtpPool: NonNullable<RunManifest['similitude']>['smtpPool']) =>
+      renderMarkdown(
+        buildReport(
+          withSimilitude({
+            ...(scaled.manifest.similitude as NonNullable<RunManifest['similitude']>),
+            smtpPool,
+          }),
+        ),
+      );
+    // 0.12 of 64 x 16 = 1,024 is 123: the rehearsal's own choice.
+    expect(at({ workers: 1, connections: 123, fullSizeWorkers: 64, fullSizeConnections: 16 })).toContain(
+      'The service’s SMTP connections: 123 (`EMAIL_CONNECTIONS=123` in 1 process) for the full-size service’s 1,024 (16 in each of 64 processes), its share like the dependencies’.',
+    );
+    // One process's 16 where the share is 123 (a pool given with --knob): said to differ.
+    expect(at({ workers: 1, connections: 16, fullSizeWorkers: 64, fullSizeConnections: 16 })).toContain(
+      'for the full-size service’s 1,024 (16 in each of 64 processes), where its share would be 123: a pool that ran out here may not at full size',
+    );
+    expect(at({ workers: 2, connections: 16, fullSizeWorkers: null, fullSizeConnections: 16 })).toContain(
+      'The service’s SMTP connections were the design’s, 16 in each of its 2 processes (`EMAIL_CONNECTIONS=16`): the capacity file states no service workers',
+    );
+  });
+
   it('unscaled: one sentence, the capacities absolute and why', () => {
     const r = withSimilitude({
       factor: 1,

@@ -122,7 +122,10 @@ describe('predictFullScale', () => {
         stations: similitude.stations,
         notes: [],
         cpu: { cores: 2, scryptN: 1024, fullSizeScryptN: 16384, standsForCores: 30, fullSizeCores: 8 },
+        smtpPool: { workers: 1, connections: 64, fullSizeWorkers: 8, fullSizeConnections: 16 },
       };
+      const stack = m.stack as { knobs: Record<string, string> };
+      stack.knobs = { ...stack.knobs, EMAIL_CONNECTIONS: '64' };
     });
     const measured = readRunRecord(runDir).manifest;
     const ran = measured.stack.capacity as Capacity;
@@ -140,7 +143,8 @@ describe('predictFullScale', () => {
       expect([dep, stations[dep].serviceTime]).toEqual([dep, full.capacity[dep].serviceTime]);
     const used = JSON.parse(readFileSync(join(runDir, FULL_SCALE_DIR, 'calibration.json'), 'utf8'));
     expect(used.stations).toEqual({});
-    expect(predicted.stack.knobs).toMatchObject({ SCRYPT_N: '16384', WORKERS: '4' });
+    // Each process of the full-size service has the design's SMTP pool, not the run's share.
+    expect(predicted.stack.knobs).toMatchObject({ SCRYPT_N: '16384', WORKERS: '4', EMAIL_CONNECTIONS: '16' });
     expect(predicted.simulation?.cores).toBe(8);
 
     // A file given (the rehearsal's, as it read it) is the one predicted, not the record's path.

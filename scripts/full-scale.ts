@@ -79,9 +79,12 @@ export function predictFullScale(
     }
   }
   const fullScryptN = similitude?.scaled ? similitude.cpu?.fullSizeScryptN : undefined;
+  // Each full-size process has the design's SMTP pool, not the share the rehearsal's one had.
+  const fullPool = similitude?.scaled ? similitude.smtpPool?.fullSizeConnections : undefined;
   const knobs = {
     ...measured.knobs,
     ...(fullScryptN === undefined ? {} : { SCRYPT_N: fullScryptN }),
+    ...(fullPool === undefined ? {} : { EMAIL_CONNECTIONS: fullPool }),
     ...(o.workers === undefined ? {} : { WORKERS: o.workers }),
   };
   const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
@@ -129,6 +132,7 @@ export function predictFullScale(
       knobs: {
         ...Object.fromEntries(Object.entries(m.stack.knobs).filter(([k]) => k !== 'SERVICE_PROFILE')),
         ...(fullScryptN === undefined ? {} : { SCRYPT_N: String(fullScryptN) }),
+        ...(fullPool === undefined ? {} : { EMAIL_CONNECTIONS: String(fullPool) }),
         ...(o.workers === undefined ? {} : { WORKERS: String(o.workers) }),
       },
       calibrationSource: calibration,

@@ -9,6 +9,7 @@ import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simu
 import {
   cpuSimilitude,
   DEFAULT_REHEARSAL_CAPACITY,
+  poolSimilitude,
   type RunRate,
   runCapacity,
   runRate,
@@ -179,5 +180,36 @@ describe("the service's hash cost by the same rule", () => {
     });
     expect(c).toMatchObject({ chosen: false, scryptN: 16384 });
     expect(c.cpu.fullSizeCores).toBeNull();
+  });
+});
+
+describe("the service's SMTP connections by the same rule", () => {
+  const withWorkers = loadCapacityFile(capacityFile('workers.json', { cores: 96, workers: 64 }));
+
+  it('without EMAIL_CONNECTIONS given and with the full-size workers: the run’s share of their pools', () => {
+    // 64 processes of 16 at full size: 1,024; 0.09 of them is 92, over two processes 46 each.
+    expect(poolSimilitude({ factor: 0.09, knobs: {}, full: withWorkers })).toEqual({
+      connections: 92,
+      chosen: true,
+      smtpPool: { workers: 1, connections: 92, fullSizeWorkers: 64, fullSizeConnections: 16 },
+    });
+    expect(poolSimilitude({ factor: 0.09, knobs: { WORKERS: '2' }, full: withWorkers })).toMatchObject({
+      connections: 46,
+      chosen: true,
+    });
+  });
+
+  it('an EMAIL_CONNECTIONS given wins; a file without workers leaves the design’s pool', () => {
+    expect(poolSimilitude({ factor: 0.09, knobs: { EMAIL_CONNECTIONS: '4' }, full: withWorkers })).toEqual({
+      connections: 4,
+      chosen: false,
+      smtpPool: { workers: 1, connections: 4, fullSizeWorkers: 64, fullSizeConnections: 4 },
+    });
+    const noWorkers = loadCapacityFile(capacityFile('cores-only.json', { cores: 96 }));
+    expect(poolSimilitude({ factor: 0.09, knobs: {}, full: noWorkers })).toMatchObject({
+      connections: 16,
+      chosen: false,
+      smtpPool: { fullSizeWorkers: null },
+    });
   });
 });

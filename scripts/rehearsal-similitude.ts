@@ -9,6 +9,7 @@ import {
   type ScaledStation,
   scaleCapacity,
   scaleCapacityFile,
+  similarConnections,
   similarScryptN,
   standsForCores,
 } from '../model/similitude.ts';
@@ -102,7 +103,7 @@ export interface RunCapacity {
   full: CapacityFile;
   /** what the mocks enforce */
   capacity: Capacity;
-  /** the run record's `similitude`, without its `cpu` (cpuSimilitude adds it) */
+  /** the run record's `similitude`, without its `cpu` and `smtpPool` (cpuSimilitude and poolSimilitude add them) */
   similitude: Similitude;
 }
 
@@ -207,3 +208,44 @@ export function cpuSimilitude(o: {
     },
   };
 }
+
+/** The service's SMTP connections a process and its processes, the reference service's defaults. */
+const DEFAULT_KNOBS = serviceKnobsSchema.parse({});
+
+/**
+ * The service's SMTP connections by the rule the stations follow (model/similitude.ts
+ * similarConnections): when the file states the full-size service's workers and EMAIL_CONNECTIONS
+ * was not given, the run's processes share the run's share of the full-size pool. A given
+ * EMAIL_CONNECTIONS is the design asked for, and kept; a file with no workers leaves the pool as
+ * the design has it (one process's pool stands for nothing known).
+ */
+export function poolSimilitude(o: { factor: number; knobs: Record<string, string>; full: CapacityFile }): {
+  connections: number;
+  chosen: boolean;
+  smtpPool: NonNullable<Similitude['smtpPool']>;
+} {
+  const given = o.knobs.EMAIL_CONNECTIONS;
+  const perProcess = given === undefined ? DEFAULT_KNOBS.EMAIL_CONNECTIONS : Number(given);
+  const workers = o.knobs.WORKERS === undefined ? DEFAULT_KNOBS.WORKERS : Number(o.knobs.WORKERS);
+  const fullSizeWorkers = o.full.service?.workers ?? null;
+  const chosen = given === undefined && fullSizeWorkers !== null;
+  const connections = chosen
+    ? Math.min(
+        MAX_CONNECTIONS,
+        similarConnections({ factor: o.factor, fullSizeWorkers, perProcess, workers }),
+      )
+    : perProcess;
+  return {
+    connections,
+    chosen,
+    smtpPool: {
+      workers,
+      connections,
+      fullSizeWorkers,
+      fullSizeConnections: perProcess,
+    },
+  };
+}
+
+/** EMAIL_CONNECTIONS' largest value (model/service-design.ts) */
+const MAX_CONNECTIONS = serviceKnobsSchema.shape.EMAIL_CONNECTIONS.unwrap().maxValue ?? 10_000;

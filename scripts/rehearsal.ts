@@ -20,6 +20,7 @@ import { fromRoot } from './paths.ts';
 import {
   cpuSimilitude,
   DEFAULT_REHEARSAL_CAPACITY,
+  poolSimilitude,
   type RunCapacity,
   runCapacity,
   runRate,
@@ -233,8 +234,10 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       similitude = run.similitude;
       if (rate.scaled) {
         const hash = cpuSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
-        similitude = { ...similitude, cpu: hash.cpu };
-        if (hash.chosen) knobs = { ...o.knobs, SCRYPT_N: String(hash.scryptN) };
+        const pool = poolSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
+        similitude = { ...similitude, cpu: hash.cpu, smtpPool: pool.smtpPool };
+        if (hash.chosen) knobs = { ...knobs, SCRYPT_N: String(hash.scryptN) };
+        if (pool.chosen) knobs = { ...knobs, EMAIL_CONNECTIONS: String(pool.connections) };
       }
     }
     const capacity = run?.capacity ?? null;

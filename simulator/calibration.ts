@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeIssues } from '../model/capacity.ts';
 import { STEPS, type Step } from '../model/funnel.ts';
+import { serviceKnobsSchema } from '../model/service-design.ts';
 import { serviceTimeSchema } from '../model/station.ts';
 import { quantileTableSchema, tableMean } from './quantile-table.ts';
 
@@ -14,12 +15,15 @@ import { quantileTableSchema, tableMean } from './quantile-table.ts';
  * Versioned and validated on read; an unknown station or field is an error naming it.
  *
  * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread), then 4
- * (adds service.warmUp). An older file is read as it is: a version 1 file has no overhead, none
- * before 3 a spread, none before 4 a warm-up. Files are written as version 4.
+ * (adds service.warmUp), then 5 (drops service.mailerConnections: the service's SMTP connections
+ * are its knob EMAIL_CONNECTIONS, a design choice and not a cost). An older file is read as it is:
+ * a version 1 file has no overhead, none before 3 a spread, none before 4 a warm-up; its
+ * mailerConnections must be the knob's default, or the file would say something the simulator no
+ * longer reads from it. Files are written as version 5.
  */
 
-export const CALIBRATION_VERSION = 4;
-const READABLE_VERSIONS = [1, 2, 3, 4] as const;
+export const CALIBRATION_VERSION = 5;
+const READABLE_VERSIONS = [1, 2, 3, 4, 5] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -60,7 +64,8 @@ const calibrationSchema = z
         /** how long a write transaction holds SQLite's write lock, by DB_SYNCHRONOUS, ms */
         writeMs: z.object({ FULL: positiveMs, NORMAL: positiveMs }).strict(),
         threadPoolSize: z.int().min(1).max(1024),
-        mailerConnections: z.int().min(1).max(10_000),
+        /** before version 5 only: the service's SMTP connections a process (now EMAIL_CONNECTIONS) */
+        mailerConnections: z.int().min(1).max(10_000).optional(),
         /** cores the service had in the measured run (the load generator and mocks took the rest) */
         effectiveCores: z.number().positive().optional(),
         /**
@@ -141,6 +146,12 @@ export function parseCalibration(value: unknown, source: string): Calibration {
       throw new CalibrationFileError(
         `${source}: service.${field}: a version ${since} field in a version ${version} file (set version to ${since})`,
       );
+  const pool = service.mailerConnections;
+  const knob = serviceKnobsSchema.shape.EMAIL_CONNECTIONS.parse(undefined);
+  if (pool !== undefined && (version >= 5 || pool !== knob))
+    throw new CalibrationFileError(
+      `${source}: service.mailerConnections: ${version >= 5 ? `not a field of a version ${version} file` : `${pool} in a version ${version} file`}: the service's SMTP connections a process are its knob EMAIL_CONNECTIONS (default ${knob}) since version 5; remove the field${pool !== knob ? ` and give --knob EMAIL_CONNECTIONS=${pool}` : ''}`,
+    );
   return parsed.data;
 }
 

@@ -6,7 +6,8 @@ import { constantProfile } from '../model/profile.ts';
 import { createRng, rngFor } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
 import { SLOS } from '../model/slo.ts';
-import { seriesValues } from '../reports/record.ts';
+import { bottleneck } from '../reports/bottleneck.ts';
+import { type RunRecord, SMTP_POOL, seriesValues } from '../reports/record.ts';
 import { loadCalibration } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
 import { simulatedRecord } from './record.ts';
@@ -59,6 +60,13 @@ const record = (day: DayOptions, result = simulateDay(day)) =>
     },
     result,
   );
+
+/** What the report reads a record as: the simulator's, from nowhere on disk. */
+const asRun = (r: ReturnType<typeof record>): RunRecord => ({
+  dir: '(simulated)',
+  ...r,
+  summary: r.summary as RunRecord['summary'],
+});
 
 const count = (r: ReturnType<typeof record>, stage: string, outcome: string, reason?: string) =>
   r.manifest.totals.funnel
@@ -145,6 +153,34 @@ describe('a simulated day', () => {
     expect(rejections(r, 'dtks', 'timeout')).toBeGreaterThan(0);
     expect(count(r, 'biodata_verified', 'failed', 'dependency:dtks')).toBeGreaterThan(0);
     expect(count(r, 'biodata_verified', 'continued')).toBe(0);
+  });
+
+  it("names the service's own SMTP connections when they run out before the relay's servers", () => {
+    // 10 sign-ups a second, each holding a connection for a mail of 400 ms: 4 busy on average.
+    const day = (connections: string) =>
+      record(
+        options({
+          knobs: { EMAIL_CONNECTIONS: connections },
+          capacity: (c) => {
+            c.email = {
+              ...c.email,
+              concurrency: 100,
+              queue: 100,
+              serviceTime: { distribution: 'lognormal', medianMs: 400, p99Ms: 600 },
+            };
+          },
+        }),
+      );
+    const tight = day('2');
+    const pool = seriesValues(tight.timeseries, 'dependency_utilisation', { dependency: SMTP_POOL }) ?? [];
+    expect(Math.max(...pool.map((v) => v ?? 0))).toBe(1);
+    const relay = seriesValues(tight.timeseries, 'dependency_utilisation', { dependency: 'email' }) ?? [];
+    expect(Math.max(...relay.map((v) => v ?? 0))).toBeLessThanOrEqual(0.02);
+    expect(bottleneck(asRun(tight)).firstSaturated.map((s) => s.name)).toEqual([SMTP_POOL]);
+    const roomy = day('16');
+    expect(
+      bottleneck(asRun(roomy)).dependencies.find((d) => d.dependency === SMTP_POOL)?.saturatedAtSeconds,
+    ).toBeNull();
   });
 
   it("counts each interval's requests slower than their step's p95 objective, as its p95 says", () => {

@@ -3,6 +3,7 @@ import type { Capacity, DependencyName } from '../model/capacity.ts';
 import type { Profile } from '../model/profile.ts';
 import type { Replay } from '../model/replay.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
+import { SMTP_POOL } from '../reports/record.ts';
 import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
 import { type CpuStretchOverTime, sharingAt } from './cpu.ts';
@@ -190,6 +191,7 @@ export function simulateDay(o: DayOptions): DayResult {
   // the service's own resources by their time-average, which is what "saturated" means for them.
   const intervalMs = o.intervalSeconds * 1000;
   const peakUtil = new Map<string, number>();
+  const mailConnections = service.mailers.reduce((a, m) => a + m.servers, 0);
   const peakQueue = new Map<string, number>();
   const busySum = new Map<DependencyName, number>();
   const busyShare = Object.fromEntries(DEPENDENCIES.map((d) => [d, [] as number[]])) as Record<
@@ -203,6 +205,10 @@ export function simulateDay(o: DayOptions): DayResult {
       peakUtil.set(dep, Math.max(peakUtil.get(dep) ?? 0, s.busy / s.cfg.concurrency));
       peakQueue.set(dep, Math.max(peakQueue.get(dep) ?? 0, s.cfg.queue > 0 ? s.queued / s.cfg.queue : 0));
     }
+    // The service's SMTP connections are scraped as a gauge like the stations' (SMTP_POOL).
+    let mailing = 0;
+    for (const m of service.mailers) mailing += m.busy;
+    peakUtil.set(SMTP_POOL, Math.max(peakUtil.get(SMTP_POOL) ?? 0, mailing / mailConnections));
   };
   const tick = (): void => {
     const resources: ResourceReading[] = DEPENDENCIES.map((dep) => {
@@ -216,12 +222,14 @@ export function simulateDay(o: DayOptions): DayResult {
         rejections,
       };
     });
+    const smtpPool = peakUtil.get(SMTP_POOL) ?? 0;
     peakUtil.clear();
     peakQueue.clear();
     for (const dep of DEPENDENCIES) busyShare[dep].push((busySum.get(dep) ?? 0) / 4);
     busySum.clear();
     const loopArea = service.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
     resources.push(
+      { name: SMTP_POOL, utilisation: smtpPool, queueRatio: 0, rejections: {} },
       {
         name: 'sqlite',
         utilisation: service.writeLock.takeBusyArea() / intervalMs,

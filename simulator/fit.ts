@@ -319,7 +319,8 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
 
   // The prior's overhead was another run's: fitOnReplay (measured-run.ts) fits this run's; its
   // warm-up was another service's start.
-  const { requestOverheadMs: _, warmUp: _w, ...priorService } = prior.service;
+  // A prior before version 5 may hold the pool the knob EMAIL_CONNECTIONS now gives (its default only).
+  const { requestOverheadMs: _, warmUp: _w, mailerConnections: _m, ...priorService } = prior.service;
   if (!warmUp)
     reasons['service.warmUp'] = r.manifest.stack.managed
       ? `None: ${r.dir} has too few intervals of the registration process's CPU to fit one.`

@@ -124,7 +124,7 @@ describe('validate fits what a replay of the run shows', () => {
       expect(Math.abs((o?.[k] ?? 0) - TRUE_OVERHEAD_MS), k).toBeLessThan(2);
     expect(c.reasons?.['service.effectiveCores']).toContain('replaying');
     expect(c.reasons?.['service.requestOverheadMs']).toContain(LIGHT_STEPS[0]);
-    expect(c.version).toBe(2);
+    expect(c.version).toBe(5);
   }, 120_000);
 
   it('past the knee, where the fewest cores answer no login at all, still finds the cores it had', () => {

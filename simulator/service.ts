@@ -285,7 +285,7 @@ export class RegistrationService {
       cores: d.cores,
       untilMs,
     });
-    this.mailers = per(calibration.service.mailerConnections);
+    this.mailers = per(knobs.EMAIL_CONNECTIONS);
     this.writeLock = new Pool(q, 1, BUSY_TIMEOUT_MS);
     const byStep = programs(knobs);
     this.programs = COSTED_STEPS.map((step) => byStep[step]);

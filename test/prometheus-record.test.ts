@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readRunRecord } from '../reports/record.ts';
+import { readRunRecord, SMTP_POOL } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { type RunningPrometheus, startPrometheus } from '../scripts/series/prometheus.ts';
 import { CUMULATIVE_LATENCY_NOTE } from '../scripts/series/prometheus-series.ts';
@@ -45,6 +45,7 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
       'dtks',
       'dukcapil',
       'email',
+      SMTP_POOL,
       'upload',
     ]);
     // Prometheus scraped from the first seconds on (its targets are waited for before the run;
@@ -180,7 +181,7 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
       const reqs = ts.series.find((s) => s.name === 'step_requests' && s.labels.step === step.step);
       expect(Math.round(sum(reqs?.values ?? [], ts.intervalSeconds)), step.step).toBe(step.requests);
     }
-    expect(ts.series.filter((s) => s.name === 'dependency_utilisation').length).toBe(5);
+    expect(ts.series.filter((s) => s.name === 'dependency_utilisation').length).toBe(6);
     expect(existsSync(join(results, 'imported', 'report.html'))).toBe(true);
   }, 120_000);
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { rateFactor, scaleCapacityFile, similarScryptN } from '../model/similitude.ts';
 import { SLOS } from '../model/slo.ts';
-import { readRunRecord, seriesValues } from '../reports/record.ts';
+import { readRunRecord, SMTP_POOL, seriesValues } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
 import { DEFAULT_CALIBRATION_FILE, journeyCpuMs, loadCalibration } from '../simulator/calibration.ts';
@@ -70,7 +70,8 @@ describe('gelombang rehearse end to end', () => {
     const deps = record.timeseries.series
       .filter((s) => s.name === 'dependency_utilisation')
       .map((s) => s.labels.dependency);
-    expect(deps.sort()).toEqual(['dapodik', 'dtks', 'dukcapil', 'email', 'upload']);
+    // The stations, and the service's own SMTP connections beside them.
+    expect(deps.sort()).toEqual(['dapodik', 'dtks', 'dukcapil', 'email', SMTP_POOL, 'upload']);
     // Each process's CPU: the four services scraped, the runner measured in-process.
     const cpu = record.timeseries.series.filter((s) => s.name === 'process_cpu_cores');
     expect(cpu.map((s) => s.labels.process).sort()).toEqual([

@@ -34,6 +34,8 @@ const configSchema = z.object({
     .refine((n) => (n & (n - 1)) === 0, 'expected a power of two')
     .default(16384),
   EMAIL_DELIVERY: z.enum(['inline', 'outbox']).default('inline'),
+  /** SMTP connections one process keeps (nodemailer's pool); more mails wait in the pool's queue, with no timeout there */
+  EMAIL_CONNECTIONS: z.coerce.number().int().min(1).max(10_000).default(16),
   /** outbox: mails handed to SMTP per second by all processes together (the provider's rate); 0 = as fast as the pool sends */
   EMAIL_SEND_RATE: z.coerce.number().min(0).max(100_000).default(0),
   /** outbox: attempts per mail before it is set aside as a dead letter (counted, never silently dropped) */

@@ -29,12 +29,17 @@ export function verificationMail(publicUrl: string, token: string): Verification
 
 export class Mailer {
   private readonly transport: Transporter;
+  /** sends begun and not ended: those beyond `connections` wait in nodemailer's queue */
+  private sending = 0;
 
   constructor(
     smtpUrl: string,
     timeoutMs: number,
     readonly metrics: ServiceMetrics,
+    /** the pool's connections (EMAIL_CONNECTIONS) */
+    readonly connections: number,
   ) {
+    metrics.emailConnections.set(connections);
     const u = new URL(smtpUrl);
     this.transport = nodemailer.createTransport({
       host: u.hostname,
@@ -42,7 +47,7 @@ export class Mailer {
       secure: false,
       ignoreTLS: true,
       pool: true,
-      maxConnections: 16,
+      maxConnections: connections,
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
       socketTimeout: timeoutMs,
@@ -51,6 +56,26 @@ export class Mailer {
 
   /** `messageId`: the outbox's own (every attempt of one mail the same); else nodemailer makes one. */
   async send(to: string, mail: VerificationMail, messageId?: string): Promise<void> {
+    this.counted(1);
+    try {
+      await this.transmit(to, mail, messageId);
+    } finally {
+      this.counted(-1);
+    }
+  }
+
+  /**
+   * nodemailer gives a queued mail the next free connection, so with n sends under way
+   * min(n, connections) hold one (or are opening it) and the rest wait: the pool's own use,
+   * which the dependency's in-flight gauge (the wait included) does not tell.
+   */
+  private counted(delta: number): void {
+    this.sending += delta;
+    this.metrics.emailConnectionsBusy.set(Math.min(this.sending, this.connections));
+    this.metrics.emailWaiting.set(Math.max(0, this.sending - this.connections));
+  }
+
+  private async transmit(to: string, mail: VerificationMail, messageId?: string): Promise<void> {
     await timeDependency(
       this.metrics,
       'email',

@@ -130,7 +130,7 @@ async function runWorker(cfg: Config): Promise<void> {
     },
   });
 
-  const mailer = new Mailer(cfg.SMTP_URL, cfg.EMAIL_TIMEOUT_MS, metrics);
+  const mailer = new Mailer(cfg.SMTP_URL, cfg.EMAIL_TIMEOUT_MS, metrics, cfg.EMAIL_CONNECTIONS);
   const outbox =
     cfg.EMAIL_DELIVERY === 'outbox'
       ? startOutboxSender(repo, mailer, {

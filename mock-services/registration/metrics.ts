@@ -63,6 +63,21 @@ export function createServiceMetrics(registry: Registry = new Registry()) {
       labelNames: ['dependency'] as const,
       registers: [registry],
     }),
+    emailConnections: new Gauge({
+      name: 'gelombang_email_connections',
+      help: 'SMTP connections the service may hold at once (EMAIL_CONNECTIONS in each process)',
+      registers: [registry],
+    }),
+    emailConnectionsBusy: new Gauge({
+      name: 'gelombang_email_connections_busy',
+      help: 'SMTP connections sending a mail (or opening to send one) now',
+      registers: [registry],
+    }),
+    emailWaiting: new Gauge({
+      name: 'gelombang_email_waiting',
+      help: 'Mails waiting for a free SMTP connection of the pool now',
+      registers: [registry],
+    }),
     ministryBreakerState: new Gauge({
       name: 'gelombang_ministry_breaker_state',
       help: 'Circuit breaker of each ministry (MINISTRY_BREAKER=on): 0 closed, 1 half-open, 2 open',

@@ -8,6 +8,7 @@ import type { Capacity } from '../../model/capacity.ts';
 import { serve } from '../../test/support/listen.ts';
 import { loadCapacity } from '../capacity.ts';
 import { createEmailService } from '../email/server.ts';
+import { parseConfig } from './config.ts';
 import { openDb, Repository } from './db.ts';
 import { Mailer, outboxBackoffMs, outboxMessageId, startOutboxSender, verificationMail } from './mailer.ts';
 import { createServiceMetrics } from './metrics.ts';
@@ -34,12 +35,16 @@ async function emailMock(email: Partial<Capacity['email']> = {}) {
     await http.close();
     await new Promise<void>((r) => svc.smtp.close(() => r()));
   });
-  return { http: http.url, smtpUrl: `smtp://127.0.0.1:${(svc.smtp.server.address() as AddressInfo).port}` };
+  return {
+    http: http.url,
+    smtpUrl: `smtp://127.0.0.1:${(svc.smtp.server.address() as AddressInfo).port}`,
+    station: svc.station,
+  };
 }
 
-function mailerFor(smtpUrl: string) {
+function mailerFor(smtpUrl: string, connections = parseConfig({}).EMAIL_CONNECTIONS) {
   const metrics = createServiceMetrics();
-  const mailer = new Mailer(smtpUrl, 5000, metrics);
+  const mailer = new Mailer(smtpUrl, 5000, metrics, connections);
   closers.push(() => mailer.close());
   return { mailer, metrics };
 }
@@ -87,6 +92,41 @@ interface MailboxMessage {
 
 const mailbox = async (url: string, address: string) =>
   (await (await fetch(`${url}/api/v1/mailboxes/${address}/messages`)).json()) as MailboxMessage[];
+
+const gauge = async (g: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
+  (await g.get()).values[0]?.value;
+
+describe("the service's SMTP pool (EMAIL_CONNECTIONS)", () => {
+  it('holds at most its connections to the relay; the other mails wait in its queue, and the gauges say so', async () => {
+    const mock = await emailMock({
+      concurrency: 50,
+      serviceTime: { distribution: 'lognormal', medianMs: 300, p99Ms: 400 },
+    });
+    const { mailer, metrics } = mailerFor(mock.smtpUrl, 2);
+    const station = mock.station;
+    let busiest = 0;
+    const sends = Array.from({ length: 5 }, (_, i) =>
+      mailer.send(`pool${i}@example.test`, verificationMail('http://127.0.0.1:9', `t${i}`)),
+    );
+    expect(await gauge(metrics.emailConnections)).toBe(2);
+    expect(await gauge(metrics.emailConnectionsBusy)).toBe(2);
+    expect(await gauge(metrics.emailWaiting)).toBe(3);
+    let done = false;
+    const all = Promise.all(sends).finally(() => {
+      done = true;
+    });
+    while (!done) {
+      busiest = Math.max(busiest, station.inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await all;
+    // The relay had room for 50: the two were the pool's, not the relay's.
+    expect(busiest).toBeGreaterThanOrEqual(1);
+    expect(busiest).toBeLessThanOrEqual(2);
+    expect(await gauge(metrics.emailConnectionsBusy)).toBe(0);
+    expect(await gauge(metrics.emailWaiting)).toBe(0);
+  });
+});
 
 describe('the outbox after a crash', () => {
   it("a mail claimed by a killed sender goes out at the next start, not after the claim's lease", () => {

@@ -40,6 +40,29 @@ function cpuSentence(s: ReportSimilitude): Inline[] {
   ];
 }
 
+function poolSentence(s: ReportSimilitude): Inline[] {
+  const p = s.smtpPool;
+  if (!p) return [];
+  const run = p.workers * p.connections;
+  const processes = (n: number) => `${count(n)} ${n === 1 ? 'process' : 'processes'}`;
+  if (p.fullSizeWorkers === null)
+    return [
+      `The service’s SMTP connections were the design’s, ${count(p.connections)} in each of its ${processes(p.workers)} (`,
+      code(`EMAIL_CONNECTIONS=${p.connections}`),
+      '): the capacity file states no service workers, so the full-size pool is not known.',
+    ];
+  const full = p.fullSizeWorkers * p.fullSizeConnections;
+  return [
+    `The service’s SMTP connections: ${count(run)} (`,
+    code(`EMAIL_CONNECTIONS=${p.connections}`),
+    ` in ${processes(p.workers)}) for the full-size service’s ${count(full)} (${count(p.fullSizeConnections)} in each of ${processes(p.fullSizeWorkers)})`,
+    // Whole connections a process: the share is kept within half a connection a process.
+    Math.abs(run - s.factor * full) <= Math.max(1, p.workers / 2)
+      ? ', its share like the dependencies’.'
+      : `, where its share would be ${count(Math.max(1, Math.round(s.factor * full)))}: a pool that ran out here may not at full size, or the other way round.`,
+  ];
+}
+
 export function similitudeSection(r: Report): Section | null {
   const s = r.similitude;
   if (!s) return null;
@@ -95,5 +118,7 @@ export function similitudeSection(r: Report): Section | null {
     });
   const cpu = cpuSentence(s);
   if (cpu.length > 0) blocks.push(paragraph(...cpu));
+  const pool = poolSentence(s);
+  if (pool.length > 0) blocks.push(paragraph(...pool));
   return { id, title, blocks };
 }

@@ -1,4 +1,5 @@
 import { percent, type Stage, type Step } from '../../model/funnel.ts';
+import { SMTP_POOL } from '../record.ts';
 
 /**
  * Plain words for the project's names and numbers: the report is written for a manager, who
@@ -31,6 +32,10 @@ const DEPENDENCY_LABELS: Record<string, string> = {
   dtks: 'DTKS (the social welfare registry)',
   email: 'the email server',
   upload: 'the photo store',
+  // The service's own resources, which the bottleneck lists beside the dependencies.
+  [SMTP_POOL]: 'the service’s own SMTP connections (EMAIL_CONNECTIONS)',
+  sqlite: 'the service’s database write lock',
+  event_loop: 'the service’s event loops',
 };
 
 export const REJECTION_LABELS: Record<string, string> = {

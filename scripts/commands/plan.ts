@@ -12,7 +12,7 @@ import { rateFactor, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
 import { lognormalParams, meanServiceMs, SATURATION, type ServiceTime } from '../../model/station.ts';
 import { buildReport } from '../../reports/funnel-report.ts';
-import { type RunRecord, type Summary, seriesValues } from '../../reports/record.ts';
+import { type RunRecord, SMTP_POOL, type Summary, seriesValues } from '../../reports/record.ts';
 import { type DayOptions, simulateDay } from '../../simulator/day.ts';
 import {
   describePoint,
@@ -637,6 +637,10 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
           day.commitsPerSecond !== undefined
             ? `the database's write lock (service.commitsPerSecond ${fmt(day.commitsPerSecond)}, as the capacity file states it)`
             : 'the SQLite write lock (a design limit: DB_SYNCHRONOUS)',
+      };
+    if (name === SMTP_POOL)
+      return {
+        limit: `the service's SMTP connections (EMAIL_CONNECTIONS=${day.knobs.EMAIL_CONNECTIONS} a process, ${day.knobs.WORKERS} processes: a design limit, --knob EMAIL_CONNECTIONS)`,
       };
     if (name === 'upload') return linkBinds ? 'upload.bandwidthBytesPerSecond' : 'upload.concurrency';
     return `${name}.concurrency`;

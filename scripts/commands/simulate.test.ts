@@ -91,7 +91,17 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 5 }, 'version'],
+    ['another version', { ...calibration, version: 6 }, 'version'],
+    [
+      'a pool of SMTP connections (version 5 has it as the service knob)',
+      { ...calibration, version: 5, service: { ...calibration.service, mailerConnections: 16 } },
+      'service.mailerConnections: not a field of a version 5 file',
+    ],
+    [
+      'an older pool of SMTP connections other than the knob would give',
+      { ...calibration, version: 4, service: { ...calibration.service, mailerConnections: 32 } },
+      'give --knob EMAIL_CONNECTIONS=32',
+    ],
     [
       'a version 4 field in a version 3 file',
       { ...calibration, version: 3, service: { ...calibration.service, warmUp: { extra: 0.1, tauS: 12 } } },

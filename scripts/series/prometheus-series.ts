@@ -1,4 +1,10 @@
-import type { RunManifest, Series, SeriesName, Summary } from '../../reports/record.ts';
+import {
+  type RunManifest,
+  type Series,
+  type SeriesName,
+  SMTP_POOL,
+  type Summary,
+} from '../../reports/record.ts';
 import type { PrometheusApi } from './prometheus.ts';
 import { HISTOGRAMS, perBucket } from './service-scraper.ts';
 
@@ -158,6 +164,13 @@ export async function servicesSeries(api: PrometheusApi, g: Grid): Promise<Serie
       `max by (dependency) (max_over_time(station_in_flight[${w}]) / max_over_time(station_capacity[${w}]))`,
       g,
       byDependency,
+    ),
+    atEnds(
+      api,
+      'dependency_utilisation',
+      `max(max_over_time(gelombang_email_connections_busy[${w}]) / (gelombang_email_connections > 0))`,
+      g,
+      () => ({ dependency: SMTP_POOL }),
     ),
     atEnds(
       api,

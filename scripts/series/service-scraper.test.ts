@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceMetrics } from '../../mock-services/registration/metrics.ts';
 import { createStationMetrics } from '../../mock-services/station/metrics.ts';
+import { SMTP_POOL, seriesValues } from '../../reports/record.ts';
 import { serve } from '../../test/support/listen.ts';
 import { SeriesBook } from './series-book.ts';
 import { perBucket, ServiceScraper } from './service-scraper.ts';
@@ -119,6 +120,34 @@ describe('the scraper records the service’s hashes', () => {
     expect(of('verify')).toEqual([['49.79', '54.76', 1]]);
     const mean = ts.series.find((x) => x.name === 'password_hash_ms' && x.labels.operation === 'hash');
     expect(mean?.values[1]).toBeCloseTo((33.5 + 36 + 36.2) / 3, 2);
+  });
+});
+
+describe('the scraper records the service’s SMTP connections beside the dependencies', () => {
+  it('as their busiest share of the pool in each interval, from the reference service’s own gauges', async () => {
+    const metrics = createServiceMetrics();
+    const book = new SeriesBook();
+    const scraper = new ServiceScraper(book, [
+      { process: 'registration', url: await exposing(metrics.registry) },
+    ]);
+    const scrape = async () => {
+      scraper.scrape();
+      await scraper.settle();
+    };
+    metrics.emailConnections.set(16);
+    metrics.emailConnectionsBusy.set(4);
+    await scrape();
+    book.tick(1);
+    scraper.sample(1);
+    // The pool full at one scrape and half full at the next: the interval keeps the full one.
+    metrics.emailConnectionsBusy.set(16);
+    await scrape();
+    metrics.emailConnectionsBusy.set(8);
+    await scrape();
+    book.tick(2);
+    scraper.sample(1);
+    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
+    expect(seriesValues(ts, 'dependency_utilisation', { dependency: SMTP_POOL })).toEqual([0.25, 1]);
   });
 });
 

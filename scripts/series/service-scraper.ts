@@ -1,9 +1,10 @@
-import type { SeriesName } from '../../reports/record.ts';
+import { type SeriesName, SMTP_POOL } from '../../reports/record.ts';
 import type { SeriesBook } from './series-book.ts';
 
 /**
  * Reads the services' /metrics (Prometheus text) at each tick, for a run record made without a
- * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second,
+ * Prometheus server: per dependency, busy servers over capacity, queue fill, refusals per second
+ * (and the registration service's SMTP connections in use over its pool, as SMTP_POOL),
  * and the service times ended in the interval (station_service_seconds, by bucket, and their mean);
  * per scrypt operation of the registration service, the hashes' times the same way
  * (gelombang_password_hash_duration_seconds); per process, the CPU it used and its event-loop delay.
@@ -46,6 +47,8 @@ const WANTED = new Set([
   'gelombang_password_hash_duration_seconds_bucket',
   'gelombang_password_hash_duration_seconds_sum',
   'gelombang_password_hash_duration_seconds_count',
+  'gelombang_email_connections',
+  'gelombang_email_connections_busy',
 ]);
 
 /**
@@ -189,6 +192,11 @@ export class ServiceScraper {
       if (q !== undefined && qc)
         this.peakQueue.set(dependency, Math.max(this.peakQueue.get(dependency) ?? 0, q / qc));
     }
+    // The service's SMTP pool, beside the dependencies: its connections can run out first.
+    const pool = samples.find((s) => s.name === 'gelombang_email_connections')?.value;
+    const poolBusy = samples.find((s) => s.name === 'gelombang_email_connections_busy')?.value;
+    if (pool && poolBusy !== undefined)
+      this.peakBusy.set(SMTP_POOL, Math.max(this.peakBusy.get(SMTP_POOL) ?? 0, poolBusy / pool));
     for (const s of samples) {
       if (s.name === 'station_rejections_total' && s.labels.dependency) {
         this.rejections.set(`${s.labels.dependency}\u0000${s.labels.reason ?? 'unknown'}`, s.value);

@@ -29,7 +29,7 @@ export async function startInProcessService(o: {
   repo.ensureFirstWave(o.quota);
   const limiter = new RateLimiter(limitsPathFor(config.DB_PATH));
   const metrics = createServiceMetrics();
-  const mailer = new Mailer(config.SMTP_URL, config.EMAIL_TIMEOUT_MS, metrics);
+  const mailer = new Mailer(config.SMTP_URL, config.EMAIL_TIMEOUT_MS, metrics, config.EMAIL_CONNECTIONS);
   const app = createApp({
     config,
     repo,
