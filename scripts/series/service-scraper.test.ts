@@ -29,6 +29,20 @@ async function exposing(registry: Registry): Promise<string> {
   return `${s.url}/metrics`;
 }
 
+/** The reference service's metrics, read by a scraper as the rehearsal reads them. */
+async function registrationScraper() {
+  const metrics = createServiceMetrics();
+  const book = new SeriesBook();
+  const scraper = new ServiceScraper(book, [
+    { process: 'registration', url: await exposing(metrics.registry) },
+  ]);
+  const scrape = async () => {
+    scraper.scrape();
+    await scraper.settle();
+  };
+  return { metrics, book, scraper, scrape };
+}
+
 async function mock() {
   const metrics = createStationMetrics();
   return { metrics, url: await exposing(metrics.registry) };
@@ -92,14 +106,9 @@ describe('the scraper records the mocks’ service times', () => {
 
 describe('the scraper records the service’s hashes', () => {
   it('per interval and operation, by bucket and as a mean, from the reference service’s own metrics', async () => {
-    const metrics = createServiceMetrics();
-    const book = new SeriesBook();
-    const scraper = new ServiceScraper(book, [
-      { process: 'registration', url: await exposing(metrics.registry) },
-    ]);
+    const { metrics, book, scraper, scrape } = await registrationScraper();
     const tick = async (seconds: number) => {
-      scraper.scrape();
-      await scraper.settle();
+      await scrape();
       book.tick(seconds);
       scraper.sample(1);
     };
@@ -125,15 +134,7 @@ describe('the scraper records the service’s hashes', () => {
 
 describe('the scraper records the service’s SMTP connections beside the dependencies', () => {
   it('as their busiest share of the pool in each interval, from the reference service’s own gauges', async () => {
-    const metrics = createServiceMetrics();
-    const book = new SeriesBook();
-    const scraper = new ServiceScraper(book, [
-      { process: 'registration', url: await exposing(metrics.registry) },
-    ]);
-    const scrape = async () => {
-      scraper.scrape();
-      await scraper.settle();
-    };
+    const { metrics, book, scraper, scrape } = await registrationScraper();
     metrics.emailConnections.set(16);
     metrics.emailConnectionsBusy.set(4);
     await scrape();
