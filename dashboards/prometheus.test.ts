@@ -98,6 +98,10 @@ describe('the saturation alert', () => {
     expect(saturated?.expr.trim()).toBe(`dependency:station_saturation:ratio >= ${SATURATION.utilisation}`);
     expect(saturated?.for).toBe(`${SATURATION.sustainSeconds}s`);
     expect(saturated?.annotations?.description).toContain(`busy for ${SATURATION.sustainSeconds}s`);
+    const pool = alerts.groups.flatMap((g) => g.rules).find((r) => r.alert === 'ServiceSmtpPoolSaturated');
+    expect(pool?.expr.trim()).toMatch(new RegExp(` >= ${SATURATION.utilisation}$`));
+    expect(pool?.for).toBe(`${SATURATION.sustainSeconds}s`);
+    expect(pool?.annotations?.description).toContain(`busy for ${SATURATION.sustainSeconds}s`);
   });
 });
 

@@ -198,6 +198,22 @@ export function serviceDashboard(): Dashboard {
         ],
       }),
     )
+    .withPanel(
+      timeseries({
+        title: 'Email: the service’s SMTP connections',
+        description:
+          'Connections of the service’s own SMTP pool sending a mail, over the pool (EMAIL_CONNECTIONS in each process), and the mails waiting for one. At 100 % with mails waiting while the email server has servers free, the pool is the bottleneck, not the relay: sign-ups (inline mail) or the outbox slow down with nothing refused. Raise EMAIL_CONNECTIONS, or WORKERS.',
+        unit: 'short',
+        min: 0,
+        queries: [
+          {
+            expr: `sum(gelombang_email_connections_busy{${JOB}}) / sum(gelombang_email_connections{${JOB}}) * 100`,
+            legend: 'connections busy (%)',
+          },
+          { expr: `sum(gelombang_email_waiting{${JOB}})`, legend: 'mails waiting for a connection' },
+        ],
+      }),
+    )
     .withRow(new RowBuilder('Database'))
     .withPanel(
       timeseries({
@@ -299,23 +315,6 @@ function hardenedDesignRow(d: DashboardBuilder): void {
             expr: shareOf('gelombang_ministry_cache_total', 'dependency', 'result="hit"'),
             legend: '{{dependency}}',
           },
-        ],
-      }),
-    )
-    .withPanel(
-      timeseries({
-        title: 'Email: the service’s SMTP connections',
-        description:
-          'Connections of the service’s own SMTP pool sending a mail, over the pool (EMAIL_CONNECTIONS in each process), and the mails waiting for one. At 100 % with mails waiting while the email server has servers free, the pool is the bottleneck, not the relay: sign-ups (inline mail) or the outbox slow down with nothing refused. Raise EMAIL_CONNECTIONS, or WORKERS.',
-        unit: 'short',
-        width: 8,
-        min: 0,
-        queries: [
-          {
-            expr: `sum(gelombang_email_connections_busy{${JOB}}) / sum(gelombang_email_connections{${JOB}}) * 100`,
-            legend: 'connections busy (%)',
-          },
-          { expr: `sum(gelombang_email_waiting{${JOB}})`, legend: 'mails waiting for a connection' },
         ],
       }),
     )
