@@ -79,6 +79,39 @@ describe('what ran out first', () => {
     }
   });
 
+  it('when nothing stayed saturated, the busiest is the one that stayed full longest, and the report says for how long', () => {
+    const spike = (from: number, to: number) => (t: number) => (t > from && t <= to ? 1.1 : 0.5);
+    for (const seed of SEEDS) {
+      // Dukcapil listed first, full once; the email server full for four intervals in a row.
+      const r = run(seed, { dependencies: { dukcapil: spike(40, 42), email: spike(20, 28) } });
+      const b = bottleneck(r);
+      const of = (dep: string) => b.dependencies.find((d) => d.dependency === dep);
+      expect([of('email')?.longestBusySeconds, of('dukcapil')?.longestBusySeconds], `seed ${seed}`).toEqual([
+        8, 2,
+      ]);
+      // Both peak at every server busy: by the peak alone the first listed, Dukcapil, was named.
+      expect(of('dukcapil')?.peakUtilisation).toBe(of('email')?.peakUtilisation);
+      expect(renderMarkdown(buildReport(r)), `seed ${seed}`).toMatch(
+        /No dependency saturated\. The busiest was the email server, at [\d.]+ % of its capacity at its peak; 95 % or more of it was busy for 8 s in a row at most, short of the 10 s that counts as saturated/,
+      );
+    }
+  });
+
+  it('of two full for as long, the busiest is the one that refused requests', () => {
+    const spike = (from: number, to: number) => (t: number) => (t > from && t <= to ? 1.1 : 0.5);
+    const r = run(1, { dependencies: { dukcapil: spike(40, 44), email: spike(20, 24) } });
+    const ts = r.timeseries;
+    // 3 refusals a second in the interval ending at 24 s: 6 over its 2 s.
+    ts.series.push({
+      name: 'dependency_rejections',
+      labels: { dependency: 'email', reason: 'queue_full' },
+      values: ts.t.map((t) => (t === 24 ? 3 : 0)),
+    });
+    expect(renderMarkdown(buildReport(r))).toContain(
+      'The busiest was the email server, at 100.0 % of its capacity at its peak; 95 % or more of it was busy for 4 s in a row at most, short of the 10 s that counts as saturated, and it refused 6 requests.',
+    );
+  });
+
   it('runs that a first busy sample would split between two bottlenecks all name the same one', () => {
     // email hovers at 0.92 (2 % noise) for 30 s, so now and then one sample reads 0.95 (one in
     // twenty), five in a row practically never; the machine's CPU runs out for good after t=30 s.

@@ -3,7 +3,7 @@ import { breachEvents, judgeObjectives } from './objectives.ts';
 import { type RunRecord, seriesValues } from './record.ts';
 import { fullScalePerMinute, mean, profileMinute } from './replay-time.ts';
 import type { Bottleneck } from './report-model.ts';
-import { firstSustained, saturatedFrom } from './sustained.ts';
+import { firstSustained, saturatedFrom, stretches } from './sustained.ts';
 
 /**
  * What ran out first: a dependency (model/station.ts SATURATION, sustained) or the machine's CPU,
@@ -112,12 +112,14 @@ export function bottleneck(
       const rejections = ts.series
         .filter((x) => x.name === 'dependency_rejections' && x.labels.dependency === dep)
         .reduce((a, x) => a + x.values.reduce<number>((b, v) => b + (v ?? 0) * ts.intervalSeconds, 0), 0);
+      const busy = stretches(s.values.length, (i) => (s.values[i] ?? 0) >= SATURATION.utilisation);
       return {
         dependency: dep,
         peakUtilisation: Math.max(0, ...s.values.map((v) => v ?? 0)),
         saturatedAtSeconds: first >= 0 ? (ts.t[first] ?? null) : null,
         firstIndex: first,
         rejections: Math.round(rejections),
+        longestBusySeconds: Math.max(0, ...busy.map((b) => (b.to - b.from + 1) * ts.intervalSeconds)),
       };
     });
   const cpu = cpuUse(r);

@@ -148,6 +148,11 @@ export interface Bottleneck {
     peakUtilisation: number;
     saturatedAtSeconds: number | null;
     rejections: number;
+    /**
+     * the longest run of consecutive intervals at SATURATION.utilisation or more, in seconds: what
+     * a dependency that did not stay saturated long enough to count came to (absent in older reports)
+     */
+    longestBusySeconds?: number;
   }>;
   /** the CPU the processes of the run used (null when the record has no process_cpu_cores series) */
   cpu: {

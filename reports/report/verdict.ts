@@ -244,13 +244,24 @@ function bottleneckParagraph(r: Report): Block {
     );
   }
   if (b.dependency === null || b.tSeconds === null) {
-    const busiest = [...b.dependencies].sort((x, y) => y.peakUtilisation - x.peakUtilisation)[0];
-    return busiest
-      ? paragraph(
-          'No dependency saturated. ',
-          `The busiest was ${dependencyLabel(busiest.dependency)}, at ${pct1(busiest.peakUtilisation)} of its capacity at its peak.`,
-        )
-      : paragraph('No dependency saturated.');
+    // The busiest is the one that stayed full the longest, then the highest peak, then the one
+    // that refused more: two that touch 100 % are not alike when one of them stayed there for
+    // seconds, or turned requests away.
+    const busiest = [...b.dependencies].sort(
+      (x, y) =>
+        (y.longestBusySeconds ?? 0) - (x.longestBusySeconds ?? 0) ||
+        y.peakUtilisation - x.peakUtilisation ||
+        y.rejections - x.rejections,
+    )[0];
+    if (!busiest) return paragraph('No dependency saturated.');
+    const full = busiest.longestBusySeconds ?? 0;
+    return paragraph(
+      'No dependency saturated. ',
+      `The busiest was ${dependencyLabel(busiest.dependency)}, at ${pct1(busiest.peakUtilisation)} of its capacity at its peak`,
+      full > 0
+        ? `; ${Math.round(SATURATION.utilisation * 100)} % or more of it was busy for ${seconds(full)} in a row at most, short of the ${SATURATION.sustainSeconds} s that counts as saturated${busiest.rejections > 0 ? `, and it refused ${count(busiest.rejections)} requests` : ''}.`
+        : '.',
+    );
   }
   return paragraph(
     `The first dependency to saturate was ${dependencyLabel(b.dependency)} `,
