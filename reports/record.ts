@@ -227,6 +227,9 @@ export type RunManifest = z.infer<typeof runManifestSchema>;
  * process): a dependency's servers can be idle while mails wait for the service's own connections.
  */
 export const SMTP_POOL = 'smtp_pool';
+/** The labels of the service's SQLite write lock and its event loops, which only a simulated run can read. */
+export const WRITE_LOCK = 'sqlite';
+export const EVENT_LOOP = 'event_loop';
 
 /** the process_cpu_cores label of the load generator's own process (the runner, or the orchestrator of a k6 run) */
 export const LOAD_GENERATOR_PROCESS = 'runner';
@@ -261,7 +264,7 @@ const SERIES = {
    * a dependency's busy servers over its capacity (station_in_flight / station_capacity), the
    * highest seen in the interval; labels { dependency }. The registration service's own pools are
    * here too, under their own names: SMTP_POOL (its SMTP connections), and in a simulated run
-   * 'sqlite' (the write lock) and 'event_loop', by their busy share of the interval
+   * WRITE_LOCK and EVENT_LOOP, by their busy share of the interval
    */
   dependency_utilisation: 'ratio',
   /** requests waiting for a server (station_queue_depth) over the queue's capacity, the highest seen in the interval; labels { dependency } */

@@ -168,8 +168,8 @@ export function recordedStations(rows: readonly ScaledStation[]): Similitude['st
   return rows.map(({ capacityRatio: _, ...row }) => row);
 }
 
-/** The service's default hash cost (the reference service's, which no profile changes). */
-const DEFAULT_SCRYPT_N = serviceKnobsSchema.parse({}).SCRYPT_N;
+/** The reference service's knobs as it defaults them (its hash cost, SMTP pool and processes). */
+const DEFAULT_KNOBS = serviceKnobsSchema.parse({});
 
 /**
  * The service's CPU by the rule the stations follow. The design's hash cost is its SCRYPT_N (the
@@ -185,7 +185,7 @@ export function cpuSimilitude(o: {
   cores?: number;
 }): { scryptN: number; chosen: boolean; cpu: NonNullable<Similitude['cpu']> } {
   const given = o.knobs.SCRYPT_N;
-  const fullSizeScryptN = given === undefined ? DEFAULT_SCRYPT_N : Number(given);
+  const fullSizeScryptN = given === undefined ? DEFAULT_KNOBS.SCRYPT_N : Number(given);
   const calibration = loadCalibration(DEFAULT_CALIBRATION_FILE);
   const rule = {
     cores: o.cores ?? availableParallelism(),
@@ -208,9 +208,6 @@ export function cpuSimilitude(o: {
     },
   };
 }
-
-/** The service's SMTP connections a process and its processes, the reference service's defaults. */
-const DEFAULT_KNOBS = serviceKnobsSchema.parse({});
 
 /**
  * The service's SMTP connections by the rule the stations follow (model/similitude.ts

@@ -3,7 +3,7 @@ import type { Capacity, DependencyName } from '../model/capacity.ts';
 import type { Profile } from '../model/profile.ts';
 import type { Replay } from '../model/replay.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
-import { SMTP_POOL } from '../reports/record.ts';
+import { EVENT_LOOP, SMTP_POOL, WRITE_LOCK } from '../reports/record.ts';
 import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
 import { type CpuStretchOverTime, sharingAt } from './cpu.ts';
@@ -231,13 +231,13 @@ export function simulateDay(o: DayOptions): DayResult {
     resources.push(
       { name: SMTP_POOL, utilisation: smtpPool, queueRatio: 0, rejections: {} },
       {
-        name: 'sqlite',
+        name: WRITE_LOCK,
         utilisation: service.writeLock.takeBusyArea() / intervalMs,
         queueRatio: 0,
         rejections: {},
       },
       {
-        name: 'event_loop',
+        name: EVENT_LOOP,
         utilisation: loopArea / (intervalMs * service.loops.length),
         queueRatio: 0,
         rejections: {},

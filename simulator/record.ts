@@ -1,7 +1,14 @@
 import type { Step } from '../model/funnel.ts';
 import { type Profile, perMinute } from '../model/profile.ts';
 import { SLOS } from '../model/slo.ts';
-import { RUN_RECORD_VERSION, type RunManifest, SMTP_POOL, type Timeseries } from '../reports/record.ts';
+import {
+  EVENT_LOOP,
+  RUN_RECORD_VERSION,
+  type RunManifest,
+  SMTP_POOL,
+  type Timeseries,
+  WRITE_LOCK,
+} from '../reports/record.ts';
 import { COSTED_STEPS } from './calibration.ts';
 import type { DayOptions, DayResult } from './day.ts';
 import { unmodelledNote } from './unmodelled.ts';
@@ -129,7 +136,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
     sources: ['simulator'],
     notes: [
       `Simulated, not measured: gelombang's capacity simulator (calibration: ${i.calibrationSource}, seed ${d.seed}, ${d.cores} cores for the service) replayed the profile through a queueing model of the service and its dependencies; no request was sent.`,
-      `Dependencies are saturated, as in a rehearsal, when all their servers are busy at one of four readings per interval; the service's SMTP connections ("${SMTP_POOL}") the same way; its "sqlite" (the write lock) and "event_loop" by their busy share of the interval.`,
+      `Dependencies are saturated, as in a rehearsal, when all their servers are busy at one of four readings per interval; the service's SMTP connections ("${SMTP_POOL}") the same way; its "${WRITE_LOCK}" (the write lock) and "${EVENT_LOOP}" by their busy share of the interval.`,
       ...(unmodelled ? [unmodelled] : []),
     ],
     series: r.rec.allSeries(),

@@ -1,5 +1,5 @@
 import { percent, type Stage, type Step } from '../../model/funnel.ts';
-import { SMTP_POOL } from '../record.ts';
+import { EVENT_LOOP, SMTP_POOL, WRITE_LOCK } from '../record.ts';
 
 /**
  * Plain words for the project's names and numbers: the report is written for a manager, who
@@ -34,8 +34,8 @@ const DEPENDENCY_LABELS: Record<string, string> = {
   upload: 'the photo store',
   // The service's own resources, which the bottleneck lists beside the dependencies.
   [SMTP_POOL]: 'the service’s own SMTP connections (EMAIL_CONNECTIONS)',
-  sqlite: 'the service’s database write lock',
-  event_loop: 'the service’s event loops',
+  [WRITE_LOCK]: 'the service’s database write lock',
+  [EVENT_LOOP]: 'the service’s event loops',
 };
 
 export const REJECTION_LABELS: Record<string, string> = {

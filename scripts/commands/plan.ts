@@ -12,7 +12,14 @@ import { rateFactor, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
 import { lognormalParams, meanServiceMs, SATURATION, type ServiceTime } from '../../model/station.ts';
 import { buildReport } from '../../reports/funnel-report.ts';
-import { type RunRecord, SMTP_POOL, type Summary, seriesValues } from '../../reports/record.ts';
+import {
+  EVENT_LOOP,
+  type RunRecord,
+  SMTP_POOL,
+  type Summary,
+  seriesValues,
+  WRITE_LOCK,
+} from '../../reports/record.ts';
 import { type DayOptions, simulateDay } from '../../simulator/day.ts';
 import {
   describePoint,
@@ -625,13 +632,13 @@ export function judge(s: PlanSetup, day: DayOptions, n: number): ProbeOutcome {
   const deliveryGaveUp = mailNeverCame > 0 && delivery.maxWaitS >= DELIVERY_WAIT_SHARE * mailPatienceS(day);
   const resourceOf = (name: string): string | { limit: string } => {
     if (name === 'cpu') return 'service.cores';
-    if (name === 'event_loop')
+    if (name === EVENT_LOOP)
       return s.workersFixed || day.knobs.WORKERS >= MAX_WORKERS
         ? {
             limit: `the event loops (WORKERS=${day.knobs.WORKERS}${s.workersFixed ? ', as given' : ', the most'})`,
           }
         : 'service.cores';
-    if (name === 'sqlite')
+    if (name === WRITE_LOCK)
       return {
         limit:
           day.commitsPerSecond !== undefined
