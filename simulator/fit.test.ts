@@ -145,6 +145,20 @@ describe('calibrate fits a measured run', () => {
     expect(probed.reasons?.['service.writeMs']).toContain('machine.commitMs');
   });
 
+  it("drops a version 4 prior's pool and its reason: the knob EMAIL_CONNECTIONS holds it now", () => {
+    const v4 = {
+      ...prior,
+      version: 4 as const,
+      service: { ...prior.service, mailerConnections: 16 },
+      reasons: { ...prior.reasons, 'service.mailerConnections': 'nodemailer pool of 16' },
+    };
+    const { calibration: c } = fitCalibration(recordWithCosts(), v4);
+    expect(c.version).toBe(5);
+    expect(c.service).not.toHaveProperty('mailerConnections');
+    expect(c.reasons).not.toHaveProperty(['service.mailerConnections']);
+    expect(c.reasons?.['service.writeMs']).toBeDefined();
+  });
+
   it('gives the service the cores the other processes left it', () => {
     const { calibration: c } = fitCalibration(recordWithCosts({ cores: 4, others: 1.5 }), prior);
     // The fixture's runner CPU peaks at 1.5 under the surge and is lower elsewhere: 2.5 cores or more are left.

@@ -321,6 +321,8 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   // warm-up was another service's start.
   // A prior before version 5 may hold the pool the knob EMAIL_CONNECTIONS now gives (its default only).
   const { requestOverheadMs: _, warmUp: _w, mailerConnections: _m, ...priorService } = prior.service;
+  // ...and its reason, which would explain a field the file no longer has.
+  const { 'service.mailerConnections': _mr, ...priorReasons } = prior.reasons ?? {};
   if (!warmUp)
     reasons['service.warmUp'] = r.manifest.stack.managed
       ? `None: ${r.dir} has too few intervals of the registration process's CPU to fit one.`
@@ -377,7 +379,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
       measuredOn: `${r.manifest.machine ? `${r.manifest.machine.cores} cores (${r.manifest.machine.cpu}), Node ${r.manifest.machine.node}` : 'an unrecorded machine'}, run ${r.manifest.runId} (${r.manifest.startedAt})`,
       service,
       stations,
-      reasons: { ...prior.reasons, ...reasons },
+      reasons: { ...priorReasons, ...reasons },
     },
     `${r.dir} (fitted calibration)`,
   );
