@@ -81,12 +81,14 @@ export function predictFullScale(
   const fullScryptN = similitude?.scaled ? similitude.cpu?.fullSizeScryptN : undefined;
   // Each full-size process has the design's SMTP pool, not the share the rehearsal's one had.
   const fullPool = similitude?.scaled ? similitude.smtpPool?.fullSizeConnections : undefined;
-  const knobs = {
-    ...measured.knobs,
+  // What differs at full size from the knobs the rehearsal ran with: the simulated day reads the
+  // numbers, the record keeps them as the strings the service's environment would have held.
+  const fullSizeKnobs = {
     ...(fullScryptN === undefined ? {} : { SCRYPT_N: fullScryptN }),
     ...(fullPool === undefined ? {} : { EMAIL_CONNECTIONS: fullPool }),
     ...(o.workers === undefined ? {} : { WORKERS: o.workers }),
   };
+  const knobs = { ...measured.knobs, ...fullSizeKnobs };
   const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
   const day = {
     ...measured,
@@ -131,9 +133,7 @@ export function predictFullScale(
       serviceProfile: m.stack.knobs.SERVICE_PROFILE ?? 'custom',
       knobs: {
         ...Object.fromEntries(Object.entries(m.stack.knobs).filter(([k]) => k !== 'SERVICE_PROFILE')),
-        ...(fullScryptN === undefined ? {} : { SCRYPT_N: String(fullScryptN) }),
-        ...(fullPool === undefined ? {} : { EMAIL_CONNECTIONS: String(fullPool) }),
-        ...(o.workers === undefined ? {} : { WORKERS: String(o.workers) }),
+        ...Object.fromEntries(Object.entries(fullSizeKnobs).map(([k, v]) => [k, String(v)])),
       },
       calibrationSource: calibration,
       overrides: {},

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { describeBoundIssues, mockBoundIssues } from '../mock-services/station/bounds.ts';
 import { type Capacity, type CapacityFile, CapacityFileError } from '../model/capacity.ts';
-import { serviceKnobsSchema } from '../model/service-design.ts';
+import { type ServiceKnobs, serviceKnobsSchema } from '../model/service-design.ts';
 import {
   rateFactor,
   type ScaledStation,
@@ -168,8 +168,16 @@ export function recordedStations(rows: readonly ScaledStation[]): Similitude['st
   return rows.map(({ capacityRatio: _, ...row }) => row);
 }
 
-/** The reference service's knobs as it defaults them (its hash cost, SMTP pool and processes). */
-const DEFAULT_KNOBS = serviceKnobsSchema.parse({});
+/**
+ * A knob as the service reads it: the given string through its own schema, or its default when
+ * not given. One field at a time, since the knobs also hold SERVICE_PROFILE, no knob of the schema.
+ */
+function knob<K extends 'SCRYPT_N' | 'EMAIL_CONNECTIONS' | 'WORKERS'>(
+  knobs: Record<string, string>,
+  key: K,
+): ServiceKnobs[K] {
+  return serviceKnobsSchema.shape[key].parse(knobs[key]) as ServiceKnobs[K];
+}
 
 /**
  * The service's CPU by the rule the stations follow. The design's hash cost is its SCRYPT_N (the
@@ -185,7 +193,7 @@ export function cpuSimilitude(o: {
   cores?: number;
 }): { scryptN: number; chosen: boolean; cpu: NonNullable<Similitude['cpu']> } {
   const given = o.knobs.SCRYPT_N;
-  const fullSizeScryptN = given === undefined ? DEFAULT_KNOBS.SCRYPT_N : Number(given);
+  const fullSizeScryptN = knob(o.knobs, 'SCRYPT_N');
   const calibration = loadCalibration(DEFAULT_CALIBRATION_FILE);
   const rule = {
     cores: o.cores ?? availableParallelism(),
@@ -222,8 +230,8 @@ export function poolSimilitude(o: { factor: number; knobs: Record<string, string
   smtpPool: NonNullable<Similitude['smtpPool']>;
 } {
   const given = o.knobs.EMAIL_CONNECTIONS;
-  const perProcess = given === undefined ? DEFAULT_KNOBS.EMAIL_CONNECTIONS : Number(given);
-  const workers = o.knobs.WORKERS === undefined ? DEFAULT_KNOBS.WORKERS : Number(o.knobs.WORKERS);
+  const perProcess = knob(o.knobs, 'EMAIL_CONNECTIONS');
+  const workers = knob(o.knobs, 'WORKERS');
   const fullSizeWorkers = o.full.service?.workers ?? null;
   const chosen = given === undefined && fullSizeWorkers !== null;
   const connections = chosen
