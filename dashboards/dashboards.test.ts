@@ -105,6 +105,7 @@ const EXPOSED = new Set([
   'k6_iteration_duration_med',
   'k6_funnel_stage_total',
   'k6_funnel_arrivals_total',
+  'k6_step_slow_requests_total',
 ]);
 
 const KEYWORDS = new Set([

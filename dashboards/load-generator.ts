@@ -1,4 +1,5 @@
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { ABOVE_P95 } from '../model/slo.ts';
 import { dashboard, finish, RUN, stat, thresholds, timeseries, trafficLight } from './panels.ts';
 
 /**
@@ -120,6 +121,25 @@ export function loadGeneratorDashboard(): Dashboard {
         description: 'Worst p99 among the series of each step.',
         unit: 's',
         queries: [{ expr: `max by (step) (k6_http_req_duration_p99{${RUN}, step!=""})`, legend: '{{step}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Slow requests per step',
+        description:
+          "Share of each step's requests slower than its p95 objective (model/slo.ts), as the scenarios count them (step_slow_requests), over the rate interval: above the dashed 5 % the step's p95 is over its objective. Real k6's p95 panels above are since the start of the test; this one is the interval's.",
+        unit: 'percentunit',
+        min: 0,
+        limits: thresholds([
+          { value: null, color: 'green' },
+          { value: ABOVE_P95, color: 'red' },
+        ]),
+        queries: [
+          {
+            expr: `sum by (step) (rate(k6_step_slow_requests_total{${RUN}, step!=""}[$__rate_interval])) / sum by (step) (rate(k6_http_reqs_total{${RUN}, step!=""}[$__rate_interval]))`,
+            legend: '{{step}}',
+          },
+        ],
       }),
     )
     .withPanel(

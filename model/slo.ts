@@ -15,6 +15,9 @@ export interface StepSlo {
   why: string;
 }
 
+/** The share of a step's requests its p95 objective leaves above it. */
+export const ABOVE_P95 = 0.05;
+
 export const SLOS: Record<Step, StepSlo> = {
   create_account: {
     p95Ms: 1500,

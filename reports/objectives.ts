@@ -1,6 +1,6 @@
 import { binomialDistribution } from 'simple-statistics';
 import type { Step } from '../model/funnel.ts';
-import { SLOS } from '../model/slo.ts';
+import { ABOVE_P95, SLOS } from '../model/slo.ts';
 import { sustainedSamples } from '../model/station.ts';
 import { type RunRecord, seriesValues, slowRatioLabels, type Timeseries } from './record.ts';
 import { profileMinute } from './replay-time.ts';
@@ -37,9 +37,6 @@ export const BREACH_SECONDS = 3;
  * row in one pair of 10,000.
  */
 export const MISS_CHANCE = 0.01;
-
-/** The share of a step's requests a p95 objective leaves above it. */
-const ABOVE_P95 = 0.05;
 
 /**
  * The chance that a step failing (or slow in) each request at `budget`, independently, fails at
@@ -112,8 +109,9 @@ function tracksOf(ts: Timeseries): Track[] {
       const requests = Math.round(n(i));
       return chanceAtBudget(requests, Math.round(share * requests), allowed) < MISS_CHANCE;
     };
-    // Each interval's share of slow requests; none in k6's records through Prometheus, in those
-    // written before the series existed, or counted above another objective.
+    // Each interval's share of slow requests; none in records written before the series existed,
+    // from a k6 script that does not count them (scenarios/lib/journey.ts does), or counted above
+    // another objective.
     const slow = seriesValues(ts, 'step_slow_ratio', slowRatioLabels(step));
     const track = (
       objective: Objective,

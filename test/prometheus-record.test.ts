@@ -2,7 +2,9 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readRunRecord, SMTP_POOL } from '../reports/record.ts';
+import type { Step } from '../model/funnel.ts';
+import { SLOS } from '../model/slo.ts';
+import { readRunRecord, SMTP_POOL, seriesValues, slowRatioLabels } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
 import { type RunningPrometheus, startPrometheus } from '../scripts/series/prometheus.ts';
 import { CUMULATIVE_LATENCY_NOTE } from '../scripts/series/prometheus-series.ts';
@@ -181,6 +183,21 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
       const reqs = ts.series.find((s) => s.name === 'step_requests' && s.labels.step === step.step);
       expect(Math.round(sum(reqs?.values ?? [], ts.intervalSeconds)), step.step).toBe(step.requests);
     }
+    // Each interval's share of slow requests, from the scenario's counter (k6 keeps no interval's
+    // percentile): a share for every step that ran, adding up to the counter's total.
+    let slow = 0;
+    for (const step of a.steps) {
+      if (!Object.hasOwn(SLOS, step.step)) continue;
+      const labels = slowRatioLabels(step.step as Step);
+      const shares = seriesValues(ts, 'step_slow_ratio', labels);
+      expect(shares, step.step).toBeDefined();
+      const reqs = seriesValues(ts, 'step_requests', { step: step.step }) ?? [];
+      slow += (shares ?? []).reduce<number>(
+        (n, v, i) => n + (v ?? 0) * (reqs[i] ?? 0) * ts.intervalSeconds,
+        0,
+      );
+    }
+    expect(Math.round(slow)).toBe(imported.summary.metrics.step_slow_requests?.values.count);
     expect(ts.series.filter((s) => s.name === 'dependency_utilisation').length).toBe(6);
     expect(existsSync(join(results, 'imported', 'report.html'))).toBe(true);
   }, 120_000);

@@ -262,8 +262,26 @@ describe('gelombang rehearse --engine k6', () => {
       expect(Math.abs(run.totals.arrivals - (21154 + 40769) * 0.0005)).toBeLessThan(1);
       const ts = JSON.parse(readFileSync(join(results, 'on-k6', 'timeseries.json'), 'utf8'));
       const names = new Set(ts.series.map((s: { name: string }) => s.name));
-      for (const name of ['arrivals', 'step_requests', 'dependency_utilisation'])
+      for (const name of ['arrivals', 'step_requests', 'dependency_utilisation', 'step_slow_ratio'])
         expect(names).toContain(name);
+      // The scenario's count of slow requests came through remote write, every step's (zeros too),
+      // and each interval's shares add up to k6's own total.
+      type Series = { name: string; labels: Record<string, string>; values: Array<number | null> };
+      const series = ts.series as Series[];
+      const summary = JSON.parse(readFileSync(join(results, 'on-k6', 'summary.json'), 'utf8'));
+      let slow = 0;
+      for (const step of run.totals.steps as Array<{ step: string }>) {
+        if (step.step === 'read_mailbox') continue;
+        const shares = series.find((s) => s.name === 'step_slow_ratio' && s.labels.step === step.step);
+        expect(shares, step.step).toBeDefined();
+        const reqs =
+          series.find((s) => s.name === 'step_requests' && s.labels.step === step.step)?.values ?? [];
+        slow += (shares?.values ?? []).reduce<number>(
+          (n, v, i) => n + (v ?? 0) * (reqs[i] ?? 0) * ts.intervalSeconds,
+          0,
+        );
+      }
+      expect(Math.round(slow)).toBe(summary.metrics.step_slow_requests.values.count);
       expect(existsSync(join(results, 'on-k6', 'report.html'))).toBe(true);
     },
     240_000,

@@ -214,4 +214,20 @@ describe('prometheus exposition', () => {
       ['b', '1'],
     ]);
   });
+
+  it("keeps a counter's series that was added only zeros, through a worker's drain, as k6 sends it", () => {
+    const worker = new Store({ series: true });
+    const main = new Store({ series: true });
+    for (const s of [worker, main]) s.define('slow', 'counter');
+    worker.add('slow', 0, { step: 'login' });
+    worker.add('slow', 0, { step: 'login' });
+    worker.add('slow', 1, { step: 'join_wave' });
+    main.merge(worker.drain());
+    const text = prometheusText(main);
+    expect(text).toContain('k6_slow_total{step="login"} 0');
+    expect(text).toContain('k6_slow_total{step="join_wave"} 1');
+    // Nothing added since: nothing sent, and the totals stay.
+    main.merge(worker.drain());
+    expect(prometheusText(main)).toContain('k6_slow_total{step="login"} 0');
+  });
 });

@@ -11,6 +11,11 @@ import { recordValue } from './hdr-record.ts';
 export interface CounterSink {
   kind: 'counter';
   count: number;
+  /**
+   * how many samples were added: a counter added only zeros still has its series, as in k6 (a
+   * step with no slow request says 0, not nothing)
+   */
+  samples: number;
 }
 export interface GaugeSink {
   kind: 'gauge';
@@ -52,7 +57,7 @@ function newHistogram(): hdr.Histogram {
 export function newSink(type: MetricType): Sink {
   switch (type) {
     case 'counter':
-      return { kind: 'counter', count: 0 };
+      return { kind: 'counter', count: 0, samples: 0 };
     case 'gauge':
       return {
         kind: 'gauge',
@@ -80,6 +85,7 @@ export function addToSink(s: Sink, value: number, now: number): void {
   switch (s.kind) {
     case 'counter':
       s.count += value;
+      s.samples++;
       return;
     case 'gauge':
       s.value = value;
@@ -124,7 +130,10 @@ export function serializeSink(s: Sink): SerializedSink {
 export function mergeSink(into: Sink, from: SerializedSink): void {
   switch (into.kind) {
     case 'counter':
-      if (from.kind === 'counter') into.count += from.count;
+      if (from.kind === 'counter') {
+        into.count += from.count;
+        into.samples += from.samples;
+      }
       return;
     case 'gauge':
       if (from.kind !== 'gauge' || !from.set) return;
@@ -155,7 +164,7 @@ export function mergeSink(into: Sink, from: SerializedSink): void {
 export function isEmpty(s: Sink): boolean {
   switch (s.kind) {
     case 'counter':
-      return s.count === 0;
+      return s.samples === 0;
     case 'gauge':
       return !s.set;
     case 'rate':

@@ -1,8 +1,10 @@
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
+import { Counter } from 'k6/metrics';
 import { backoffSeconds, type RetryPolicy } from '../../model/behaviour.ts';
 import type { Address, Person } from '../../model/population.ts';
+import { SLOS } from '../../model/slo.ts';
 
 export type { RetryPolicy } from '../../model/behaviour.ts';
 
@@ -55,6 +57,20 @@ export function failureReason(res: RefinedResponse<'text'>): string {
   if (dependency) return `dependency:${dependency}`;
   if (res.status === 504) return 'timeout';
   return `http_${Math.floor(res.status / 100)}xx`;
+}
+
+/**
+ * step_slow_requests{step, above_ms}: 1 for each request of a step that took longer than the
+ * step's p95 objective (model/slo.ts), 0 for the others. Beside http_reqs it tells how many of an
+ * interval's requests were slow, which k6's Prometheus output cannot: it keeps a trend's
+ * percentiles since the start of the test, not per interval. Created when the module loads, in
+ * the init context, as k6 requires of metrics.
+ */
+const slowRequests = new Counter('step_slow_requests');
+
+function countSlow(step: StepName, res: RefinedResponse<'text'>): void {
+  const above = SLOS[step].p95Ms;
+  slowRequests.add(res.timings.duration > above ? 1 : 0, { step, above_ms: String(above) });
 }
 
 /** A status the registrant can do nothing about but wait and try again. */
@@ -130,6 +146,7 @@ export async function callStep(o: CallOptions): Promise<StepResult> {
       timeout: o.timeout ?? '30s',
       responseType: 'text',
     });
+    countSlow(o.step, res);
     last = res;
     if (o.ok.indexOf(res.status) >= 0) return { outcome: 'continued', res, attempts: attempt };
     const code = o.handBack && res.status >= 400 ? errorBody(res).error?.code : undefined;
@@ -433,6 +450,7 @@ async function putToStore(
       timeout: '60s',
       responseType: 'text',
     });
+    countSlow('upload_photo', res);
     if (res.status === 201) return { outcome: 'continued', res, attempts: attempt };
     // An object store's 500 means "try again" (S3's InternalError; its SDKs retry it), and an
     // app's upload library does: through the service the same failure arrives as a retryable 503.

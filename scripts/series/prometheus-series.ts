@@ -224,7 +224,7 @@ const QUANTILE_STATS: Array<[string, string]> = [
  * sets (status, url...) stands for the step. The record says so in its notes.
  */
 export const CUMULATIVE_LATENCY_NOTE =
-  "step_latency_ms came from Prometheus: k6's remote-write output keeps trend statistics since the start of the test, so each value is the step's percentile over the run so far (the highest across its label sets), not over the interval. A latency breach shows later and lasts longer than it did.";
+  "step_latency_ms came from Prometheus: k6's remote-write output keeps trend statistics since the start of the test, so each value is the step's percentile over the run so far (the highest across its label sets), not over the interval. A latency breach shows later and lasts longer than it did. Where the scenario counted its slow requests (step_slow_ratio, each interval's own), an interval misses a p95 objective only if its share of slow requests was beyond chance too: a breach then ends when it ended, and can still show late.";
 
 /**
  * The load generator's series, from k6's metrics in Prometheus (k6_ prefix). Its cumulative
@@ -294,7 +294,26 @@ export async function runnerSeries(api: PrometheusApi, g: Grid, select: Labels =
     labels: r.labels,
     values: increases(r.values).map((v) => (v === null ? null : round3(v / g.intervalSeconds))),
   }));
-  return [...parts.flat(), ...stepRequests, ...failedRatio];
+  // The scenarios count each step's slow requests (scenarios/lib/journey.ts step_slow_requests)
+  // because the latency above is k6's since the start: with the requests, each interval's share.
+  const slow = await edges(
+    api,
+    `sum by (step, above_ms) (last_over_time(k6_step_slow_requests_total{step!=""${and}}[5m]))`,
+    g,
+    pick('step', 'above_ms'),
+  );
+  const slowRatio: Series[] = slow.map((s) => {
+    const n = increases(reqs.find((r) => r.labels.step === s.labels.step)?.values ?? []);
+    return {
+      name: 'step_slow_ratio',
+      labels: s.labels,
+      values: increases(s.values).map((k, i) => {
+        const total = n[i];
+        return k === null || !total ? null : round3(Math.min(1, Math.round(k) / total));
+      }),
+    };
+  });
+  return [...parts.flat(), ...stepRequests, ...failedRatio, ...slowRatio];
 }
 
 type Totals = RunManifest['totals'];
