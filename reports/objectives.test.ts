@@ -84,6 +84,34 @@ describe('the verdict over time', () => {
     }
   });
 
+  it("a k6 record's p95 is the run's so far (Prometheus): its count of slow requests still ends the break when the slow-down did", () => {
+    for (const seed of SEEDS) {
+      const record = makeRecord({ seed, ...CALM, slowdowns: [slow(40, 50)] });
+      // What k6's remote-write trend statistics give: never below the worst the run has had.
+      const p95 = record.timeseries.series.find(
+        (s) =>
+          s.name === 'step_latency_ms' && s.labels.step === 'create_account' && s.labels.quantile === '0.95',
+      );
+      if (!p95) throw new Error('the fixture has the p95');
+      let worst = 0;
+      p95.values = p95.values.map((v) => (v === null ? null : (worst = Math.max(worst, v))));
+      expect(buildReport(record).verdict.episodes).toMatchObject([
+        { fromSeconds: 42, toSeconds: 50, recoveredAtSeconds: 52 },
+      ]);
+      // Without the count, the run-so-far p95 keeps the break going to the end.
+      const uncounted = {
+        ...record,
+        timeseries: {
+          ...record.timeseries,
+          series: record.timeseries.series.filter((s) => s.name !== 'step_slow_ratio'),
+        },
+      };
+      expect(buildReport(uncounted).verdict.episodes).toMatchObject([
+        { fromSeconds: 42, toSeconds: 120, recoveredAtSeconds: null },
+      ]);
+    }
+  });
+
   it('a run that broke twice says both, and whether it recovered from the last', () => {
     for (const seed of SEEDS) {
       const v = reportOf(seed, slow(20, 26), slow(100, 120)).verdict;
