@@ -17,11 +17,14 @@ export interface CpuStretchOverTime {
   spent?: readonly number[];
 }
 
+/** How many times its work a run started at tMs takes (past the factors: 1). */
+export function stretchAt(s: CpuStretchOverTime | undefined, tMs: number): number {
+  return s?.factors[Math.floor(tMs / s.intervalMs)] ?? 1;
+}
+
 /** How much slower the cores ran for the service than its fitted average in the interval holding tMs (past the factors: 1). */
 export function sharingAt(s: CpuStretchOverTime | undefined, tMs: number): number {
-  const k = s ? Math.floor(tMs / s.intervalMs) : -1;
-  const f = s?.factors[k];
-  return f === undefined ? 1 : f / (s?.spent?.[k] ?? 1);
+  return stretchAt(s, tMs) / (s?.spent?.[Math.floor(tMs / s.intervalMs)] ?? 1);
 }
 
 /** The least a run's work is stretched by over the whole run (past the factors: 1): a floor on any run's time. */
@@ -85,8 +88,7 @@ export class CpuShare {
 
   /** Runs `work` CPU-ms from now (as stretched now), then calls `done(arg)`. */
   run<T>(ms: number, done: Handler<T>, arg: T): void {
-    const f = this.stretch?.factors[Math.floor(this.q.now / this.stretch.intervalMs)];
-    const work = f === undefined ? ms : ms * f;
+    const work = ms * stretchAt(this.stretch, this.q.now);
     this.advance();
     const s = this.takeSlot(done as Handler<never>, arg);
     this.n++;
