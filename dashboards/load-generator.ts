@@ -1,6 +1,6 @@
 import { type Dashboard, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { ABOVE_P95 } from '../model/slo.ts';
-import { dashboard, finish, RUN, stat, thresholds, timeseries, trafficLight } from './panels.ts';
+import { dashboard, finish, overLimit, RUN, stat, thresholds, timeseries, trafficLight } from './panels.ts';
 
 /**
  * Load generator: is the test itself valid? The same panels serve the embedded runner (scraped as
@@ -24,10 +24,7 @@ export function loadGeneratorDashboard(): Dashboard {
           'Iterations an arrival-rate executor could not start for want of a free VU, over the selected range. Anything but 0 means the load offered was lower than planned: the run is invalid.',
         unit: 'short',
         width: 6,
-        colours: thresholds([
-          { value: null, color: 'green' },
-          { value: 1, color: 'red' },
-        ]),
+        colours: overLimit(1),
         queries: [
           {
             expr: `sum(increase(k6_dropped_iterations_total{${RUN}}[$__range])) or vector(0)`,
@@ -130,10 +127,7 @@ export function loadGeneratorDashboard(): Dashboard {
           "Share of each step's requests slower than its p95 objective (model/slo.ts), as the scenarios count them (step_slow_requests), over the rate interval: above the dashed 5 % the step's p95 is over its objective. Real k6's p95 panels above are since the start of the test; this one is the interval's.",
         unit: 'percentunit',
         min: 0,
-        limits: thresholds([
-          { value: null, color: 'green' },
-          { value: ABOVE_P95, color: 'red' },
-        ]),
+        limits: overLimit(ABOVE_P95),
         queries: [
           {
             expr: `sum by (step) (rate(k6_step_slow_requests_total{${RUN}, step!=""}[$__rate_interval])) / sum by (step) (rate(k6_http_reqs_total{${RUN}, step!=""}[$__rate_interval]))`,

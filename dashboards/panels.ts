@@ -50,6 +50,14 @@ export function thresholds(steps: Step[]): ThresholdsConfigBuilder {
   return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps);
 }
 
+/** Green below `limit`, red from it: an objective or a budget, drawn dashed on a time series. */
+export function overLimit(limit: number): ThresholdsConfigBuilder {
+  return thresholds([
+    { value: null, color: 'green' },
+    { value: limit, color: 'red' },
+  ]);
+}
+
 /** Green below `warn`, orange up to `crit`, red beyond: the colouring of every saturation figure. */
 export function trafficLight(warn: number, crit: number): ThresholdsConfigBuilder {
   return thresholds([

@@ -6,7 +6,7 @@ import {
   VariableRefresh,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { AVAILABILITY_SLO, DATASOURCE } from './metrics.ts';
-import { dashboard, finish, stat, stateTimeline, thresholds, timeseries, trafficLight } from './panels.ts';
+import { dashboard, finish, overLimit, stat, stateTimeline, timeseries, trafficLight } from './panels.ts';
 
 const JOB = 'job=~"$job"';
 
@@ -77,10 +77,7 @@ export function serviceDashboard(): Dashboard {
         description: `Share of each route's answers that were 5xx. The objective is ${(AVAILABILITY_SLO * 100).toFixed(1)}% without (dashed line).`,
         unit: 'percentunit',
         min: 0,
-        limits: thresholds([
-          { value: null, color: 'green' },
-          { value: budget, color: 'red' },
-        ]),
+        limits: overLimit(budget),
         queries: [
           { expr: `route:gelombang_http_errors:ratio_rate1m{${JOB}}`, legend: '{{method}} {{route}}' },
         ],

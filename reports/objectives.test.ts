@@ -94,7 +94,11 @@ describe('the verdict over time', () => {
       );
       if (!p95) throw new Error('the fixture has the p95');
       let worst = 0;
-      p95.values = p95.values.map((v) => (v === null ? null : (worst = Math.max(worst, v))));
+      p95.values = p95.values.map((v) => {
+        if (v === null) return null;
+        worst = Math.max(worst, v);
+        return worst;
+      });
       expect(buildReport(record).verdict.episodes).toMatchObject([
         { fromSeconds: 42, toSeconds: 50, recoveredAtSeconds: 52 },
       ]);
