@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_PORTS } from '../mock-services/ports.ts';
+import { ABOVE_P95 } from '../model/slo.ts';
 import { SATURATION } from '../model/station.ts';
 import { requireSystemBinary } from '../test/support/system-binary.ts';
 import { COMPOSE_CONFIG_HEADER, LOOPBACK_CONFIG_HEADER } from './build.ts';
@@ -102,6 +103,20 @@ describe('the saturation alert', () => {
     expect(pool?.expr.trim()).toMatch(new RegExp(` >= ${SATURATION.utilisation}$`));
     expect(pool?.for).toBe(`${SATURATION.sustainSeconds}s`);
     expect(pool?.annotations?.description).toContain(`busy for ${SATURATION.sustainSeconds}s`);
+  });
+});
+
+describe('the latency objective alert', () => {
+  it("is twice model/slo.ts ABOVE_P95, the share of a step's requests its p95 objective leaves above it", () => {
+    const alerts = parse(readFileSync(join(PROMETHEUS_DIR, 'rules/gelombang.alerts.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert?: string; expr: string; annotations?: Record<string, string> }> }>;
+    };
+    const missed = alerts.groups
+      .flatMap((g) => g.rules)
+      .find((r) => r.alert === 'StepLatencyObjectiveMissed');
+    const limits = [...(missed?.expr ?? '').matchAll(/\) > ([\d.]+)/g)].map((m) => Number(m[1]));
+    expect(limits).toEqual([2 * ABOVE_P95, 2 * ABOVE_P95]);
+    expect(missed?.annotations?.description).toContain(`Over ${2 * ABOVE_P95 * 100}%`);
   });
 });
 
