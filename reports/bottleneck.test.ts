@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SATURATION } from '../model/station.ts';
-import { bottleneck, CPU_SATURATED } from './bottleneck.ts';
+import { bottleneck, bottleneckLine, CPU_SATURATED } from './bottleneck.ts';
 import { makeRecord, type RecordParams } from './fixtures/make-record.ts';
 import { buildReport } from './funnel-report.ts';
 import { seriesValues } from './record.ts';
@@ -109,6 +109,22 @@ describe('what ran out first', () => {
     });
     expect(renderMarkdown(buildReport(r))).toContain(
       'The busiest was the email server, at 100.0 % of its capacity at its peak; 95 % or more of it was busy for 4 s in a row at most, short of the 10 s that counts as saturated, and it refused 6 requests.',
+    );
+    // The command line's line says the same, where it said only that nothing saturated.
+    expect(bottleneckLine(bottleneck(r))).toBe(
+      'bottleneck: no dependency and not the CPU saturated; the busiest, email, peaked at 100.0 %, 95 % or more for 4 s in a row (10 s counts), and refused 6 requests',
+    );
+  });
+
+  it("the command line's line names what saturated first, or nothing and how close", () => {
+    const spike = (from: number, to: number) => (t: number) => (t > from && t <= to ? 1.1 : 0.5);
+    const saturated = bottleneck(run(1, { dependencies: { email: spike(40, 80) } }));
+    expect(bottleneckLine(saturated)).toMatch(
+      /^bottleneck: saturated first: email at t=42 s \(profile minute [\d.]+\), ~[\d,]+ registrants\/min at full scale$/,
+    );
+    const calm = bottleneck(run(1, { dependencies: { email: () => 0.5 } }));
+    expect(bottleneckLine(calm)).toMatch(
+      /^bottleneck: no dependency and not the CPU saturated; the busiest, \w+, peaked at [\d.]+ %$/,
     );
   });
 

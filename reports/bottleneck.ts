@@ -152,6 +152,47 @@ export function bottleneck(
   };
 }
 
+/**
+ * With nothing saturated, the dependency that came closest: the one that stayed full the longest,
+ * then the highest peak, then the one that refused more (two that touch 100 % are not alike when
+ * one of them stayed there for seconds, or turned requests away). Undefined without any.
+ */
+export function busiestDependency(b: Bottleneck): Bottleneck['dependencies'][number] | undefined {
+  return [...b.dependencies].sort(
+    (x, y) =>
+      (y.longestBusySeconds ?? 0) - (x.longestBusySeconds ?? 0) ||
+      y.peakUtilisation - x.peakUtilisation ||
+      y.rejections - x.rejections,
+  )[0];
+}
+
+/**
+ * The command line's one line on what ran out: every resource within the saturation window of the
+ * first, in order (one busy second must not decide between them, as the report says), or, with
+ * nothing saturated, the dependency that came closest and how close.
+ */
+export function bottleneckLine(b: Bottleneck): string {
+  const first = b.firstSaturated;
+  if (first.length > 0) {
+    const named = first
+      .map((x) => `${x.kind === 'cpu' ? "the machine's CPU" : x.name} at t=${Math.round(x.tSeconds)} s`)
+      .join(', ');
+    return `bottleneck: ${first.length > 1 ? 'saturated together: ' : 'saturated first: '}${named}${
+      b.profileMinute !== null ? ` (profile minute ${b.profileMinute})` : ''
+    }${b.fullScalePerMinute !== null ? `, ~${Math.round(b.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`;
+  }
+  const busiest = busiestDependency(b);
+  const busy = busiest?.longestBusySeconds ?? 0;
+  const closest = !busiest
+    ? ''
+    : `; the busiest, ${busiest.dependency}, peaked at ${(busiest.peakUtilisation * 100).toFixed(1)} %${
+        busy > 0
+          ? `, ${Math.round(SATURATION.utilisation * 100)} % or more for ${Math.round(busy * 10) / 10} s in a row (${SATURATION.sustainSeconds} s counts)`
+          : ''
+      }${busiest.rejections > 0 ? `, and refused ${busiest.rejections.toLocaleString('en')} requests` : ''}`;
+  return `bottleneck: no dependency and not the CPU saturated${closest}`;
+}
+
 /** What followed the first saturation, in order of first appearance. */
 function consequences(
   r: RunRecord,

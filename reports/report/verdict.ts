@@ -1,4 +1,5 @@
 import { SATURATION } from '../../model/station.ts';
+import { busiestDependency } from '../bottleneck.ts';
 import { LOAD_GENERATOR_PROCESS } from '../record.ts';
 import type { Bottleneck, ObjectiveMiss, Report, ReportVerdict } from '../report-model.ts';
 import { type Block, code, col, type Inline, paragraph, type Section, strong } from './blocks.ts';
@@ -244,15 +245,7 @@ function bottleneckParagraph(r: Report): Block {
     );
   }
   if (b.dependency === null || b.tSeconds === null) {
-    // The busiest is the one that stayed full the longest, then the highest peak, then the one
-    // that refused more: two that touch 100 % are not alike when one of them stayed there for
-    // seconds, or turned requests away.
-    const busiest = [...b.dependencies].sort(
-      (x, y) =>
-        (y.longestBusySeconds ?? 0) - (x.longestBusySeconds ?? 0) ||
-        y.peakUtilisation - x.peakUtilisation ||
-        y.rejections - x.rejections,
-    )[0];
+    const busiest = busiestDependency(b);
     if (!busiest) return paragraph('No dependency saturated.');
     const full = busiest.longestBusySeconds ?? 0;
     return paragraph(

@@ -6,6 +6,7 @@ import { type FaultEntry, FaultScheduleError, parseChaos } from '../../model/fau
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { serviceProfileKnobs } from '../../model/service-design.ts';
+import { bottleneckLine } from '../../reports/bottleneck.ts';
 import { EXIT } from '../../runner/index.ts';
 import { loadFaults } from '../faults.ts';
 import { findK6, K6_HOWTO, k6Version } from '../k6-engine.ts';
@@ -377,23 +378,7 @@ export function rehearseCommand(): Command {
         if (result.report) {
           const r = result.report;
           console.log(`\n${r.verdict.held ? 'HELD' : 'BROKE'}: ${r.verdict.headline}`);
-          // Every resource that ran out within the saturation window of the first, in order: one busy
-          // second must not decide between them (the report says the same).
-          const first = r.bottleneck.firstSaturated;
-          if (first.length > 0) {
-            const named = first
-              .map(
-                (x) => `${x.kind === 'cpu' ? "the machine's CPU" : x.name} at t=${Math.round(x.tSeconds)} s`,
-              )
-              .join(', ');
-            console.log(
-              `bottleneck: ${first.length > 1 ? 'saturated together: ' : 'saturated first: '}${named}${
-                r.bottleneck.profileMinute !== null ? ` (profile minute ${r.bottleneck.profileMinute})` : ''
-              }${r.bottleneck.fullScalePerMinute !== null ? `, ~${Math.round(r.bottleneck.fullScalePerMinute).toLocaleString('en')} registrants/min at full scale` : ''}`,
-            );
-          } else {
-            console.log('bottleneck: no dependency and not the CPU saturated');
-          }
+          console.log(bottleneckLine(r.bottleneck));
           console.log(`report: ${join(result.runDir, 'report.html')}`);
         }
         process.exitCode =
