@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Capacity } from '../../model/capacity.ts';
 import { serve } from '../../test/support/listen.ts';
 import { loadCapacity } from '../capacity.ts';
@@ -125,6 +125,37 @@ describe("the service's SMTP pool (EMAIL_CONNECTIONS)", () => {
     expect(busiest).toBeLessThanOrEqual(2);
     expect(await gauge(metrics.emailConnectionsBusy)).toBe(0);
     expect(await gauge(metrics.emailWaiting)).toBe(0);
+  });
+});
+
+describe("the service's connections to the relay", () => {
+  it("turn Nagle's algorithm off, so a mail's end is not held for the relay's delayed ACK, and the mail arrives", async () => {
+    const mock = await emailMock();
+    const port = Number(new URL(mock.smtpUrl).port);
+    const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    closers.push(() => noDelay.mockRestore());
+    const { mailer } = mailerFor(mock.smtpUrl, 1);
+    await mailer.send('nagle@example.test', verificationMail('http://127.0.0.1:9', 'tok-nagle'));
+    // The calls made on a socket to the relay's port (the mock's own sockets are other ports' peers).
+    const toRelay = noDelay.mock.contexts
+      .map((socket, i) => ({ socket: socket as Socket, on: noDelay.mock.calls[i]?.[0] }))
+      .filter((c) => c.socket.remotePort === port && c.on !== false);
+    expect(toRelay.length).toBeGreaterThanOrEqual(1);
+    const inbox = await mailbox(mock.http, 'nagle@example.test');
+    expect(inbox.map((m) => m.links.some((l) => l.includes('tok-nagle')))).toEqual([true]);
+  });
+
+  it('a relay that is not listening fails the send as the email dependency, at once', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const { mailer } = mailerFor(`smtp://127.0.0.1:${closed}`, 1);
+    await expect(
+      mailer.send('nobody@example.test', verificationMail('http://127.0.0.1:9', 'tok-closed')),
+    ).rejects.toMatchObject({ dependency: 'email' });
   });
 });
 
