@@ -27,7 +27,6 @@ export interface Grid {
 
 type Labels = Record<string, string>;
 
-const keyOf = (labels: Labels) => JSON.stringify(Object.entries(labels).sort());
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 /** Each series' values at the grid's n + 1 edges (null where Prometheus has none). */
@@ -250,24 +249,35 @@ export async function runnerSeries(api: PrometheusApi, g: Grid, select: Labels =
     g,
     byStep,
   );
-  const failed = await edges(
-    api,
-    `sum by (step) (last_over_time(k6_http_req_failed_rate{step!=""${and}}[5m]) * last_over_time(k6_http_reqs_total{step!=""${and}}[5m]))`,
-    g,
-    byStep,
-  );
-  const failedRatio: Series[] = failed.map((f) => {
-    const n = increases(reqs.find((r) => keyOf(r.labels) === keyOf(f.labels))?.values ?? []);
-    const bad = increases(f.values);
-    return {
-      name: 'step_failed_ratio',
-      labels: f.labels,
-      values: bad.map((b, i) => {
-        const total = n[i];
-        return b === null || !total ? null : round3(Math.min(1, Math.round(b) / total));
-      }),
-    };
-  });
+  /** Each interval's share of its step's requests that a cumulative count per step counted. */
+  const shareOfRequests = (name: SeriesName, counts: Awaited<ReturnType<typeof edges>>): Series[] =>
+    counts.map((c) => {
+      const n = increases(reqs.find((r) => r.labels.step === c.labels.step)?.values ?? []);
+      return {
+        name,
+        labels: c.labels,
+        values: increases(c.values).map((k, i) => {
+          const total = n[i];
+          return k === null || !total ? null : round3(Math.min(1, Math.round(k) / total));
+        }),
+      };
+    });
+  const [failed, slow] = await Promise.all([
+    edges(
+      api,
+      `sum by (step) (last_over_time(k6_http_req_failed_rate{step!=""${and}}[5m]) * last_over_time(k6_http_reqs_total{step!=""${and}}[5m]))`,
+      g,
+      byStep,
+    ),
+    // The scenarios count each step's slow requests (scenarios/lib/journey.ts step_slow_requests)
+    // because the latency below is k6's since the start: with the requests, each interval's share.
+    edges(
+      api,
+      `sum by (step, above_ms) (last_over_time(k6_step_slow_requests_total{step!=""${and}}[5m]))`,
+      g,
+      pick('step', 'above_ms'),
+    ),
+  ]);
   const parts = await Promise.all([
     rates(api, 'arrivals', `sum(${arrivalsMetric}{${sel}})`, g, none),
     rates(api, 'dropped_iterations', `sum(last_over_time(k6_dropped_iterations_total{${sel}}[5m]))`, g, none),
@@ -294,26 +304,12 @@ export async function runnerSeries(api: PrometheusApi, g: Grid, select: Labels =
     labels: r.labels,
     values: increases(r.values).map((v) => (v === null ? null : round3(v / g.intervalSeconds))),
   }));
-  // The scenarios count each step's slow requests (scenarios/lib/journey.ts step_slow_requests)
-  // because the latency above is k6's since the start: with the requests, each interval's share.
-  const slow = await edges(
-    api,
-    `sum by (step, above_ms) (last_over_time(k6_step_slow_requests_total{step!=""${and}}[5m]))`,
-    g,
-    pick('step', 'above_ms'),
-  );
-  const slowRatio: Series[] = slow.map((s) => {
-    const n = increases(reqs.find((r) => r.labels.step === s.labels.step)?.values ?? []);
-    return {
-      name: 'step_slow_ratio',
-      labels: s.labels,
-      values: increases(s.values).map((k, i) => {
-        const total = n[i];
-        return k === null || !total ? null : round3(Math.min(1, Math.round(k) / total));
-      }),
-    };
-  });
-  return [...parts.flat(), ...stepRequests, ...failedRatio, ...slowRatio];
+  return [
+    ...parts.flat(),
+    ...stepRequests,
+    ...shareOfRequests('step_failed_ratio', failed),
+    ...shareOfRequests('step_slow_ratio', slow),
+  ];
 }
 
 type Totals = RunManifest['totals'];
