@@ -102,11 +102,12 @@ describe('what ran out first', () => {
     const r = run(1, { dependencies: { dukcapil: spike(40, 44), email: spike(20, 24) } });
     const ts = r.timeseries;
     // 3 refusals a second in the interval ending at 24 s: 6 over its 2 s.
-    ts.series.push({
-      name: 'dependency_rejections',
+    const refused = {
+      name: 'dependency_rejections' as const,
       labels: { dependency: 'email', reason: 'queue_full' },
-      values: ts.t.map((t) => (t === 24 ? 3 : 0)),
-    });
+      values: ts.t.map((t): number => (t === 24 ? 3 : 0)),
+    };
+    ts.series.push(refused);
     expect(renderMarkdown(buildReport(r))).toContain(
       'The busiest was the email server, at 100.0 % of its capacity at its peak; 95 % or more of it was busy for 4 s in a row at most, short of the 10 s that counts as saturated, and it refused 6 requests.',
     );
@@ -114,6 +115,10 @@ describe('what ran out first', () => {
     expect(bottleneckLine(bottleneck(r))).toBe(
       'bottleneck: no dependency and not the CPU saturated; the busiest, email, peaked at 100.0 %, 95 % or more for 4 s in a row (10 s counts), and refused 6 requests',
     );
+    // One refusal is one request, in both.
+    refused.values = ts.t.map((t) => (t === 24 ? 0.5 : 0));
+    expect(renderMarkdown(buildReport(r))).toContain('and it refused 1 request.');
+    expect(bottleneckLine(bottleneck(r))).toMatch(/, and refused 1 request$/);
   });
 
   it("the command line's line names what saturated first, or nothing and how close", () => {

@@ -189,7 +189,7 @@ export function bottleneckLine(b: Bottleneck): string {
         busy > 0
           ? `, ${Math.round(SATURATION.utilisation * 100)} % or more for ${Math.round(busy * 10) / 10} s in a row (${SATURATION.sustainSeconds} s counts)`
           : ''
-      }${busiest.rejections > 0 ? `, and refused ${busiest.rejections.toLocaleString('en')} requests` : ''}`;
+      }${busiest.rejections > 0 ? `, and refused ${busiest.rejections.toLocaleString('en')} ${busiest.rejections === 1 ? 'request' : 'requests'}` : ''}`;
   return `bottleneck: no dependency and not the CPU saturated${closest}`;
 }
 

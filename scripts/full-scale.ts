@@ -93,9 +93,10 @@ export function predictFullScale(
   const day = {
     ...measured,
     // The dependencies at full size are the file's: what the fit reads of the mocks that stood in
-    // for them is partly the mocks' own work (the email mock parses every mail inside its hold, the
-    // photo store's hold includes the transfer its link then slows again), which the real
-    // dependencies' stated service times already stand for. The service's own costs are fitted.
+    // for them is partly the mocks' own work on a loaded machine (the photo store's hold includes
+    // the transfer its link then slows again, and any mock's timers run late when the cores are
+    // taken), which the real dependencies' stated service times already stand for. The service's
+    // own costs are fitted.
     ...(fullSize && similitude
       ? { capacity: fullSize.capacity, calibration: { ...measured.calibration, stations: {} } }
       : {}),

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Capacity } from '../../model/capacity.ts';
@@ -35,7 +35,7 @@ async function emailMock(email: Partial<Capacity['email']> = {}) {
     ignoreTLS: true,
   });
   closers.push(async () => transport.close());
-  return { http: http.url, transport, svc };
+  return { http: http.url, transport, svc, smtpPort };
 }
 
 const mailbox = async (url: string, address: string) =>
@@ -96,6 +96,49 @@ describe('the email mock', () => {
     svc.station.reconfigure({ ...svc.station.config, errorRate: 1, queue: 10 });
     const fault = (await send('z@example.test').catch((e: unknown) => e)) as { responseCode?: number };
     expect(fault.responseCode).toBe(451);
+  });
+
+  it("takes a server once the mail is in, so a slow sender does not hold one: the hold is the file's service time", async () => {
+    const { http, svc, smtpPort } = await emailMock({ serviceTime: { distribution: 'constant', ms: 50 } });
+    const socket = connect(smtpPort, '127.0.0.1');
+    closers.push(async () => {
+      socket.destroy();
+    });
+    socket.setEncoding('utf8');
+    let received = '';
+    socket.on('data', (d: string) => {
+      received += d;
+    });
+    // An SMTP reply is complete at its last line, "NNN text" (continuation lines are "NNN-text").
+    const reply = async (code: string): Promise<void> => {
+      while (!/(^|\r\n)\d{3} [^\r]*\r\n$/.test(received)) await new Promise((r) => setTimeout(r, 5));
+      const last = received.trimEnd().split('\r\n').pop() ?? '';
+      received = '';
+      expect(last.slice(0, 3)).toBe(code);
+    };
+    const say = async (line: string, code: string) => {
+      socket.write(`${line}\r\n`);
+      await reply(code);
+    };
+    await reply('220');
+    await say('EHLO slow.test', '250');
+    await say('MAIL FROM:<a@b.test>', '250');
+    await say('RCPT TO:<slow@example.test>', '250');
+    await say('DATA', '354');
+    socket.write('From: a@b.test\r\nTo: slow@example.test\r\nSubject: s\r\n\r\nfirst half, ');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(svc.station.inFlight).toBe(0);
+    const metrics = async () => (await (await fetch(`${http}/metrics`)).text()).replace(/\r/g, '');
+    expect(await metrics()).toMatch(/^station_in_flight\{dependency="email"\} 0$/m);
+    socket.write('second half\r\n.\r\n');
+    await reply('250');
+    socket.end();
+    const held = Number(
+      /^station_service_seconds_sum\{dependency="email"\} (\S+)$/m.exec(await metrics())?.[1],
+    );
+    // One hold of the constant 50 ms (a timer fires no earlier), far from the 400 ms the sender took.
+    expect(held).toBeGreaterThanOrEqual(0.045);
+    expect(held).toBeLessThan(0.3);
   });
 
   it('keeps at most the configured number of messages, evicting the oldest', async () => {

@@ -252,7 +252,7 @@ function bottleneckParagraph(r: Report): Block {
       'No dependency saturated. ',
       `The busiest was ${dependencyLabel(busiest.dependency)}, at ${pct1(busiest.peakUtilisation)} of its capacity at its peak`,
       full > 0
-        ? `; ${Math.round(SATURATION.utilisation * 100)} % or more of it was busy for ${seconds(full)} in a row at most, short of the ${SATURATION.sustainSeconds} s that counts as saturated${busiest.rejections > 0 ? `, and it refused ${count(busiest.rejections)} requests` : ''}.`
+        ? `; ${Math.round(SATURATION.utilisation * 100)} % or more of it was busy for ${seconds(full)} in a row at most, short of the ${SATURATION.sustainSeconds} s that counts as saturated${busiest.rejections > 0 ? `, and it refused ${count(busiest.rejections)} ${busiest.rejections === 1 ? 'request' : 'requests'}` : ''}.`
         : '.',
     );
   }
