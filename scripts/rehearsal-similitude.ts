@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { describeBoundIssues, mockBoundIssues } from '../mock-services/station/bounds.ts';
@@ -45,6 +46,8 @@ export interface RateInputs {
   env: Record<string, string>;
   /** enforce the file as it is (--absolute-capacity) */
   absoluteCapacity?: boolean;
+  /** how the user gave scale and compress, to name them in a problem (default: --scale, --compress) */
+  flags?: { scale: string; compress: string };
 }
 
 export type RunRate = { factor: number; scaled: true } | { factor: number; scaled: false; why: string };
@@ -60,7 +63,7 @@ export function runRate(o: RateInputs): RunRate | { problem: string } {
   let names: string;
   if (o.scenario === 'registration-day') {
     factor = rateFactor(o);
-    names = `--scale x --compress (${fmt(o.scale)} x ${fmt(o.compress)})`;
+    names = `${o.flags?.scale ?? '--scale'} x ${o.flags?.compress ?? '--compress'} (${fmt(o.scale)} x ${fmt(o.compress)})`;
   } else if (o.scenario === 'opening-spike') {
     const knob = (key: 'SCALE' | 'COMPRESS'): number | string => {
       const raw = o.env[key];
@@ -161,6 +164,50 @@ export function runCapacity(file: string, rate: RunRate): RunCapacity {
       notes,
     },
   };
+}
+
+/** What a run on the stack enforces and stands for, by similitude (see similarRun). */
+export interface SimilarRun {
+  /** the capacity file, at full size and as the mocks enforce it */
+  run: RunCapacity;
+  /** the service's knobs: those given, with the hash cost and SMTP pool the similitude chose */
+  knobs: Record<string, string>;
+  /** the run record's account of it */
+  similitude: Similitude;
+}
+
+/**
+ * The stack of a run by similitude, one rule for `rehearse` and `stack --scale --compress`: the
+ * capacity file (default DEFAULT_REHEARSAL_CAPACITY) scaled by the run's rate factor, and the
+ * service's hash cost and SMTP connections by the same rule (cpuSimilitude, poolSimilitude) unless
+ * given as knobs. A flag that is wrong is a problem; a capacity file that is wrong, or that the
+ * mocks could not honour once scaled, a CapacityFileError.
+ */
+export function similarRun(
+  o: RateInputs & { capacityFile?: string; knobs: Record<string, string> },
+): SimilarRun | { problem: string } {
+  const rate = runRate(o);
+  if ('problem' in rate) return rate;
+  const run = runCapacity(resolve(o.capacityFile ?? DEFAULT_REHEARSAL_CAPACITY), rate);
+  if (!rate.scaled) return { run, knobs: o.knobs, similitude: run.similitude };
+  const hash = cpuSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
+  const pool = poolSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
+  return {
+    run,
+    knobs: {
+      ...o.knobs,
+      ...(hash.chosen ? { SCRYPT_N: String(hash.scryptN) } : {}),
+      ...(pool.chosen ? { EMAIL_CONNECTIONS: String(pool.connections) } : {}),
+    },
+    similitude: { ...run.similitude, cpu: hash.cpu, smtpPool: pool.smtpPool },
+  };
+}
+
+/** The line that says which capacities a run's mocks enforce. */
+export function capacitiesLine(s: SimilarRun): string {
+  return s.similitude.scaled
+    ? `capacities: ${s.run.file} at full size x ${fmt(s.similitude.factor)} (the run's share of the day's arrival rate)`
+    : `capacities: ${s.run.file} as it is (${s.similitude.notes[0]})`;
 }
 
 /** The stations as the run record holds them (without the ratio that is 1 by construction). */

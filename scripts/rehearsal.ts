@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseConfig } from '../mock-services/registration/config.ts';
 import type { ServiceSection } from '../model/capacity.ts';
 import { type FaultEntry, type PlannedFault, planFaults } from '../model/faults.ts';
@@ -18,13 +18,11 @@ import { probeIdleCpu } from './idle-probe.ts';
 import { runOnK6 } from './k6-engine.ts';
 import { fromRoot } from './paths.ts';
 import {
-  cpuSimilitude,
-  DEFAULT_REHEARSAL_CAPACITY,
-  poolSimilitude,
+  capacitiesLine,
   type RunCapacity,
-  runCapacity,
-  runRate,
+  type SimilarRun,
   type Similitude,
+  similarRun,
 } from './rehearsal-similitude.ts';
 import { importK6Run } from './series/import-k6.ts';
 import { freePort, PrometheusApi, type RunningPrometheus, startPrometheus } from './series/prometheus.ts';
@@ -224,22 +222,15 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   try {
     // Read (and validated) once, before anything starts: the same stations go to the mocks and the
     // record, scaled by the run's rate factor; the service's hash cost follows the same rule.
-    let run: RunCapacity | null = null;
-    let similitude: Similitude | undefined;
-    let knobs = o.knobs;
+    let similar: SimilarRun | null = null;
     if (!o.target) {
-      const rate = runRate(o);
-      if ('problem' in rate) return { exitCode: EXIT.invalidConfig, runDir, error: rate.problem };
-      run = runCapacity(resolve(o.capacityFile ?? DEFAULT_REHEARSAL_CAPACITY), rate);
-      similitude = run.similitude;
-      if (rate.scaled) {
-        const hash = cpuSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
-        const pool = poolSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
-        similitude = { ...similitude, cpu: hash.cpu, smtpPool: pool.smtpPool };
-        if (hash.chosen) knobs = { ...knobs, SCRYPT_N: String(hash.scryptN) };
-        if (pool.chosen) knobs = { ...knobs, EMAIL_CONNECTIONS: String(pool.connections) };
-      }
+      const s = similarRun(o);
+      if ('problem' in s) return { exitCode: EXIT.invalidConfig, runDir, error: s.problem };
+      similar = s;
     }
+    const run = similar?.run ?? null;
+    const similitude: Similitude | undefined = similar?.similitude;
+    const knobs = similar?.knobs ?? o.knobs;
     const capacity = run?.capacity ?? null;
     // What the runner would refuse (the scenario's -e knobs read in its init context, its options)
     // is refused before the stack starts, not after.
@@ -272,12 +263,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
         mocksFile,
         `${JSON.stringify({ $comment: `${run?.file} as this run enforces it (run.json similitude)`, ...capacity }, null, 2)}\n`,
       );
-      if (similitude)
-        o.log(
-          similitude.scaled
-            ? `  capacities: ${run?.file} at full size x ${Number(similitude.factor.toPrecision(3))} (the run's share of the day's arrival rate)`
-            : `  capacities: ${run?.file} as it is (${similitude.notes[0]})`,
-        );
+      if (similar) o.log(`  ${capacitiesLine(similar)}`);
       stack = await startStack({
         ports: 'auto',
         capacityFile: mocksFile,

@@ -408,6 +408,18 @@ const CASES: Record<string, { command: () => Command; cases: Case[] }> = {
         ['-e with a bad name', () => base('-e', 'NOT A NAME=1'), 2, '--env: expected a variable name'],
         ['--knob misspelt', () => base('--knob', 'SCRYPTN=1024'), 2, '(did you mean SCRYPT_N?)'],
         [
+          '--scaled beyond the day',
+          () => base('--scaled', '-e', 'SCALE=0.5', '-e', 'COMPRESS=90'),
+          2,
+          "--scaled: -e SCALE x -e COMPRESS (0.5 x 90) = 45: more than the day's own arrival rate",
+        ],
+        [
+          '--scaled for a scenario with no rate',
+          () => base('--scaled', '--scenario', 'smoke'),
+          2,
+          '--scaled: the smoke scenario brings no arrival rate tied to the 2020 day',
+        ],
+        [
           '--capacity against its schema',
           () => base('--capacity', badCapacity),
           2,

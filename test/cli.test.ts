@@ -1,5 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { loadCapacityFile } from '../mock-services/capacity.ts';
+import { scaleCapacity } from '../model/similitude.ts';
+import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
 
 const cli = ['bin/gelombang.js'];
 
@@ -24,6 +27,13 @@ describe('the gelombang CLI', () => {
   it.each([
     [['stack', '--capacity', 'missing.json'], 2, "--capacity: no such file 'missing.json'"],
     [['stack', '--workers', '0'], 2, "--workers: expected a whole number >= 1 and <= 64, got '0'"],
+    [['stack', '--scale', '0.001'], 2, '--scale without --compress: '],
+    [['stack', '--compress', '90'], 2, '--compress without --scale: '],
+    [
+      ['stack', '--scale', '0.5', '--compress', '90'],
+      2,
+      "--scale x --compress (0.5 x 90) = 45: more than the day's own arrival rate",
+    ],
     [['rehearse', '--knob', 'SCRYPT_N=3'], 104, '--knob: SCRYPT_N: Too small'],
     [['report', 'no/such/run'], 2, 'no/such/run/run.json: cannot read the run record (ENOENT)'],
   ])('%j: exit %i naming the flag or file, no stack trace', (args, code, message) => {
@@ -87,6 +97,51 @@ describe('the gelombang CLI', () => {
       expect(await exited).toBe(1);
     } finally {
       // Ctrl-C, not SIGKILL: the stack must stop its services, or they would outlive the test.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      }
+    }
+  }, 90_000);
+
+  it("stack --scale --compress: the mocks enforce the 2020 file scaled by the replay's rate, as rehearse's do", async () => {
+    const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
+    const child = spawn(
+      process.execPath,
+      [...cli, 'stack', '--scale', '0.001', '--compress', '90', ...flags.flatMap((f) => [f, '0'])],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(err).toBe('');
+      expect(out).toContain(`capacities: ${DEFAULT_REHEARSAL_CAPACITY} at full size x 0.09`);
+      expect(out).toMatch(
+        /^service: SCRYPT_N=\d+ instead of the design's 16384: this machine's \d+ cores stand for [\d.]+ cores of the full-size service$/m,
+      );
+      expect(out).toContain('replay with -e SCALE=0.001 -e COMPRESS=90');
+      const full = loadCapacityFile(DEFAULT_REHEARSAL_CAPACITY).capacity;
+      const scaled = scaleCapacity(full, 0.001 * 90).capacity;
+      // Dukcapil's 7 servers at full size are not what a 0.09 share of the day meets.
+      expect(scaled.dukcapil.concurrency).not.toBe(full.dukcapil.concurrency);
+      const ministry = /ministry\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const config = (await (
+        await fetch(`${ministry}/admin/config`, { headers: { authorization: 'Bearer gelombang-admin' } })
+      ).json()) as { dukcapil: unknown; dapodik: unknown; dtks: unknown };
+      expect(config).toEqual({ dukcapil: scaled.dukcapil, dapodik: scaled.dapodik, dtks: scaled.dtks });
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGINT');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);

@@ -136,6 +136,10 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
       'WINDOW_FROM=0',
       '-e',
       'WINDOW_TO=60',
+      // The rehearsal's stack was scaled by its rate, as `stack --scale --compress` scales one.
+      '--scaled',
+      '--knob',
+      'SCRYPT_N=1024',
       '--results',
       results,
       '--run-id',
@@ -147,6 +151,10 @@ describe.skipIf(!prometheus)('run records with a real Prometheus', () => {
     const imported = readRunRecord(join(results, 'imported'));
     expect(imported.manifest.engine.name).toBe('k6');
     expect(imported.manifest.replay).toMatchObject({ scale: 0.0001, compress: 1200, windowMinutes: [0, 60] });
+    // The stations the mocks enforced and what they stood for, as the rehearsal recorded them.
+    expect(imported.manifest.similitude?.factor).toBeCloseTo(0.12, 12);
+    expect(imported.manifest.similitude).toEqual(rehearsal.manifest.similitude);
+    expect(imported.manifest.stack.capacity).toEqual(rehearsal.manifest.stack.capacity);
 
     // Exactly the rehearsal's totals: arrivals, drops, every funnel cell, every step's requests and failures.
     const a = rehearsal.manifest.totals;

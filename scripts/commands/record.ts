@@ -7,6 +7,7 @@ import { REPLAY_DEFAULTS } from '../../model/replay.ts';
 import { RunRecordError } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
 import { replayOf, replayProblem } from '../rehearsal.ts';
+import { type SimilarRun, similarRun } from '../rehearsal-similitude.ts';
 import { importK6Run, readSummary } from '../series/import-k6.ts';
 import {
   existingFile,
@@ -42,6 +43,7 @@ interface RecordFlags {
   target: string;
   knob: Record<string, string>;
   capacity?: string;
+  scaled?: boolean;
   k6Version: string;
   exitCode?: number;
   results: string;
@@ -143,6 +145,10 @@ export function recordCommand(): Command {
         {},
       )
       .option('--capacity <file>', "the mocks' capacity file during the run", existingFile('--capacity'))
+      .option(
+        '--scaled',
+        "the stack scaled --capacity (at full size; default mock-services/capacity.2020.json) by the replay's -e SCALE x -e COMPRESS, as gelombang stack --scale --compress does: record the stations the mocks enforced and what they stood for; give the stack's own --knob flags",
+      )
       .option('--k6-version <version>', 'the k6 version (k6 version)', nonEmpty('--k6-version'), 'unknown')
       .option(
         '--exit-code <n>',
@@ -180,17 +186,33 @@ export function recordCommand(): Command {
           return fail(`--run-id: ${existing} already holds a run; choose another --run-id`);
         const badKnob = knobsProblem(f.knob, '--knob');
         if (badKnob) return fail(badKnob);
+        const replayInputs = replayFromEnv(f);
+        if (typeof replayInputs === 'string') return fail(replayInputs);
         let capacity: unknown = null;
+        let similar: SimilarRun | undefined;
         try {
-          if (f.capacity) capacity = loadCapacity(resolve(f.capacity));
+          if (f.scaled) {
+            // The same rule as the stack's, from the same inputs: what the mocks enforced.
+            const s = similarRun({
+              scenario: f.scenario,
+              scale: replayInputs?.scale ?? REPLAY_DEFAULTS.scale,
+              compress: replayInputs?.compress ?? REPLAY_DEFAULTS.compress,
+              env: f.env,
+              flags: { scale: '-e SCALE', compress: '-e COMPRESS' },
+              capacityFile: f.capacity,
+              knobs: f.knob,
+            });
+            if ('problem' in s) return fail(`--scaled: ${s.problem}`);
+            if (!s.similitude.scaled) return fail(`--scaled: ${s.similitude.notes[0]}`);
+            similar = s;
+            capacity = s.run.capacity;
+          } else if (f.capacity) capacity = loadCapacity(resolve(f.capacity));
           if (f.k6Summary) readSummary(f.k6Summary);
         } catch (err) {
           if (err instanceof CapacityFileError) return fail(`--capacity: ${err.message}`);
           if (err instanceof RunRecordError) return fail(err.message);
           throw err;
         }
-        const replayInputs = replayFromEnv(f);
-        if (typeof replayInputs === 'string') return fail(replayInputs);
         const replay = replayInputs ? replayOf(replayInputs) : null;
         const runDir = existing;
         try {
@@ -205,8 +227,9 @@ export function recordCommand(): Command {
             env: f.env,
             replay,
             target: f.target,
-            knobs: f.knob,
+            knobs: similar?.knobs ?? f.knob,
             capacity,
+            ...(similar ? { similitude: similar.similitude } : {}),
             k6Version: f.k6Version,
             exitCode: f.exitCode,
             runDir,

@@ -1,7 +1,20 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { CapacityFileError } from '../../model/capacity.ts';
+import { capacitiesLine, type SimilarRun, similarRun } from '../rehearsal-similitude.ts';
 import { SERVICE_NAMES, type StackPorts, StackStartError, startStack } from '../stack.ts';
-import { existingFile, keyValue, knobsProblem, nonEmpty, outputDir, port, wholeNumberIn } from './flags.ts';
+import {
+  existingFile,
+  keyValue,
+  knobsProblem,
+  nonEmpty,
+  numberIn,
+  outputDir,
+  port,
+  wholeNumberIn,
+} from './flags.ts';
 
 /**
  * `gelombang stack`: the reference service and its mocks on loopback until Ctrl-C. Exit codes: 0
@@ -23,6 +36,8 @@ const PORT_FLAGS: Record<keyof StackPorts, string> = {
 
 interface StackFlags {
   capacity?: string;
+  scale?: number;
+  compress?: number;
   dataDir?: string;
   registrationPort?: number;
   ministryPort?: number;
@@ -42,6 +57,16 @@ export function stackCommand(): Command {
       '--capacity <file>',
       'capacity file: the stations (concurrency, queue, service time, faults) of every dependency',
       existingFile('--capacity'),
+    )
+    .option(
+      '--scale <share>',
+      "with --compress: the replay this stack is for (k6's -e SCALE), to scale the --capacity file (at full size; default mock-services/capacity.2020.json) and the service's hash cost and SMTP pool by its share of the day's arrival rate, as rehearse does",
+      numberIn('--scale', 0, 1, true),
+    )
+    .option(
+      '--compress <factor>',
+      "with --scale: the replay's time compression (k6's -e COMPRESS)",
+      numberIn('--compress', 1, 1e6),
     )
     .option(
       '--data-dir <dir>',
@@ -74,14 +99,51 @@ export function stackCommand(): Command {
         console.error(`error: ${message}`);
         process.exitCode = code;
       };
-      const knobs = { ...o.knob, ...(o.workers !== undefined ? { WORKERS: String(o.workers) } : {}) };
+      let knobs: Record<string, string> = {
+        ...o.knob,
+        ...(o.workers !== undefined ? { WORKERS: String(o.workers) } : {}),
+      };
       const badKnob = knobsProblem(knobs, '--knob');
       if (badKnob) return fail(badKnob);
+      if ((o.scale === undefined) !== (o.compress === undefined))
+        return fail(
+          `${o.scale === undefined ? '--compress' : '--scale'} without ${o.scale === undefined ? '--scale' : '--compress'}: the stack's capacities are scaled by the replay's scale x compress, so give both (rehearse's defaults: --scale 0.001 --compress 90), or neither to enforce --capacity as it is`,
+        );
+      // By similitude, as rehearse starts its stack: the mocks get the scaled stations from a file
+      // of their own, the service the hash cost and pool the rule chose.
+      let similar: SimilarRun | undefined;
+      let scaledDir: string | undefined;
+      if (o.scale !== undefined && o.compress !== undefined) {
+        try {
+          const s = similarRun({
+            scenario: 'registration-day',
+            scale: o.scale,
+            compress: o.compress,
+            env: {},
+            capacityFile: o.capacity,
+            knobs,
+          });
+          if ('problem' in s) return fail(s.problem);
+          similar = s;
+        } catch (err) {
+          if (err instanceof CapacityFileError) return fail(`--capacity: ${err.message}`);
+          throw err;
+        }
+        knobs = similar.knobs;
+        scaledDir = mkdtempSync(join(tmpdir(), 'gelombang-capacity-'));
+        writeFileSync(
+          join(scaledDir, 'capacity.json'),
+          `${JSON.stringify({ $comment: `${similar.run.file} x ${similar.similitude.factor} (gelombang stack --scale ${o.scale} --compress ${o.compress})`, ...similar.run.capacity }, null, 2)}\n`,
+        );
+      }
+      const removeScaled = () => {
+        if (scaledDir) rmSync(scaledDir, { recursive: true, force: true });
+      };
       let stack: Awaited<ReturnType<typeof startStack>>;
       let died = false;
       try {
         stack = await startStack({
-          capacityFile: o.capacity,
+          capacityFile: scaledDir ? join(scaledDir, 'capacity.json') : o.capacity,
           dataDir: o.dataDir,
           adminToken: o.adminToken,
           ports: {
@@ -102,6 +164,7 @@ export function stackCommand(): Command {
           },
         });
       } catch (err) {
+        removeScaled();
         if (err instanceof CapacityFileError)
           return fail(`${o.capacity ? '--capacity' : 'GELOMBANG_CAPACITY_FILE'}: ${err.message}`);
         if (!(err instanceof StackStartError)) throw err;
@@ -113,10 +176,26 @@ export function stackCommand(): Command {
         console.log(`${name.padEnd(13)} ${url}`);
       }
       console.log(`${'smtp'.padEnd(13)} ${stack.urls.smtp}`);
+      if (similar) {
+        console.log(capacitiesLine(similar));
+        const { SCRYPT_N, EMAIL_CONNECTIONS } = similar.knobs;
+        const cpu = similar.similitude.cpu;
+        const pool = similar.similitude.smtpPool;
+        if (cpu && SCRYPT_N !== o.knob.SCRYPT_N)
+          console.log(
+            `service: SCRYPT_N=${SCRYPT_N} instead of the design's ${cpu.fullSizeScryptN}: this machine's ${cpu.cores} cores stand for ${Number(cpu.standsForCores.toPrecision(3))} cores of the full-size service`,
+          );
+        if (pool && EMAIL_CONNECTIONS !== o.knob.EMAIL_CONNECTIONS)
+          console.log(
+            `service: EMAIL_CONNECTIONS=${EMAIL_CONNECTIONS} a process, its share of the full-size pool (${pool.fullSizeWorkers} workers x ${pool.fullSizeConnections})`,
+          );
+        console.log(`replay with -e SCALE=${o.scale} -e COMPRESS=${o.compress}`);
+      }
       console.log(`data in ${stack.dataDir}; Ctrl-C to stop`);
       const shutdown = async () => {
         console.log('stopping...');
         await stack.stop();
+        removeScaled();
         process.exit(died ? 1 : 0);
       };
       process.once('SIGINT', shutdown);
