@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -287,14 +287,19 @@ describe('gelombang rehearse end to end', () => {
   });
 
   it('refuses a capacity file that is not one, naming the field, before starting anything', () => {
-    const bad = join(mkdtempSync(join(tmpdir(), 'gelombang-capacity-')), 'capacity.json');
+    const dir = mkdtempSync(join(tmpdir(), 'gelombang-bad-capacity-'));
+    const bad = join(dir, 'capacity.json');
     writeFileSync(bad, '{"dukcapil":{}}');
-    const r = gelombang(['rehearse', '--capacity', bad, '-q']);
-    expect(r.status).toBe(104);
-    expect(r.stderr).toContain(
-      `error: --capacity: ${bad}: dukcapil.concurrency: Invalid input: expected number`,
-    );
-    expect(r.stdout).not.toContain('starting the registration service');
+    try {
+      const r = gelombang(['rehearse', '--capacity', bad, '-q']);
+      expect(r.status).toBe(104);
+      expect(r.stderr).toContain(
+        `error: --capacity: ${bad}: dukcapil.concurrency: Invalid input: expected number`,
+      );
+      expect(r.stdout).not.toContain('starting the registration service');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
