@@ -20,6 +20,7 @@ const modules: Record<string, () => Promise<Bench>> = {
   crash: async () => (await import('./crash.bench.ts')).default,
   designs: async () => (await import('./designs.bench.ts')).default,
   similitude: async () => (await import('./similitude.bench.ts')).default,
+  'cpu-share': async () => (await import('./cpu-share.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
