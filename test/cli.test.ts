@@ -6,6 +6,35 @@ import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
 
 const cli = ['bin/gelombang.js'];
 
+/** `gelombang stack` with every port free (each service takes one and the stack prints it), its output as it comes. */
+function stackProcess(extra: string[] = []) {
+  const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
+  const child = spawn(process.execPath, [...cli, 'stack', ...extra, ...flags.flatMap((f) => [f, '0'])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const io = { out: '', err: '' };
+  child.stdout.on('data', (d) => {
+    io.out += d;
+  });
+  child.stderr.on('data', (d) => {
+    io.err += d;
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const until = async (done: () => boolean, what: string) => {
+    const deadline = Date.now() + 60_000;
+    while (!done() && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 100));
+    if (!done()) throw new Error(`${what}; stdout: ${io.out}; stderr: ${io.err}`);
+  };
+  // Ctrl-C, not SIGKILL: the stack must stop its services, or they would outlive the test.
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  };
+  return { child, io, exited, until, stop };
+}
+
 describe('the gelombang CLI', () => {
   it('lists its commands', () => {
     const r = spawnSync(process.execPath, [...cli, '--help'], { encoding: 'utf8' });
@@ -66,64 +95,27 @@ describe('the gelombang CLI', () => {
   }, 100_000);
 
   it('stack: a service that dies while the stack runs is reported at once: which, its signal; Ctrl-C then exits 1', async () => {
-    const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
-    const child = spawn(process.execPath, [...cli, 'stack', ...flags.flatMap((f) => [f, '0'])], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const stack = stackProcess();
     try {
-      const until = async (done: () => boolean, what: string) => {
-        const deadline = Date.now() + 60_000;
-        while (!done() && Date.now() < deadline && child.exitCode === null)
-          await new Promise((r) => setTimeout(r, 100));
-        if (!done()) throw new Error(`${what}; stdout: ${out}; stderr: ${err}`);
-      };
-      await until(() => out.includes('Ctrl-C'), 'the stack did not start');
-      const ministry = /ministry\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      await stack.until(() => stack.io.out.includes('Ctrl-C'), 'the stack did not start');
+      const ministry = /ministry\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(stack.io.out)?.[1];
       const { pid } = (await (await fetch(`${ministry}/healthz`)).json()) as { pid: number };
       process.kill(pid, 'SIGKILL');
-      await until(() => err.includes('Ctrl-C to stop'), 'the death was not reported');
-      expect(err).toContain(`error: ministry (pid ${pid}) died: killed by SIGKILL`);
-      expect(err).not.toMatch(/^\s+at /m);
-      child.kill('SIGINT');
-      expect(await exited).toBe(1);
+      await stack.until(() => stack.io.err.includes('Ctrl-C to stop'), 'the death was not reported');
+      expect(stack.io.err).toContain(`error: ministry (pid ${pid}) died: killed by SIGKILL`);
+      expect(stack.io.err).not.toMatch(/^\s+at /m);
+      stack.child.kill('SIGINT');
+      expect(await stack.exited).toBe(1);
     } finally {
-      // Ctrl-C, not SIGKILL: the stack must stop its services, or they would outlive the test.
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGINT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      }
+      await stack.stop();
     }
   }, 90_000);
 
   it("stack --scale --compress: the mocks enforce the 2020 file scaled by the replay's rate, as rehearse's do", async () => {
-    const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
-    const child = spawn(
-      process.execPath,
-      [...cli, 'stack', '--scale', '0.001', '--compress', '90', ...flags.flatMap((f) => [f, '0'])],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const stack = stackProcess(['--scale', '0.001', '--compress', '90']);
     try {
-      const deadline = Date.now() + 60_000;
-      while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null)
-        await new Promise((r) => setTimeout(r, 100));
+      await stack.until(() => stack.io.out.includes('Ctrl-C'), 'the stack did not start');
+      const { out, err } = stack.io;
       expect(err).toBe('');
       expect(out).toContain(`capacities: ${DEFAULT_REHEARSAL_CAPACITY} at full size x 0.09`);
       expect(out).toMatch(
@@ -139,37 +131,27 @@ describe('the gelombang CLI', () => {
         await fetch(`${ministry}/admin/config`, { headers: { authorization: 'Bearer gelombang-admin' } })
       ).json()) as { dukcapil: unknown; dapodik: unknown; dtks: unknown };
       expect(config).toEqual({ dukcapil: scaled.dukcapil, dapodik: scaled.dapodik, dtks: scaled.dtks });
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
+      stack.child.kill('SIGINT');
+      expect(await stack.exited).toBe(0);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGINT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      }
+      await stack.stop();
     }
   }, 90_000);
 
   it('stack: prints a URL per service and stops on Ctrl-C', async () => {
-    // Port 0 everywhere: each service takes a free port and the stack prints which.
-    const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
-    const child = spawn(process.execPath, [...cli, 'stack', ...flags.flatMap((f) => [f, '0'])], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    const deadline = Date.now() + 60_000;
-    while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null)
-      await new Promise((r) => setTimeout(r, 100));
-    for (const name of ['registration', 'ministry', 'email', 'upload'])
-      expect(out).toMatch(new RegExp(`${name}\\s+http://127\\.0\\.0\\.1:\\d+`));
-    const registration = /registration\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    expect(registration).toBeDefined();
-    expect((await fetch(`${registration}/healthz`)).status).toBe(200);
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    await expect(fetch(`${registration}/healthz`)).rejects.toThrow();
+    const stack = stackProcess();
+    try {
+      await stack.until(() => stack.io.out.includes('Ctrl-C'), 'the stack did not start');
+      for (const name of ['registration', 'ministry', 'email', 'upload'])
+        expect(stack.io.out).toMatch(new RegExp(`${name}\\s+http://127\\.0\\.0\\.1:\\d+`));
+      const registration = /registration\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(stack.io.out)?.[1];
+      expect(registration).toBeDefined();
+      expect((await fetch(`${registration}/healthz`)).status).toBe(200);
+      stack.child.kill('SIGINT');
+      expect(await stack.exited).toBe(0);
+      await expect(fetch(`${registration}/healthz`)).rejects.toThrow();
+    } finally {
+      await stack.stop();
+    }
   }, 90_000);
 });
