@@ -125,7 +125,7 @@ describe("the run's capacities", () => {
     }
     expect(message.startsWith(`${file}, scaled by this run's rate factor 0.01: `)).toBe(true);
     expect(message).toContain('dtks.serviceTime.ms: 20000 ms does not fit in timeoutMs');
-    expect(message).toMatch(/--absolute-capacity enforces the file as it is\)$/);
+    expect(message).toMatch(/or give --absolute-capacity to enforce the file as it is\)$/);
   });
 });
 

@@ -46,8 +46,11 @@ export interface RateInputs {
   env: Record<string, string>;
   /** enforce the file as it is (--absolute-capacity) */
   absoluteCapacity?: boolean;
-  /** how the user gave scale and compress, to name them in a problem (default: --scale, --compress) */
-  flags?: { scale: string; compress: string };
+  /**
+   * The command's words, for its problems: how the user gave scale and compress (default --scale,
+   * --compress) and how to enforce the file as it is instead (default --absolute-capacity).
+   */
+  flags?: { scale: string; compress: string; asIs: string };
 }
 
 export type RunRate = { factor: number; scaled: true } | { factor: number; scaled: false; why: string };
@@ -94,7 +97,7 @@ export function runRate(o: RateInputs): RunRate | { problem: string } {
     };
   if (factor > 1)
     return {
-      problem: `${names} = ${fmt(factor)}: more than the day's own arrival rate, and a capacity file at full size is not scaled up (model/similitude.ts); lower them, or give --absolute-capacity to enforce the file as it is`,
+      problem: `${names} = ${fmt(factor)}: more than the day's own arrival rate, and a capacity file at full size is not scaled up (model/similitude.ts); lower them, or ${o.flags?.asIs ?? 'give --absolute-capacity'} to enforce the file as it is`,
     };
   return { factor, scaled: true };
 }
@@ -115,7 +118,7 @@ export interface RunCapacity {
  * scaled (a stretched service time beyond its timeout) is a CapacityFileError naming the file,
  * the factor and the field.
  */
-export function runCapacity(file: string, rate: RunRate): RunCapacity {
+export function runCapacity(file: string, rate: RunRate, asIs = 'give --absolute-capacity'): RunCapacity {
   const full = loadCapacityFile(file);
   if (!rate.scaled) {
     const issues = mockBoundIssues(full.capacity);
@@ -138,7 +141,7 @@ export function runCapacity(file: string, rate: RunRate): RunCapacity {
   const issues = mockBoundIssues(scaled.capacity);
   if (issues.length > 0)
     throw new CapacityFileError(
-      `${file}, scaled by this run's rate factor ${fmt(rate.factor)}: ${describeBoundIssues(issues)} (a larger scale or compression stretches the service times less; --absolute-capacity enforces the file as it is)`,
+      `${file}, scaled by this run's rate factor ${fmt(rate.factor)}: ${describeBoundIssues(issues)} (a larger scale or compression stretches the service times less; or ${asIs} to enforce the file as it is)`,
     );
   const s = full.service;
   const notes = [...scaled.notes];
@@ -188,7 +191,7 @@ export function similarRun(
 ): SimilarRun | { problem: string } {
   const rate = runRate(o);
   if ('problem' in rate) return rate;
-  const run = runCapacity(resolve(o.capacityFile ?? DEFAULT_REHEARSAL_CAPACITY), rate);
+  const run = runCapacity(resolve(o.capacityFile ?? DEFAULT_REHEARSAL_CAPACITY), rate, o.flags?.asIs);
   if (!rate.scaled) return { run, knobs: o.knobs, similitude: run.similitude };
   const hash = cpuSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });
   const pool = poolSimilitude({ factor: rate.factor, knobs: o.knobs, full: run.full });

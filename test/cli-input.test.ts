@@ -411,7 +411,7 @@ const CASES: Record<string, { command: () => Command; cases: Case[] }> = {
           '--scaled beyond the day',
           () => base('--scaled', '-e', 'SCALE=0.5', '-e', 'COMPRESS=90'),
           2,
-          "--scaled: -e SCALE x -e COMPRESS (0.5 x 90) = 45: more than the day's own arrival rate",
+          "--scaled: -e SCALE x -e COMPRESS (0.5 x 90) = 45: more than the day's own arrival rate, and a capacity file at full size is not scaled up (model/similitude.ts); lower them, or leave out --scaled to enforce the file as it is",
         ],
         [
           '--scaled for a scenario with no rate',

@@ -61,7 +61,7 @@ describe('the gelombang CLI', () => {
     [
       ['stack', '--scale', '0.5', '--compress', '90'],
       2,
-      "--scale x --compress (0.5 x 90) = 45: more than the day's own arrival rate",
+      "--scale x --compress (0.5 x 90) = 45: more than the day's own arrival rate, and a capacity file at full size is not scaled up (model/similitude.ts); lower them, or leave out --scale and --compress to enforce the file as it is",
     ],
     [['rehearse', '--knob', 'SCRYPT_N=3'], 104, '--knob: SCRYPT_N: Too small'],
     [['report', 'no/such/run'], 2, 'no/such/run/run.json: cannot read the run record (ENOENT)'],

@@ -198,7 +198,7 @@ export function recordCommand(): Command {
               scale: replayInputs?.scale ?? REPLAY_DEFAULTS.scale,
               compress: replayInputs?.compress ?? REPLAY_DEFAULTS.compress,
               env: f.env,
-              flags: { scale: '-e SCALE', compress: '-e COMPRESS' },
+              flags: { scale: '-e SCALE', compress: '-e COMPRESS', asIs: 'leave out --scaled' },
               capacityFile: f.capacity,
               knobs: f.knob,
             });

@@ -120,6 +120,7 @@ export function stackCommand(): Command {
             scale: o.scale,
             compress: o.compress,
             env: {},
+            flags: { scale: '--scale', compress: '--compress', asIs: 'leave out --scale and --compress' },
             capacityFile: o.capacity,
             knobs,
           });
