@@ -230,4 +230,20 @@ describe('prometheus exposition', () => {
     main.merge(worker.drain());
     expect(prometheusText(main)).toContain('k6_slow_total{step="login"} 0');
   });
+
+  it('lists a counter added only zeros in the summary at count 0, as k6 does, and leaves out one never added', () => {
+    const worker = new Store();
+    const main = new Store();
+    for (const s of [worker, main]) {
+      s.define('slow', 'counter');
+      s.define('never', 'counter');
+    }
+    worker.add('slow', 0, { step: 'login' });
+    main.merge(worker.drain());
+    const data = buildSummaryData(main, { thresholds: [], testRunDurationMs: 1000 });
+    // k6 v0.47's --summary-export of a script that adds 0 three times: {"count":0,"rate":0}
+    expect(summaryExport(data).metrics).toMatchObject({ slow: { count: 0, rate: 0 } });
+    expect(data.metrics.slow?.values).toEqual({ count: 0, rate: 0 });
+    expect(data.metrics.never).toBeUndefined();
+  });
 });

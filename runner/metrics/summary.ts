@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sinkValues } from './sinks.ts';
+import { isEmpty, sinkValues } from './sinks.ts';
 import type { Store } from './store.ts';
 import type { ThresholdResult } from './thresholds.ts';
 
@@ -55,12 +55,8 @@ export function buildSummaryData(
   // k6 lists a metric once it has samples (or thresholds), and its submetrics under their selector.
   for (const m of [...store.metrics.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     const hasThresholds = o.thresholds.some((t) => t.threshold.key === m.name);
-    const empty =
-      (m.sink.kind === 'counter' && m.sink.count === 0) ||
-      (m.sink.kind === 'rate' && m.sink.total === 0) ||
-      (m.sink.kind === 'trend' && m.sink.count === 0) ||
-      (m.sink.kind === 'gauge' && !m.sink.set);
-    if (!empty || hasThresholds) {
+    // A counter added only zeros has samples: k6 lists it at count 0 (CounterSink.IsEmpty).
+    if (!isEmpty(m.sink) || hasThresholds) {
       metrics[m.name] = withThresholds(m.name, {
         type: m.type,
         contains: m.contains,
