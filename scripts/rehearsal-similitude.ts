@@ -1,5 +1,6 @@
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { describeBoundIssues, mockBoundIssues } from '../mock-services/station/bounds.ts';
@@ -211,6 +212,20 @@ export function capacitiesLine(s: SimilarRun): string {
   return s.similitude.scaled
     ? `capacities: ${s.run.file} at full size x ${fmt(s.similitude.factor)} (the run's share of the day's arrival rate)`
     : `capacities: ${s.run.file} as it is (${s.similitude.notes[0]})`;
+}
+
+/**
+ * The stations a run's mocks enforce, as the file they read (GELOMBANG_CAPACITY_FILE), in a
+ * directory of its own; `remove` deletes it once the mocks are stopped.
+ */
+export function enforcedCapacityFile(
+  run: RunCapacity,
+  comment: string,
+): { file: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gelombang-capacity-'));
+  const file = join(dir, 'capacity.json');
+  writeFileSync(file, `${JSON.stringify({ $comment: comment, ...run.capacity }, null, 2)}\n`);
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The stations as the run record holds them (without the ratio that is 1 by construction). */

@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../mock-services/registration/config.ts';
 import type { ServiceSection } from '../model/capacity.ts';
@@ -19,6 +19,7 @@ import { runOnK6 } from './k6-engine.ts';
 import { fromRoot } from './paths.ts';
 import {
   capacitiesLine,
+  enforcedCapacityFile,
   type RunCapacity,
   type SimilarRun,
   type Similitude,
@@ -202,16 +203,16 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
   const restarts = new Map<ServiceName, number>();
   const restarting: Promise<void>[] = [];
   let prometheus: RunningPrometheus | undefined;
-  /** where the scaled capacity file the mocks read lies while they run */
-  let mocksDir: string | undefined;
+  /** the scaled capacity file the mocks read while they run */
+  let mocksCapacity: { file: string; remove: () => void } | undefined;
   const stop = async () => {
     const s = stack;
     const p = prometheus;
     stack = undefined;
     prometheus = undefined;
     await Promise.all([s?.stop(), p?.stop()]);
-    if (mocksDir) rmSync(mocksDir, { recursive: true, force: true });
-    mocksDir = undefined;
+    mocksCapacity?.remove();
+    mocksCapacity = undefined;
   };
   const onSignal = () => {
     o.log('\ninterrupted: stopping the stack ...');
@@ -257,16 +258,16 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
     } else {
       o.log('starting the registration service and its mock dependencies on 127.0.0.1 ...');
       // The mocks read their stations from a file: the scaled ones, beside nothing else of the run.
-      mocksDir = mkdtempSync(join(tmpdir(), 'gelombang-capacity-'));
-      const mocksFile = join(mocksDir, 'capacity.json');
-      writeFileSync(
-        mocksFile,
-        `${JSON.stringify({ $comment: `${run?.file} as this run enforces it (run.json similitude)`, ...capacity }, null, 2)}\n`,
-      );
+      mocksCapacity = similar
+        ? enforcedCapacityFile(
+            similar.run,
+            `${similar.run.file} as this run enforces it (run.json similitude)`,
+          )
+        : undefined;
       if (similar) o.log(`  ${capacitiesLine(similar)}`);
       stack = await startStack({
         ports: 'auto',
-        capacityFile: mocksFile,
+        capacityFile: mocksCapacity?.file,
         env: { registration: knobs },
         // Said at once, kept for the record, and restarted: a crashed service is a finding, but
         // the rest of the run still measures how the day recovers rather than a stack without it.

@@ -24,9 +24,7 @@ export function stretchAt(s: CpuStretchOverTime | undefined, tMs: number): numbe
 
 /** How much slower the cores ran for the service than its fitted average in the interval holding tMs (past the factors: 1). */
 export function sharingAt(s: CpuStretchOverTime | undefined, tMs: number): number {
-  if (!s) return 1;
-  const k = Math.floor(tMs / s.intervalMs);
-  return (s.factors[k] ?? 1) / (s.spent?.[k] ?? 1);
+  return stretchAt(s, tMs) / (s?.spent?.[Math.floor(tMs / s.intervalMs)] ?? 1);
 }
 
 /** The least a run's work is stretched by over the whole run (past the factors: 1): a floor on any run's time. */

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { CapacityFileError } from '../../model/capacity.ts';
-import { capacitiesLine, type SimilarRun, similarRun } from '../rehearsal-similitude.ts';
+import {
+  capacitiesLine,
+  enforcedCapacityFile,
+  type SimilarRun,
+  similarRun,
+} from '../rehearsal-similitude.ts';
 import { SERVICE_NAMES, type StackPorts, StackStartError, startStack } from '../stack.ts';
 import {
   existingFile,
@@ -112,7 +114,7 @@ export function stackCommand(): Command {
       // By similitude, as rehearse starts its stack: the mocks get the scaled stations from a file
       // of their own, the service the hash cost and pool the rule chose.
       let similar: SimilarRun | undefined;
-      let scaledDir: string | undefined;
+      let scaled: { file: string; remove: () => void } | undefined;
       if (o.scale !== undefined && o.compress !== undefined) {
         try {
           const s = similarRun({
@@ -131,20 +133,16 @@ export function stackCommand(): Command {
           throw err;
         }
         knobs = similar.knobs;
-        scaledDir = mkdtempSync(join(tmpdir(), 'gelombang-capacity-'));
-        writeFileSync(
-          join(scaledDir, 'capacity.json'),
-          `${JSON.stringify({ $comment: `${similar.run.file} x ${similar.similitude.factor} (gelombang stack --scale ${o.scale} --compress ${o.compress})`, ...similar.run.capacity }, null, 2)}\n`,
+        scaled = enforcedCapacityFile(
+          similar.run,
+          `${similar.run.file} x ${similar.similitude.factor} (gelombang stack --scale ${o.scale} --compress ${o.compress})`,
         );
       }
-      const removeScaled = () => {
-        if (scaledDir) rmSync(scaledDir, { recursive: true, force: true });
-      };
       let stack: Awaited<ReturnType<typeof startStack>>;
       let died = false;
       try {
         stack = await startStack({
-          capacityFile: scaledDir ? join(scaledDir, 'capacity.json') : o.capacity,
+          capacityFile: scaled?.file ?? o.capacity,
           dataDir: o.dataDir,
           adminToken: o.adminToken,
           ports: {
@@ -165,7 +163,7 @@ export function stackCommand(): Command {
           },
         });
       } catch (err) {
-        removeScaled();
+        scaled?.remove();
         if (err instanceof CapacityFileError)
           return fail(`${o.capacity ? '--capacity' : 'GELOMBANG_CAPACITY_FILE'}: ${err.message}`);
         if (!(err instanceof StackStartError)) throw err;
@@ -196,7 +194,7 @@ export function stackCommand(): Command {
       const shutdown = async () => {
         console.log('stopping...');
         await stack.stop();
-        removeScaled();
+        scaled?.remove();
         process.exit(died ? 1 : 0);
       };
       process.once('SIGINT', shutdown);
