@@ -59,6 +59,8 @@ export interface DayOptions {
   preAllocatedVUs?: number;
   photoBytes: number;
   intervalSeconds: number;
+  /** keep each step's latencies interval by interval (rec.latencyByInterval), as validate needs */
+  keepLatencyByInterval?: boolean;
   /** keep in the service's queues the work that could only start after the end (a test's reference) */
   keepUnservable?: boolean;
   /** told of every sign-up the waiting room lets through (ADMISSION_RATE > 0): whose, its turn and when (ms) */
@@ -163,7 +165,7 @@ export function simulateDay(o: DayOptions): DayResult {
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });
   if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers);
-  const rec = new Recorder(o.intervalSeconds);
+  const rec = new Recorder(o.intervalSeconds, { keepLatencyByInterval: o.keepLatencyByInterval ?? false });
   const journeys = new Journeys(q, service, rec, {
     seed: o.seed,
     runKey: o.runKey ?? 0,

@@ -53,6 +53,18 @@ export class LogHistogram {
     return this.max;
   }
 
+  /** A histogram of the same latencies, which later adds and clears leave alone. */
+  copy(): LogHistogram {
+    const h = new LogHistogram();
+    if (this.count === 0) return h;
+    h.counts.set(this.counts.subarray(this.lo, this.hi + 1), this.lo);
+    h.count = this.count;
+    h.max = this.max;
+    h.lo = this.lo;
+    h.hi = this.hi;
+    return h;
+  }
+
   clear(): void {
     if (this.count === 0) return;
     this.counts.fill(0, this.lo, this.hi + 1);

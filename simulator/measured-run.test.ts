@@ -8,15 +8,18 @@ import { replay } from '../model/replay.ts';
 import { parseServiceKnobs, SERVICE_PROFILES } from '../model/service-design.ts';
 import type { RunRecord } from '../reports/record.ts';
 import { type Calibration, loadCalibration } from './calibration.ts';
-import { type DayOptions, simulateDay } from './day.ts';
+import { type DayOptions, type DayResult, simulateDay } from './day.ts';
+import { LogHistogram } from './histogram.ts';
 import {
   appliedWarmUp,
   dayOfRecord,
   fitOnReplay,
   LIGHT_STEPS,
   latencyQuantiles,
+  overheadOverTime,
   withRequestOverhead,
 } from './measured-run.ts';
+import { tableQuantile } from './quantile-table.ts';
 import { simulatedRecord } from './record.ts';
 
 /**
@@ -90,7 +93,7 @@ function measuredRun(
   };
   delete r.manifest.simulation;
   // The truth: the same replay as validate will see it, on TRUE_CORES, every request TRUE_OVERHEAD_MS later.
-  const truth = simulateDay(dayOfRecord(r, withCores(prior, trueCores)));
+  const truth = simulateDay({ ...dayOfRecord(r, withCores(prior, trueCores)), keepLatencyByInterval: true });
   const later = (x: number | null) => (x === null ? null : x + TRUE_OVERHEAD_MS);
   r.manifest.totals.steps = r.manifest.totals.steps.map((s) => {
     const h = truth.rec.steps[s.step as keyof typeof truth.rec.steps].latency;
@@ -99,6 +102,26 @@ function measuredRun(
       : [0.5, 0.9, 0.95, 0.99].map((q) => later(h.quantile(q)));
     return { ...s, requests: h.count, p50Ms, p90Ms, p95Ms, p99Ms } as typeof s;
   });
+  // Interval by interval too, as the record's series show the steps.
+  const dt = r.timeseries.intervalSeconds;
+  r.timeseries.series = r.timeseries.series.filter(
+    (s) => !(s.name === 'step_requests' || s.name === 'step_latency_ms'),
+  );
+  for (const [step, byInterval] of Object.entries(truth.rec.latencyByInterval ?? {})) {
+    r.timeseries.series.push({
+      name: 'step_requests',
+      labels: { step },
+      values: byInterval.map((h) => (h?.count ?? 0) / dt),
+    });
+    for (const q of [0.5, 0.95, 0.99])
+      r.timeseries.series.push({
+        name: 'step_latency_ms',
+        labels: { step, quantile: String(q) },
+        values: byInterval.map((h) =>
+          !h ? null : spread ? (latencyQuantiles(h, spread, [q])[0] as number) : later(h.quantile(q)),
+        ),
+      });
+  }
   for (const step of LIGHT_STEPS) {
     const h = truth.rec.steps[step].latency;
     const fastest = h.quantile(1 / h.count);
@@ -170,6 +193,103 @@ describe('validate fits what a replay of the run shows', () => {
     expect(p95).toBeGreaterThanOrEqual(o.p95);
     expect(latencyQuantiles(h, o, [0.5, 0.95])).toEqual([p50, p95]);
     expect(latencyQuantiles(h, undefined, [0.5])).toEqual([alone]);
+  }, 60_000);
+});
+
+describe("the machine's latency by interval", () => {
+  it('adds to each request the overhead at the level of the interval it ended in', () => {
+    const o = { min: 1, p50: 5, p90: 40, p95: 100, p99: 300 };
+    const day = simulateDay({ ...dayOfRecordless(), seed: 3, keepLatencyByInterval: true });
+    const h = day.rec.steps.verify_email.latency;
+    const byInterval = day.rec.latencyByInterval?.verify_email ?? [];
+    expect(byInterval.reduce((a, x) => a + (x?.count ?? 0), 0)).toBe(h.count);
+    const n = byInterval.length;
+    const half = Math.floor(n / 2);
+    const ended = (from: number, to: number) =>
+      byInterval.slice(from, to).reduce((a, x) => a + (x?.count ?? 0), 0);
+    expect(ended(0, half)).toBeGreaterThan(0);
+    expect(ended(half, n)).toBeGreaterThan(0);
+    // Level 1 everywhere: the overhead of one level for the run, within the draws' steadiness.
+    const flat = latencyQuantiles(h, o, [0.5, 0.95], { byInterval, levels: new Array(n).fill(1) });
+    const untimed = latencyQuantiles(h, o, [0.5, 0.95]);
+    for (const [i, x] of flat.entries())
+      expect(Math.abs((x as number) / (untimed[i] as number) - 1)).toBeLessThan(0.03);
+    // Three times the overhead in the first half of the intervals, none after.
+    const early = latencyQuantiles(h, o, [0.5, 0.95], {
+      byInterval,
+      levels: Array.from({ length: n }, (_, i) => (i < half ? 3 : 0)),
+    });
+    // Its p95 is where the early share of requests (three times the overhead) leaves 5 % above:
+    // three times the overhead's 1 - 0.05 / share quantile, plus a latency of the step's own;
+    // within 1.5 points of probability, as the shuffle gives the early requests ~2,400 of the
+    // 4,000 draws, whose tail share is steady to ~0.6 points.
+    const share = ended(0, half) / h.count;
+    const u = 1 - 0.05 / share;
+    expect(early[1]).toBeGreaterThanOrEqual(3 * tableQuantile(o, u - 0.015));
+    expect(early[1]).toBeLessThanOrEqual(3 * tableQuantile(o, u + 0.015) + (h.quantile(0.99) as number));
+    expect(early[1]).toBeGreaterThan(1.5 * (flat[1] as number));
+    expect(latencyQuantiles(h, o, [0.5, 0.95], { byInterval, levels: [3] })).toEqual(
+      latencyQuantiles(h, o, [0.5, 0.95], { byInterval, levels: new Array(n).fill(3) }),
+    );
+  }, 60_000);
+
+  it('reads the levels from the light steps’ measured p95 around each interval, over their mean', () => {
+    const r = measuredRun();
+    const dt = r.timeseries.intervalSeconds;
+    const n = r.timeseries.t.length;
+    // verify_email alone: 10 ms in the first 4 intervals, 40 ms after, two requests a second.
+    r.timeseries.series = r.timeseries.series.filter(
+      (s) => !(s.name === 'step_requests' || s.name === 'step_latency_ms'),
+    );
+    const at = (f: (i: number) => number | null) => Array.from({ length: n }, (_, i) => f(i));
+    r.timeseries.series.push(
+      { name: 'step_requests', labels: { step: 'verify_email' }, values: at((i) => (i === 6 ? 0 : 2)) },
+      {
+        name: 'step_latency_ms',
+        labels: { step: 'verify_email', quantile: '0.95' },
+        values: at((i) => (i === 6 ? null : i < 4 ? 10 : 40)),
+      },
+      // A step that is not light says nothing of the machine's latency.
+      { name: 'step_requests', labels: { step: 'login' }, values: at(() => 5) },
+      { name: 'step_latency_ms', labels: { step: 'login', quantile: '0.95' }, values: at(() => 900) },
+    );
+    const over = overheadOverTime(r);
+    expect(over?.intervalSeconds).toBe(dt);
+    const levels = over?.levels ?? [];
+    expect(levels).toHaveLength(n);
+    // 5 s intervals: each interval is its own window; the one without requests takes its neighbours'.
+    const counted = at((i) => (i === 6 ? 0 : 2 * dt)) as number[];
+    const mean =
+      counted.reduce((a, c, i) => a + c * (i < 4 ? 10 : 40), 0) / counted.reduce((a, c) => a + c, 0);
+    expect(levels[0]).toBeCloseTo(10 / mean, 9);
+    expect(levels[5]).toBeCloseTo(40 / mean, 9);
+    expect(levels[6]).toBeCloseTo(40 / mean, 9);
+    expect(
+      counted.reduce((a, c, i) => a + c * (levels[i] as number), 0) / counted.reduce((a, c) => a + c, 0),
+    ).toBeCloseTo(1, 9);
+    // 1 s intervals: five of them around each.
+    r.timeseries.intervalSeconds = 1;
+    const fine = overheadOverTime(r)?.levels ?? [];
+    const top = fine[9] as number;
+    expect(fine[0] as number).toBeCloseTo(top / 4, 9);
+    expect(fine[2] as number).toBeCloseTo(((4 * 10 + 40) / 5 / 40) * top, 9);
+    // The window around interval 4 holds 2-6, of which 6 has no request.
+    expect(fine[4] as number).toBeCloseTo(((2 * 10 + 2 * 40) / 4 / 40) * top, 9);
+    const weights = at((i) => (i === 6 ? 0 : 2)) as number[];
+    expect(
+      weights.reduce((a, c, i) => a + c * (fine[i] as number), 0) / weights.reduce((a, c) => a + c, 0),
+    ).toBeCloseTo(1, 9);
+    // With a replay: what the measured p95 had above the simulated one (5 ms in every interval).
+    const replayed = Array.from({ length: n }, () => {
+      const h = new LogHistogram();
+      for (let k = 0; k < 3; k++) h.record(5);
+      return h;
+    });
+    const sim = { rec: { latencyByInterval: { verify_email: replayed } } } as unknown as DayResult;
+    const less = overheadOverTime(r, sim)?.levels ?? [];
+    expect((less[0] as number) / (less[9] as number)).toBeCloseTo((10 - 5) / (40 - 5), 2);
+    r.timeseries.series = r.timeseries.series.filter((s) => s.labels.step !== 'verify_email');
+    expect(overheadOverTime(r)).toBeUndefined();
   }, 60_000);
 });
 

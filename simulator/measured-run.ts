@@ -4,7 +4,7 @@ import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../model/journey.ts';
 import { type Profile, parseProfileCsv } from '../model/profile.ts';
 import { rngFor } from '../model/random.ts';
 import { durationMs, replay } from '../model/replay.ts';
-import type { RunRecord } from '../reports/record.ts';
+import { type RunRecord, seriesValues } from '../reports/record.ts';
 import {
   type Calibration,
   COSTED_STEPS,
@@ -214,14 +214,24 @@ export const LIGHT_STEPS: readonly CostedStep[] = COSTED_STEPS.filter(
   (s) => !HASHING.has(s) && !Object.values(CALLERS).includes(s),
 );
 
+/** A step's simulated latencies by the interval they ended in, and the overhead's level in each. */
+export interface TimedLatency {
+  byInterval: ReadonlyArray<LogHistogram | undefined>;
+  /** by interval (past the end: the last) */
+  levels: readonly number[];
+}
+
 /**
  * The q-quantiles of a step's simulated latencies plus the overhead, the two independent: DRAWS
  * stratified draws of each, paired in a seeded shuffle, so the answer is the same every time.
+ * With `timed`, a draw of the step's latencies is taken in the interval it fell in, and the
+ * overhead paired with it scaled by that interval's level (overheadOverTime).
  */
 export function latencyQuantiles(
   h: LogHistogram,
   o: QuantileTable | undefined,
   qs: readonly number[],
+  timed?: TimedLatency,
 ): Array<number | null> {
   if (h.count === 0) return qs.map(() => null);
   if (!o) return qs.map((q) => h.quantile(q));
@@ -231,8 +241,116 @@ export function latencyQuantiles(
     const j = Math.floor(rng() * (i + 1));
     [d[i], d[j]] = [d[j] as number, d[i] as number];
   }
-  const sums = d.map((x, i) => x + (h.quantile((i + 0.5) / DRAWS) as number)).sort((a, b) => a - b);
+  const total = timed?.byInterval.reduce((a, x) => a + (x?.count ?? 0), 0) ?? 0;
+  let sums: number[];
+  if (timed && total > 0) {
+    // Draw i is the request at rank (i + 0.5) / DRAWS of the step's, in the order of their intervals.
+    const { byInterval, levels } = timed;
+    sums = new Array<number>(DRAWS);
+    let j = 0;
+    let before = 0;
+    for (let i = 0; i < DRAWS; i++) {
+      const rank = ((i + 0.5) / DRAWS) * total;
+      while (rank > before + (byInterval[j]?.count ?? 0)) before += byInterval[j++]?.count ?? 0;
+      const here = byInterval[j] as LogHistogram;
+      const level = levels[Math.min(j, levels.length - 1)] ?? 1;
+      sums[i] = (here.quantile((rank - before) / here.count) as number) + level * (d[i] as number);
+    }
+  } else sums = d.map((x, i) => x + (h.quantile((i + 0.5) / DRAWS) as number));
+  sums.sort((a, b) => a - b);
   return qs.map((q) => sums[Math.min(DRAWS - 1, Math.max(0, Math.ceil(q * DRAWS) - 1))] as number);
+}
+
+/**
+ * How the machine's latency moved over a run: by interval, what the light steps' measured p95
+ * had above the simulated one around it (LEVEL_WINDOW_S, request-weighted over the steps and
+ * intervals in it), over the mean of that, weighted by the light steps' measured requests. An
+ * input of the run, as the cores the other processes left it are (cpuStretchOverTime): the
+ * requests' own work is the simulation's, what the machine added to them moved with everything
+ * else on it. With one level for the whole run, the bench's point past the knee put the light
+ * steps' p95 in one place: verify_email's under the measured, submit_assessment's and join_wave's
+ * over it (123, 86 and 80 ms measured, 107 predicted for each, 2026-12-07), because verify_email
+ * comes in the first seconds, when the machine added the most (its measured p95 118-549 ms in each
+ * of the first 12 seconds, 7-159 in each after), and the others later. `sim`: the replay whose light
+ * steps' latencies by interval (DayOptions.keepLatencyByInterval) come off; without, the measured
+ * p95 itself. Undefined when the record has no light step's series, or they show nothing above
+ * the simulation.
+ */
+export function overheadOverTime(r: RunRecord, sim?: DayResult): TimedLevels | undefined {
+  const ts = r.timeseries;
+  const n = ts.t.length;
+  const dt = ts.intervalSeconds;
+  const sum = new Float64Array(n);
+  const weight = new Float64Array(n);
+  const simulated = new Float64Array(n);
+  const simWeight = new Float64Array(n);
+  for (const step of LIGHT_STEPS) {
+    const rate = seriesValues(ts, 'step_requests', { step });
+    const p95 = seriesValues(ts, 'step_latency_ms', { step, quantile: '0.95' });
+    const replayed = sim?.rec.latencyByInterval?.[step];
+    for (let i = 0; i < n; i++) {
+      const c = (rate?.[i] ?? 0) * dt;
+      const v = p95?.[i];
+      if (c > 0 && v !== null && v !== undefined) {
+        sum[i] = (sum[i] as number) + c * v;
+        weight[i] = (weight[i] as number) + c;
+      }
+      const h = replayed?.[i];
+      if (h) {
+        simulated[i] = (simulated[i] as number) + h.count * (h.quantile(0.95) as number);
+        simWeight[i] = (simWeight[i] as number) + h.count;
+      }
+    }
+  }
+  // What the interval's measured p95 had above the simulated one (none simulated in it: all of it).
+  for (let i = 0; i < n; i++) {
+    const w = weight[i] as number;
+    if (w === 0) continue;
+    const s = (simWeight[i] as number) > 0 ? (simulated[i] as number) / (simWeight[i] as number) : 0;
+    sum[i] = w * Math.max(0, (sum[i] as number) / w - s);
+  }
+  const half = Math.max(0, Math.round((LEVEL_WINDOW_S / dt - 1) / 2));
+  const around = new Array<number>(n).fill(0);
+  let mean = 0;
+  let requests = 0;
+  for (let i = 0; i < n; i++) {
+    // An interval with none of their requests takes the nearest that has some.
+    for (let w = half; w < n; w++) {
+      let a = 0;
+      let c = 0;
+      for (let k = Math.max(0, i - w); k <= Math.min(n - 1, i + w); k++) {
+        a += sum[k] as number;
+        c += weight[k] as number;
+      }
+      if (c > 0) {
+        around[i] = a / c;
+        break;
+      }
+    }
+    mean += (weight[i] as number) * (around[i] as number);
+    requests += weight[i] as number;
+  }
+  if (requests === 0 || mean <= 0) return undefined;
+  mean /= requests;
+  return { intervalSeconds: dt, levels: around.map((x) => x / mean) };
+}
+
+/** The overhead's level by interval of a run (overheadOverTime). */
+export interface TimedLevels {
+  intervalSeconds: number;
+  levels: readonly number[];
+}
+
+/**
+ * the span over which overheadOverTime reads the light steps' p95 around an interval: one second
+ * holds 5-30 of their requests at the bench's points, five 25-150
+ */
+const LEVEL_WINDOW_S = 5;
+
+/** A step's latencies in a replay kept by interval (DayOptions.keepLatencyByInterval), with the run's levels; else undefined. */
+function timedOf(res: DayResult, step: CostedStep, over: TimedLevels | undefined): TimedLatency | undefined {
+  const byInterval = res.rec.latencyByInterval?.[step];
+  return over && byInterval ? { byInterval, levels: over.levels } : undefined;
 }
 
 /**
@@ -243,6 +361,7 @@ export function latencyQuantiles(
 function overheadOf(
   r: RunRecord,
   sim: DayResult,
+  over: TimedLevels | undefined,
 ): { overhead?: QuantileTable; steps: string[]; requests: number } {
   const minOf = (step: string) => r.summary.metrics[`http_req_duration{step:${step}}`]?.values.min ?? null;
   const steps = r.manifest.totals.steps
@@ -275,7 +394,11 @@ function overheadOf(
       p50: steps.reduce((a, s) => a + s.requests * (s.p50Ms as number), 0) / requests,
       p95: steps.reduce((a, s) => a + s.requests * (s.p95Ms as number), 0) / requests,
     },
-    steps.map((s) => ({ h: sim.rec.steps[s.step as CostedStep].latency, weight: s.requests / requests })),
+    steps.map((s) => ({
+      h: sim.rec.steps[s.step as CostedStep].latency,
+      timed: timedOf(sim, s.step as CostedStep, over),
+      weight: s.requests / requests,
+    })),
   );
   for (const [key] of KNOTS) o[key] = Math.round(o[key] * 100) / 100;
   return { overhead: o, steps: steps.map((s) => s.step), requests };
@@ -302,7 +425,7 @@ const STRETCH_ROUNDS = 3;
 function refineOverhead(
   o: QuantileTable,
   target: { p50: number; p95: number },
-  steps: Array<{ h: LogHistogram; weight: number }>,
+  steps: Array<{ h: LogHistogram; timed: TimedLatency | undefined; weight: number }>,
 ): void {
   const base = { ...o };
   const stretched = (below: number, above: number): QuantileTable => {
@@ -312,7 +435,7 @@ function refineOverhead(
     );
   };
   const at = (q: number, o: QuantileTable) =>
-    steps.reduce((a, { h, weight }) => a + weight * (latencyQuantiles(h, o, [q])[0] ?? 0), 0);
+    steps.reduce((a, { h, timed, weight }) => a + weight * (latencyQuantiles(h, o, [q], timed)[0] ?? 0), 0);
   // The factor in [lowest, 4] at which f (rising with it) meets the target, by bisection of its log.
   const solve = (f: (k: number) => number, goal: number, lowest: number): number => {
     let lo = Math.log(lowest);
@@ -353,14 +476,15 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
   const reasons: Record<string, string> = { ...c.reasons };
   let simulations = 0;
   const withCores = (e: number): Calibration => ({ ...c, service: { ...c.service, effectiveCores: e } });
-  const day = dayOfRecord(r, c);
+  const day = { ...dayOfRecord(r, c), keepLatencyByInterval: true };
   const replay = (cal: Calibration) => {
     simulations++;
     return simulateDay(withCalibration(day, cal));
   };
   const start = c.service.effectiveCores ?? cores;
   let sim = replay(withCores(start));
-  let fit = overheadOf(r, sim);
+  let over = overheadOverTime(r, sim);
+  let fit = overheadOf(r, sim, over);
   const measured = new Map(r.manifest.totals.steps.map((s) => [s.step, s]));
   // login is scrypt and its own CPU; a sign-up also waits for its mail, which a saturated mail
   // station makes the larger part: it stands in only when logins are too few.
@@ -373,7 +497,9 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
     // measured median, not faster.
     const medians = (res: DayResult) =>
       heavy.map(
-        (s) => latencyQuantiles(res.rec.steps[s].latency, fit.overhead, [0.5])[0] ?? Number.POSITIVE_INFINITY,
+        (s) =>
+          latencyQuantiles(res.rec.steps[s].latency, fit.overhead, [0.5], timedOf(res, s, over))[0] ??
+          Number.POSITIVE_INFINITY,
       );
     // > 0: the simulated service is slower than the measured one, so it had more cores.
     const gap = (e: number) => {
@@ -399,7 +525,8 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
     }
     sim = replay(withCores(effective));
     const m = medians(sim);
-    fit = overheadOf(r, sim);
+    over = overheadOverTime(r, sim);
+    fit = overheadOf(r, sim, over);
     reasons['service.effectiveCores'] =
       `Fitted by replaying ${r.dir} in the simulator: the cores at which the simulated median of ${heavy.join(' and ')} (with the request overhead) meets the measured one (${heavy.map((s, i) => `${s} ${Math.round(measured.get(s)?.p50Ms as number)} ms measured, ${Number.isFinite(m[i]) ? `${Math.round(m[i] as number)} ms simulated` : 'none answered in the simulation'}`).join('; ')}), by bisection between ${MIN_CORES} and the machine's ${cores}, from ${start}: ${c.reasons?.['service.effectiveCores'] ?? "the machine's cores"}`;
   } else {
@@ -410,7 +537,7 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
   if (fit.overhead) {
     service.requestOverheadMs = fit.overhead;
     reasons['service.requestOverheadMs'] =
-      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests, then its spread stretched below its median and above it until their p50 and p95, the overhead added as validate adds it (an independent draw), meet the measured ones: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator). validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
+      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests, then its spread stretched below its median and above it until their p50 and p95, the overhead added as validate adds it (an independent draw, scaled by the level of the interval the request ended in: what the light steps' measured p95 had above the simulated there, over its mean${over ? `, ${Math.min(...over.levels).toFixed(2)}-${Math.max(...over.levels).toFixed(2)} on this run` : ', one level on this run: its series do not say'}), meet the measured ones: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator), in an average second. validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
   } else {
     delete service.requestOverheadMs;
     reasons['service.requestOverheadMs'] =
@@ -428,13 +555,23 @@ type StepTotals = RunRecord['manifest']['totals']['steps'][number];
  * A simulated run's per-step percentiles with the calibration's request overhead added to every
  * request (latencyQuantiles), as validate compares them; unchanged without an overhead.
  */
-export function withRequestOverhead(steps: StepTotals[], result: DayResult, c: Calibration): StepTotals[] {
+export function withRequestOverhead(
+  steps: StepTotals[],
+  result: DayResult,
+  c: Calibration,
+  over?: TimedLevels,
+): StepTotals[] {
   const o = c.service.requestOverheadMs;
   if (!o) return steps;
   return steps.map((s) => {
     const h = result.rec.steps[s.step as CostedStep]?.latency;
     if (!h || h.count === 0) return s;
-    const [p50Ms, p90Ms, p95Ms, p99Ms] = latencyQuantiles(h, o, [0.5, 0.9, 0.95, 0.99]);
+    const [p50Ms, p90Ms, p95Ms, p99Ms] = latencyQuantiles(
+      h,
+      o,
+      [0.5, 0.9, 0.95, 0.99],
+      timedOf(result, s.step as CostedStep, over),
+    );
     return { ...s, p50Ms: p50Ms ?? null, p90Ms: p90Ms ?? null, p95Ms: p95Ms ?? null, p99Ms: p99Ms ?? null };
   });
 }

@@ -65,8 +65,16 @@ export class Recorder {
   /** the series of the fixed call sites of tick, by site: no key to build per interval */
   private readonly fixed: Array<Series | undefined> = [];
   readonly t: number[] = [];
+  /**
+   * Each step's latencies interval by interval (undefined: none in it), kept when asked: validate
+   * adds the machine's latency to a request by the interval it ended in (measured-run.ts).
+   */
+  readonly latencyByInterval?: Record<CostedStep, Array<LogHistogram | undefined>>;
 
-  constructor(private readonly intervalSeconds: number) {
+  constructor(
+    private readonly intervalSeconds: number,
+    o: { keepLatencyByInterval?: boolean } = {},
+  ) {
     this.steps = Object.fromEntries(
       COSTED_STEPS.map((step) => [step, { step, requests: 0, failed: 0, latency: new LogHistogram() }]),
     ) as Record<CostedStep, StepTotals>;
@@ -75,6 +83,10 @@ export class Recorder {
     ) as Record<CostedStep, StepInterval>;
     this.stepsByIndex = COSTED_STEPS.map((step) => this.steps[step]);
     this.intervalByIndex = COSTED_STEPS.map((step) => this.intervalSteps[step]);
+    if (o.keepLatencyByInterval)
+      this.latencyByInterval = Object.fromEntries(
+        COSTED_STEPS.map((step) => [step, []]),
+      ) as unknown as Record<CostedStep, Array<LogHistogram | undefined>>;
   }
 
   arrival(): void {
@@ -176,6 +188,7 @@ export class Recorder {
         slowRatioLabels(step),
         s.requests > 0 ? s.slow / s.requests : null,
       );
+      this.latencyByInterval?.[step].push(s.latency.count > 0 ? s.latency.copy() : undefined);
       s.requests = 0;
       s.failed = 0;
       s.slow = 0;

@@ -6,7 +6,12 @@ import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
 import { type RunRecord, readRunRecord } from '../../reports/record.ts';
 import { type Calibration, DEFAULT_CALIBRATION_FILE, loadCalibration } from '../../simulator/calibration.ts';
 import { type DayOptions, simulateDay } from '../../simulator/day.ts';
-import { appliedWarmUp, dayOfRecord, withRequestOverhead } from '../../simulator/measured-run.ts';
+import {
+  appliedWarmUp,
+  dayOfRecord,
+  overheadOverTime,
+  withRequestOverhead,
+} from '../../simulator/measured-run.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { fitRun, inputProblem } from './calibrate.ts';
 import { existingFile } from './flags.ts';
@@ -97,7 +102,7 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
       measured = fitted.record;
       calibration = fitted.fit.calibration;
     }
-    day = dayOfRecord(measured, calibration);
+    day = { ...dayOfRecord(measured, calibration), keepLatencyByInterval: true };
   } catch (err) {
     return inputProblem(err);
   }
@@ -116,17 +121,25 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
     },
     result,
   );
-  // The latency the rehearsal machine added to every request (fitted on the run), added here:
-  // the simulated journeys themselves are not slowed by it.
-  sim.manifest.totals.steps = withRequestOverhead(sim.manifest.totals.steps, result, day.calibration);
+  // The latency the rehearsal machine added to every request (fitted on the run), added here, by
+  // the interval each ended in: the simulated journeys themselves are not slowed by it.
+  const over = overheadOverTime(measured, result);
+  sim.manifest.totals.steps = withRequestOverhead(sim.manifest.totals.steps, result, day.calibration, over);
   const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
   const o = day.calibration.service.requestOverheadMs;
   const h = day.calibration.service.scryptSpread;
   return {
-    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms` : ''})`,
+    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms${overheadRange(over)}` : ''})`,
     validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
+}
+
+/** How far the overhead's level moved by interval (overheadOverTime), as the header says it. */
+function overheadRange(over: ReturnType<typeof overheadOverTime>): string {
+  if (!over) return '';
+  const f = (x: number) => x.toFixed(2);
+  return ` at an average second, ${f(Math.min(...over.levels))}-${f(Math.max(...over.levels))} times that by interval as the light steps' measured p95 moved`;
 }
 
 /**
