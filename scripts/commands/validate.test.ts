@@ -151,6 +151,20 @@ describe('validate', () => {
     expect(bare.status).toBe(1);
   }, 60_000);
 
+  it('says which switches of the measured design the simulation ran as off', () => {
+    const presigned = join(dir, 'presigned');
+    asMeasured(join(dir, 'sim'), presigned, (m) => {
+      (m.stack as { knobs: Record<string, string> }).knobs.PHOTO_UPLOAD = 'presigned';
+    });
+    const r = gelombang(['validate', presigned]);
+    expect(r.stdout).toMatch(
+      /^note: Not modelled by the simulator, which ran the service as if they were off: the presigned upload \(PHOTO_UPLOAD=presigned\)\.$/m,
+    );
+    const asDesigned = join(dir, 'as-designed');
+    asMeasured(join(dir, 'sim'), asDesigned);
+    expect(gelombang(['validate', asDesigned]).stdout).not.toContain('note:');
+  }, 60_000);
+
   it('exits 2 naming the file and the field for a record it cannot validate', () => {
     const noCapacity = join(dir, 'no-capacity');
     asMeasured(join(dir, 'sim'), noCapacity, (m) => {

@@ -13,6 +13,7 @@ import {
   withRequestOverhead,
 } from '../../simulator/measured-run.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
+import { unmodelledNote } from '../../simulator/unmodelled.ts';
 import { fitRun, inputProblem } from './calibrate.ts';
 import { existingFile } from './flags.ts';
 
@@ -69,6 +70,7 @@ export function validateCommand(): Command {
         return;
       }
       console.log(run.header);
+      if (run.note) console.log(`note: ${run.note}`);
       process.stdout.write(renderValidation(run.validation));
       if (!run.validation.ok) process.exitCode = EXIT_OUTSIDE;
     });
@@ -77,6 +79,8 @@ export function validateCommand(): Command {
 export interface ValidationRun {
   /** what was compared, with what: the line printed above the table */
   header: string;
+  /** what the simulation left out of the measured run's design, which the comparison should be read with */
+  note?: string;
   validation: Validation;
   calibration: Calibration;
 }
@@ -126,10 +130,13 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const over = overheadOverTime(measured, result);
   sim.manifest.totals.steps = withRequestOverhead(sim.manifest.totals.steps, result, day.calibration, over);
   const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
+  const unmodelled = unmodelledNote(day.knobs);
   const o = day.calibration.service.requestOverheadMs;
   const h = day.calibration.service.scryptSpread;
   return {
     header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms${overheadRange(over)}` : ''})`,
+    // A switch of the measured design the simulation ran as off: its cells compare two designs.
+    ...(unmodelled ? { note: unmodelled } : {}),
     validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
