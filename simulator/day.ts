@@ -1,5 +1,6 @@
 import type { BehaviourModel, RetryPolicy } from '../model/behaviour.ts';
 import type { Capacity, DependencyName } from '../model/capacity.ts';
+import { faultedStation } from '../model/faults.ts';
 import type { Profile } from '../model/profile.ts';
 import type { Replay } from '../model/replay.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
@@ -8,6 +9,7 @@ import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
 import { type CpuStretchOverTime, sharingAt } from './cpu.ts';
 import { EventQueue } from './events.ts';
+import type { SimFault } from './faults.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { arrivalOf, Journeys, streamRng } from './registrant.ts';
@@ -59,6 +61,11 @@ export interface DayOptions {
   preAllocatedVUs?: number;
   photoBytes: number;
   intervalSeconds: number;
+  /**
+   * dependency faults (faults.ts), each station faulted from its start to its end as its mock is by
+   * a rehearsal's schedule; at most one at a time per dependency (loadFaults checks a schedule)
+   */
+  faults?: readonly SimFault[];
   /** keep each step's latencies interval by interval (rec.latencyByInterval), as validate needs */
   keepLatencyByInterval?: boolean;
   /** keep in the service's queues the work that could only start after the end (a test's reference) */
@@ -145,6 +152,19 @@ export function simulateDay(o: DayOptions): DayResult {
       }),
     ]),
   ) as Record<DependencyName, SimStation>;
+  for (const f of o.faults ?? []) {
+    const station = stations[f.entry.dependency];
+    let before = station.cfg;
+    q.schedule(
+      f.startMs,
+      () => {
+        before = station.cfg;
+        station.reconfigure(faultedStation(before, f.entry));
+      },
+      undefined,
+    );
+    if (Number.isFinite(f.endMs)) q.schedule(f.endMs, () => station.reconfigure(before), undefined);
+  }
   // A scaled machine's cores are rarely whole (model/similitude.ts): whole cores, each slower in
   // proportion, are the same CPU.
   const cores = Math.max(1, Math.round(o.cores));

@@ -14,6 +14,7 @@ import {
 } from './calibration.ts';
 import type { CpuStretchOverTime } from './cpu.ts';
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
+import { recordedFaults } from './faults.ts';
 import { CALLERS, coresLeft, FitError, HASHING, photoBytes, recordedCapacity, recordedKnobs } from './fit.ts';
 import type { LogHistogram } from './histogram.ts';
 import { KNOTS, type QuantileTable, tableOf, tableQuantile } from './quantile-table.ts';
@@ -68,6 +69,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
       `${where} scenario.env.PHOTO: the photo the run uploaded cannot be read (beside ${m.scenario.file}, or in scenarios/)`,
     );
   const stretch = cpuStretchOverTime(r, cores, appliedWarmUp(r, calibration));
+  const { faults } = recordedFaults(r);
   const thinkCompress = envNum('THINK_COMPRESS', m.replay.compress);
   const window = { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] };
   const budget =
@@ -99,6 +101,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     photoBytes: photo,
     intervalSeconds: r.timeseries.intervalSeconds,
     ...(stretch ? { cpuStretchOverTime: stretch } : {}),
+    ...(faults.length > 0 ? { faults } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { faultedStation } from '../model/faults.ts';
 import { createRng, type Rng } from '../model/random.ts';
 import { lognormalParams, type Station, stationSchema } from '../model/station.ts';
 import { EventQueue } from './events.ts';
@@ -156,6 +157,46 @@ describe('a station refuses, times out and fails as the mocks do', () => {
       [500, 504],
       [500, 504],
     ]);
+  });
+
+  it('takes a fault as the mock reconfigures: the served keep their time, the waiting get the new servers, errors by the station at the end', () => {
+    const q = new EventQueue();
+    const before = station({ concurrency: 1, queue: 10, serviceTime: { distribution: 'constant', ms: 100 } });
+    const s = new SimStation(q, 'dukcapil', before, () => 0.5, { http: true });
+    const answers: Array<[number, number]> = [];
+    for (let i = 0; i < 3; i++) s.call((c: StationCall<number>) => answers.push([q.now, c.status]), i);
+    // At 50 ms: down (503 to every request) with two more servers; the first, in service, ends
+    // at 100 under the down station; the two waiting start at 50.
+    q.schedule(
+      50,
+      () =>
+        s.reconfigure(
+          faultedStation(s.cfg, {
+            kind: 'down',
+            dependency: 'dukcapil',
+            at: 0,
+            origin: 'test',
+            forSeconds: 1,
+          }),
+        ),
+      undefined,
+    );
+    q.schedule(50, () => s.reconfigure({ ...s.cfg, concurrency: 3 }), undefined);
+    q.schedule(400, () => s.reconfigure(before), undefined);
+    q.schedule(
+      400,
+      () => s.call((c: StationCall<number>) => answers.push([q.now, c.status]), 3 as number),
+      undefined,
+    );
+    q.run();
+    expect(answers).toEqual([
+      [100, 503],
+      [150, 503],
+      [150, 503],
+      [500, 200],
+    ]);
+    expect(s.reasons.injected_error).toBe(3);
+    expect(() => s.reconfigure({ ...before, timeoutMs: 5 })).toThrow(/timeoutMs/);
   });
 
   it('injects errors with the configured status at the end of service', () => {

@@ -11,6 +11,7 @@ import {
 } from '../reports/record.ts';
 import { COSTED_STEPS } from './calibration.ts';
 import type { DayOptions, DayResult } from './day.ts';
+import { simulatedFaultRecords } from './faults.ts';
 import { unmodelledNote } from './unmodelled.ts';
 
 /**
@@ -120,6 +121,9 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
       events: r.events,
     },
     ...(i.similitude ? { similitude: i.similitude } : {}),
+    ...(d.faults && d.faults.length > 0
+      ? { faults: simulatedFaultRecords(d.faults, r.stations, r.durationS) }
+      : {}),
     totals: {
       arrivals: r.rec.arrivals,
       funnel: r.rec.funnel(),

@@ -78,13 +78,14 @@ export class SimStation {
   private readonly waitDeadlines: TimeoutLine<StationCall>;
   private readonly lagMs: number;
   /** the service time's parameters, worked out once rather than at every draw (model/station.ts sampleServiceMs) */
-  private readonly lognormal: Lognormal | undefined;
-  private readonly constantMs: number;
+  private lognormal: Lognormal | undefined;
+  private constantMs: number;
+  private station: Station;
 
   constructor(
     private readonly q: EventQueue,
     readonly name: string,
-    readonly cfg: Station,
+    cfg: Station,
     private readonly rng: Rng,
     private readonly o: {
       /** an HTTP mock (close frees the server, late grants hold it to the deadline); false: the SMTP mock */
@@ -95,6 +96,7 @@ export class SimStation {
     },
   ) {
     this.lagMs = o.lagMs ?? 0;
+    this.station = cfg;
     const st = cfg.serviceTime;
     this.lognormal = st.distribution === 'lognormal' ? lognormalParams(st.medianMs, st.p99Ms) : undefined;
     this.constantMs = st.distribution === 'constant' ? st.ms : 0;
@@ -104,6 +106,29 @@ export class SimStation {
 
   get queued(): number {
     return this.waitingCount;
+  }
+
+  /** The station as it is now (a fault's, while one lasts). */
+  get cfg(): Station {
+    return this.station;
+  }
+
+  /**
+   * The station becomes `next` (a fault begins or ends), as the mock's reconfigure does: requests
+   * being served keep the time they drew, an injected error is decided at the end of service by
+   * the station then, and the waiting are served at once if `next` has more servers free. The
+   * deadline's length cannot change (a fault keeps the timeout).
+   */
+  reconfigure(next: Station): void {
+    if (next.timeoutMs !== this.station.timeoutMs)
+      throw new RangeError(
+        `${this.name}: a fault cannot change timeoutMs (${this.station.timeoutMs} -> ${next.timeoutMs})`,
+      );
+    this.station = next;
+    const st = next.serviceTime;
+    this.lognormal = st.distribution === 'lognormal' ? lognormalParams(st.medianMs, st.p99Ms) : undefined;
+    this.constantMs = st.distribution === 'constant' ? st.ms : 0;
+    this.drain();
   }
 
   /**
@@ -233,6 +258,10 @@ export class SimStation {
 
   private free(): void {
     this.busy--;
+    this.drain();
+  }
+
+  private drain(): void {
     while (this.busy < this.cfg.concurrency && this.waitingCount > 0) {
       const next = this.waiting.shift() as StationCall;
       if (next.state !== WAITING) continue;

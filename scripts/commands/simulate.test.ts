@@ -162,6 +162,19 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     expect(refused({ knob: { SCRYPT_M: '1' } })).toContain('SCRYPT_M');
   });
 
+  it('a fault schedule that names a bad field, leaves the window, or kills the service', () => {
+    const schedule = (faults: unknown[]) => file(`faults-${faults.length}-${Math.random()}.yaml`, { faults });
+    const bad = schedule([{ at: 1, dependency: 'dukcapil', down: 'five' }]);
+    expect(refused({ faults: bad }).startsWith(`--faults: ${bad}: faults[0]`)).toBe(true);
+    expect(refused({ faults: bad })).toContain('down');
+    expect(
+      refused({ window: [0, 10], faults: schedule([{ at: 12, dependency: 'dukcapil', down: '1m' }]) }),
+    ).toContain('minute 12 is outside the replay');
+    expect(refused({ faults: schedule([{ at: 3, kill: 'registration' }]) })).toMatch(
+      /faults\[0\]\.kill: the simulator does not model a killed service/,
+    );
+  });
+
   it('exits 2 with the message and writes nothing', () => {
     const r = gelombang([
       'simulate',

@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadCapacityFile } from '../../mock-services/capacity.ts';
 import { DEFAULT_MODEL, RETRY_POLICY } from '../../model/behaviour.ts';
-import { CapacityFileError } from '../../model/capacity.ts';
+import { type Capacity, CapacityFileError } from '../../model/capacity.ts';
 import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
 import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.ts';
-import { ProfileError, parseProfileCsv } from '../../model/profile.ts';
+import { type Profile, ProfileError, parseProfileCsv } from '../../model/profile.ts';
 import { parseServiceKnobs, ServiceKnobError, serviceProfileKnobs } from '../../model/service-design.ts';
 import { fullSizeCores, rateFactor, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
@@ -18,9 +18,11 @@ import {
   loadCalibration,
 } from '../../simulator/calibration.ts';
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
+import { type DependencyFault, plannedSimFaults, type SimFault } from '../../simulator/faults.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
+import { loadFaults } from '../faults.ts';
 import { fromRoot } from '../paths.ts';
 import { recordedStations } from '../rehearsal-similitude.ts';
 import { gelombangVersion } from '../version.ts';
@@ -74,6 +76,8 @@ export interface SimulateFlags {
   quiet?: boolean;
   /** the capacity file as it is, not scaled by the run's rate factor */
   absoluteCapacity?: boolean;
+  /** a fault schedule, as rehearse --faults takes it */
+  faults?: string;
 }
 
 export class BadInput extends Error {}
@@ -133,6 +137,7 @@ export function simulationInputs(f: SimulateFlags): {
     const windowMinutes = f.window
       ? f.window[1] - f.window[0]
       : (profile.arrivals.length * profile.bucketSeconds) / 60;
+    const faults = f.faults ? simulatedFaults(f.faults, f, profile, capacity) : undefined;
     const day: DayOptions = {
       profile,
       scale: f.scale,
@@ -157,6 +162,7 @@ export function simulationInputs(f: SimulateFlags): {
       maxVUs: f.maxVus ?? Number.POSITIVE_INFINITY,
       photoBytes: statSync(PHOTO).size,
       intervalSeconds: f.interval ?? autoInterval((windowMinutes * 60) / f.compress + GRACEFUL_STOP_S),
+      ...(faults ? { faults } : {}),
     };
     const manifestSimilitude: NonNullable<RunManifest['similitude']> = {
       // The run's rate factor even when the file is enforced as it is: what its cores stand for.
@@ -195,6 +201,30 @@ export function simulationInputs(f: SimulateFlags): {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInput((err as Error).message);
     throw err;
   }
+}
+
+/**
+ * The schedule of `--faults`, read and checked as rehearse reads it (against the replay's window
+ * and the stations the run enforces), on the replay's clock. A kill is refused: the simulated
+ * service does not restart.
+ */
+function simulatedFaults(file: string, f: SimulateFlags, profile: Profile, capacity: Capacity): SimFault[] {
+  const window = {
+    fromMinute: f.window?.[0] ?? 0,
+    toMinute: f.window?.[1] ?? (profile.arrivals.length * profile.bucketSeconds) / 60,
+  };
+  const loaded = loadFaults({ file, chaos: [], window, capacity });
+  if ('problem' in loaded) throw new BadInput(`--faults: ${loaded.problem}`);
+  const kill = loaded.entries.find((e) => e.kind === 'kill');
+  if (kill)
+    throw new BadInput(
+      `--faults: ${kill.origin}.kill: the simulator does not model a killed service (rehearse does); leave kills out of the schedule`,
+    );
+  return plannedSimFaults(loaded.entries as DependencyFault[], {
+    fromMinute: window.fromMinute,
+    compress: f.compress,
+    bucketSeconds: profile.bucketSeconds,
+  });
 }
 
 /** Three significant digits: a scaled machine's cores are rarely whole. */
@@ -260,6 +290,11 @@ export function simulateCommand(): Command {
       'a capacity field or service.cores, e.g. dukcapil.concurrency=400 (repeatable)',
       keyValue('--set'),
       {},
+    )
+    .option(
+      '--faults <file>',
+      'a fault schedule (YAML or JSON), as rehearse takes it: dependencies down, slowed or failing at profile minutes (a kill is not modelled)',
+      existingFile('--faults'),
     )
     .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
     .option(

@@ -151,6 +151,80 @@ describe('validate', () => {
     expect(bare.status).toBe(1);
   }, 60_000);
 
+  it("simulates the run's dependency faults as it applied them, and names a kill it cannot", () => {
+    // A run whose Dukcapil was down for a third of it: the same replay, faulted, as the truth.
+    const schedule = join(dir, 'faults.yaml');
+    writeFileSync(
+      schedule,
+      JSON.stringify({
+        faults: [
+          { at: 8, dependency: 'dukcapil', down: '8m' },
+          { at: 18, dependency: 'upload', errorRate: 0.5, for: '6m' },
+        ],
+      }),
+    );
+    const sim = gelombang(
+      ['simulate', '--scale', '0.0005', '--window', '0-30', '--compress', '60', '--think-compress', '20000']
+        .concat([
+          '--capacity',
+          'mock-services/capacity.default.json',
+          '--absolute-capacity',
+          '--faults',
+          schedule,
+        ])
+        .concat(['--results', dir, '--run-id', 'faulted-sim', '-q']),
+      120_000,
+    );
+    expect(sim.status, sim.stderr).toBe(0);
+    const faulted = join(dir, 'faulted');
+    asMeasured(join(dir, 'faulted-sim'), faulted);
+    const run = JSON.parse(readFileSync(join(faulted, 'run.json'), 'utf8'));
+    expect(
+      run.faults.map((f: { kind: string; appliedSeconds: number }) => [f.kind, f.appliedSeconds]),
+    ).toEqual([
+      ['down', 8],
+      ['errorRate', 18],
+    ]);
+    const biodata = run.totals.steps.find((x: { step: string }) => x.step === 'submit_biodata');
+    expect(biodata.failed / biodata.requests).toBeGreaterThan(0.1);
+    const errors = (stdout: string) => {
+      const line = stdout.split('\n').find((l) => l.trim().startsWith('submit_biodata')) ?? '';
+      return /([\d.]+) % -> ([\d.]+) %\s*$/.exec(line)?.slice(1).map(Number);
+    };
+    // The calibration the run was made with: the same faults at the same times, the same errors.
+    const exact = gelombang(['validate', faulted, '--calibration', 'simulator/calibration.default.json']);
+    expect(exact.stdout).not.toContain('note:');
+    const [m, p] = errors(exact.stdout) ?? [];
+    expect(p).toBe(m);
+    // Without the faults in the record, the simulation answers every check.
+    delete run.faults;
+    const unfaulted = join(dir, 'unfaulted');
+    cpSync(faulted, unfaulted, { recursive: true });
+    writeFileSync(join(unfaulted, 'run.json'), JSON.stringify(run));
+    const none = gelombang(['validate', unfaulted, '--calibration', 'simulator/calibration.default.json']);
+    expect(errors(none.stdout)?.[1]).toBe(0);
+    expect(none.stdout).toMatch(/submit_biodata.*XX/);
+    // A kill is named, and the simulation runs without it.
+    const killed = join(dir, 'killed');
+    cpSync(faulted, killed, { recursive: true });
+    const k = JSON.parse(readFileSync(join(faulted, 'run.json'), 'utf8'));
+    k.faults.push({
+      ...k.faults[0],
+      origin: '--chaos kill-service@20',
+      kind: 'kill',
+      target: 'registration',
+      description: 'registration killed (SIGKILL) and restarted',
+      appliedSeconds: 20,
+      station: undefined,
+    });
+    writeFileSync(join(killed, 'run.json'), JSON.stringify(k));
+    const withKill = gelombang(['validate', killed, '--calibration', 'simulator/calibration.default.json']);
+    expect(withKill.stdout).toMatch(
+      /^note: The simulation ran without what the rehearsal's schedule did to the service: registration killed \(SIGKILL\) and restarted at t=20 s\.$/m,
+    );
+    expect(errors(withKill.stdout)?.[1]).toBe(m);
+  }, 120_000);
+
   it('says which switches of the measured design the simulation ran as off', () => {
     const presigned = join(dir, 'presigned');
     asMeasured(join(dir, 'sim'), presigned, (m) => {

@@ -6,6 +6,7 @@ import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
 import { type RunRecord, readRunRecord } from '../../reports/record.ts';
 import { type Calibration, DEFAULT_CALIBRATION_FILE, loadCalibration } from '../../simulator/calibration.ts';
 import { type DayOptions, simulateDay } from '../../simulator/day.ts';
+import { recordedFaults } from '../../simulator/faults.ts';
 import {
   appliedWarmUp,
   dayOfRecord,
@@ -130,7 +131,15 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const over = overheadOverTime(measured, result);
   sim.manifest.totals.steps = withRequestOverhead(sim.manifest.totals.steps, result, day.calibration, over);
   const predicted = comparable({ dir: '(simulated)', ...sim, summary: sim.summary as never }, measured);
-  const unmodelled = unmodelledNote(day.knobs);
+  const leftOut = recordedFaults(measured).left;
+  const unmodelled = [
+    unmodelledNote(day.knobs),
+    leftOut.length > 0
+      ? `The simulation ran without what the rehearsal's schedule did to the service: ${leftOut.join('; ')}.`
+      : undefined,
+  ]
+    .filter(Boolean)
+    .join(' ');
   const o = day.calibration.service.requestOverheadMs;
   const h = day.calibration.service.scryptSpread;
   return {
