@@ -169,6 +169,53 @@ describe('predictFullScale', () => {
     expect(given.stack.knobs.SCRYPT_N).toBe('1024');
   });
 
+  it("leaves the run's own clock behind: the cores its other processes took by the second, its faults at their profile minutes", () => {
+    const stations = loadCapacityFile('mock-services/capacity.default.json').capacity;
+    const faulted = (m: Record<string, unknown>) => {
+      // Dukcapil down for profile minute 1 (6-12 s of the run at --compress 10).
+      m.faults = [
+        {
+          origin: 'faults.yaml: faults[0]',
+          kind: 'down',
+          target: 'dukcapil',
+          description: 'dukcapil down (503 to every request) for 1 min of profile time',
+          profileMinute: 1,
+          profileSeconds: 60,
+          plannedSeconds: 6,
+          plannedEndSeconds: 12,
+          appliedSeconds: 6.02,
+          restoredSeconds: 12.01,
+          station: {
+            before: stations.dukcapil,
+            during: { ...stations.dukcapil, errorRate: 1, errorStatus: 503 },
+          },
+        },
+      ];
+    };
+    const plain = measuredRun('own-clock', faulted);
+    const crowded = measuredRun('own-clock-crowded', faulted);
+    // The load generator took nearly both cores for the run's first 10 s.
+    const file = join(crowded, 'timeseries.json');
+    const ts = JSON.parse(readFileSync(file, 'utf8'));
+    ts.series.push({
+      name: 'process_cpu_cores',
+      labels: { process: 'runner' },
+      values: ts.t.map((_: number, i: number) => (i < 10 ? 1.9 : 0.1)),
+    });
+    writeFileSync(file, JSON.stringify(ts));
+    const predicted = (runDir: string) => {
+      const p = predictFullScale(runDir);
+      if ('problem' in p) throw new Error(p.problem);
+      return readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest;
+    };
+    const a = predicted(plain);
+    const b = predicted(crowded);
+    expect(b.totals.steps).toEqual(a.totals.steps);
+    expect(a.faults?.map((f) => [f.target, f.kind, f.appliedSeconds, f.restoredSeconds])).toEqual([
+      ['dukcapil', 'down', 60, 120],
+    ]);
+  });
+
   it('writes why not, instead of a prediction, for a run it cannot calibrate on', () => {
     const runDir = measuredRun('no-machine', (m) => {
       delete m.machine;
