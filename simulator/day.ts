@@ -184,7 +184,7 @@ export function simulateDay(o: DayOptions): DayResult {
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });
-  if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers);
+  if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers, o.knobs.EMAIL_SEND_RATE);
   const rec = new Recorder(o.intervalSeconds, { keepLatencyByInterval: o.keepLatencyByInterval ?? false });
   const journeys = new Journeys(q, service, rec, {
     seed: o.seed,

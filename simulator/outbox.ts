@@ -8,6 +8,11 @@ import type { Account, RegistrationService } from './service.ts';
  * four senders (mailer.ts startOutboxSender) that claim a due row (a write), send it through the
  * process's mail client, and mark it sent (a write) or due again after 0.5 s x 2^attempts, at most
  * 60 s. An idle sender looks again every 200 ms, so a row waits for the next look.
+ *
+ * EMAIL_SEND_RATE > 0: every process's claims draw on one token bucket (db.ts claimOutboxAtRate,
+ * in the shared database): it holds at most max(1, rate) tokens and refills at `rate` a second; a
+ * sender that finds a row due and no token sleeps until one is due (the real one's waitMs), and
+ * claims nothing meanwhile.
  */
 
 const SENDERS_PER_PROCESS = 4;
@@ -30,12 +35,18 @@ export class Outbox {
   private readonly idle: Sender[] = [];
   /** rows written and not yet sent */
   depth = 0;
+  /** the send rate's bucket: tokens, as of `filledAt` */
+  private tokens: number;
+  private filledAt = 0;
 
   constructor(
     private readonly q: EventQueue,
     private readonly service: RegistrationService,
     private readonly mailers: Pool[],
+    /** EMAIL_SEND_RATE: mails a second for every process together; 0, as fast as the senders go */
+    private readonly ratePerSecond = 0,
   ) {
+    this.tokens = Math.max(1, ratePerSecond);
     for (let p = 0; p < mailers.length; p++) {
       for (let i = 0; i < SENDERS_PER_PROCESS; i++) this.idle.push({ proc: p, idleSince: 0, waking: false });
     }
@@ -56,6 +67,8 @@ export class Outbox {
     this.q.schedule(at, this.wake, s);
   }
 
+  private readonly retry = (s: Sender): void => this.work(s);
+
   private readonly wake = (s: Sender): void => {
     const i = this.idle.indexOf(s);
     if (i >= 0) this.idle.splice(i, 1);
@@ -64,6 +77,17 @@ export class Outbox {
   };
 
   private work(s: Sender): void {
+    if (this.ratePerSecond > 0 && this.due.length > 0) {
+      const rate = this.ratePerSecond;
+      const now = this.q.now;
+      this.tokens = Math.min(Math.max(1, rate), this.tokens + ((now - this.filledAt) / 1000) * rate);
+      this.filledAt = now;
+      if (this.tokens < 1) {
+        this.q.schedule(now + Math.ceil(((1 - this.tokens) / rate) * 1000), this.retry, s);
+        return;
+      }
+      this.tokens -= 1;
+    }
     const row = this.due.shift();
     if (!row) {
       s.idleSince = this.q.now;
