@@ -29,7 +29,9 @@ import type { Bench, BenchRow } from './types.ts';
  * (the same registrants), and judged against the first by the same cells and tolerances: how
  * close a rehearsal comes to itself on this machine, which no prediction of it can be expected to
  * beat; and what `gelombang compare` says of that pair, in which nothing changed. The whole
- * comparison of each point goes to stderr as a markdown table, for bench/README.md.
+ * comparison of each point goes to stderr as a markdown table, for bench/README.md. A fourth point,
+ * beyond the issue's three, replays the first through a schedule of dependency faults
+ * (bench/validate-faults.yaml).
  *
  * The points are the 2020 profile's minutes 60-120 (after the opening spike: 1,115 arrivals a minute
  * falling to 816; 60-240 below the knee, to 464) compressed 60 times (one minute of load; three
@@ -49,6 +51,8 @@ interface Point {
   placed?: true;
   /** the profile minutes replayed */
   window: [number, number];
+  /** a fault schedule rehearse applies (and validate reads back from the record) */
+  faults?: string;
 }
 
 type Placed = Point & { scale: number };
@@ -79,6 +83,15 @@ const POINTS: Point[] = [
     reference: 0.029,
     placed: true,
     window: [60, 120],
+  },
+  // Beyond the issue's three: the below point's replay through a schedule of dependency faults,
+  // which validate simulates as the rehearsal applied them (simulator/faults.ts).
+  {
+    name: 'faulted',
+    scale: benchEnv('BENCH_VALIDATE_FAULTED', 'positive'),
+    reference: 0.0026,
+    window: [60, 240],
+    faults: 'bench/validate-faults.yaml',
   },
 ];
 
@@ -220,6 +233,7 @@ function rehearseArgs(point: Placed, runKey?: string): string[] {
     '-e',
     `THINK_COMPRESS=${THINK_COMPRESS}`,
     ...(runKey ? ['-e', `RUN_KEY=${runKey}`] : []),
+    ...(point.faults ? ['--faults', point.faults] : []),
     '--capacity',
     'mock-services/capacity.default.json',
     '--absolute-capacity',
