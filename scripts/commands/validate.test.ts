@@ -194,6 +194,9 @@ describe('validate', () => {
     // The calibration the run was made with: the same faults at the same times, the same errors.
     const exact = gelombang(['validate', faulted, '--calibration', 'simulator/calibration.default.json']);
     expect(exact.stdout).not.toContain('note:');
+    expect(exact.stdout).toContain(
+      'faults: simulated as the rehearsal applied them: dukcapil down (503 to every request) for 8 min of profile time, t=8-16 s; upload failing 50 % of requests',
+    );
     const [m, p] = errors(exact.stdout) ?? [];
     expect(p).toBe(m);
     // Without the faults in the record, the simulation answers every check.

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { describeFault } from '../../model/faults.ts';
 import { STAGES } from '../../model/funnel.ts';
 import { quantileInterval } from '../../reports/compare/statistics.ts';
 import { buildReport, funnelRows } from '../../reports/funnel-report.ts';
@@ -71,6 +72,7 @@ export function validateCommand(): Command {
         return;
       }
       console.log(run.header);
+      if (run.faults) console.log(`faults: ${run.faults}`);
       if (run.note) console.log(`note: ${run.note}`);
       process.stdout.write(renderValidation(run.validation));
       if (!run.validation.ok) process.exitCode = EXIT_OUTSIDE;
@@ -82,6 +84,8 @@ export interface ValidationRun {
   header: string;
   /** what the simulation left out of the measured run's design, which the comparison should be read with */
   note?: string;
+  /** the run's dependency faults as the simulation applied them (the rehearsal's times) */
+  faults?: string;
   validation: Validation;
   calibration: Calibration;
 }
@@ -146,10 +150,22 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
     header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms${overheadRange(over)}` : ''})`,
     // A switch of the measured design the simulation ran as off: its cells compare two designs.
     ...(unmodelled ? { note: unmodelled } : {}),
+    ...(day.faults && day.faults.length > 0
+      ? {
+          faults: `simulated as the rehearsal applied them: ${day.faults
+            .map(
+              (f) =>
+                `${describeFault(f.entry)}, t=${secs(f.startMs)}-${Number.isFinite(f.endMs) ? `${secs(f.endMs)} s` : 'the end'}`,
+            )
+            .join('; ')}`,
+        }
+      : {}),
     validation: validationOf(measured, predicted),
     calibration: day.calibration,
   };
 }
+
+const secs = (ms: number) => String(Math.round(ms / 10) / 100);
 
 /** How far the overhead's level moved by interval (overheadOverTime), as the header says it. */
 function overheadRange(over: ReturnType<typeof overheadOverTime>): string {
