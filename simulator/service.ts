@@ -3,6 +3,7 @@ import { type Lognormal, sampleLognormal } from '../model/lognormal.ts';
 import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { lognormalParams } from '../model/station.ts';
+import { SimBreaker } from './breaker.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, scryptCpuMs } from './calibration.ts';
 import { CpuShare, type CpuStretchOverTime, fastestStretch } from './cpu.ts';
 import type { EventQueue } from './events.ts';
@@ -23,7 +24,9 @@ import { TimeoutLine } from './timeouts.ts';
  * mail and only then inserts; submit_biodata refuses a minor before any call, asks Dukcapil, then
  * (sequential) Dapodik and DTKS unless Dukcapil refused, or all three at once (parallel, the first
  * failure answers); each ministry call has MINISTRY_TIMEOUT_MS and, on 429/503/504 only,
- * MINISTRY_RETRIES more tries after Retry-After (or 0.2 x 2^try s) capped at 2 s. A dependency's
+ * MINISTRY_RETRIES more tries after Retry-After (or 0.2 x 2^try s) capped at 2 s; with
+ * MINISTRY_BREAKER=on each try goes through the ministry's breaker in its process first (breaker.ts),
+ * which refuses it at once while open (503, not retried, Retry-After the time left). A dependency's
  * failure answers 503 with its Retry-After, else 1 s; an SMTP refusal (421/451) 5 s.
  * The registrant's own timeout does not stop the service: an abandoned request finishes its work.
  */
@@ -165,8 +168,9 @@ const UPLOAD = 3;
 
 /**
  * A call to a ministry or the store is the station's call itself: its context the request, its tag
- * the try (counted from 0) times 4 plus the dependency's index in HTTP_DEPENDENCIES. It is settled
- * (answered, or given up by the client) once the station answered it or the client abandoned it.
+ * the try (counted from 0) times 8, plus 4 if the ministry's breaker let it through as its probe,
+ * plus the dependency's index in HTTP_DEPENDENCIES. It is settled (answered, or given up by the
+ * client) once the station answered it or the client abandoned it.
  */
 type Ask = StationCall<Request>;
 const HTTP_DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'upload'] as const;
@@ -234,6 +238,8 @@ export class RegistrationService {
   private readonly writeMs: number;
   private readonly mailTimeouts: TimeoutLine<StationCall<Request | MailJob>>;
   private readonly ministryTimeouts: TimeoutLine<Ask>;
+  /** MINISTRY_BREAKER=on: by process x 3 + ministry */
+  private readonly breakers: SimBreaker[] | undefined;
   private readonly uploadTimeouts: TimeoutLine<Ask>;
   private readonly httpStations: SimStation[];
   /** the mail's delivery delay (model/station.ts sampleServiceMs), its parameters worked out once */
@@ -303,6 +309,9 @@ export class RegistrationService {
     const perSecond = d.capacity.email.deliveryPerSecond;
     this.deliveryStepMs = perSecond === undefined ? 0 : 1000 / perSecond;
     this.ministryTimeouts = new TimeoutLine(q, knobs.MINISTRY_TIMEOUT_MS, this.onAskTimeout);
+    // One breaker per ministry per process (ministry-client.ts guards), by proc x 3 + ministry.
+    if (knobs.MINISTRY_BREAKER === 'on')
+      this.breakers = Array.from({ length: this.loops.length * MINISTRIES.length }, () => new SimBreaker());
     this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout);
     this.turnStepMs = knobs.ADMISSION_RATE > 0 ? 1000 / knobs.ADMISSION_RATE : 0;
     // Not measured on its own: a 429 is routing, JSON and one indexed lookup, the work of the
@@ -658,11 +667,30 @@ export class RegistrationService {
    */
   private ask(req: Request, dep: number, attempt: number): void {
     const upload = dep === UPLOAD;
+    let probe = 0;
+    const breaker = upload ? undefined : this.breakerOf(req, dep);
+    if (breaker) {
+      const admitted = breaker.admit(this.q.now);
+      if ('refusedForMs' in admitted) {
+        // Shed without a status: not retried (ministry-client.ts withRetries); the registrant is
+        // told when to come back.
+        if (this.endAsk(req))
+          this.answer(
+            req,
+            unavailable(
+              HTTP_DEPENDENCIES[dep] as HttpDependency,
+              Math.max(1, Math.ceil(admitted.refusedForMs / 1000)),
+            ),
+          );
+        return;
+      }
+      probe = admitted.probe ? 4 : 0;
+    }
     const call = (this.httpStations[dep] as SimStation).call(
       this.onAskAnswer,
       req,
       upload ? this.d.photoBytes : 0,
-      attempt * 4 + dep,
+      attempt * 8 + probe + dep,
     );
     this.timed(upload ? this.uploadTimeouts : this.ministryTimeouts, call);
   }
@@ -676,10 +704,16 @@ export class RegistrationService {
     return false;
   }
 
+  /** The breaker of ministry `dep` in the request's process, when MINISTRY_BREAKER is on. */
+  private breakerOf(req: Request, dep: number): SimBreaker | undefined {
+    return this.breakers?.[(this.reqProc[req] as number) * MINISTRIES.length + dep];
+  }
+
   private readonly onAskTimeout = (c: Ask): void => {
     if (settled(c)) return;
     const dep = c.tag & 3;
     (this.httpStations[dep] as SimStation).abandon(c as StationCall);
+    if (dep !== UPLOAD) this.breakerOf(c.ctx, dep)?.ended((c.tag & 4) !== 0, true, this.q.now);
     if (this.endAsk(c.ctx))
       this.answer(c.ctx, unavailable(HTTP_DEPENDENCIES[dep] as HttpDependency, undefined));
   };
@@ -688,13 +722,15 @@ export class RegistrationService {
     const dep = c.tag & 3;
     (dep === UPLOAD ? this.uploadTimeouts : this.ministryTimeouts).cancel(c.clientTimer);
     const req = c.ctx;
+    // Every failure a station gives is the ministry's (a timeout, 5xx, 429): the breaker counts it.
+    if (dep !== UPLOAD) this.breakerOf(req, dep)?.ended((c.tag & 4) !== 0, c.outcome !== 'ok', this.q.now);
     if (c.outcome === 'ok') {
       if (!this.endAsk(req)) return;
       if (dep === UPLOAD) this.step(req);
       else this.ministryAnswered(req, dep);
       return;
     }
-    const attempt = c.tag >> 2;
+    const attempt = c.tag >> 3;
     // Only an overloaded ministry's explicit "later" is retried (ministry-client.ts).
     if (dep !== UPLOAD && RETRYABLE.has(c.status) && attempt < this.d.knobs.MINISTRY_RETRIES) {
       const waitS = Math.min(c.retryAfterS ?? 0.2 * 2 ** (attempt + 1), 2);
@@ -706,7 +742,7 @@ export class RegistrationService {
   };
 
   private readonly onAskAgain = (c: Ask): void => {
-    if (!this.answered(c.ctx)) this.ask(c.ctx, c.tag & 3, (c.tag >> 2) + 1);
+    if (!this.answered(c.ctx)) this.ask(c.ctx, c.tag & 3, (c.tag >> 3) + 1);
     else this.endAsk(c.ctx);
   };
 

@@ -10,8 +10,12 @@ describe('the switches the simulator leaves out', () => {
     expect(hardened.some((h) => h.includes('ADMISSION_RATE'))).toBe(false);
     expect(hardened.length).toBeGreaterThan(0);
     expect(hardened).toContain('the presigned upload (PHOTO_UPLOAD=presigned)');
-    // the outbox is modelled, its send rate too
-    expect(hardened.some((h) => h.includes('EMAIL_DELIVERY') || h.includes('EMAIL_SEND_RATE'))).toBe(false);
+    // the outbox is modelled, its send rate too, and the ministries' breaker
+    expect(
+      hardened.some(
+        (h) => h.includes('EMAIL_DELIVERY') || h.includes('EMAIL_SEND_RATE') || h.includes('BREAKER'),
+      ),
+    ).toBe(false);
   });
 
   it('names every switch that has a knob the model does not read, and not the waiting room or the outbox', () => {

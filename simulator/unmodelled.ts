@@ -5,8 +5,9 @@ import type { ServiceKnobs } from '../model/service-design.ts';
  * with one of them on simulates the service as if it were off, and says so: a waiting room or a
  * circuit breaker changes where the day breaks, so silence would make the prediction a claim it
  * is not. Each entry: the knob, when it counts as on, and what the model leaves out. The waiting
- * room (ADMISSION_RATE) and the outbox's send rate (EMAIL_SEND_RATE) are modelled (service.ts,
- * registrant.ts, outbox.ts), so they are not here.
+ * room (ADMISSION_RATE), the outbox's send rate (EMAIL_SEND_RATE) and the ministries' circuit
+ * breaker (MINISTRY_BREAKER) are modelled (service.ts, registrant.ts, outbox.ts, breaker.ts), so
+ * they are not here.
  */
 const UNMODELLED: ReadonlyArray<{
   knob: keyof ServiceKnobs;
@@ -14,7 +15,6 @@ const UNMODELLED: ReadonlyArray<{
   what: string;
 }> = [
   { knob: 'MINISTRY_BULKHEAD', on: (k) => k.MINISTRY_BULKHEAD > 0, what: 'the ministry bulkhead' },
-  { knob: 'MINISTRY_BREAKER', on: (k) => k.MINISTRY_BREAKER === 'on', what: 'the ministry circuit breaker' },
   { knob: 'MINISTRY_CACHE', on: (k) => k.MINISTRY_CACHE === 'on', what: 'the ministry answer cache' },
   { knob: 'PHOTO_UPLOAD', on: (k) => k.PHOTO_UPLOAD === 'presigned', what: 'the presigned upload' },
   { knob: 'IDEMPOTENCY', on: (k) => k.IDEMPOTENCY === 'on', what: 'the idempotency keys' },
