@@ -41,6 +41,11 @@ export class SimBreaker {
     return { probe: true };
   }
 
+  /** A call it let through never reached the ministry (the bulkhead shed it): counts neither way, frees the probe. */
+  cancelled(probe: boolean): void {
+    if (probe) this.probing = false;
+  }
+
   /** How a call it let through ended; `failed`: the ministry timed out, or answered 5xx or 429. */
   ended(probe: boolean, failed: boolean, now: number): void {
     if (probe) {

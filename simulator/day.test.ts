@@ -193,6 +193,43 @@ describe('a simulated day', () => {
     );
   });
 
+  it('with a bulkhead (MINISTRY_BULKHEAD), a slow ministry is asked at most so many at once, the rest shed or timed out at once', () => {
+    // Dukcapil takes 1.5 s a call with room for everyone; 10 checks a second in 2 processes ask it.
+    const slow = (knobs: Record<string, string> = {}) =>
+      record(
+        options({
+          knobs: { WORKERS: '2', MINISTRY_TIMEOUT_MS: '4000', ...knobs },
+          capacity: (c) => {
+            c.dukcapil = {
+              ...c.dukcapil,
+              concurrency: 1000,
+              queue: 1000,
+              serviceTime: { distribution: 'constant', ms: 1500 },
+            };
+          },
+        }),
+      );
+    const utilisation = (r: ReturnType<typeof record>) =>
+      Math.max(
+        ...(r.timeseries.series.find(
+          (s) => s.name === 'dependency_utilisation' && s.labels.dependency === 'dukcapil',
+        )?.values as number[]),
+      );
+    const open = slow();
+    const guarded = slow({ MINISTRY_BULKHEAD: '3', MINISTRY_BULKHEAD_QUEUE: '2' });
+    // Unguarded, some 15 calls at once (10 a second x 1.5 s), all answered.
+    expect(utilisation(open)).toBeGreaterThan(10 / 1000);
+    expect(count(open, 'biodata_verified', 'failed')).toBe(0);
+    // Guarded: at most 3 per process in flight, 2 waiting (each waiting up to 1.5 s of its 4 s);
+    // the rest refused at once, failing their check, which the registrants try again.
+    expect(utilisation(guarded)).toBeLessThanOrEqual(6 / 1000);
+    expect(utilisation(guarded)).toBeGreaterThan(0);
+    expect(count(guarded, 'biodata_verified', 'failed', 'dependency:dukcapil')).toBeGreaterThan(0);
+    const biodata = (r: ReturnType<typeof record>) =>
+      r.manifest.totals.steps.find((x) => x.step === 'submit_biodata') as { p50Ms: number; failed: number };
+    expect(biodata(guarded).failed).toBeGreaterThan(0);
+  });
+
   it("names the service's own SMTP connections when they run out before the relay's servers", () => {
     // 10 sign-ups a second, each holding a connection for a mail of 400 ms: 4 busy on average.
     const day = (connections: string) =>

@@ -26,7 +26,8 @@ import { TimeoutLine } from './timeouts.ts';
  * failure answers); each ministry call has MINISTRY_TIMEOUT_MS and, on 429/503/504 only,
  * MINISTRY_RETRIES more tries after Retry-After (or 0.2 x 2^try s) capped at 2 s; with
  * MINISTRY_BREAKER=on each try goes through the ministry's breaker in its process first (breaker.ts),
- * which refuses it at once while open (503, not retried, Retry-After the time left). A dependency's
+ * which refuses it at once while open (503, not retried, Retry-After the time left), and with
+ * MINISTRY_BULKHEAD > 0 through its bulkhead, whose wait counts in the timeout. A dependency's
  * failure answers 503 with its Retry-After, else 1 s; an SMTP refusal (421/451) 5 s.
  * The registrant's own timeout does not stop the service: an abandoned request finishes its work.
  */
@@ -168,13 +169,24 @@ const UPLOAD = 3;
 
 /**
  * A call to a ministry or the store is the station's call itself: its context the request, its tag
- * the try (counted from 0) times 8, plus 4 if the ministry's breaker let it through as its probe,
- * plus the dependency's index in HTTP_DEPENDENCIES. It is settled (answered, or given up by the
- * client) once the station answered it or the client abandoned it.
+ * the try (counted from 0) times 16, plus 8 if it holds a slot of the ministry's bulkhead, plus 4
+ * if the ministry's breaker let it through as its probe, plus the dependency's index in
+ * HTTP_DEPENDENCIES. It is settled (answered, or given up by the client) once the station answered
+ * it or the client abandoned it.
  */
 type Ask = StationCall<Request>;
 const HTTP_DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'upload'] as const;
 const settled = <T>(c: StationCall<T>): boolean => c.state === ANSWERED || c.abandoned;
+const PROBE = 4;
+const SLOT = 8;
+const TRY = 16;
+
+/** A try waiting for a slot of its ministry's bulkhead: the request, the call's tag, since when. */
+interface SlotWait {
+  req: Request;
+  tag: number;
+  since: number;
+}
 
 /** A mail the outbox sends (the inline ones are the request's own calls, tag INLINE_MAIL). */
 interface MailJob {
@@ -240,6 +252,8 @@ export class RegistrationService {
   private readonly ministryTimeouts: TimeoutLine<Ask>;
   /** MINISTRY_BREAKER=on: by process x 3 + ministry */
   private readonly breakers: SimBreaker[] | undefined;
+  /** MINISTRY_BULKHEAD > 0: by process x 3 + ministry, a wait for a slot bounded by the call's timeout */
+  private readonly bulkheads: Pool[] | undefined;
   private readonly uploadTimeouts: TimeoutLine<Ask>;
   private readonly httpStations: SimStation[];
   /** the mail's delivery delay (model/station.ts sampleServiceMs), its parameters worked out once */
@@ -312,6 +326,12 @@ export class RegistrationService {
     // One breaker per ministry per process (ministry-client.ts guards), by proc x 3 + ministry.
     if (knobs.MINISTRY_BREAKER === 'on')
       this.breakers = Array.from({ length: this.loops.length * MINISTRIES.length }, () => new SimBreaker());
+    // And one bulkhead (bulkhead.ts): at most MINISTRY_BULKHEAD calls in flight, MINISTRY_BULKHEAD_QUEUE waiting.
+    if (knobs.MINISTRY_BULKHEAD > 0)
+      this.bulkheads = Array.from(
+        { length: this.loops.length * MINISTRIES.length },
+        () => new Pool(q, knobs.MINISTRY_BULKHEAD, knobs.MINISTRY_TIMEOUT_MS),
+      );
     this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout);
     this.turnStepMs = knobs.ADMISSION_RATE > 0 ? 1000 / knobs.ADMISSION_RATE : 0;
     // Not measured on its own: a 429 is routing, JSON and one indexed lookup, the work of the
@@ -684,15 +704,68 @@ export class RegistrationService {
           );
         return;
       }
-      probe = admitted.probe ? 4 : 0;
+      probe = admitted.probe ? PROBE : 0;
     }
+    const bulkhead = upload ? undefined : this.bulkheadOf(req, dep);
+    if (!bulkhead) {
+      this.send(req, attempt * TRY + probe + dep, undefined);
+      return;
+    }
+    if (bulkhead.busy >= bulkhead.servers && bulkhead.queued >= this.d.knobs.MINISTRY_BULKHEAD_QUEUE) {
+      // Full: shed at once, not retried, "try again in 1 s" (ministry-client.ts shedByBulkhead).
+      breaker?.cancelled(probe !== 0);
+      if (this.endAsk(req)) this.answer(req, unavailable(HTTP_DEPENDENCIES[dep] as HttpDependency, 1));
+      return;
+    }
+    const wait: SlotWait = { req, tag: attempt * TRY + SLOT + probe + dep, since: this.q.now };
+    bulkhead.acquire(this.onSlot, wait, this.onNoSlot);
+  }
+
+  /** The try with its slot: the call's timeout is what the wait for the slot left of it. */
+  private readonly onSlot = (w: SlotWait): void => {
+    if (this.q.now === w.since) {
+      this.send(w.req, w.tag, undefined);
+      return;
+    }
+    const left = this.d.knobs.MINISTRY_TIMEOUT_MS - (this.q.now - w.since);
+    if (left < 1) {
+      (this.bulkheadOf(w.req, w.tag & 3) as Pool).release();
+      this.onNoSlot(w);
+      return;
+    }
+    this.send(w.req, w.tag, left);
+  };
+
+  /** No slot within the call's timeout: a timeout, not counted by the breaker, not retried. */
+  private readonly onNoSlot = (w: SlotWait): void => {
+    const dep = w.tag & 3;
+    this.breakerOf(w.req, dep)?.cancelled((w.tag & PROBE) !== 0);
+    if (this.endAsk(w.req))
+      this.answer(w.req, unavailable(HTTP_DEPENDENCIES[dep] as HttpDependency, undefined));
+  };
+
+  /** Sends a try; `timeoutMs`: its client timeout when shorter than the line's (a bulkhead's wait took the rest). */
+  private send(req: Request, tag: number, timeoutMs: number | undefined): void {
+    const dep = tag & 3;
+    const upload = dep === UPLOAD;
     const call = (this.httpStations[dep] as SimStation).call(
       this.onAskAnswer,
       req,
       upload ? this.d.photoBytes : 0,
-      attempt * 8 + probe + dep,
+      tag,
     );
-    this.timed(upload ? this.uploadTimeouts : this.ministryTimeouts, call);
+    if (timeoutMs === undefined) {
+      this.timed(upload ? this.uploadTimeouts : this.ministryTimeouts, call);
+      return;
+    }
+    // Not in a line of one length: its own event, harmless once the call is settled.
+    call.clientTimer = -1;
+    if (!settled(call)) this.q.schedule(this.q.now + timeoutMs, this.onAskTimeout, call);
+  }
+
+  /** The bulkhead of ministry `dep` in the request's process, when MINISTRY_BULKHEAD > 0. */
+  private bulkheadOf(req: Request, dep: number): Pool | undefined {
+    return this.bulkheads?.[(this.reqProc[req] as number) * MINISTRIES.length + dep];
   }
 
   /** A call of the request is settled for good; false if the request was answered already (and is released if that was its last). */
@@ -713,7 +786,8 @@ export class RegistrationService {
     if (settled(c)) return;
     const dep = c.tag & 3;
     (this.httpStations[dep] as SimStation).abandon(c as StationCall);
-    if (dep !== UPLOAD) this.breakerOf(c.ctx, dep)?.ended((c.tag & 4) !== 0, true, this.q.now);
+    if (dep !== UPLOAD) this.breakerOf(c.ctx, dep)?.ended((c.tag & PROBE) !== 0, true, this.q.now);
+    if ((c.tag & SLOT) !== 0) (this.bulkheadOf(c.ctx, dep) as Pool).release();
     if (this.endAsk(c.ctx))
       this.answer(c.ctx, unavailable(HTTP_DEPENDENCIES[dep] as HttpDependency, undefined));
   };
@@ -723,14 +797,16 @@ export class RegistrationService {
     (dep === UPLOAD ? this.uploadTimeouts : this.ministryTimeouts).cancel(c.clientTimer);
     const req = c.ctx;
     // Every failure a station gives is the ministry's (a timeout, 5xx, 429): the breaker counts it.
-    if (dep !== UPLOAD) this.breakerOf(req, dep)?.ended((c.tag & 4) !== 0, c.outcome !== 'ok', this.q.now);
+    if (dep !== UPLOAD)
+      this.breakerOf(req, dep)?.ended((c.tag & PROBE) !== 0, c.outcome !== 'ok', this.q.now);
+    if ((c.tag & SLOT) !== 0) (this.bulkheadOf(req, dep) as Pool).release();
     if (c.outcome === 'ok') {
       if (!this.endAsk(req)) return;
       if (dep === UPLOAD) this.step(req);
       else this.ministryAnswered(req, dep);
       return;
     }
-    const attempt = c.tag >> 3;
+    const attempt = Math.floor(c.tag / TRY);
     // Only an overloaded ministry's explicit "later" is retried (ministry-client.ts).
     if (dep !== UPLOAD && RETRYABLE.has(c.status) && attempt < this.d.knobs.MINISTRY_RETRIES) {
       const waitS = Math.min(c.retryAfterS ?? 0.2 * 2 ** (attempt + 1), 2);
@@ -742,7 +818,7 @@ export class RegistrationService {
   };
 
   private readonly onAskAgain = (c: Ask): void => {
-    if (!this.answered(c.ctx)) this.ask(c.ctx, c.tag & 3, (c.tag >> 3) + 1);
+    if (!this.answered(c.ctx)) this.ask(c.ctx, c.tag & 3, Math.floor(c.tag / TRY) + 1);
     else this.endAsk(c.ctx);
   };
 

@@ -6,15 +6,14 @@ import type { ServiceKnobs } from '../model/service-design.ts';
  * circuit breaker changes where the day breaks, so silence would make the prediction a claim it
  * is not. Each entry: the knob, when it counts as on, and what the model leaves out. The waiting
  * room (ADMISSION_RATE), the outbox's send rate (EMAIL_SEND_RATE) and the ministries' circuit
- * breaker (MINISTRY_BREAKER) are modelled (service.ts, registrant.ts, outbox.ts, breaker.ts), so
- * they are not here.
+ * breaker and bulkhead (MINISTRY_BREAKER, MINISTRY_BULKHEAD) are modelled (service.ts,
+ * registrant.ts, outbox.ts, breaker.ts), so they are not here.
  */
 const UNMODELLED: ReadonlyArray<{
   knob: keyof ServiceKnobs;
   on: (k: ServiceKnobs) => boolean;
   what: string;
 }> = [
-  { knob: 'MINISTRY_BULKHEAD', on: (k) => k.MINISTRY_BULKHEAD > 0, what: 'the ministry bulkhead' },
   { knob: 'MINISTRY_CACHE', on: (k) => k.MINISTRY_CACHE === 'on', what: 'the ministry answer cache' },
   { knob: 'PHOTO_UPLOAD', on: (k) => k.PHOTO_UPLOAD === 'presigned', what: 'the presigned upload' },
   { knob: 'IDEMPOTENCY', on: (k) => k.IDEMPOTENCY === 'on', what: 'the idempotency keys' },
