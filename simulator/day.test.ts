@@ -211,9 +211,11 @@ describe('a simulated day', () => {
       );
     const utilisation = (r: ReturnType<typeof record>) =>
       Math.max(
-        ...(r.timeseries.series.find(
-          (s) => s.name === 'dependency_utilisation' && s.labels.dependency === 'dukcapil',
-        )?.values as number[]),
+        ...(
+          r.timeseries.series.find(
+            (s) => s.name === 'dependency_utilisation' && s.labels.dependency === 'dukcapil',
+          )?.values ?? []
+        ).map((v) => v ?? 0),
       );
     const open = slow();
     const guarded = slow({ MINISTRY_BULKHEAD: '3', MINISTRY_BULKHEAD_QUEUE: '2' });
