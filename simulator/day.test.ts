@@ -232,6 +232,33 @@ describe('a simulated day', () => {
     expect(biodata(guarded).failed).toBeGreaterThan(0);
   });
 
+  it('with the answer cache (MINISTRY_CACHE), a registrant who tries again is not asked of Dukcapil twice', () => {
+    // DTKS fails half its calls (500: the service does not retry it), after Dukcapil and Dapodik
+    // answered (sequential): each registrant tries the check again. Dukcapil fails a tenth of its
+    // calls, so its failures count its calls.
+    const run = (knobs: Record<string, string> = {}) =>
+      record(
+        options({
+          knobs,
+          capacity: (c) => {
+            c.dtks = { ...c.dtks, errorRate: 0.5, errorStatus: 500 };
+            c.dukcapil = { ...c.dukcapil, errorRate: 0.1, errorStatus: 500 };
+          },
+        }),
+      );
+    const plain = run();
+    const cached = run({ MINISTRY_CACHE: 'on' });
+    const asked = (r: ReturnType<typeof record>) => rejections(r, 'dukcapil', 'injected_error');
+    const biodata = (r: ReturnType<typeof record>) =>
+      r.manifest.totals.steps.find((x) => x.step === 'submit_biodata') as { requests: number };
+    // As many checks either way (within the draws'), about half the calls to Dukcapil with the
+    // cache (263 of its failures against 518, 2026-12-07): the tries after a DTKS failure get
+    // Dukcapil's answer from it.
+    expect(Math.abs(biodata(cached).requests / biodata(plain).requests - 1)).toBeLessThan(0.1);
+    expect(asked(cached)).toBeLessThan(0.8 * asked(plain));
+    expect(asked(cached)).toBeGreaterThan(0);
+  });
+
   it("names the service's own SMTP connections when they run out before the relay's servers", () => {
     // 10 sign-ups a second, each holding a connection for a mail of 400 ms: 4 busy on average.
     const day = (connections: string) =>

@@ -43,6 +43,11 @@ export interface Account {
   kind: PersonKind;
   /** the turn (ms) of the waiting-room ticket the registrant holds (ADMISSION_RATE > 0); absent or NaN: none */
   turnAt?: number;
+  /**
+   * MINISTRY_CACHE=on: the registrant's answers in the processes' caches, by ministry: the process
+   * (-1: none), when it was stored, and the process's insertions counted when it was last used
+   */
+  cached?: Float64Array;
 }
 
 export const ROW = {
@@ -178,6 +183,9 @@ type Ask = StationCall<Request>;
 const HTTP_DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'upload'] as const;
 const settled = <T>(c: StationCall<T>): boolean => c.state === ANSWERED || c.abandoned;
 const PROBE = 4;
+/** answer-cache.ts ANSWER_CACHE_DEFAULTS */
+const CACHE_MAX_ENTRIES = 50_000;
+const CACHE_TTL_MS = 10 * 60_000;
 const SLOT = 8;
 const TRY = 16;
 
@@ -254,6 +262,8 @@ export class RegistrationService {
   private readonly breakers: SimBreaker[] | undefined;
   /** MINISTRY_BULKHEAD > 0: by process x 3 + ministry, a wait for a slot bounded by the call's timeout */
   private readonly bulkheads: Pool[] | undefined;
+  /** MINISTRY_CACHE=on: answers each process's cache has taken in so far */
+  private readonly cacheInsertions: Float64Array | undefined;
   private readonly uploadTimeouts: TimeoutLine<Ask>;
   private readonly httpStations: SimStation[];
   /** the mail's delivery delay (model/station.ts sampleServiceMs), its parameters worked out once */
@@ -326,6 +336,7 @@ export class RegistrationService {
     // One breaker per ministry per process (ministry-client.ts guards), by proc x 3 + ministry.
     if (knobs.MINISTRY_BREAKER === 'on')
       this.breakers = Array.from({ length: this.loops.length * MINISTRIES.length }, () => new SimBreaker());
+    if (knobs.MINISTRY_CACHE === 'on') this.cacheInsertions = new Float64Array(this.loops.length);
     // And one bulkhead (bulkhead.ts): at most MINISTRY_BULKHEAD calls in flight, MINISTRY_BULKHEAD_QUEUE waiting.
     if (knobs.MINISTRY_BULKHEAD > 0)
       this.bulkheads = Array.from(
@@ -687,6 +698,10 @@ export class RegistrationService {
    */
   private ask(req: Request, dep: number, attempt: number): void {
     const upload = dep === UPLOAD;
+    if (!upload && this.cacheInsertions && this.fromCache(req, dep)) {
+      if (this.endAsk(req)) this.ministryAnswered(req, dep);
+      return;
+    }
     let probe = 0;
     const breaker = upload ? undefined : this.breakerOf(req, dep);
     if (breaker) {
@@ -777,6 +792,38 @@ export class RegistrationService {
     return false;
   }
 
+  /**
+   * Whether the request's process still has the registrant's answer from ministry `dep`
+   * (answer-cache.ts, its defaults): stored under CACHE_TTL_MS ago, and fewer than
+   * CACHE_MAX_ENTRIES answers taken in by the process since it was last used (least recently used
+   * first out; an entry's place counted in insertions, the only thing that evicts). A hit counts
+   * as a use.
+   */
+  private fromCache(req: Request, dep: number): boolean {
+    const e = (this.reqAcct[req] as Account).cached;
+    const proc = this.reqProc[req] as number;
+    const ins = this.cacheInsertions as Float64Array;
+    const i = dep * 3;
+    if (!e || e[i] !== proc) return false;
+    if (this.q.now - (e[i + 1] as number) >= CACHE_TTL_MS) return false;
+    if ((ins[proc] as number) - (e[i + 2] as number) >= CACHE_MAX_ENTRIES) return false;
+    e[i + 2] = ins[proc] as number;
+    return true;
+  }
+
+  /** A ministry's answer kept in the request's process (only an answer: a failure never is). */
+  private toCache(req: Request, dep: number): void {
+    const acct = this.reqAcct[req] as Account;
+    if (!acct.cached) acct.cached = new Float64Array(MINISTRIES.length * 3).fill(-1);
+    const proc = this.reqProc[req] as number;
+    const ins = this.cacheInsertions as Float64Array;
+    const i = dep * 3;
+    acct.cached[i] = proc;
+    acct.cached[i + 1] = this.q.now;
+    acct.cached[i + 2] = ins[proc] as number;
+    ins[proc] = (ins[proc] as number) + 1;
+  }
+
   /** The breaker of ministry `dep` in the request's process, when MINISTRY_BREAKER is on. */
   private breakerOf(req: Request, dep: number): SimBreaker | undefined {
     return this.breakers?.[(this.reqProc[req] as number) * MINISTRIES.length + dep];
@@ -801,6 +848,7 @@ export class RegistrationService {
       this.breakerOf(req, dep)?.ended((c.tag & PROBE) !== 0, c.outcome !== 'ok', this.q.now);
     if ((c.tag & SLOT) !== 0) (this.bulkheadOf(req, dep) as Pool).release();
     if (c.outcome === 'ok') {
+      if (dep !== UPLOAD && this.cacheInsertions) this.toCache(req, dep);
       if (!this.endAsk(req)) return;
       if (dep === UPLOAD) this.step(req);
       else this.ministryAnswered(req, dep);

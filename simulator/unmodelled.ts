@@ -5,16 +5,15 @@ import type { ServiceKnobs } from '../model/service-design.ts';
  * with one of them on simulates the service as if it were off, and says so: a waiting room or a
  * circuit breaker changes where the day breaks, so silence would make the prediction a claim it
  * is not. Each entry: the knob, when it counts as on, and what the model leaves out. The waiting
- * room (ADMISSION_RATE), the outbox's send rate (EMAIL_SEND_RATE) and the ministries' circuit
- * breaker and bulkhead (MINISTRY_BREAKER, MINISTRY_BULKHEAD) are modelled (service.ts,
- * registrant.ts, outbox.ts, breaker.ts), so they are not here.
+ * room (ADMISSION_RATE), the outbox's send rate (EMAIL_SEND_RATE) and the ministry guard's
+ * breaker, bulkhead and answer cache (MINISTRY_BREAKER, MINISTRY_BULKHEAD, MINISTRY_CACHE) are
+ * modelled (service.ts, registrant.ts, outbox.ts, breaker.ts), so they are not here.
  */
 const UNMODELLED: ReadonlyArray<{
   knob: keyof ServiceKnobs;
   on: (k: ServiceKnobs) => boolean;
   what: string;
 }> = [
-  { knob: 'MINISTRY_CACHE', on: (k) => k.MINISTRY_CACHE === 'on', what: 'the ministry answer cache' },
   { knob: 'PHOTO_UPLOAD', on: (k) => k.PHOTO_UPLOAD === 'presigned', what: 'the presigned upload' },
   { knob: 'IDEMPOTENCY', on: (k) => k.IDEMPOTENCY === 'on', what: 'the idempotency keys' },
 ];
