@@ -5,6 +5,7 @@ import { SERVICE_SWITCHES, serviceProfileKnobs } from '../model/service-design.t
 import { compareRuns } from '../reports/compare/index.ts';
 import { type RunRecord, readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
+import { validateRun } from '../scripts/commands/validate.ts';
 import { readFaultFile } from '../scripts/faults.ts';
 import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
@@ -138,9 +139,39 @@ const bench: Bench = {
           note,
         });
       }
+      rows.push(simulatedRow(o));
     }
     return rows;
   },
 };
+
+/**
+ * How close the capacity simulator comes to the design's rehearsal, faults included:
+ * `gelombang validate` of the run, its judged cells within tolerance (the switches it does not
+ * model named in the note).
+ */
+function simulatedRow(o: Outcome): BenchRow {
+  const v = validateRun(o.record.dir);
+  if (typeof v === 'string') throw new Error(`${o.design}: validate: ${v}`);
+  const cells = [
+    ...v.validation.steps.flatMap((s) => [s.throughput.ok, s.p95Ms.ok]),
+    ...v.validation.stages.map((s) => s.conversion.ok),
+    v.validation.firstSaturated.ok,
+  ].filter((c): c is boolean => c !== null);
+  const out = v.validation.steps.flatMap((s) => [
+    ...(s.throughput.ok === false ? [`${s.step} throughput`] : []),
+    ...(s.p95Ms.ok === false ? [`${s.step} p95`] : []),
+  ]);
+  const ok = cells.filter(Boolean).length;
+  return {
+    bench: 'designs',
+    metric: `${o.design}: the simulator's prediction of the run (validate), cells within tolerance`,
+    value: ok,
+    unit: 'cells',
+    reference: cells.length,
+    ratio: cells.length > 0 ? ok / cells.length : undefined,
+    note: `${out.length ? `outside: ${out.join(', ')}` : 'all within'}${v.note ? `; ${v.note}` : ''}`,
+  };
+}
 
 export default bench;
