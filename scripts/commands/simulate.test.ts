@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gelombang } from '../../test/support/gelombang-cli.ts';
-import { BadInput, type SimulateFlags, simulationInputs } from './simulate.ts';
+import { admissionNote, BadInput, type SimulateFlags, simulationInputs } from './simulate.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gelombang-simulate-'));
 const flags = (o: Partial<SimulateFlags> = {}): SimulateFlags => ({
@@ -189,6 +189,27 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('dukcapil.concurrenzy');
     expect(existsSync(join(dir, 'bad'))).toBe(false);
+  });
+});
+
+describe("the waiting room's rate from a service profile", () => {
+  it('is named when neither the capacity file nor --knob gave it, with the run’s peak arrivals', () => {
+    const at = (o: Partial<SimulateFlags>) => {
+      const f = flags({ scale: 0.01, compress: 1, window: [0, 60], ...o });
+      const inputs = simulationInputs(f);
+      return admissionNote(f, inputs.knobs, inputs.day);
+    };
+    // The 2020 profile's peak minute, 80,000 arrivals, at 0.01: 13.3 a second.
+    expect(at({ serviceProfile: '2020+waiting-room' })).toMatch(
+      /^ADMISSION_RATE=15 comes from the service profile '2020\+waiting-room', .* peak at 13\.3 a second\./,
+    );
+    expect(at({ serviceProfile: 'hardened' })).toContain(
+      "ADMISSION_RATE=15 comes from the service profile 'hardened'",
+    );
+    expect(at({ serviceProfile: '2020+waiting-room', knob: { ADMISSION_RATE: '20' } })).toBeUndefined();
+    expect(at({ serviceProfile: '2020' })).toBeUndefined();
+    const sized = file('sized.json', { ...capacity, service: { cores: 8, admissionRate: 40 } });
+    expect(at({ serviceProfile: '2020+waiting-room', capacity: sized })).toBeUndefined();
   });
 });
 

@@ -227,6 +227,28 @@ function simulatedFaults(file: string, f: SimulateFlags, profile: Profile, capac
   });
 }
 
+/**
+ * The waiting room's rate when it came from the service profile (the waiting-room switch's 15 a
+ * second, sized for this project's 2-core machine), neither from the capacity file nor --knob: a
+ * run at another rate admits that many a second whatever its arrivals, which says nothing of the
+ * design at that size unless the user meant it.
+ */
+export function admissionNote(
+  f: Pick<SimulateFlags, 'knob' | 'serviceProfile'>,
+  knobs: Record<string, string>,
+  day: Pick<DayOptions, 'profile' | 'scale' | 'compress' | 'window'>,
+): string | undefined {
+  const fromProfile = serviceProfileKnobs(f.serviceProfile).ADMISSION_RATE;
+  if (fromProfile === undefined || 'ADMISSION_RATE' in f.knob || knobs.ADMISSION_RATE !== fromProfile)
+    return undefined;
+  const p = day.profile;
+  const from = Math.floor(((day.window?.fromMinute ?? 0) * 60) / p.bucketSeconds);
+  const to = Math.ceil(((day.window?.toMinute ?? Number.POSITIVE_INFINITY) * 60) / p.bucketSeconds);
+  const peak = Math.max(0, ...p.arrivals.slice(from, to));
+  const perSecond = (peak * day.scale * day.compress) / p.bucketSeconds;
+  return `ADMISSION_RATE=${fromProfile} comes from the service profile '${f.serviceProfile}', a rate sized for this project's 2-core machine; this run's arrivals peak at ${num(perSecond)} a second. Give the capacity file a service.admissionRate (gelombang plan --resources admission sizes one) or --knob ADMISSION_RATE=... for a waiting room of this size.`;
+}
+
 /** Three significant digits: a scaled machine's cores are rarely whole. */
 const num = (x: number) => Number(x.toPrecision(3)).toLocaleString('en');
 
@@ -362,6 +384,8 @@ export function simulateCommand(): Command {
       console.log(capacityLine(inputs.manifestSimilitude, day));
       const unmodelled = unmodelledNote(day.knobs);
       if (unmodelled) console.log(`note: ${unmodelled}`);
+      const admission = admissionNote(f, inputs.knobs, day);
+      if (admission) console.log(`note: ${admission}`);
       console.log('\nfunnel (at full scale) vs 2020:');
       for (const stage of STAGES) {
         const reached = record.manifest.totals.funnel
