@@ -183,11 +183,11 @@ type Ask = StationCall<Request>;
 const HTTP_DEPENDENCIES = ['dukcapil', 'dapodik', 'dtks', 'upload'] as const;
 const settled = <T>(c: StationCall<T>): boolean => c.state === ANSWERED || c.abandoned;
 const PROBE = 4;
+const SLOT = 8;
+const TRY = 16;
 /** answer-cache.ts ANSWER_CACHE_DEFAULTS */
 const CACHE_MAX_ENTRIES = 50_000;
 const CACHE_TTL_MS = 10 * 60_000;
-const SLOT = 8;
-const TRY = 16;
 
 /** A try waiting for a slot of its ministry's bulkhead: the request, the call's tag, since when. */
 interface SlotWait {
