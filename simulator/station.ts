@@ -62,6 +62,11 @@ interface UploadLink {
   maxObjectBytes: number;
 }
 
+/** A service time's parameters, worked out once rather than at every draw (model/station.ts sampleServiceMs). */
+function drawnFrom(st: Station['serviceTime']): [Lognormal | undefined, number] {
+  return st.distribution === 'lognormal' ? [lognormalParams(st.medianMs, st.p99Ms), 0] : [undefined, st.ms];
+}
+
 export class SimStation {
   busy = 0;
   private waitingCount = 0;
@@ -97,9 +102,7 @@ export class SimStation {
   ) {
     this.lagMs = o.lagMs ?? 0;
     this.station = cfg;
-    const st = cfg.serviceTime;
-    this.lognormal = st.distribution === 'lognormal' ? lognormalParams(st.medianMs, st.p99Ms) : undefined;
-    this.constantMs = st.distribution === 'constant' ? st.ms : 0;
+    [this.lognormal, this.constantMs] = drawnFrom(cfg.serviceTime);
     // A wait's deadline is cancelled when the call gets a server (free).
     this.waitDeadlines = new TimeoutLine(q, this.lagMs + cfg.timeoutMs, this.onWaitDeadline);
   }
@@ -125,9 +128,7 @@ export class SimStation {
         `${this.name}: a fault cannot change timeoutMs (${this.station.timeoutMs} -> ${next.timeoutMs})`,
       );
     this.station = next;
-    const st = next.serviceTime;
-    this.lognormal = st.distribution === 'lognormal' ? lognormalParams(st.medianMs, st.p99Ms) : undefined;
-    this.constantMs = st.distribution === 'constant' ? st.ms : 0;
+    [this.lognormal, this.constantMs] = drawnFrom(next.serviceTime);
     this.drain();
   }
 

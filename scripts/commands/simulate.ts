@@ -7,6 +7,7 @@ import { type Capacity, CapacityFileError } from '../../model/capacity.ts';
 import { COUNTS_2020, STAGES } from '../../model/funnel.ts';
 import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.ts';
 import { type Profile, ProfileError, parseProfileCsv } from '../../model/profile.ts';
+import { replay } from '../../model/replay.ts';
 import { parseServiceKnobs, ServiceKnobError, serviceProfileKnobs } from '../../model/service-design.ts';
 import { fullSizeCores, rateFactor, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
@@ -241,11 +242,11 @@ export function admissionNote(
   const fromProfile = serviceProfileKnobs(f.serviceProfile).ADMISSION_RATE;
   if (fromProfile === undefined || 'ADMISSION_RATE' in f.knob || knobs.ADMISSION_RATE !== fromProfile)
     return undefined;
-  const p = day.profile;
-  const from = Math.floor(((day.window?.fromMinute ?? 0) * 60) / p.bucketSeconds);
-  const to = Math.ceil(((day.window?.toMinute ?? Number.POSITIVE_INFINITY) * 60) / p.bucketSeconds);
-  const peak = Math.max(0, ...p.arrivals.slice(from, to));
-  const perSecond = (peak * day.scale * day.compress) / p.bucketSeconds;
+  const { peakPerSecond: perSecond } = replay(day.profile, {
+    scale: day.scale,
+    compress: day.compress,
+    ...(day.window ? { window: day.window } : {}),
+  });
   return `ADMISSION_RATE=${fromProfile} comes from the service profile '${f.serviceProfile}', a rate sized for this project's 2-core machine; this run's arrivals peak at ${num(perSecond)} a second. Give the capacity file a service.admissionRate (gelombang plan --resources admission sizes one) or --knob ADMISSION_RATE=... for a waiting room of this size.`;
 }
 
