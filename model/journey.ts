@@ -33,3 +33,32 @@ export function mailWaitSeconds(daySeconds: number, thinkCompress: number): numb
 
 /** How long a replay lets registrants still on the way finish after the window closes (k6 gracefulStop), seconds. */
 export const GRACEFUL_STOP_S = 30;
+
+/**
+ * How long a registrant's page waits for an answer before it counts the request as failed (k6's
+ * `timeout`), seconds; a photo, carried over a phone's uplink, gets longer.
+ */
+export const REQUEST_TIMEOUT_S = 30;
+export const PHOTO_TIMEOUT_S = 60;
+
+/** The page looks at the mailbox for the verification mail this often, seconds. */
+export const MAILBOX_POLL_S = 0.5;
+
+/**
+ * The statuses a registrant can do nothing about but wait and try again (0: no answer at all);
+ * any other 4xx is the rules' answer, any other 5xx a failure.
+ */
+export const RETRYABLE_STATUSES: readonly number[] = [0, 429, 502, 503, 504];
+
+export interface WaitingRoomPatience {
+  /** in all, in the scenario's seconds; then the step fails with reason `waiting_room` */
+  maxWaitS: number;
+  /** the longest single wait, however far off the turn: the page checks again at least this often */
+  maxPollS: number;
+}
+
+/**
+ * Assumption: a person who was given a place in the waiting room waits far longer than they would
+ * retry an error, up to half an hour, looking again at least every minute.
+ */
+export const WAITING_ROOM_PATIENCE: WaitingRoomPatience = { maxWaitS: 1800, maxPollS: 60 };

@@ -7,13 +7,18 @@
  * A call admitted while closed that ends after it opened is not counted (stale news).
  */
 
-/** breaker.ts BREAKER_DEFAULTS */
-const WINDOW = 20;
-const MIN_CALLS = 10;
-const FAILURE_RATIO = 0.5;
-export const OPEN_MS = 5000;
-/** a refusal while the probe is out: ask again in a second (breaker.ts admit) */
-const PROBING_RETRY_MS = 1000;
+/**
+ * mock-services/registration/breaker.ts BREAKER_DEFAULTS, copied (the simulator does not import the
+ * service it models); test/service-model.test.ts checks the two agree.
+ */
+export const BREAKER = { window: 20, minCalls: 10, failureRatio: 0.5, openMs: 5000, probingRetryMs: 1000 };
+const {
+  window: WINDOW,
+  minCalls: MIN_CALLS,
+  failureRatio: FAILURE_RATIO,
+  probingRetryMs: PROBING_RETRY_MS,
+} = BREAKER;
+export const OPEN_MS = BREAKER.openMs;
 
 /** What `admit` gives: a call let through (a probe or not), or refused with the ms until it may ask again. */
 export type Admission = { probe: boolean } | { refusedForMs: number };

@@ -107,6 +107,7 @@ const DEPENDENCIES: readonly DependencyName[] = ['dukcapil', 'dapodik', 'dtks', 
 const STATION_STREAM = 0x57a;
 const SERVICE_STREAM = 0x5e2;
 const HASH_STREAM = 0x4a5;
+const OUTBOX_STREAM = 0x0b0;
 
 /** The capacity file with the calibration's fitted service times and effective concurrencies. */
 function calibratedCapacity(capacity: Capacity, calibration: Calibration): Capacity {
@@ -184,7 +185,15 @@ export function simulateDay(o: DayOptions): DayResult {
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });
-  if (o.knobs.EMAIL_DELIVERY === 'outbox') new Outbox(q, service, service.mailers, o.knobs.EMAIL_SEND_RATE);
+  if (o.knobs.EMAIL_DELIVERY === 'outbox')
+    new Outbox(
+      q,
+      service,
+      service.mailers,
+      o.knobs.EMAIL_SEND_RATE,
+      o.knobs.EMAIL_MAX_ATTEMPTS,
+      streamRng(o.seed, OUTBOX_STREAM, runKey),
+    );
   const rec = new Recorder(o.intervalSeconds, { keepLatencyByInterval: o.keepLatencyByInterval ?? false });
   const journeys = new Journeys(q, service, rec, {
     seed: o.seed,

@@ -1,3 +1,4 @@
+import type { Rng } from '../model/random.ts';
 import type { EventQueue } from './events.ts';
 import { Fifo } from './fifo.ts';
 import type { Pool } from './pool.ts';
@@ -6,8 +7,9 @@ import type { Account, RegistrationService } from './service.ts';
 /**
  * EMAIL_DELIVERY=outbox: the account's insert also writes an outbox row, and each process runs
  * four senders (mailer.ts startOutboxSender) that claim a due row (a write), send it through the
- * process's mail client, and mark it sent (a write) or due again after 0.5 s x 2^attempts, at most
- * 60 s. An idle sender looks again every 200 ms, so a row waits for the next look.
+ * process's mail client, and mark it sent (a write) or due again after a jittered backoff
+ * (`outboxBackoffMs`), or, its EMAIL_MAX_ATTEMPTS used, set it aside (a dead letter: that mail never
+ * comes). An idle sender looks again every 200 ms, so a row waits for the next look.
  *
  * EMAIL_SEND_RATE > 0: every process's claims draw on one token bucket (db.ts claimOutboxAtRate,
  * in the shared database): it holds at most max(1, rate) tokens and refills at `rate` a second; a
@@ -15,8 +17,23 @@ import type { Account, RegistrationService } from './service.ts';
  * claims nothing meanwhile.
  */
 
-const SENDERS_PER_PROCESS = 4;
-const IDLE_MS = 200;
+/**
+ * mock-services/registration/mailer.ts OUTBOX_SENDER_DEFAULTS, copied (the simulator does not import
+ * the service it models); test/service-model.test.ts checks the two agree.
+ */
+export const OUTBOX_SENDER = { concurrency: 4, idleMs: 200, backoffBaseMs: 500, backoffCapMs: 60_000 };
+const SENDERS_PER_PROCESS = OUTBOX_SENDER.concurrency;
+const IDLE_MS = OUTBOX_SENDER.idleMs;
+
+/**
+ * mailer.ts outboxBackoffMs: after a row's `attempts`-th failed attempt, a wait between half and
+ * all of 0.5 s x 2^attempts, at most a minute.
+ */
+export function outboxBackoffMs(attempts: number, random: Rng): number {
+  const { backoffBaseMs, backoffCapMs } = OUTBOX_SENDER;
+  const ceiling = Math.min(backoffCapMs, backoffBaseMs * 2 ** Math.min(Math.max(attempts, 1), 16));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
 
 interface Row {
   acct: Account;
@@ -33,7 +50,7 @@ interface Sender {
 export class Outbox {
   private readonly due = new Fifo<Row>();
   private readonly idle: Sender[] = [];
-  /** rows written and not yet sent */
+  /** rows written and not yet sent (nor set aside) */
   depth = 0;
   /** the send rate's bucket: tokens, as of `filledAt` */
   private tokens: number;
@@ -44,7 +61,11 @@ export class Outbox {
     private readonly service: RegistrationService,
     private readonly mailers: Pool[],
     /** EMAIL_SEND_RATE: mails a second for every process together; 0, as fast as the senders go */
-    private readonly ratePerSecond = 0,
+    private readonly ratePerSecond: number,
+    /** EMAIL_MAX_ATTEMPTS: a mail failed this often is set aside, never sent */
+    private readonly maxAttempts: number,
+    /** the retries' jitter */
+    private readonly rng: Rng,
   ) {
     this.tokens = Math.max(1, ratePerSecond);
     for (let p = 0; p < mailers.length; p++) {
@@ -68,6 +89,8 @@ export class Outbox {
   }
 
   private readonly retry = (s: Sender): void => this.work(s);
+
+  private readonly requeue = (row: Row): void => this.enqueue(row);
 
   private readonly wake = (s: Sender): void => {
     const i = this.idle.indexOf(s);
@@ -104,11 +127,11 @@ export class Outbox {
         this.service.sendMail(row.acct, (failure) => {
           pool.release();
           this.service.backgroundWrite(s.proc, () => {
-            if (failure) {
-              row.attempts++;
-              const backoff = Math.min(60_000, 500 * 2 ** Math.min(row.attempts, 7));
-              this.q.schedule(this.q.now + backoff, (r: Row) => this.enqueue(r), row);
+            row.attempts++;
+            if (failure && row.attempts < this.maxAttempts) {
+              this.q.schedule(this.q.now + outboxBackoffMs(row.attempts, this.rng), this.requeue, row);
             } else {
+              // Sent, or a dead letter: its registrant's mail never comes.
               this.depth--;
             }
             this.work(s);

@@ -1,6 +1,13 @@
 import { type BehaviourModel, backoffSeconds, type RetryPolicy, thinkSampler } from '../model/behaviour.ts';
 import { LATER_STAGES, OUTCOMES, type Outcome, STAGES, STEP_OF_STAGE, type Stage } from '../model/funnel.ts';
-import { mailWaitSeconds } from '../model/journey.ts';
+import {
+  MAILBOX_POLL_S,
+  mailWaitSeconds,
+  PHOTO_TIMEOUT_S,
+  REQUEST_TIMEOUT_S,
+  RETRYABLE_STATUSES,
+  WAITING_ROOM_PATIENCE,
+} from '../model/journey.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
 import { fmix32, type Rng } from '../model/random.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
@@ -50,15 +57,12 @@ interface JourneyOptions {
   preAllocatedVUs?: number;
 }
 
-const POLL_MS = 500;
-/**
- * scenarios/lib/journey.ts WAITING_ROOM_PATIENCE: a registrant given a place in the waiting room
- * waits up to half an hour in all, looking again at least every minute, then fails the sign-up.
- */
-export const ROOM_MAX_WAIT_S = 1800;
-const ROOM_MAX_POLL_S = 60;
-const TIMEOUT_MS = 30_000;
-const PHOTO_TIMEOUT_MS = 60_000;
+const POLL_MS = MAILBOX_POLL_S * 1000;
+/** the waiting room's patience (model/journey.ts), whole seconds as the simulator counts them */
+const ROOM_MAX_WAIT_S = WAITING_ROOM_PATIENCE.maxWaitS;
+const ROOM_MAX_POLL_S = WAITING_ROOM_PATIENCE.maxPollS;
+const TIMEOUT_MS = REQUEST_TIMEOUT_S * 1000;
+const PHOTO_TIMEOUT_MS = PHOTO_TIMEOUT_S * 1000;
 const RETRY_STREAM = 0x5e7;
 const PERSON_STREAM = 0x9e5;
 
@@ -83,7 +87,7 @@ const SUCCESS: Record<CostedStep, number> = {
 };
 // Every stage is reached by a journey step, never by read_status.
 const STEP_OF = STEP_OF_STAGE as Record<Stage, CostedStep>;
-const RETRYABLE = new Set([0, 429, 502, 503, 504]);
+const RETRYABLE = new Set(RETRYABLE_STATUSES);
 
 /** The state rngFor(seed, ...keys) starts its mulberry32 from (model/random.ts; the tests compare the streams). */
 export function streamState(seed: number, k1: number, k2?: number, k3?: number): number {

@@ -24,7 +24,8 @@ import { TimeoutLine } from './timeouts.ts';
  * mail and only then inserts; submit_biodata refuses a minor before any call, asks Dukcapil, then
  * (sequential) Dapodik and DTKS unless Dukcapil refused, or all three at once (parallel, the first
  * failure answers); each ministry call has MINISTRY_TIMEOUT_MS and, on 429/503/504 only,
- * MINISTRY_RETRIES more tries after Retry-After (or 0.2 x 2^try s) capped at 2 s; with
+ * MINISTRY_RETRIES more tries, each after a random wait under 0.2 x 2^try s, at least the
+ * ministry's Retry-After, at most 2 s; with
  * MINISTRY_BREAKER=on each try goes through the ministry's breaker in its process first (breaker.ts),
  * which refuses it at once while open (503, not retried, Retry-After the time left), and with
  * MINISTRY_BULKHEAD > 0 through its bulkhead, whose wait counts in the timeout. A dependency's
@@ -185,9 +186,36 @@ const settled = <T>(c: StationCall<T>): boolean => c.state === ANSWERED || c.aba
 const PROBE = 4;
 const SLOT = 8;
 const TRY = 16;
-/** answer-cache.ts ANSWER_CACHE_DEFAULTS */
-const CACHE_MAX_ENTRIES = 50_000;
-const CACHE_TTL_MS = 10 * 60_000;
+/**
+ * The service's settings the simulator copies (it does not import the system it models), each from
+ * the file of mock-services/registration/ it names; test/service-model.test.ts checks they agree.
+ */
+export const SERVICE_SETTINGS = {
+  /** answer-cache.ts ANSWER_CACHE_DEFAULTS */
+  answerCache: { maxEntries: 50_000, ttlMs: 10 * 60_000 },
+  /** db.ts BUSY_TIMEOUT_MS: a write waits this long for the lock */
+  busyTimeoutMs: 10_000,
+  /** dependency-error.ts RETRYABLE_STATUSES: the ministry statuses a call is retried on */
+  ministryRetryable: [429, 503, 504],
+  /** ministry-client.ts RETRY_BASE_S, RETRY_CAP_S */
+  ministryRetry: { baseS: 0.2, capS: 2 },
+};
+const CACHE_MAX_ENTRIES = SERVICE_SETTINGS.answerCache.maxEntries;
+const CACHE_TTL_MS = SERVICE_SETTINGS.answerCache.ttlMs;
+
+/**
+ * ministry-client.ts retryDelayS: seconds before retry number `retry` (1, 2, ...), "full jitter"
+ * under 0.2 x 2^retry s, the ministry's Retry-After a floor, 2 s the cap over both.
+ */
+export function ministryRetryDelayS(
+  retry: number,
+  retryAfterS: number | undefined,
+  random: () => number,
+): number {
+  const { baseS, capS } = SERVICE_SETTINGS.ministryRetry;
+  const jittered = random() * Math.min(capS, baseS * 2 ** retry);
+  return Math.min(Math.max(jittered, retryAfterS ?? 0), capS);
+}
 
 /** A try waiting for a slot of its ministry's bulkhead: the request, the call's tag, since when. */
 interface SlotWait {
@@ -207,8 +235,8 @@ const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Rec
 
 /** The time a request takes to reach a dependency on loopback: who gives up first at equal timeouts. */
 export const NETWORK_LAG_MS = 0.05;
-const RETRYABLE = new Set([429, 503, 504]);
-const BUSY_TIMEOUT_MS = 10_000;
+const RETRYABLE = new Set(SERVICE_SETTINGS.ministryRetryable);
+const BUSY_TIMEOUT_MS = SERVICE_SETTINGS.busyTimeoutMs;
 /** mock-services/registration/waiting-room.ts TICKET_TTL_MS: a ticket admits until 10 minutes after its turn */
 export const TICKET_TTL_MS = 10 * 60_000;
 /** the waiting room's code on its 429 (the scenarios' registrants keep their ticket and come back) */
@@ -857,7 +885,7 @@ export class RegistrationService {
     const attempt = Math.floor(c.tag / TRY);
     // Only an overloaded ministry's explicit "later" is retried (ministry-client.ts).
     if (dep !== UPLOAD && RETRYABLE.has(c.status) && attempt < this.d.knobs.MINISTRY_RETRIES) {
-      const waitS = Math.min(c.retryAfterS ?? 0.2 * 2 ** (attempt + 1), 2);
+      const waitS = ministryRetryDelayS(attempt + 1, c.retryAfterS, this.d.rng);
       this.q.schedule(this.q.now + waitS * 1000, this.onAskAgain, c);
       return;
     }

@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { ANSWER_CACHE_DEFAULTS } from '../mock-services/registration/answer-cache.ts';
+import { BREAKER_DEFAULTS } from '../mock-services/registration/breaker.ts';
 import { parseConfig } from '../mock-services/registration/config.ts';
+import { BUSY_TIMEOUT_MS } from '../mock-services/registration/db.ts';
+import { RETRYABLE_STATUSES } from '../mock-services/registration/dependency-error.ts';
+import { OUTBOX_SENDER_DEFAULTS, outboxBackoffMs } from '../mock-services/registration/mailer.ts';
+import { RETRY_BASE_S, RETRY_CAP_S, retryDelayS } from '../mock-services/registration/ministry-client.ts';
 import { checkNik } from '../mock-services/registration/nik.ts';
 import { STAGES as SERVICE_STAGES } from '../mock-services/registration/stages.ts';
+import { TICKET_TTL_MS } from '../mock-services/registration/waiting-room.ts';
 import { STAGES } from '../model/funnel.ts';
 import { personAt } from '../model/population.ts';
 import { serviceKnobsSchema } from '../model/service-design.ts';
+import { BREAKER } from '../simulator/breaker.ts';
+import { OUTBOX_SENDER, outboxBackoffMs as simulatedOutboxBackoffMs } from '../simulator/outbox.ts';
+import {
+  ministryRetryDelayS,
+  SERVICE_SETTINGS,
+  TICKET_TTL_MS as SIMULATED_TICKET_TTL_MS,
+} from '../simulator/service.ts';
 
 /**
  * The reference service stands for a real system and imports nothing of the harness, so it keeps
@@ -45,6 +59,44 @@ describe('the reference service and the model agree', () => {
         knob,
         expected,
       ]);
+    }
+  });
+});
+
+/**
+ * The capacity simulator models the reference service without importing it (it stands for a real
+ * system), so it copies the service's fixed settings: checked here, so that a change to one side
+ * that forgets the other fails.
+ */
+describe("the simulator's copies of the service's settings", () => {
+  it("the breaker's, the answer cache's, the outbox senders', the write lock's and the ticket's", () => {
+    expect(BREAKER).toEqual(BREAKER_DEFAULTS);
+    expect(SERVICE_SETTINGS.answerCache).toEqual(ANSWER_CACHE_DEFAULTS);
+    expect(OUTBOX_SENDER).toEqual(OUTBOX_SENDER_DEFAULTS);
+    expect(SERVICE_SETTINGS.busyTimeoutMs).toBe(BUSY_TIMEOUT_MS);
+    expect(SIMULATED_TICKET_TTL_MS).toBe(TICKET_TTL_MS);
+    expect([...SERVICE_SETTINGS.ministryRetryable].sort()).toEqual([...RETRYABLE_STATUSES].sort());
+    expect(SERVICE_SETTINGS.ministryRetry).toEqual({ baseS: RETRY_BASE_S, capS: RETRY_CAP_S });
+  });
+
+  it("waits before a ministry retry and an outbox mail's next attempt as the service does", () => {
+    for (const draw of [0, 0.13, 0.5, 0.87, 0.999]) {
+      const random = () => draw;
+      for (let retry = 1; retry <= 6; retry++) {
+        for (const retryAfterS of [undefined, 0, 0.3, 1, 5]) {
+          expect([retry, retryAfterS, ministryRetryDelayS(retry, retryAfterS, random)]).toEqual([
+            retry,
+            retryAfterS,
+            retryDelayS(retry, retryAfterS, random),
+          ]);
+        }
+      }
+      for (let attempts = 1; attempts <= 20; attempts++) {
+        expect([attempts, simulatedOutboxBackoffMs(attempts, random)]).toEqual([
+          attempts,
+          outboxBackoffMs(attempts, OUTBOX_SENDER_DEFAULTS.backoffBaseMs, random),
+        ]);
+      }
     }
   });
 });

@@ -22,6 +22,11 @@ export const BREAKER_DEFAULTS = {
   failureRatio: 0.5,
   /** how long it stays open before one probe call is let through */
   openMs: 5000,
+  /**
+   * half open with the probe out: when a refused call may ask again (the probe's answer comes
+   * within a call's time, so a second, not a whole open period)
+   */
+  probingRetryMs: 1000,
 };
 
 export type BreakerSettings = typeof BREAKER_DEFAULTS;
@@ -89,8 +94,7 @@ export class CircuitBreaker {
       };
     if (state === 'half_open') {
       // Only one probe: a recovering ministry is not to be met with the whole backlog at once.
-      // The probe's answer comes within a call's time: ask again in a second, not a whole open period.
-      if (this.probing) return { refused: true, state, retryAfterMs: 1000 };
+      if (this.probing) return { refused: true, state, retryAfterMs: this.settings.probingRetryMs };
       this.probing = true;
       return this.ticket(true);
     }

@@ -101,10 +101,13 @@ function addMissingColumns(db: Db): void {
   }
 }
 
+/** How long a write waits for another process's transaction before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
 export function openDb(path: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): Db {
   const db = new Database(path);
   // Several cluster processes write the same file: wait for the lock instead of failing at once.
-  db.pragma('busy_timeout = 10000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('foreign_keys = ON');

@@ -155,12 +155,27 @@ export function outboxMessageId(row: Pick<OutboxRow, 'id' | 'to_address' | 'body
 }
 
 /**
+ * The outbox senders' settings a deployment does not set: four senders a process (mails in flight
+ * beside the request path's own), an idle sender's look every 200 ms, and a first retry after
+ * 0.5-1 s doubling up to a minute.
+ */
+export const OUTBOX_SENDER_DEFAULTS = {
+  concurrency: 4,
+  idleMs: 200,
+  backoffBaseMs: 500,
+  backoffCapMs: 60_000,
+};
+
+/**
  * The wait before a failed mail's next attempt: exponential in the attempts made (up to a minute),
  * with half of it random, so that mails failed together by one outage come back spread out
  * rather than all at once.
  */
 export function outboxBackoffMs(attempts: number, baseMs: number, random: () => number): number {
-  const ceiling = Math.min(60_000, baseMs * 2 ** Math.min(Math.max(attempts, 1), 16));
+  const ceiling = Math.min(
+    OUTBOX_SENDER_DEFAULTS.backoffCapMs,
+    baseMs * 2 ** Math.min(Math.max(attempts, 1), 16),
+  );
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
@@ -187,10 +202,10 @@ export interface OutboxSenderOptions {
  */
 export function startOutboxSender(repo: Repository, mailer: Mailer, opts: OutboxSenderOptions = {}) {
   let stopped = false;
-  const idleMs = opts.idleMs ?? 200;
+  const idleMs = opts.idleMs ?? OUTBOX_SENDER_DEFAULTS.idleMs;
   const rate = opts.ratePerSecond ?? 0;
   const maxAttempts = opts.maxAttempts ?? 8;
-  const baseMs = opts.backoffBaseMs ?? 500;
+  const baseMs = opts.backoffBaseMs ?? OUTBOX_SENDER_DEFAULTS.backoffBaseMs;
   const random = opts.random ?? Math.random;
   const registry = mailer.metrics.registry;
   if (!registry.getSingleMetric('gelombang_email_outbox_dead_letters')) {
@@ -259,7 +274,7 @@ export function startOutboxSender(repo: Repository, mailer: Mailer, opts: Outbox
       }
     }
   };
-  const loops = Array.from({ length: opts.concurrency ?? 4 }, () => loop());
+  const loops = Array.from({ length: opts.concurrency ?? OUTBOX_SENDER_DEFAULTS.concurrency }, () => loop());
   return {
     async stop() {
       stopped = true;

@@ -3,6 +3,14 @@ import exec from 'k6/execution';
 import http, { type RefinedResponse, type RequestBody } from 'k6/http';
 import { Counter } from 'k6/metrics';
 import { backoffSeconds, type RetryPolicy } from '../../model/behaviour.ts';
+import {
+  MAILBOX_POLL_S,
+  PHOTO_TIMEOUT_S,
+  REQUEST_TIMEOUT_S,
+  RETRYABLE_STATUSES,
+  WAITING_ROOM_PATIENCE,
+  type WaitingRoomPatience,
+} from '../../model/journey.ts';
 import type { Address, Person } from '../../model/population.ts';
 import { SLOS } from '../../model/slo.ts';
 
@@ -75,9 +83,7 @@ function countSlow(step: StepName, res: RefinedResponse<'text'>): void {
 
 /** A status the registrant can do nothing about but wait and try again. */
 function retryable(res: RefinedResponse<'text'>): boolean {
-  return (
-    res.status === 0 || res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504
-  );
+  return RETRYABLE_STATUSES.indexOf(res.status) >= 0;
 }
 
 /** The registrant's wait before trying again: their own backoff, or longer if the server asked (Retry-After). */
@@ -143,7 +149,7 @@ export async function callStep(o: CallOptions): Promise<StepResult> {
       headers,
       tags: { step: o.step, name: `${o.step}` },
       responseCallback: http.expectedStatuses(...o.ok, ...(o.answers ?? [])),
-      timeout: o.timeout ?? '30s',
+      timeout: o.timeout ?? `${REQUEST_TIMEOUT_S}s`,
       responseType: 'text',
     });
     countSlow(o.step, res);
@@ -197,19 +203,6 @@ export function biodataOf(p: Person, occupationStatus: Biodata['occupationStatus
 }
 
 /** How long a registrant stays in a waiting room, and how long at most between two looks at it. */
-export interface WaitingRoomPatience {
-  /** in all, in the scenario's seconds; then the step fails with reason `waiting_room` */
-  maxWaitS: number;
-  /** the longest single wait, however far off the turn: the page checks again at least this often */
-  maxPollS: number;
-}
-
-/**
- * Assumption: a person who was given a place waits far longer than they would retry an error,
- * up to half an hour, looking again at least every minute.
- */
-export const WAITING_ROOM_PATIENCE: WaitingRoomPatience = { maxWaitS: 1800, maxPollS: 60 };
-
 interface WaitingRoomBody {
   error?: { code?: string; details?: { ticket?: unknown } };
 }
@@ -284,7 +277,7 @@ export async function verifyEmail(
   email: string,
   retry: RetryPolicy,
   waitS: number,
-  pollS = 0.5,
+  pollS = MAILBOX_POLL_S,
 ): Promise<StepResult> {
   const polls = Math.max(1, Math.ceil(waitS / pollS));
   let token = '';
@@ -386,7 +379,7 @@ export function uploadPhoto(
     token,
     ok: [201],
     retry,
-    timeout: '60s',
+    timeout: `${PHOTO_TIMEOUT_S}s`,
   });
 }
 
@@ -447,7 +440,7 @@ async function putToStore(
       headers: { 'content-type': 'image/jpeg', ...headers },
       tags: { step: 'upload_photo', name: 'upload_put' },
       responseCallback: http.expectedStatuses(201),
-      timeout: '60s',
+      timeout: `${PHOTO_TIMEOUT_S}s`,
       responseType: 'text',
     });
     countSlow('upload_photo', res);

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { normalCdf } from '../../model/behaviour.ts';
 import type { Capacity, ServiceSection } from '../../model/capacity.ts';
 import { STEP_OF_STAGE, type Stage } from '../../model/funnel.ts';
-import { mailWaitSeconds } from '../../model/journey.ts';
+import { mailWaitSeconds, WAITING_ROOM_PATIENCE } from '../../model/journey.ts';
 import { ProfileError } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { type ServiceKnobs, serviceProfileKnobs } from '../../model/service-design.ts';
@@ -49,7 +49,6 @@ import {
   searchLoad,
 } from '../../simulator/plan-target.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
-import { ROOM_MAX_WAIT_S } from '../../simulator/registrant.ts';
 import {
   calibrationOption,
   existingFile,
@@ -506,7 +505,7 @@ export function dayAt(s: PlanSetup, base: DayOptions, p: Point): DayOptions {
     knobs: { ...knobs, ADMISSION_RATE: p[ADMISSION] as number },
     // Those still in line when the load ends are watched until admitted or out of patience: cut
     // off as in progress after the usual 30 s, a rate too low would never show its give-ups.
-    gracefulStopS: Math.max(base.gracefulStopS, ROOM_MAX_WAIT_S + 60),
+    gracefulStopS: Math.max(base.gracefulStopS, WAITING_ROOM_PATIENCE.maxWaitS + 60),
   };
 }
 
