@@ -116,6 +116,26 @@ describe('the verdict over time', () => {
     }
   });
 
+  it('names each window an objective was missed in, up to three; more, it sums them up', () => {
+    for (const seed of SEEDS) {
+      const line = (r: ReturnType<typeof reportOf>) =>
+        renderMarkdown(r)
+          .split('\n')
+          .find((l) => l.startsWith('- `create_account` response time')) ?? '';
+      const three = line(reportOf(seed, slow(20, 26), slow(50, 56), slow(100, 110)));
+      expect(three.match(/ into the run \(up to /g), `seed ${seed}`).toHaveLength(3);
+      expect(three).toContain('missed from 22 s to 26 s into the run (up to ');
+      const five = line(
+        reportOf(seed, slow(10, 16), slow(30, 36), slow(50, 56), slow(70, 76), slow(90, 104)),
+      );
+      // 4 windows of 4 s and one of 12 s: 28 s in all, the longest the last
+      expect(five, `seed ${seed}`).toMatch(
+        /; missed in 5 windows between 12 s and 104 s into the run, 28 s in all; the longest (and worst )?from 92 s to 104 s into the run \(up to [\d,]+ ms\)/,
+      );
+      expect(five.match(/ into the run \(up to /g)?.length ?? 0).toBeLessThanOrEqual(2);
+    }
+  });
+
   it('a run that broke twice says both, and whether it recovered from the last', () => {
     for (const seed of SEEDS) {
       const v = reportOf(seed, slow(20, 26), slow(100, 120)).verdict;

@@ -185,21 +185,42 @@ function missedObjectives(v: ReportVerdict): Inline[][] {
             ? `the slowest 5 % took ${ms(s.observed)} or more`
             : `${pct(s.observed)} did`
           : `over the whole run ${s.objective === 'p95_ms' ? `the p95 was ${ms(s.observed)}` : `${pct(s.observed)} did`}, within it`;
-      const mine = windows.filter((w) => w.step === s.step && w.objective === s.objective);
-      const during = mine.length
-        ? `; missed ${mine
-            .map(
-              (w) =>
-                `from ${seconds(w.fromSeconds)} to ${seconds(w.toSeconds)} into the run (up to ${s.objective === 'p95_ms' ? ms(w.worst) : pct(w.worst)})`,
-            )
-            .join(', ')}`
-        : '';
+      const mine = windows
+        .filter((w) => w.step === s.step && w.objective === s.objective)
+        .sort((a, b) => a.fromSeconds - b.fromSeconds);
+      const worst = (w: ObjectiveMiss) => (s.objective === 'p95_ms' ? ms(w.worst) : pct(w.worst));
+      const during = mine.length ? `; ${missedWindows(mine, worst)}` : '';
       const what =
         s.objective === 'p95_ms'
           ? `response time: 95 % of requests should take at most ${ms(s.target)}; ${overRun}${during}`
           : `errors: at most ${pct(s.target)} of requests may fail; ${overRun}${during}`;
       return [code(s.step), ` ${what}`];
     });
+}
+
+/** A report names each window an objective was missed in up to this many; more, it sums them up. */
+const WINDOWS_LISTED = 3;
+
+/**
+ * When an objective was missed: each window, or for a day that kept breaking (a simulated full
+ * day can miss one in fifty windows), how many, over what span, and the longest and the worst,
+ * so that a manager's paragraph stays a paragraph.
+ */
+function missedWindows(mine: ObjectiveMiss[], worst: (w: ObjectiveMiss) => string): string {
+  const one = (w: ObjectiveMiss) =>
+    `from ${seconds(w.fromSeconds)} to ${seconds(w.toSeconds)} into the run (up to ${worst(w)})`;
+  if (mine.length <= WINDOWS_LISTED) return `missed ${mine.map(one).join(', ')}`;
+  const first = mine[0] as ObjectiveMiss;
+  const last = mine[mine.length - 1] as ObjectiveMiss;
+  const span = (w: ObjectiveMiss) => w.toSeconds - w.fromSeconds;
+  const total = mine.reduce((sum, w) => sum + span(w), 0);
+  const longest = mine.reduce((a, b) => (span(b) > span(a) ? b : a));
+  const worstOne = mine.reduce((a, b) => (b.worst > a.worst ? b : a));
+  const extremes =
+    longest === worstOne
+      ? `the longest and worst ${one(longest)}`
+      : `the longest ${one(longest)}, the worst ${one(worstOne)}`;
+  return `missed in ${count(mine.length)} windows between ${seconds(first.fromSeconds)} and ${seconds(last.toSeconds)} into the run, ${seconds(total)} in all; ${extremes}`;
 }
 
 function fullScaleClause(r: Report, fullScale: number): string {
