@@ -71,6 +71,22 @@ describe('the report at full scale', () => {
     expect(md).toContain('Full scale, naive');
     expect(md).not.toContain('Full-scale estimate');
     expect(renderMarkdown(alone)).not.toContain('## At full scale');
+    expect(section).not.toContain('Read it knowing');
+  });
+
+  it("lists the simulation's notes of how it departs from the run (a waiting room's rate kept)", () => {
+    const noted = structuredClone(simulated);
+    const note =
+      'The waiting room admits 15 sign-ups a second at full scale, the rate this rehearsal ran with.';
+    noted.manifest.simulation = {
+      ...(noted.manifest.simulation as object),
+      notes: [note],
+    } as typeof noted.manifest.simulation;
+    const f = buildReport(measured, noted).fullScale;
+    expect(f?.predicted && f.notes).toEqual([note]);
+    const md = renderMarkdown(buildReport(measured, noted));
+    const section = md.slice(md.indexOf('## At full scale'), md.indexOf('## How this rehearsal was run'));
+    expect(section).toContain(`Read it knowing:\n\n- ${note}`);
   });
 
   it('reads the prediction beside a run directory, or why there is none', () => {

@@ -31,6 +31,7 @@ export function fullScaleOf(measured: Report, simulated: Report, sim: RunRecord)
     predicted: true,
     calibration: sim.manifest.simulation?.calibration ?? 'unknown',
     cores: sim.manifest.simulation?.cores ?? 0,
+    notes: sim.manifest.simulation?.notes ?? [],
     held: simulated.verdict.held,
     headline: simulated.verdict.headline,
     funnel: simulated.funnel.map((f) => {

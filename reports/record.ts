@@ -135,6 +135,11 @@ export const runManifestSchema = z.object({
       cores: z.number().positive(),
       overrides: z.record(z.string(), z.unknown()),
       events: z.int().nonnegative(),
+      /**
+       * what a reader should know of how the simulation departs from the run asked for: switches
+       * it does not model, a waiting room's rate taken from the service profile (absent: none)
+       */
+      notes: z.array(z.string()).optional(),
     })
     .optional(),
   /**

@@ -321,6 +321,8 @@ export type FullScale =
       calibration: string;
       /** the service's cores, as simulated */
       cores: number;
+      /** how the simulation departs from this run's design (a switch not modelled, a waiting room's rate kept) */
+      notes: string[];
       /** the simulated run's own verdict */
       held: boolean;
       headline: string;

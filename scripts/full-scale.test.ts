@@ -99,6 +99,31 @@ describe('predictFullScale', () => {
     expect(readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest.totals.arrivals).toBe(3600);
   });
 
+  it("keeps a rehearsal's waiting room at its rate and says so, unless the full-size rate is given", () => {
+    const runDir = measuredRun('room', (m) => {
+      (m.stack as { knobs: Record<string, string> }).knobs.ADMISSION_RATE = '15';
+    });
+    const kept = predictFullScale(runDir);
+    if ('problem' in kept) throw new Error(kept.problem);
+    const full = readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest;
+    expect(full.stack.knobs.ADMISSION_RATE).toBe('15');
+    // the profile's busiest minute, 1,800 arrivals, at full scale: 30 a second
+    expect(full.simulation?.notes).toEqual([
+      expect.stringMatching(
+        /^The waiting room admits 15 sign-ups a second at full scale, .* peak at 30 a second\./,
+      ),
+    ]);
+    const given = predictFullScale(runDir, { admissionRate: 40 });
+    if ('problem' in given) throw new Error(given.problem);
+    const sized = readRunRecord(join(runDir, FULL_SCALE_DIR)).manifest;
+    expect(sized.stack.knobs.ADMISSION_RATE).toBe('40');
+    expect(sized.simulation?.notes).toBeUndefined();
+    // A run without a waiting room has nothing to say of one.
+    const none = measuredRun('no-room');
+    predictFullScale(none);
+    expect(readRunRecord(join(none, FULL_SCALE_DIR)).manifest.simulation?.notes).toBeUndefined();
+  });
+
   it('by default, the machine the run was measured on', () => {
     const runDir = measuredRun('default-machine');
     const p = predictFullScale(runDir);

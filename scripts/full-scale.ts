@@ -2,10 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { type CapacityFile, CapacityFileError } from '../model/capacity.ts';
+import { replay } from '../model/replay.ts';
 import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { writeRunRecord } from '../reports/record.ts';
 import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
-import { simulateDay } from '../simulator/day.ts';
+import { type DayOptions, simulateDay } from '../simulator/day.ts';
 import { plannedSimFaults } from '../simulator/faults.ts';
 import { FitError } from '../simulator/fit.ts';
 import { dayOfRecord } from '../simulator/measured-run.ts';
@@ -49,6 +50,8 @@ export function predictFullScale(
     workers?: number;
     /** the full-size database's commits a second (a capacity file's service.commitsPerSecond) */
     commitsPerSecond?: number;
+    /** the full-size waiting room's sign-ups a second (a capacity file's service.admissionRate) */
+    admissionRate?: number;
     /** the capacity file at full size; default: the one run.json's similitude names, when scaled */
     fullSize?: CapacityFile;
     onProgress?: (line: string) => void;
@@ -88,6 +91,7 @@ export function predictFullScale(
     ...(fullScryptN === undefined ? {} : { SCRYPT_N: fullScryptN }),
     ...(fullPool === undefined ? {} : { EMAIL_CONNECTIONS: fullPool }),
     ...(o.workers === undefined ? {} : { WORKERS: o.workers }),
+    ...(o.admissionRate === undefined ? {} : { ADMISSION_RATE: o.admissionRate }),
   };
   const knobs = { ...measured.knobs, ...fullSizeKnobs };
   const span = measured.window ? measured.window.toMinute - measured.window.fromMinute : 0;
@@ -142,6 +146,7 @@ export function predictFullScale(
   }
   const result = simulateDay(day);
   const m = record.manifest;
+  const admission = keptAdmissionNote(knobs.ADMISSION_RATE, o.admissionRate, day);
   const calibration = `fitted on ${m.runId}`;
   const sim = simulatedRecord(
     {
@@ -156,6 +161,7 @@ export function predictFullScale(
       calibrationSource: calibration,
       overrides: {},
       day,
+      ...(admission ? { notes: [admission] } : {}),
     },
     result,
   );
@@ -164,6 +170,26 @@ export function predictFullScale(
   writeFileText(join(dir, 'calibration.json'), `${JSON.stringify(day.calibration, null, 2)}\n`);
   const used = process.cpuUsage(started);
   return { dir, calibration, events: result.events, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * A waiting room the rehearsal ran with and no full-size rate was given for: the full-scale day
+ * admits what the rehearsal's did a second (not scaled: its rate is a design decision, and the
+ * rehearsal's was sized for the machine it ran on), which a reader must know beside the day's
+ * arrivals, or a full-scale funnel that gave up in line reads as the design's.
+ */
+export function keptAdmissionNote(
+  rate: number,
+  given: number | undefined,
+  day: Pick<DayOptions, 'profile' | 'window'>,
+): string | undefined {
+  if (!(rate > 0) || given !== undefined) return undefined;
+  const { peakPerSecond } = replay(day.profile, {
+    scale: 1,
+    compress: 1,
+    ...(day.window ? { window: day.window } : {}),
+  });
+  return `The waiting room admits ${rate.toLocaleString('en')} sign-ups a second at full scale, the rate this rehearsal ran with (ADMISSION_RATE), where the full-size window's arrivals peak at ${Math.round(peakPerSecond).toLocaleString('en')} a second. Give the capacity file a service.admissionRate (gelombang plan --resources admission sizes one) for the full-size service's rate.`;
 }
 
 function writeFileText(path: string, text: string): void {

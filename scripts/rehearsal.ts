@@ -535,11 +535,12 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
 async function finishReport(runDir: string, o: RehearsalOptions, run: RunCapacity | null): Promise<Report> {
   if (o.fullScale) {
     o.log('predicting the run at full scale (the capacity simulator, calibrated on this run) ...');
-    const service: Partial<ServiceSection> = o.fullScaleService ?? run?.full.service ?? {};
+    const service: Partial<ServiceSection> = { ...run?.full.service, ...o.fullScaleService };
     const p = predictFullScale(runDir, {
       ...(service.cores !== undefined ? { cores: service.cores } : {}),
       ...(service.workers !== undefined ? { workers: service.workers } : {}),
       ...(service.commitsPerSecond !== undefined ? { commitsPerSecond: service.commitsPerSecond } : {}),
+      ...(service.admissionRate !== undefined ? { admissionRate: service.admissionRate } : {}),
       ...(run ? { fullSize: run.full } : {}),
       ...(o.quiet ? {} : { onProgress: o.log }),
     });

@@ -36,6 +36,8 @@ interface RecordInputs {
   /** how the capacity file at full size was scaled into the run (simulate's; absent: not known) */
   similitude?: RunManifest['similitude'];
   day: DayOptions;
+  /** what the caller knows the simulation departs from the run asked for, beside the switches it does not model */
+  notes?: string[];
 }
 
 interface SimulatedRecord {
@@ -51,6 +53,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
   const to = d.window?.toMinute ?? minutes.length;
   const startedAtMs = PROFILE_EPOCH_MS + from * 60_000;
   const unmodelled = unmodelledNote(d.knobs);
+  const cautions = [...(unmodelled ? [unmodelled] : []), ...(i.notes ?? [])];
   const steps = COSTED_STEPS.map((step) => {
     const s = r.rec.steps[step];
     const q = (x: number) => round(s.latency.quantile(x));
@@ -119,6 +122,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
       cores: d.cores,
       overrides: i.overrides,
       events: r.events,
+      ...(cautions.length > 0 ? { notes: cautions } : {}),
     },
     ...(i.similitude ? { similitude: i.similitude } : {}),
     ...(d.faults && d.faults.length > 0
@@ -141,7 +145,7 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
     notes: [
       `Simulated, not measured: gelombang's capacity simulator (calibration: ${i.calibrationSource}, seed ${d.seed}, ${d.cores} cores for the service) replayed the profile through a queueing model of the service and its dependencies; no request was sent.`,
       `Dependencies are saturated, as in a rehearsal, when all their servers are busy at one of four readings per interval; the service's SMTP connections ("${SMTP_POOL}") the same way; its "${WRITE_LOCK}" (the write lock) and "${EVENT_LOOP}" by their busy share of the interval.`,
-      ...(unmodelled ? [unmodelled] : []),
+      ...cautions,
     ],
     series: r.rec.allSeries(),
   };

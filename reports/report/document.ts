@@ -341,6 +341,9 @@ function fullScaleSection(r: Report): Section | null {
         `Its verdict: ${f.headline} At full scale ${saturated}. `,
         `It predicts ${count(f.failedBySystem.simulated)} registrants failed by the system, where multiplying this run by 1 / scale says ${count(f.failedBySystem.naive)}.`,
       ),
+      ...(f.notes.length > 0
+        ? [paragraph('Read it knowing:'), { kind: 'list' as const, items: f.notes.map((n) => [n]) }]
+        : []),
       {
         kind: 'table',
         caption: 'Registrants reaching each stage at full scale: simulated, naive, and 2020',

@@ -188,6 +188,18 @@ describe('plan checks its file in a rehearsal', () => {
   });
 });
 
+describe("a waiting room at the service profile's rate", () => {
+  it('is named with the target’s arrivals when the plan keeps it, not when it sizes it or one was given', () => {
+    const base = { serviceProfile: 'hardened', knob: {}, set: {}, seed: 1, maxProbes: 1, peak: 80_000 };
+    expect(planSetup(base).admissionNote).toMatch(
+      /^ADMISSION_RATE=15 comes from the service profile 'hardened', .* peak at 1,330 a second\./,
+    );
+    expect(planSetup({ ...base, resources: ['admission'] }).admissionNote).toBeUndefined();
+    expect(planSetup({ ...base, knob: { ADMISSION_RATE: '900' } }).admissionNote).toBeUndefined();
+    expect(planSetup({ ...base, serviceProfile: '2020' }).admissionNote).toBeUndefined();
+  });
+});
+
 describe('a verification that broke on a load the search barely had', () => {
   it("names the steps whose share of the searched load is under a quarter of the sign-ups' share", () => {
     // A default plan of the 2020 day: its busiest-hour probe, and its whole-day verification as

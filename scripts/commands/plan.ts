@@ -63,6 +63,7 @@ import {
   wholeNumberIn,
 } from './flags.ts';
 import {
+  admissionNote,
   autoInterval,
   BadInput,
   progressLine,
@@ -296,6 +297,11 @@ export interface PlanSetup {
   calibrationSource: string;
   /** the write lock's verdict on the target before any probe: why no capacity can do, or undefined */
   hopeless?: string;
+  /**
+   * a waiting room the plan keeps at the service profile's rate (not searched, not given): what it
+   * admits against the target's arrivals (simulate's admissionNote)
+   */
+  admissionNote?: string;
   /** the rehearsal the planned file is checked at (runPlan, on rehearsalDay), or null */
   rehearsal: RehearsalAt | null;
   seed: number;
@@ -449,6 +455,7 @@ export function planSetup(f: PlanFlags): PlanSetup {
       },
     };
     const hopeless = admission ? undefined : writeLockHopeless(whole, busiestMinute(target) / 60);
+    const kept = admission ? undefined : admissionNote(flags, inputs.knobs, searchDay);
     return {
       target,
       searchDay,
@@ -462,6 +469,7 @@ export function planSetup(f: PlanFlags): PlanSetup {
       capacityFile: flags.capacity as string,
       calibrationSource: inputs.calibrationSource,
       ...(hopeless ? { hopeless } : {}),
+      ...(kept ? { admissionNote: kept } : {}),
       rehearsal,
       seed: f.seed,
     };
@@ -1130,6 +1138,7 @@ export function planCommand(): Command {
         return;
       }
       console.log(`searched: ${describeSearch(s.target)}; resources ${s.searched.join(', ')}.`);
+      if (s.admissionNote) console.log(`note: ${s.admissionNote}`);
       const run = runPlan(s, {
         maxProbes: f.maxProbes,
         ...(f.quiet ? {} : { log: (l) => console.error(l) }),

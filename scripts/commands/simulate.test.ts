@@ -211,6 +211,31 @@ describe("the waiting room's rate from a service profile", () => {
     const sized = file('sized.json', { ...capacity, service: { cores: 8, admissionRate: 40 } });
     expect(at({ serviceProfile: '2020+waiting-room', capacity: sized })).toBeUndefined();
   });
+
+  it('the command prints it and its record keeps it, which the report lists', () => {
+    const r = gelombang([
+      'simulate',
+      '--scale',
+      '0.002',
+      '--window',
+      '0-5',
+      '--service-profile',
+      '2020+waiting-room',
+      '--results',
+      dir,
+      '--run-id',
+      'room',
+      '-q',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const note = r.stdout.split('\n').find((l) => l.startsWith('note: ADMISSION_RATE=15 comes from'));
+    expect(note).toBeDefined();
+    const run = JSON.parse(readFileSync(join(dir, 'room', 'run.json'), 'utf8'));
+    expect(run.simulation.notes).toEqual([note?.slice('note: '.length)]);
+    expect(readFileSync(join(dir, 'room', 'report.md'), 'utf8')).toContain(
+      note?.slice('note: '.length) as string,
+    );
+  }, 60_000);
 });
 
 describe("simulate scales the capacity file, at full size, by the run's rate factor", () => {

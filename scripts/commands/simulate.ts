@@ -363,6 +363,7 @@ export function simulateCommand(): Command {
       const result = simulateDay(day);
       const wallS = (performance.now() - wall0) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      const admission = admissionNote(f, inputs.knobs, day);
       const record = simulatedRecord(
         {
           runId,
@@ -374,6 +375,7 @@ export function simulateCommand(): Command {
           overrides: f.set,
           similitude: inputs.manifestSimilitude,
           day,
+          ...(admission ? { notes: [admission] } : {}),
         },
         result,
       );
@@ -385,7 +387,6 @@ export function simulateCommand(): Command {
       console.log(capacityLine(inputs.manifestSimilitude, day));
       const unmodelled = unmodelledNote(day.knobs);
       if (unmodelled) console.log(`note: ${unmodelled}`);
-      const admission = admissionNote(f, inputs.knobs, day);
       if (admission) console.log(`note: ${admission}`);
       console.log('\nfunnel (at full scale) vs 2020:');
       for (const stage of STAGES) {
