@@ -50,6 +50,13 @@ export const MAILBOX_POLL_S = 0.5;
  */
 export const RETRYABLE_STATUSES: readonly number[] = [0, 429, 502, 503, 504];
 
+/**
+ * A 409 whose error code says "the same request (the same Idempotency-Key) is still being handled,
+ * come back for its answer": a retry, not the rules' answer. A registrant whose first tap timed out
+ * and whose second came while the first still ran would otherwise count as refused by the rules.
+ */
+export const STILL_RUNNING_CODE = 'request_in_progress';
+
 export interface WaitingRoomPatience {
   /** in all, in the scenario's seconds; then the step fails with reason `waiting_room` */
   maxWaitS: number;

@@ -8,6 +8,7 @@ import {
   PHOTO_TIMEOUT_S,
   REQUEST_TIMEOUT_S,
   RETRYABLE_STATUSES,
+  STILL_RUNNING_CODE,
   WAITING_ROOM_PATIENCE,
   type WaitingRoomPatience,
 } from '../../model/journey.ts';
@@ -83,7 +84,8 @@ function countSlow(step: StepName, res: RefinedResponse<'text'>): void {
 
 /** A status the registrant can do nothing about but wait and try again. */
 function retryable(res: RefinedResponse<'text'>): boolean {
-  return RETRYABLE_STATUSES.indexOf(res.status) >= 0;
+  if (RETRYABLE_STATUSES.indexOf(res.status) >= 0) return true;
+  return res.status === 409 && errorBody(res).error?.code === STILL_RUNNING_CODE;
 }
 
 /** The registrant's wait before trying again: their own backoff, or longer if the server asked (Retry-After). */
