@@ -259,6 +259,26 @@ describe('a simulated day', () => {
     expect(asked(cached)).toBeGreaterThan(0);
   });
 
+  it('with idempotency keys (IDEMPOTENCY), a sign-up that timed out and is tried again is not refused as a duplicate', () => {
+    // Full-cost hashes on one core at half speed: sign-ups queue past the registrants' 30 s
+    // timeout, they try again, and the first sign-up commits meanwhile.
+    const run = (knobs: Record<string, string> = {}) =>
+      record({
+        ...options({ knobs: { SCRYPT_N: '16384', ...knobs } }),
+        cores: 1,
+        cpuStretch: 2,
+        profile: constantProfile({ perMinute: 600, minutes: 3 }),
+      });
+    const plain = run();
+    const keyed = run({ IDEMPOTENCY: 'on' });
+    // Without keys the retry runs again and the first's account refuses it: counted as the rules'.
+    expect(count(plain, 'registered', 'rejected', 'duplicate_email')).toBeGreaterThan(0);
+    // With them it is told the first still runs, and tries again; those who run out of tries while
+    // it does are the system's failures, never the rules'.
+    expect(count(keyed, 'registered', 'rejected')).toBe(0);
+    expect(count(keyed, 'registered', 'failed', 'request_in_progress')).toBeGreaterThan(0);
+  });
+
   it("names the service's own SMTP connections when they run out before the relay's servers", () => {
     // 10 sign-ups a second, each holding a connection for a mail of 400 ms: 4 busy on average.
     const day = (connections: string) =>

@@ -6,6 +6,7 @@ import {
   PHOTO_TIMEOUT_S,
   REQUEST_TIMEOUT_S,
   RETRYABLE_STATUSES,
+  STILL_RUNNING_CODE,
   WAITING_ROOM_PATIENCE,
 } from '../model/journey.ts';
 import { DEFAULT_SHARES, type PopulationShares } from '../model/population.ts';
@@ -341,7 +342,13 @@ export class Journeys implements AnswerSink {
     }
     const failed = !(EXPECTED_BY_STEP[step] as readonly number[]).includes(a.status);
     this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), failed);
-    this.answered(r, a.status, a.retryAfterS, a.status === SUCCESS_BY_STEP[step] ? '' : reasonOf(a));
+    this.answered(
+      r,
+      a.status,
+      a.retryAfterS,
+      a.status === SUCCESS_BY_STEP[step] ? '' : reasonOf(a),
+      a.status === 409 && a.code === STILL_RUNNING_CODE,
+    );
   }
 
   private readonly onTimeout = (r: number): void => {
@@ -353,14 +360,21 @@ export class Journeys implements AnswerSink {
     this.answered(r, 0, undefined, 'timeout');
   };
 
-  private answered(r: number, status: number, retryAfterS: number | undefined, reason: string): void {
+  /** `stillRunning`: a 409 that says the same request is still running (journey.ts retries it as a 503) */
+  private answered(
+    r: number,
+    status: number,
+    retryAfterS: number | undefined,
+    reason: string,
+    stillRunning = false,
+  ): void {
     const i = this.i;
     const step = i[r * 16 + I_STEP] as number;
     if (status === SUCCESS_BY_STEP[step]) {
       this.stepDone(r, 'continued', null);
       return;
     }
-    if (RETRYABLE.has(status)) {
+    if (RETRYABLE.has(status) || stillRunning) {
       const attempt = i[r * 16 + I_ATTEMPT] as number;
       if (attempt >= this.o.retry.attempts) {
         this.stepDone(r, 'failed', reason);

@@ -74,6 +74,62 @@ describe('the registration service in simulated time', () => {
     });
   });
 
+  it('IDEMPOTENCY=on: a keyed request commits twice more (its claim, then its answer), a log-in does not', () => {
+    const commit = calibration.service.writeMs.FULL;
+    const alone = (knobs: Record<string, string>, step: CostedStep, rows: number) => {
+      const { q, send, answers } = build({ knobs });
+      send(step, account(rows), 0);
+      q.run();
+      expect(answers.map((x) => x.a.status)).toEqual([step === 'login' ? 201 : 200]);
+      return answers[0]?.t as number;
+    };
+    const verified = ROW.account;
+    expect(
+      alone({ IDEMPOTENCY: 'on' }, 'verify_email', verified) - alone({}, 'verify_email', verified),
+    ).toBeCloseTo(2 * commit, 6);
+    const login = ROW.account | ROW.verified;
+    expect(alone({ IDEMPOTENCY: 'on' }, 'login', login)).toBeCloseTo(alone({}, 'login', login), 6);
+  });
+
+  it('IDEMPOTENCY=on: a repeat of a running request is told to come back, a repeat of a finished one gets its answer', () => {
+    const run = (knobs: Record<string, string>) => {
+      const { q, send, answers } = build({ knobs });
+      const acct = account();
+      send('create_account', acct, 0);
+      // While the first hashes, and after it answered.
+      q.schedule(5, () => send('create_account', acct, 1), undefined);
+      q.schedule(10_000, () => send('create_account', acct, 2), undefined);
+      q.run();
+      return [0, 1, 2].map((token) => {
+        const a = answers.find((x) => x.token === token)?.a;
+        return [a?.status, a?.code, a?.retryAfterS];
+      });
+    };
+    expect(run({ IDEMPOTENCY: 'on' })).toEqual([
+      [201, '', undefined],
+      [409, 'request_in_progress', 1],
+      [201, '', undefined],
+    ]);
+    // Without keys the repeat runs again, a second hash: whichever commits first makes the account,
+    // and the account's unique email refuses the others.
+    const without = run({});
+    expect(without.map((a) => a[1]).sort()).toEqual(['', 'duplicate_email', 'duplicate_email']);
+    expect(without[2]).toEqual([409, 'duplicate_email', undefined]);
+  });
+
+  it("IDEMPOTENCY=on: a 5xx or a waiting room's 429 frees the key, so that the retry runs", () => {
+    const { q, send, answers } = build({ knobs: { IDEMPOTENCY: 'on', ADMISSION_RATE: '1' } });
+    // The first takes the turn at once; the second is given one a second later and told to come back.
+    send('create_account', account(), 0);
+    const second = account();
+    q.schedule(1, () => send('create_account', second, 1), undefined);
+    q.schedule(1500, () => send('create_account', second, 2), undefined);
+    q.run();
+    const of = (token: number) => answers.find((x) => x.token === token)?.a;
+    expect(of(1)).toMatchObject({ status: 429, code: 'waiting_room' });
+    expect(of(2)).toMatchObject({ status: 201 });
+  });
+
   it('runs a CPU operation as slowly as the cores left in the interval it starts in (cpuStretchOverTime)', () => {
     // join_wave is its CPU and a commit; one at t=0 (interval 0, factor 1) and one at t=1.5 s
     // (interval 1, factor 3); past the factors' end, 1 again.

@@ -1,4 +1,5 @@
 import type { Capacity } from '../model/capacity.ts';
+import { STILL_RUNNING_CODE } from '../model/journey.ts';
 import { type Lognormal, sampleLognormal } from '../model/lognormal.ts';
 import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
@@ -49,6 +50,12 @@ export interface Account {
    * (-1: none), when it was stored, and the process's insertions counted when it was last used
    */
   cached?: Float64Array;
+  /**
+   * IDEMPOTENCY=on: the key of the registrant's latest keyed step (a step's attempts share one
+   * key, and a registrant never goes back to a step), claimed at `since`; its stored answer once
+   * final, undefined while the request holding it runs
+   */
+  key?: { step: number; since: number; answer: Answer | undefined };
 }
 
 export const ROW = {
@@ -101,6 +108,8 @@ type Op =
   | { kind: 'cpuWrite'; commit: (a: Account, s: RegistrationService) => Answer | undefined }
   /** the waiting room's guard before a sign-up (ADMISSION_RATE > 0) */
   | { kind: 'room' }
+  /** IDEMPOTENCY=on: claim the step's key, or answer from it (idempotency.ts) */
+  | { kind: 'key' }
   | { kind: 'mail' }
   | { kind: 'ministries' }
   | { kind: 'upload' }
@@ -119,6 +128,8 @@ export interface AnswerSink {
 type Request = number;
 /** in reqFlags: the request was answered */
 const ANSWERED_BIT = 1;
+/** in reqFlags: the request holds its step's idempotency key, which its answer settles */
+const CLAIMED_BIT = 2;
 
 const SUCCESS: Record<number, Answer> = {
   200: { status: 200, retryAfterS: undefined, code: '', dependency: undefined },
@@ -131,6 +142,17 @@ const refuse = (status: number, code: string): Answer => ({
   code,
   dependency: undefined,
 });
+/** idempotency.ts: a repeat of a request still running, "retry in a second to get its answer" */
+const STILL_RUNNING: Answer = {
+  status: 409,
+  retryAfterS: 1,
+  code: STILL_RUNNING_CODE,
+  dependency: undefined,
+};
+/** idempotency.ts isFinal: an answer a retry must get again (a 5xx or a 429 tells the client to retry, which must run) */
+export const isFinal = (status: number) =>
+  (status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429);
+
 const REFUSED = {
   internal_error: refuse(500, 'internal_error'),
   nik_not_verified: refuse(422, 'nik_not_verified'),
@@ -199,9 +221,12 @@ export const SERVICE_SETTINGS = {
   ministryRetryable: [429, 503, 504],
   /** ministry-client.ts RETRY_BASE_S, RETRY_CAP_S */
   ministryRetry: { baseS: 0.2, capS: 2 },
+  /** idempotency.ts ABANDONED_MS: a key claimed this long ago by a request still running is taken over */
+  keyAbandonedMs: 60_000,
 };
 const CACHE_MAX_ENTRIES = SERVICE_SETTINGS.answerCache.maxEntries;
 const CACHE_TTL_MS = SERVICE_SETTINGS.answerCache.ttlMs;
+const KEY_ABANDONED_MS = SERVICE_SETTINGS.keyAbandonedMs;
 
 /**
  * ministry-client.ts retryDelayS: seconds before retry number `retry` (1, 2, ...), "full jitter"
@@ -274,6 +299,8 @@ export class RegistrationService {
   private reqToken = new Float64Array(1024);
   private readonly reqAcct: Array<Account | undefined> = [];
   private readonly reqSink: Array<AnswerSink | undefined> = [];
+  /** the answer a request holds while its key's transaction settles it (IDEMPOTENCY=on) */
+  private readonly reqHeld: Array<Answer | undefined> = [];
   private freeReqs: number[] = [];
   private reqsUsed = 0;
   /**
@@ -471,6 +498,10 @@ export class RegistrationService {
           if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForRoom, req))
             this.release(req);
           return;
+        case 'key':
+          if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForKey, req))
+            this.release(req);
+          return;
         case 'mail':
           if (!(this.mailers[this.reqProc[req] as number] as Pool).acquire(this.onMailer, req))
             this.release(req);
@@ -502,10 +533,106 @@ export class RegistrationService {
 
   /** Answers the request (once); its index is released when none of its calls is still out. */
   private answer(req: Request, a: Answer): void {
-    if (this.answered(req)) return;
-    this.reqFlags[req] = (this.reqFlags[req] as number) | ANSWERED_BIT;
+    const flags = this.reqFlags[req] as number;
+    if ((flags & ANSWERED_BIT) !== 0) return;
+    this.reqFlags[req] = flags | ANSWERED_BIT;
+    if ((flags & CLAIMED_BIT) !== 0) {
+      this.settleKey(req, a);
+      return;
+    }
     (this.reqSink[req] as AnswerSink).onAnswer(this.reqAcct[req] as Account, this.reqToken[req] as number, a);
     if (this.reqAsks[req] === 0) this.release(req);
+  }
+
+  // ---- idempotency keys (idempotency.ts): a claim before the route, the answer stored before it leaves
+
+  private readonly onLoopForKey = (req: Request): void => {
+    this.writeLock.acquire(this.onKeyLock, req, this.onWriteBusy);
+  };
+
+  /**
+   * The claim's transaction (BEGIN IMMEDIATE). A key found, final or still running (and not
+   * abandoned), changes nothing: SQLite writes nothing and the lock is held for a moment, left out
+   * here as the waiting room's lookups are; the stored answer, or 409 "still running", goes at once.
+   * A free key is claimed: one commit.
+   */
+  private readonly onKeyLock = (req: Request): void => {
+    const a = this.reqAcct[req] as Account;
+    const step = this.reqStep[req] as number;
+    const now = this.q.now;
+    const k = a.key;
+    if (k && k.step === step && (k.answer !== undefined || now - k.since < KEY_ABANDONED_MS)) {
+      this.writeLock.release();
+      (this.loops[this.reqProc[req] as number] as Pool).release();
+      this.answer(req, k.answer ?? STILL_RUNNING);
+      return;
+    }
+    if (k) {
+      k.step = step;
+      k.since = now;
+      k.answer = undefined;
+    } else a.key = { step, since: now, answer: undefined };
+    this.q.schedule(now + this.writeMs, this.onKeyClaimed, req);
+  };
+
+  private readonly onKeyClaimed = (req: Request): void => {
+    this.writeLock.release();
+    (this.loops[this.reqProc[req] as number] as Pool).release();
+    this.reqFlags[req] = (this.reqFlags[req] as number) | CLAIMED_BIT;
+    this.step(req);
+  };
+
+  /**
+   * The answer of a request holding its key is stored (final) or the key freed (a 5xx, a 429)
+   * in one more transaction on its event loop before it leaves; a lock not had within the busy
+   * timeout leaves the key claimed (taken over after KEY_ABANDONED_MS), and the answer goes out
+   * regardless (before-answer.ts). The request is held meanwhile, as by a call still out.
+   */
+  private settleKey(req: Request, answer: Answer): void {
+    this.reqAsks[req] = (this.reqAsks[req] as number) + 1;
+    this.reqHeld[req] = answer;
+    if (!(this.loops[this.reqProc[req] as number] as Pool).acquire(this.onLoopForSettle, req))
+      this.delivered(req);
+  }
+
+  private readonly onLoopForSettle = (req: Request): void => {
+    this.writeLock.acquire(this.onSettleLock, req, this.onSettleBusy);
+  };
+  private readonly onSettleLock = (req: Request): void => {
+    this.q.schedule(this.q.now + this.writeMs, this.onSettled, req);
+  };
+  private readonly onSettled = (req: Request): void => {
+    this.writeLock.release();
+    (this.loops[this.reqProc[req] as number] as Pool).release();
+    const answer = this.reqHeld[req] as Answer;
+    const key = (this.reqAcct[req] as Account).key;
+    if (key) {
+      if (isFinal(answer.status)) key.answer = answer;
+      else key.step = -1;
+    }
+    this.deliverHeld(req);
+  };
+  private readonly onSettleBusy = (req: Request): void => {
+    (this.loops[this.reqProc[req] as number] as Pool).release();
+    this.deliverHeld(req);
+  };
+
+  private deliverHeld(req: Request): void {
+    const answer = this.reqHeld[req] as Answer;
+    this.reqHeld[req] = undefined;
+    (this.reqSink[req] as AnswerSink).onAnswer(
+      this.reqAcct[req] as Account,
+      this.reqToken[req] as number,
+      answer,
+    );
+    this.delivered(req);
+  }
+
+  /** The settling's hold on the request ends. */
+  private delivered(req: Request): void {
+    const left = (this.reqAsks[req] as number) - 1;
+    this.reqAsks[req] = left;
+    if (left === 0) this.release(req);
   }
 
   // ---- CPU: the event loop, then a core
@@ -936,7 +1063,7 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
   const cpu: Op = { kind: 'cpu' };
   const inline = knobs.EMAIL_DELIVERY === 'inline';
   const room = knobs.ADMISSION_RATE > 0;
-  return {
+  const byStep: Record<CostedStep, readonly Op[]> = {
     create_account: [
       ...(room ? [{ kind: 'room' } as Op] : []),
       cpu,
@@ -1029,4 +1156,11 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
       { kind: 'answer', status: 201 },
     ],
   };
+  if (knobs.IDEMPOTENCY !== 'on') return byStep;
+  // Every POST and PUT route opens with the key (app.ts), before the waiting room; a log-in's
+  // answer carries a fresh session token, so it has none.
+  const key: Op = { kind: 'key' };
+  return Object.fromEntries(
+    COSTED_STEPS.map((step) => [step, step === 'login' ? byStep[step] : [key, ...byStep[step]]]),
+  ) as Record<CostedStep, readonly Op[]>;
 }

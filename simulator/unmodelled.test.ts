@@ -20,7 +20,7 @@ describe('the switches the simulator leaves out', () => {
 
   it('names every switch that has a knob the model does not read, and not those it models', () => {
     expect(unmodelledKnobs(parseServiceKnobs(serviceProfileKnobs('2020+waiting-room'), 'w'))).toEqual([]);
-    const modelled = ['waiting-room', 'email-outbox', 'ministry-guard'];
+    const modelled = ['waiting-room', 'email-outbox', 'ministry-guard', 'idempotency-keys'];
     for (const name of modelled)
       expect(unmodelledKnobs(parseServiceKnobs(serviceProfileKnobs(`2020+${name}`), name))).toEqual([]);
     for (const name of Object.keys(SERVICE_SWITCHES)) {

@@ -6,17 +6,15 @@ import type { ServiceKnobs } from '../model/service-design.ts';
  * circuit breaker changes where the day breaks, so silence would make the prediction a claim it
  * is not. Each entry: the knob, when it counts as on, and what the model leaves out. The waiting
  * room (ADMISSION_RATE), the outbox's send rate (EMAIL_SEND_RATE) and the ministry guard's
- * breaker, bulkhead and answer cache (MINISTRY_BREAKER, MINISTRY_BULKHEAD, MINISTRY_CACHE) are
- * modelled (service.ts, registrant.ts, outbox.ts, breaker.ts), so they are not here.
+ * breaker, bulkhead and answer cache (MINISTRY_BREAKER, MINISTRY_BULKHEAD, MINISTRY_CACHE) and the
+ * idempotency keys (IDEMPOTENCY) are modelled (service.ts, registrant.ts, outbox.ts, breaker.ts),
+ * so they are not here.
  */
 const UNMODELLED: ReadonlyArray<{
   knob: keyof ServiceKnobs;
   on: (k: ServiceKnobs) => boolean;
   what: string;
-}> = [
-  { knob: 'PHOTO_UPLOAD', on: (k) => k.PHOTO_UPLOAD === 'presigned', what: 'the presigned upload' },
-  { knob: 'IDEMPOTENCY', on: (k) => k.IDEMPOTENCY === 'on', what: 'the idempotency keys' },
-];
+}> = [{ knob: 'PHOTO_UPLOAD', on: (k) => k.PHOTO_UPLOAD === 'presigned', what: 'the presigned upload' }];
 
 /** The knobs set in `knobs` that the simulator ignores, as "what (KNOB=value)". */
 export function unmodelledKnobs(knobs: ServiceKnobs): string[] {

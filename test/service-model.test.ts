@@ -4,6 +4,7 @@ import { BREAKER_DEFAULTS } from '../mock-services/registration/breaker.ts';
 import { parseConfig } from '../mock-services/registration/config.ts';
 import { BUSY_TIMEOUT_MS } from '../mock-services/registration/db.ts';
 import { RETRYABLE_STATUSES } from '../mock-services/registration/dependency-error.ts';
+import { ABANDONED_MS, isFinal } from '../mock-services/registration/idempotency.ts';
 import { OUTBOX_SENDER_DEFAULTS, outboxBackoffMs } from '../mock-services/registration/mailer.ts';
 import { RETRY_BASE_S, RETRY_CAP_S, retryDelayS } from '../mock-services/registration/ministry-client.ts';
 import { checkNik } from '../mock-services/registration/nik.ts';
@@ -18,6 +19,7 @@ import {
   ministryRetryDelayS,
   SERVICE_SETTINGS,
   TICKET_TTL_MS as SIMULATED_TICKET_TTL_MS,
+  isFinal as simulatedIsFinal,
 } from '../simulator/service.ts';
 
 /**
@@ -69,7 +71,7 @@ describe('the reference service and the model agree', () => {
  * that forgets the other fails.
  */
 describe("the simulator's copies of the service's settings", () => {
-  it("the breaker's, the answer cache's, the outbox senders', the write lock's and the ticket's", () => {
+  it("the breaker's, the answer cache's, the outbox senders', the write lock's, the ticket's and the keys'", () => {
     expect(BREAKER).toEqual(BREAKER_DEFAULTS);
     expect(SERVICE_SETTINGS.answerCache).toEqual(ANSWER_CACHE_DEFAULTS);
     expect(OUTBOX_SENDER).toEqual(OUTBOX_SENDER_DEFAULTS);
@@ -77,6 +79,12 @@ describe("the simulator's copies of the service's settings", () => {
     expect(SIMULATED_TICKET_TTL_MS).toBe(TICKET_TTL_MS);
     expect([...SERVICE_SETTINGS.ministryRetryable].sort()).toEqual([...RETRYABLE_STATUSES].sort());
     expect(SERVICE_SETTINGS.ministryRetry).toEqual({ baseS: RETRY_BASE_S, capS: RETRY_CAP_S });
+    expect(SERVICE_SETTINGS.keyAbandonedMs).toBe(ABANDONED_MS);
+  });
+
+  it('keeps the answers an idempotency key stores, and frees the key on the others, as the service does', () => {
+    for (let status = 100; status < 600; status++)
+      expect([status, simulatedIsFinal(status)]).toEqual([status, isFinal(status)]);
   });
 
   it("waits before a ministry retry and an outbox mail's next attempt as the service does", () => {

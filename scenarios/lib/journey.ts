@@ -65,6 +65,8 @@ export function failureReason(res: RefinedResponse<'text'>): string {
   const dependency = body.error?.dependency ?? body.error?.details?.dependency;
   if (dependency) return `dependency:${dependency}`;
   if (res.status === 504) return 'timeout';
+  // Its retries used up on a request the service never finished: said as the service says it.
+  if (res.status === 409 && body.error?.code === STILL_RUNNING_CODE) return STILL_RUNNING_CODE;
   return `http_${Math.floor(res.status / 100)}xx`;
 }
 
