@@ -279,6 +279,34 @@ describe('a simulated day', () => {
     expect(count(keyed, 'registered', 'failed', 'request_in_progress')).toBeGreaterThan(0);
   });
 
+  it('with presigned uploads (PHOTO_UPLOAD), a photo is three requests, its PUT to the store retried on a 5xx', () => {
+    const steps = (r: ReturnType<typeof record>) =>
+      r.manifest.totals.steps.find((x) => x.step === 'upload_photo') as { requests: number; failed: number };
+    const through = record(options());
+    const presigned = record(options({ knobs: { PHOTO_UPLOAD: 'presigned' } }));
+    const uploaded = (r: ReturnType<typeof record>) => count(r, 'photo_uploaded', 'continued');
+    expect(uploaded(presigned)).toBeGreaterThan(0);
+    // The URL, the PUT, the confirmation: three requests a photo (a retried one a few more).
+    expect(steps(presigned).requests).toBeGreaterThanOrEqual(3 * uploaded(presigned));
+    expect(steps(presigned).requests).toBeLessThan(3.1 * uploaded(presigned));
+    expect(steps(through).requests).toBeLessThan(1.1 * uploaded(through));
+    // The store failing half its PUTs with a 500: each is tried again, up to four times, and those
+    // that never got through fail the step on the store.
+    const failing = record(
+      options({
+        knobs: { PHOTO_UPLOAD: 'presigned' },
+        capacity: (c) => {
+          c.upload = { ...c.upload, errorRate: 0.5, errorStatus: 500 };
+        },
+      }),
+    );
+    expect(steps(failing).failed).toBeGreaterThan(0.3 * uploaded(failing));
+    expect(count(failing, 'photo_uploaded', 'failed', 'dependency:upload')).toBeGreaterThan(0);
+    expect(count(failing, 'photo_uploaded', 'failed', 'dependency:upload')).toBeLessThan(
+      0.2 * uploaded(failing),
+    );
+  });
+
   it("names the service's own SMTP connections when they run out before the relay's servers", () => {
     // 10 sign-ups a second, each holding a connection for a mail of 400 ms: 4 busy on average.
     const day = (connections: string) =>

@@ -207,6 +207,9 @@ export function simulateDay(o: DayOptions): DayResult {
     mailWaitS: o.mailWaitS,
     maxVUs: o.maxVUs,
     ...(o.preAllocatedVUs !== undefined ? { preAllocatedVUs: o.preAllocatedVUs } : {}),
+    ...(o.knobs.PHOTO_UPLOAD === 'presigned'
+      ? { presigned: { store: stations.upload, photoBytes: o.photoBytes } }
+      : {}),
   });
 
   let arrival = 0;

@@ -7,7 +7,14 @@ import { lognormalParams, type ServiceTime } from '../model/station.ts';
 import { makeRecord } from '../reports/fixtures/make-record.ts';
 import type { RunRecord } from '../reports/record.ts';
 import { withServiceTimes } from '../test/support/service-times.ts';
-import { COSTED_STEPS, type CostedStep, loadCalibration, scryptCpuMs, warmUpFactor } from './calibration.ts';
+import {
+  COSTED_STEPS,
+  type CostedStep,
+  loadCalibration,
+  photoCpuMs,
+  scryptCpuMs,
+  warmUpFactor,
+} from './calibration.ts';
 import {
   FitError,
   fitCalibration,
@@ -86,6 +93,23 @@ describe('calibrate fits a measured run', () => {
       expect(Math.abs(whole(s) - perRequestCpuMs[s]), s).toBeLessThan(0.01);
     }
     expect(c.source).toContain('fixture');
+  });
+
+  it('on a presigned run, says the photo cost is per request of three a photo, and the photo costs the same', () => {
+    const r = recordWithCosts();
+    r.manifest.stack.knobs = { SCRYPT_N: '16384', PHOTO_UPLOAD: 'presigned' };
+    const { calibration: c, perRequestCpuMs } = fitCalibration(r, prior);
+    // The CPU is the record's whatever the design: the counted requests' costs are recovered.
+    expect(
+      Math.abs(perRequestCpuMs.upload_photo - TRUE_STEP_MS.upload_photo) / TRUE_STEP_MS.upload_photo,
+    ).toBeLessThan(0.02);
+    expect(c.service.photoUpload).toBe('presigned');
+    expect(c.reasons?.['service.photoUpload']).toContain('3 a photo');
+    expect(photoCpuMs(c)).toBeCloseTo(3 * c.service.stepCpuMs.upload_photo, 9);
+    // Through the service, a photo is one request: the same cost per counted request is a third of the photo's.
+    const plain = fitCalibration(recordWithCosts(), prior).calibration;
+    expect(plain.service.photoUpload).toBeUndefined();
+    expect(photoCpuMs(plain)).toBeCloseTo(plain.service.stepCpuMs.upload_photo, 9);
   });
 
   it("takes the service's idle CPU, as the rehearsal probed it, off before fitting the requests' costs", () => {

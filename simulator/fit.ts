@@ -12,7 +12,9 @@ import {
   type Calibration,
   COSTED_STEPS,
   type CostedStep,
+  PHOTO_REQUESTS,
   parseCalibration,
+  photoCpuMs,
   scryptCpuMs,
   WARM_UP_MAX_EXTRA,
   warmUpFactor,
@@ -241,7 +243,14 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const hashes = Array.from({ length: n }, (_, i) =>
     COSTED_STEPS.reduce((a, s, j) => a + (HASHING.has(s) ? ((requests[j] as number[])[i] as number) : 0), 0),
   );
-  const priorCoef = [...COSTED_STEPS.map((s) => prior.service.stepCpuMs[s]), scrypt];
+  // The prior's photo, a request of the step, in the run's count of requests a photo.
+  const photoRequests = PHOTO_REQUESTS[knobs.PHOTO_UPLOAD];
+  const priorCoef = [
+    ...COSTED_STEPS.map((s) =>
+      s === 'upload_photo' ? photoCpuMs(prior) / photoRequests : prior.service.stepCpuMs[s],
+    ),
+    scrypt,
+  ];
   let coef = priorCoef;
   const used: number[] = [];
   if (cpu) {
@@ -320,9 +329,22 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   // The prior's overhead was another run's: fitOnReplay (measured-run.ts) fits this run's; its
   // warm-up was another service's start.
   // A prior before version 5 may hold the pool the knob EMAIL_CONNECTIONS now gives (its default only).
-  const { requestOverheadMs: _, warmUp: _w, mailerConnections: _m, ...priorService } = prior.service;
+  const {
+    requestOverheadMs: _,
+    warmUp: _w,
+    mailerConnections: _m,
+    photoUpload: _p,
+    ...priorService
+  } = prior.service;
   // ...and its reason, which would explain a field the file no longer has.
-  const { 'service.mailerConnections': _mr, ...priorReasons } = prior.reasons ?? {};
+  const {
+    'service.mailerConnections': _mr,
+    'service.photoUpload': _pr,
+    ...priorReasons
+  } = prior.reasons ?? {};
+  if (knobs.PHOTO_UPLOAD === 'presigned')
+    reasons['service.photoUpload'] =
+      `${r.dir} ran PHOTO_UPLOAD=presigned: upload_photo's cost is per request of the step, ${photoRequests} a photo (the URL, the PUT to the store, the confirmation), the service serving two of them.`;
   if (!warmUp)
     reasons['service.warmUp'] = r.manifest.stack.managed
       ? `None: ${r.dir} has too few intervals of the registration process's CPU to fit one.`
@@ -336,6 +358,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
     ...priorService,
     ...(commitMs ? { writeMs: { FULL: commitMs.FULL, NORMAL: commitMs.NORMAL } } : {}),
     stepCpuMs,
+    ...(knobs.PHOTO_UPLOAD === 'presigned' ? { photoUpload: 'presigned' as const } : {}),
     ...(warmUp ? { warmUp } : {}),
     scryptCpuMs: {
       n1024: round(prior.service.scryptCpuMs.n1024 * scryptScale),

@@ -19,9 +19,12 @@ import {
   type Answer,
   type AnswerSink,
   type PersonKind,
+  PHOTO_CONFIRM,
+  PHOTO_URL,
   type RegistrationService,
   WAITING_ROOM,
 } from './service.ts';
+import type { SimStation, StationCall } from './station.ts';
 import { TimeoutLine } from './timeouts.ts';
 
 /**
@@ -49,6 +52,11 @@ interface JourneyOptions {
   /** ms at which the replayed window closes */
   windowEndMs: number;
   mailWaitS: number;
+  /**
+   * PHOTO_UPLOAD=presigned: the photo step is three requests (journey.ts uploadPhotoPresigned),
+   * the URL from the service, the PUT of `photoBytes` to the store's station, the confirmation
+   */
+  presigned?: { store: SimStation; photoBytes: number };
   /** at most this many registrants at once (k6's maxVUs); arrivals beyond are dropped */
   maxVUs: number;
   /**
@@ -174,8 +182,14 @@ const I_STEP = 11;
 const I_ATTEMPT = 12;
 /** the ticket of the request's timeout in its line while waiting for an answer, -1 when not */
 const I_TIMER = 13;
-/** the mailbox's looks at the email stage; at sign-up, the seconds waited in the waiting room */
+/**
+ * the mailbox's looks at the email stage; at sign-up, the seconds waited in the waiting room; at
+ * a presigned photo, the request it is at (PUT_URL, PUT_OBJECT, PUT_CONFIRM)
+ */
 const I_POLLS = 14;
+const PUT_URL = 0;
+const PUT_OBJECT = 1;
+const PUT_CONFIRM = 2;
 const I_REQUESTS = 15;
 
 const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Record<CostedStep, number>;
@@ -212,6 +226,8 @@ export class Journeys implements AnswerSink {
   private f = new Float64Array(0);
   private i = new Int32Array(0);
   private accounts: Array<Registration | undefined> = [];
+  /** PHOTO_UPLOAD=presigned: by slot, the PUT to the store in flight, abandoned at the registrant's timeout */
+  private readonly puts: Array<StationCall<number> | undefined> = [];
   private freeSlots: number[] = [];
   private slotsUsed = 0;
 
@@ -305,11 +321,14 @@ export class Journeys implements AnswerSink {
   private startStep(r: number, step: number): void {
     this.i[r * 16 + I_STEP] = step;
     this.i[r * 16 + I_ATTEMPT] = 1;
+    if (step === UPLOAD_PHOTO) this.i[r * 16 + I_POLLS] = PUT_URL;
     this.send(r);
   }
 
-  private lineOf(step: number): TimeoutLine<number> {
-    return step === UPLOAD_PHOTO ? this.photoTimeouts : this.timeouts;
+  /** The photo's requests have the photo's timeout, a presigned photo's service requests the others'. */
+  private lineOf(r: number, step: number): TimeoutLine<number> {
+    if (step !== UPLOAD_PHOTO) return this.timeouts;
+    return !this.o.presigned || this.i[r * 16 + I_POLLS] === PUT_OBJECT ? this.photoTimeouts : this.timeouts;
   }
 
   private send(r: number): void {
@@ -317,12 +336,59 @@ export class Journeys implements AnswerSink {
     const i = this.i;
     const step = i[r * 16 + I_STEP] as number;
     f[r * 8 + F_SENT_AT] = this.q.now;
-    const line = this.lineOf(step);
+    const line = this.lineOf(r, step);
     f[r * 8 + F_TIMEOUT_AT] = line.add(r);
     i[r * 16 + I_TIMER] = line.lastTicket;
     const token = (i[r * 16 + I_REQUESTS] as number) + 1;
     i[r * 16 + I_REQUESTS] = token;
+    const presigned = this.o.presigned;
+    if (presigned && step === UPLOAD_PHOTO) {
+      const phase = i[r * 16 + I_POLLS] as number;
+      if (phase === PUT_OBJECT) {
+        // Straight to the store: its station, its link, none of the service. A refusal may answer
+        // at once, before the call is returned.
+        const call = presigned.store.call(this.onPut, r, presigned.photoBytes, token);
+        if (i[r * 16 + I_TIMER] !== -1 && i[r * 16 + I_REQUESTS] === token) this.puts[r] = call;
+        return;
+      }
+      this.service.handleStep(
+        phase === PUT_URL ? PHOTO_URL : PHOTO_CONFIRM,
+        this.accounts[r] as Registration,
+        this,
+        token,
+      );
+      return;
+    }
     this.service.handleStep(step, this.accounts[r] as Registration, this, token);
+  }
+
+  /** The store's answer to a presigned PUT (journey.ts putToStore). */
+  private readonly onPut = (c: StationCall<number>): void => {
+    const r = c.ctx;
+    const i = this.i;
+    const timer = i[r * 16 + I_TIMER] as number;
+    if (i[r * 16 + I_REQUESTS] !== c.tag || timer < 0) return;
+    i[r * 16 + I_TIMER] = -1;
+    this.photoTimeouts.cancel(timer);
+    this.puts[r] = undefined;
+    const ok = c.status === 201;
+    this.rec.requestAt(UPLOAD_PHOTO, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), !ok);
+    if (ok) {
+      i[r * 16 + I_POLLS] = PUT_CONFIRM;
+      i[r * 16 + I_ATTEMPT] = 1;
+      this.send(r);
+      return;
+    }
+    this.putFailed(r, c.status, c.retryAfterS);
+  };
+
+  /**
+   * A PUT the store failed: an object store's 5xx is tried again as a retryable status is (S3's
+   * InternalError), anything else ends the step; either way the reason is the store's.
+   */
+  private putFailed(r: number, status: number, retryAfterS: number | undefined): void {
+    if (RETRYABLE.has(status) || status >= 500) this.retryOrFail(r, retryAfterS, 'dependency:upload');
+    else this.stepDone(r, 'failed', 'dependency:upload');
   }
 
   onAnswer(acct: Account, token: number, a: Answer): void {
@@ -333,7 +399,7 @@ export class Journeys implements AnswerSink {
     if (i[r * 16 + I_REQUESTS] !== token || timer < 0) return;
     i[r * 16 + I_TIMER] = -1;
     const step = i[r * 16 + I_STEP] as number;
-    this.lineOf(step).cancel(timer);
+    this.lineOf(r, step).cancel(timer);
     if (a.code === WAITING_ROOM) {
       // The room's answer is the service working as designed: a request, not a failed one.
       this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), false);
@@ -357,6 +423,14 @@ export class Journeys implements AnswerSink {
     i[r * 16 + I_TIMER] = -1;
     const step = i[r * 16 + I_STEP] as number;
     this.rec.requestAt(step, this.q.now - (this.f[r * 8 + F_SENT_AT] as number), true);
+    const put = this.puts[r];
+    if (put) {
+      // The store holds the abandoned PUT as its mock holds a request whose client went away.
+      this.puts[r] = undefined;
+      this.o.presigned?.store.abandon(put as StationCall);
+      this.putFailed(r, 0, undefined);
+      return;
+    }
     this.answered(r, 0, undefined, 'timeout');
   };
 
@@ -371,26 +445,18 @@ export class Journeys implements AnswerSink {
     const i = this.i;
     const step = i[r * 16 + I_STEP] as number;
     if (status === SUCCESS_BY_STEP[step]) {
+      if (step === UPLOAD_PHOTO && this.o.presigned && i[r * 16 + I_POLLS] === PUT_URL) {
+        // The URL given: the PUT to the store, with its own tries.
+        i[r * 16 + I_POLLS] = PUT_OBJECT;
+        i[r * 16 + I_ATTEMPT] = 1;
+        this.send(r);
+        return;
+      }
       this.stepDone(r, 'continued', null);
       return;
     }
     if (RETRYABLE.has(status) || stillRunning) {
-      const attempt = i[r * 16 + I_ATTEMPT] as number;
-      if (attempt >= this.o.retry.attempts) {
-        this.stepDone(r, 'failed', reason);
-        return;
-      }
-      this.cursor[0] = streamState(
-        this.o.seed,
-        RETRY_STREAM,
-        i[r * 16 + I_ARRIVAL] as number,
-        i[r * 16 + I_REQUESTS] as number,
-      );
-      const own = backoffSeconds(this.o.retry, attempt, this.rng);
-      const wait =
-        retryAfterS === undefined ? own : Math.max(own, Math.min(retryAfterS, this.o.retry.maxBackoffS));
-      i[r * 16 + I_ATTEMPT] = attempt + 1;
-      this.q.schedule(this.q.now + wait * 1000, this.onRetry, r);
+      this.retryOrFail(r, retryAfterS, reason);
       return;
     }
     if (status >= 400 && status < 500) {
@@ -398,6 +464,27 @@ export class Journeys implements AnswerSink {
       return;
     }
     this.stepDone(r, 'failed', reason);
+  }
+
+  /** Another try after the registrant's backoff (or the Retry-After, if longer), or the step fails with its tries used up. */
+  private retryOrFail(r: number, retryAfterS: number | undefined, reason: string): void {
+    const i = this.i;
+    const attempt = i[r * 16 + I_ATTEMPT] as number;
+    if (attempt >= this.o.retry.attempts) {
+      this.stepDone(r, 'failed', reason);
+      return;
+    }
+    this.cursor[0] = streamState(
+      this.o.seed,
+      RETRY_STREAM,
+      i[r * 16 + I_ARRIVAL] as number,
+      i[r * 16 + I_REQUESTS] as number,
+    );
+    const own = backoffSeconds(this.o.retry, attempt, this.rng);
+    const wait =
+      retryAfterS === undefined ? own : Math.max(own, Math.min(retryAfterS, this.o.retry.maxBackoffS));
+    i[r * 16 + I_ATTEMPT] = attempt + 1;
+    this.q.schedule(this.q.now + wait * 1000, this.onRetry, r);
   }
 
   private readonly onRetry = (r: number): void => this.send(r);

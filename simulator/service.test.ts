@@ -3,11 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { type Capacity, parseCapacity } from '../model/capacity.ts';
 import { createRng } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
-import { type Calibration, type CostedStep, loadCalibration, scryptCpuMs } from './calibration.ts';
+import {
+  type Calibration,
+  type CostedStep,
+  loadCalibration,
+  photoCpuMs,
+  scryptCpuMs,
+} from './calibration.ts';
 import type { CpuStretchOverTime } from './cpu.ts';
 import { EventQueue } from './events.ts';
 import { tableMean } from './quantile-table.ts';
-import { type Account, type Answer, RegistrationService, ROW } from './service.ts';
+import { type Account, type Answer, PHOTO_CONFIRM, PHOTO_URL, RegistrationService, ROW } from './service.ts';
 import { SimStation } from './station.ts';
 
 const calibration = loadCalibration();
@@ -128,6 +134,51 @@ describe('the registration service in simulated time', () => {
     const of = (token: number) => answers.find((x) => x.token === token)?.a;
     expect(of(1)).toMatchObject({ status: 429, code: 'waiting_room' });
     expect(of(2)).toMatchObject({ status: 201 });
+  });
+
+  it('PHOTO_UPLOAD=presigned: the URL and the confirmation each take half a photo, and a commit; the confirmation records it once', () => {
+    const { q, service, answers } = build({ knobs: { PHOTO_UPLOAD: 'presigned' } });
+    const sink = {
+      onAnswer: (_a: Account, token: number, a: Answer) => answers.push({ t: q.now, token, a }),
+    };
+    const acct = account(ROW.account | ROW.verified | ROW.biodata);
+    service.handleStep(PHOTO_URL, acct, sink, 0);
+    q.run();
+    const half = photoCpuMs(calibration) / 2;
+    const commit = calibration.service.writeMs.FULL;
+    expect(answers[0]).toMatchObject({ token: 0, a: { status: 201 } });
+    expect(answers[0]?.t).toBeCloseTo(half + commit, 6);
+    expect(acct.rows & ROW.photo).toBe(0);
+    const at = q.now;
+    service.handleStep(PHOTO_CONFIRM, acct, sink, 1);
+    q.run();
+    expect(acct.rows & ROW.photo).toBe(ROW.photo);
+    expect(answers.find((x) => x.token === 1)?.t).toBeCloseTo(at + half + commit, 6);
+    service.handleStep(PHOTO_CONFIRM, acct, sink, 2);
+    q.run();
+    expect(answers.filter((x) => x.token > 0).map((x) => [x.a.status, x.a.code])).toEqual([
+      [201, ''],
+      [409, 'already_uploaded'],
+    ]);
+  });
+
+  it('refuses a photo over PHOTO_MAX_BYTES with 413, through the service or when asked for a URL', () => {
+    const designs: Record<string, string>[] = [
+      { PHOTO_MAX_BYTES: '100000' },
+      { PHOTO_MAX_BYTES: '100000', PHOTO_UPLOAD: 'presigned' },
+    ];
+    for (const knobs of designs) {
+      const { q, service, answers, stations } = build({ knobs });
+      const sink = {
+        onAnswer: (_a: Account, token: number, a: Answer) => answers.push({ t: q.now, token, a }),
+      };
+      const acct = account(ROW.account | ROW.verified | ROW.biodata);
+      if (knobs.PHOTO_UPLOAD) service.handleStep(PHOTO_URL, acct, sink, 0);
+      else service.handle('upload_photo', acct, sink, 0);
+      q.run();
+      expect(answers.map((x) => [x.a.status, x.a.code])).toEqual([[413, 'photo_too_large']]);
+      expect(stations.upload.served).toBe(0);
+    }
   });
 
   it('runs a CPU operation as slowly as the cores left in the interval it starts in (cpuStretchOverTime)', () => {

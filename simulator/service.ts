@@ -5,7 +5,7 @@ import type { Rng } from '../model/random.ts';
 import type { ServiceKnobs } from '../model/service-design.ts';
 import { lognormalParams } from '../model/station.ts';
 import { SimBreaker } from './breaker.ts';
-import { type Calibration, COSTED_STEPS, type CostedStep, scryptCpuMs } from './calibration.ts';
+import { type Calibration, COSTED_STEPS, type CostedStep, photoCpuMs, scryptCpuMs } from './calibration.ts';
 import { CpuShare, type CpuStretchOverTime, fastestStretch } from './cpu.ts';
 import type { EventQueue } from './events.ts';
 import { Pool, type Unservable } from './pool.ts';
@@ -162,6 +162,7 @@ const REFUSED = {
   token_used: refuse(409, 'token_used'),
   already_verified: refuse(409, 'already_verified'),
   already_uploaded: refuse(409, 'already_uploaded'),
+  photo_too_large: refuse(413, 'photo_too_large'),
   already_assessed: refuse(409, 'already_assessed'),
   already_joined: refuse(409, 'already_joined'),
   wave_full: refuse(409, 'wave_full'),
@@ -257,6 +258,13 @@ interface MailJob {
 const INLINE_MAIL = 1;
 
 const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Record<CostedStep, number>;
+/**
+ * PHOTO_UPLOAD=presigned: the service's two requests of the step upload_photo, as program indices
+ * after the steps' (handleStep): the upload URL, and the confirmation once the client's PUT to the
+ * store is done
+ */
+export const PHOTO_URL = COSTED_STEPS.length;
+export const PHOTO_CONFIRM = COSTED_STEPS.length + 1;
 
 /** The time a request takes to reach a dependency on loopback: who gives up first at equal timeouts. */
 export const NETWORK_LAG_MS = 0.05;
@@ -354,14 +362,21 @@ export class RegistrationService {
     this.cores = new CpuShare(q, d.cores, d.cpuStretchOverTime);
     const per = (n: number, u?: Unservable) =>
       Array.from({ length: knobs.WORKERS }, () => new Pool(q, n, Number.POSITIVE_INFINITY, u));
+    // A photo's CPU, whichever design the calibration counted it in, over the requests that
+    // carry it in the one simulated (calibration.ts photoCpuMs).
+    const photoMs = photoCpuMs(calibration) * d.cpuStretch;
+    this.stepMs = Float64Array.from([
+      ...COSTED_STEPS.map((step) =>
+        step === 'upload_photo' ? photoMs : calibration.service.stepCpuMs[step] * d.cpuStretch,
+      ),
+      photoMs / 2,
+      photoMs / 2,
+    ]);
     // An event loop is held for a step's CPU or a transaction (at least the commit, or the busy
     // timeout). CPU runs go faster than their fitted cost where validate's stretch by interval is
     // under 1, so the floors take the least stretch: a floor too high drops work the run would serve.
     const fastest = fastestStretch(d.cpuStretchOverTime);
-    const loopHold = Math.min(
-      this.writeMs,
-      ...Object.values(calibration.service.stepCpuMs).map((m) => m * d.cpuStretch * fastest),
-    );
+    const loopHold = Math.min(this.writeMs, ...Array.from(this.stepMs, (m) => m * fastest));
     this.loops = per(1, { minHoldMs: loopHold, parallel: 1, cores: Number.POSITIVE_INFINITY, untilMs });
     // A libuv thread is held for a scrypt's CPU, which the cores share with everything else.
     this.threads = per(calibration.service.threadPoolSize, {
@@ -372,12 +387,8 @@ export class RegistrationService {
     });
     this.mailers = per(knobs.EMAIL_CONNECTIONS);
     this.writeLock = new Pool(q, 1, BUSY_TIMEOUT_MS);
-    const byStep = programs(knobs);
-    this.programs = COSTED_STEPS.map((step) => byStep[step]);
-    this.stepMs = Float64Array.from(
-      COSTED_STEPS,
-      (step) => calibration.service.stepCpuMs[step] * d.cpuStretch,
-    );
+    const byStep = programs(knobs, d.photoBytes);
+    this.programs = [...COSTED_STEPS.map((step) => byStep[step]), ...presignedPrograms(knobs, d.photoBytes)];
     // A client's timeout is cancelled when its answer comes (timed).
     this.mailTimeouts = new TimeoutLine(q, knobs.EMAIL_TIMEOUT_MS + NETWORK_LAG_MS, this.onMailTimeout);
     this.httpStations = HTTP_DEPENDENCIES.map((dep) => d.stations[dep]);
@@ -1057,8 +1068,54 @@ export class RegistrationService {
   }
 }
 
+/**
+ * PHOTO_UPLOAD=presigned (routes/photo.ts): the upload URL records the pending photo (an UPDATE),
+ * and the confirmation reads the object back from the store (a GET that the store's station does
+ * not hold, on loopback: left out), checks it and records the photo. Each opens with its key when
+ * IDEMPOTENCY=on.
+ */
+function presignedPrograms(knobs: ServiceKnobs, photoBytes: number): [readonly Op[], readonly Op[]] {
+  const cpu: Op = { kind: 'cpu' };
+  const notYet: Op = {
+    kind: 'check',
+    test: (a) => ((a.rows & ROW.photo) !== 0 ? REFUSED.already_uploaded : undefined),
+  };
+  // The size the URL is asked for is the photo's: over PHOTO_MAX_BYTES, no URL.
+  const tooLarge = photoTooLarge(knobs, photoBytes);
+  const keyed = (ops: Op[]): readonly Op[] => (knobs.IDEMPOTENCY === 'on' ? [{ kind: 'key' }, ...ops] : ops);
+  return [
+    keyed([
+      cpu,
+      notYet,
+      tooLarge,
+      { kind: 'write', commit: () => undefined },
+      { kind: 'answer', status: 201 },
+    ]),
+    keyed([
+      cpu,
+      notYet,
+      {
+        kind: 'write',
+        // The conditional UPDATE: of two confirmations, one records the photo.
+        commit: (a) => {
+          if ((a.rows & ROW.photo) !== 0) return REFUSED.already_uploaded;
+          a.rows |= ROW.photo;
+          return undefined;
+        },
+      },
+      { kind: 'answer', status: 201 },
+    ]),
+  ];
+}
+
 /** Each step's operations, as its route runs them under these knobs. */
-function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
+/** PHOTO_MAX_BYTES: a photo over it is refused 413 photo_too_large, read (or declared) before anything is stored. */
+function photoTooLarge(knobs: ServiceKnobs, photoBytes: number): Op {
+  const refused = photoBytes > knobs.PHOTO_MAX_BYTES ? REFUSED.photo_too_large : undefined;
+  return { kind: 'check', test: () => refused };
+}
+
+function programs(knobs: ServiceKnobs, photoBytes: number): Record<CostedStep, readonly Op[]> {
   const has = (a: Account, row: number) => (a.rows & row) !== 0;
   const cpu: Op = { kind: 'cpu' };
   const inline = knobs.EMAIL_DELIVERY === 'inline';
@@ -1120,6 +1177,7 @@ function programs(knobs: ServiceKnobs): Record<CostedStep, readonly Op[]> {
     upload_photo: [
       cpu,
       { kind: 'check', test: (a) => (has(a, ROW.photo) ? REFUSED.already_uploaded : undefined) },
+      photoTooLarge(knobs, photoBytes),
       { kind: 'upload' },
       {
         kind: 'write',
