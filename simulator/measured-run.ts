@@ -313,20 +313,24 @@ export function overheadOverTime(r: RunRecord, sim?: DayResult): TimedLevels | u
     sum[i] = w * Math.max(0, (sum[i] as number) / w - s);
   }
   const half = Math.max(0, Math.round((LEVEL_WINDOW_S / dt - 1) / 2));
+  // Running totals: any span's sums in two reads.
+  const sums = new Float64Array(n + 1);
+  const weights = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    sums[i + 1] = (sums[i] as number) + (sum[i] as number);
+    weights[i + 1] = (weights[i] as number) + (weight[i] as number);
+  }
   const around = new Array<number>(n).fill(0);
   let mean = 0;
   let requests = 0;
   for (let i = 0; i < n; i++) {
     // An interval with none of their requests takes the nearest that has some.
     for (let w = half; w < n; w++) {
-      let a = 0;
-      let c = 0;
-      for (let k = Math.max(0, i - w); k <= Math.min(n - 1, i + w); k++) {
-        a += sum[k] as number;
-        c += weight[k] as number;
-      }
+      const from = Math.max(0, i - w);
+      const to = Math.min(n, i + w + 1);
+      const c = (weights[to] as number) - (weights[from] as number);
       if (c > 0) {
-        around[i] = a / c;
+        around[i] = ((sums[to] as number) - (sums[from] as number)) / c;
         break;
       }
     }
@@ -335,14 +339,14 @@ export function overheadOverTime(r: RunRecord, sim?: DayResult): TimedLevels | u
   }
   if (requests === 0 || mean <= 0) return undefined;
   mean /= requests;
-  return { intervalSeconds: dt, levels: around.map((x) => x / mean) };
+  return around.map((x) => x / mean);
 }
 
-/** The overhead's level by interval of a run (overheadOverTime). */
-export interface TimedLevels {
-  intervalSeconds: number;
-  levels: readonly number[];
-}
+/**
+ * The overhead's level by interval of a run (overheadOverTime): indexed by the record's interval,
+ * which a simulation of the run shares (dayOfRecord).
+ */
+export type TimedLevels = readonly number[];
 
 /**
  * the span over which overheadOverTime reads the light steps' p95 around an interval: one second
@@ -353,7 +357,7 @@ const LEVEL_WINDOW_S = 5;
 /** A step's latencies in a replay kept by interval (DayOptions.keepLatencyByInterval), with the run's levels; else undefined. */
 function timedOf(res: DayResult, step: CostedStep, over: TimedLevels | undefined): TimedLatency | undefined {
   const byInterval = res.rec.latencyByInterval?.[step];
-  return over && byInterval ? { byInterval, levels: over.levels } : undefined;
+  return over && byInterval ? { byInterval, levels: over } : undefined;
 }
 
 /**
@@ -540,7 +544,7 @@ export function fitOnReplay(r: RunRecord, c: Calibration): { calibration: Calibr
   if (fit.overhead) {
     service.requestOverheadMs = fit.overhead;
     reasons['service.requestOverheadMs'] =
-      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests, then its spread stretched below its median and above it until their p50 and p95, the overhead added as validate adds it (an independent draw, scaled by the level of the interval the request ended in: what the light steps' measured p95 had above the simulated there, over its mean${over ? `, ${Math.min(...over.levels).toFixed(2)}-${Math.max(...over.levels).toFixed(2)} on this run` : ', one level on this run: its series do not say'}), meet the measured ones: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator), in an average second. validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
+      `Fitted by replaying ${r.dir} in the simulator: the fastest request and the measured p50, p90, p95 and p99 of ${fit.steps.join(', ')} (${fit.requests} requests), steps whose work in the model is only their own CPU and a commit, less the simulated ones, weighted by requests, then its spread stretched below its median and above it until their p50 and p95, the overhead added as validate adds it (an independent draw, scaled by the level of the interval the request ended in: what the light steps' measured p95 had above the simulated there, over its mean${over ? `, ${Math.min(...over).toFixed(2)}-${Math.max(...over).toFixed(2)} on this run` : ', one level on this run: its series do not say'}), meet the measured ones: what the rehearsal machine added to each request (loopback HTTP through loaded event loops, the scheduler, the load generator), in an average second. validate adds it to every simulated request; simulate, plan and the full-scale prediction leave it out.`;
   } else {
     delete service.requestOverheadMs;
     reasons['service.requestOverheadMs'] =

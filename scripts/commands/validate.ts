@@ -171,7 +171,7 @@ const secs = (ms: number) => String(Math.round(ms / 10) / 100);
 function overheadRange(over: ReturnType<typeof overheadOverTime>): string {
   if (!over) return '';
   const f = (x: number) => x.toFixed(2);
-  return ` at an average second, ${f(Math.min(...over.levels))}-${f(Math.max(...over.levels))} times that by interval as the light steps' measured p95 moved`;
+  return ` at an average second, ${f(Math.min(...over))}-${f(Math.max(...over))} times that by interval as the light steps' measured p95 moved`;
 }
 
 /**
