@@ -206,7 +206,7 @@ const WINDOWS_LISTED = 3;
  * day can miss one in fifty windows), how many, over what span, and the longest and the worst,
  * so that a manager's paragraph stays a paragraph.
  */
-function missedWindows(mine: ObjectiveMiss[], worst: (w: ObjectiveMiss) => string): string {
+export function missedWindows(mine: ObjectiveMiss[], worst: (w: ObjectiveMiss) => string): string {
   const one = (w: ObjectiveMiss) =>
     `from ${seconds(w.fromSeconds)} to ${seconds(w.toSeconds)} into the run (up to ${worst(w)})`;
   if (mine.length <= WINDOWS_LISTED) return `missed ${mine.map(one).join(', ')}`;
@@ -215,7 +215,10 @@ function missedWindows(mine: ObjectiveMiss[], worst: (w: ObjectiveMiss) => strin
   const span = (w: ObjectiveMiss) => w.toSeconds - w.fromSeconds;
   const total = mine.reduce((sum, w) => sum + span(w), 0);
   const longest = mine.reduce((a, b) => (span(b) > span(a) ? b : a));
-  const worstOne = mine.reduce((a, b) => (b.worst > a.worst ? b : a));
+  // Of windows equally bad, the longest: a run that failed every request in several says so once.
+  const worstOne = mine.reduce((a, b) =>
+    b.worst > a.worst || (b === longest && b.worst === a.worst) ? b : a,
+  );
   const extremes =
     longest === worstOne
       ? `the longest and worst ${one(longest)}`
