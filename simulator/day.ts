@@ -50,6 +50,12 @@ export interface DayOptions {
    */
   cpuStretchOverTime?: CpuStretchOverTime;
   seed: number;
+  /**
+   * the seed of the system's draws (service times, hashes, delivery, retries' jitter) apart from
+   * the registrants': another gives another day of the same registrants (validate's
+   * replications); default `seed`
+   */
+  systemSeed?: number;
   model: BehaviourModel;
   retry: RetryPolicy;
   minorShare: number;
@@ -136,10 +142,11 @@ export function simulateDay(o: DayOptions): DayResult {
   // came out under its measured one in nine validations of nine runs), where the mocks draw anew
   // each run. Key 0 (simulate): no key, the streams as they always were.
   const runKey = o.runKey || undefined;
+  const systemSeed = o.systemSeed ?? o.seed;
   const stations = Object.fromEntries(
     DEPENDENCIES.map((dep, i) => [
       dep,
-      new SimStation(q, dep, stationsCfg[dep], streamRng(o.seed, STATION_STREAM, i, runKey), {
+      new SimStation(q, dep, stationsCfg[dep], streamRng(systemSeed, STATION_STREAM, i, runKey), {
         http: dep !== 'email',
         lagMs: dep === 'email' ? 0 : NETWORK_LAG_MS,
         ...(dep === 'upload'
@@ -180,8 +187,8 @@ export function simulateDay(o: DayOptions): DayResult {
     photoBytes: o.photoBytes,
     cpuStretch,
     ...(o.cpuStretchOverTime ? { cpuStretchOverTime: o.cpuStretchOverTime } : {}),
-    rng: streamRng(o.seed, SERVICE_STREAM, runKey),
-    hashRng: streamRng(o.seed, HASH_STREAM, runKey),
+    rng: streamRng(systemSeed, SERVICE_STREAM, runKey),
+    hashRng: streamRng(systemSeed, HASH_STREAM, runKey),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
   });
@@ -192,7 +199,7 @@ export function simulateDay(o: DayOptions): DayResult {
       service.mailers,
       o.knobs.EMAIL_SEND_RATE,
       o.knobs.EMAIL_MAX_ATTEMPTS,
-      streamRng(o.seed, OUTBOX_STREAM, runKey),
+      streamRng(systemSeed, OUTBOX_STREAM, runKey),
     );
   const rec = new Recorder(o.intervalSeconds, { keepLatencyByInterval: o.keepLatencyByInterval ?? false });
   const journeys = new Journeys(q, service, rec, {

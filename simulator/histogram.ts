@@ -65,6 +65,17 @@ export class LogHistogram {
     return h;
   }
 
+  /** Counts every latency of `other` too (replications of one run pooled). */
+  merge(other: LogHistogram): void {
+    if (other.count === 0) return;
+    for (let i = other.lo; i <= other.hi; i++)
+      this.counts[i] = (this.counts[i] as number) + (other.counts[i] as number);
+    this.count += other.count;
+    if (other.max > this.max) this.max = other.max;
+    if (other.lo < this.lo) this.lo = other.lo;
+    if (other.hi > this.hi) this.hi = other.hi;
+  }
+
   clear(): void {
     if (this.count === 0) return;
     this.counts.fill(0, this.lo, this.hi + 1);

@@ -17,6 +17,7 @@ import {
   LIGHT_STEPS,
   latencyQuantiles,
   overheadOverTime,
+  poolLatencies,
   withRequestOverhead,
 } from './measured-run.ts';
 import { tableQuantile } from './quantile-table.ts';
@@ -456,3 +457,54 @@ function dayOfRecordless(): DayOptions {
     intervalSeconds: 5,
   };
 }
+
+describe('replications of a run pooled', () => {
+  it("a step's latencies, whole and by interval, are every replication's, counts and funnel the first's", () => {
+    const hist = (...ms: number[]) => {
+      const h = new LogHistogram();
+      for (const x of ms) h.record(x);
+      return h;
+    };
+    const result = (whole: LogHistogram, byInterval: Array<LogHistogram | undefined>, requests: number) =>
+      ({
+        rec: {
+          steps: Object.fromEntries(
+            [
+              'create_account',
+              'verify_email',
+              'login',
+              'submit_biodata',
+              'upload_photo',
+              'submit_assessment',
+              'join_wave',
+            ].map((s) => [
+              s,
+              { step: s, requests, failed: 0, latency: s === 'login' ? whole : new LogHistogram() },
+            ]),
+          ),
+          latencyByInterval: Object.fromEntries(
+            [
+              'create_account',
+              'verify_email',
+              'login',
+              'submit_biodata',
+              'upload_photo',
+              'submit_assessment',
+              'join_wave',
+            ].map((s) => [s, s === 'login' ? byInterval : []]),
+          ),
+        },
+      }) as unknown as DayResult;
+    const a = result(hist(10, 20, 30), [hist(10), undefined, hist(20, 30)], 3);
+    const b = result(hist(100, 200), [hist(100), hist(200)], 2);
+    poolLatencies(a, b);
+    const login = a.rec.steps.login;
+    expect([login.latency.count, login.requests]).toEqual([5, 3]);
+    expect(login.latency.max).toBe(200);
+    expect(login.latency.quantile(1)).toBe(200);
+    expect(login.latency.quantile(0.2)).toBeCloseTo(10, 0);
+    expect(a.rec.latencyByInterval?.login.map((h) => h?.count)).toEqual([2, 1, 2]);
+    // the second's interval copied, not shared: pooling more into it leaves the other alone
+    expect(a.rec.latencyByInterval?.login[1]).not.toBe(b.rec.latencyByInterval?.login[1]);
+  });
+});

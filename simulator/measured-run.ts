@@ -582,3 +582,23 @@ export function withRequestOverhead(
     return { ...s, p50Ms: p50Ms ?? null, p90Ms: p90Ms ?? null, p95Ms: p95Ms ?? null, p99Ms: p99Ms ?? null };
   });
 }
+
+/**
+ * Pools into `into` the latencies of `other`, another replication of the same run (its registrants,
+ * another draw of the system: DayOptions.systemSeed): each step's whole-run histogram and, where
+ * kept, its histograms by interval. Counts and the funnel stay `into`'s.
+ */
+export function poolLatencies(into: DayResult, other: DayResult): void {
+  for (const step of COSTED_STEPS) {
+    into.rec.steps[step].latency.merge(other.rec.steps[step].latency);
+    const mine = into.rec.latencyByInterval?.[step];
+    const theirs = other.rec.latencyByInterval?.[step];
+    if (!mine || !theirs) continue;
+    theirs.forEach((h, i) => {
+      if (!h) return;
+      const at = mine[i];
+      if (at) at.merge(h);
+      else mine[i] = h.copy();
+    });
+  }
+}

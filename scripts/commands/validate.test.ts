@@ -52,15 +52,49 @@ beforeAll(() => {
 
 describe('validate', () => {
   it('exits 0 when the simulator predicts the run within tolerance, and prints each step and stage', () => {
-    // With the calibration the run was made with, the same replay is the same simulation: an
-    // exact prediction, so within any tolerance.
-    const r = gelombang(['validate', measured, '--calibration', 'simulator/calibration.default.json']);
+    // With the calibration the run was made with and one draw of the system, the same replay is
+    // the same simulation: an exact prediction, so within any tolerance.
+    const r = gelombang([
+      'validate',
+      measured,
+      '--calibration',
+      'simulator/calibration.default.json',
+      '--replications',
+      '1',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/create_account\s+\d+\s+([\d.]+) -> \1\s+ok\s+(\d+) -> \2\s+(\d+) -> \3\s+ok/);
     for (const stage of ['registered', 'email_verified', 'joined_wave']) expect(r.stdout).toContain(stage);
     expect(r.stdout).toContain('first to saturate: nothing -> nothing ok');
     expect(r.stdout).toContain('WITHIN TOLERANCE');
     expect(r.status).toBe(0);
+  }, 60_000);
+
+  it("pools eight draws of the system by default: the same counts, the percentiles of every draw's latencies", () => {
+    const line = (stdout: string, step: string) =>
+      /^\s+(\w+)\s+(\d+)\s+([\d.]+) -> ([\d.]+)\s+\w*\s*(\d+) -> (\d+)\s+(\d+) -> (\d+)/m
+        .exec(stdout.split('\n').find((l) => l.trimStart().startsWith(`${step} `)) ?? '')
+        ?.slice(2)
+        .map(Number);
+    const one = gelombang([
+      'validate',
+      measured,
+      '--calibration',
+      'simulator/calibration.default.json',
+      '--replications',
+      '1',
+    ]);
+    const pooled = gelombang(['validate', measured, '--calibration', 'simulator/calibration.default.json']);
+    const [requests, measuredRate, oneRate, , , , oneP95] = line(one.stdout, 'create_account') ?? [];
+    const [, , pooledRate, , , , pooledP95] = line(pooled.stdout, 'create_account') ?? [];
+    expect(requests).toBeGreaterThan(100);
+    // Throughput and the funnel are the first draw's, whose registrants are the run's.
+    expect([oneRate, pooledRate]).toEqual([measuredRate, measuredRate]);
+    // The percentiles are eight draws': another p95 than the one draw's (exact here, by construction).
+    expect(pooledP95).not.toBe(oneP95);
+    const refused = gelombang(['validate', measured, '--replications', '0']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("--replications: expected a whole number >= 1 and <= 64, got '0'");
   }, 60_000);
 
   it('fits its calibration on the run by default, and says what it added', () => {
@@ -100,7 +134,14 @@ describe('validate', () => {
         for (const k of ['p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'maxMs'])
           if (typeof s[k] === 'number') s[k] = (s[k] as number) * 1.2;
     });
-    const r = gelombang(['validate', wider, '--calibration', 'simulator/calibration.default.json']);
+    const r = gelombang([
+      'validate',
+      wider,
+      '--calibration',
+      'simulator/calibration.default.json',
+      '--replications',
+      '1',
+    ]);
     expect(r.stdout).toMatch(/verify_email.*XX/);
     expect(r.stdout).toMatch(/create_account.*XX/);
     expect(r.stdout).toMatch(
