@@ -7,7 +7,7 @@ import { constantProfile } from '../model/profile.ts';
 import { replay } from '../model/replay.ts';
 import { parseServiceKnobs, SERVICE_PROFILES } from '../model/service-design.ts';
 import type { RunRecord } from '../reports/record.ts';
-import { type Calibration, loadCalibration } from './calibration.ts';
+import { type Calibration, COSTED_STEPS, loadCalibration } from './calibration.ts';
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
 import { LogHistogram } from './histogram.ts';
 import {
@@ -469,29 +469,13 @@ describe('replications of a run pooled', () => {
       ({
         rec: {
           steps: Object.fromEntries(
-            [
-              'create_account',
-              'verify_email',
-              'login',
-              'submit_biodata',
-              'upload_photo',
-              'submit_assessment',
-              'join_wave',
-            ].map((s) => [
+            COSTED_STEPS.map((s) => [
               s,
               { step: s, requests, failed: 0, latency: s === 'login' ? whole : new LogHistogram() },
             ]),
           ),
           latencyByInterval: Object.fromEntries(
-            [
-              'create_account',
-              'verify_email',
-              'login',
-              'submit_biodata',
-              'upload_photo',
-              'submit_assessment',
-              'join_wave',
-            ].map((s) => [s, s === 'login' ? byInterval : []]),
+            COSTED_STEPS.map((s) => [s, s === 'login' ? byInterval : []]),
           ),
         },
       }) as unknown as DayResult;

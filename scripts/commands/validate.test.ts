@@ -50,18 +50,15 @@ beforeAll(() => {
   asMeasured(join(dir, 'sim'), measured);
 }, 120_000);
 
+/** validate with the calibration the run was simulated with and one draw of the system: the run's own simulation. */
+const oneDraw = (dir: string) =>
+  gelombang(['validate', dir, '--calibration', 'simulator/calibration.default.json', '--replications', '1']);
+
 describe('validate', () => {
   it('exits 0 when the simulator predicts the run within tolerance, and prints each step and stage', () => {
     // With the calibration the run was made with and one draw of the system, the same replay is
     // the same simulation: an exact prediction, so within any tolerance.
-    const r = gelombang([
-      'validate',
-      measured,
-      '--calibration',
-      'simulator/calibration.default.json',
-      '--replications',
-      '1',
-    ]);
+    const r = oneDraw(measured);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/create_account\s+\d+\s+([\d.]+) -> \1\s+ok\s+(\d+) -> \2\s+(\d+) -> \3\s+ok/);
     for (const stage of ['registered', 'email_verified', 'joined_wave']) expect(r.stdout).toContain(stage);
@@ -76,14 +73,7 @@ describe('validate', () => {
         .exec(stdout.split('\n').find((l) => l.trimStart().startsWith(`${step} `)) ?? '')
         ?.slice(2)
         .map(Number);
-    const one = gelombang([
-      'validate',
-      measured,
-      '--calibration',
-      'simulator/calibration.default.json',
-      '--replications',
-      '1',
-    ]);
+    const one = oneDraw(measured);
     const pooled = gelombang(['validate', measured, '--calibration', 'simulator/calibration.default.json']);
     const [requests, measuredRate, oneRate, , , , oneP95] = line(one.stdout, 'create_account') ?? [];
     const [, , pooledRate, , , , pooledP95] = line(pooled.stdout, 'create_account') ?? [];
@@ -134,14 +124,7 @@ describe('validate', () => {
         for (const k of ['p50Ms', 'p90Ms', 'p95Ms', 'p99Ms', 'maxMs'])
           if (typeof s[k] === 'number') s[k] = (s[k] as number) * 1.2;
     });
-    const r = gelombang([
-      'validate',
-      wider,
-      '--calibration',
-      'simulator/calibration.default.json',
-      '--replications',
-      '1',
-    ]);
+    const r = oneDraw(wider);
     expect(r.stdout).toMatch(/verify_email.*XX/);
     expect(r.stdout).toMatch(/create_account.*XX/);
     expect(r.stdout).toMatch(
