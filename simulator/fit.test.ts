@@ -233,6 +233,22 @@ describe("calibrate fits each station's service time from the mocks' histogram",
     expect(c.reasons?.['stations.dukcapil']).toContain('median');
   });
 
+  it('keeps the drawn service time when the measured holds are shorter on average: the services cut short are missing', () => {
+    // capacity.default.json's Dukcapil draws a median of 80 ms, p99 600 (a mean of 116 ms); the
+    // mock measured a median of 60, p99 400 (a mean of 83): held shorter than drawn, which a mock
+    // cannot do, so the long services (their caller gave up) are not in the measure.
+    const r = recordWithCosts();
+    withServiceTimes(r, 'dukcapil', { medianMs: 60, p99Ms: 400 }, 10_000);
+    const c = fitCalibration(r, prior).calibration;
+    expect(c.stations.dukcapil?.serviceTime).toBeUndefined();
+    expect(c.reasons?.['stations.dukcapil']).toMatch(
+      /^dukcapil: service time as configured \(median 80 ms, p99 600 ms\): the one fitted on 10000 services/,
+    );
+    expect(c.reasons?.['stations.dukcapil']).toContain(
+      'the services whose caller gave up are not in the measure',
+    );
+  });
+
   it('by maximum likelihood on the buckets alone when the record has no mean', () => {
     const r = recordWithCosts();
     withServiceTimes(r, 'dapodik', TRUTH, 10_000, { mean: false });
