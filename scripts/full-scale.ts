@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { type CapacityFile, CapacityFileError } from '../model/capacity.ts';
-import { replay } from '../model/replay.ts';
 import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { writeRunRecord } from '../reports/record.ts';
 import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
@@ -12,7 +11,7 @@ import { FitError } from '../simulator/fit.ts';
 import { dayOfRecord } from '../simulator/measured-run.ts';
 import { simulatedRecord } from '../simulator/record.ts';
 import { fitRun } from './commands/calibrate.ts';
-import { autoInterval } from './commands/simulate.ts';
+import { autoInterval, peakArrivalsPerSecond } from './commands/simulate.ts';
 import { gelombangVersion } from './version.ts';
 
 /**
@@ -181,14 +180,10 @@ export function predictFullScale(
 export function keptAdmissionNote(
   rate: number,
   given: number | undefined,
-  day: Pick<DayOptions, 'profile' | 'window'>,
+  day: Pick<DayOptions, 'profile' | 'scale' | 'compress' | 'window'>,
 ): string | undefined {
   if (!(rate > 0) || given !== undefined) return undefined;
-  const { peakPerSecond } = replay(day.profile, {
-    scale: 1,
-    compress: 1,
-    ...(day.window ? { window: day.window } : {}),
-  });
+  const peakPerSecond = peakArrivalsPerSecond(day);
   return `The waiting room admits ${rate.toLocaleString('en')} sign-ups a second at full scale, the rate this rehearsal ran with (ADMISSION_RATE), where the full-size window's arrivals peak at ${Math.round(peakPerSecond).toLocaleString('en')} a second. Give the capacity file a service.admissionRate (gelombang plan --resources admission sizes one) for the full-size service's rate.`;
 }
 

@@ -224,6 +224,8 @@ export const SERVICE_SETTINGS = {
   ministryRetry: { baseS: 0.2, capS: 2 },
   /** idempotency.ts ABANDONED_MS: a key claimed this long ago by a request still running is taken over */
   keyAbandonedMs: 60_000,
+  /** waiting-room.ts TICKET_TTL_MS: a ticket admits until 10 minutes after its turn */
+  ticketTtlMs: 10 * 60_000,
 };
 const CACHE_MAX_ENTRIES = SERVICE_SETTINGS.answerCache.maxEntries;
 const CACHE_TTL_MS = SERVICE_SETTINGS.answerCache.ttlMs;
@@ -270,8 +272,7 @@ export const PHOTO_CONFIRM = COSTED_STEPS.length + 1;
 export const NETWORK_LAG_MS = 0.05;
 const RETRYABLE = new Set(SERVICE_SETTINGS.ministryRetryable);
 const BUSY_TIMEOUT_MS = SERVICE_SETTINGS.busyTimeoutMs;
-/** mock-services/registration/waiting-room.ts TICKET_TTL_MS: a ticket admits until 10 minutes after its turn */
-export const TICKET_TTL_MS = 10 * 60_000;
+export const TICKET_TTL_MS = SERVICE_SETTINGS.ticketTtlMs;
 /** the waiting room's code on its 429 (the scenarios' registrants keep their ticket and come back) */
 export const WAITING_ROOM = 'waiting_room';
 /** in reqNext while a sign-up is in the waiting room's transaction: what the transaction does */

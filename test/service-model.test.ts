@@ -15,12 +15,7 @@ import { personAt } from '../model/population.ts';
 import { serviceKnobsSchema } from '../model/service-design.ts';
 import { BREAKER } from '../simulator/breaker.ts';
 import { OUTBOX_SENDER, outboxBackoffMs as simulatedOutboxBackoffMs } from '../simulator/outbox.ts';
-import {
-  ministryRetryDelayS,
-  SERVICE_SETTINGS,
-  TICKET_TTL_MS as SIMULATED_TICKET_TTL_MS,
-  isFinal as simulatedIsFinal,
-} from '../simulator/service.ts';
+import { ministryRetryDelayS, SERVICE_SETTINGS, isFinal as simulatedIsFinal } from '../simulator/service.ts';
 
 /**
  * The reference service stands for a real system and imports nothing of the harness, so it keeps
@@ -76,7 +71,7 @@ describe("the simulator's copies of the service's settings", () => {
     expect(SERVICE_SETTINGS.answerCache).toEqual(ANSWER_CACHE_DEFAULTS);
     expect(OUTBOX_SENDER).toEqual(OUTBOX_SENDER_DEFAULTS);
     expect(SERVICE_SETTINGS.busyTimeoutMs).toBe(BUSY_TIMEOUT_MS);
-    expect(SIMULATED_TICKET_TTL_MS).toBe(TICKET_TTL_MS);
+    expect(SERVICE_SETTINGS.ticketTtlMs).toBe(TICKET_TTL_MS);
     expect([...SERVICE_SETTINGS.ministryRetryable].sort()).toEqual([...RETRYABLE_STATUSES].sort());
     expect(SERVICE_SETTINGS.ministryRetry).toEqual({ baseS: RETRY_BASE_S, capS: RETRY_CAP_S });
     expect(SERVICE_SETTINGS.keyAbandonedMs).toBe(ABANDONED_MS);

@@ -228,6 +228,17 @@ function simulatedFaults(file: string, f: SimulateFlags, profile: Profile, capac
   });
 }
 
+/** The busiest second's arrivals of a day's replay (model/replay.ts), which a waiting room's rate is read against. */
+export function peakArrivalsPerSecond(
+  day: Pick<DayOptions, 'profile' | 'scale' | 'compress' | 'window'>,
+): number {
+  return replay(day.profile, {
+    scale: day.scale,
+    compress: day.compress,
+    ...(day.window ? { window: day.window } : {}),
+  }).peakPerSecond;
+}
+
 /**
  * The waiting room's rate when it came from the service profile (the waiting-room switch's 15 a
  * second, sized for this project's 2-core machine), neither from the capacity file nor --knob: a
@@ -242,11 +253,7 @@ export function admissionNote(
   const fromProfile = serviceProfileKnobs(f.serviceProfile).ADMISSION_RATE;
   if (fromProfile === undefined || 'ADMISSION_RATE' in f.knob || knobs.ADMISSION_RATE !== fromProfile)
     return undefined;
-  const { peakPerSecond: perSecond } = replay(day.profile, {
-    scale: day.scale,
-    compress: day.compress,
-    ...(day.window ? { window: day.window } : {}),
-  });
+  const perSecond = peakArrivalsPerSecond(day);
   return `ADMISSION_RATE=${fromProfile} comes from the service profile '${f.serviceProfile}', a rate sized for this project's 2-core machine; this run's arrivals peak at ${num(perSecond)} a second. Give the capacity file a service.admissionRate (gelombang plan --resources admission sizes one) or --knob ADMISSION_RATE=... for a waiting room of this size.`;
 }
 
