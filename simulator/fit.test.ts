@@ -43,7 +43,17 @@ const TRUE_SCRYPT_MS = 80;
 
 /** A measured-looking record whose registration CPU is exactly what those costs give its requests. */
 function recordWithCosts(
-  o: { others?: number; cores?: number; idleCores?: number; warmUp?: { extra: number; tauS: number } } = {},
+  o: {
+    others?: number;
+    cores?: number;
+    idleCores?: number;
+    warmUp?: { extra: number; tauS: number };
+    /**
+     * the share of interval i's sign-ups that hash (the others turned away before it); with it,
+     * the service's count of its hashes is in the record
+     */
+    signUpsHashed?: (i: number) => number;
+  } = {},
 ): RunRecord {
   const r = makeRecord({
     seed: 3,
@@ -63,13 +73,11 @@ function recordWithCosts(
   }
   const req = (step: string, i: number) =>
     ts.series.find((s) => s.name === 'step_requests' && s.labels.step === step)?.values[i] ?? 0;
+  const hashed = (s: CostedStep, i: number) =>
+    s === 'login' ? 1 : s === 'create_account' ? (o.signUpsHashed?.(i) ?? 1) : 0;
   const cpu = ts.t.map(
     (_, i) =>
-      (COSTED_STEPS.reduce(
-        (a, s) =>
-          a + req(s, i) * (TRUE_STEP_MS[s] + (s === 'create_account' || s === 'login' ? TRUE_SCRYPT_MS : 0)),
-        0,
-      ) /
+      (COSTED_STEPS.reduce((a, s) => a + req(s, i) * (TRUE_STEP_MS[s] + hashed(s, i) * TRUE_SCRYPT_MS), 0) /
         1000) *
         (o.warmUp ? warmUpFactor(o.warmUp, i, ts.intervalSeconds) : 1) +
       (o.idleCores ?? 0),
@@ -78,6 +86,16 @@ function recordWithCosts(
     (s) => !(s.name === 'process_cpu_cores' && s.labels.process === 'registration'),
   );
   ts.series.push({ name: 'process_cpu_cores', labels: { process: 'registration' }, values: cpu });
+  if (o.signUpsHashed !== undefined)
+    for (const [step, operation] of [
+      ['create_account', 'hash'],
+      ['login', 'verify'],
+    ] as const)
+      ts.series.push({
+        name: 'password_hash_buckets',
+        labels: { operation, gt: '0', le: '100' },
+        values: ts.t.map((_, i) => req(step, i) * hashed(step, i)),
+      });
   return r;
 }
 
@@ -93,6 +111,29 @@ describe('calibrate fits a measured run', () => {
       expect(Math.abs(whole(s) - perRequestCpuMs[s]), s).toBeLessThan(0.01);
     }
     expect(c.source).toContain('fixture');
+  });
+
+  it("counts the hashes the service ran, not the hashing steps' requests (a sign-up turned away hashes nothing)", () => {
+    // The waiting room answers 10 to 70 % of the sign-ups "come back later", before the hash.
+    const share = (i: number) => 0.3 + (0.6 * ((i * 7) % 10)) / 10;
+    const r = recordWithCosts({ signUpsHashed: share });
+    const { calibration: c, perRequestCpuMs } = fitCalibration(r, prior);
+    expect(Math.abs(scryptCpuMs(c, 16384) / TRUE_SCRYPT_MS - 1)).toBeLessThan(0.02);
+    const ts = r.timeseries;
+    const total = (step: string, f: (i: number) => number = () => 1) =>
+      ts.series
+        .find((x) => x.name === 'step_requests' && x.labels.step === step)
+        ?.values.reduce<number>((a, v, i) => a + (v ?? 0) * f(i), 0) ?? 0;
+    // A sign-up's cost on average: its own, and the run's share of scrypt's.
+    const signUpShare = total('create_account', share) / total('create_account');
+    const signUp = TRUE_STEP_MS.create_account + signUpShare * TRUE_SCRYPT_MS;
+    expect(Math.abs(perRequestCpuMs.create_account / signUp - 1)).toBeLessThan(0.02);
+    const login = TRUE_STEP_MS.login + TRUE_SCRYPT_MS;
+    expect(Math.abs(perRequestCpuMs.login / login - 1)).toBeLessThan(0.02);
+    // Without the service's count, every sign-up is taken for a hash: scrypt's cost reads low.
+    r.timeseries.series = r.timeseries.series.filter((x) => x.name !== 'password_hash_buckets');
+    const uncounted = scryptCpuMs(fitCalibration(r, prior).calibration, 16384);
+    expect(uncounted / TRUE_SCRYPT_MS).toBeLessThan(0.9);
   });
 
   it('on a presigned run, says the photo cost is per request of three a photo, and the photo costs the same', () => {
