@@ -404,6 +404,30 @@ describe("calibrate fits a hash's time on its request's path from the service's 
     expect(reason).toContain('off the requests');
   });
 
+  it('where the quiet intervals hold too few, takes the next quietest, never one with a hash queued', () => {
+    // 6 quiet intervals (60 hashes), then 34 at 15 a second (0.7 at once), then the pool's queue.
+    const r = recordWithCosts();
+    withHashTimes(
+      r,
+      (i) => (i < 6 ? 5 : i < 40 ? 15 : 30),
+      (rng, i) => (i >= 40 ? 400 + 50 * rng() : sampleLognormal(TRUTH, rng)),
+    );
+    const { spread, reason } = fitScryptSpread(r, 45);
+    if (!spread) throw new Error(reason);
+    const [, hashes, intervals, atOnce] = reason.match(
+      /(\d+) hashes in (\d+) intervals of 2 s with at most ([\d.]+) hashes at once/,
+    ) ?? [null, '0', '0', '99'];
+    // The quietest of the busier intervals until 100 hashes: two or three of 30.
+    expect(Number(hashes)).toBeGreaterThanOrEqual(100);
+    expect(Number(hashes)).toBeLessThan(160);
+    expect(Number(intervals)).toBeLessThanOrEqual(10);
+    expect(Number(atOnce)).toBeGreaterThan(0.25);
+    expect(Number(atOnce)).toBeLessThanOrEqual(1);
+    // About 120 hashes: the median within about 10 %; a queued hash (400 ms, 9 times it) would show in the p95.
+    expect(Math.abs((spread.p50 * 45) / 37 - 1)).toBeLessThan(0.1);
+    expect((spread.p95 * 45) / p95).toBeLessThan(1.5);
+  });
+
   it('scales a table whose mean would exceed the CPU per hash to mean 1', () => {
     const { spread } = fitScryptSpread(record(), 30);
     expect(tableMean(spread as QuantileTable)).toBeCloseTo(1, 2);
