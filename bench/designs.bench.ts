@@ -5,7 +5,7 @@ import { SERVICE_SWITCHES, serviceProfileKnobs } from '../model/service-design.t
 import { compareRuns } from '../reports/compare/index.ts';
 import { type RunRecord, readRunRecord } from '../reports/record.ts';
 import type { Report } from '../reports/report-model.ts';
-import { validateRun } from '../scripts/commands/validate.ts';
+import { judgedCells, validateRun } from '../scripts/commands/validate.ts';
 import { readFaultFile } from '../scripts/faults.ts';
 import { benchRehearsal } from './rehearse.ts';
 import type { Bench, BenchRow } from './types.ts';
@@ -153,11 +153,7 @@ const bench: Bench = {
 function simulatedRow(o: Outcome): BenchRow {
   const v = validateRun(o.record.dir);
   if (typeof v === 'string') throw new Error(`${o.design}: validate: ${v}`);
-  const cells = [
-    ...v.validation.steps.flatMap((s) => [s.throughput.ok, s.p95Ms.ok]),
-    ...v.validation.stages.map((s) => s.conversion.ok),
-    v.validation.firstSaturated.ok,
-  ].filter((c): c is boolean => c !== null);
+  const cells = judgedCells(v.validation);
   const out = v.validation.steps.flatMap((s) => [
     ...(s.throughput.ok === false ? [`${s.step} throughput`] : []),
     ...(s.p95Ms.ok === false ? [`${s.step} p95`] : []),

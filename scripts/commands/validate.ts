@@ -341,12 +341,17 @@ export function validationOf(
   const sm = first(measured);
   const sp = first(predicted);
   const firstSaturated = { measured: sm, predicted: sp, ok: (sm?.name ?? null) === (sp?.name ?? null) };
-  const judged = [
-    ...steps.flatMap((s) => [s.throughput.ok, s.p95Ms.ok]),
-    ...stages.map((s) => s.conversion.ok),
-    firstSaturated.ok,
-  ];
-  return { steps, stages, firstSaturated, ok: judged.every((x) => x !== false) };
+  const v = { steps, stages, firstSaturated };
+  return { ...v, ok: judgedCells(v).every(Boolean) };
+}
+
+/** The cells the tolerance judged, in the table's order: each step's throughput and p95, each stage's conversion, the first resource. */
+export function judgedCells(v: Pick<Validation, 'steps' | 'stages' | 'firstSaturated'>): boolean[] {
+  return [
+    ...v.steps.flatMap((s) => [s.throughput.ok, s.p95Ms.ok]),
+    ...v.stages.map((s) => s.conversion.ok),
+    v.firstSaturated.ok,
+  ].filter((c): c is boolean => c !== null);
 }
 
 const fmt = (x: number | null, digits = 0) => (x === null ? 'n/a' : x.toFixed(digits));
