@@ -300,6 +300,15 @@ const SERIES = {
   password_hash_buckets: 'per second',
   /** the mean of those scrypt times over the interval; labels { operation } */
   password_hash_ms: 'ms',
+  /**
+   * the registration service's calls to a dependency ended per second, as the service timed them
+   * (gelombang_dependency_request_duration_seconds, every outcome: from the call to its answer, the
+   * dependency's queue, the exchange over loopback and its service included) in one bucket, as
+   * dependency_service_buckets; labels { dependency, gt, le }
+   */
+  dependency_call_buckets: 'per second',
+  /** the mean of those calls over the interval; labels { dependency } */
+  dependency_call_ms: 'ms',
   /** a Node process's event-loop delay p99 (nodejs_eventloop_lag_p99_seconds), the highest seen in the interval; labels { process } */
   event_loop_lag_ms: 'ms',
 } as const;

@@ -16,14 +16,15 @@ import { quantileTableSchema, tableMean } from './quantile-table.ts';
  *
  * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread), then 4
  * (adds service.warmUp), then 5 (drops service.mailerConnections: the service's SMTP connections
- * are its knob EMAIL_CONNECTIONS, a design choice and not a cost). An older file is read as it is:
- * a version 1 file has no overhead, none before 3 a spread, none before 4 a warm-up; its
+ * are its knob EMAIL_CONNECTIONS, a design choice and not a cost), then 6 (adds
+ * service.smtpExchangeMs). An older file is read as it is: a version 1 file has no overhead, none
+ * before 3 a spread, none before 4 a warm-up, none before 6 an SMTP exchange; its
  * mailerConnections must be the knob's default, or the file would say something the simulator no
- * longer reads from it. Files are written as version 5.
+ * longer reads from it. Files are written as version 6.
  */
 
-export const CALIBRATION_VERSION = 5;
-const READABLE_VERSIONS = [1, 2, 3, 4, 5] as const;
+export const CALIBRATION_VERSION = 6;
+const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -85,6 +86,15 @@ const calibrationSchema = z
          * plan and the full-scale prediction leave it out. Version 2.
          */
         requestOverheadMs: quantileTableSchema().optional(),
+        /**
+         * What a mail's SMTP exchange added to the relay's service, ms on average: the service's
+         * own time for a send (gelombang_dependency_request_duration_seconds) less the relay's
+         * (station_service_seconds) where the relay queued nothing: the commands before the DATA
+         * and the answers after it, each through both event loops. The simulator holds the mail's
+         * caller and its SMTP connection this much longer than the relay's service. Absent: 0.
+         * Version 6.
+         */
+        smtpExchangeMs: ms.optional(),
         /**
          * One scrypt's time on its request's path over scryptCpuMs, by quantile: the simulator
          * holds a thread and a core for scryptCpuMs times a draw, and spends the rest of
@@ -150,6 +160,7 @@ export function parseCalibration(value: unknown, source: string): Calibration {
     ['requestOverheadMs', 2],
     ['scryptSpread', 3],
     ['warmUp', 4],
+    ['smtpExchangeMs', 6],
   ] as const)
     if (version < since && service[field] !== undefined)
       throw new CalibrationFileError(

@@ -8,6 +8,7 @@ import { makeRecord } from '../reports/fixtures/make-record.ts';
 import type { RunRecord } from '../reports/record.ts';
 import { withServiceTimes } from '../test/support/service-times.ts';
 import {
+  CALIBRATION_VERSION,
   COSTED_STEPS,
   type CostedStep,
   loadCalibration,
@@ -20,6 +21,7 @@ import {
   fitCalibration,
   fitLognormalBins,
   fitScryptSpread,
+  fitSmtpExchange,
   photoBytes,
   serviceBins,
   WARM_UP_TAU_S,
@@ -218,7 +220,7 @@ describe('calibrate fits a measured run', () => {
       reasons: { ...prior.reasons, 'service.mailerConnections': 'nodemailer pool of 16' },
     };
     const { calibration: c } = fitCalibration(recordWithCosts(), v4);
-    expect(c.version).toBe(5);
+    expect(c.version).toBe(CALIBRATION_VERSION);
     expect(c.service).not.toHaveProperty('mailerConnections');
     expect(c.reasons).not.toHaveProperty(['service.mailerConnections']);
     expect(c.reasons?.['service.writeMs']).toBeDefined();
@@ -374,6 +376,60 @@ function withHashTimes(
     });
   }
 }
+
+describe("calibrate fits what a mail's SMTP exchange adds to the relay's service", () => {
+  // 60 intervals of 2 s, 5 sends a second: the relay serves in 30 ms on average; the service
+  // times each send 14 ms more while the relay has servers free, 500 ms more from interval 40 on,
+  // where the relay queues (a wait that is the station's to simulate, not the exchange's).
+  const record = (withCalls = true) => {
+    const r = recordWithCosts();
+    const ts = r.timeseries;
+    const mine = new Set([
+      'dependency_call_ms',
+      'dependency_call_buckets',
+      'dependency_service_ms',
+      'dependency_utilisation',
+      'dependency_queue_ratio',
+    ]);
+    ts.series = ts.series.filter((x) => !(mine.has(x.name) && x.labels.dependency === 'email'));
+    const served = ts.t.map((_, i) => 30 + (i % 7));
+    const email = { dependency: 'email' };
+    ts.series.push(
+      { name: 'dependency_service_ms', labels: email, values: served },
+      { name: 'dependency_utilisation', labels: email, values: ts.t.map((_, i) => (i < 40 ? 0.4 : 1)) },
+      { name: 'dependency_queue_ratio', labels: email, values: ts.t.map((_, i) => (i < 40 ? 0 : 0.5)) },
+    );
+    if (withCalls)
+      ts.series.push(
+        {
+          name: 'dependency_call_ms',
+          labels: email,
+          values: served.map((m, i) => m + (i < 40 ? 14 : 500)),
+        },
+        {
+          name: 'dependency_call_buckets',
+          labels: { ...email, gt: '25', le: '50' },
+          values: ts.t.map(() => 5),
+        },
+      );
+    return r;
+  };
+
+  it('the service’s time for a send less the relay’s, where the relay queued nothing', () => {
+    const { ms, reason } = fitSmtpExchange(record());
+    expect(ms).toBeCloseTo(14, 6);
+    expect(reason).toContain('400 sends in 40 intervals of 2 s');
+    const c = fitCalibration(record(), prior).calibration;
+    expect(c.service.smtpExchangeMs).toBeCloseTo(14, 6);
+    expect(c.version).toBe(6);
+  });
+
+  it('none from a record without the service’s own timing, and the calibration says why', () => {
+    const c = fitCalibration(record(false), prior).calibration;
+    expect(c.service.smtpExchangeMs).toBeUndefined();
+    expect(c.reasons?.['service.smtpExchangeMs']).toContain("no service's own timing of its sends");
+  });
+});
 
 describe("calibrate fits a hash's time on its request's path from the service's histogram", () => {
   // 40 quiet intervals of 2 s at 5 hashes a second (0.2 at once), then 20 with 30 a second held

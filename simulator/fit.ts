@@ -354,6 +354,7 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
     warmUp: _w,
     mailerConnections: _m,
     photoUpload: _p,
+    smtpExchangeMs: _x,
     ...priorService
   } = prior.service;
   // ...and its reason, which would explain a field the file no longer has.
@@ -385,6 +386,9 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
       n16384: round(prior.service.scryptCpuMs.n16384 * scryptScale),
     },
   };
+  const exchange = fitSmtpExchange(r);
+  if (exchange.ms !== undefined) service.smtpExchangeMs = exchange.ms;
+  reasons['service.smtpExchangeMs'] = exchange.reason;
   const spread = fitScryptSpread(r, scryptCpuMs({ ...prior, service }, knobs.SCRYPT_N));
   if (spread.spread) service.scryptSpread = spread.spread;
   reasons['service.scryptSpread'] = spread.spread
@@ -834,6 +838,56 @@ export function fitScryptSpread(
   return {
     spread,
     reason: `Fitted on ${r.dir}: the quantiles of the service's hashes' wall time (password_hash_buckets, ${where}; ${round(table.min)}, ${round(table.p50)}, ${round(table.p95)} and ${round(table.p99)} ms at the least, p50, p95 and p99; the table's mean ${round(mean)} ms) over ${over === mean ? `their mean, which is above the CPU fitted per hash (${round(cpuPerHashMs)} ms): the machine stretched them` : `the CPU fitted per hash (${round(cpuPerHashMs)} ms): the other ${round(cpuPerHashMs - mean)} ms of it are spent off the requests' path`}.`,
+  };
+}
+
+/**
+ * What a mail's SMTP exchange added to the relay's service (calibration service.smtpExchangeMs):
+ * the service's mean time for a send (dependency_call_ms, every outcome) less the relay's mean
+ * service (dependency_service_ms), interval by interval, weighted by the sends, over the intervals
+ * in which the relay queued nothing and had servers to spare (a send's wait for a server is the
+ * station's to simulate). The service timed 46 ms a send where the relay served 32 (the designs
+ * bench's 2020 day, 2026-12-07), 65 and 34 at the validate bench's knee: the commands before the
+ * DATA and the answers after it pass both event loops, busier at the knee. Not fitted on fewer
+ * than MIN_SERVICES sends, or a record without the service's own timing (before 2026-12-07).
+ */
+export function fitSmtpExchange(r: RunRecord): { ms?: number; reason: string } {
+  const ts = r.timeseries;
+  const call = seriesValues(ts, 'dependency_call_ms', { dependency: 'email' });
+  const served = seriesValues(ts, 'dependency_service_ms', { dependency: 'email' });
+  if (!call || !served)
+    return {
+      reason: `Not fitted: ${r.dir} has no ${call ? "relay's service time" : "service's own timing of its sends"} (${call ? 'dependency_service_ms' : 'dependency_call_ms'}{dependency="email"}): a send holds its caller for the relay's service alone.`,
+    };
+  const sends = new Array<number>(ts.t.length).fill(0);
+  for (const s of ts.series)
+    if (s.name === 'dependency_call_buckets' && s.labels.dependency === 'email')
+      s.values.forEach((v, i) => {
+        sends[i] = (sends[i] as number) + (v ?? 0) * ts.intervalSeconds;
+      });
+  const busy = seriesValues(ts, 'dependency_utilisation', { dependency: 'email' });
+  const queued = seriesValues(ts, 'dependency_queue_ratio', { dependency: 'email' });
+  let weight = 0;
+  let sum = 0;
+  let intervals = 0;
+  ts.t.forEach((_, i) => {
+    const c = call[i];
+    const m = served[i];
+    const n = sends[i] as number;
+    if (c === null || c === undefined || m === null || m === undefined || n <= 0) return;
+    if ((busy?.[i] ?? 0) >= UNSATURATED || (queued?.[i] ?? 0) > 0) return;
+    weight += n;
+    sum += n * (c - m);
+    intervals++;
+  });
+  if (weight < MIN_SERVICES)
+    return {
+      reason: `Not fitted: ${r.dir} has ${Math.round(weight)} sends in intervals where the relay queued nothing, fewer than ${MIN_SERVICES}: a send holds its caller for the relay's service alone.`,
+    };
+  const ms = round(Math.max(0, sum / weight));
+  return {
+    ms,
+    reason: `Fitted on ${r.dir}: the service's mean time for a send (dependency_call_ms) less the relay's mean service (dependency_service_ms), weighted by ${Math.round(weight)} sends in ${intervals} intervals of ${ts.intervalSeconds} s where the relay queued nothing and was under ${UNSATURATED * 100} % busy: ${ms} ms a send, the exchange's commands and answers through both event loops. A property of the service's SMTP client on the rehearsal's machine at its load, carried as it is to a full-scale prediction.`,
   };
 }
 

@@ -7,7 +7,7 @@ import { constantProfile } from '../model/profile.ts';
 import { replay } from '../model/replay.ts';
 import { parseServiceKnobs, SERVICE_PROFILES } from '../model/service-design.ts';
 import type { RunRecord } from '../reports/record.ts';
-import { type Calibration, COSTED_STEPS, loadCalibration } from './calibration.ts';
+import { CALIBRATION_VERSION, type Calibration, COSTED_STEPS, loadCalibration } from './calibration.ts';
 import { type DayOptions, type DayResult, simulateDay } from './day.ts';
 import { LogHistogram } from './histogram.ts';
 import {
@@ -148,7 +148,7 @@ describe('validate fits what a replay of the run shows', () => {
       expect(Math.abs((o?.[k] ?? 0) - TRUE_OVERHEAD_MS), k).toBeLessThan(2);
     expect(c.reasons?.['service.effectiveCores']).toContain('replaying');
     expect(c.reasons?.['service.requestOverheadMs']).toContain(LIGHT_STEPS[0]);
-    expect(c.version).toBe(5);
+    expect(c.version).toBe(CALIBRATION_VERSION);
   }, 120_000);
 
   it('past the knee, where the fewest cores answer no login at all, still finds the cores it had', () => {

@@ -301,6 +301,30 @@ describe('the registration service in simulated time', () => {
     expect(Number.isFinite(a.mailAt)).toBe(true);
   });
 
+  it("holds a mail's caller and its connection for the SMTP exchange beyond the relay's service (smtpExchangeMs)", () => {
+    // The same draws with and without: the sign-up answers 14 ms later, the pool held as long.
+    const signUp = (smtpExchangeMs?: number) => {
+      const cal = { ...calibration, service: { ...calibration.service, smtpExchangeMs } };
+      const { q, send, answers, service } = build({ calibration: cal });
+      send('create_account', account(), 1);
+      let heldUntil = 0;
+      const mailers = service.mailers[0];
+      const probe = () => {
+        if (mailers && mailers.busy > 0) heldUntil = q.now;
+        if (q.now < 1000) q.schedule(q.now + 0.5, probe, undefined);
+      };
+      probe();
+      q.run();
+      return { at: answers[0]?.t as number, status: answers[0]?.a.status, heldUntil };
+    };
+    const plain = signUp();
+    const slow = signUp(14);
+    expect(plain.status).toBe(201);
+    expect(slow.status).toBe(201);
+    expect(slow.at - plain.at).toBeCloseTo(14, 6);
+    expect(slow.heldUntil - plain.heldUntil).toBeGreaterThanOrEqual(13.5);
+  });
+
   it("delivers the mail at the providers' rate, first come first delivered (email.deliveryPerSecond)", () => {
     const { q, send, answers } = build({
       knobs: { WORKERS: '4' },

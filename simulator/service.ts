@@ -342,6 +342,8 @@ export class RegistrationService {
   private lastTurn = Number.NEGATIVE_INFINITY;
   /** the guard's CPU on the event loop when it only answers "come back later" */
   private readonly roomCpuMs: number;
+  /** what a mail's SMTP exchange adds to the relay's service (calibration service.smtpExchangeMs) */
+  private readonly smtpExchangeMs: number;
   /** the 429s of the waiting room, one object per Retry-After */
   private readonly comeBack = new Map<number, Answer>();
 
@@ -415,6 +417,7 @@ export class RegistrationService {
     // Not measured on its own: a 429 is routing, JSON and one indexed lookup, the work of the
     // lightest steps, so the least of the steps' costs.
     this.roomCpuMs = Math.min(...Object.values(calibration.service.stepCpuMs)) * d.cpuStretch;
+    this.smtpExchangeMs = calibration.service.smtpExchangeMs ?? 0;
   }
 
   /** One request of `step` for the registrant whose rows are `acct`; the sink gets the answer once. */
@@ -829,6 +832,13 @@ export class RegistrationService {
 
   private readonly onMailAnswer = (c: StationCall<Request | MailJob>): void => {
     this.mailTimeouts.cancel(c.clientTimer);
+    // The exchange's commands and answers around the relay's service (calibration smtpExchangeMs):
+    // the caller and its connection wait for them too.
+    if (this.smtpExchangeMs > 0) this.q.schedule(this.q.now + this.smtpExchangeMs, this.onMailExchanged, c);
+    else this.onMailExchanged(c);
+  };
+
+  private readonly onMailExchanged = (c: StationCall<Request | MailJob>): void => {
     const inline = c.tag === INLINE_MAIL;
     const acct = inline ? (this.reqAcct[c.ctx as Request] as Account) : (c.ctx as MailJob).acct;
     if (c.outcome !== 'ok') {

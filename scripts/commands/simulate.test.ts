@@ -91,7 +91,17 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 6 }, 'version'],
+    ['another version', { ...calibration, version: 7 }, 'version'],
+    [
+      'a version 6 field in a version 5 file',
+      { ...calibration, version: 5, service: { ...calibration.service, smtpExchangeMs: 14 } },
+      'service.smtpExchangeMs: a version 6 field in a version 5 file',
+    ],
+    [
+      'a negative SMTP exchange',
+      { ...calibration, service: { ...calibration.service, smtpExchangeMs: -1 } },
+      'service.smtpExchangeMs',
+    ],
     [
       'a pool of SMTP connections (version 5 has it as the service knob)',
       { ...calibration, version: 5, service: { ...calibration.service, mailerConnections: 16 } },

@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CALIBRATION_VERSION } from '../../simulator/calibration.ts';
 import { gelombang } from '../../test/support/gelombang-cli.ts';
 
 /**
@@ -299,7 +300,7 @@ describe('calibrate', () => {
     // The simulator's service is warm from its first request: the fit finds almost no warm-up
     // (0.05 on this surge; 0.19 before the fit took a request's CPU coming before its count, fit.ts).
     // The bound lies under the 0.1-0.18 that four of six knee rehearsals of the bench fitted.
-    expect(c.version).toBe(5);
+    expect(c.version).toBe(CALIBRATION_VERSION);
     expect(c.service.warmUp.tauS).toBe(12);
     expect(c.service.warmUp.extra).toBeLessThan(0.1);
     expect(r.stdout).toContain("a fresh service's warm-up");

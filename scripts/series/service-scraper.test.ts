@@ -132,6 +132,35 @@ describe('the scraper records the service’s hashes', () => {
   });
 });
 
+describe('the scraper records the service’s calls to its dependencies', () => {
+  it('per interval and dependency, its outcomes added up, by bucket and as a mean', async () => {
+    const { metrics, book, scraper, scrape } = await registrationScraper();
+    const tick = async (seconds: number) => {
+      await scrape();
+      book.tick(seconds);
+      scraper.sample(1);
+    };
+    await tick(1);
+    metrics.dependencyDuration.observe({ dependency: 'email', outcome: 'ok' }, 0.03);
+    metrics.dependencyDuration.observe({ dependency: 'email', outcome: 'ok' }, 0.04);
+    metrics.dependencyDuration.observe({ dependency: 'email', outcome: 'timeout' }, 0.2);
+    metrics.dependencyDuration.observe({ dependency: 'dukcapil', outcome: 'ok' }, 0.007);
+    await tick(2);
+    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
+    const of = (dependency: string) =>
+      ts.series
+        .filter((x) => x.name === 'dependency_call_buckets' && x.labels.dependency === dependency)
+        .map((x) => [x.labels.gt, x.labels.le, x.values[1]]);
+    expect(of('email')).toEqual([
+      ['25', '50', 2],
+      ['100', '250', 1],
+    ]);
+    expect(of('dukcapil')).toEqual([['5', '10', 1]]);
+    const mean = ts.series.find((x) => x.name === 'dependency_call_ms' && x.labels.dependency === 'email');
+    expect(mean?.values[1]).toBeCloseTo((30 + 40 + 200) / 3, 6);
+  });
+});
+
 describe('the scraper records the service’s SMTP connections beside the dependencies', () => {
   it('as their busiest share of the pool in each interval, from the reference service’s own gauges', async () => {
     const { metrics, book, scraper, scrape } = await registrationScraper();

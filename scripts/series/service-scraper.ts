@@ -7,7 +7,9 @@ import type { SeriesBook } from './series-book.ts';
  * (and the registration service's SMTP connections in use over its pool, as SMTP_POOL),
  * and the service times ended in the interval (station_service_seconds, by bucket, and their mean);
  * per scrypt operation of the registration service, the hashes' times the same way
- * (gelombang_password_hash_duration_seconds); per process, the CPU it used and its event-loop delay.
+ * (gelombang_password_hash_duration_seconds), and per dependency its calls as it timed them
+ * (gelombang_dependency_request_duration_seconds, its outcomes added up); per process, the CPU it
+ * used and its event-loop delay.
  * A scrape that fails or is late leaves nulls for that tick; it never stops the rehearsal.
  */
 
@@ -47,6 +49,9 @@ const WANTED = new Set([
   'gelombang_password_hash_duration_seconds_bucket',
   'gelombang_password_hash_duration_seconds_sum',
   'gelombang_password_hash_duration_seconds_count',
+  'gelombang_dependency_request_duration_seconds_bucket',
+  'gelombang_dependency_request_duration_seconds_sum',
+  'gelombang_dependency_request_duration_seconds_count',
   'gelombang_email_connections',
   'gelombang_email_connections_busy',
 ]);
@@ -67,6 +72,12 @@ export const HISTOGRAMS = [
     label: 'operation',
     buckets: 'password_hash_buckets',
     mean: 'password_hash_ms',
+  },
+  {
+    family: 'gelombang_dependency_request_duration_seconds',
+    label: 'dependency',
+    buckets: 'dependency_call_buckets',
+    mean: 'dependency_call_ms',
   },
 ] as const satisfies ReadonlyArray<{ family: string; label: string; buckets: SeriesName; mean: SeriesName }>;
 
@@ -225,11 +236,13 @@ export class ServiceScraper {
       for (const s of samples) {
         const value = s.labels[label];
         if (!value || !Number.isFinite(s.value) || !s.name.startsWith(family)) continue;
+        // Histograms that differ in another label (a call's outcome) are added up.
         const key = `${i}\u0000${value}`;
+        const h = of(key);
         if (s.name === `${family}_bucket` && s.labels.le !== undefined)
-          of(key).buckets.set(s.labels.le, s.value);
-        else if (s.name === `${family}_sum`) of(key).sum = s.value;
-        else if (s.name === `${family}_count`) of(key).count = s.value;
+          h.buckets.set(s.labels.le, (h.buckets.get(s.labels.le) ?? 0) + s.value);
+        else if (s.name === `${family}_sum`) h.sum += s.value;
+        else if (s.name === `${family}_count`) h.count += s.value;
       }
     });
     for (const [key, h] of seen) {
