@@ -690,8 +690,8 @@ export function photoBytes(r: RunRecord): number | null {
  * hashing steps' requests: a sign-up the waiting room answers "come back later", or a key's
  * replay, hashes nothing, and the 2020 design with a waiting room answered 307 of its 651
  * sign-ups so. Counted as requests, the hashes' column read half again as many as ran and the
- * CPU per hash came out at two thirds of its cost (21 ms against 32 on the designs bench's
- * hardened record).
+ * CPU per hash came out at three quarters of its cost (21 ms against 28 on the designs bench's
+ * hardened record, whose quiet hashes took 28-30 ms).
  */
 export function countedHashes(r: RunRecord, operation?: string): number[] | null {
   const ts = r.timeseries;
@@ -767,7 +767,7 @@ function recordBins(
  * what the machine took from it, not a wait for the pool or for another hash's core, which the
  * simulator makes itself; where those hold fewer than MIN_SPREAD_HASHES, the next quietest up to
  * QUIET_HASHES_MAX. Without a table every hash takes exactly its CPU, no spread at all: the
- * designs bench's records (60-90 hashes at 0.25) had none, and their sign-up and login p95s came
+ * designs bench's records (45-90 hashes at 0.25) had none, and their sign-up and login p95s came
  * out 15-45 % under the measured. Over the CPU per hash (`cpuPerHashMs`, the regression's): where the
  * hashes measured took less than it, the rest is CPU off any request's path that the regression
  * put on the hashes (with no idle level probed, the process's CPU between requests, a tenth of a

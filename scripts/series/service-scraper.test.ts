@@ -40,7 +40,21 @@ async function registrationScraper() {
     scraper.scrape();
     await scraper.settle();
   };
-  return { metrics, book, scraper, scrape };
+  /** a scrape, then the interval that ends `seconds` after the start */
+  const tick = async (seconds: number) => {
+    await scrape();
+    book.tick(seconds);
+    scraper.sample(1);
+  };
+  const build = () => book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
+  return { metrics, book, scraper, scrape, tick, build };
+}
+
+/** A histogram's buckets in the record's second interval, [gt, le, per second], where `label` is `value`. */
+function bucketsOf(ts: ReturnType<SeriesBook['build']>, name: string, label: string, value: string) {
+  return ts.series
+    .filter((x) => x.name === name && x.labels[label] === value)
+    .map((x) => [x.labels.gt, x.labels.le, x.values[1]]);
 }
 
 async function mock() {
@@ -106,21 +120,13 @@ describe('the scraper records the mocks’ service times', () => {
 
 describe('the scraper records the service’s hashes', () => {
   it('per interval and operation, by bucket and as a mean, from the reference service’s own metrics', async () => {
-    const { metrics, book, scraper, scrape } = await registrationScraper();
-    const tick = async (seconds: number) => {
-      await scrape();
-      book.tick(seconds);
-      scraper.sample(1);
-    };
+    const { metrics, tick, build } = await registrationScraper();
     await tick(1);
     for (const v of [0.0335, 0.036, 0.0362]) metrics.scryptDuration.observe({ operation: 'hash' }, v);
     metrics.scryptDuration.observe({ operation: 'verify' }, 0.05);
     await tick(2);
-    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
-    const of = (operation: string) =>
-      ts.series
-        .filter((x) => x.name === 'password_hash_buckets' && x.labels.operation === operation)
-        .map((x) => [x.labels.gt, x.labels.le, x.values[1]]);
+    const ts = build();
+    const of = (operation: string) => bucketsOf(ts, 'password_hash_buckets', 'operation', operation);
     // The buckets are 1 ms x 1.1^k: 33.5 ms falls in (30.91, 34], 36 and 36.2 in (34, 37.4], 50 in (49.79, 54.76].
     expect(of('hash')).toEqual([
       ['30.91', '34', 1],
@@ -134,23 +140,15 @@ describe('the scraper records the service’s hashes', () => {
 
 describe('the scraper records the service’s calls to its dependencies', () => {
   it('per interval and dependency, its outcomes added up, by bucket and as a mean', async () => {
-    const { metrics, book, scraper, scrape } = await registrationScraper();
-    const tick = async (seconds: number) => {
-      await scrape();
-      book.tick(seconds);
-      scraper.sample(1);
-    };
+    const { metrics, tick, build } = await registrationScraper();
     await tick(1);
     metrics.dependencyDuration.observe({ dependency: 'email', outcome: 'ok' }, 0.03);
     metrics.dependencyDuration.observe({ dependency: 'email', outcome: 'ok' }, 0.04);
     metrics.dependencyDuration.observe({ dependency: 'email', outcome: 'timeout' }, 0.2);
     metrics.dependencyDuration.observe({ dependency: 'dukcapil', outcome: 'ok' }, 0.007);
     await tick(2);
-    const ts = book.build({ intervalSeconds: 1, startedAtMs: 0, sources: ['services'] });
-    const of = (dependency: string) =>
-      ts.series
-        .filter((x) => x.name === 'dependency_call_buckets' && x.labels.dependency === dependency)
-        .map((x) => [x.labels.gt, x.labels.le, x.values[1]]);
+    const ts = build();
+    const of = (dependency: string) => bucketsOf(ts, 'dependency_call_buckets', 'dependency', dependency);
     expect(of('email')).toEqual([
       ['25', '50', 2],
       ['100', '250', 1],
