@@ -155,3 +155,29 @@ describe('what ran out first', () => {
     expect([...answers.sustained]).toEqual(['cpu at t=32 s']);
   });
 });
+
+describe('each dependency on average', () => {
+  it("its own time a request and the service's wait a call, each weighted by the requests it counted", () => {
+    const r = run(1, { dependencies: { email: () => 0.5, dukcapil: () => 0.4 } });
+    const ts = r.timeseries;
+    const email = { dependency: 'email' };
+    // Two intervals: 1 mail a second served in 30 ms and waited 40, then 3 a second, 50 and 80.
+    const at = (a: number, b: number) => ts.t.map((_, i) => (i === 0 ? a : i === 1 ? b : null));
+    ts.series = ts.series.filter(
+      (s) => !(s.labels.dependency === 'email' && s.name.startsWith('dependency_s')),
+    );
+    ts.series.push(
+      { name: 'dependency_service_ms', labels: email, values: at(30, 50) },
+      { name: 'dependency_service_buckets', labels: { ...email, gt: '0', le: '100' }, values: at(1, 3) },
+      { name: 'dependency_call_ms', labels: email, values: at(40, 80) },
+      { name: 'dependency_call_buckets', labels: { ...email, gt: '25', le: '100' }, values: at(1, 3) },
+    );
+    const b = bottleneck(r);
+    const row = b.dependencies.find((d) => d.dependency === 'email');
+    expect(row?.meanServiceMs).toBeCloseTo((30 + 3 * 50) / 4, 6);
+    expect(row?.meanCallMs).toBeCloseTo((40 + 3 * 80) / 4, 6);
+    // A record from before the service's own timing: no wait, said as a dash.
+    expect(b.dependencies.find((d) => d.dependency === 'dukcapil')?.meanCallMs).toBeNull();
+    expect(renderMarkdown(buildReport(r))).toMatch(/`email` \| [^\n]* \| 45 ms \| 70 ms \|/);
+  });
+});

@@ -1,6 +1,6 @@
 import { SATURATION, sustainedSamples } from '../model/station.ts';
 import { breachEvents, judgeObjectives } from './objectives.ts';
-import { type RunRecord, seriesValues } from './record.ts';
+import { type RunRecord, runMean, seriesValues } from './record.ts';
 import { fullScalePerMinute, mean, profileMinute } from './replay-time.ts';
 import type { Bottleneck } from './report-model.ts';
 import { firstSustained, saturatedFrom, stretches } from './sustained.ts';
@@ -98,6 +98,9 @@ function saturations(
   );
 }
 
+/** ms to a tenth, null kept */
+const rounded = (v: number | null): number | null => (v === null ? null : Math.round(v * 10) / 10);
+
 /** `breaches`: when each objective first broke, to list among what followed. */
 export function bottleneck(
   r: RunRecord,
@@ -120,6 +123,10 @@ export function bottleneck(
         firstIndex: first,
         rejections: Math.round(rejections),
         longestBusySeconds: Math.max(0, ...busy.map((b) => (b.to - b.from + 1) * ts.intervalSeconds)),
+        meanServiceMs: rounded(
+          runMean(ts, 'dependency_service_ms', 'dependency_service_buckets', 'dependency', dep),
+        ),
+        meanCallMs: rounded(runMean(ts, 'dependency_call_ms', 'dependency_call_buckets', 'dependency', dep)),
       };
     });
   const cpu = cpuUse(r);

@@ -420,6 +420,35 @@ export function slowRatioLabels(step: Step): Record<string, string> {
 }
 
 /** The values of one series, or undefined when the record does not have it. */
+/**
+ * A histogram's mean over the whole run where `label` is `value`: each interval's mean (`mean`)
+ * weighted by what its buckets (`buckets`) counted then; null when the record has no mean or no count.
+ */
+export function runMean(
+  ts: Timeseries,
+  mean: SeriesName,
+  buckets: SeriesName,
+  label: string,
+  value: string,
+): number | null {
+  const means = seriesValues(ts, mean, { [label]: value });
+  if (!means) return null;
+  const counts = new Array<number>(ts.t.length).fill(0);
+  for (const s of ts.series)
+    if (s.name === buckets && s.labels[label] === value)
+      s.values.forEach((v, i) => {
+        counts[i] = (counts[i] as number) + (v ?? 0);
+      });
+  let sum = 0;
+  let n = 0;
+  means.forEach((m, i) => {
+    if (m === null || m === undefined) return;
+    sum += m * (counts[i] as number);
+    n += counts[i] as number;
+  });
+  return n > 0 ? sum / n : null;
+}
+
 export function seriesValues(
   ts: Timeseries,
   name: SeriesName,

@@ -153,6 +153,17 @@ export interface Bottleneck {
      * a dependency that did not stay saturated long enough to count came to (absent in older reports)
      */
     longestBusySeconds?: number;
+    /**
+     * the dependency's own mean time a request over the run (station_service_seconds: a server
+     * held, its queue excluded), ms; null when the record has none (absent in older reports)
+     */
+    meanServiceMs?: number | null;
+    /**
+     * the registration service's mean wait a call over the run, as it timed its calls (the
+     * dependency's queue, the exchange over loopback and its service: dependency_call_ms), ms;
+     * null when the record has none (before 2026-12-07; absent in older reports)
+     */
+    meanCallMs?: number | null;
   }>;
   /** the CPU the processes of the run used (null when the record has no process_cpu_cores series) */
   cpu: {

@@ -6,7 +6,7 @@ import { type Capacity, type DependencyName, parseCapacity } from '../model/capa
 import { type Lognormal, Z99 } from '../model/lognormal.ts';
 import { parseServiceKnobs, type ServiceKnobs } from '../model/service-design.ts';
 import { meanServiceMs } from '../model/station.ts';
-import { type RunRecord, seriesValues, type Timeseries } from '../reports/record.ts';
+import { type RunRecord, runMean, seriesValues, type Timeseries } from '../reports/record.ts';
 import {
   CALIBRATION_VERSION,
   type Calibration,
@@ -896,23 +896,7 @@ export function fitSmtpExchange(r: RunRecord): { ms?: number; reason: string } {
  * weighted by the services its buckets counted; null when the record has no mean.
  */
 export function serviceMeanMs(r: RunRecord, dep: DependencyName): number | null {
-  const ts = r.timeseries;
-  const mean = seriesValues(ts, 'dependency_service_ms', { dependency: dep });
-  if (!mean) return null;
-  const counts = new Array<number>(ts.t.length).fill(0);
-  for (const s of ts.series)
-    if (s.name === 'dependency_service_buckets' && s.labels.dependency === dep)
-      s.values.forEach((v, i) => {
-        counts[i] = (counts[i] as number) + (v ?? 0);
-      });
-  let sum = 0;
-  let n = 0;
-  mean.forEach((m, i) => {
-    if (m === null || m === undefined) return;
-    sum += m * (counts[i] as number);
-    n += counts[i] as number;
-  });
-  return n > 0 ? sum / n : null;
+  return runMean(r.timeseries, 'dependency_service_ms', 'dependency_service_buckets', 'dependency', dep);
 }
 
 /** The q-quantile of binned times, log-linear within its bin (linear in the first, from 0). */

@@ -293,6 +293,8 @@ function dependencyRows(b: Bottleneck): Inline[][][] {
     [pct1(d.peakUtilisation)],
     [d.saturatedAtSeconds === null ? 'never' : seconds(d.saturatedAtSeconds)],
     [count(d.rejections)],
+    [ms(d.meanServiceMs ?? null)],
+    [ms(d.meanCallMs ?? null)],
   ]);
 }
 
@@ -316,12 +318,15 @@ export function bottleneckSection(r: Report): Section {
   blocks.push(
     {
       kind: 'table',
-      caption: 'Each dependency at its busiest',
+      caption:
+        'Each dependency at its busiest, and on average over the run: its own time a request, and how long the registration service waited for one (its queue and the exchange over loopback too; a call the service gave up on at its timeout counts until then, however long the dependency went on)',
       columns: [
         col('Dependency', false),
         col('Peak utilisation'),
         col('Saturated at'),
         col('Requests refused'),
+        col('Its time a request (mean)'),
+        col('The service waited (mean)'),
       ],
       rows: dependencyRows(b),
     },
