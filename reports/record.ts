@@ -421,6 +421,28 @@ export function slowRatioLabels(step: Step): Record<string, string> {
 
 /** The values of one series, or undefined when the record does not have it. */
 /**
+ * What a histogram kept by bucket counted per second in each interval, its buckets added up:
+ * those where `label` is `value`, or all of them; null when the record has none.
+ */
+export function bucketRates(
+  ts: Timeseries,
+  buckets: SeriesName,
+  label?: string,
+  value?: string,
+): number[] | null {
+  const rates = new Array<number>(ts.t.length).fill(0);
+  let found = false;
+  for (const s of ts.series) {
+    if (s.name !== buckets || (label !== undefined && s.labels[label] !== value)) continue;
+    found = true;
+    s.values.forEach((v, i) => {
+      rates[i] = (rates[i] as number) + (v ?? 0);
+    });
+  }
+  return found ? rates : null;
+}
+
+/**
  * A histogram's mean over the whole run where `label` is `value`: each interval's mean (`mean`)
  * weighted by what its buckets (`buckets`) counted then; null when the record has no mean or no count.
  */
@@ -433,18 +455,13 @@ export function runMean(
 ): number | null {
   const means = seriesValues(ts, mean, { [label]: value });
   if (!means) return null;
-  const counts = new Array<number>(ts.t.length).fill(0);
-  for (const s of ts.series)
-    if (s.name === buckets && s.labels[label] === value)
-      s.values.forEach((v, i) => {
-        counts[i] = (counts[i] as number) + (v ?? 0);
-      });
+  const counts = bucketRates(ts, buckets, label, value) ?? [];
   let sum = 0;
   let n = 0;
   means.forEach((m, i) => {
     if (m === null || m === undefined) return;
-    sum += m * (counts[i] as number);
-    n += counts[i] as number;
+    sum += m * (counts[i] ?? 0);
+    n += counts[i] ?? 0;
   });
   return n > 0 ? sum / n : null;
 }

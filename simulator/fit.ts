@@ -6,7 +6,7 @@ import { type Capacity, type DependencyName, parseCapacity } from '../model/capa
 import { type Lognormal, Z99 } from '../model/lognormal.ts';
 import { parseServiceKnobs, type ServiceKnobs } from '../model/service-design.ts';
 import { meanServiceMs } from '../model/station.ts';
-import { type RunRecord, runMean, seriesValues, type Timeseries } from '../reports/record.ts';
+import { bucketRates, type RunRecord, runMean, seriesValues, type Timeseries } from '../reports/record.ts';
 import {
   CALIBRATION_VERSION,
   type Calibration,
@@ -695,17 +695,14 @@ export function photoBytes(r: RunRecord): number | null {
  */
 export function countedHashes(r: RunRecord, operation?: string): number[] | null {
   const ts = r.timeseries;
-  const counts = new Array<number>(ts.t.length).fill(0);
-  let found = false;
-  for (const s of ts.series) {
-    if (s.name !== 'password_hash_buckets' || (operation !== undefined && s.labels.operation !== operation))
-      continue;
-    found = true;
-    s.values.forEach((v, i) => {
-      counts[i] = (counts[i] as number) + (v ?? 0) * ts.intervalSeconds;
-    });
-  }
-  return found ? counts : null;
+  return (
+    bucketRates(
+      ts,
+      'password_hash_buckets',
+      operation === undefined ? undefined : 'operation',
+      operation,
+    )?.map((v) => v * ts.intervalSeconds) ?? null
+  );
 }
 
 /** The hashing steps' requests in each interval: the hashes of a record that did not count them. */
@@ -782,15 +779,10 @@ export function fitScryptSpread(
   const dt = ts.intervalSeconds;
   const means = ts.series.filter((s) => s.name === 'password_hash_ms');
   const rates = new Map<string, number[]>();
-  for (const s of ts.series) {
-    if (s.name !== 'password_hash_buckets') continue;
-    const op = s.labels.operation ?? '';
-    const sum = rates.get(op) ?? new Array<number>(ts.t.length).fill(0);
-    s.values.forEach((v, i) => {
-      sum[i] = (sum[i] as number) + (v ?? 0);
-    });
-    rates.set(op, sum);
-  }
+  for (const op of new Set(
+    ts.series.filter((s) => s.name === 'password_hash_buckets').map((s) => s.labels.operation ?? ''),
+  ))
+    rates.set(op, bucketRates(ts, 'password_hash_buckets', 'operation', op) ?? []);
   if (rates.size === 0)
     return {
       reason: `Not fitted: ${r.dir} has no histogram of the service's hashes (password_hash_buckets).`,
@@ -812,7 +804,6 @@ export function fitScryptSpread(
     .map((_, i) => i)
     .filter((i) => hashed(i) && (inFlight[i] as number) <= QUIET_HASHES_MAX)
     .sort((a, b) => (inFlight[a] as number) - (inFlight[b] as number) || a - b);
-  const all = countedHashes(r) ?? [];
   const quiet: number[] = [];
   let counted = 0;
   let atOnce = QUIET_HASHES;
@@ -820,7 +811,7 @@ export function fitScryptSpread(
     const l = inFlight[i] as number;
     if (l > QUIET_HASHES && counted >= MIN_SPREAD_HASHES) break;
     quiet.push(i);
-    counted += all[i] ?? 0;
+    for (const rate of rates.values()) counted += (rate[i] ?? 0) * dt;
     atOnce = Math.max(atOnce, l);
   }
   const keep = new Set(quiet);
@@ -859,12 +850,9 @@ export function fitSmtpExchange(r: RunRecord): { ms?: number; reason: string } {
     return {
       reason: `Not fitted: ${r.dir} has no ${call ? "relay's service time" : "service's own timing of its sends"} (${call ? 'dependency_service_ms' : 'dependency_call_ms'}{dependency="email"}): a send holds its caller for the relay's service alone.`,
     };
-  const sends = new Array<number>(ts.t.length).fill(0);
-  for (const s of ts.series)
-    if (s.name === 'dependency_call_buckets' && s.labels.dependency === 'email')
-      s.values.forEach((v, i) => {
-        sends[i] = (sends[i] as number) + (v ?? 0) * ts.intervalSeconds;
-      });
+  const sends = (bucketRates(ts, 'dependency_call_buckets', 'dependency', 'email') ?? []).map(
+    (v) => v * ts.intervalSeconds,
+  );
   const busy = seriesValues(ts, 'dependency_utilisation', { dependency: 'email' });
   const queued = seriesValues(ts, 'dependency_queue_ratio', { dependency: 'email' });
   let weight = 0;
@@ -873,7 +861,7 @@ export function fitSmtpExchange(r: RunRecord): { ms?: number; reason: string } {
   ts.t.forEach((_, i) => {
     const c = call[i];
     const m = served[i];
-    const n = sends[i] as number;
+    const n = sends[i] ?? 0;
     if (c === null || c === undefined || m === null || m === undefined || n <= 0) return;
     if ((busy?.[i] ?? 0) >= UNSATURATED || (queued?.[i] ?? 0) > 0) return;
     weight += n;
