@@ -49,6 +49,17 @@ export const stationSchema = z
 export type ServiceTime = z.infer<typeof serviceTimeSchema>;
 export type Station = z.infer<typeof stationSchema>;
 
+/**
+ * The service time's buckets, seconds (station_service_seconds; a simulated run bins its
+ * dependency_service_buckets and dependency_call_buckets the same): 0.5 ms to 60 s, each 1.25 x
+ * the one before (rounded to four digits). A bucket is a fifth of a typical station's log-spread (sigma 0.8-1), fine enough to fit
+ * a log-normal from the counts alone (simulator/fit.ts), and wide enough that a station's
+ * exposition stays a few dozen lines.
+ */
+export const SERVICE_BUCKETS_S = Array.from({ length: 53 }, (_, k) =>
+  Number((0.0005 * 1.25 ** k).toPrecision(4)),
+);
+
 /** Log-normal parameters (mu, sigma of the underlying normal, in ln-ms) from a median and a p99. */
 export function lognormalParams(medianMs: number, p99Ms: number): Lognormal {
   const median = Math.max(medianMs, 1e-3);

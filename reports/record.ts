@@ -287,7 +287,8 @@ const SERIES = {
    * the mocks' histogram: above `gt` and at most `le` ms (le '+Inf': above the last bound). Not
    * cumulative; a bucket with no service in the interval is null there, one with none in the whole
    * run has no series. The run's distribution (and its quantiles) is their sum over the intervals
-   * (simulator/fit.ts); labels { dependency, gt, le }
+   * (simulator/fit.ts). A simulated run bins its stations' services the same (simulator/interval-times.ts),
+   * as it does the service's calls (dependency_call_buckets); labels { dependency, gt, le }
    */
   dependency_service_buckets: 'per second',
   /** the mean of those service times over the interval (the histogram's sum over its count); labels { dependency } */
@@ -420,6 +421,12 @@ export function slowRatioLabels(step: Step): Record<string, string> {
 }
 
 /** The values of one series, or undefined when the record does not have it. */
+/** A histogram's `le` (seconds) as the record's label, in ms; '+Inf' stays. */
+export function leMs(le: string): string {
+  const s = Number(le);
+  return Number.isFinite(s) ? String(Number((s * 1000).toPrecision(6))) : '+Inf';
+}
+
 /**
  * What a histogram kept by bucket counted per second in each interval, its buckets added up:
  * those where `label` is `value`, or all of them; null when the record has none.

@@ -6,10 +6,12 @@ import { constantProfile } from '../model/profile.ts';
 import { createRng, rngFor } from '../model/random.ts';
 import { parseServiceKnobs } from '../model/service-design.ts';
 import { SLOS } from '../model/slo.ts';
+import { lognormalParams } from '../model/station.ts';
 import { bottleneck } from '../reports/bottleneck.ts';
-import { type RunRecord, SMTP_POOL, seriesValues } from '../reports/record.ts';
+import { type RunRecord, runMean, SMTP_POOL, seriesValues } from '../reports/record.ts';
 import { COSTED_STEPS, loadCalibration } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
+import { fitLognormalBins, serviceBins } from './fit.ts';
 import { simulatedRecord } from './record.ts';
 import { streamRng, streamState } from './registrant.ts';
 
@@ -454,6 +456,90 @@ describe('a simulated day', () => {
     const dropped = simulateDay(day);
     expect(dropped.neverServed).toBeGreaterThan(1000);
     expect(JSON.stringify(record(day, dropped))).toBe(JSON.stringify(record(day, kept)));
+  });
+});
+
+describe("a simulated record's timing of the dependencies, as a rehearsal's record has it", () => {
+  const mean = (r: ReturnType<typeof record>, m: 'service' | 'call', dep: string) =>
+    runMean(
+      r.timeseries,
+      m === 'service' ? 'dependency_service_ms' : 'dependency_call_ms',
+      m === 'service' ? 'dependency_service_buckets' : 'dependency_call_buckets',
+      'dependency',
+      dep,
+    );
+
+  it("bins each station's services as its mock does, so that the fit reads its service time back", () => {
+    const r = record(options());
+    // Dapodik's default capacity (median 40 ms, p99 300 ms) never queues at these 10 arrivals a second.
+    const { serviceTime } = defaults.dapodik as { serviceTime: { medianMs: number; p99Ms: number } };
+    const fitted = fitLognormalBins(serviceBins(asRun(r), 'dapodik'));
+    if (!fitted) throw new Error('no service times of dapodik in the record');
+    const truth = lognormalParams(serviceTime.medianMs, serviceTime.p99Ms);
+    expect(Math.exp(fitted.mu) / Math.exp(truth.mu)).toBeGreaterThan(0.95);
+    expect(Math.exp(fitted.mu) / Math.exp(truth.mu)).toBeLessThan(1.05);
+    expect(fitted.sigma / truth.sigma).toBeGreaterThan(0.93);
+    expect(fitted.sigma / truth.sigma).toBeLessThan(1.07);
+    // A bucket is null in an interval it counted nothing in, as the scraper writes it.
+    const buckets = r.timeseries.series.filter((s) => s.name === 'dependency_service_buckets');
+    expect(buckets.every((s) => s.values.length === r.timeseries.t.length)).toBe(true);
+    expect(buckets.flatMap((s) => s.values).some((v) => v === 0)).toBe(false);
+    expect(buckets.flatMap((s) => s.values).some((v) => v === null)).toBe(true);
+  });
+
+  it("times a call from the service's side: its service where nothing queues, the queue too where it does", () => {
+    const light = record(options());
+    const served = mean(light, 'service', 'dapodik') as number;
+    expect(served).toBeGreaterThan(0);
+    expect((mean(light, 'call', 'dapodik') as number) / served).toBeCloseTo(1, 2);
+    // Dukcapil with one server for more calls than it serves: a queue.
+    const queued = record(
+      options({ capacity: (c) => void Object.assign(c.dukcapil, { concurrency: 1, queue: 1000 }) }),
+    );
+    expect(mean(queued, 'call', 'dukcapil') as number).toBeGreaterThan(
+      3 * (mean(queued, 'service', 'dukcapil') as number),
+    );
+    const report = bottleneck(asRun(queued)).dependencies.find((d) => d.dependency === 'dukcapil');
+    expect(report?.meanServiceMs).toBeCloseTo(mean(queued, 'service', 'dukcapil') as number, 0);
+    expect(report?.meanCallMs).toBeCloseTo(mean(queued, 'call', 'dukcapil') as number, 0);
+  });
+
+  it('counts a call the service gave up on until its timeout, and no service for the mock that was left', () => {
+    const r = record(
+      options({
+        knobs: { MINISTRY_TIMEOUT_MS: '1000' },
+        capacity: (c) => {
+          c.dtks = { ...c.dtks, serviceTime: { distribution: 'constant', ms: 3000 } };
+        },
+      }),
+    );
+    expect(mean(r, 'call', 'dtks')).toBeCloseTo(1000, 0);
+    expect(serviceBins(asRun(r), 'dtks')).toEqual([]);
+  });
+
+  it("counts a send's wait for one of the service's SMTP connections in its time", () => {
+    const day = (connections: string) =>
+      record(
+        options({
+          knobs: { EMAIL_CONNECTIONS: connections },
+          capacity: (c) => {
+            c.email = {
+              ...c.email,
+              concurrency: 100,
+              queue: 100,
+              serviceTime: { distribution: 'lognormal', medianMs: 400, p99Ms: 600 },
+            };
+          },
+        }),
+      );
+    const roomy = day('16');
+    expect(
+      (mean(roomy, 'call', 'email') as number) / (mean(roomy, 'service', 'email') as number),
+    ).toBeCloseTo(1, 2);
+    const tight = day('2');
+    expect(mean(tight, 'call', 'email') as number).toBeGreaterThan(
+      2 * (mean(tight, 'service', 'email') as number),
+    );
   });
 });
 

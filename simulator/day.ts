@@ -261,6 +261,8 @@ export function simulateDay(o: DayOptions): DayResult {
         utilisation: peakUtil.get(dep) ?? 0,
         queueRatio: peakQueue.get(dep) ?? 0,
         rejections,
+        serviceTimes: s.serviceTimes,
+        callTimes: service.callTimesOf(dep),
       };
     });
     const smtpPool = peakUtil.get(SMTP_POOL) ?? 0;

@@ -3,6 +3,7 @@ import { SLOS } from '../model/slo.ts';
 import { type Series, type SeriesName, slowRatioLabels } from '../reports/record.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import { bucketOf, LogHistogram } from './histogram.ts';
+import { BUCKET_LABELS, type IntervalTimes } from './interval-times.ts';
 
 /**
  * What a simulated run measures, aggregated as it happens: exact totals (funnel outcomes by
@@ -39,6 +40,10 @@ export interface ResourceReading {
   queueRatio: number;
   /** refusals in the interval by reason (stations only) */
   rejections: Record<string, number>;
+  /** the station's services in the interval (stations only), cleared once recorded */
+  serviceTimes?: IntervalTimes;
+  /** the service's calls to the station in the interval (stations only), cleared once recorded */
+  callTimes?: IntervalTimes;
 }
 
 export class Recorder {
@@ -200,8 +205,13 @@ export class Recorder {
       for (const [reason, count] of Object.entries(r.rejections)) {
         this.put(n, 'dependency_rejections', { dependency: r.name, reason }, per(count));
       }
+      if (r.serviceTimes)
+        this.putTimes(n, 'dependency_service_buckets', 'dependency_service_ms', r.name, r.serviceTimes);
+      if (r.callTimes) this.putTimes(n, 'dependency_call_buckets', 'dependency_call_ms', r.name, r.callTimes);
     }
     this.put(n, 'process_cpu_cores', { process: 'registration' }, o.cpuCores);
+    // A bucket's series is written only in the intervals it counted in: null in the others.
+    for (const s of this.series.values()) if (s.values.length === n) s.values.push(null);
     this.intervalArrivals = 0;
     this.intervalDropped = 0;
     this.intervalOutcomes.fill(0);
@@ -214,6 +224,28 @@ export class Recorder {
         !(s.name === 'stage_outcomes' || s.name === 'dependency_rejections') ||
         s.values.some((v) => (v ?? 0) > 0),
     );
+  }
+
+  /**
+   * An interval's times as the scraper writes a histogram's: each bucket that counted, per second,
+   * and the mean. As in a rehearsal's record, a bucket or a mean is null in an interval where it
+   * counted nothing, and a bucket that never counts has no series.
+   */
+  private putTimes(
+    n: number,
+    buckets: SeriesName,
+    mean: SeriesName,
+    dependency: string,
+    times: IntervalTimes,
+  ): void {
+    const per = 1 / this.intervalSeconds;
+    for (let b = 0; b < times.counts.length; b++) {
+      const c = times.counts[b] as number;
+      if (c > 0)
+        this.put(n, buckets, { dependency, ...(BUCKET_LABELS[b] as { gt: string; le: string }) }, c * per);
+    }
+    this.put(n, mean, { dependency }, times.count > 0 ? times.sumMs / times.count : null);
+    times.clear();
   }
 
   private put(n: number, name: SeriesName, labels: Record<string, string>, value: number | null): void {

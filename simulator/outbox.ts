@@ -123,20 +123,25 @@ export class Outbox {
         return this.work(s);
       }
       const pool = this.mailers[s.proc] as Pool;
+      const asked = this.q.now;
       pool.acquire(() => {
-        this.service.sendMail(row.acct, (failure) => {
-          pool.release();
-          this.service.backgroundWrite(s.proc, () => {
-            row.attempts++;
-            if (failure && row.attempts < this.maxAttempts) {
-              this.q.schedule(this.q.now + outboxBackoffMs(row.attempts, this.rng), this.requeue, row);
-            } else {
-              // Sent, or a dead letter: its registrant's mail never comes.
-              this.depth--;
-            }
-            this.work(s);
-          });
-        });
+        this.service.sendMail(
+          row.acct,
+          (failure) => {
+            pool.release();
+            this.service.backgroundWrite(s.proc, () => {
+              row.attempts++;
+              if (failure && row.attempts < this.maxAttempts) {
+                this.q.schedule(this.q.now + outboxBackoffMs(row.attempts, this.rng), this.requeue, row);
+              } else {
+                // Sent, or a dead letter: its registrant's mail never comes.
+                this.depth--;
+              }
+              this.work(s);
+            });
+          },
+          asked,
+        );
       }, undefined);
     });
   }

@@ -1,4 +1,4 @@
-import type { Capacity } from '../model/capacity.ts';
+import type { Capacity, DependencyName } from '../model/capacity.ts';
 import { STILL_RUNNING_CODE } from '../model/journey.ts';
 import { type Lognormal, sampleLognormal } from '../model/lognormal.ts';
 import type { Rng } from '../model/random.ts';
@@ -8,6 +8,7 @@ import { SimBreaker } from './breaker.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, photoCpuMs, scryptCpuMs } from './calibration.ts';
 import { CpuShare, type CpuStretchOverTime, fastestStretch } from './cpu.ts';
 import type { EventQueue } from './events.ts';
+import { IntervalTimes } from './interval-times.ts';
 import { Pool, type Unservable } from './pool.ts';
 import { type QuantileTable, tableMean, tableQuantile } from './quantile-table.ts';
 import { ANSWERED, type SimStation, type StationCall } from './station.ts';
@@ -256,6 +257,8 @@ interface SlotWait {
 interface MailJob {
   acct: Account;
   then: (failure: Answer | undefined) => void;
+  /** when the sender asked for a connection: the service's timing of the send counts from there */
+  since: number;
 }
 const INLINE_MAIL = 1;
 
@@ -306,6 +309,8 @@ export class RegistrationService {
   /** calls to ministries and the store not settled yet (a retry waiting included) */
   private reqAsks = new Uint8Array(1024);
   private reqToken = new Float64Array(1024);
+  /** when an inline mail's request asked for an SMTP connection (its send's time counts from there) */
+  private reqMailFrom = new Float64Array(1024);
   private readonly reqAcct: Array<Account | undefined> = [];
   private readonly reqSink: Array<AnswerSink | undefined> = [];
   /** the answer a request holds while its key's transaction settles it (IDEMPOTENCY=on) */
@@ -344,6 +349,12 @@ export class RegistrationService {
   private readonly roomCpuMs: number;
   /** what a mail's SMTP exchange adds to the relay's service (calibration service.smtpExchangeMs) */
   private readonly smtpExchangeMs: number;
+  /**
+   * the interval's calls to each HTTP dependency (by index in HTTP_DEPENDENCIES) and sends of mail
+   * as the service times them (gelombang_dependency_request_duration_seconds), every outcome
+   */
+  private readonly callTimes = HTTP_DEPENDENCIES.map(() => new IntervalTimes());
+  private readonly mailCallTimes = new IntervalTimes();
   /** the 429s of the waiting room, one object per Retry-After */
   private readonly comeBack = new Map<number, Answer>();
 
@@ -464,6 +475,7 @@ export class RegistrationService {
     this.reqNext = grow(this.reqNext, u8);
     this.reqAsks = grow(this.reqAsks, u8);
     this.reqToken = grow(this.reqToken, (n) => new Float64Array(n));
+    this.reqMailFrom = grow(this.reqMailFrom, (n) => new Float64Array(n));
   }
 
   private answered(req: Request): boolean {
@@ -518,6 +530,7 @@ export class RegistrationService {
             this.release(req);
           return;
         case 'mail':
+          this.reqMailFrom[req] = this.q.now;
           if (!(this.mailers[this.reqProc[req] as number] as Pool).acquire(this.onMailer, req))
             this.release(req);
           return;
@@ -825,8 +838,8 @@ export class RegistrationService {
    * deadline counts from the DATA command, the client's idle timer from the last byte sent, a
    * moment later: at equal timeouts the station's 451 comes first. `then(undefined)` on acceptance.
    */
-  sendMail(acct: Account, then: (failure: Answer | undefined) => void): void {
-    const job: MailJob = { acct, then };
+  sendMail(acct: Account, then: (failure: Answer | undefined) => void, since = this.q.now): void {
+    const job: MailJob = { acct, then, since };
     this.timed(this.mailTimeouts, this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, job));
   }
 
@@ -840,6 +853,7 @@ export class RegistrationService {
 
   private readonly onMailExchanged = (c: StationCall<Request | MailJob>): void => {
     const inline = c.tag === INLINE_MAIL;
+    this.mailSendEnded(c);
     const acct = inline ? (this.reqAcct[c.ctx as Request] as Account) : (c.ctx as MailJob).acct;
     if (c.outcome !== 'ok') {
       if (inline) this.mailSent(c.ctx as Request, unavailable('email', 5));
@@ -863,9 +877,23 @@ export class RegistrationService {
   private readonly onMailTimeout = (c: StationCall<Request | MailJob>): void => {
     if (settled(c)) return;
     this.d.stations.email.abandon(c as StationCall);
+    this.mailSendEnded(c);
     if (c.tag === INLINE_MAIL) this.mailSent(c.ctx as Request, unavailable('email', undefined));
     else (c.ctx as MailJob).then(unavailable('email', undefined));
   };
+
+  /** The interval's calls to `dep` as the service timed them. */
+  callTimesOf(dep: DependencyName): IntervalTimes {
+    if (dep === 'email') return this.mailCallTimes;
+    return this.callTimes[HTTP_DEPENDENCIES.indexOf(dep)] as IntervalTimes;
+  }
+
+  /** A send's time as the service's histogram takes it (metrics.ts timeDependency): the wait for a connection included. */
+  private mailSendEnded(c: StationCall<Request | MailJob>): void {
+    const since =
+      c.tag === INLINE_MAIL ? (this.reqMailFrom[c.ctx as Request] as number) : (c.ctx as MailJob).since;
+    this.mailCallTimes.record(this.q.now - since);
+  }
 
   // ---- the ministries and the object store: HTTP calls with the client's timeout
 
@@ -1009,6 +1037,7 @@ export class RegistrationService {
   private readonly onAskTimeout = (c: Ask): void => {
     if (settled(c)) return;
     const dep = c.tag & 3;
+    (this.callTimes[dep] as IntervalTimes).record(this.q.now - c.arrivedAt);
     (this.httpStations[dep] as SimStation).abandon(c as StationCall);
     if (dep !== UPLOAD) this.breakerOf(c.ctx, dep)?.ended((c.tag & PROBE) !== 0, true, this.q.now);
     if ((c.tag & SLOT) !== 0) (this.bulkheadOf(c.ctx, dep) as Pool).release();
@@ -1018,6 +1047,7 @@ export class RegistrationService {
 
   private readonly onAskAnswer = (c: Ask): void => {
     const dep = c.tag & 3;
+    (this.callTimes[dep] as IntervalTimes).record(this.q.now - c.arrivedAt);
     (dep === UPLOAD ? this.uploadTimeouts : this.ministryTimeouts).cancel(c.clientTimer);
     const req = c.ctx;
     // Every failure a station gives is the ministry's (a timeout, 5xx, 429): the breaker counts it.

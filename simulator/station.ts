@@ -3,6 +3,7 @@ import type { Rng } from '../model/random.ts';
 import { lognormalParams, type Station } from '../model/station.ts';
 import type { EventQueue, Handler } from './events.ts';
 import { Fifo } from './fifo.ts';
+import { IntervalTimes } from './interval-times.ts';
 import { TimeoutLine } from './timeouts.ts';
 
 /**
@@ -27,6 +28,8 @@ type RejectionReason = 'queue_full' | 'timeout' | 'injected_error';
 
 export interface StationCall<T = unknown> {
   arrivedAt: number;
+  /** when it got a server (serving and after) */
+  startedAt: number;
   deadline: number;
   bytes: number;
   /** waiting, serving, answered; abandoned by the caller */
@@ -79,6 +82,11 @@ export class SimStation {
   /** service times drawn (ms), for calibration checks */
   servedMs = 0;
   served = 0;
+  /**
+   * the interval's services as the mock's histogram observes them (station_service_seconds): from
+   * the server's grant to its release, for a call answered before its deadline and not given up
+   */
+  readonly serviceTimes = new IntervalTimes();
 
   private readonly waitDeadlines: TimeoutLine<StationCall>;
   private readonly lagMs: number;
@@ -141,6 +149,7 @@ export class SimStation {
     const now = this.q.now;
     const c: StationCall<T> = {
       arrivedAt: now,
+      startedAt: now,
       deadline: now + this.lagMs + this.cfg.timeoutMs,
       bytes,
       state: WAITING,
@@ -189,6 +198,7 @@ export class SimStation {
     this.busy++;
     call.state = SERVING;
     const now = this.q.now;
+    call.startedAt = now;
     const ms = this.lognormal ? sampleLognormal(this.lognormal, this.rng) : this.constantMs;
     this.servedMs += ms;
     this.served++;
@@ -206,6 +216,8 @@ export class SimStation {
   private readonly onZombieEnd = (call: StationCall): void => {
     if (call.state !== SERVING) return;
     call.state = ANSWERED;
+    // The SMTP mock's handler ends its service whoever listens; an HTTP mock's ends at the deadline.
+    if (!this.o.http && this.q.now < call.deadline) this.observe(call);
     this.free();
   };
 
@@ -220,6 +232,7 @@ export class SimStation {
     if (call.state !== SERVING) return;
     if (this.injects()) {
       call.state = ANSWERED;
+      this.observe(call);
       this.free();
       this.answer(call, 'error', this.cfg.errorStatus, 'injected_error', undefined);
       return;
@@ -228,6 +241,7 @@ export class SimStation {
     if (link) {
       if (call.bytes > link.maxObjectBytes) {
         call.state = ANSWERED;
+        this.observe(call);
         this.free();
         this.answer(call, 'error', 413, undefined, undefined);
         return;
@@ -249,9 +263,14 @@ export class SimStation {
   private readonly onReceived = (call: StationCall): void => {
     if (call.state !== SERVING) return;
     call.state = ANSWERED;
+    this.observe(call);
     this.free();
     this.answer(call, 'ok', this.o.link ? 201 : 200, undefined, undefined);
   };
+
+  private observe(call: StationCall): void {
+    this.serviceTimes.record(this.q.now - call.startedAt);
+  }
 
   private injects(): boolean {
     return this.cfg.errorRate > 0 && this.rng() < this.cfg.errorRate;

@@ -1,14 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
-/**
- * The service time's buckets, seconds: 0.5 ms to 60 s, each 1.25 x the one before (rounded to four
- * digits). A bucket is a fifth of a typical station's log-spread (sigma 0.8-1), fine enough to fit
- * a log-normal from the counts alone (simulator/fit.ts), and wide enough that a station's
- * exposition stays a few dozen lines.
- */
-export const SERVICE_BUCKETS_S = Array.from({ length: 53 }, (_, k) =>
-  Number((0.0005 * 1.25 ** k).toPrecision(4)),
-);
+import { SERVICE_BUCKETS_S } from '../../model/station.ts';
 
 /**
  * The metrics every mock exposes, labelled by `dependency`, so that one dashboard row and one set of

@@ -160,10 +160,14 @@ describe('validate', () => {
     const added = /request overhead added: p50 ([\d.]+) ms, p95 ([\d.]+) ms/.exec(r.stdout);
     expect(added, r.stdout).not.toBeNull();
     for (const ms of [Number(added?.[1]), Number(added?.[2])]) expect(Math.abs(ms - 40)).toBeLessThan(2);
-    // The same 40 ms in every interval: one level throughout.
+    // The same 40 ms in every interval: one level throughout, within what the replay's own draws
+    // move a p95 of three or four verify_email an interval by. The replay is not the run's draw for
+    // draw: its email station is fitted from the record's 333 binned services (median 20.8 ms, p99
+    // 190, against the 20 and 200 it was simulated with), so its sign-ups end at other moments and
+    // meet the verify_email requests on the cores at others.
     const levels = /([\d.]+)-([\d.]+) times that by interval/.exec(r.stdout);
     expect(levels, r.stdout).not.toBeNull();
-    for (const x of [Number(levels?.[1]), Number(levels?.[2])]) expect(Math.abs(x - 1)).toBeLessThan(0.05);
+    for (const x of [Number(levels?.[1]), Number(levels?.[2])]) expect(Math.abs(x - 1)).toBeLessThan(0.1);
     expect(r.stdout).toMatch(/verify_email\s+\d+\s+[\d.]+ -> [\d.]+\s+ok\s+4\d -> 4\d\s+4\d -> 4\d\s+ok/);
     expect(r.stdout).toContain('WITHIN TOLERANCE');
     expect(r.status).toBe(0);

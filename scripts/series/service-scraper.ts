@@ -1,4 +1,4 @@
-import { type SeriesName, SMTP_POOL } from '../../reports/record.ts';
+import { leMs, type SeriesName, SMTP_POOL } from '../../reports/record.ts';
 import type { SeriesBook } from './series-book.ts';
 
 /**
@@ -80,12 +80,6 @@ export const HISTOGRAMS = [
     mean: 'dependency_call_ms',
   },
 ] as const satisfies ReadonlyArray<{ family: string; label: string; buckets: SeriesName; mean: SeriesName }>;
-
-/** A histogram's `le` (seconds) as the record's label, in ms; '+Inf' stays. */
-export function leMs(le: string): string {
-  const s = Number(le);
-  return Number.isFinite(s) ? String(Number((s * 1000).toPrecision(6))) : '+Inf';
-}
 
 /**
  * A cumulative histogram's increase over an interval, by `le` (seconds, as exposed), turned into

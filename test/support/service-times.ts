@@ -1,8 +1,7 @@
-import { SERVICE_BUCKETS_S } from '../../mock-services/station/metrics.ts';
 import { sampleLognormal } from '../../model/lognormal.ts';
 import { rngFor } from '../../model/random.ts';
-import { lognormalParams } from '../../model/station.ts';
-import type { RunRecord } from '../../reports/record.ts';
+import { lognormalParams, SERVICE_BUCKETS_S } from '../../model/station.ts';
+import { leMs, type RunRecord } from '../../reports/record.ts';
 
 /**
  * Service times a mock would have measured: `n` draws of a log-normal (median, p99 in ms), plus
@@ -18,11 +17,7 @@ export function withServiceTimes(
   o: { plusMs?: number; mean?: boolean } = {},
 ): void {
   const ts = r.timeseries;
-  const bounds = [
-    0,
-    ...SERVICE_BUCKETS_S.map((s) => Number((s * 1000).toPrecision(6))),
-    Number.POSITIVE_INFINITY,
-  ];
+  const bounds = [0, ...SERVICE_BUCKETS_S.map((s) => Number(leMs(String(s)))), Number.POSITIVE_INFINITY];
   const d = lognormalParams(truth.medianMs, truth.p99Ms);
   const rng = rngFor(11);
   const counts = new Map<number, number[]>();
