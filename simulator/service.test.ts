@@ -123,6 +123,22 @@ describe('the registration service in simulated time', () => {
     expect(without[2]).toEqual([409, 'duplicate_email', undefined]);
   });
 
+  it("IDEMPOTENCY=on: a repeat answered from its key holds its event loop for the lightest step's CPU, its route never run", () => {
+    const { q, send, answers, service } = build({ knobs: { IDEMPOTENCY: 'on' } });
+    const acct = account();
+    send('create_account', acct, 0);
+    q.run();
+    service.cores.takeBusyArea();
+    // Once the first has answered and every timer of its has run out.
+    const again = q.now + 1000;
+    q.schedule(again, () => send('create_account', acct, 1), undefined);
+    q.run();
+    const lightest = Math.min(...Object.values(calibration.service.stepCpuMs));
+    expect(answers[1]?.a.status).toBe(201);
+    expect((answers[1]?.t as number) - again).toBeCloseTo(lightest, 6);
+    expect(service.cores.takeBusyArea()).toBeCloseTo(lightest, 6);
+  });
+
   it("IDEMPOTENCY=on: a 5xx or a waiting room's 429 frees the key, so that the retry runs", () => {
     const { q, send, answers } = build({ knobs: { IDEMPOTENCY: 'on', ADMISSION_RATE: '1' } });
     // The first takes the turn at once; the second is given one a second later and told to come back.

@@ -345,8 +345,11 @@ export class RegistrationService {
   /** the waiting room: turns 1000/ADMISSION_RATE ms apart, the last one handed out */
   private readonly turnStepMs: number;
   private lastTurn = Number.NEGATIVE_INFINITY;
-  /** the guard's CPU on the event loop when it only answers "come back later" */
-  private readonly roomCpuMs: number;
+  /**
+   * the CPU on the event loop of a request answered before its route: the waiting room's "come
+   * back later", an idempotency key's stored answer or "still running"
+   */
+  private readonly beforeRouteCpuMs: number;
   /** what a mail's SMTP exchange adds to the relay's service (calibration service.smtpExchangeMs) */
   private readonly smtpExchangeMs: number;
   /**
@@ -425,9 +428,9 @@ export class RegistrationService {
       );
     this.uploadTimeouts = new TimeoutLine(q, knobs.UPLOAD_TIMEOUT_MS, this.onAskTimeout);
     this.turnStepMs = knobs.ADMISSION_RATE > 0 ? 1000 / knobs.ADMISSION_RATE : 0;
-    // Not measured on its own: a 429 is routing, JSON and one indexed lookup, the work of the
-    // lightest steps, so the least of the steps' costs.
-    this.roomCpuMs = Math.min(...Object.values(calibration.service.stepCpuMs)) * d.cpuStretch;
+    // Not measured on its own: a 429 or a key's stored answer is routing, JSON and one indexed
+    // lookup, the work of the lightest steps, so the least of the steps' costs.
+    this.beforeRouteCpuMs = Math.min(...Object.values(calibration.service.stepCpuMs)) * d.cpuStretch;
     this.smtpExchangeMs = calibration.service.smtpExchangeMs ?? 0;
   }
 
@@ -591,8 +594,10 @@ export class RegistrationService {
     const k = a.key;
     if (k && k.step === step && (k.answer !== undefined || now - k.since < KEY_ABANDONED_MS)) {
       this.writeLock.release();
-      (this.loops[this.reqProc[req] as number] as Pool).release();
-      this.answer(req, k.answer ?? STILL_RUNNING);
+      // The route never runs: the request's own CPU is the key's (its body's fingerprint, the
+      // stored answer read and sent), the lightest steps' work, as a waiting room's 429.
+      this.reqHeld[req] = k.answer ?? STILL_RUNNING;
+      this.cores.run(this.beforeRouteCpuMs, this.onKeyReplayed, req);
       return;
     }
     if (k) {
@@ -601,6 +606,13 @@ export class RegistrationService {
       k.answer = undefined;
     } else a.key = { step, since: now, answer: undefined };
     this.q.schedule(now + this.writeMs, this.onKeyClaimed, req);
+  };
+
+  private readonly onKeyReplayed = (req: Request): void => {
+    (this.loops[this.reqProc[req] as number] as Pool).release();
+    const answer = this.reqHeld[req] as Answer;
+    this.reqHeld[req] = undefined;
+    this.answer(req, answer);
   };
 
   private readonly onKeyClaimed = (req: Request): void => {
@@ -721,7 +733,7 @@ export class RegistrationService {
   // ---- the waiting room (waiting-room.ts): a ticket, a turn, and "come back later" until then
 
   private readonly onLoopForRoom = (req: Request): void =>
-    this.cores.run(this.roomCpuMs, this.onRoomCpu, req);
+    this.cores.run(this.beforeRouteCpuMs, this.onRoomCpu, req);
 
   /**
    * The guard decides. Still before its turn: 429 at once; the transaction that finds the ticket
