@@ -195,7 +195,7 @@ describe('predictFullScale', () => {
     expect(given.stack.knobs.SCRYPT_N).toBe('1024');
   });
 
-  it("leaves the run's own clock behind: the cores its other processes took by the second, its faults at their profile minutes", () => {
+  it("leaves the run's own clock behind: the cores its other processes took by the second, its faults and kills at their profile minutes", () => {
     const stations = loadCapacityFile('mock-services/capacity.default.json').capacity;
     const faulted = (m: Record<string, unknown>) => {
       // Dukcapil down for profile minute 1 (6-12 s of the run at --compress 10).
@@ -215,6 +215,20 @@ describe('predictFullScale', () => {
             before: stations.dukcapil,
             during: { ...stations.dukcapil, errorRate: 1, errorStatus: 503 },
           },
+        },
+        // The service killed at profile minute 3 (18 s), restarted at once, answering 1.5 s later.
+        {
+          origin: '--chaos kill-service@3',
+          kind: 'kill',
+          target: 'registration',
+          description: 'registration killed (SIGKILL) and restarted',
+          profileMinute: 3,
+          profileSeconds: 0,
+          plannedSeconds: 18,
+          plannedEndSeconds: 18,
+          appliedSeconds: 18.05,
+          restoredSeconds: 19.55,
+          kill: { pidBefore: 10, pidAfter: 11, downtimeSeconds: 1.5 },
         },
       ];
     };
@@ -237,8 +251,10 @@ describe('predictFullScale', () => {
     const a = predicted(plain);
     const b = predicted(crowded);
     expect(b.totals.steps).toEqual(a.totals.steps);
+    // At full size each at its profile minute; the kill down for the restart the rehearsal's took.
     expect(a.faults?.map((f) => [f.target, f.kind, f.appliedSeconds, f.restoredSeconds])).toEqual([
       ['dukcapil', 'down', 60, 120],
+      ['registration', 'kill', 180, 181.5],
     ]);
   });
 

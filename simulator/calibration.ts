@@ -17,14 +17,15 @@ import { quantileTableSchema, tableMean } from './quantile-table.ts';
  * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread), then 4
  * (adds service.warmUp), then 5 (drops service.mailerConnections: the service's SMTP connections
  * are its knob EMAIL_CONNECTIONS, a design choice and not a cost), then 6 (adds
- * service.smtpExchangeMs). An older file is read as it is: a version 1 file has no overhead, none
- * before 3 a spread, none before 4 a warm-up, none before 6 an SMTP exchange; its
- * mailerConnections must be the knob's default, or the file would say something the simulator no
- * longer reads from it. Files are written as version 6.
+ * service.smtpExchangeMs), then 7 (adds service.restartMs). An older file is read as it is: a
+ * version 1 file has no overhead, none before 3 a spread, none before 4 a warm-up, none before 6
+ * an SMTP exchange, none before 7 a restart's time; its mailerConnections must be the knob's
+ * default, or the file would say something the simulator no longer reads from it. Files are
+ * written as version 7.
  */
 
-export const CALIBRATION_VERSION = 6;
-const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6] as const;
+export const CALIBRATION_VERSION = 7;
+const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6, 7] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -96,6 +97,13 @@ const calibrationSchema = z
          */
         smtpExchangeMs: ms.optional(),
         /**
+         * From a restart's start to the restarted service answering its health check, ms: the
+         * processes' start (Node, the modules, the database opened, the port listened on). A
+         * fault schedule's kill leaves the service down for its restartAfter and then this long.
+         * Absent: no time (the service answers as its restart begins). Version 7.
+         */
+        restartMs: ms.optional(),
+        /**
          * One scrypt's time on its request's path over scryptCpuMs, by quantile: the simulator
          * holds a thread and a core for scryptCpuMs times a draw, and spends the rest of
          * scryptCpuMs (1 less the table's mean; the mean is at most 1) off the path, in parallel:
@@ -161,6 +169,7 @@ export function parseCalibration(value: unknown, source: string): Calibration {
     ['scryptSpread', 3],
     ['warmUp', 4],
     ['smtpExchangeMs', 6],
+    ['restartMs', 7],
   ] as const)
     if (version < since && service[field] !== undefined)
       throw new CalibrationFileError(

@@ -11,6 +11,7 @@ import { bottleneck } from '../reports/bottleneck.ts';
 import { type RunRecord, runMean, SMTP_POOL, seriesValues } from '../reports/record.ts';
 import { COSTED_STEPS, loadCalibration } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
+import type { SimKill } from './faults.ts';
 import { fitLognormalBins, serviceBins } from './fit.ts';
 import { simulatedRecord } from './record.ts';
 import { streamRng, streamState } from './registrant.ts';
@@ -540,6 +541,59 @@ describe("a simulated record's timing of the dependencies, as a rehearsal's reco
     expect(mean(tight, 'call', 'email') as number).toBeGreaterThan(
       2 * (mean(tight, 'service', 'email') as number),
     );
+  });
+});
+
+describe('a simulated day whose service is killed', () => {
+  const killed = (startS: number, downS: number): SimKill => ({
+    entry: { kind: 'kill', at: 0, origin: 'test', service: 'registration', restartAfterSeconds: 0 },
+    startMs: startS * 1000,
+    restartMs: startS * 1000,
+    endMs: (startS + downS) * 1000,
+  });
+
+  it('refuses every request while it is down, and a registrant whose tries run out fails on the connection', () => {
+    const day = { ...options(), kills: [killed(60, 20)] };
+    const r = record(day);
+    const ended = r.manifest.totals.funnel
+      .filter((f) => f.stage === 'registered')
+      .reduce((a, f) => a + f.count, 0);
+    expect(ended).toBe(3000);
+    // Four tries over at most 2 + 4 + 8 s of backoff: a sign-up sent in the first 6 s of the 20 is out of them.
+    expect(count(r, 'registered', 'failed', 'connection')).toBeGreaterThan(0);
+    expect(count(record(options()), 'registered', 'failed', 'connection')).toBe(0);
+    const t = r.timeseries.t;
+    const failed = seriesValues(r.timeseries, 'step_failed_ratio', { step: 'create_account' }) ?? [];
+    const cpu = seriesValues(r.timeseries, 'process_cpu_cores', { process: 'registration' }) ?? [];
+    const down = t.flatMap((end, i) => (end - 10 >= 60 && end <= 80 ? [i] : []));
+    expect(down).toHaveLength(2);
+    for (const i of down) {
+      expect(failed[i]).toBe(1);
+      expect(cpu[i]).toBeNull();
+    }
+    const after = t.findIndex((end) => end - 10 >= 90);
+    expect(failed[after] ?? 1).toBeLessThan(0.1);
+    expect(cpu[after]).toBeGreaterThan(0);
+    expect(r.manifest.faults).toEqual([
+      expect.objectContaining({
+        kind: 'kill',
+        target: 'registration',
+        appliedSeconds: 60,
+        restoredSeconds: 80,
+        kill: { pidBefore: null, pidAfter: null, downtimeSeconds: 20 },
+      }),
+    ]);
+  });
+
+  it('loses no account it acknowledged, and its restart finds the wave as it was (WAVE_QUOTA)', () => {
+    const quota = 40;
+    const day = {
+      ...options({ knobs: { WAVE_QUOTA: String(quota) } }),
+      kills: [killed(100, 5), killed(200, 5)],
+    };
+    const r = record(day);
+    expect(count(r, 'joined_wave', 'continued')).toBe(quota);
+    expect(count(r, 'joined_wave', 'rejected', 'wave_full')).toBeGreaterThan(0);
   });
 });
 

@@ -9,11 +9,17 @@ import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
 import { type CpuStretchOverTime, sharingAt } from './cpu.ts';
 import { EventQueue } from './events.ts';
-import type { SimFault } from './faults.ts';
+import type { SimFault, SimKill } from './faults.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { arrivalOf, Journeys, streamRng } from './registrant.ts';
-import { NETWORK_LAG_MS, RegistrationService } from './service.ts';
+import {
+  type Account,
+  type AnswerSink,
+  CONNECTION_LOST,
+  NETWORK_LAG_MS,
+  RegistrationService,
+} from './service.ts';
 import { SimStation } from './station.ts';
 
 /**
@@ -72,6 +78,8 @@ export interface DayOptions {
    * a rehearsal's schedule; at most one at a time per dependency (loadFaults checks a schedule)
    */
   faults?: readonly SimFault[];
+  /** the service killed and restarted (faults.ts SimKill), one at a time */
+  kills?: readonly SimKill[];
   /** keep each step's latencies interval by interval (rec.latencyByInterval), as validate needs */
   keepLatencyByInterval?: boolean;
   /** keep in the service's queues the work that could only start after the end (a test's reference) */
@@ -177,7 +185,7 @@ export function simulateDay(o: DayOptions): DayResult {
   // proportion, are the same CPU.
   const cores = Math.max(1, Math.round(o.cores));
   const cpuStretch = (o.cpuStretch * cores) / o.cores;
-  const service = new RegistrationService(q, {
+  const design: ConstructorParameters<typeof RegistrationService>[1] = {
     knobs: o.knobs,
     cores,
     ...(o.commitsPerSecond !== undefined ? { commitsPerSecond: o.commitsPerSecond } : {}),
@@ -191,18 +199,70 @@ export function simulateDay(o: DayOptions): DayResult {
     hashRng: streamRng(systemSeed, HASH_STREAM, runKey),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
-  });
-  if (o.knobs.EMAIL_DELIVERY === 'outbox')
-    new Outbox(
-      q,
-      service,
-      service.mailers,
-      o.knobs.EMAIL_SEND_RATE,
-      o.knobs.EMAIL_MAX_ATTEMPTS,
-      streamRng(systemSeed, OUTBOX_STREAM, runKey),
+    ...(o.kills?.length ? { killable: true } : {}),
+  };
+  // The service as it last started, and whether it is up: killed, it is down until its restart.
+  let service = new RegistrationService(q, design);
+  let up = true;
+  /** when the service last died, and last started again */
+  let killedAt = Number.NEGATIVE_INFINITY;
+  let restartedAt = Number.NEGATIVE_INFINITY;
+  const starts = [service];
+  const outbox =
+    o.knobs.EMAIL_DELIVERY === 'outbox'
+      ? new Outbox(
+          q,
+          service,
+          o.knobs.EMAIL_SEND_RATE,
+          o.knobs.EMAIL_MAX_ATTEMPTS,
+          streamRng(systemSeed, OUTBOX_STREAM, runKey),
+        )
+      : undefined;
+  // The busy time of a killed service up to its death, for the interval it died in.
+  const carried = { cpu: 0, loops: 0, lock: 0 };
+  for (const k of o.kills ?? []) {
+    q.schedule(
+      k.startMs,
+      () => {
+        if (!up) return;
+        carried.cpu += service.cores.takeBusyArea();
+        carried.loops += service.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
+        carried.lock += service.writeLock.takeBusyArea();
+        up = false;
+        killedAt = q.now;
+        outbox?.kill();
+        service.kill();
+      },
+      undefined,
     );
+    if (!Number.isFinite(k.endMs)) continue;
+    q.schedule(
+      k.endMs,
+      () => {
+        if (up) return;
+        service = new RegistrationService(q, {
+          ...design,
+          durable: service.durable,
+          timing: service.timing,
+          generation: starts.length,
+        });
+        starts.push(service);
+        up = true;
+        restartedAt = q.now;
+        outbox?.restart(service);
+      },
+      undefined,
+    );
+  }
+  // Nothing listens while the service is down: a request is refused on connecting, at once.
+  const front = {
+    handleStep(step: number, acct: Account, sink: AnswerSink, token: number): void {
+      if (up) service.handleStep(step, acct, sink, token);
+      else q.schedule(q.now, () => sink.onAnswer(acct, token, CONNECTION_LOST), undefined);
+    },
+  };
   const rec = new Recorder(o.intervalSeconds, { keepLatencyByInterval: o.keepLatencyByInterval ?? false });
-  const journeys = new Journeys(q, service, rec, {
+  const journeys = new Journeys(q, front, rec, {
     seed: o.seed,
     runKey: o.runKey ?? 0,
     model: o.model,
@@ -248,7 +308,7 @@ export function simulateDay(o: DayOptions): DayResult {
     }
     // The service's SMTP connections are scraped as a gauge like the stations' (SMTP_POOL).
     let mailing = 0;
-    for (const m of service.mailers) mailing += m.busy;
+    if (up) for (const m of service.mailers) mailing += m.busy;
     peakUtil.set(SMTP_POOL, Math.max(peakUtil.get(SMTP_POOL) ?? 0, mailing / mailConnections));
   };
   const tick = (): void => {
@@ -270,12 +330,18 @@ export function simulateDay(o: DayOptions): DayResult {
     peakQueue.clear();
     for (const dep of DEPENDENCIES) busyShare[dep].push((busySum.get(dep) ?? 0) / 4);
     busySum.clear();
-    const loopArea = service.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
+    // A killed service's processes are gone: their busy time is what they had up to the kill.
+    const loopArea = (up ? service.loops.reduce((a, l) => a + l.takeBusyArea(), 0) : 0) + carried.loops;
+    const lockArea = (up ? service.writeLock.takeBusyArea() : 0) + carried.lock;
+    const cpuArea = (up ? service.cores.takeBusyArea() : 0) + carried.cpu;
+    carried.loops = 0;
+    carried.lock = 0;
+    carried.cpu = 0;
     resources.push(
       { name: SMTP_POOL, utilisation: smtpPool, queueRatio: 0, rejections: {} },
       {
         name: WRITE_LOCK,
-        utilisation: service.writeLock.takeBusyArea() / intervalMs,
+        utilisation: lockArea / intervalMs,
         queueRatio: 0,
         rejections: {},
       },
@@ -290,11 +356,11 @@ export function simulateDay(o: DayOptions): DayResult {
       vus: journeys.inFlight,
       // The cores' busy time is the CPU used times the stretch; of validate's stretch by interval,
       // the cores the others took are not the service's CPU, a fresh service's warm-up is.
+      // Dead for the whole interval: no process to read, as a rehearsal's scrape finds none.
       cpuCores:
-        service.cores.takeBusyArea() /
-        intervalMs /
-        cpuStretch /
-        sharingAt(o.cpuStretchOverTime, q.now - intervalMs / 2),
+        killedAt <= q.now - intervalMs && (restartedAt < killedAt || restartedAt >= q.now)
+          ? null
+          : cpuArea / intervalMs / cpuStretch / sharingAt(o.cpuStretchOverTime, q.now - intervalMs / 2),
       resources,
     });
   };
@@ -327,7 +393,9 @@ export function simulateDay(o: DayOptions): DayResult {
     }
   }
   journeys.cutOff();
-  const neverServed = [...service.loops, ...service.threads].reduce((a, p) => a + p.neverServed, 0);
+  const neverServed = starts
+    .flatMap((s) => [...s.loops, ...s.threads])
+    .reduce((a, p) => a + p.neverServed, 0);
   return {
     rec,
     plan: arrivals.plan,

@@ -12,13 +12,40 @@ import { type Station, serviceTimeSchema, stationSchema } from '../model/station
 import type { FaultRecord, RunRecord } from '../reports/record.ts';
 
 /**
- * A rehearsal's dependency faults in the simulation: the same schedule (model/faults.ts), the
+ * A rehearsal's faults in the simulation: the same schedule (model/faults.ts), each dependency's
  * station faulted the same way (faultedStation) from its start to its end on the simulated clock,
- * where the mocks reconfigure theirs (SimStation.reconfigure). A killed service is not modelled:
- * the simulated service does not restart.
+ * where the mocks reconfigure theirs (SimStation.reconfigure); a kill of the service from its
+ * start until the restarted service answers again (RegistrationService.kill, day.ts).
  */
 
 export type DependencyFault = Exclude<FaultEntry, { kind: 'kill' }>;
+export type KillFault = Extract<FaultEntry, { kind: 'kill' }>;
+
+/** The service killed at `startMs`, its restart begun at `restartMs`, answering again at `endMs` (Infinity: never). */
+export interface SimKill {
+  entry: KillFault;
+  startMs: number;
+  restartMs: number;
+  endMs: number;
+}
+
+/**
+ * A schedule's kills on a replay's clock, for `simulate --faults`: the restart begins the
+ * schedule's restartAfter later, as rehearse's does, and the service answers `startupMs` after
+ * (calibration service.restartMs).
+ */
+export function plannedSimKills(
+  entries: readonly KillFault[],
+  clock: ReplayClock,
+  startupMs: number,
+): SimKill[] {
+  return planFaults(entries, clock).map((p) => ({
+    entry: p.entry as KillFault,
+    startMs: p.startSeconds * 1000,
+    restartMs: p.endSeconds * 1000,
+    endMs: p.endSeconds * 1000 + startupMs,
+  }));
+}
 
 export interface SimFault {
   entry: DependencyFault;
@@ -36,13 +63,32 @@ export function plannedSimFaults(entries: readonly DependencyFault[], clock: Rep
   }));
 }
 
-/** The record a simulated run keeps of each fault, in the form a rehearsal's has (reports read both). */
+/** The record a simulated run keeps of each fault, in the form a rehearsal's has (reports read both), in order of start. */
 export function simulatedFaultRecords(
   faults: readonly SimFault[],
+  kills: readonly SimKill[],
   stations: Record<DependencyName, Station>,
   durationS: number,
 ): FaultRecord[] {
-  return faults.map((f) => ({
+  const killed: Array<FaultRecord & { startMs: number }> = kills.map((k) => {
+    const ended = Number.isFinite(k.endMs) && k.endMs / 1000 <= durationS;
+    return {
+      startMs: k.startMs,
+      origin: k.entry.origin,
+      kind: 'kill',
+      target: k.entry.service,
+      description: describeFault(k.entry),
+      profileMinute: k.entry.at,
+      profileSeconds: k.entry.restartAfterSeconds,
+      plannedSeconds: k.startMs / 1000,
+      plannedEndSeconds: k.restartMs / 1000,
+      appliedSeconds: k.startMs / 1000,
+      restoredSeconds: ended ? k.endMs / 1000 : null,
+      kill: { pidBefore: null, pidAfter: null, downtimeSeconds: ended ? (k.endMs - k.startMs) / 1000 : null },
+    };
+  });
+  const faulted: Array<FaultRecord & { startMs: number }> = faults.map((f) => ({
+    startMs: f.startMs,
     origin: f.entry.origin,
     kind: f.entry.kind,
     target: f.entry.dependency,
@@ -59,6 +105,9 @@ export function simulatedFaultRecords(
       during: faultedStation(stations[f.entry.dependency], f.entry),
     },
   }));
+  return [...faulted, ...killed]
+    .sort((a, b) => a.startMs - b.startMs)
+    .map(({ startMs: _, ...record }) => record);
 }
 
 /** What of a recorded station says how it was faulted: its rate, and the errors it injected. */
@@ -72,18 +121,32 @@ const stationShape = z.object({
 /**
  * A measured run's faults as it applied them: each dependency fault from the second the mock took
  * it to the second it was restored (the run's end if never), the fault read back from the station
- * before and during it as the mock accepted them (a slowing: the rate during over the rate before).
- * A fault never applied is left out; a kill, or a record whose stations cannot be read, is named
- * in `left`, which the simulation runs without.
+ * before and during it as the mock accepted them (a slowing: the rate during over the rate before);
+ * each kill from the second the service died to the second the restarted one answered its health
+ * check (never, if it did not). A fault never applied is left out; a record whose stations cannot
+ * be read is named in `left`, which the simulation runs without.
  */
-export function recordedFaults(r: RunRecord): { faults: SimFault[]; left: string[] } {
+export function recordedFaults(r: RunRecord): { faults: SimFault[]; kills: SimKill[]; left: string[] } {
   const faults: SimFault[] = [];
+  const kills: SimKill[] = [];
   const left: string[] = [];
   for (const f of r.manifest.faults ?? []) {
     if (f.appliedSeconds === null) continue;
     const at = `t=${f.appliedSeconds} s`;
     if (f.kind === 'kill') {
-      left.push(`${f.description} at ${at}`);
+      const waitS = f.plannedEndSeconds - f.plannedSeconds;
+      kills.push({
+        entry: {
+          kind: 'kill',
+          at: f.profileMinute,
+          origin: f.origin,
+          service: 'registration',
+          restartAfterSeconds: f.profileSeconds,
+        },
+        startMs: f.appliedSeconds * 1000,
+        restartMs: (f.appliedSeconds + waitS) * 1000,
+        endMs: (f.restoredSeconds ?? Number.POSITIVE_INFINITY) * 1000,
+      });
       continue;
     }
     const before = stationShape.safeParse(f.station?.before);
@@ -116,5 +179,5 @@ export function recordedFaults(r: RunRecord): { faults: SimFault[]; left: string
       endMs: (f.restoredSeconds ?? Number.POSITIVE_INFINITY) * 1000,
     });
   }
-  return { faults, left };
+  return { faults, kills, left };
 }

@@ -5,7 +5,7 @@ import { sampleLognormal } from '../model/lognormal.ts';
 import { type Rng, rngFor } from '../model/random.ts';
 import { lognormalParams, type ServiceTime } from '../model/station.ts';
 import { makeRecord } from '../reports/fixtures/make-record.ts';
-import type { RunRecord } from '../reports/record.ts';
+import type { FaultRecord, RunRecord } from '../reports/record.ts';
 import { withServiceTimes } from '../test/support/service-times.ts';
 import {
   CALIBRATION_VERSION,
@@ -20,6 +20,7 @@ import {
   FitError,
   fitCalibration,
   fitLognormalBins,
+  fitRestart,
   fitScryptSpread,
   fitSmtpExchange,
   photoBytes,
@@ -421,7 +422,7 @@ describe("calibrate fits what a mail's SMTP exchange adds to the relay's service
     expect(reason).toContain('400 sends in 40 intervals of 2 s');
     const c = fitCalibration(record(), prior).calibration;
     expect(c.service.smtpExchangeMs).toBeCloseTo(14, 6);
-    expect(c.version).toBe(6);
+    expect(c.version).toBe(CALIBRATION_VERSION);
   });
 
   it('none from a record without the service’s own timing, and the calibration says why', () => {
@@ -497,5 +498,42 @@ describe("calibrate fits a hash's time on its request's path from the service's 
     expect(c.reasons?.['service.scryptSpread']).toContain('70 hashes in 7 intervals');
     const fitted = fitCalibration(record(), prior).calibration;
     expect(fitted.service.scryptSpread?.p50).toBeGreaterThan(0);
+  });
+});
+
+describe("calibrate fits a killed service's restart", () => {
+  const kill = (o: { planned: number; wait: number; downtime: number | null }): FaultRecord => ({
+    origin: '--chaos kill-service@20',
+    kind: 'kill',
+    target: 'registration',
+    description: 'registration killed (SIGKILL) and restarted',
+    profileMinute: 20,
+    profileSeconds: o.wait * 60,
+    plannedSeconds: o.planned,
+    plannedEndSeconds: o.planned + o.wait,
+    appliedSeconds: o.planned + 0.1,
+    restoredSeconds: o.downtime === null ? null : o.planned + 0.1 + o.downtime,
+    kill: { pidBefore: 1, pidAfter: o.downtime === null ? null : 2, downtimeSeconds: o.downtime },
+  });
+
+  it("from each restart's downtime less the schedule's wait before it, averaged", () => {
+    const r = recordWithCosts();
+    r.manifest.faults = [
+      kill({ planned: 20, wait: 0, downtime: 0.7 }),
+      kill({ planned: 40, wait: 2, downtime: 3.1 }),
+      // Never restarted: nothing to read of a restart.
+      kill({ planned: 60, wait: 0, downtime: null }),
+    ];
+    const { ms, reason } = fitRestart(r);
+    expect(ms).toBeCloseTo(900, 6);
+    expect(reason).toContain('2 restarts');
+    expect(fitCalibration(r, prior).calibration.service.restartMs).toBeCloseTo(900, 6);
+  });
+
+  it("keeps the prior's from a run whose schedule killed nothing, and says so", () => {
+    const withRestart = { ...prior, service: { ...prior.service, restartMs: 1234 } };
+    const c = fitCalibration(recordWithCosts(), withRestart).calibration;
+    expect(c.service.restartMs).toBe(1234);
+    expect(c.reasons?.['service.restartMs']).toContain('restarted no killed service');
   });
 });

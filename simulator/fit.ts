@@ -389,6 +389,13 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const exchange = fitSmtpExchange(r);
   if (exchange.ms !== undefined) service.smtpExchangeMs = exchange.ms;
   reasons['service.smtpExchangeMs'] = exchange.reason;
+  const restart = fitRestart(r);
+  if (restart.ms !== undefined) {
+    service.restartMs = restart.ms;
+    reasons['service.restartMs'] = restart.reason;
+  } else if (prior.service.restartMs !== undefined)
+    reasons['service.restartMs'] =
+      `Kept from ${prior.source}: ${restart.reason} ${prior.reasons?.['service.restartMs'] ?? ''}`.trim();
   const spread = fitScryptSpread(r, scryptCpuMs({ ...prior, service }, knobs.SCRYPT_N));
   if (spread.spread) service.scryptSpread = spread.spread;
   reasons['service.scryptSpread'] = spread.spread
@@ -876,6 +883,27 @@ export function fitSmtpExchange(r: RunRecord): { ms?: number; reason: string } {
   return {
     ms,
     reason: `Fitted on ${r.dir}: the service's mean time for a send (dependency_call_ms) less the relay's mean service (dependency_service_ms), weighted by ${Math.round(weight)} sends in ${intervals} intervals of ${ts.intervalSeconds} s where the relay queued nothing and was under ${UNSATURATED * 100} % busy: ${ms} ms a send, the exchange's commands and answers through both event loops. A property of the service's SMTP client on the rehearsal's machine at its load, carried as it is to a full-scale prediction.`,
+  };
+}
+
+/**
+ * How long the service took to answer again once its restart began (calibration service.restartMs):
+ * over the kills of the run's schedule whose service came back, the time nothing answered
+ * (run.json faults[].kill.downtimeSeconds, from the kill to the restarted service's health check)
+ * less the schedule's wait before the restart (its planned end less its planned start), averaged.
+ */
+export function fitRestart(r: RunRecord): { ms?: number; reason: string } {
+  const restarts = (r.manifest.faults ?? []).flatMap((f) => {
+    const down = f.kill?.downtimeSeconds;
+    return f.kind === 'kill' && down !== null && down !== undefined
+      ? [Math.max(0, down - (f.plannedEndSeconds - f.plannedSeconds))]
+      : [];
+  });
+  if (restarts.length === 0) return { reason: `${r.dir}'s schedule restarted no killed service.` };
+  const ms = round((1000 * restarts.reduce((a, v) => a + v, 0)) / restarts.length);
+  return {
+    ms,
+    reason: `Fitted on ${r.dir}: ${restarts.length} restart${restarts.length > 1 ? 's' : ''} of the killed service (run.json faults[].kill.downtimeSeconds less the schedule's wait before the restart: ${restarts.map((v) => round(v)).join(', ')} s). The processes' start on the rehearsal's machine, carried as it is to a full-scale prediction.`,
   };
 }
 

@@ -69,7 +69,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
       `${where} scenario.env.PHOTO: the photo the run uploaded cannot be read (beside ${m.scenario.file}, or in scenarios/)`,
     );
   const stretch = cpuStretchOverTime(r, cores, appliedWarmUp(r, calibration));
-  const { faults } = recordedFaults(r);
+  const { faults, kills } = recordedFaults(r);
   const thinkCompress = envNum('THINK_COMPRESS', m.replay.compress);
   const window = { fromMinute: m.replay.windowMinutes[0], toMinute: m.replay.windowMinutes[1] };
   const budget =
@@ -102,6 +102,7 @@ export function dayOfRecord(r: RunRecord, calibration: Calibration): DayOptions 
     intervalSeconds: r.timeseries.intervalSeconds,
     ...(stretch ? { cpuStretchOverTime: stretch } : {}),
     ...(faults.length > 0 ? { faults } : {}),
+    ...(kills.length > 0 ? { kills } : {}),
   };
 }
 

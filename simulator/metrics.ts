@@ -160,7 +160,7 @@ export class Recorder {
   }
 
   /** Closes an interval ending at `tSeconds`: one value of every series. */
-  tick(tSeconds: number, o: { vus: number; cpuCores: number; resources: ResourceReading[] }): void {
+  tick(tSeconds: number, o: { vus: number; cpuCores: number | null; resources: ResourceReading[] }): void {
     const n = this.t.length;
     this.t.push(tSeconds);
     const per = (x: number) => x / this.intervalSeconds;

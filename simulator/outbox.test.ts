@@ -23,6 +23,7 @@ function run(o: {
   const q = new EventQueue();
   const sent: { acct: Account; at: number }[] = [];
   const service = {
+    mailers: Array.from({ length: o.processes }, () => new Pool(q, 16)),
     onOutbox: undefined as ((a: Account) => void) | undefined,
     backgroundWrite(_proc: number, then: (ok: boolean) => void) {
       q.schedule(q.now + 1, () => then(true), undefined);
@@ -35,11 +36,9 @@ function run(o: {
       q.schedule(q.now + 10, () => then(failure), undefined);
     },
   };
-  const mailers = Array.from({ length: o.processes }, () => new Pool(q, 16));
   const outbox = new Outbox(
     q,
     service as unknown as RegistrationService,
-    mailers,
     o.ratePerSecond,
     o.maxAttempts ?? 8,
     createRng(7),
@@ -50,6 +49,48 @@ function run(o: {
 }
 
 describe('the outbox', () => {
+  it('killed with the service, leaves due what its senders had taken; restarted, sends every mail at least once', () => {
+    const q = new EventQueue();
+    const sent: Account[] = [];
+    // A service that, once dead, never answers what it was doing (RegistrationService.kill).
+    const make = () => {
+      const s = {
+        dead: false,
+        mailers: [new Pool(q, 16)],
+        onOutbox: undefined as ((a: Account) => void) | undefined,
+        backgroundWrite(_proc: number, then: (ok: boolean) => void) {
+          q.schedule(q.now + 1, () => s.dead || then(true), undefined);
+        },
+        sendMail(acct: Account, then: (failure: Answer | undefined) => void) {
+          sent.push(acct);
+          q.schedule(q.now + 10, () => s.dead || then(undefined), undefined);
+        },
+      };
+      return s;
+    };
+    const first = make();
+    const outbox = new Outbox(q, first as unknown as RegistrationService, 0, 8, createRng(7));
+    const accounts = Array.from({ length: 20 }, (_, i) => ({ rows: i }) as Account);
+    for (const a of accounts) first.onOutbox?.(a);
+    // The four senders look at 200 ms, claim a row each (1 ms) and are sending it (10 ms) at 205.
+    q.schedule(
+      205,
+      () => {
+        first.dead = true;
+        outbox.kill();
+      },
+      undefined,
+    );
+    const second = make();
+    q.schedule(1000, () => outbox.restart(second as unknown as RegistrationService), undefined);
+    q.run();
+    const times = (a: Account) => sent.filter((x) => x === a).length;
+    expect(accounts.every((a) => times(a) >= 1)).toBe(true);
+    expect(accounts.filter((a) => times(a) === 2)).toHaveLength(4);
+    expect(sent).toHaveLength(24);
+    expect(outbox.depth).toBe(0);
+  });
+
   it('sends as fast as its senders go without a rate: eight senders, a mail each 12 ms', () => {
     const sent = sendTimes(0);
     expect(sent).toHaveLength(60);

@@ -42,6 +42,8 @@ interface Row {
 
 interface Sender {
   proc: number;
+  /** the start of the service it runs in (Outbox.generation): a killed one's senders stop */
+  gen: number;
   /** when it last found nothing to do (its looks are IDLE_MS apart from then), or -1 when busy */
   idleSince: number;
   waking: boolean;
@@ -50,16 +52,21 @@ interface Sender {
 export class Outbox {
   private readonly due = new Fifo<Row>();
   private readonly idle: Sender[] = [];
+  /** rows a sender took and has not marked sent or due again: a kill leaves them due (at least once) */
+  private readonly taken = new Set<Row>();
+  /** the service's starts so far: each restart's senders are new */
+  private generation = 0;
   /** rows written and not yet sent (nor set aside) */
   depth = 0;
   /** the send rate's bucket: tokens, as of `filledAt` */
   private tokens: number;
   private filledAt = 0;
 
+  private mailers: Pool[];
+
   constructor(
     private readonly q: EventQueue,
-    private readonly service: RegistrationService,
-    private readonly mailers: Pool[],
+    private service: RegistrationService,
     /** EMAIL_SEND_RATE: mails a second for every process together; 0, as fast as the senders go */
     private readonly ratePerSecond: number,
     /** EMAIL_MAX_ATTEMPTS: a mail failed this often is set aside, never sent */
@@ -68,13 +75,41 @@ export class Outbox {
     private readonly rng: Rng,
   ) {
     this.tokens = Math.max(1, ratePerSecond);
-    for (let p = 0; p < mailers.length; p++) {
-      for (let i = 0; i < SENDERS_PER_PROCESS; i++) this.idle.push({ proc: p, idleSince: 0, waking: false });
+    this.mailers = service.mailers;
+    this.start(0);
+  }
+
+  /** The senders of the service's processes, idle from `at`; the rows due are looked at then. */
+  private start(at: number): void {
+    const service = this.service;
+    for (let p = 0; p < this.mailers.length; p++) {
+      for (let i = 0; i < SENDERS_PER_PROCESS; i++)
+        this.idle.push({ proc: p, gen: this.generation, idleSince: at, waking: false });
     }
     service.onOutbox = (acct) => {
       this.depth++;
       this.enqueue({ acct, attempts: 0 });
     };
+    for (let k = Math.min(this.due.length, this.idle.length); k > 0; k--) {
+      const s = this.idle.find((x) => !x.waking) as Sender;
+      s.waking = true;
+      this.q.schedule(at, this.wake, s);
+    }
+  }
+
+  /** The service was killed: its senders stop; what they had taken is due again, as its rows are. */
+  kill(): void {
+    this.generation++;
+    this.idle.length = 0;
+    for (const row of this.taken) this.due.push(row);
+    this.taken.clear();
+  }
+
+  /** The service restarted: its processes' senders begin with the rows due. */
+  restart(service: RegistrationService): void {
+    this.service = service;
+    this.mailers = service.mailers;
+    this.start(this.q.now);
   }
 
   private enqueue(row: Row): void {
@@ -93,6 +128,7 @@ export class Outbox {
   private readonly requeue = (row: Row): void => this.enqueue(row);
 
   private readonly wake = (s: Sender): void => {
+    if (s.gen !== this.generation) return;
     const i = this.idle.indexOf(s);
     if (i >= 0) this.idle.splice(i, 1);
     s.waking = false;
@@ -100,6 +136,7 @@ export class Outbox {
   };
 
   private work(s: Sender): void {
+    if (s.gen !== this.generation) return;
     if (this.ratePerSecond > 0 && this.due.length > 0) {
       const rate = this.ratePerSecond;
       const now = this.q.now;
@@ -117,19 +154,23 @@ export class Outbox {
       this.idle.push(s);
       return;
     }
-    this.service.backgroundWrite(s.proc, (claimed) => {
+    this.taken.add(row);
+    const service = this.service;
+    service.backgroundWrite(s.proc, (claimed) => {
       if (!claimed) {
+        this.taken.delete(row);
         this.due.push(row);
         return this.work(s);
       }
       const pool = this.mailers[s.proc] as Pool;
       const asked = this.q.now;
       pool.acquire(() => {
-        this.service.sendMail(
+        service.sendMail(
           row.acct,
           (failure) => {
             pool.release();
-            this.service.backgroundWrite(s.proc, () => {
+            service.backgroundWrite(s.proc, () => {
+              this.taken.delete(row);
               row.attempts++;
               if (failure && row.attempts < this.maxAttempts) {
                 this.q.schedule(this.q.now + outboxBackoffMs(row.attempts, this.rng), this.requeue, row);

@@ -125,8 +125,8 @@ export function simulatedRecord(i: RecordInputs, r: DayResult): SimulatedRecord 
       ...(cautions.length > 0 ? { notes: cautions } : {}),
     },
     ...(i.similitude ? { similitude: i.similitude } : {}),
-    ...(d.faults && d.faults.length > 0
-      ? { faults: simulatedFaultRecords(d.faults, r.stations, r.durationS) }
+    ...((d.faults?.length ?? 0) + (d.kills?.length ?? 0) > 0
+      ? { faults: simulatedFaultRecords(d.faults ?? [], d.kills ?? [], r.stations, r.durationS) }
       : {}),
     totals: {
       arrivals: r.rec.arrivals,

@@ -233,7 +233,8 @@ export class Journeys implements AnswerSink {
 
   constructor(
     private readonly q: EventQueue,
-    private readonly service: RegistrationService,
+    /** the service, or what answers in its place while it is down (day.ts) */
+    private readonly service: Pick<RegistrationService, 'handleStep'>,
     private readonly rec: Recorder,
     private readonly o: JourneyOptions,
   ) {
@@ -612,6 +613,8 @@ export const arrivalOf = (a: Account): number => (a as Registration).arrival;
 
 /** Why the system failed a request, as journey.ts failureReason names it; the rules' code otherwise. */
 function reasonOf(a: Answer): string {
+  // The scenario's failureReason: status 0 is a transport error, here a connection the service's death closed or refused.
+  if (a.status === 0) return 'connection';
   if (a.status >= 400 && a.status < 500 && a.status !== 429) return a.code;
   if (a.dependency) return `dependency:${a.dependency}`;
   if (a.status === 504) return 'timeout';

@@ -28,6 +28,7 @@ function build(
     capacity?: (c: Capacity) => void;
     cpuStretchOverTime?: CpuStretchOverTime;
     calibration?: Calibration;
+    killable?: boolean;
   } = {},
 ) {
   const q = new EventQueue();
@@ -39,7 +40,7 @@ function build(
       new SimStation(q, d, capacity[d], createRng(i), { http: d !== 'email' }),
     ]),
   ) as ConstructorParameters<typeof RegistrationService>[1]['stations'];
-  const service = new RegistrationService(q, {
+  const design: ConstructorParameters<typeof RegistrationService>[1] = {
     knobs: parseServiceKnobs(o.knobs ?? {}, 'test'),
     cores: o.cores ?? 2,
     calibration: o.calibration ?? calibration,
@@ -50,13 +51,26 @@ function build(
     ...(o.cpuStretchOverTime ? { cpuStretchOverTime: o.cpuStretchOverTime } : {}),
     rng: createRng(9),
     hashRng: createRng(10),
-  });
+    ...(o.killable ? { killable: true } : {}),
+  };
+  const service = new RegistrationService(q, design);
+  let current = service;
   const answers: Array<{ t: number; token: number; a: Answer }> = [];
   const sink = {
     onAnswer: (_acct: Account, token: number, a: Answer) => answers.push({ t: q.now, token, a }),
   };
-  const send = (step: CostedStep, acct: Account, token: number) => service.handle(step, acct, sink, token);
-  return { q, service, stations, answers, send };
+  const send = (step: CostedStep, acct: Account, token: number) => current.handle(step, acct, sink, token);
+  /** A new start of the service after `current` was killed, finding what it left (day.ts). */
+  const restart = () => {
+    current = new RegistrationService(q, {
+      ...design,
+      durable: current.durable,
+      timing: current.timing,
+      generation: 1,
+    });
+    return current;
+  };
+  return { q, service, stations, answers, send, restart };
 }
 
 const account = (rows = 0, kind: Account['kind'] = 'eligible'): Account => ({
@@ -339,6 +353,99 @@ describe('the registration service in simulated time', () => {
     expect(slow.status).toBe(201);
     expect(slow.at - plain.at).toBeCloseTo(14, 6);
     expect(slow.heldUntil - plain.heldUntil).toBeGreaterThanOrEqual(13.5);
+  });
+
+  it('killed, ends every request whose answer had not left with its connection, keeps what it committed and nothing it had not', () => {
+    const { q, send, answers, service } = build({ killable: true });
+    const commit = calibration.service.writeMs.FULL;
+    const cpu = calibration.service.stepCpuMs.verify_email;
+    // Two verifications: the first answered (its CPU, then its commit), the second in its commit
+    // (the write lock's queue) when the kill comes.
+    const first = account(ROW.account);
+    const second = account(ROW.account);
+    send('verify_email', first, 1);
+    send('verify_email', second, 2);
+    // A sign-up hashing meanwhile.
+    const signUp = account();
+    send('create_account', signUp, 3);
+    const killAt = cpu + commit + commit / 2;
+    q.schedule(killAt, () => service.kill(), undefined);
+    q.run();
+    expect(answers.map((x) => [x.token, x.a.status, x.t])).toEqual([
+      [1, 200, cpu + commit],
+      [2, 0, killAt],
+      [3, 0, killAt],
+    ]);
+    expect(first.rows & ROW.verified).toBe(ROW.verified);
+    expect(second.rows & ROW.verified).toBe(0);
+    expect(signUp.rows).toBe(0);
+    // Nothing after: no answer, no mail, no hash's account.
+    expect(signUp.mailAt).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('killed, closes its calls under way: an HTTP dependency frees its server at once, the relay ends its send', () => {
+    const { q, send, answers, service, stations } = build({
+      killable: true,
+      knobs: { SCRYPT_N: '1024' },
+      capacity: (c) => {
+        c.dukcapil = { ...c.dukcapil, serviceTime: { distribution: 'constant', ms: 1000 } };
+        c.email = { ...c.email, serviceTime: { distribution: 'constant', ms: 1000 } };
+      },
+    });
+    send('submit_biodata', account(ROW.account | ROW.verified), 1);
+    send('create_account', account(), 2);
+    let busy: number[] = [];
+    q.schedule(
+      500,
+      () => {
+        service.kill();
+        busy = [stations.dukcapil.busy, stations.email.busy];
+      },
+      undefined,
+    );
+    q.run();
+    expect(busy).toEqual([0, 1]);
+    expect(stations.email.busy).toBe(0);
+    expect(answers.map((x) => [x.token, x.a.status])).toEqual([
+      [1, 0],
+      [2, 0],
+    ]);
+  });
+
+  it('restarted, finds the wave as the killed one left it: a quota is never oversold across a restart', () => {
+    const { q, send, answers, service, restart } = build({ killable: true, knobs: { WAVE_QUOTA: '1' } });
+    const ready = ROW.account | ROW.verified | ROW.biodata | ROW.photo | ROW.assessment;
+    send('join_wave', account(ready), 1);
+    q.run();
+    service.kill();
+    restart();
+    send('join_wave', account(ready), 2);
+    q.run();
+    expect(answers.map((x) => [x.token, x.a.status, x.a.code])).toEqual([
+      [1, 201, ''],
+      [2, 409, 'wave_full'],
+    ]);
+  });
+
+  it('restarted, asks the ministries again: a killed process took its answer cache with it (MINISTRY_CACHE)', () => {
+    const { q, send, stations, service, restart } = build({
+      killable: true,
+      knobs: { MINISTRY_CACHE: 'on', MINISTRY_CALLS: 'parallel' },
+    });
+    const a = account(ROW.account | ROW.verified);
+    send('submit_biodata', a, 1);
+    q.run();
+    a.rows &= ~ROW.biodata;
+    send('submit_biodata', a, 2);
+    q.run();
+    // The second asked nobody: every answer was in the process's cache.
+    expect(stations.dukcapil.served).toBe(1);
+    service.kill();
+    restart();
+    a.rows &= ~ROW.biodata;
+    send('submit_biodata', a, 3);
+    q.run();
+    expect(stations.dukcapil.served).toBe(2);
   });
 
   it("delivers the mail at the providers' rate, first come first delivered (email.deliveryPerSecond)", () => {

@@ -48,7 +48,8 @@ export interface Account {
   turnAt?: number;
   /**
    * MINISTRY_CACHE=on: the registrant's answers in the processes' caches, by ministry: the process
-   * (-1: none), when it was stored, and the process's insertions counted when it was last used
+   * (-1: none; numbered across restarts, RegistrationService procBase), when it was stored, and
+   * the process's insertions counted when it was last used
    */
   cached?: Float64Array;
   /**
@@ -98,7 +99,40 @@ interface ServiceDesign {
   untilMs?: number;
   /** told of every sign-up the waiting room lets through (ADMISSION_RATE > 0), at the time it does */
   onAdmit?: (a: Account, atMs: number) => void;
+  /** what the processes before this one left in the database and the world (a restart's); absent: a new day */
+  durable?: Durable;
+  /** the service's timing of its calls, kept across a restart so that an interval's calls are all counted */
+  timing?: CallTiming;
+  /**
+   * which start of the service this is (0 first, then one more each restart): a process's answer
+   * cache is its own, and a restarted process's is empty
+   */
+  generation?: number;
+  /** whether it may be killed (kill): it then keeps its calls under way, to close them */
+  killable?: boolean;
 }
+
+/**
+ * What outlives the service's processes: the database's (the wave's places taken, the waiting
+ * room's last turn; the accounts' rows are in Account) and the mail providers' pace.
+ */
+export interface Durable {
+  joined: number;
+  lastTurn: number;
+  nextDeliveryAt: number;
+}
+
+/**
+ * The interval's calls to each HTTP dependency (by index in HTTP_DEPENDENCIES) and sends of mail
+ * as the service times them (gelombang_dependency_request_duration_seconds), every outcome.
+ */
+export interface CallTiming {
+  http: IntervalTimes[];
+  mail: IntervalTimes;
+}
+
+/** A request whose connection the service's death closed, as k6 sees it: status 0, no body. */
+export const CONNECTION_LOST: Answer = { status: 0, retryAfterS: undefined, code: '', dependency: undefined };
 
 type Op =
   | { kind: 'cpu' }
@@ -289,8 +323,8 @@ export class RegistrationService {
   readonly threads: Pool[];
   readonly mailers: Pool[];
   readonly writeLock: Pool;
-  /** joined places of the wave */
-  joined = 0;
+  /** the database's and the world's state, which a restarted service finds as the killed one left it */
+  readonly durable: Durable;
   /** mails waiting in the outbox (EMAIL_DELIVERY=outbox); the sender drains it */
   onOutbox: ((a: Account) => void) | undefined;
   private nextProc = 0;
@@ -340,11 +374,8 @@ export class RegistrationService {
   private readonly deliveryConstantMs: number;
   /** the providers' pace (email.deliveryPerSecond): one mail every this many ms; 0: no limit */
   private readonly deliveryStepMs: number;
-  /** when the providers can take the next mail */
-  private nextDeliveryAt = Number.NEGATIVE_INFINITY;
   /** the waiting room: turns 1000/ADMISSION_RATE ms apart, the last one handed out */
   private readonly turnStepMs: number;
-  private lastTurn = Number.NEGATIVE_INFINITY;
   /**
    * the CPU on the event loop of a request answered before its route: the waiting room's "come
    * back later", an idempotency key's stored answer or "still running"
@@ -352,12 +383,14 @@ export class RegistrationService {
   private readonly beforeRouteCpuMs: number;
   /** what a mail's SMTP exchange adds to the relay's service (calibration service.smtpExchangeMs) */
   private readonly smtpExchangeMs: number;
-  /**
-   * the interval's calls to each HTTP dependency (by index in HTTP_DEPENDENCIES) and sends of mail
-   * as the service times them (gelombang_dependency_request_duration_seconds), every outcome
-   */
-  private readonly callTimes = HTTP_DEPENDENCIES.map(() => new IntervalTimes());
-  private readonly mailCallTimes = new IntervalTimes();
+  readonly timing: CallTiming;
+  /** killed: nothing it does is seen, written or sent any more */
+  private dead = false;
+  /** its calls under way to the HTTP dependencies and the relay (killable only), which its death closes */
+  private readonly outstandingHttp: Set<Ask> | undefined;
+  private readonly outstandingMail: Set<StationCall<Request | MailJob>> | undefined;
+  /** this start's processes, numbered apart from every other start's (the answer caches' owners) */
+  private readonly procBase: number;
   /** the 429s of the waiting room, one object per Retry-After */
   private readonly comeBack = new Map<number, Answer>();
 
@@ -432,6 +465,44 @@ export class RegistrationService {
     // lookup, the work of the lightest steps, so the least of the steps' costs.
     this.beforeRouteCpuMs = Math.min(...Object.values(calibration.service.stepCpuMs)) * d.cpuStretch;
     this.smtpExchangeMs = calibration.service.smtpExchangeMs ?? 0;
+    this.durable = d.durable ?? {
+      joined: 0,
+      lastTurn: Number.NEGATIVE_INFINITY,
+      nextDeliveryAt: Number.NEGATIVE_INFINITY,
+    };
+    this.timing = d.timing ?? {
+      http: HTTP_DEPENDENCIES.map(() => new IntervalTimes()),
+      mail: new IntervalTimes(),
+    };
+    this.procBase = (d.generation ?? 0) * knobs.WORKERS;
+    if (d.killable) {
+      this.outstandingHttp = new Set();
+      this.outstandingMail = new Set();
+    }
+  }
+
+  /**
+   * SIGKILL of every process: each request it held, answered or not, whose answer had not left,
+   * ends with its connection (CONNECTION_LOST); its calls under way are closed (an HTTP mock frees
+   * the server at once, the relay finishes its send); its transactions not committed are rolled
+   * back, so nothing it acknowledged is lost and nothing it had not is kept. It does nothing
+   * after. Its processes' memory (the answer caches, the breakers, the bulkheads, the pools'
+   * queues) goes with it; `durable` is what a restart finds.
+   */
+  kill(): void {
+    if (this.dead) return;
+    for (let req = 0; req < this.reqsUsed; req++) {
+      const acct = this.reqAcct[req];
+      if (!acct) continue;
+      if (this.answered(req) && this.reqHeld[req] === undefined) continue;
+      (this.reqSink[req] as AnswerSink).onAnswer(acct, this.reqToken[req] as number, CONNECTION_LOST);
+    }
+    this.dead = true;
+    for (const c of this.outstandingHttp ?? [])
+      (this.httpStations[c.tag & 3] as SimStation).abandon(c as StationCall);
+    for (const c of this.outstandingMail ?? []) this.d.stations.email.abandon(c as StationCall);
+    this.outstandingHttp?.clear();
+    this.outstandingMail?.clear();
   }
 
   /** One request of `step` for the registrant whose rows are `acct`; the sink gets the answer once. */
@@ -497,6 +568,7 @@ export class RegistrationService {
 
   /** Runs the request's operations until one has to wait. */
   private step(req: Request): void {
+    if (this.dead) return;
     const ops = this.programs[this.reqStep[req] as number] as readonly Op[];
     for (;;) {
       const pc = this.reqPc[req] as number;
@@ -564,6 +636,7 @@ export class RegistrationService {
 
   /** Answers the request (once); its index is released when none of its calls is still out. */
   private answer(req: Request, a: Answer): void {
+    if (this.dead) return;
     const flags = this.reqFlags[req] as number;
     if ((flags & ANSWERED_BIT) !== 0) return;
     this.reqFlags[req] = flags | ANSWERED_BIT;
@@ -588,6 +661,7 @@ export class RegistrationService {
    * A free key is claimed: one commit.
    */
   private readonly onKeyLock = (req: Request): void => {
+    if (this.dead) return;
     const a = this.reqAcct[req] as Account;
     const step = this.reqStep[req] as number;
     const now = this.q.now;
@@ -642,6 +716,7 @@ export class RegistrationService {
     this.q.schedule(this.q.now + this.writeMs, this.onSettled, req);
   };
   private readonly onSettled = (req: Request): void => {
+    if (this.dead) return;
     this.writeLock.release();
     (this.loops[this.reqProc[req] as number] as Pool).release();
     const answer = this.reqHeld[req] as Answer;
@@ -658,6 +733,7 @@ export class RegistrationService {
   };
 
   private deliverHeld(req: Request): void {
+    if (this.dead) return;
     const answer = this.reqHeld[req] as Answer;
     this.reqHeld[req] = undefined;
     (this.reqSink[req] as AnswerSink).onAnswer(
@@ -722,6 +798,8 @@ export class RegistrationService {
     this.answer(req, REFUSED.internal_error);
   };
   private readonly onCommitted = (req: Request): void => {
+    // A transaction the kill cut short never committed.
+    if (this.dead) return;
     this.writeLock.release();
     (this.loops[this.reqProc[req] as number] as Pool).release();
     const op = this.currentOp(req) as Extract<Op, { kind: 'write' | 'cpuWrite' }>;
@@ -758,12 +836,13 @@ export class RegistrationService {
   };
 
   private readonly onRoomLock = (req: Request): void => {
+    if (this.dead) return;
     let commits = 1;
     if (this.reqNext[req] === ROOM_ISSUE) {
       // The turn is taken inside the transaction: turns follow the order of the commits.
       const now = this.q.now;
-      const turn = Math.max(now, this.lastTurn + this.turnStepMs);
-      this.lastTurn = turn;
+      const turn = Math.max(now, this.durable.lastTurn + this.turnStepMs);
+      this.durable.lastTurn = turn;
       (this.reqAcct[req] as Account).turnAt = turn;
       if (turn <= now) commits = 2;
       this.reqNext[req] = turn <= now ? ROOM_ADMIT : ROOM_WAIT;
@@ -772,6 +851,7 @@ export class RegistrationService {
   };
 
   private readonly onRoomCommitted = (req: Request): void => {
+    if (this.dead) return;
     this.writeLock.release();
     (this.loops[this.reqProc[req] as number] as Pool).release();
     const a = this.reqAcct[req] as Account;
@@ -808,14 +888,15 @@ export class RegistrationService {
               () => {
                 this.writeLock.release();
                 loop.release();
-                then(true);
+                // Rolled back by the kill: the outbox's row is as it was before.
+                if (!this.dead) then(true);
               },
               undefined,
             ),
           undefined,
           () => {
             loop.release();
-            then(false);
+            if (!this.dead) then(false);
           },
         ),
       undefined,
@@ -832,11 +913,13 @@ export class RegistrationService {
   // ---- the verification mail over SMTP, inline
 
   private readonly onMailer = (req: Request): void => {
-    this.timed(
-      this.mailTimeouts,
-      this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, req, 0, INLINE_MAIL),
-    );
+    this.sendThrough(this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, req, 0, INLINE_MAIL));
   };
+
+  private sendThrough(call: StationCall<Request | MailJob>): void {
+    this.timed(this.mailTimeouts, call);
+    if (this.outstandingMail && !settled(call)) this.outstandingMail.add(call);
+  }
 
   /** The inline mail's end: the mailer is free, the request goes on or answers the failure. */
   private mailSent(req: Request, failure: Answer | undefined): void {
@@ -851,12 +934,14 @@ export class RegistrationService {
    * moment later: at equal timeouts the station's 451 comes first. `then(undefined)` on acceptance.
    */
   sendMail(acct: Account, then: (failure: Answer | undefined) => void, since = this.q.now): void {
+    if (this.dead) return;
     const job: MailJob = { acct, then, since };
-    this.timed(this.mailTimeouts, this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, job));
+    this.sendThrough(this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, job));
   }
 
   private readonly onMailAnswer = (c: StationCall<Request | MailJob>): void => {
     this.mailTimeouts.cancel(c.clientTimer);
+    this.outstandingMail?.delete(c);
     // The exchange's commands and answers around the relay's service (calibration smtpExchangeMs):
     // the caller and its connection wait for them too.
     if (this.smtpExchangeMs > 0) this.q.schedule(this.q.now + this.smtpExchangeMs, this.onMailExchanged, c);
@@ -878,10 +963,12 @@ export class RegistrationService {
     // The providers take mail at their rate: it waits its turn, first come first delivered.
     let from = this.q.now;
     if (this.deliveryStepMs > 0) {
-      from = Math.max(from, this.nextDeliveryAt);
-      this.nextDeliveryAt = from + this.deliveryStepMs;
+      from = Math.max(from, this.durable.nextDeliveryAt);
+      this.durable.nextDeliveryAt = from + this.deliveryStepMs;
     }
     acct.mailAt = from + delay;
+    // Taken by the relay before the kill: the mail goes out, its sender never hears of it.
+    if (this.dead) return;
     if (inline) this.mailSent(c.ctx as Request, undefined);
     else (c.ctx as MailJob).then(undefined);
   };
@@ -889,6 +976,7 @@ export class RegistrationService {
   private readonly onMailTimeout = (c: StationCall<Request | MailJob>): void => {
     if (settled(c)) return;
     this.d.stations.email.abandon(c as StationCall);
+    this.outstandingMail?.delete(c);
     this.mailSendEnded(c);
     if (c.tag === INLINE_MAIL) this.mailSent(c.ctx as Request, unavailable('email', undefined));
     else (c.ctx as MailJob).then(unavailable('email', undefined));
@@ -896,15 +984,15 @@ export class RegistrationService {
 
   /** The interval's calls to `dep` as the service timed them. */
   callTimesOf(dep: DependencyName): IntervalTimes {
-    if (dep === 'email') return this.mailCallTimes;
-    return this.callTimes[HTTP_DEPENDENCIES.indexOf(dep)] as IntervalTimes;
+    if (dep === 'email') return this.timing.mail;
+    return this.timing.http[HTTP_DEPENDENCIES.indexOf(dep)] as IntervalTimes;
   }
 
   /** A send's time as the service's histogram takes it (metrics.ts timeDependency): the wait for a connection included. */
   private mailSendEnded(c: StationCall<Request | MailJob>): void {
     const since =
       c.tag === INLINE_MAIL ? (this.reqMailFrom[c.ctx as Request] as number) : (c.ctx as MailJob).since;
-    this.mailCallTimes.record(this.q.now - since);
+    this.timing.mail.record(this.q.now - since);
   }
 
   // ---- the ministries and the object store: HTTP calls with the client's timeout
@@ -914,6 +1002,7 @@ export class RegistrationService {
    * until endAsk).
    */
   private ask(req: Request, dep: number, attempt: number): void {
+    if (this.dead) return;
     const upload = dep === UPLOAD;
     if (!upload && this.cacheInsertions && this.fromCache(req, dep)) {
       if (this.endAsk(req)) this.ministryAnswered(req, dep);
@@ -955,6 +1044,7 @@ export class RegistrationService {
 
   /** The try with its slot: the call's timeout is what the wait for the slot left of it. */
   private readonly onSlot = (w: SlotWait): void => {
+    if (this.dead) return;
     if (this.q.now === w.since) {
       this.send(w.req, w.tag, undefined);
       return;
@@ -970,6 +1060,7 @@ export class RegistrationService {
 
   /** No slot within the call's timeout: a timeout, not counted by the breaker, not retried. */
   private readonly onNoSlot = (w: SlotWait): void => {
+    if (this.dead) return;
     const dep = w.tag & 3;
     this.breakerOf(w.req, dep)?.cancelled((w.tag & PROBE) !== 0);
     if (this.endAsk(w.req))
@@ -986,6 +1077,7 @@ export class RegistrationService {
       upload ? this.d.photoBytes : 0,
       tag,
     );
+    if (this.outstandingHttp && !settled(call)) this.outstandingHttp.add(call);
     if (timeoutMs === undefined) {
       this.timed(upload ? this.uploadTimeouts : this.ministryTimeouts, call);
       return;
@@ -1021,7 +1113,7 @@ export class RegistrationService {
     const proc = this.reqProc[req] as number;
     const ins = this.cacheInsertions as Float64Array;
     const i = dep * 3;
-    if (!e || e[i] !== proc) return false;
+    if (!e || e[i] !== this.procBase + proc) return false;
     if (this.q.now - (e[i + 1] as number) >= CACHE_TTL_MS) return false;
     if ((ins[proc] as number) - (e[i + 2] as number) >= CACHE_MAX_ENTRIES) return false;
     e[i + 2] = ins[proc] as number;
@@ -1035,7 +1127,7 @@ export class RegistrationService {
     const proc = this.reqProc[req] as number;
     const ins = this.cacheInsertions as Float64Array;
     const i = dep * 3;
-    acct.cached[i] = proc;
+    acct.cached[i] = this.procBase + proc;
     acct.cached[i + 1] = this.q.now;
     acct.cached[i + 2] = ins[proc] as number;
     ins[proc] = (ins[proc] as number) + 1;
@@ -1049,7 +1141,8 @@ export class RegistrationService {
   private readonly onAskTimeout = (c: Ask): void => {
     if (settled(c)) return;
     const dep = c.tag & 3;
-    (this.callTimes[dep] as IntervalTimes).record(this.q.now - c.arrivedAt);
+    (this.timing.http[dep] as IntervalTimes).record(this.q.now - c.arrivedAt);
+    this.outstandingHttp?.delete(c);
     (this.httpStations[dep] as SimStation).abandon(c as StationCall);
     if (dep !== UPLOAD) this.breakerOf(c.ctx, dep)?.ended((c.tag & PROBE) !== 0, true, this.q.now);
     if ((c.tag & SLOT) !== 0) (this.bulkheadOf(c.ctx, dep) as Pool).release();
@@ -1059,7 +1152,8 @@ export class RegistrationService {
 
   private readonly onAskAnswer = (c: Ask): void => {
     const dep = c.tag & 3;
-    (this.callTimes[dep] as IntervalTimes).record(this.q.now - c.arrivedAt);
+    (this.timing.http[dep] as IntervalTimes).record(this.q.now - c.arrivedAt);
+    this.outstandingHttp?.delete(c);
     (dep === UPLOAD ? this.uploadTimeouts : this.ministryTimeouts).cancel(c.clientTimer);
     const req = c.ctx;
     // Every failure a station gives is the ministry's (a timeout, 5xx, 429): the breaker counts it.
@@ -1258,8 +1352,8 @@ function programs(knobs: ServiceKnobs, photoBytes: number): Record<CostedStep, r
         commit: (a, s) => {
           if (has(a, ROW.joined)) return REFUSED.already_joined;
           // BEGIN IMMEDIATE ... UPDATE ... WHERE joined < quota: never oversold.
-          if (s.joined >= knobs.WAVE_QUOTA) return REFUSED.wave_full;
-          s.joined++;
+          if (s.durable.joined >= knobs.WAVE_QUOTA) return REFUSED.wave_full;
+          s.durable.joined++;
           a.rows |= ROW.joined;
           return undefined;
         },

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_PORTS, LOOPBACK } from '../../mock-services/ports.ts';
+import { FaultScheduleError, parseChaos } from '../../model/faults.ts';
 import {
   parseServiceKnobs,
   SERVICE_PROFILES,
@@ -171,6 +172,24 @@ export function keyValue(flag: string, style: KeyValueStyle = 'plain') {
     }
     return { ...previous, [key]: value };
   };
+}
+
+/** `--chaos kill-service@MINUTE`, repeatable, each checked as it is given. */
+export function chaosOption(): Option {
+  return new Option(
+    '--chaos <kill-service@MINUTE>',
+    'kill the registration service (SIGKILL, then restart) at this profile minute (repeatable)',
+  )
+    .argParser((v: string, previous: string[]) => {
+      try {
+        parseChaos(v);
+      } catch (err) {
+        if (err instanceof FaultScheduleError) throw new InvalidArgumentError(err.message);
+        throw err;
+      }
+      return [...previous, v];
+    })
+    .default([] as string[]);
 }
 
 export function existingFile(flag: string) {

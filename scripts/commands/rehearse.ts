@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { type Capacity, CapacityFileError } from '../../model/capacity.ts';
-import { type FaultEntry, FaultScheduleError, parseChaos } from '../../model/faults.ts';
+import type { FaultEntry } from '../../model/faults.ts';
 import { parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { serviceProfileKnobs } from '../../model/service-design.ts';
@@ -16,6 +16,7 @@ import { DEFAULT_REHEARSAL_CAPACITY, RATE_SCENARIOS, runCapacity, runRate } from
 import { findPrometheus, PROMETHEUS_PACKAGE } from '../series/prometheus.ts';
 import { StackStartError } from '../stack.ts';
 import {
+  chaosOption,
   existingFile,
   httpUrl,
   jsonOutput,
@@ -237,20 +238,7 @@ export function rehearseCommand(): Command {
         'a fault schedule (YAML or JSON): dependencies down, slowed or failing and the service killed, at profile minutes (see README)',
         existingFile('--faults'),
       )
-      .option(
-        '--chaos <kill-service@MINUTE>',
-        'kill the registration service (SIGKILL, then restart) at this profile minute (repeatable)',
-        (v: string, previous: string[]) => {
-          try {
-            parseChaos(v);
-          } catch (err) {
-            if (err instanceof FaultScheduleError) throw new InvalidArgumentError(err.message);
-            throw err;
-          }
-          return [...previous, v];
-        },
-        [] as string[],
-      )
+      .addOption(chaosOption())
       .option(
         '-o, --out <json=FILE>',
         "every sample as k6's JSON output lines (k6's -o json=FILE), on either engine: each request's latency, which the record keeps only as percentiles",

@@ -24,6 +24,8 @@ const file = (name: string, content: unknown) => {
 };
 const capacity = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
 const calibration = JSON.parse(readFileSync('simulator/calibration.default.json', 'utf8'));
+/** the default's service without its version 7 field, for files of the versions before */
+const { restartMs: _restart, ...before7 } = calibration.service;
 /** a hash's time on its path over its CPU (mean 0.92) */
 const SPREAD = { min: 0.8, p50: 0.86, p90: 1.05, p95: 1.15, p99: 1.4 };
 const refused = (o: Partial<SimulateFlags>): string => {
@@ -91,10 +93,20 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 7 }, 'version'],
+    ['another version', { ...calibration, version: 8 }, 'version'],
+    [
+      'a version 7 field in a version 6 file',
+      { ...calibration, version: 6 },
+      'service.restartMs: a version 7 field in a version 6 file',
+    ],
+    [
+      'a negative restart',
+      { ...calibration, service: { ...calibration.service, restartMs: -1 } },
+      'service.restartMs',
+    ],
     [
       'a version 6 field in a version 5 file',
-      { ...calibration, version: 5, service: { ...calibration.service, smtpExchangeMs: 14 } },
+      { ...calibration, version: 5, service: { ...before7, smtpExchangeMs: 14 } },
       'service.smtpExchangeMs: a version 6 field in a version 5 file',
     ],
     [
@@ -104,27 +116,27 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     ],
     [
       'a pool of SMTP connections (version 5 has it as the service knob)',
-      { ...calibration, version: 5, service: { ...calibration.service, mailerConnections: 16 } },
+      { ...calibration, version: 5, service: { ...before7, mailerConnections: 16 } },
       'service.mailerConnections: not a field of a version 5 file',
     ],
     [
       'an older pool of SMTP connections other than the knob would give',
-      { ...calibration, version: 4, service: { ...calibration.service, mailerConnections: 32 } },
+      { ...calibration, version: 4, service: { ...before7, mailerConnections: 32 } },
       'give --knob EMAIL_CONNECTIONS=32',
     ],
     [
       'a version 4 field in a version 3 file',
-      { ...calibration, version: 3, service: { ...calibration.service, warmUp: { extra: 0.1, tauS: 12 } } },
+      { ...calibration, version: 3, service: { ...before7, warmUp: { extra: 0.1, tauS: 12 } } },
       'service.warmUp: a version 4 field in a version 3 file',
     ],
     [
       'a warm-up beyond what the fit searches',
-      { ...calibration, version: 4, service: { ...calibration.service, warmUp: { extra: 1.5, tauS: 12 } } },
+      { ...calibration, version: 4, service: { ...before7, warmUp: { extra: 1.5, tauS: 12 } } },
       'service.warmUp.extra',
     ],
     [
       'a version 3 field in a version 2 file',
-      { ...calibration, version: 2, service: { ...calibration.service, scryptSpread: SPREAD } },
+      { ...calibration, version: 2, service: { ...before7, scryptSpread: SPREAD } },
       'service.scryptSpread: a version 3 field in a version 2 file',
     ],
     [
@@ -132,7 +144,7 @@ describe('simulate refuses bad input, naming the file and the field', () => {
       {
         ...calibration,
         version: 3,
-        service: { ...calibration.service, scryptSpread: { ...SPREAD, p90: 3, p95: 3, p99: 3 } },
+        service: { ...before7, scryptSpread: { ...SPREAD, p90: 3, p95: 3, p99: 3 } },
       },
       'service.scryptSpread: expected a mean of at most 1',
     ],
@@ -172,7 +184,7 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     expect(refused({ knob: { SCRYPT_M: '1' } })).toContain('SCRYPT_M');
   });
 
-  it('a fault schedule that names a bad field, leaves the window, or kills the service', () => {
+  it('a fault schedule that names a bad field or leaves the window, or a --chaos that is not a kill', () => {
     const schedule = (faults: unknown[]) => file(`faults-${faults.length}-${Math.random()}.yaml`, { faults });
     const bad = schedule([{ at: 1, dependency: 'dukcapil', down: 'five' }]);
     expect(refused({ faults: bad }).startsWith(`--faults: ${bad}: faults[0]`)).toBe(true);
@@ -180,9 +192,25 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     expect(
       refused({ window: [0, 10], faults: schedule([{ at: 12, dependency: 'dukcapil', down: '1m' }]) }),
     ).toContain('minute 12 is outside the replay');
-    expect(refused({ faults: schedule([{ at: 3, kill: 'registration' }]) })).toMatch(
-      /faults\[0\]\.kill: the simulator does not model a killed service/,
+    expect(refused({ faults: schedule([{ at: 3, kill: 'ministry' }]) })).toMatch(
+      /faults\[0\]\.kill: expected registration/,
     );
+    expect(refused({ window: [0, 10], chaos: ['kill-service@12'] })).toMatch(/^--chaos: .*12/);
+    const r = gelombang([
+      'simulate',
+      '--chaos',
+      'kill-service@soon',
+      '--results',
+      dir,
+      '--run-id',
+      'chaos',
+      '-q',
+    ]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(
+      "expected kill-service@MINUTE (a profile minute, e.g. kill-service@40), got 'kill-service@soon'",
+    );
+    expect(existsSync(join(dir, 'chaos'))).toBe(false);
   });
 
   it('exits 2 with the message and writes nothing', () => {

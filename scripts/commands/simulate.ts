@@ -19,7 +19,14 @@ import {
   loadCalibration,
 } from '../../simulator/calibration.ts';
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
-import { type DependencyFault, plannedSimFaults, type SimFault } from '../../simulator/faults.ts';
+import {
+  type DependencyFault,
+  type KillFault,
+  plannedSimFaults,
+  plannedSimKills,
+  type SimFault,
+  type SimKill,
+} from '../../simulator/faults.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
@@ -29,6 +36,7 @@ import { recordedStations } from '../rehearsal-similitude.ts';
 import { gelombangVersion } from '../version.ts';
 import {
   calibrationOption,
+  chaosOption,
   existingFile,
   keyValue,
   numberIn,
@@ -79,6 +87,8 @@ export interface SimulateFlags {
   absoluteCapacity?: boolean;
   /** a fault schedule, as rehearse --faults takes it */
   faults?: string;
+  /** kill-service@MINUTE, as rehearse --chaos takes them */
+  chaos?: string[];
 }
 
 export class BadInput extends Error {}
@@ -138,7 +148,10 @@ export function simulationInputs(f: SimulateFlags): {
     const windowMinutes = f.window
       ? f.window[1] - f.window[0]
       : (profile.arrivals.length * profile.bucketSeconds) / 60;
-    const faults = f.faults ? simulatedFaults(f.faults, f, profile, capacity) : undefined;
+    const scheduled =
+      f.faults || (f.chaos ?? []).length > 0
+        ? simulatedFaults(f.faults, f, profile, capacity, calibration.service.restartMs ?? 0)
+        : undefined;
     const day: DayOptions = {
       profile,
       scale: f.scale,
@@ -163,7 +176,8 @@ export function simulationInputs(f: SimulateFlags): {
       maxVUs: f.maxVus ?? Number.POSITIVE_INFINITY,
       photoBytes: statSync(PHOTO).size,
       intervalSeconds: f.interval ?? autoInterval((windowMinutes * 60) / f.compress + GRACEFUL_STOP_S),
-      ...(faults ? { faults } : {}),
+      ...(scheduled?.faults.length ? { faults: scheduled.faults } : {}),
+      ...(scheduled?.kills.length ? { kills: scheduled.kills } : {}),
     };
     const manifestSimilitude: NonNullable<RunManifest['similitude']> = {
       // The run's rate factor even when the file is enforced as it is: what its cores stand for.
@@ -206,26 +220,34 @@ export function simulationInputs(f: SimulateFlags): {
 
 /**
  * The schedule of `--faults`, read and checked as rehearse reads it (against the replay's window
- * and the stations the run enforces), on the replay's clock. A kill is refused: the simulated
- * service does not restart.
+ * and the stations the run enforces), on the replay's clock; a kill's restart takes the
+ * calibration's `restartMs` once begun.
  */
-function simulatedFaults(file: string, f: SimulateFlags, profile: Profile, capacity: Capacity): SimFault[] {
+function simulatedFaults(
+  file: string | undefined,
+  f: SimulateFlags,
+  profile: Profile,
+  capacity: Capacity,
+  restartMs: number,
+): { faults: SimFault[]; kills: SimKill[] } {
   const window = {
     fromMinute: f.window?.[0] ?? 0,
     toMinute: f.window?.[1] ?? (profile.arrivals.length * profile.bucketSeconds) / 60,
   };
-  const loaded = loadFaults({ file, chaos: [], window, capacity });
-  if ('problem' in loaded) throw new BadInput(`--faults: ${loaded.problem}`);
-  const kill = loaded.entries.find((e) => e.kind === 'kill');
-  if (kill)
-    throw new BadInput(
-      `--faults: ${kill.origin}.kill: the simulator does not model a killed service (rehearse does); leave kills out of the schedule`,
-    );
-  return plannedSimFaults(loaded.entries as DependencyFault[], {
-    fromMinute: window.fromMinute,
-    compress: f.compress,
-    bucketSeconds: profile.bucketSeconds,
-  });
+  const loaded = loadFaults({ ...(file ? { file } : {}), chaos: f.chaos ?? [], window, capacity });
+  if ('problem' in loaded) throw new BadInput(`${file ? '--faults' : '--chaos'}: ${loaded.problem}`);
+  const clock = { fromMinute: window.fromMinute, compress: f.compress, bucketSeconds: profile.bucketSeconds };
+  return {
+    faults: plannedSimFaults(
+      loaded.entries.filter((e): e is DependencyFault => e.kind !== 'kill'),
+      clock,
+    ),
+    kills: plannedSimKills(
+      loaded.entries.filter((e): e is KillFault => e.kind === 'kill'),
+      clock,
+      restartMs,
+    ),
+  };
 }
 
 /** The busiest second's arrivals of a day's replay (model/replay.ts), which a waiting room's rate is read against. */
@@ -323,9 +345,10 @@ export function simulateCommand(): Command {
     )
     .option(
       '--faults <file>',
-      'a fault schedule (YAML or JSON), as rehearse takes it: dependencies down, slowed or failing at profile minutes (a kill is not modelled)',
+      'a fault schedule (YAML or JSON), as rehearse takes it: dependencies down, slowed or failing and the service killed, at profile minutes',
       existingFile('--faults'),
     )
+    .addOption(chaosOption())
     .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
     .option(
       '--interval <seconds>',

@@ -180,7 +180,7 @@ describe('validate', () => {
     expect(bare.status).toBe(1);
   }, 60_000);
 
-  it("simulates the run's dependency faults as it applied them, and names a kill it cannot", () => {
+  it("simulates the run's faults as it applied them: its dependencies' and a kill of its service", () => {
     // A run whose Dukcapil was down for a third of it: the same replay, faulted, as the truth.
     const schedule = join(dir, 'faults.yaml');
     writeFileSync(
@@ -236,25 +236,41 @@ describe('validate', () => {
     const none = gelombang(['validate', unfaulted, '--calibration', 'simulator/calibration.default.json']);
     expect(errors(none.stdout)?.[1]).toBe(0);
     expect(none.stdout).toMatch(/submit_biodata.*XX/);
-    // A kill is named, and the simulation runs without it.
-    const killed = join(dir, 'killed');
-    cpSync(faulted, killed, { recursive: true });
-    const k = JSON.parse(readFileSync(join(faulted, 'run.json'), 'utf8'));
-    k.faults.push({
-      ...k.faults[0],
-      origin: '--chaos kill-service@20',
-      kind: 'kill',
-      target: 'registration',
-      description: 'registration killed (SIGKILL) and restarted',
-      appliedSeconds: 20,
-      station: undefined,
-    });
-    writeFileSync(join(killed, 'run.json'), JSON.stringify(k));
-    const withKill = gelombang(['validate', killed, '--calibration', 'simulator/calibration.default.json']);
-    expect(withKill.stdout).toMatch(
-      /^note: The simulation ran without what the rehearsal's schedule did to the service: registration killed \(SIGKILL\) and restarted at t=20 s\.$/m,
+    // A kill: the service down from the kill to its restart's end, the registrants' retries and
+    // failures on the connection as the run had them.
+    const killSchedule = join(dir, 'kill.yaml');
+    writeFileSync(
+      killSchedule,
+      JSON.stringify({ faults: [{ at: 20, kill: 'registration', restartAfter: '3m' }] }),
     );
-    expect(errors(withKill.stdout)?.[1]).toBe(m);
+    const killSim = gelombang(
+      ['simulate', '--scale', '0.0005', '--window', '0-30', '--compress', '60', '--think-compress', '20000']
+        .concat(['--capacity', 'mock-services/capacity.default.json', '--absolute-capacity'])
+        .concat(['--faults', killSchedule, '--results', dir, '--run-id', 'killed-sim', '-q']),
+      120_000,
+    );
+    expect(killSim.status, killSim.stderr).toBe(0);
+    const killed = join(dir, 'killed');
+    asMeasured(join(dir, 'killed-sim'), killed);
+    const k = JSON.parse(readFileSync(join(killed, 'run.json'), 'utf8'));
+    // Three profile minutes are 3 s of the run; the restart then takes the default calibration's 0.7 s.
+    expect(k.faults).toEqual([
+      expect.objectContaining({ kind: 'kill', appliedSeconds: 20, restoredSeconds: 23.7 }),
+    ]);
+    const signUps = k.totals.steps.find((x: { step: string }) => x.step === 'create_account');
+    expect(signUps.failed).toBeGreaterThan(0);
+    const withKill = gelombang(['validate', killed, '--calibration', 'simulator/calibration.default.json']);
+    expect(withKill.stdout).not.toContain('note:');
+    expect(withKill.stdout).toContain(
+      'faults: simulated as the rehearsal applied them: registration killed (SIGKILL) and restarted after 3 min of profile time, t=20-23.7 s',
+    );
+    const signUpErrors = (stdout: string) => {
+      const line = stdout.split('\n').find((l) => l.trim().startsWith('create_account')) ?? '';
+      return /([\d.]+) % -> ([\d.]+) %\s*$/.exec(line)?.slice(1).map(Number);
+    };
+    const [km, kp] = signUpErrors(withKill.stdout) ?? [];
+    expect(km).toBeGreaterThan(0);
+    expect(kp).toBe(km);
   }, 120_000);
 
   it('simulates the measured design whatever its switches, with no note of one left out', () => {

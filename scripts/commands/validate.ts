@@ -161,7 +161,7 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const unmodelled = [
     unmodelledNote(day.knobs),
     leftOut.length > 0
-      ? `The simulation ran without what the rehearsal's schedule did to the service: ${leftOut.join('; ')}.`
+      ? `The simulation ran without these of the rehearsal's faults: ${leftOut.join('; ')}.`
       : undefined,
   ]
     .filter(Boolean)
@@ -172,9 +172,10 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
     header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms${overheadRange(over)}` : ''})`,
     // A switch of the measured design the simulation ran as off: its cells compare two designs.
     ...(unmodelled ? { note: unmodelled } : {}),
-    ...(day.faults && day.faults.length > 0
+    ...((day.faults?.length ?? 0) + (day.kills?.length ?? 0) > 0
       ? {
-          faults: `simulated as the rehearsal applied them: ${day.faults
+          faults: `simulated as the rehearsal applied them: ${[...(day.faults ?? []), ...(day.kills ?? [])]
+            .sort((a, b) => a.startMs - b.startMs)
             .map(
               (f) =>
                 `${describeFault(f.entry)}, t=${secs(f.startMs)}-${Number.isFinite(f.endMs) ? `${secs(f.endMs)} s` : 'the end'}`,
