@@ -145,13 +145,28 @@ const calibrationSchema = z
 
 export type Calibration = z.infer<typeof calibrationSchema>;
 
-/** A warm-up's factor on the CPU of interval `i` (`dt` s long, from the load's start), at its middle. */
+/**
+ * A warm-up's factor on the CPU of interval `i` (`dt` s long, from the load's start), at its
+ * middle: from the service's last start before then, the load's or a restart's (`restartsS`, run
+ * seconds when a killed service answered again), each process new and cold.
+ */
 export function warmUpFactor(
   w: NonNullable<Calibration['service']['warmUp']>,
   i: number,
   dt: number,
+  restartsS: readonly number[] = [],
 ): number {
-  return 1 + w.extra * Math.exp(-((i + 0.5) * dt) / w.tauS);
+  const t = (i + 0.5) * dt;
+  let since = t;
+  for (const at of restartsS) if (at <= t && t - at < since) since = t - at;
+  return 1 + w.extra * Math.exp(-since / w.tauS);
+}
+
+/** The run seconds at which a run's killed service answered again (its schedule's kills), for warmUpFactor. */
+export function restartsOf(
+  faults: ReadonlyArray<{ kind: string; restoredSeconds: number | null }> = [],
+): number[] {
+  return faults.flatMap((f) => (f.kind === 'kill' && f.restoredSeconds !== null ? [f.restoredSeconds] : []));
 }
 
 export class CalibrationFileError extends Error {

@@ -15,6 +15,7 @@ import {
   PHOTO_REQUESTS,
   parseCalibration,
   photoCpuMs,
+  restartsOf,
   scryptCpuMs,
   WARM_UP_MAX_EXTRA,
   warmUpFactor,
@@ -278,11 +279,13 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
     // The rows are the same for every point of the grid below: built once.
     const rows = used.map(row);
     const nexts = used.map((i) => (i + 1 < n ? row(i + 1) : row(i).map(() => 0)));
+    // A restarted service warms up again from its restart.
+    const restarts = restartsOf(r.manifest.faults);
     const fitUnder = (extra: number, lead = 0): { coef: number[]; sse: number } => {
       const w = { extra, tauS: WARM_UP_TAU_S };
       const x = rows.map((cols, k) => {
         const next = nexts[k] as number[];
-        const f = warmUpFactor(w, used[k] as number, dt);
+        const f = warmUpFactor(w, used[k] as number, dt, restarts);
         return cols.map((v, a) => ((1 - lead) * v + lead * (next[a] as number)) * f);
       });
       // A request's CPU is spent before the interval that counts it done: under a backlog the two

@@ -412,6 +412,38 @@ describe('a measured run as a simulation of it', () => {
     ).toBeUndefined();
   });
 
+  it('warms a killed service up again from its restart, and simulates the kill as the run applied it', () => {
+    const r = measuredRun();
+    const dt = r.timeseries.intervalSeconds;
+    const warm = { ...prior, service: { ...prior.service, warmUp: { extra: 0.25, tauS: 12 } } };
+    const n = r.timeseries.t.length;
+    // Killed at a third of the run, answering again two intervals later.
+    const restored = Math.round(n / 3 + 2) * dt;
+    r.manifest.faults = [
+      {
+        origin: '--chaos kill-service@1',
+        kind: 'kill',
+        target: 'registration',
+        description: 'registration killed (SIGKILL) and restarted',
+        profileMinute: 1,
+        profileSeconds: 0,
+        plannedSeconds: restored - 2 * dt,
+        plannedEndSeconds: restored - 2 * dt,
+        appliedSeconds: restored - 2 * dt,
+        restoredSeconds: restored,
+        kill: { pidBefore: 1, pidAfter: 2, downtimeSeconds: 2 * dt },
+      },
+    ];
+    const day = dayOfRecord(r, warm);
+    const f = day.cpuStretchOverTime?.factors ?? [];
+    const k = restored / dt;
+    expect(f[k]).toBeCloseTo(f[0] as number, 9);
+    expect(f[k - 1]).toBeLessThan(f[1] as number);
+    expect(day.kills).toEqual([
+      expect.objectContaining({ startMs: (restored - 2 * dt) * 1000, endMs: restored * 1000 }),
+    ]);
+  });
+
   it("keys the registrants' streams by the run's RUN_KEY, and refuses one that is not a key", () => {
     const r = measuredRun();
     expect(dayOfRecord(r, prior).runKey).toBe(0);

@@ -10,6 +10,7 @@ import {
   COSTED_STEPS,
   type CostedStep,
   parseCalibration,
+  restartsOf,
   warmUpFactor,
 } from './calibration.ts';
 import type { CpuStretchOverTime } from './cpu.ts';
@@ -153,7 +154,8 @@ export function cpuStretchOverTime(
   const warm = warmUp && warmUp.extra > 0 ? warmUp : undefined;
   const byOthers = others.length > 0 && mean !== undefined;
   if (!byOthers && !warm) return undefined;
-  const spent = warm ? left.map((_, i) => warmUpFactor(warm, i, dt)) : undefined;
+  const restarts = restartsOf(r.manifest.faults);
+  const spent = warm ? left.map((_, i) => warmUpFactor(warm, i, dt, restarts)) : undefined;
   return {
     intervalMs: dt * 1000,
     factors: left.map((l, i) => (byOthers && l !== null ? (mean as number) / l : 1) * (spent?.[i] ?? 1)),
