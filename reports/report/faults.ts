@@ -82,13 +82,18 @@ function row(f: ReportFault): Inline[][] {
 export function faultsSection(r: Report): Section | null {
   const faults = r.faults ?? [];
   if (faults.length === 0) return null;
+  const simulated = r.run.engine.startsWith('simulator');
   const blocks: Block[] = [
     paragraph(
-      'This rehearsal broke things on purpose, on a schedule given in profile minutes (',
+      simulated
+        ? 'This simulated run broke things on purpose, on a schedule given in profile minutes ('
+        : 'This rehearsal broke things on purpose, on a schedule given in profile minutes (',
       code('--faults'),
       ', ',
       code('--chaos'),
-      '): a dependency made to fail or slow down through its mock’s admin endpoint, or the registration service killed and restarted. ',
+      simulated
+        ? '): a dependency’s station made to fail or slow down as its mock would be, or the registration service killed and restarted. '
+        : '): a dependency made to fail or slow down through its mock’s admin endpoint, or the registration service killed and restarted. ',
       'Each row says when the fault was planned, when it was really in effect (seconds since the start of the run) and, for a kill, how long nothing answered. ',
       'The figures after it are over the sampling intervals the fault overlapped, whole intervals: requests the load generator made, how many failed (a refused connection, a timeout or an error status: the run’s series do not count them apart; while a killed service is down they are the requests it refused), ',
       'the share failed against the rest of the run (in brackets), registrants the system failed, and requests the dependency itself refused for want of room. ',

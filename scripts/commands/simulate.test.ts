@@ -230,6 +230,40 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   });
 });
 
+describe('a kill of the service (--chaos)', () => {
+  it("is down from its profile minute for the calibration's restart, and the record and the report say so", () => {
+    const r = gelombang([
+      'simulate',
+      '--scale',
+      '0.002',
+      '--window',
+      '0-10',
+      '--chaos',
+      'kill-service@5',
+      '--results',
+      dir,
+      '--run-id',
+      'chaos-run',
+      '-q',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const run = JSON.parse(readFileSync(join(dir, 'chaos-run', 'run.json'), 'utf8'));
+    // Five profile minutes into the window at --compress 1; the default calibration's 0.7 s restart.
+    expect(run.faults).toEqual([
+      expect.objectContaining({
+        kind: 'kill',
+        origin: '--chaos kill-service@5',
+        appliedSeconds: 300,
+        restoredSeconds: 300.7,
+        kill: { pidBefore: null, pidAfter: null, downtimeSeconds: 0.7 },
+      }),
+    ]);
+    const md = readFileSync(join(dir, 'chaos-run', 'report.md'), 'utf8');
+    expect(md).toContain('This simulated run broke things on purpose');
+    expect(md).toContain('registration killed (SIGKILL) and restarted (`--chaos kill-service@5`)');
+  }, 60_000);
+});
+
 describe("the waiting room's rate from a service profile", () => {
   it('is named when neither the capacity file nor --knob gave it, with the run’s peak arrivals', () => {
     const at = (o: Partial<SimulateFlags>) => {
