@@ -31,7 +31,7 @@ import type { Bench, BenchRow } from './types.ts';
  * beat; and what `gelombang compare` says of that pair, in which nothing changed. The whole
  * comparison of each point goes to stderr as a markdown table, for bench/README.md. A fourth point,
  * beyond the issue's three, replays the first through a schedule of dependency faults
- * (bench/validate-faults.yaml).
+ * (bench/validate-faults.yaml), and a fifth with the service killed half way.
  *
  * The points are the 2020 profile's minutes 60-120 (after the opening spike: 1,115 arrivals a minute
  * falling to 816; 60-240 below the knee, to 464) compressed 60 times (one minute of load; three
@@ -53,6 +53,8 @@ interface Point {
   window: [number, number];
   /** a fault schedule rehearse applies (and validate reads back from the record) */
   faults?: string;
+  /** rehearse's --chaos: the service killed at these profile minutes */
+  chaos?: string[];
 }
 
 type Placed = Point & { scale: number };
@@ -92,6 +94,15 @@ const POINTS: Point[] = [
     reference: 0.0026,
     window: [60, 240],
     faults: 'bench/validate-faults.yaml',
+  },
+  // And the below point's replay with the service killed half way (SIGKILL, restarted at once),
+  // which validate simulates as the rehearsal applied it (simulator/README.md "Faults").
+  {
+    name: 'killed',
+    scale: benchEnv('BENCH_VALIDATE_KILLED', 'positive'),
+    reference: 0.0026,
+    window: [60, 240],
+    chaos: ['kill-service@150'],
   },
 ];
 
@@ -234,6 +245,7 @@ function rehearseArgs(point: Placed, runKey?: string): string[] {
     `THINK_COMPRESS=${THINK_COMPRESS}`,
     ...(runKey ? ['-e', `RUN_KEY=${runKey}`] : []),
     ...(point.faults ? ['--faults', point.faults] : []),
+    ...(point.chaos ?? []).flatMap((c) => ['--chaos', c]),
     '--capacity',
     'mock-services/capacity.default.json',
     '--absolute-capacity',
