@@ -71,6 +71,25 @@ const asRun = (r: ReturnType<typeof record>): RunRecord => ({
   summary: r.summary as RunRecord['summary'],
 });
 
+/**
+ * Sign-ups whose mail holds one of the service's `connections` SMTP connections (EMAIL_CONNECTIONS)
+ * for about 400 ms, at a relay of 100 servers that never queues: 10 sign-ups a second keep 4 busy.
+ */
+const mailDay = (connections: string) =>
+  record(
+    options({
+      knobs: { EMAIL_CONNECTIONS: connections },
+      capacity: (c) => {
+        c.email = {
+          ...c.email,
+          concurrency: 100,
+          queue: 100,
+          serviceTime: { distribution: 'lognormal', medianMs: 400, p99Ms: 600 },
+        };
+      },
+    }),
+  );
+
 const count = (r: ReturnType<typeof record>, stage: string, outcome: string, reason?: string) =>
   r.manifest.totals.funnel
     .filter(
@@ -311,28 +330,13 @@ describe('a simulated day', () => {
   });
 
   it("names the service's own SMTP connections when they run out before the relay's servers", () => {
-    // 10 sign-ups a second, each holding a connection for a mail of 400 ms: 4 busy on average.
-    const day = (connections: string) =>
-      record(
-        options({
-          knobs: { EMAIL_CONNECTIONS: connections },
-          capacity: (c) => {
-            c.email = {
-              ...c.email,
-              concurrency: 100,
-              queue: 100,
-              serviceTime: { distribution: 'lognormal', medianMs: 400, p99Ms: 600 },
-            };
-          },
-        }),
-      );
-    const tight = day('2');
+    const tight = mailDay('2');
     const pool = seriesValues(tight.timeseries, 'dependency_utilisation', { dependency: SMTP_POOL }) ?? [];
     expect(Math.max(...pool.map((v) => v ?? 0))).toBe(1);
     const relay = seriesValues(tight.timeseries, 'dependency_utilisation', { dependency: 'email' }) ?? [];
     expect(Math.max(...relay.map((v) => v ?? 0))).toBeLessThanOrEqual(0.02);
     expect(bottleneck(asRun(tight)).firstSaturated.map((s) => s.name)).toEqual([SMTP_POOL]);
-    const roomy = day('16');
+    const roomy = mailDay('16');
     expect(
       bottleneck(asRun(roomy)).dependencies.find((d) => d.dependency === SMTP_POOL)?.saturatedAtSeconds,
     ).toBeNull();
@@ -519,25 +523,11 @@ describe("a simulated record's timing of the dependencies, as a rehearsal's reco
   });
 
   it("counts a send's wait for one of the service's SMTP connections in its time", () => {
-    const day = (connections: string) =>
-      record(
-        options({
-          knobs: { EMAIL_CONNECTIONS: connections },
-          capacity: (c) => {
-            c.email = {
-              ...c.email,
-              concurrency: 100,
-              queue: 100,
-              serviceTime: { distribution: 'lognormal', medianMs: 400, p99Ms: 600 },
-            };
-          },
-        }),
-      );
-    const roomy = day('16');
+    const roomy = mailDay('16');
     expect(
       (mean(roomy, 'call', 'email') as number) / (mean(roomy, 'service', 'email') as number),
     ).toBeCloseTo(1, 2);
-    const tight = day('2');
+    const tight = mailDay('2');
     expect(mean(tight, 'call', 'email') as number).toBeGreaterThan(
       2 * (mean(tight, 'service', 'email') as number),
     );
