@@ -8,11 +8,11 @@ import { parseServiceKnobs } from '../model/service-design.ts';
 import { SLOS } from '../model/slo.ts';
 import { lognormalParams } from '../model/station.ts';
 import { bottleneck } from '../reports/bottleneck.ts';
-import { type RunRecord, runMean, SMTP_POOL, seriesValues } from '../reports/record.ts';
-import { COSTED_STEPS, loadCalibration } from './calibration.ts';
+import { bucketRates, type RunRecord, runMean, SMTP_POOL, seriesValues } from '../reports/record.ts';
+import { COSTED_STEPS, loadCalibration, scryptCpuMs } from './calibration.ts';
 import { type DayOptions, simulateDay } from './day.ts';
 import type { SimKill } from './faults.ts';
-import { fitLognormalBins, serviceBins } from './fit.ts';
+import { fitLognormalBins, fitScryptSpread, serviceBins } from './fit.ts';
 import { simulatedRecord } from './record.ts';
 import { streamRng, streamState } from './registrant.ts';
 
@@ -531,6 +531,35 @@ describe("a simulated record's timing of the dependencies, as a rehearsal's reco
     expect(mean(tight, 'call', 'email') as number).toBeGreaterThan(
       2 * (mean(tight, 'service', 'email') as number),
     );
+  });
+});
+
+describe("a simulated record's timing of the hashes", () => {
+  it("bins each hash's time as the service's histogram does, so that calibrate reads back the spread it was drawn from", () => {
+    // A hash's time on its path, over its CPU, as the calibration says it is drawn.
+    const spread = { min: 0.9, p50: 0.95, p90: 1.1, p95: 1.2, p99: 1.4 };
+    const base = options();
+    const calibration = {
+      ...base.calibration,
+      service: { ...base.calibration.service, scryptSpread: spread },
+    };
+    const r = record({ ...base, calibration });
+    const hashes = (op: string) =>
+      (bucketRates(r.timeseries, 'password_hash_buckets', 'operation', op) ?? []).reduce(
+        (a, v) => a + v * 10,
+        0,
+      );
+    // One hash a sign-up that got past its checks (a few may still be hashing at the end).
+    const signUps = r.manifest.totals.steps.find((x) => x.step === 'create_account')?.requests ?? 0;
+    expect(Math.abs(hashes('hash') - signUps)).toBeLessThanOrEqual(2);
+    expect(hashes('verify')).toBeGreaterThan(0);
+    const fitted = fitScryptSpread(asRun(r), scryptCpuMs(calibration, 1024)).spread;
+    if (!fitted) throw new Error('no spread fitted on the simulated record');
+    // Read off buckets 1.1 x wide: each quantile within one bucket's width of the truth.
+    for (const k of ['p50', 'p90', 'p95', 'p99'] as const) {
+      expect(fitted[k] / spread[k]).toBeGreaterThan(0.95);
+      expect(fitted[k] / spread[k]).toBeLessThan(1.05);
+    }
   });
 });
 

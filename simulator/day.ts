@@ -357,6 +357,7 @@ export function simulateDay(o: DayOptions): DayResult {
       // The cores' busy time is the CPU used times the stretch; of validate's stretch by interval,
       // the cores the others took are not the service's CPU, a fresh service's warm-up is.
       // Dead for the whole interval: no process to read, as a rehearsal's scrape finds none.
+      hashes: service.timing.hashes,
       cpuCores:
         killedAt <= q.now - intervalMs && (restartedAt < killedAt || restartedAt >= q.now)
           ? null

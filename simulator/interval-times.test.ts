@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SERVICE_BUCKETS_S } from '../model/station.ts';
-import { BUCKET_LABELS, IntervalTimes } from './interval-times.ts';
+import { HASH_TIME_BINS, IntervalTimes, SERVICE_TIME_BINS } from './interval-times.ts';
+
+const BUCKET_LABELS = SERVICE_TIME_BINS.labels;
 
 describe("an interval's times in the mocks' buckets", () => {
   it("labels the buckets as the scraper does a mock's: from 0, each above the bound before, the last '+Inf'", () => {
@@ -23,5 +25,9 @@ describe("an interval's times in the mocks' buckets", () => {
     expect([t.count, t.sumMs]).toEqual([7, 0 + 0.5 + 0.5001 + 100 + 54_740 + 54_741 + 1e9]);
     t.clear();
     expect([t.count, t.sumMs, t.counts.reduce((a, c) => a + c, 0)]).toEqual([0, 0, 0]);
+    // The hashes' buckets, 1.1 x apart from 1 ms: 4.22 ms in (4.177, 4.595].
+    const h = new IntervalTimes(HASH_TIME_BINS);
+    h.record(4.22);
+    expect(HASH_TIME_BINS.labels[h.counts.findIndex((c) => c > 0)]).toEqual({ gt: '4.177', le: '4.595' });
   });
 });

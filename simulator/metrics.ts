@@ -3,7 +3,7 @@ import { SLOS } from '../model/slo.ts';
 import { type Series, type SeriesName, slowRatioLabels } from '../reports/record.ts';
 import { COSTED_STEPS, type CostedStep } from './calibration.ts';
 import { bucketOf, LogHistogram } from './histogram.ts';
-import { BUCKET_LABELS, type IntervalTimes } from './interval-times.ts';
+import type { IntervalTimes } from './interval-times.ts';
 
 /**
  * What a simulated run measures, aggregated as it happens: exact totals (funnel outcomes by
@@ -160,7 +160,16 @@ export class Recorder {
   }
 
   /** Closes an interval ending at `tSeconds`: one value of every series. */
-  tick(tSeconds: number, o: { vus: number; cpuCores: number | null; resources: ResourceReading[] }): void {
+  tick(
+    tSeconds: number,
+    o: {
+      vus: number;
+      cpuCores: number | null;
+      resources: ResourceReading[];
+      /** the service's scrypt calls ended in the interval, by operation (hash, verify), cleared once recorded */
+      hashes?: Record<string, IntervalTimes>;
+    },
+  ): void {
     const n = this.t.length;
     this.t.push(tSeconds);
     const per = (x: number) => x / this.intervalSeconds;
@@ -205,10 +214,14 @@ export class Recorder {
       for (const [reason, count] of Object.entries(r.rejections)) {
         this.put(n, 'dependency_rejections', { dependency: r.name, reason }, per(count));
       }
+      const dependency = { dependency: r.name };
       if (r.serviceTimes)
-        this.putTimes(n, 'dependency_service_buckets', 'dependency_service_ms', r.name, r.serviceTimes);
-      if (r.callTimes) this.putTimes(n, 'dependency_call_buckets', 'dependency_call_ms', r.name, r.callTimes);
+        this.putTimes(n, 'dependency_service_buckets', 'dependency_service_ms', dependency, r.serviceTimes);
+      if (r.callTimes)
+        this.putTimes(n, 'dependency_call_buckets', 'dependency_call_ms', dependency, r.callTimes);
     }
+    for (const [operation, times] of Object.entries(o.hashes ?? {}))
+      this.putTimes(n, 'password_hash_buckets', 'password_hash_ms', { operation }, times);
     this.put(n, 'process_cpu_cores', { process: 'registration' }, o.cpuCores);
     // A bucket's series is written only in the intervals it counted in: null in the others.
     for (const s of this.series.values()) if (s.values.length === n) s.values.push(null);
@@ -235,16 +248,16 @@ export class Recorder {
     n: number,
     buckets: SeriesName,
     mean: SeriesName,
-    dependency: string,
+    labels: Record<string, string>,
     times: IntervalTimes,
   ): void {
     const per = 1 / this.intervalSeconds;
+    const bins = times.bins.labels;
     for (let b = 0; b < times.counts.length; b++) {
       const c = times.counts[b] as number;
-      if (c > 0)
-        this.put(n, buckets, { dependency, ...(BUCKET_LABELS[b] as { gt: string; le: string }) }, c * per);
+      if (c > 0) this.put(n, buckets, { ...labels, ...(bins[b] as { gt: string; le: string }) }, c * per);
     }
-    this.put(n, mean, { dependency }, times.count > 0 ? times.sumMs / times.count : null);
+    this.put(n, mean, labels, times.count > 0 ? times.sumMs / times.count : null);
     times.clear();
   }
 

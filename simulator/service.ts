@@ -8,7 +8,7 @@ import { SimBreaker } from './breaker.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, photoCpuMs, scryptCpuMs } from './calibration.ts';
 import { CpuShare, type CpuStretchOverTime, fastestStretch } from './cpu.ts';
 import type { EventQueue } from './events.ts';
-import { IntervalTimes } from './interval-times.ts';
+import { HASH_TIME_BINS, IntervalTimes } from './interval-times.ts';
 import { Pool, type Unservable } from './pool.ts';
 import { type QuantileTable, tableMean, tableQuantile } from './quantile-table.ts';
 import { ANSWERED, type SimStation, type StationCall } from './station.ts';
@@ -102,7 +102,7 @@ interface ServiceDesign {
   /** what the processes before this one left in the database and the world (a restart's); absent: a new day */
   durable?: Durable;
   /** the service's timing of its calls, kept across a restart so that an interval's calls are all counted */
-  timing?: CallTiming;
+  timing?: ServiceTiming;
   /**
    * which start of the service this is (0 first, then one more each restart): a process's answer
    * cache is its own, and a restarted process's is empty
@@ -124,11 +124,14 @@ export interface Durable {
 
 /**
  * The interval's calls to each HTTP dependency (by index in HTTP_DEPENDENCIES) and sends of mail
- * as the service times them (gelombang_dependency_request_duration_seconds), every outcome.
+ * as the service times them (gelombang_dependency_request_duration_seconds), every outcome; and
+ * its scrypt calls by operation, from the call (the libuv pool's queue included) to the result
+ * (gelombang_password_hash_duration_seconds).
  */
-export interface CallTiming {
+export interface ServiceTiming {
   http: IntervalTimes[];
   mail: IntervalTimes;
+  hashes: { hash: IntervalTimes; verify: IntervalTimes };
 }
 
 /** A request whose connection the service's death closed, as k6 sees it: status 0, no body. */
@@ -303,6 +306,7 @@ const STEP_INDEX = Object.fromEntries(COSTED_STEPS.map((s, i) => [s, i])) as Rec
  * store is done
  */
 export const PHOTO_URL = COSTED_STEPS.length;
+const LOGIN = STEP_INDEX.login;
 export const PHOTO_CONFIRM = COSTED_STEPS.length + 1;
 
 /** The time a request takes to reach a dependency on loopback: who gives up first at equal timeouts. */
@@ -343,8 +347,12 @@ export class RegistrationService {
   /** calls to ministries and the store not settled yet (a retry waiting included) */
   private reqAsks = new Uint8Array(1024);
   private reqToken = new Float64Array(1024);
-  /** when an inline mail's request asked for an SMTP connection (its send's time counts from there) */
-  private reqMailFrom = new Float64Array(1024);
+  /**
+   * when the request began the operation the service times (metrics.ts): asked for a libuv thread
+   * to hash, or for an SMTP connection to send its mail. One at a time: a request's operations run
+   * one after the other, and one array, not one per operation, where a collapse holds millions
+   */
+  private reqTimedFrom = new Float64Array(1024);
   private readonly reqAcct: Array<Account | undefined> = [];
   private readonly reqSink: Array<AnswerSink | undefined> = [];
   /** the answer a request holds while its key's transaction settles it (IDEMPOTENCY=on) */
@@ -383,7 +391,7 @@ export class RegistrationService {
   private readonly beforeRouteCpuMs: number;
   /** what a mail's SMTP exchange adds to the relay's service (calibration service.smtpExchangeMs) */
   private readonly smtpExchangeMs: number;
-  readonly timing: CallTiming;
+  readonly timing: ServiceTiming;
   /** killed: nothing it does is seen, written or sent any more */
   private dead = false;
   /** its calls under way to the HTTP dependencies and the relay (killable only), which its death closes */
@@ -473,6 +481,7 @@ export class RegistrationService {
     this.timing = d.timing ?? {
       http: HTTP_DEPENDENCIES.map(() => new IntervalTimes()),
       mail: new IntervalTimes(),
+      hashes: { hash: new IntervalTimes(HASH_TIME_BINS), verify: new IntervalTimes(HASH_TIME_BINS) },
     };
     this.procBase = (d.generation ?? 0) * knobs.WORKERS;
     if (d.killable) {
@@ -549,7 +558,7 @@ export class RegistrationService {
     this.reqNext = grow(this.reqNext, u8);
     this.reqAsks = grow(this.reqAsks, u8);
     this.reqToken = grow(this.reqToken, (n) => new Float64Array(n));
-    this.reqMailFrom = grow(this.reqMailFrom, (n) => new Float64Array(n));
+    this.reqTimedFrom = grow(this.reqTimedFrom, (n) => new Float64Array(n));
   }
 
   private answered(req: Request): boolean {
@@ -581,6 +590,7 @@ export class RegistrationService {
             this.release(req);
           return;
         case 'scrypt':
+          this.reqTimedFrom[req] = this.q.now;
           if (!(this.threads[this.reqProc[req] as number] as Pool).acquire(this.onThread, req))
             this.release(req);
           return;
@@ -605,7 +615,7 @@ export class RegistrationService {
             this.release(req);
           return;
         case 'mail':
-          this.reqMailFrom[req] = this.q.now;
+          this.reqTimedFrom[req] = this.q.now;
           if (!(this.mailers[this.reqProc[req] as number] as Pool).acquire(this.onMailer, req))
             this.release(req);
           return;
@@ -782,6 +792,11 @@ export class RegistrationService {
   };
   private readonly onScryptDone = (req: Request): void => {
     (this.threads[this.reqProc[req] as number] as Pool).release();
+    const hashes = this.timing.hashes;
+    // A log-in verifies its password; every other hash is a sign-up's (HASH_OPERATION in fit.ts).
+    (this.reqStep[req] === LOGIN ? hashes.verify : hashes.hash).record(
+      this.q.now - (this.reqTimedFrom[req] as number),
+    );
     this.step(req);
   };
 
@@ -991,7 +1006,7 @@ export class RegistrationService {
   /** A send's time as the service's histogram takes it (metrics.ts timeDependency): the wait for a connection included. */
   private mailSendEnded(c: StationCall<Request | MailJob>): void {
     const since =
-      c.tag === INLINE_MAIL ? (this.reqMailFrom[c.ctx as Request] as number) : (c.ctx as MailJob).since;
+      c.tag === INLINE_MAIL ? (this.reqTimedFrom[c.ctx as Request] as number) : (c.ctx as MailJob).since;
     this.timing.mail.record(this.q.now - since);
   }
 

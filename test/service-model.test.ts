@@ -6,6 +6,7 @@ import { BUSY_TIMEOUT_MS } from '../mock-services/registration/db.ts';
 import { RETRYABLE_STATUSES } from '../mock-services/registration/dependency-error.ts';
 import { ABANDONED_MS, isFinal } from '../mock-services/registration/idempotency.ts';
 import { OUTBOX_SENDER_DEFAULTS, outboxBackoffMs } from '../mock-services/registration/mailer.ts';
+import { HASH_BUCKETS_S } from '../mock-services/registration/metrics.ts';
 import { RETRY_BASE_S, RETRY_CAP_S, retryDelayS } from '../mock-services/registration/ministry-client.ts';
 import { checkNik } from '../mock-services/registration/nik.ts';
 import { STAGES as SERVICE_STAGES } from '../mock-services/registration/stages.ts';
@@ -14,6 +15,7 @@ import { STAGES } from '../model/funnel.ts';
 import { personAt } from '../model/population.ts';
 import { serviceKnobsSchema } from '../model/service-design.ts';
 import { BREAKER } from '../simulator/breaker.ts';
+import { HASH_BUCKETS_S as SIMULATED_HASH_BUCKETS_S } from '../simulator/interval-times.ts';
 import { OUTBOX_SENDER, outboxBackoffMs as simulatedOutboxBackoffMs } from '../simulator/outbox.ts';
 import { ministryRetryDelayS, SERVICE_SETTINGS, isFinal as simulatedIsFinal } from '../simulator/service.ts';
 
@@ -66,10 +68,11 @@ describe('the reference service and the model agree', () => {
  * that forgets the other fails.
  */
 describe("the simulator's copies of the service's settings", () => {
-  it("the breaker's, the answer cache's, the outbox senders', the write lock's, the ticket's and the keys'", () => {
+  it("the breaker's, the answer cache's, the outbox senders', the write lock's, the ticket's, the keys' and the hashes' buckets", () => {
     expect(BREAKER).toEqual(BREAKER_DEFAULTS);
     expect(SERVICE_SETTINGS.answerCache).toEqual(ANSWER_CACHE_DEFAULTS);
     expect(OUTBOX_SENDER).toEqual(OUTBOX_SENDER_DEFAULTS);
+    expect(SIMULATED_HASH_BUCKETS_S).toEqual(HASH_BUCKETS_S);
     expect(SERVICE_SETTINGS.busyTimeoutMs).toBe(BUSY_TIMEOUT_MS);
     expect(SERVICE_SETTINGS.ticketTtlMs).toBe(TICKET_TTL_MS);
     expect([...SERVICE_SETTINGS.ministryRetryable].sort()).toEqual([...RETRYABLE_STATUSES].sort());
