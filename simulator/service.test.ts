@@ -383,6 +383,17 @@ describe('the registration service in simulated time', () => {
     expect(signUp.mailAt).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('killed, serves nothing that waited in its queues: the CPU it spends after is what was running', () => {
+    const { q, send, service } = build({ killable: true });
+    // Fifty sign-ups at once on one event loop: one runs its CPU part, the others wait for the loop.
+    for (let i = 0; i < 50; i++) send('create_account', account(), i);
+    q.schedule(0.5, () => service.kill(), undefined);
+    q.run(0.5);
+    service.cores.takeBusyArea();
+    q.run();
+    expect(service.cores.takeBusyArea()).toBeLessThanOrEqual(calibration.service.stepCpuMs.create_account);
+  });
+
   it('killed, closes its calls under way: an HTTP dependency frees its server at once, the relay ends its send', () => {
     const { q, send, answers, service, stations } = build({
       killable: true,

@@ -661,6 +661,7 @@ export class RegistrationService {
   // ---- idempotency keys (idempotency.ts): a claim before the route, the answer stored before it leaves
 
   private readonly onLoopForKey = (req: Request): void => {
+    if (this.dead) return;
     this.writeLock.acquire(this.onKeyLock, req, this.onWriteBusy);
   };
 
@@ -720,6 +721,7 @@ export class RegistrationService {
   }
 
   private readonly onLoopForSettle = (req: Request): void => {
+    if (this.dead) return;
     this.writeLock.acquire(this.onSettleLock, req, this.onSettleBusy);
   };
   private readonly onSettleLock = (req: Request): void => {
@@ -763,8 +765,11 @@ export class RegistrationService {
 
   // ---- CPU: the event loop, then a core
 
-  private readonly onLoopForCpu = (req: Request): void =>
+  // A killed service's queues are never served: what waited in them dies with it.
+  private readonly onLoopForCpu = (req: Request): void => {
+    if (this.dead) return;
     this.cores.run(this.stepMs[this.reqStep[req] as number] as number, this.onCpuDone, req);
+  };
   private readonly onCpuDone = (req: Request): void => {
     // A synchronous route keeps its event loop into the transaction.
     if (this.currentOp(req).kind === 'cpuWrite') {
@@ -785,6 +790,7 @@ export class RegistrationService {
   // ---- scrypt: a libuv thread, then a core
 
   private readonly onThread = (req: Request): void => {
+    if (this.dead) return;
     const spread = this.scryptSpread;
     const ms = spread ? this.scryptMs * tableQuantile(spread, this.d.hashRng()) : this.scryptMs;
     this.cores.run(ms, this.onScryptDone, req);
@@ -803,6 +809,7 @@ export class RegistrationService {
   // ---- a write transaction: the event loop blocks while it waits for the lock and commits
 
   private readonly onLoopForWrite = (req: Request): void => {
+    if (this.dead) return;
     this.writeLock.acquire(this.onWriteLock, req, this.onWriteBusy);
   };
   private readonly onWriteLock = (req: Request): void => {
@@ -825,8 +832,10 @@ export class RegistrationService {
 
   // ---- the waiting room (waiting-room.ts): a ticket, a turn, and "come back later" until then
 
-  private readonly onLoopForRoom = (req: Request): void =>
+  private readonly onLoopForRoom = (req: Request): void => {
+    if (this.dead) return;
     this.cores.run(this.beforeRouteCpuMs, this.onRoomCpu, req);
+  };
 
   /**
    * The guard decides. Still before its turn: 429 at once; the transaction that finds the ticket
@@ -893,29 +902,26 @@ export class RegistrationService {
 
   /** Background writes (the outbox's claim and mark) on process `proc`'s event loop; `then(ok)`. */
   backgroundWrite(proc: number, then: (ok: boolean) => void): void {
+    if (this.dead) return;
     const loop = this.loops[proc] as Pool;
-    loop.acquire(
-      () =>
-        this.writeLock.acquire(
-          () =>
-            this.q.schedule(
-              this.q.now + this.writeMs,
-              () => {
-                this.writeLock.release();
-                loop.release();
-                // Rolled back by the kill: the outbox's row is as it was before.
-                if (!this.dead) then(true);
-              },
-              undefined,
-            ),
-          undefined,
-          () => {
-            loop.release();
-            if (!this.dead) then(false);
-          },
-        ),
-      undefined,
-    );
+    const committed = () => {
+      this.writeLock.release();
+      loop.release();
+      // Rolled back by the kill: the outbox's row is as it was before.
+      if (!this.dead) then(true);
+    };
+    const busy = () => {
+      loop.release();
+      if (!this.dead) then(false);
+    };
+    loop.acquire(() => {
+      if (this.dead) return;
+      this.writeLock.acquire(
+        () => this.q.schedule(this.q.now + this.writeMs, committed, undefined),
+        undefined,
+        busy,
+      );
+    }, undefined);
   }
 
   /** Sets the client's timeout of `call`, which the station may have answered already (a refusal). */
@@ -928,6 +934,7 @@ export class RegistrationService {
   // ---- the verification mail over SMTP, inline
 
   private readonly onMailer = (req: Request): void => {
+    if (this.dead) return;
     this.sendThrough(this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, req, 0, INLINE_MAIL));
   };
 
