@@ -13,13 +13,8 @@ import type { SimFault, SimKill } from './faults.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { arrivalOf, Journeys, streamRng } from './registrant.ts';
-import {
-  type Account,
-  type AnswerSink,
-  CONNECTION_LOST,
-  NETWORK_LAG_MS,
-  RegistrationService,
-} from './service.ts';
+import { NETWORK_LAG_MS, type RegistrationService } from './service.ts';
+import { ServiceLife } from './service-life.ts';
 import { SimStation } from './station.ts';
 
 /**
@@ -199,16 +194,8 @@ export function simulateDay(o: DayOptions): DayResult {
     hashRng: streamRng(systemSeed, HASH_STREAM, runKey),
     ...(o.keepUnservable ? {} : { untilMs: hardStopMs }),
     ...(o.onAdmitted ? { onAdmit: (a, at) => o.onAdmitted?.(arrivalOf(a), a.turnAt as number, at) } : {}),
-    ...(o.kills?.length ? { killable: true } : {}),
   };
-  // The service as it last started, and whether it is up: killed, it is down until its restart.
-  let service = new RegistrationService(q, design);
-  let up = true;
-  /** when the service last died, and last started again */
-  let killedAt = Number.NEGATIVE_INFINITY;
-  let restartedAt = Number.NEGATIVE_INFINITY;
-  const starts = [service];
-  const outbox =
+  const life = new ServiceLife(q, design, o.kills ?? [], (service) =>
     o.knobs.EMAIL_DELIVERY === 'outbox'
       ? new Outbox(
           q,
@@ -217,52 +204,10 @@ export function simulateDay(o: DayOptions): DayResult {
           o.knobs.EMAIL_MAX_ATTEMPTS,
           streamRng(systemSeed, OUTBOX_STREAM, runKey),
         )
-      : undefined;
-  // The busy time of a killed service up to its death, for the interval it died in.
-  const carried = { cpu: 0, loops: 0, lock: 0 };
-  for (const k of o.kills ?? []) {
-    q.schedule(
-      k.startMs,
-      () => {
-        if (!up) return;
-        carried.cpu += service.cores.takeBusyArea();
-        carried.loops += service.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
-        carried.lock += service.writeLock.takeBusyArea();
-        up = false;
-        killedAt = q.now;
-        outbox?.kill();
-        service.kill();
-      },
-      undefined,
-    );
-    if (!Number.isFinite(k.endMs)) continue;
-    q.schedule(
-      k.endMs,
-      () => {
-        if (up) return;
-        service = new RegistrationService(q, {
-          ...design,
-          durable: service.durable,
-          timing: service.timing,
-          generation: starts.length,
-        });
-        starts.push(service);
-        up = true;
-        restartedAt = q.now;
-        outbox?.restart(service);
-      },
-      undefined,
-    );
-  }
-  // Nothing listens while the service is down: a request is refused on connecting, at once.
-  const front = {
-    handleStep(step: number, acct: Account, sink: AnswerSink, token: number): void {
-      if (up) service.handleStep(step, acct, sink, token);
-      else q.schedule(q.now, () => sink.onAnswer(acct, token, CONNECTION_LOST), undefined);
-    },
-  };
+      : undefined,
+  );
   const rec = new Recorder(o.intervalSeconds, { keepLatencyByInterval: o.keepLatencyByInterval ?? false });
-  const journeys = new Journeys(q, front, rec, {
+  const journeys = new Journeys(q, life, rec, {
     seed: o.seed,
     runKey: o.runKey ?? 0,
     model: o.model,
@@ -292,7 +237,7 @@ export function simulateDay(o: DayOptions): DayResult {
   // the service's own resources by their time-average, which is what "saturated" means for them.
   const intervalMs = o.intervalSeconds * 1000;
   const peakUtil = new Map<string, number>();
-  const mailConnections = service.mailers.reduce((a, m) => a + m.servers, 0);
+  const mailConnections = life.current.mailers.reduce((a, m) => a + m.servers, 0);
   const peakQueue = new Map<string, number>();
   const busySum = new Map<DependencyName, number>();
   const busyShare = Object.fromEntries(DEPENDENCIES.map((d) => [d, [] as number[]])) as Record<
@@ -307,9 +252,7 @@ export function simulateDay(o: DayOptions): DayResult {
       peakQueue.set(dep, Math.max(peakQueue.get(dep) ?? 0, s.cfg.queue > 0 ? s.queued / s.cfg.queue : 0));
     }
     // The service's SMTP connections are scraped as a gauge like the stations' (SMTP_POOL).
-    let mailing = 0;
-    if (up) for (const m of service.mailers) mailing += m.busy;
-    peakUtil.set(SMTP_POOL, Math.max(peakUtil.get(SMTP_POOL) ?? 0, mailing / mailConnections));
+    peakUtil.set(SMTP_POOL, Math.max(peakUtil.get(SMTP_POOL) ?? 0, life.mailing() / mailConnections));
   };
   const tick = (): void => {
     const resources: ResourceReading[] = DEPENDENCIES.map((dep) => {
@@ -322,7 +265,7 @@ export function simulateDay(o: DayOptions): DayResult {
         queueRatio: peakQueue.get(dep) ?? 0,
         rejections,
         serviceTimes: s.serviceTimes,
-        callTimes: service.callTimesOf(dep),
+        callTimes: life.current.callTimesOf(dep),
       };
     });
     const smtpPool = peakUtil.get(SMTP_POOL) ?? 0;
@@ -330,38 +273,31 @@ export function simulateDay(o: DayOptions): DayResult {
     peakQueue.clear();
     for (const dep of DEPENDENCIES) busyShare[dep].push((busySum.get(dep) ?? 0) / 4);
     busySum.clear();
-    // A killed service's processes are gone: their busy time is what they had up to the kill.
-    const loopArea = (up ? service.loops.reduce((a, l) => a + l.takeBusyArea(), 0) : 0) + carried.loops;
-    const lockArea = (up ? service.writeLock.takeBusyArea() : 0) + carried.lock;
-    const cpuArea = (up ? service.cores.takeBusyArea() : 0) + carried.cpu;
-    carried.loops = 0;
-    carried.lock = 0;
-    carried.cpu = 0;
+    const busy = life.takeBusy();
     resources.push(
       { name: SMTP_POOL, utilisation: smtpPool, queueRatio: 0, rejections: {} },
       {
         name: WRITE_LOCK,
-        utilisation: lockArea / intervalMs,
+        utilisation: busy.lock / intervalMs,
         queueRatio: 0,
         rejections: {},
       },
       {
         name: EVENT_LOOP,
-        utilisation: loopArea / (intervalMs * service.loops.length),
+        utilisation: busy.loops / (intervalMs * life.current.loops.length),
         queueRatio: 0,
         rejections: {},
       },
     );
     rec.tick(Math.round(q.now) / 1000, {
       vus: journeys.inFlight,
+      hashes: life.current.timing.hashes,
       // The cores' busy time is the CPU used times the stretch; of validate's stretch by interval,
-      // the cores the others took are not the service's CPU, a fresh service's warm-up is.
-      // Dead for the whole interval: no process to read, as a rehearsal's scrape finds none.
-      hashes: service.timing.hashes,
-      cpuCores:
-        killedAt <= q.now - intervalMs && (restartedAt < killedAt || restartedAt >= q.now)
-          ? null
-          : cpuArea / intervalMs / cpuStretch / sharingAt(o.cpuStretchOverTime, q.now - intervalMs / 2),
+      // the cores the others took are not the service's CPU, a fresh service's warm-up is. Dead for
+      // the whole interval: no process to read, as a rehearsal's scrape finds none.
+      cpuCores: life.downThrough(intervalMs)
+        ? null
+        : busy.cpu / intervalMs / cpuStretch / sharingAt(o.cpuStretchOverTime, q.now - intervalMs / 2),
       resources,
     });
   };
@@ -394,7 +330,7 @@ export function simulateDay(o: DayOptions): DayResult {
     }
   }
   journeys.cutOff();
-  const neverServed = starts
+  const neverServed = life.starts
     .flatMap((s) => [...s.loops, ...s.threads])
     .reduce((a, p) => a + p.neverServed, 0);
   return {
