@@ -394,6 +394,19 @@ describe('the registration service in simulated time', () => {
     expect(service.cores.takeBusyArea()).toBeLessThanOrEqual(calibration.service.stepCpuMs.create_account);
   });
 
+  it('killed, times nothing its processes had under way: a hash cut short is in no histogram', () => {
+    const { q, send, service } = build({ killable: true });
+    // A sign-up hashing (58 ms at N=16384) when the kill comes at 10 ms; another done before.
+    send('create_account', account(), 1);
+    q.run();
+    expect(service.timing.hashes.hash.count).toBe(1);
+    const at = q.now + 1000;
+    q.schedule(at, () => send('create_account', account(), 2), undefined);
+    q.schedule(at + 10, () => service.kill(), undefined);
+    q.run();
+    expect(service.timing.hashes.hash.count).toBe(1);
+  });
+
   it('killed, closes its calls under way: an HTTP dependency frees its server at once, the relay ends its send', () => {
     const { q, send, answers, service, stations } = build({
       killable: true,

@@ -797,6 +797,8 @@ export class RegistrationService {
     if (this.scryptOffPathMs > 0) this.cores.run(this.scryptOffPathMs, noop, undefined);
   };
   private readonly onScryptDone = (req: Request): void => {
+    // A hash under way at the kill died with its process: nobody timed it.
+    if (this.dead) return;
     (this.threads[this.reqProc[req] as number] as Pool).release();
     const hashes = this.timing.hashes;
     // A log-in verifies its password; every other hash is a sign-up's (HASH_OPERATION in fit.ts).
@@ -972,7 +974,7 @@ export class RegistrationService {
 
   private readonly onMailExchanged = (c: StationCall<Request | MailJob>): void => {
     const inline = c.tag === INLINE_MAIL;
-    this.mailSendEnded(c);
+    if (!this.dead) this.mailSendEnded(c);
     const acct = inline ? (this.reqAcct[c.ctx as Request] as Account) : (c.ctx as MailJob).acct;
     if (c.outcome !== 'ok') {
       if (inline) this.mailSent(c.ctx as Request, unavailable('email', 5));
