@@ -58,6 +58,8 @@ export class Pool {
   private head = 0;
   private lineLength = 0;
   private sealed = false;
+  /** its process died (halt): nothing is granted or kept any more */
+  private halted = false;
   private readonly deadlines: TimeoutLine<Waiter> | undefined;
 
   constructor(
@@ -78,6 +80,7 @@ export class Pool {
    * (it could only be granted after the end of the run): neither will be called.
    */
   acquire<T>(grant: Handler<T>, arg: T, giveUp?: Handler<T>): boolean {
+    if (this.halted) return false;
     if (this.sealed || this.cannotServe()) {
       this.neverServed++;
       return false;
@@ -165,6 +168,26 @@ export class Pool {
       grant(arg);
       return;
     }
+  }
+
+  /**
+   * Its process died (a killed service): the waiters are neither granted nor told they gave up,
+   * and it keeps nobody from now on (acquire answers false). The holders' releases still count.
+   */
+  halt(): void {
+    this.halted = true;
+    for (let k = 0; k < this.lineLength; k++) {
+      const i = (this.head + k) & this.mask;
+      if (!this.grants[i]) {
+        const w = this.args[i] as Waiter;
+        w.done = true;
+        this.deadlines?.cancel(w.timer);
+      }
+      this.grants[i] = undefined;
+      this.args[i] = undefined;
+    }
+    this.lineLength = 0;
+    this.queued = 0;
   }
 
   /** Unit-milliseconds of work done since the last call (the integral of busy units over time). */

@@ -507,6 +507,16 @@ export class RegistrationService {
       (this.reqSink[req] as AnswerSink).onAnswer(acct, this.reqToken[req] as number, CONNECTION_LOST);
     }
     this.dead = true;
+    // Its queues go with it: what waited for an event loop, a thread, a connection, the write lock
+    // or a bulkhead's slot is never served.
+    for (const p of [
+      ...this.loops,
+      ...this.threads,
+      ...this.mailers,
+      this.writeLock,
+      ...(this.bulkheads ?? []),
+    ])
+      p.halt();
     for (const c of this.outstandingHttp ?? [])
       (this.httpStations[c.tag & 3] as SimStation).abandon(c as StationCall);
     for (const c of this.outstandingMail ?? []) this.d.stations.email.abandon(c as StationCall);
@@ -661,7 +671,6 @@ export class RegistrationService {
   // ---- idempotency keys (idempotency.ts): a claim before the route, the answer stored before it leaves
 
   private readonly onLoopForKey = (req: Request): void => {
-    if (this.dead) return;
     this.writeLock.acquire(this.onKeyLock, req, this.onWriteBusy);
   };
 
@@ -672,7 +681,6 @@ export class RegistrationService {
    * A free key is claimed: one commit.
    */
   private readonly onKeyLock = (req: Request): void => {
-    if (this.dead) return;
     const a = this.reqAcct[req] as Account;
     const step = this.reqStep[req] as number;
     const now = this.q.now;
@@ -721,7 +729,6 @@ export class RegistrationService {
   }
 
   private readonly onLoopForSettle = (req: Request): void => {
-    if (this.dead) return;
     this.writeLock.acquire(this.onSettleLock, req, this.onSettleBusy);
   };
   private readonly onSettleLock = (req: Request): void => {
@@ -765,11 +772,8 @@ export class RegistrationService {
 
   // ---- CPU: the event loop, then a core
 
-  // A killed service's queues are never served: what waited in them dies with it.
-  private readonly onLoopForCpu = (req: Request): void => {
-    if (this.dead) return;
+  private readonly onLoopForCpu = (req: Request): void =>
     this.cores.run(this.stepMs[this.reqStep[req] as number] as number, this.onCpuDone, req);
-  };
   private readonly onCpuDone = (req: Request): void => {
     // A synchronous route keeps its event loop into the transaction.
     if (this.currentOp(req).kind === 'cpuWrite') {
@@ -790,7 +794,6 @@ export class RegistrationService {
   // ---- scrypt: a libuv thread, then a core
 
   private readonly onThread = (req: Request): void => {
-    if (this.dead) return;
     const spread = this.scryptSpread;
     const ms = spread ? this.scryptMs * tableQuantile(spread, this.d.hashRng()) : this.scryptMs;
     this.cores.run(ms, this.onScryptDone, req);
@@ -811,7 +814,6 @@ export class RegistrationService {
   // ---- a write transaction: the event loop blocks while it waits for the lock and commits
 
   private readonly onLoopForWrite = (req: Request): void => {
-    if (this.dead) return;
     this.writeLock.acquire(this.onWriteLock, req, this.onWriteBusy);
   };
   private readonly onWriteLock = (req: Request): void => {
@@ -834,10 +836,8 @@ export class RegistrationService {
 
   // ---- the waiting room (waiting-room.ts): a ticket, a turn, and "come back later" until then
 
-  private readonly onLoopForRoom = (req: Request): void => {
-    if (this.dead) return;
+  private readonly onLoopForRoom = (req: Request): void =>
     this.cores.run(this.beforeRouteCpuMs, this.onRoomCpu, req);
-  };
 
   /**
    * The guard decides. Still before its turn: 429 at once; the transaction that finds the ticket
@@ -862,7 +862,6 @@ export class RegistrationService {
   };
 
   private readonly onRoomLock = (req: Request): void => {
-    if (this.dead) return;
     let commits = 1;
     if (this.reqNext[req] === ROOM_ISSUE) {
       // The turn is taken inside the transaction: turns follow the order of the commits.
@@ -916,14 +915,15 @@ export class RegistrationService {
       loop.release();
       if (!this.dead) then(false);
     };
-    loop.acquire(() => {
-      if (this.dead) return;
-      this.writeLock.acquire(
-        () => this.q.schedule(this.q.now + this.writeMs, committed, undefined),
-        undefined,
-        busy,
-      );
-    }, undefined);
+    loop.acquire(
+      () =>
+        this.writeLock.acquire(
+          () => this.q.schedule(this.q.now + this.writeMs, committed, undefined),
+          undefined,
+          busy,
+        ),
+      undefined,
+    );
   }
 
   /** Sets the client's timeout of `call`, which the station may have answered already (a refusal). */
@@ -936,7 +936,6 @@ export class RegistrationService {
   // ---- the verification mail over SMTP, inline
 
   private readonly onMailer = (req: Request): void => {
-    if (this.dead) return;
     this.sendThrough(this.d.stations.email.call<Request | MailJob>(this.onMailAnswer, req, 0, INLINE_MAIL));
   };
 
@@ -1068,7 +1067,6 @@ export class RegistrationService {
 
   /** The try with its slot: the call's timeout is what the wait for the slot left of it. */
   private readonly onSlot = (w: SlotWait): void => {
-    if (this.dead) return;
     if (this.q.now === w.since) {
       this.send(w.req, w.tag, undefined);
       return;
@@ -1084,7 +1082,6 @@ export class RegistrationService {
 
   /** No slot within the call's timeout: a timeout, not counted by the breaker, not retried. */
   private readonly onNoSlot = (w: SlotWait): void => {
-    if (this.dead) return;
     const dep = w.tag & 3;
     this.breakerOf(w.req, dep)?.cancelled((w.tag & PROBE) !== 0);
     if (this.endAsk(w.req))
