@@ -6,7 +6,7 @@ import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { writeRunRecord } from '../reports/record.ts';
 import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
 import { type DayOptions, simulateDay } from '../simulator/day.ts';
-import { plannedSimFaults, plannedSimKills } from '../simulator/faults.ts';
+import { plannedSchedule } from '../simulator/faults.ts';
 import { FitError } from '../simulator/fit.ts';
 import { dayOfRecord } from '../simulator/measured-run.ts';
 import { simulatedRecord } from '../simulator/record.ts';
@@ -99,28 +99,19 @@ export function predictFullScale(
   // minutes by the rehearsal's seconds; and its faults as applied, which at full size come at
   // the same profile minutes, on the day's clock (a kill's restart as long as the rehearsal's took).
   const { cpuStretchOverTime: _ownClock, faults: applied, kills: killed, ...rest } = measured;
-  const dayClock = {
-    fromMinute: measured.window?.fromMinute ?? 0,
-    compress: 1,
-    bucketSeconds: measured.profile.bucketSeconds,
-  };
-  const faults = applied
-    ? plannedSimFaults(
-        applied.map((f) => f.entry),
-        dayClock,
-      )
-    : undefined;
-  const kills = killed
-    ? plannedSimKills(
-        killed.map((k) => k.entry),
-        dayClock,
-        measured.calibration.service.restartMs ?? 0,
-      )
-    : undefined;
+  const { faults, kills } = plannedSchedule(
+    [...(applied ?? []).map((f) => f.entry), ...(killed ?? []).map((k) => k.entry)],
+    {
+      fromMinute: measured.window?.fromMinute ?? 0,
+      compress: 1,
+      bucketSeconds: measured.profile.bucketSeconds,
+    },
+    measured.calibration.service.restartMs ?? 0,
+  );
   const day = {
     ...rest,
-    ...(faults ? { faults } : {}),
-    ...(kills ? { kills } : {}),
+    ...(faults.length > 0 ? { faults } : {}),
+    ...(kills.length > 0 ? { kills } : {}),
     // The dependencies at full size are the file's: what the fit reads of the mocks that stood in
     // for them is partly the mocks' own work on a loaded machine (the photo store's hold includes
     // the transfer its link then slows again, and any mock's timers run late when the cores are

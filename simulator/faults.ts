@@ -63,6 +63,25 @@ export function plannedSimFaults(entries: readonly DependencyFault[], clock: Rep
   }));
 }
 
+/** A checked schedule on a replay's clock: its dependency faults and its kills (plannedSimFaults, plannedSimKills). */
+export function plannedSchedule(
+  entries: readonly FaultEntry[],
+  clock: ReplayClock,
+  startupMs: number,
+): { faults: SimFault[]; kills: SimKill[] } {
+  return {
+    faults: plannedSimFaults(
+      entries.filter((e): e is DependencyFault => e.kind !== 'kill'),
+      clock,
+    ),
+    kills: plannedSimKills(
+      entries.filter((e): e is KillFault => e.kind === 'kill'),
+      clock,
+      startupMs,
+    ),
+  };
+}
+
 /** The record a simulated run keeps of each fault, in the form a rehearsal's has (reports read both), in order of start. */
 export function simulatedFaultRecords(
   faults: readonly SimFault[],

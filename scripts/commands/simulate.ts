@@ -19,14 +19,7 @@ import {
   loadCalibration,
 } from '../../simulator/calibration.ts';
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
-import {
-  type DependencyFault,
-  type KillFault,
-  plannedSimFaults,
-  plannedSimKills,
-  type SimFault,
-  type SimKill,
-} from '../../simulator/faults.ts';
+import { plannedSchedule, type SimFault, type SimKill } from '../../simulator/faults.ts';
 import { applyOverrides, OverrideError } from '../../simulator/overrides.ts';
 import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
@@ -236,18 +229,11 @@ function simulatedFaults(
   };
   const loaded = loadFaults({ ...(file ? { file } : {}), chaos: f.chaos ?? [], window, capacity });
   if ('problem' in loaded) throw new BadInput(`${file ? '--faults' : '--chaos'}: ${loaded.problem}`);
-  const clock = { fromMinute: window.fromMinute, compress: f.compress, bucketSeconds: profile.bucketSeconds };
-  return {
-    faults: plannedSimFaults(
-      loaded.entries.filter((e): e is DependencyFault => e.kind !== 'kill'),
-      clock,
-    ),
-    kills: plannedSimKills(
-      loaded.entries.filter((e): e is KillFault => e.kind === 'kill'),
-      clock,
-      restartMs,
-    ),
-  };
+  return plannedSchedule(
+    loaded.entries,
+    { fromMinute: window.fromMinute, compress: f.compress, bucketSeconds: profile.bucketSeconds },
+    restartMs,
+  );
 }
 
 /** The busiest second's arrivals of a day's replay (model/replay.ts), which a waiting room's rate is read against. */
