@@ -228,7 +228,8 @@ function simulatedFaults(
     toMinute: f.window?.[1] ?? (profile.arrivals.length * profile.bucketSeconds) / 60,
   };
   const loaded = loadFaults({ ...(file ? { file } : {}), chaos: f.chaos ?? [], window, capacity });
-  if ('problem' in loaded) throw new BadInput(`${file ? '--faults' : '--chaos'}: ${loaded.problem}`);
+  // Each problem names its origin already (the file and entry, or the --chaos flag and value), as rehearse shows it.
+  if ('problem' in loaded) throw new BadInput(loaded.problem);
   return plannedSchedule(
     loaded.entries,
     { fromMinute: window.fromMinute, compress: f.compress, bucketSeconds: profile.bucketSeconds },
