@@ -451,6 +451,23 @@ describe('the registration service in simulated time', () => {
     ]);
   });
 
+  it("restarted, runs a keyed request whose claim the kill cut short: the claim's transaction never committed (IDEMPOTENCY)", () => {
+    const { q, send, answers, service, restart } = build({ killable: true, knobs: { IDEMPOTENCY: 'on' } });
+    const a = account(ROW.account);
+    send('verify_email', a, 1);
+    // The key's claim holds the write lock from t=0 for one commit; the kill comes halfway through it.
+    q.schedule(calibration.service.writeMs.FULL / 2, () => service.kill(), undefined);
+    q.run();
+    restart();
+    send('verify_email', a, 2);
+    q.run();
+    expect(answers.map((x) => [x.token, x.a.status, x.a.code])).toEqual([
+      [1, 0, ''],
+      [2, 200, ''],
+    ]);
+    expect(a.rows & ROW.verified).toBe(ROW.verified);
+  });
+
   it('restarted, asks the ministries again: a killed process took its answer cache with it (MINISTRY_CACHE)', () => {
     const { q, send, stations, service, restart } = build({
       killable: true,

@@ -693,11 +693,6 @@ export class RegistrationService {
       this.cores.run(this.beforeRouteCpuMs, this.onKeyReplayed, req);
       return;
     }
-    if (k) {
-      k.step = step;
-      k.since = now;
-      k.answer = undefined;
-    } else a.key = { step, since: now, answer: undefined };
     this.q.schedule(now + this.writeMs, this.onKeyClaimed, req);
   };
 
@@ -708,7 +703,18 @@ export class RegistrationService {
     this.answer(req, answer);
   };
 
+  /** The claim committed (a kill before it rolled it back: the retry after the restart runs). */
   private readonly onKeyClaimed = (req: Request): void => {
+    if (this.dead) return;
+    // The write lock was held since the claim's lookup: nothing else claimed this key meanwhile.
+    const a = this.reqAcct[req] as Account;
+    const step = this.reqStep[req] as number;
+    const since = this.q.now - this.writeMs;
+    if (a.key) {
+      a.key.step = step;
+      a.key.since = since;
+      a.key.answer = undefined;
+    } else a.key = { step, since, answer: undefined };
     this.writeLock.release();
     (this.loops[this.reqProc[req] as number] as Pool).release();
     this.reqFlags[req] = (this.reqFlags[req] as number) | CLAIMED_BIT;
