@@ -4,7 +4,7 @@ import { loadCapacityFile } from '../mock-services/capacity.ts';
 import { type CapacityFile, CapacityFileError } from '../model/capacity.ts';
 import { FULL_SCALE_DIR, FULL_SCALE_SKIPPED } from '../reports/full-scale.ts';
 import { writeRunRecord } from '../reports/record.ts';
-import { DEFAULT_CALIBRATION_FILE } from '../simulator/calibration.ts';
+import { DEFAULT_CALIBRATION_FILE, restartDurationMs } from '../simulator/calibration.ts';
 import { type DayOptions, simulateDay } from '../simulator/day.ts';
 import { plannedSchedule } from '../simulator/faults.ts';
 import { FitError } from '../simulator/fit.ts';
@@ -97,7 +97,8 @@ export function predictFullScale(
   // Of the run's own clock: the cores the other processes left the service interval by interval
   // (and a fresh service's warm-up), which would otherwise stretch the full-size day's first
   // minutes by the rehearsal's seconds; and its faults as applied, which at full size come at
-  // the same profile minutes, on the day's clock (a kill's restart as long as the rehearsal's took).
+  // the same profile minutes, on the day's clock (a kill's restart as long as the full-size design's would take,
+  // restartDurationMs: a cluster's grows with its workers).
   const { cpuStretchOverTime: _ownClock, faults: applied, kills: killed, ...rest } = measured;
   const { faults, kills } = plannedSchedule(
     [...(applied ?? []).map((f) => f.entry), ...(killed ?? []).map((k) => k.entry)],
@@ -106,7 +107,7 @@ export function predictFullScale(
       compress: 1,
       bucketSeconds: measured.profile.bucketSeconds,
     },
-    measured.calibration.service.restartMs ?? 0,
+    restartDurationMs(measured.calibration.service, knobs.WORKERS, o.cores ?? measured.cores),
   );
   const day = {
     ...rest,

@@ -13,6 +13,7 @@ import {
   type CostedStep,
   loadCalibration,
   photoCpuMs,
+  restartDurationMs,
   scryptCpuMs,
   warmUpFactor,
 } from './calibration.ts';
@@ -524,10 +525,33 @@ describe("calibrate fits a killed service's restart", () => {
       // Never restarted: nothing to read of a restart.
       kill({ planned: 60, wait: 0, downtime: null }),
     ];
-    const { ms, reason } = fitRestart(r);
-    expect(ms).toBeCloseTo(900, 6);
+    const { restartMs, workerStartMs, reason } = fitRestart(r, prior.service);
+    expect(restartMs).toBeCloseTo(900, 6);
+    expect(workerStartMs).toBeUndefined();
     expect(reason).toContain('2 restarts');
     expect(fitCalibration(r, prior).calibration.service.restartMs).toBeCloseTo(900, 6);
+  });
+
+  it("of a cluster, each worker's start: the downtime less one process's start, over the workers' share of the cores", () => {
+    const r = recordWithCosts({ cores: 2 });
+    r.manifest.stack.knobs = { ...r.manifest.stack.knobs, WORKERS: '4' };
+    r.manifest.faults = [kill({ planned: 20, wait: 0, downtime: 2.5 })];
+    const withRestart = { ...prior, service: { ...prior.service, restartMs: 700 } };
+    // 2,500 ms down, 700 of them the primary's start; four workers on two cores: two workers' starts.
+    const fitted = fitRestart(r, withRestart.service);
+    expect(fitted).toMatchObject({
+      workerStartMs: 900,
+      reason: expect.stringContaining('WORKERS=4 on 2 cores'),
+    });
+    expect(fitted.restartMs).toBeUndefined();
+    const c = fitCalibration(r, withRestart).calibration;
+    expect([c.service.restartMs, c.service.workerStartMs]).toEqual([700, 900]);
+    expect(c.reasons?.['service.restartMs']).toContain('fitted service.workerStartMs');
+    // The duration the simulator then gives that cluster's restart is the run's.
+    expect(restartDurationMs(c.service, 4, 2)).toBeCloseTo(2500, 6);
+    expect(restartDurationMs(c.service, 1, 2)).toBe(700);
+    expect(restartDurationMs(c.service, 2, 2)).toBe(1600);
+    expect(restartDurationMs(c.service, 2, 16)).toBe(1600);
   });
 
   it("keeps the prior's from a run whose schedule killed nothing, and says so", () => {

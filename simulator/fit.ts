@@ -392,13 +392,16 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const exchange = fitSmtpExchange(r);
   if (exchange.ms !== undefined) service.smtpExchangeMs = exchange.ms;
   reasons['service.smtpExchangeMs'] = exchange.reason;
-  const restart = fitRestart(r);
-  if (restart.ms !== undefined) {
-    service.restartMs = restart.ms;
-    reasons['service.restartMs'] = restart.reason;
-  } else if (prior.service.restartMs !== undefined)
-    reasons['service.restartMs'] =
-      `Kept from ${prior.source}: ${restart.reason} ${prior.reasons?.['service.restartMs'] ?? ''}`.trim();
+  const restart = fitRestart(r, prior.service);
+  for (const field of ['restartMs', 'workerStartMs'] as const) {
+    const fitted = restart[field];
+    if (fitted !== undefined) {
+      service[field] = fitted;
+      reasons[`service.${field}`] = restart.reason;
+    } else if (prior.service[field] !== undefined)
+      reasons[`service.${field}`] =
+        `Kept from ${prior.source}: ${restart.restartMs === undefined && restart.workerStartMs === undefined ? restart.reason : `${r.dir}'s restarts fitted service.${field === 'restartMs' ? 'workerStartMs' : 'restartMs'}.`} ${prior.reasons?.[`service.${field}`] ?? ''}`.trim();
+  }
   const spread = fitScryptSpread(r, scryptCpuMs({ ...prior, service }, knobs.SCRYPT_N));
   if (spread.spread) service.scryptSpread = spread.spread;
   reasons['service.scryptSpread'] = spread.spread
@@ -890,12 +893,17 @@ export function fitSmtpExchange(r: RunRecord): { ms?: number; reason: string } {
 }
 
 /**
- * How long the service took to answer again once its restart began (calibration service.restartMs):
- * over the kills of the run's schedule whose service came back, the time nothing answered
- * (run.json faults[].kill.downtimeSeconds, from the kill to the restarted service's health check)
- * less the schedule's wait before the restart (its planned end less its planned start), averaged.
+ * How long the service took to answer again once its restart began: over the kills of the run's
+ * schedule whose service came back, the time nothing answered (run.json
+ * faults[].kill.downtimeSeconds, from the kill to the restarted service's health check) less the
+ * schedule's wait before the restart (its planned end less its planned start), averaged. One
+ * process's (WORKERS=1) is calibration service.restartMs; a cluster's gives service.workerStartMs,
+ * the prior's restartMs taken as the primary's part (calibration.ts restartDurationMs).
  */
-export function fitRestart(r: RunRecord): { ms?: number; reason: string } {
+export function fitRestart(
+  r: RunRecord,
+  prior: Pick<Calibration['service'], 'restartMs'>,
+): { restartMs?: number; workerStartMs?: number; reason: string } {
   const restarts = (r.manifest.faults ?? []).flatMap((f) => {
     const down = f.kill?.downtimeSeconds;
     return f.kind === 'kill' && down !== null && down !== undefined
@@ -903,10 +911,21 @@ export function fitRestart(r: RunRecord): { ms?: number; reason: string } {
       : [];
   });
   if (restarts.length === 0) return { reason: `${r.dir}'s schedule restarted no killed service.` };
-  const ms = round((1000 * restarts.reduce((a, v) => a + v, 0)) / restarts.length);
+  const meanMs = (1000 * restarts.reduce((a, v) => a + v, 0)) / restarts.length;
+  const measured = `${restarts.length} restart${restarts.length > 1 ? 's' : ''} of the killed service (run.json faults[].kill.downtimeSeconds less the schedule's wait before the restart: ${restarts.map((v) => round(v)).join(', ')} s)`;
+  const workers = recordedKnobs(r).WORKERS;
+  if (workers <= 1)
+    return {
+      restartMs: round(meanMs),
+      reason: `Fitted on ${r.dir}: ${measured}. The process's start on the rehearsal's machine, carried as it is to a full-scale prediction.`,
+    };
+  const cores = r.manifest.machine?.cores ?? 1;
+  const primaryMs = prior.restartMs ?? 0;
+  const share = workers / Math.min(workers, cores);
+  const workerStartMs = round(Math.max(0, meanMs - primaryMs) / share);
   return {
-    ms,
-    reason: `Fitted on ${r.dir}: ${restarts.length} restart${restarts.length > 1 ? 's' : ''} of the killed service (run.json faults[].kill.downtimeSeconds less the schedule's wait before the restart: ${restarts.map((v) => round(v)).join(', ')} s). The processes' start on the rehearsal's machine, carried as it is to a full-scale prediction.`,
+    workerStartMs,
+    reason: `Fitted on ${r.dir}: ${measured}, WORKERS=${workers} on ${cores} cores: less one process's start (service.restartMs, ${primaryMs} ms, the primary's part), ${share === 1 ? 'each worker on a core of its own' : `the workers sharing the cores (${round(share)} times a worker's start)`}: ${workerStartMs} ms a worker. Carried as it is to a full-scale prediction, where a cluster's restart is restartMs plus its workers' share of its cores.`,
   };
 }
 

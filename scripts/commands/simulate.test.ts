@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadCalibration } from '../../simulator/calibration.ts';
 import { gelombang } from '../../test/support/gelombang-cli.ts';
 import { admissionNote, BadInput, type SimulateFlags, simulationInputs } from './simulate.ts';
 
@@ -24,8 +25,8 @@ const file = (name: string, content: unknown) => {
 };
 const capacity = JSON.parse(readFileSync('mock-services/capacity.default.json', 'utf8'));
 const calibration = JSON.parse(readFileSync('simulator/calibration.default.json', 'utf8'));
-/** the default's service without its version 7 field, for files of the versions before */
-const { restartMs: _restart, ...before7 } = calibration.service;
+/** the default's service without its version 7 and 8 fields, for files of the versions before */
+const { restartMs: _restart, workerStartMs: _worker, ...before7 } = calibration.service;
 /** a hash's time on its path over its CPU (mean 0.92) */
 const SPREAD = { min: 0.8, p50: 0.86, p90: 1.05, p95: 1.15, p99: 1.4 };
 const refused = (o: Partial<SimulateFlags>): string => {
@@ -93,7 +94,17 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 8 }, 'version'],
+    ['another version', { ...calibration, version: 9 }, 'version'],
+    [
+      'a version 8 field in a version 7 file',
+      { ...calibration, version: 7 },
+      'service.workerStartMs: a version 8 field in a version 7 file',
+    ],
+    [
+      "a negative worker's start",
+      { ...calibration, service: { ...calibration.service, workerStartMs: -1 } },
+      'service.workerStartMs',
+    ],
     [
       'a version 7 field in a version 6 file',
       { ...calibration, version: 6 },
@@ -269,6 +280,37 @@ describe('a kill of the service (--chaos)', () => {
     expect(md).toContain('This simulated run broke things on purpose');
     expect(md).toContain('registration killed (SIGKILL) and restarted (`--chaos kill-service@5`)');
   }, 60_000);
+});
+
+describe("a kill's restart by the design's processes", () => {
+  it("takes one process's start, or a cluster's: the primary's, then its workers sharing the cores", () => {
+    // The mocks' default capacity has no service section: the service has DEFAULT_CORES, 2.
+    const downMs = (workers: number, o: Partial<SimulateFlags> = {}) => {
+      const { day } = simulationInputs(
+        flags({
+          scale: 0.002,
+          compress: 1,
+          window: [0, 10],
+          capacity: resolve('mock-services/capacity.default.json'),
+          chaos: ['kill-service@5'],
+          knob: { WORKERS: String(workers) },
+          ...o,
+        }),
+      );
+      const k = day.kills?.[0];
+      if (!k) throw new Error('expected the kill planned');
+      return { ms: k.endMs - k.restartMs, cores: day.cores };
+    };
+    const { restartMs = 0, workerStartMs = 0 } = loadCalibration().service;
+    expect(restartMs).toBeGreaterThan(0);
+    expect(workerStartMs).toBeGreaterThan(0);
+    expect(downMs(1)).toEqual({ ms: restartMs, cores: 2 });
+    expect(downMs(2).ms).toBeCloseTo(restartMs + workerStartMs, 6);
+    expect(downMs(4).ms).toBeCloseTo(restartMs + 2 * workerStartMs, 6);
+    // Eight cores at full size, a share of them in the run: the processes start on the machine's eight.
+    const eight = { set: { 'service.cores': '8' } };
+    expect(downMs(4, eight)).toEqual({ ms: expect.closeTo(restartMs + workerStartMs, 6), cores: 0.016 });
+  });
 });
 
 describe("the waiting room's rate from a service profile", () => {

@@ -17,6 +17,7 @@ import {
   CalibrationFileError,
   DEFAULT_CALIBRATION_FILE,
   loadCalibration,
+  restartDurationMs,
 } from '../../simulator/calibration.ts';
 import { type DayOptions, type Progress, simulateDay } from '../../simulator/day.ts';
 import { plannedSchedule, type SimFault, type SimKill } from '../../simulator/faults.ts';
@@ -141,9 +142,18 @@ export function simulationInputs(f: SimulateFlags): {
     const windowMinutes = f.window
       ? f.window[1] - f.window[0]
       : (profile.arrivals.length * profile.bucketSeconds) / 60;
+    const serviceKnobs = parseServiceKnobs(knobs, '--knob');
     const scheduled =
       f.faults || (f.chaos ?? []).length > 0
-        ? simulatedFaults(f.faults, f, profile, capacity, calibration.service.restartMs ?? 0)
+        ? simulatedFaults(
+            f.faults,
+            f,
+            profile,
+            capacity,
+            // A process's start is the machine's wall time: the cores as the file states them, not
+            // the share of them the run's rate factor gives its queues.
+            restartDurationMs(calibration.service, serviceKnobs.WORKERS, overridden.machine.cores),
+          )
         : undefined;
     const day: DayOptions = {
       profile,
@@ -152,7 +162,7 @@ export function simulationInputs(f: SimulateFlags): {
       thinkCompress: f.thinkCompress ?? f.compress,
       ...(f.window ? { window: { fromMinute: f.window[0], toMinute: f.window[1] } } : {}),
       capacity,
-      knobs: parseServiceKnobs(knobs, '--knob'),
+      knobs: serviceKnobs,
       cores,
       ...(scaled.service?.commitsPerSecond !== undefined
         ? { commitsPerSecond: scaled.service.commitsPerSecond }
@@ -214,7 +224,7 @@ export function simulationInputs(f: SimulateFlags): {
 /**
  * The schedule of `--faults`, read and checked as rehearse reads it (against the replay's window
  * and the stations the run enforces), on the replay's clock; a kill's restart takes the
- * calibration's `restartMs` once begun.
+ * calibration's restart for the design (restartDurationMs) once begun.
  */
 function simulatedFaults(
   file: string | undefined,
