@@ -652,6 +652,11 @@ describe('plan refuses what it cannot do', () => {
     ['a --set of no field', ['--set', 'dukcapil.concurrenzy=4'], "no field 'concurrenzy' in dukcapil"],
     ['a bad knob', ['--knob', 'WORKERS=0'], 'WORKERS'],
     [
+      'a seed not whole',
+      ['--seed', '1.5'],
+      "--seed: expected a whole number >= 0 and <= 4294967295, got '1.5'",
+    ],
+    [
       'a rehearsal not SCALExCOMPRESS',
       ['--rehearsal', '0.001,90'],
       "--rehearsal: expected SCALExCOMPRESS, a rehearsal's --scale in (0, 1] and --compress in [1, 1000000], e.g. 0.001x90, or 'none'; got '0.001,90'",

@@ -1092,7 +1092,7 @@ export function planCommand(): Command {
       `the resources searched, comma-separated (default all: ${RESOURCE_NAMES.join(', ')}); the others stay at the starting point. '${ADMISSION}' (sign-ups admitted a second by the waiting room) is sized alone: the highest rate that holds, written as the service section's admissionRate`,
       resourceList('--resources'),
     )
-    .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
+    .option('--seed <n>', 'the seed of every random draw', wholeNumberIn('--seed', 0, 2 ** 32 - 1), 2020)
     .option(
       '--rehearsal <SCALExCOMPRESS>',
       `the rehearsal the planned file must hold in too, or 'none': the whole profile at that scale and compression, the file scaled by its rate factor, on ${REHEARSAL_SEEDS} seeds; what breaks there is raised in steps of ${Math.round((REHEARSAL_GROWTH - 1) * 100)} % (default ${REHEARSAL_DEFAULTS.scale}x${REHEARSAL_DEFAULTS.compress}, rehearse's own, for a profile; none for --peak)`,

@@ -231,19 +231,14 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     expect(existsSync(join(dir, 'chaos'))).toBe(false);
   });
 
-  it('exits 2 with the message and writes nothing', () => {
-    const r = gelombang([
-      'simulate',
-      '--set',
-      'dukcapil.concurrenzy=4',
-      '--results',
-      dir,
-      '--run-id',
-      'bad',
-      '-q',
-    ]);
+  it.each([
+    [['--set', 'dukcapil.concurrenzy=4'], 'dukcapil.concurrenzy'],
+    // A seed not whole was taken, simulated, and refused by the record's schema as it was written.
+    [['--seed', '1.5'], "--seed: expected a whole number >= 0 and <= 4294967295, got '1.5'"],
+  ])('%s: exits 2 with the message and writes nothing', (args, message) => {
+    const r = gelombang(['simulate', ...args, '--results', dir, '--run-id', 'bad', '-q']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('dukcapil.concurrenzy');
+    expect(r.stderr).toContain(message);
     expect(existsSync(join(dir, 'bad'))).toBe(false);
   });
 });

@@ -37,6 +37,7 @@ import {
   profileWindow,
   runIdProblem,
   serviceProfileOption,
+  wholeNumberIn,
 } from './flags.ts';
 
 /**
@@ -346,7 +347,7 @@ export function simulateCommand(): Command {
       existingFile('--faults'),
     )
     .addOption(chaosOption())
-    .option('--seed <n>', 'the seed of every random draw', numberIn('--seed', 0, 2 ** 32 - 1), 2020)
+    .option('--seed <n>', 'the seed of every random draw', wholeNumberIn('--seed', 0, 2 ** 32 - 1), 2020)
     .option(
       '--interval <seconds>',
       'interval of the time series (default: about 1,300 intervals)',
