@@ -235,6 +235,8 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     [['--set', 'dukcapil.concurrenzy=4'], 'dukcapil.concurrenzy'],
     // A seed not whole was taken, simulated, and refused by the record's schema as it was written.
     [['--seed', '1.5'], "--seed: expected a whole number >= 0 and <= 4294967295, got '1.5'"],
+    // k6's maxVUs is a count of VUs.
+    [['--max-vus', '1.5'], "--max-vus: expected a whole number >= 1 and <= 1000000000, got '1.5'"],
   ])('%s: exits 2 with the message and writes nothing', (args, message) => {
     const r = gelombang(['simulate', ...args, '--results', dir, '--run-id', 'bad', '-q']);
     expect(r.status).toBe(2);

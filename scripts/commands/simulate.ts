@@ -356,7 +356,7 @@ export function simulateCommand(): Command {
     .option(
       '--max-vus <n>',
       "at most this many registrants at once, as k6's maxVUs (default: no limit)",
-      numberIn('--max-vus', 1, 1e9),
+      wholeNumberIn('--max-vus', 1, 1e9),
     )
     .option('--results <dir>', 'where run directories are written', 'results')
     .option('--run-id <id>', 'name of the run directory (default: time and "simulated")')
