@@ -51,7 +51,7 @@ interface ValidateFlags {
 export function validateCommand(): Command {
   return new Command('validate')
     .description(
-      'calibrate on a measured run, simulate the same replay and compare, per step and per stage, with the tolerances of issue 14',
+      `calibrate on a measured run, simulate the same replay and compare, per step and per stage: within ${TOLERANCE.throughput * 100} % on each step's throughput and p95, ${TOLERANCE.conversionPoints} points on each stage's conversion, the same first resource to saturate (exit 0), or not (exit 1)`,
     )
     .argument('<run-dir>', 'a run directory written by `gelombang rehearse` (results/<run-id>)')
     .option(
