@@ -224,7 +224,7 @@ describe('gelombang k8s refuses bad input before writing anything', () => {
           cwd: ROOT,
         },
       );
-      expect(r.status).not.toBe(0);
+      expect(r.status).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(existsSync(out)).toBe(false);
