@@ -235,6 +235,11 @@ describe('simulate refuses bad input, naming the file and the field', () => {
     [['--set', 'dukcapil.concurrenzy=4'], 'dukcapil.concurrenzy'],
     // A seed not whole was taken, simulated, and refused by the record's schema as it was written.
     [['--seed', '1.5'], "--seed: expected a whole number >= 0 and <= 4294967295, got '1.5'"],
+    // A run faster than the day was taken, and the capacity's scaling threw a RangeError (exit 1).
+    [
+      ['--scale', '0.001', '--compress', '1000000'],
+      "--scale x --compress (0.001 x 1000000) = 1000: more than the day's own arrival rate",
+    ],
     // k6's maxVUs is a count of VUs.
     [['--max-vus', '1.5'], "--max-vus: expected a whole number >= 1 and <= 1000000000, got '1.5'"],
   ])('%s: exits 2 with the message and writes nothing', (args, message) => {

@@ -9,7 +9,7 @@ import { ARRIVAL_MIX, GRACEFUL_STOP_S, MAIL_WAIT_S } from '../../model/journey.t
 import { type Profile, ProfileError, parseProfileCsv } from '../../model/profile.ts';
 import { replay } from '../../model/replay.ts';
 import { parseServiceKnobs, ServiceKnobError, serviceProfileKnobs } from '../../model/service-design.ts';
-import { fullSizeCores, rateFactor, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
+import { fullSizeCores, type ScaledCapacity, scaleCapacityFile } from '../../model/similitude.ts';
 import { SLOS } from '../../model/slo.ts';
 import { type RunManifest, writeRunRecord } from '../../reports/record.ts';
 import { writeReport } from '../../reports/write-report.ts';
@@ -26,7 +26,7 @@ import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
 import { loadFaults } from '../faults.ts';
 import { fromRoot } from '../paths.ts';
-import { recordedStations } from '../rehearsal-similitude.ts';
+import { recordedStations, runRate } from '../rehearsal-similitude.ts';
 import { gelombangVersion } from '../version.ts';
 import {
   calibrationOption,
@@ -118,8 +118,16 @@ export function simulationInputs(f: SimulateFlags): {
     // The file is at full size: a run at a share of the day's rate gets that share of each
     // capacity (model/similitude.ts). Without a service section (or --set service.cores) the
     // service runs on this machine's cores, as a rehearsal's does, and they are not scaled.
-    const runFactor = rateFactor(f);
-    const factor = f.absoluteCapacity ? 1 : runFactor;
+    const rate = runRate({
+      scenario: 'registration-day',
+      scale: f.scale,
+      compress: f.compress,
+      env: {},
+      ...(f.absoluteCapacity ? { absoluteCapacity: true } : {}),
+    });
+    if ('problem' in rate) throw new BadInput(rate.problem);
+    const runFactor = rate.factor;
+    const factor = rate.scaled ? runFactor : 1;
     const machineAtFullSize = file.service !== undefined || 'service.cores' in f.set;
     const scaled = scaleCapacityFile(
       {
