@@ -207,11 +207,19 @@ export function similarRun(
   };
 }
 
-/** The line that says which capacities a run's mocks enforce. */
-export function capacitiesLine(s: SimilarRun): string {
-  return s.similitude.scaled
-    ? `capacities: ${s.run.file} at full size x ${fmt(s.similitude.factor)} (the run's share of the day's arrival rate)`
-    : `capacities: ${s.run.file} as it is (${s.similitude.notes[0]})`;
+/**
+ * What capacities a run enforces (rehearse, stack) or simulates (simulate), in one wording for
+ * the three: the line, then the similitude's notes (a station whose share rounds, a queue that
+ * rounds to none), each on a line of its own, which a stack has no record to keep.
+ */
+export function capacitiesLines(
+  s: Pick<Similitude, 'capacityFile' | 'scaled' | 'factor' | 'notes'>,
+): string[] {
+  if (!s.scaled) return [`capacities: ${s.capacityFile} as it is (${s.notes[0] ?? 'not scaled'})`];
+  return [
+    `capacities: ${s.capacityFile} at full size x ${fmt(s.factor)} (the run's share of the day's arrival rate)`,
+    ...s.notes.map((n) => `  ${n}`),
+  ];
 }
 
 /**

@@ -18,7 +18,7 @@ import { probeIdleCpu } from './idle-probe.ts';
 import { runOnK6 } from './k6-engine.ts';
 import { fromRoot } from './paths.ts';
 import {
-  capacitiesLine,
+  capacitiesLines,
   enforcedCapacityFile,
   type RunCapacity,
   type SimilarRun,
@@ -264,7 +264,7 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
             `${similar.run.file} as this run enforces it (run.json similitude)`,
           )
         : undefined;
-      if (similar) o.log(`  ${capacitiesLine(similar)}`);
+      for (const line of similar ? capacitiesLines(similar.similitude) : []) o.log(`  ${line}`);
       stack = await startStack({
         ports: 'auto',
         capacityFile: mocksCapacity?.file,

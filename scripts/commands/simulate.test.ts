@@ -408,7 +408,11 @@ describe("simulate scales the capacity file, at full size, by the run's rate fac
     );
     expect(day.capacity.dukcapil.concurrency).toBe(100);
     expect(day.cores).toBe(20);
-    expect(s).toMatchObject({ factor: expect.closeTo(0.2, 12), scaled: false, notes: [] });
+    expect(s).toMatchObject({
+      factor: expect.closeTo(0.2, 12),
+      scaled: false,
+      notes: [expect.stringMatching(/^--absolute-capacity: /)],
+    });
     expect(s.cpu?.standsForCores).toBeCloseTo(100, 9);
     expect(s.cpu?.fullSizeCores).toBe(20);
   });
@@ -440,13 +444,22 @@ describe("simulate scales the capacity file, at full size, by the run's rate fac
       ]);
     const scaled = run('scaled', []);
     expect(scaled.status, scaled.stderr).toBe(0);
-    expect(scaled.stdout).toContain(`capacities: ${full} at full size, scaled by the rate factor 0.002`);
+    // One wording with rehearse and stack (scripts/rehearsal-similitude.ts capacitiesLines).
+    expect(scaled.stdout).toContain(
+      `capacities: ${full} at full size x 0.002 (the run's share of the day's arrival rate)`,
+    );
     const absolute = run('absolute', ['--absolute-capacity']);
     expect(absolute.status, absolute.stderr).toBe(0);
-    expect(absolute.stdout).toContain(`capacities: ${full} as it is (--absolute-capacity), not scaled`);
+    expect(absolute.stdout).toContain(
+      `capacities: ${full} as it is (--absolute-capacity: the capacity file was enforced as it is, not scaled by the rate factor)`,
+    );
     const similitude = (id: string) => JSON.parse(readFileSync(join(dir, id, 'run.json'), 'utf8')).similitude;
     expect(similitude('scaled')).toMatchObject({ factor: 0.002, scaled: true, capacityFile: full });
-    expect(similitude('absolute')).toMatchObject({ factor: 0.002, scaled: false });
+    expect(similitude('absolute')).toMatchObject({
+      factor: 0.002,
+      scaled: false,
+      notes: ['--absolute-capacity: the capacity file was enforced as it is, not scaled by the rate factor'],
+    });
     expect(similitude('absolute').stations[0]).toMatchObject({ fullConcurrency: 100, concurrency: 100 });
   }, 60_000);
 });
@@ -499,7 +512,7 @@ describe('simulate writes a run record', () => {
     const file2020 = JSON.parse(readFileSync('mock-services/capacity.2020.json', 'utf8'));
     const cores = Number((file2020.service.cores * 0.002).toPrecision(3));
     expect(a.stdout).toMatch(new RegExp(`^SIMULATED \\(calibration: default, seed 2020, ${cores} cores\\)`));
-    expect(a.stdout).toContain('capacity.2020.json at full size, scaled by the rate factor 0.002');
+    expect(a.stdout).toContain('capacity.2020.json at full size x 0.002 (the run');
     const similitude = JSON.parse(readFileSync(join(dir, 'a', 'same', 'run.json'), 'utf8')).similitude;
     expect(similitude).toMatchObject({ factor: 0.002, scaled: true });
     expect(similitude.capacityFile).toMatch(/mock-services\/capacity\.2020\.json$/);

@@ -26,7 +26,7 @@ import { simulatedRecord } from '../../simulator/record.ts';
 import { unmodelledNote } from '../../simulator/unmodelled.ts';
 import { loadFaults } from '../faults.ts';
 import { fromRoot } from '../paths.ts';
-import { recordedStations, runRate } from '../rehearsal-similitude.ts';
+import { capacitiesLines, recordedStations, runRate } from '../rehearsal-similitude.ts';
 import { gelombangVersion } from '../version.ts';
 import {
   calibrationOption,
@@ -197,7 +197,7 @@ export function simulationInputs(f: SimulateFlags): {
       scaled: !f.absoluteCapacity,
       capacityFile,
       stations: recordedStations(scaled.stations),
-      notes: scaled.notes,
+      notes: rate.scaled ? scaled.notes : [rate.why, ...scaled.notes],
       cpu: {
         cores,
         // The simulator costs the hash at the knob's SCRYPT_N: the run's hash cost is the day's.
@@ -287,14 +287,6 @@ export function admissionNote(
 
 /** Three significant digits: a scaled machine's cores are rarely whole. */
 const num = (x: number) => Number(x.toPrecision(3)).toLocaleString('en');
-
-/** What the run's capacities are: the file scaled by the rate factor, or as it is. */
-export function capacityLine(s: NonNullable<RunManifest['similitude']>, day: DayOptions): string {
-  const factor = `rate factor ${num(s.factor)} (scale ${day.scale} x compress ${day.compress})`;
-  return s.scaled
-    ? `capacities: ${s.capacityFile} at full size, scaled by the ${factor}${s.notes.length ? `; ${s.notes.length} note(s) in run.json similitude.notes` : ''}`
-    : `capacities: ${s.capacityFile} as it is (--absolute-capacity), not scaled; the ${factor}`;
-}
 
 const hours = (s: number) =>
   `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
@@ -420,7 +412,7 @@ export function simulateCommand(): Command {
       console.log(
         `SIMULATED (calibration: ${inputs.calibrationSource}, seed ${f.seed}, ${num(day.cores)} cores): ${report.verdict.headline}`,
       );
-      console.log(capacityLine(inputs.manifestSimilitude, day));
+      for (const line of capacitiesLines(inputs.manifestSimilitude)) console.log(line);
       const unmodelled = unmodelledNote(day.knobs);
       if (unmodelled) console.log(`note: ${unmodelled}`);
       if (admission) console.log(`note: ${admission}`);

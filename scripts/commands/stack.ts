@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { CapacityFileError } from '../../model/capacity.ts';
 import {
-  capacitiesLine,
+  capacitiesLines,
   enforcedCapacityFile,
   type SimilarRun,
   similarRun,
@@ -176,7 +176,7 @@ export function stackCommand(): Command {
       }
       console.log(`${'smtp'.padEnd(13)} ${stack.urls.smtp}`);
       if (similar) {
-        console.log(capacitiesLine(similar));
+        for (const line of capacitiesLines(similar.similitude)) console.log(line);
         const { SCRYPT_N, EMAIL_CONNECTIONS } = similar.knobs;
         const cpu = similar.similitude.cpu;
         const pool = similar.similitude.smtpPool;
