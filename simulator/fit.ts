@@ -392,15 +392,22 @@ export function fitCalibration(r: RunRecord, prior: Calibration): FitSummary {
   const exchange = fitSmtpExchange(r);
   if (exchange.ms !== undefined) service.smtpExchangeMs = exchange.ms;
   reasons['service.smtpExchangeMs'] = exchange.reason;
+  // A run's restarts fit one of the two: one process's start, or a cluster's workers'.
   const restart = fitRestart(r, prior.service);
-  for (const field of ['restartMs', 'workerStartMs'] as const) {
+  for (const [field, other] of [
+    ['restartMs', 'workerStartMs'],
+    ['workerStartMs', 'restartMs'],
+  ] as const) {
     const fitted = restart[field];
     if (fitted !== undefined) {
       service[field] = fitted;
       reasons[`service.${field}`] = restart.reason;
-    } else if (prior.service[field] !== undefined)
+    } else if (prior.service[field] !== undefined) {
+      const why =
+        restart[other] === undefined ? restart.reason : `${r.dir}'s restarts fitted service.${other}.`;
       reasons[`service.${field}`] =
-        `Kept from ${prior.source}: ${restart.restartMs === undefined && restart.workerStartMs === undefined ? restart.reason : `${r.dir}'s restarts fitted service.${field === 'restartMs' ? 'workerStartMs' : 'restartMs'}.`} ${prior.reasons?.[`service.${field}`] ?? ''}`.trim();
+        `Kept from ${prior.source}: ${why} ${prior.reasons?.[`service.${field}`] ?? ''}`.trim();
+    }
   }
   const spread = fitScryptSpread(r, scryptCpuMs({ ...prior, service }, knobs.SCRYPT_N));
   if (spread.spread) service.scryptSpread = spread.spread;
