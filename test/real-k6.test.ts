@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { runTest } from '../runner/index.ts';
+import { connectionCountingServer, perVuScript } from '../runner/test-fixtures/connections.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 
@@ -219,46 +219,28 @@ describe.skipIf(!haveK6)('the bundles on a real k6, beside the embedded runner',
 
 describe.skipIf(!haveK6)("a VU's connections on a real k6, beside the embedded runner", () => {
   it('each VU keeps its own: reused across its iterations, never handed to another VU', async () => {
-    let connections = 0;
-    const server = createServer((socket) => {
-      const id = ++connections;
-      socket.on('data', (d: Buffer) => {
-        for (let i = 0; i < d.toString().split('\r\n\r\n').length - 1; i++)
-          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${String(id).length}\r\n\r\n${id}`);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // VU 2 starts once VU 1 is done: a client shared by the VUs would hand it VU 1's idle connection.
-    const script = join(dir, 'per-vu.js');
-    writeFileSync(
-      script,
-      `import { check, sleep } from 'k6';
-import exec from 'k6/execution';
-import http from 'k6/http';
-export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 3 } } };
-export default async function () {
-  if (exec.vu.idInTest === 2 && exec.vu.iterationInScenario === 0) await sleep(0.5);
-  const a = await http.asyncRequest('GET', __ENV.TARGET + '/a');
-  const b = await http.asyncRequest('GET', __ENV.TARGET + '/b');
-  check(null, { 'one connection within the iteration': () => a.body === b.body });
-}
-`,
-    );
+    const counting = await connectionCountingServer();
+    const script = perVuScript(dir);
     try {
       // k6 runs in a child the server must keep answering: not spawnSync.
-      const k6 = spawn(K6 as string, ['run', '-q', '-e', `TARGET=${target}`, script], { stdio: 'ignore' });
+      const k6 = spawn(K6 as string, ['run', '-q', '-e', `TARGET=${counting.url}`, script], {
+        stdio: 'ignore',
+      });
       const [code] = (await once(k6, 'exit')) as [number | null];
       expect(code, 'k6 exit code').toBe(0);
-      expect(connections, 'connections k6 opened').toBe(2);
-      connections = 0;
-      const r = await runTest({ script, env: { TARGET: target }, quiet: true, progress: 'none', workers: 1 });
+      expect(counting.connections(), 'connections k6 opened').toBe(2);
+      const r = await runTest({
+        script,
+        env: { TARGET: counting.url },
+        quiet: true,
+        progress: 'none',
+        workers: 1,
+      });
       expect(r.error).toBeUndefined();
       expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 6, fails: 0 });
-      expect(connections, 'connections the runner opened').toBe(2);
+      expect(counting.connections() - 2, 'connections the runner opened').toBe(2);
     } finally {
-      server.close();
+      counting.server.close();
     }
   }, 60_000);
 });

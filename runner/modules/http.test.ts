@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTest } from '../index.ts';
+import { connectionCountingServer, perVuScript } from '../test-fixtures/connections.ts';
 import { selfSignedCert } from '../test-fixtures/self-signed.ts';
 
 /**
@@ -137,41 +138,12 @@ describe('k6/http timings and data', () => {
   });
 
   it("each VU keeps its own connections, as k6's Transport per VU: reused across its iterations, never another VU's", async () => {
-    // The server answers with the connection each request came on.
-    let connections = 0;
-    const port = await listen(
-      createServer((socket) => {
-        const id = ++connections;
-        socket.on('data', (d: Buffer) => {
-          for (let i = 0; i < d.toString().split('\r\n\r\n').length - 1; i++) {
-            const body = String(id);
-            socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-          }
-        });
-      }),
-    );
-    const r = await run(
-      script(
-        'per-vu',
-        `
-        import { check, sleep } from 'k6';
-        import exec from 'k6/execution';
-        import http from 'k6/http';
-        export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 2, iterations: 3 } } };
-        export default async function () {
-          // VU 2 starts after VU 1 has finished: one client for the thread would hand it VU 1's idle connection.
-          if (exec.vu.idInTest === 2 && exec.vu.iterationInScenario === 0) await sleep(0.5);
-          const a = await http.asyncRequest('GET', __ENV.TARGET + '/a');
-          const b = await http.asyncRequest('GET', __ENV.TARGET + '/b');
-          check(null, { 'one connection within the iteration': () => a.body === b.body });
-        }
-      `,
-      ),
-      `http://127.0.0.1:${port}`,
-    );
+    const counting = await connectionCountingServer();
+    servers.push(counting.server);
+    const r = await run(perVuScript(dir), counting.url);
     expect(r.error).toBeUndefined();
     expect(r.summary?.metrics.http_reqs?.values.count).toBe(12);
     expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 6, fails: 0 });
-    expect(connections).toBe(2);
+    expect(counting.connections()).toBe(2);
   });
 });
