@@ -53,7 +53,6 @@ import {
   calibrationOption,
   existingFile,
   keyValue,
-  numberIn,
   outputFile,
   profileWindow,
   REHEARSAL_DEFAULTS,
