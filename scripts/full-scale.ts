@@ -97,8 +97,8 @@ export function predictFullScale(
   // Of the run's own clock: the cores the other processes left the service interval by interval
   // (and a fresh service's warm-up), which would otherwise stretch the full-size day's first
   // minutes by the rehearsal's seconds; and its faults as applied, which at full size come at
-  // the same profile minutes, on the day's clock (a kill's restart as long as the full-size design's would take,
-  // restartDurationMs: a cluster's grows with its workers).
+  // the same profile minutes, on the day's clock (a kill's restart as long as the full-size
+  // design's would take, restartDurationMs: a cluster's grows with its workers).
   const { cpuStretchOverTime: _ownClock, faults: applied, kills: killed, ...rest } = measured;
   const { faults, kills } = plannedSchedule(
     [...(applied ?? []).map((f) => f.entry), ...(killed ?? []).map((k) => k.entry)],

@@ -48,14 +48,14 @@ export class ServiceLife {
 
   private readonly kill = (): void => {
     if (!this.up) return;
-    const s = this.current;
-    this.carried.cpu += s.cores.takeBusyArea();
-    this.carried.loops += s.loops.reduce((a, l) => a + l.takeBusyArea(), 0);
-    this.carried.lock += s.writeLock.takeBusyArea();
+    const dying = busySince(this.current);
+    this.carried.cpu += dying.cpu;
+    this.carried.loops += dying.loops;
+    this.carried.lock += dying.lock;
     this.up = false;
     this.killedAt = this.q.now;
     this.outbox?.kill();
-    s.kill();
+    this.current.kill();
   };
 
   private readonly restart = (): void => {
@@ -82,11 +82,11 @@ export class ServiceLife {
 
   /** The service's busy time since the last reading; a killed one's up to its death. */
   takeBusy(): BusyAreas {
-    const s = this.current;
+    const own = this.up ? busySince(this.current) : { cpu: 0, loops: 0, lock: 0 };
     const areas: BusyAreas = {
-      cpu: (this.up ? s.cores.takeBusyArea() : 0) + this.carried.cpu,
-      loops: (this.up ? s.loops.reduce((a, l) => a + l.takeBusyArea(), 0) : 0) + this.carried.loops,
-      lock: (this.up ? s.writeLock.takeBusyArea() : 0) + this.carried.lock,
+      cpu: own.cpu + this.carried.cpu,
+      loops: own.loops + this.carried.loops,
+      lock: own.lock + this.carried.lock,
     };
     this.carried.cpu = 0;
     this.carried.loops = 0;
@@ -107,4 +107,13 @@ export class ServiceLife {
     for (const m of this.current.mailers) busy += m.busy;
     return busy;
   }
+}
+
+/** A service's busy time since its last reading (each takeBusyArea resets its own). */
+function busySince(s: RegistrationService): BusyAreas {
+  return {
+    cpu: s.cores.takeBusyArea(),
+    loops: s.loops.reduce((a, l) => a + l.takeBusyArea(), 0),
+    lock: s.writeLock.takeBusyArea(),
+  };
 }
