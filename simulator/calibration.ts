@@ -77,7 +77,10 @@ const calibrationSchema = z
         threadPoolSize: z.int().min(1).max(1024),
         /** before version 5 only: the service's SMTP connections a process (now EMAIL_CONNECTIONS) */
         mailerConnections: z.int().min(1).max(10_000).optional(),
-        /** cores the service had in the measured run (the load generator and mocks took the rest) */
+        /**
+         * the machine's cores as fast as they ran the service's work in the measured run (what
+         * the load generator and the mocks took is the run's, by interval: not in it)
+         */
         effectiveCores: z.number().positive().optional(),
         /**
          * What the rehearsal machine added to every request's latency beyond the model (loopback

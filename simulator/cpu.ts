@@ -1,37 +1,30 @@
 import type { EventQueue, Handler } from './events.ts';
 
 /**
- * How the cores left to the work moved over time: a run started in interval k (intervalMs long,
- * from 0) takes factors[k] times its work (more than 1: other processes took more of the machine
- * than on average). Past the factors' end: 1. Fixed at a run's start: runs last milliseconds
- * where the intervals last seconds.
+ * A measured run's machine as the service had it, interval by interval (intervalMs long, from 0):
+ * the cores the other processes left it, and how much more CPU its work took than the fitted cost
+ * (a fresh service's warm-up). Past the arrays' ends: the machine's cores, and 1.
  */
 export interface CpuStretchOverTime {
   intervalMs: number;
+  /**
+   * A run started in interval k takes factors[k] (1 or more) times its work: CPU the service
+   * spent (its warm-up), counted as its own. Fixed at a run's start: runs last milliseconds where the
+   * intervals last seconds.
+   */
   factors: readonly number[];
   /**
-   * The part of factors[k] that is CPU the service spent (a fresh service's extra CPU per
-   * request), not cores the other processes took: the CPU the service used is its runs' time over
-   * factors[k] / spent[k]. Absent: none of it.
+   * The cores left to the service in interval k (fractional): the machine's less what the load
+   * generator and the mocks used. They are not spread over every run as a slower core: a thread
+   * alone in a quiet second runs at a core's full speed, whatever the others used; only when more
+   * threads are runnable than the cores left do they share those. Absent: the machine's cores.
    */
-  spent?: readonly number[];
+  cores?: readonly number[];
 }
 
 /** How many times its work a run started at tMs takes (past the factors: 1). */
 export function stretchAt(s: CpuStretchOverTime | undefined, tMs: number): number {
   return s?.factors[Math.floor(tMs / s.intervalMs)] ?? 1;
-}
-
-/** How much slower the cores ran for the service than its fitted average in the interval holding tMs (past the factors: 1). */
-export function sharingAt(s: CpuStretchOverTime | undefined, tMs: number): number {
-  return stretchAt(s, tMs) / (s?.spent?.[Math.floor(tMs / s.intervalMs)] ?? 1);
-}
-
-/** The least a run's work is stretched by over the whole run (past the factors: 1): a floor on any run's time. */
-export function fastestStretch(s: CpuStretchOverTime | undefined): number {
-  let least = 1;
-  for (const f of s?.factors ?? []) if (f < least) least = f;
-  return least;
 }
 
 /**
@@ -78,13 +71,29 @@ export class CpuShare {
   private generation = 0;
   private scheduledAt = Number.POSITIVE_INFINITY;
 
+  /** the cores the runs share now: `cores`, or the interval's of a measured run (stretch.cores) */
+  private capacity: number;
+
   constructor(
     private readonly q: EventQueue,
     readonly cores: number,
     private readonly stretch?: CpuStretchOverTime,
   ) {
     if (!(Number.isInteger(cores) && cores >= 1)) throw new RangeError(`cores: expected >= 1, got ${cores}`);
+    const left = stretch?.cores;
+    this.capacity = left?.[0] ?? cores;
+    if (left) for (let k = 1; k <= left.length; k++) q.schedule(k * stretch.intervalMs, this.onInterval, k);
   }
+
+  /** A new interval of a measured run: the runs share the cores the others left in it. */
+  private readonly onInterval = (k: number): void => {
+    this.advance();
+    this.capacity = this.stretch?.cores?.[k] ?? this.cores;
+    if (this.shared && this.n <= this.capacity) this.unshare();
+    else if (!this.shared && this.n > this.capacity) this.share();
+    // Each run's speed changed: a later first end leaves the event to find it not done, an earlier one moves it.
+    if (this.shared) this.reschedule();
+  };
 
   /** Runs `work` CPU-ms from now (as stretched now), then calls `done(arg)`. */
   run<T>(ms: number, done: Handler<T>, arg: T): void {
@@ -92,7 +101,7 @@ export class CpuShare {
     this.advance();
     const s = this.takeSlot(done as Handler<never>, arg);
     this.n++;
-    if (!this.shared && this.n > this.cores) this.share();
+    if (!this.shared && this.n > this.capacity) this.share();
     if (this.shared) {
       this.up(this.v + work, s);
       this.reschedule();
@@ -145,7 +154,7 @@ export class CpuShare {
 
   private rate(): number {
     const n = this.n;
-    return n <= this.cores ? 1 : this.cores / n;
+    return n <= this.capacity ? 1 : this.capacity / n;
   }
 
   private advance(): void {
@@ -153,7 +162,7 @@ export class CpuShare {
     const dt = now - this.last;
     if (dt > 0 && this.n > 0) {
       this.v += dt * this.rate();
-      this.area += dt * Math.min(this.n, this.cores);
+      this.area += dt * Math.min(this.n, this.capacity);
     }
     this.last = now;
   }
@@ -285,7 +294,7 @@ export class CpuShare {
     const s = this.heapSlot[0] as number;
     this.down();
     // One fewer thread: at the cores or below, every run left has a core of its own again.
-    if (--this.n <= this.cores) this.unshare();
+    if (--this.n <= this.capacity) this.unshare();
     else this.reschedule();
     this.end(s);
   };

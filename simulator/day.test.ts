@@ -428,39 +428,51 @@ describe('a simulated day', () => {
     expect(JSON.stringify(record(day, dropped))).toBe(JSON.stringify(record(day, kept)));
   });
 
-  it("records the service's CPU without the cores the others took, and with a fresh service's warm-up", () => {
-    // Far from saturation (8 cores): the same work, so the same CPU, however slowly it ran; a
-    // warm-up is CPU spent on top.
+  it("records the service's CPU, not the cores the others took, and with a fresh service's warm-up", () => {
+    // Far from saturation (8 cores): the same work, so the same CPU, on whatever cores were left;
+    // a warm-up is CPU spent on top.
     const cpu = (day: DayOptions) =>
       (
         record(day).timeseries.series.find(
           (x) => x.name === 'process_cpu_cores' && x.labels.process === 'registration',
         )?.values ?? []
       ).reduce((a: number, v) => a + (v ?? 0), 0);
-    const stretch = (factors: number, spent?: number): DayOptions['cpuStretchOverTime'] => ({
+    const byInterval = (factor: number, cores: number): DayOptions['cpuStretchOverTime'] => ({
       intervalMs: 1000,
-      factors: Array.from({ length: 600 }, () => factors),
-      ...(spent ? { spent: Array.from({ length: 600 }, () => spent) } : {}),
+      factors: Array.from({ length: 600 }, () => factor),
+      cores: Array.from({ length: 600 }, () => cores),
     });
     const plain = cpu(options());
     expect(plain).toBeGreaterThan(0);
-    expect(cpu({ ...options(), cpuStretchOverTime: stretch(2) }) / plain).toBeCloseTo(1, 1);
-    expect(cpu({ ...options(), cpuStretchOverTime: stretch(3, 1.5) }) / plain).toBeCloseTo(1.5, 1);
+    expect(cpu({ ...options(), cpuStretchOverTime: byInterval(1, 4) }) / plain).toBeCloseTo(1, 1);
+    expect(cpu({ ...options(), cpuStretchOverTime: byInterval(1.5, 4) }) / plain).toBeCloseTo(1.5, 1);
   });
 
-  it('keeps the work a run whose CPU goes faster than its average by interval can still serve', () => {
-    // validate's stretch by interval is below 1 where the other processes left more than their
-    // average: a hash then takes less than its fitted CPU, so the floor the pool proves with must too.
+  it('queues the service behind the cores the others left it, interval by interval', () => {
+    // The same day on 2 cores, and on 2 cores of which the others leave 0.6 from the 60th second to
+    // the 120th: the sign-ups there wait, the rest do not.
     const day: DayOptions = {
       ...options({ knobs: { SCRYPT_N: '16384' } }),
-      cores: 1,
-      profile: constantProfile({ perMinute: 3000, minutes: 3 }),
-      cpuStretchOverTime: { intervalMs: 1000, factors: Array.from({ length: 400 }, () => 0.5) },
+      cores: 2,
+      profile: constantProfile({ perMinute: 600, minutes: 3 }),
+      intervalSeconds: 1,
     };
-    const kept = simulateDay({ ...day, keepUnservable: true });
-    const dropped = simulateDay(day);
-    expect(dropped.neverServed).toBeGreaterThan(1000);
-    expect(JSON.stringify(record(day, dropped))).toBe(JSON.stringify(record(day, kept)));
+    const p95 = (d: DayOptions, from: number, to: number) => {
+      const byInterval =
+        simulateDay({ ...d, keepLatencyByInterval: true }).rec.latencyByInterval?.create_account ?? [];
+      const qs = byInterval.slice(from, to).map((h) => h?.quantile(0.95) ?? 0);
+      return qs.reduce((a, b) => a + b, 0) / qs.length;
+    };
+    const left: DayOptions = {
+      ...day,
+      cpuStretchOverTime: {
+        intervalMs: 1000,
+        factors: [],
+        cores: Array.from({ length: 240 }, (_, i) => (i >= 60 && i < 120 ? 0.6 : 2)),
+      },
+    };
+    expect(p95(left, 80, 120)).toBeGreaterThan(3 * p95(day, 80, 120));
+    expect(p95(left, 20, 60)).toBeCloseTo(p95(day, 20, 60), 6);
   });
 });
 

@@ -7,7 +7,7 @@ import type { ServiceKnobs } from '../model/service-design.ts';
 import { EVENT_LOOP, SMTP_POOL, WRITE_LOCK } from '../reports/record.ts';
 import { Arrivals } from './arrivals.ts';
 import type { Calibration } from './calibration.ts';
-import { type CpuStretchOverTime, sharingAt } from './cpu.ts';
+import type { CpuStretchOverTime } from './cpu.ts';
 import { EventQueue } from './events.ts';
 import type { SimFault, SimKill } from './faults.ts';
 import { Recorder, type ResourceReading } from './metrics.ts';
@@ -44,10 +44,9 @@ export interface DayOptions {
   /** how much slower every CPU operation runs than on a machine of its own (1: not at all) */
   cpuStretch: number;
   /**
-   * How the cores left to the service moved over the run, interval by interval: a CPU operation
-   * started in interval i runs factors[i] times slower than cpuStretch says (more than 1: the
-   * machine's other processes took more than on average). From a measured run's record (validate);
-   * absent, or past its end: 1.
+   * A measured run's machine interval by interval (validate): the cores the other processes left
+   * the service, and its warm-up (a CPU operation started in interval i runs factors[i] times
+   * slower than cpuStretch says). Absent, or past its end: `cores`, and 1.
    */
   cpuStretchOverTime?: CpuStretchOverTime;
   seed: number;
@@ -292,12 +291,10 @@ export function simulateDay(o: DayOptions): DayResult {
     rec.tick(Math.round(q.now) / 1000, {
       vus: journeys.inFlight,
       hashes: life.current.timing.hashes,
-      // The cores' busy time is the CPU used times the stretch; of validate's stretch by interval,
-      // the cores the others took are not the service's CPU, a fresh service's warm-up is. Dead for
-      // the whole interval: no process to read, as a rehearsal's scrape finds none.
-      cpuCores: life.downThrough(intervalMs)
-        ? null
-        : busy.cpu / intervalMs / cpuStretch / sharingAt(o.cpuStretchOverTime, q.now - intervalMs / 2),
+      // The cores' busy time is the CPU used times the stretch (validate's by interval is a fresh
+      // service's warm-up: its own CPU). Dead for the whole interval: no process to read, as a
+      // rehearsal's scrape finds none.
+      cpuCores: life.downThrough(intervalMs) ? null : busy.cpu / intervalMs / cpuStretch,
       resources,
     });
   };

@@ -18,6 +18,7 @@ import {
   warmUpFactor,
 } from './calibration.ts';
 import {
+  coresLeft,
   FitError,
   fitCalibration,
   fitLognormalBins,
@@ -228,11 +229,44 @@ describe('calibrate fits a measured run', () => {
     expect(c.reasons?.['service.writeMs']).toBeDefined();
   });
 
-  it('gives the service the cores the other processes left it', () => {
-    const { calibration: c } = fitCalibration(recordWithCosts({ cores: 4, others: 1.5 }), prior);
-    // The fixture's runner CPU peaks at 1.5 under the surge and is lower elsewhere: 2.5 cores or more are left.
-    expect(c.service.effectiveCores).toBeGreaterThanOrEqual(2.5);
-    expect(c.service.effectiveCores).toBeLessThan(4);
+  it("starts the service on the machine's cores where the others' CPU is read, which a replay takes interval by interval", () => {
+    const r = recordWithCosts({ cores: 4, others: 1.5 });
+    const { calibration: c } = fitCalibration(r, prior);
+    expect(c.service.effectiveCores).toBe(4);
+    // The fixture's runner CPU peaks at 1.5 under the surge and is lower elsewhere.
+    const { mean } = coresLeft(r, 4);
+    expect(4 - (mean as number)).toBeGreaterThan(0);
+    expect(4 - (mean as number)).toBeLessThanOrEqual(1.5);
+    expect(c.reasons?.['service.effectiveCores']).toContain(
+      `runner used ${Math.round((4 - (mean as number)) * 1000) / 1000} on average`,
+    );
+  });
+
+  it("takes the cores the service got where it was backlogged on its own, when no other process's CPU is read", () => {
+    const r = recordWithCosts({ cores: 4 });
+    r.timeseries.series = r.timeseries.series.filter(
+      (s) => s.name !== 'process_cpu_cores' || s.labels.process === 'registration',
+    );
+    expect(fitCalibration(r, prior).calibration.service.effectiveCores).toBe(4);
+    // Login's median ten times its best in six intervals, the service using 1.2 cores there.
+    const login = r.timeseries.series.find(
+      (s) => s.name === 'step_latency_ms' && s.labels.step === 'login' && s.labels.quantile === '0.5',
+    );
+    const cpu = r.timeseries.series.find(
+      (s) => s.name === 'process_cpu_cores' && s.labels.process === 'registration',
+    );
+    if (!login || !cpu) throw new Error('the fixture has login medians and the service CPU');
+    const best = Math.min(...login.values.filter((v): v is number => v !== null && v > 0));
+    // No dependency saturated: the wait was the service's own.
+    for (const s of r.timeseries.series)
+      if (s.name === 'dependency_utilisation') s.values = s.values.map(() => 0.3);
+    for (let i = 1; i <= 6; i++) {
+      login.values[i] = Math.max(10 * best, 300);
+      cpu.values[i] = 1.2;
+    }
+    const { calibration: c } = fitCalibration(r, prior);
+    expect(c.service.effectiveCores).toBeCloseTo(1.2, 6);
+    expect(c.reasons?.['service.effectiveCores']).toContain('while backlogged (6 intervals');
   });
 
   it('counts an interval in which another process was not read as unknown, not idle', () => {
@@ -244,9 +278,13 @@ describe('calibrate fits a measured run', () => {
     // 3.5 cores where it was read, unread in the first half: 0.5 left, not 4 - 3.5 / 2.
     const half = Math.floor(runner.values.length / 2);
     runner.values = runner.values.map((_, i) => (i < half ? null : 3.5));
-    const { calibration: c } = fitCalibration(r, prior);
-    expect(c.service.effectiveCores).toBeCloseTo(0.5, 2);
-    expect(c.reasons?.['service.effectiveCores']).toContain(`(${runner.values.length - half} intervals)`);
+    const c = coresLeft(r, 4);
+    expect(c.mean).toBeCloseTo(0.5, 9);
+    expect(c.intervals).toBeLessThanOrEqual(runner.values.length - half);
+    expect(c.left.slice(0, half).every((l) => l === null)).toBe(true);
+    expect(fitCalibration(r, prior).calibration.reasons?.['service.effectiveCores']).toContain(
+      `runner used 3.5 on average while requests came (${c.intervals} intervals)`,
+    );
   });
 
   it('refuses a record without the capacity file it ran with, naming the field', () => {

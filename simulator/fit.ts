@@ -38,10 +38,12 @@ import { type QuantileTable, tableMean, tableOf } from './quantile-table.ts';
  * rehearsal started the service, the costs are times a fresh service's warm-up, 1 + extra x
  * e^(-t/WARM_UP_TAU_S) (calibration service.warmUp): the costs fitted are the settled level.
  *
- * Effective cores. The service shared the machine with the load generator and the mocks; it had
- * the machine's cores less what the others used, on average, while requests were coming. A first
- * estimate: for a profile replay, measured-run.ts fitOnReplay refits it on a replay of the run,
- * with the latency the machine added to every request (see there).
+ * Effective cores: the machine's cores as fast as they ran the service's work. The service shared
+ * the machine with the load generator and the mocks; where the record has their CPU, a replay of
+ * the run takes it from the cores interval by interval (measured-run.ts cpuStretchOverTime), so the
+ * first estimate is the machine's cores. Without it, the machine's cores less what the service
+ * could not get where it was backlogged. For a profile replay, measured-run.ts fitOnReplay refits
+ * it on a replay of the run, with the latency the machine added to every request (see there).
  *
  * Stations. Each mock measures how long its servers were held, from taking a request to its
  * answer, queueing excluded (station_service_seconds), on the machine as loaded as it was: the
@@ -513,22 +515,27 @@ export function coresLeft(
 }
 
 /**
- * The cores the service could use. By default the machine's less what the run's other processes
- * used while requests came (coresLeft); but the machine may be shared with work the record does
- * not see. So where the service was backlogged (a step's median latency at least BACKLOG x its
- * best, with no dependency saturated, so the wait was the service's own), the CPU it then used is
- * all it could get, and the smaller of the two is taken.
+ * The cores the service could use, as a first estimate. Where the record has the other processes'
+ * CPU, the machine's: a replay takes theirs from the cores interval by interval, and where the
+ * service was backlogged on its own, what it used there (coresLeft). Without it, the machine may
+ * still be shared with work the record does not see: where the service was backlogged (a step's
+ * median latency at least BACKLOG x its best, with no dependency saturated, so the wait was the
+ * service's own), the CPU it then used is all it could get, and the smaller is taken.
  */
 function effectiveCores(r: RunRecord, cores: number): { cores: number; reason: string } {
   const c = coresLeft(r, cores);
-  const left = Math.min(cores, c.mean ?? cores);
-  const base = `${cores} cores (run.json machine) less ${round(cores - left)} used on average by ${c.others.join(', ') || 'no other process'} while requests came (${c.intervals} intervals): ${round(left)}`;
+  if (c.others.length > 0 && c.mean !== undefined)
+    return {
+      cores,
+      reason: `${cores} cores (run.json machine): ${c.others.join(', ')} used ${round(cores - Math.min(cores, c.mean))} on average while requests came (${c.intervals} intervals), which a replay of the run (validate) takes from the cores interval by interval, not from every operation's speed.`,
+    };
+  const base = `${cores} cores (run.json machine), no other process's CPU read`;
   const cpu = seriesValues(r.timeseries, 'process_cpu_cores', { process: 'registration' });
   const backlogged = backloggedIntervals(r);
-  if (backlogged.length < MIN_BACKLOGGED) return { cores: round(left), reason: `${base}.` };
+  if (backlogged.length < MIN_BACKLOGGED) return { cores, reason: `${base}.` };
   const got = backlogged.reduce((a, i) => a + (cpu?.[i] as number), 0) / backlogged.length;
   return {
-    cores: round(Math.max(0.1, Math.min(left, got))),
+    cores: round(Math.max(0.1, Math.min(cores, got))),
     reason: `${base}; while backlogged (${backlogged.length} intervals, no dependency saturated) the service used ${round(got)} cores: the machine was shared with work the record does not show. The smaller is taken.`,
   };
 }

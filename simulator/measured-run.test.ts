@@ -346,14 +346,15 @@ describe('a measured run as a simulation of it', () => {
     const mean = counted.reduce((a, i) => a + (left[i] as number), 0) / counted.length;
     const o = dayOfRecord(r, prior).cpuStretchOverTime;
     expect(o?.intervalMs).toBe(ts.intervalSeconds * 1000);
-    expect(o?.factors).toHaveLength(n);
-    o?.factors.forEach((f, i) => {
-      // An interval with a process unread: as the average.
-      expect(f).toBeCloseTo(left[i] === null ? 1 : mean / (left[i] as number), 9);
+    expect(o?.cores).toHaveLength(n);
+    o?.cores?.forEach((c, i) => {
+      // An interval with a process unread: the average left.
+      expect(c).toBeCloseTo(left[i] === null ? mean : (left[i] as number), 9);
     });
-    // Where the load generator took more, the service's work ran slower, and the other way round.
-    expect(o?.factors[1]).toBeGreaterThan(1);
-    expect(o?.factors[0]).toBeLessThan(1);
+    expect(o?.cores?.[1]).toBeCloseTo(1.3, 9);
+    expect(o?.cores?.[0]).toBeCloseTo(1.7, 9);
+    // Taken from the cores, not from every run's speed.
+    expect(o?.factors.every((f) => f === 1)).toBe(true);
   });
 
   it('gives a service backlogged on its own the CPU it used there, when less than the others left', () => {
@@ -381,11 +382,13 @@ describe('a measured run as a simulation of it', () => {
       1000,
       50 * Math.min(...biodata.values.filter((v): v is number => v !== null && v > 0)),
     );
-    const f = dayOfRecord(r, prior).cpuStretchOverTime?.factors ?? [];
-    // 1.7 cores left everywhere; 1.5 where it was backlogged: its work there took 1.7 / 1.5 the time.
-    expect((f[2] as number) / (f[0] as number)).toBeCloseTo(1.7 / 1.5, 6);
-    expect(f[3]).toBeCloseTo(f[0] as number, 9);
-    expect(dayOfRecord(r, prior).cpuStretchOverTime?.spent).toBeUndefined();
+    const over = dayOfRecord(r, prior).cpuStretchOverTime;
+    // 1.7 cores left everywhere; 1.5 where it was backlogged: what it got there.
+    expect(over?.cores?.[0]).toBeCloseTo(1.7, 9);
+    expect(over?.cores?.[2]).toBeCloseTo(1.5, 9);
+    expect(over?.cores?.[3]).toBeCloseTo(1.7, 9);
+    // The cores taken by others are not the service's work: no stretch without a warm-up.
+    expect(over?.factors.every((x) => x === 1)).toBe(true);
   });
 
   it("slows a fresh service's work by its warm-up, where the rehearsal started the service", () => {
@@ -399,8 +402,8 @@ describe('a measured run as a simulation of it', () => {
       expect(x).toBeCloseTo(1 + 0.25 * Math.exp(-((i + 0.5) * dt) / 12), 9);
     });
     expect(f[0]).toBeGreaterThan(1.2);
-    // CPU the service spent, not cores taken from it: the simulated record counts it as its CPU.
-    expect(dayOfRecord(r, warm).cpuStretchOverTime?.spent).toEqual(f);
+    // No other process's CPU read: the machine's cores throughout.
+    expect(dayOfRecord(r, warm).cpuStretchOverTime?.cores).toBeUndefined();
     // A service the rehearsal did not start may have been warm; none fitted, none applied.
     r.manifest.stack.managed = false;
     expect(appliedWarmUp(r, warm)).toBeUndefined();

@@ -127,22 +127,26 @@ export function appliedWarmUp(r: RunRecord, c: Calibration): Calibration['servic
 
 /**
  * The cores the run's other processes (the load generator, the mocks) left the service, interval
- * by interval, as stretches of its CPU work over their average: the machine's cores less what
- * the others used. An input of the run, measured, like the machine itself; not something the
- * simulation of the service predicts. A service at its knee has no spare: an interval in which
- * the load generator took 0.1 core more is one in which its backlog grew, and with the average
- * alone (the calibration's effectiveCores) the knee's sign-up p95 came out 19 % under the
- * measured one on average over eight rehearsals, 9 % with these (bench/README.md). Where the
- * service was backlogged on its own, the CPU it used if less (coresLeft's whileBacklogged): at a
- * knee it got 1.6 cores of the 1.66 the others left (2026-12-06), and the simulation given 1.66
- * drained the backlog it measured at half the latency.
+ * by interval: the machine's cores less what the others used. An input of the run, measured, like
+ * the machine itself; not something the simulation of the service predicts. A service at its knee
+ * has no spare: an interval in which the load generator took 0.1 core more is one in which its
+ * backlog grew. Where the service was backlogged on its own, the CPU it used if less (coresLeft's
+ * whileBacklogged): at a knee it got 1.6 cores of the 1.66 the others left (2026-12-06), and the
+ * simulation given 1.66 drained the backlog it measured at half the latency.
+ *
+ * They are the cores the simulated service's threads share (CpuShare), not a stretch of every run:
+ * until 2026-12-07 they were, each interval's work stretched by the average left over the
+ * interval's, on cores set by the replay's fit of effectiveCores. That fit rests on login's median,
+ * which quiet seconds make, and it often reached the machine's cores: then the peak ran on the
+ * machine's cores over the stretch (1.65 at a designs bench peak where the others left 1.38) and the
+ * hashing steps' p95 came out under the measured in 20 of 22 such misses (bench/README.md).
  *
  * And a fresh service's warm-up (appliedWarmUp): its CPU per unit of work above the settled level
- * the costs are fitted at, in the intervals the record has (past them it has faded). On the bench's
- * 20 knee records of 2026-12-05 and 06 the knee's sign-up p95 came out 0.90 of the measured on
- * average (geometric) without it, 0.92 with it; given instead the CPU per unit of work the run
- * measured, interval by interval (an oracle, not a model), 0.97: what is left is how that moved.
- * Undefined when the record has neither.
+ * the costs are fitted at, in the intervals the record has (past them it has faded), as a stretch
+ * of the work. On the bench's 20 knee records of 2026-12-05 and 06 the knee's sign-up p95 came
+ * out 0.90 of the measured on average (geometric) without it, 0.92 with it; given instead the CPU
+ * per unit of work the run measured, interval by interval (an oracle, not a model), 0.97: what is
+ * left is how that moved. Undefined when the record has neither.
  */
 export function cpuStretchOverTime(
   r: RunRecord,
@@ -155,11 +159,11 @@ export function cpuStretchOverTime(
   const byOthers = others.length > 0 && mean !== undefined;
   if (!byOthers && !warm) return undefined;
   const restarts = restartsOf(r.manifest.faults);
-  const spent = warm ? left.map((_, i) => warmUpFactor(warm, i, dt, restarts)) : undefined;
   return {
     intervalMs: dt * 1000,
-    factors: left.map((l, i) => (byOthers && l !== null ? (mean as number) / l : 1) * (spent?.[i] ?? 1)),
-    ...(spent ? { spent } : {}),
+    factors: left.map((_, i) => (warm ? warmUpFactor(warm, i, dt, restarts) : 1)),
+    // An interval in which one of the others was not read: the average they left.
+    ...(byOthers ? { cores: left.map((l) => l ?? (mean as number)) } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import type { ServiceKnobs } from '../model/service-design.ts';
 import { lognormalParams } from '../model/station.ts';
 import { SimBreaker } from './breaker.ts';
 import { type Calibration, COSTED_STEPS, type CostedStep, photoCpuMs, scryptCpuMs } from './calibration.ts';
-import { CpuShare, type CpuStretchOverTime, fastestStretch } from './cpu.ts';
+import { CpuShare, type CpuStretchOverTime } from './cpu.ts';
 import type { EventQueue } from './events.ts';
 import { HASH_TIME_BINS, IntervalTimes } from './interval-times.ts';
 import { Pool, type Unservable } from './pool.ts';
@@ -431,14 +431,13 @@ export class RegistrationService {
       photoMs / 2,
     ]);
     // An event loop is held for a step's CPU or a transaction (at least the commit, or the busy
-    // timeout). CPU runs go faster than their fitted cost where validate's stretch by interval is
-    // under 1, so the floors take the least stretch: a floor too high drops work the run would serve.
-    const fastest = fastestStretch(d.cpuStretchOverTime);
-    const loopHold = Math.min(this.writeMs, ...Array.from(this.stepMs, (m) => m * fastest));
+    // timeout). No CPU run goes faster than its fitted cost (validate's stretch by interval is a
+    // warm-up, 1 or more): a floor too high would drop work the run would serve.
+    const loopHold = Math.min(this.writeMs, ...this.stepMs);
     this.loops = per(1, { minHoldMs: loopHold, parallel: 1, cores: Number.POSITIVE_INFINITY, untilMs });
     // A libuv thread is held for a scrypt's CPU, which the cores share with everything else.
     this.threads = per(calibration.service.threadPoolSize, {
-      minHoldMs: this.scryptMs * (this.scryptSpread?.min ?? 1) * fastest,
+      minHoldMs: this.scryptMs * (this.scryptSpread?.min ?? 1),
       parallel: calibration.service.threadPoolSize,
       cores: d.cores,
       untilMs,
