@@ -17,15 +17,18 @@ import { quantileTableSchema, tableMean } from './quantile-table.ts';
  * Versions: 1, then 2 (adds service.requestOverheadMs), then 3 (adds service.scryptSpread), then 4
  * (adds service.warmUp), then 5 (drops service.mailerConnections: the service's SMTP connections
  * are its knob EMAIL_CONNECTIONS, a design choice and not a cost), then 6 (adds
- * service.smtpExchangeMs), then 7 (adds service.restartMs), then 8 (adds service.workerStartMs). An
- * older file is read as it is: a version 1 file has no overhead, none before 3 a spread, none
- * before 4 a warm-up, none before 6 an SMTP exchange, none before 7 a restart's time, none before 8
- * a cluster worker's; its mailerConnections must be the knob's default, or the file would say
- * something the simulator no longer reads from it. Files are written as version 8.
+ * service.smtpExchangeMs), then 7 (adds service.restartMs), then 8 (adds service.workerStartMs),
+ * then 9 (service.effectiveCores no longer counts the cores the other processes took: a replay
+ * takes those interval by interval). An older file is read as it is: a version 1 file has no
+ * overhead, none before 3 a spread, none before 4 a warm-up, none before 6 an SMTP exchange, none
+ * before 7 a restart's time, none before 8 a cluster worker's; its mailerConnections must be the
+ * knob's default, or the file would say something the simulator no longer reads from it; its
+ * effectiveCores, before 9, is left out (the machine's cores), as it counted the others' cores a
+ * second time. Files are written as version 9.
  */
 
-export const CALIBRATION_VERSION = 8;
-const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
+export const CALIBRATION_VERSION = 9;
+const READABLE_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
 
 /** The journey steps whose cost the service pays (read_status is not in the journey). */
 export type CostedStep = Exclude<Step, 'read_status'>;
@@ -207,6 +210,17 @@ export function parseCalibration(value: unknown, source: string): Calibration {
     throw new CalibrationFileError(
       `${source}: service.mailerConnections: ${version >= 5 ? `not a field of a version ${version} file` : `${pool} in a version ${version} file`}: the service's SMTP connections a process are its knob EMAIL_CONNECTIONS (default ${knob}) since version 5; remove the field${pool !== knob ? ` and give --knob EMAIL_CONNECTIONS=${pool}` : ''}`,
     );
+  if (version < 9 && service.effectiveCores !== undefined) {
+    const { effectiveCores, ...rest } = service;
+    return {
+      ...parsed.data,
+      service: rest,
+      reasons: {
+        ...parsed.data.reasons,
+        'service.effectiveCores': `Left out of ${source}: a version ${version} file's (${effectiveCores}) counted the cores the other processes took, which a replay takes from the cores interval by interval since version 9. The machine's cores.`,
+      },
+    };
+  }
   return parsed.data;
 }
 

@@ -12,6 +12,7 @@ import {
   COSTED_STEPS,
   type CostedStep,
   loadCalibration,
+  parseCalibration,
   photoCpuMs,
   restartDurationMs,
   scryptCpuMs,
@@ -227,6 +228,15 @@ describe('calibrate fits a measured run', () => {
     expect(c.service).not.toHaveProperty('mailerConnections');
     expect(c.reasons).not.toHaveProperty(['service.mailerConnections']);
     expect(c.reasons?.['service.writeMs']).toBeDefined();
+  });
+
+  it("leaves out a version 8 file's effective cores, which counted the others' cores too", () => {
+    const v8 = { ...prior, version: 8 as const, service: { ...prior.service, effectiveCores: 1.7 } };
+    const read = parseCalibration(v8, 'old.json');
+    expect(read.service.effectiveCores).toBeUndefined();
+    expect(read.reasons?.['service.effectiveCores']).toContain('Left out of old.json: a version 8 file');
+    const v9 = parseCalibration({ ...v8, version: 9 }, 'new.json');
+    expect(v9.service.effectiveCores).toBe(1.7);
   });
 
   it("starts the service on the machine's cores where the others' CPU is read, which a replay takes interval by interval", () => {

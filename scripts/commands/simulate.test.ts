@@ -94,7 +94,7 @@ describe('simulate refuses bad input, naming the file and the field', () => {
   );
 
   it.each([
-    ['another version', { ...calibration, version: 9 }, 'version'],
+    ['another version', { ...calibration, version: 10 }, 'version'],
     [
       'a version 8 field in a version 7 file',
       { ...calibration, version: 7 },
