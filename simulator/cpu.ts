@@ -33,7 +33,8 @@ export function stretchAt(s: CpuStretchOverTime | undefined, tMs: number): numbe
  * seen from requests that take ms to seconds). A run of `work` CPU-ms ends when it has had that
  * much CPU. Not first come, first served: an event loop waking with 1 ms of work does not wait
  * for the 60 ms scrypt runs before it to finish (a FIFO of cores made verify_email wait seconds
- * behind sign-ups where a rehearsal measured 60 ms).
+ * behind sign-ups where a rehearsal measured 60 ms). A measured run's cores by interval
+ * (CpuStretchOverTime.cores, fractional) take the place of `cores` in each of its intervals.
  *
  * Two ways to keep the same time, chosen by whether the cores are shared:
  * - While no more threads run than there are cores, each run has a core to itself and ends `work`

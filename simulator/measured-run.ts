@@ -139,7 +139,7 @@ export function appliedWarmUp(r: RunRecord, c: Calibration): Calibration['servic
  * interval's, on cores set by the replay's fit of effectiveCores. That fit rests on login's median,
  * which quiet seconds make, and it often reached the machine's cores: then the peak ran on the
  * machine's cores over the stretch (1.65 at a designs bench peak where the others left 1.38) and the
- * hashing steps' p95 came out under the measured in 20 of 22 such misses (bench/README.md).
+ * hashing steps' p95 came out under the measured in 26 of 28 such misses (simulator/README.md).
  *
  * And a fresh service's warm-up (appliedWarmUp): its CPU per unit of work above the settled level
  * the costs are fitted at, in the intervals the record has (past them it has faded), as a stretch
