@@ -101,6 +101,28 @@ describe('validate', () => {
     expect(r.status).toBe(r.stdout.includes('WITHIN TOLERANCE') ? 0 : 1);
   }, 60_000);
 
+  it('says the cores the other processes left the service, interval by interval, where the record has their CPU', () => {
+    const shared = join(dir, 'shared');
+    asMeasured(join(dir, 'sim'), shared);
+    const cores = JSON.parse(readFileSync(join(shared, 'run.json'), 'utf8')).machine.cores as number;
+    const file = join(shared, 'timeseries.json');
+    const ts = JSON.parse(readFileSync(file, 'utf8'));
+    // The load generator takes half a core, a whole one in the third interval.
+    const runner = ts.t.map((_: number, i: number) => (i === 2 ? 1 : 0.5));
+    ts.series.push({ name: 'process_cpu_cores', labels: { process: 'runner' }, values: runner });
+    writeFileSync(file, JSON.stringify(ts));
+    const r = oneDraw(shared);
+    expect(r.stderr).toBe('');
+    const m = /effective \(([\d.]+)-([\d.]+) cores by interval, as the other processes left them\)/.exec(
+      r.stdout,
+    );
+    expect(m, r.stdout.split('\n')[0]).not.toBeNull();
+    expect(Number(m?.[1])).toBeLessThanOrEqual(cores - 1);
+    expect(Number(m?.[2])).toBeCloseTo(cores - 0.5, 2);
+    // Without the others' CPU: no range.
+    expect(oneDraw(measured).stdout).not.toContain('cores by interval');
+  }, 60_000);
+
   it('exits 1 when a step was measured slower than the prediction by more than 15 %, marking it', () => {
     const slow = join(dir, 'slow');
     asMeasured(join(dir, 'sim'), slow, (m) => {

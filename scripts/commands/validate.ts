@@ -203,13 +203,16 @@ function overheadRange(over: ReturnType<typeof overheadOverTime>): string {
  */
 function effectiveCores(day: DayOptions, warmUp: Calibration['service']['warmUp'] | undefined): string {
   const effective = day.calibration.service.effectiveCores ?? day.cores;
-  const f = day.cpuStretchOverTime?.factors;
-  if (!f || f.length === 0) return `${effective} effective`;
-  const by = (x: number) => (effective / x).toFixed(2);
-  const warm = warmUp
-    ? ` and a fresh service's warm-up, its CPU per request ${Math.round(warmUp.extra * 100)} % above the settled level at the start, fading in ${warmUp.tauS} s`
-    : '';
-  return `${effective} effective (${by(Math.max(...f))}-${by(Math.min(...f))} by interval, as the other processes left them${warm})`;
+  const left = day.cpuStretchOverTime?.cores;
+  const shown = [
+    left && left.length > 0
+      ? `${Math.min(...left).toFixed(2)}-${Math.max(...left).toFixed(2)} cores by interval, as the other processes left them`
+      : undefined,
+    warmUp
+      ? `a fresh service's warm-up, its CPU per request ${Math.round(warmUp.extra * 100)} % above the settled level at the start, fading in ${warmUp.tauS} s`
+      : undefined,
+  ].filter(Boolean);
+  return `${effective} effective${shown.length > 0 ? ` (${shown.join('; ')})` : ''}`;
 }
 
 /**
