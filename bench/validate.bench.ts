@@ -15,7 +15,7 @@ import {
 } from '../scripts/commands/validate.ts';
 import { fromRoot } from '../scripts/paths.ts';
 import { COSTED_STEPS } from '../simulator/calibration.ts';
-import { serviceRequestIntervals } from '../simulator/fit.ts';
+import { coresLeft, serviceRequestIntervals } from '../simulator/fit.ts';
 import { benchEnv } from './env.ts';
 import type { Bench, BenchRow } from './types.ts';
 
@@ -306,13 +306,15 @@ const bench: Bench = {
       const v = validateRun(first.runDir);
       if (typeof v === 'string') throw new Error(`${point.name}: ${v}`);
       const used = serviceCpu(first.runDir);
+      const record = readRunRecord(first.runDir);
+      const left = coresLeft(record, record.manifest.machine?.cores ?? 0).mean;
       const command = `npx gelombang ${rehearseArgs(point).join(' ')}`;
       console.error(`\n${v.header}\n\n${markdown(`${point.name}: \`${command}\``, v.validation)}`);
       out.push(
         ...rows(
           point,
           v.validation,
-          `${point.how ? `${point.how}; ` : ''}${first.note}; the service used ${used.toFixed(2)} cores while requests came, of ${v.calibration.service.effectiveCores ?? '?'} effective (fitted)`,
+          `${point.how ? `${point.how}; ` : ''}${first.note}; the service used ${used.toFixed(2)} cores while requests came, of ${left === undefined ? 'the machine' : `the ${left.toFixed(2)} the others left it on average`}; effective cores ${v.calibration.service.effectiveCores ?? '?'} (fitted)`,
           'simulated',
         ),
       );
