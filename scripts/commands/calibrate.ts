@@ -76,7 +76,7 @@ function describeFit(c: Calibration, f: FitSummary & { replays: number }): strin
     );
   if (c.service.effectiveCores !== undefined)
     lines.push(
-      `effective cores of the service: ${c.service.effectiveCores}${f.replays > 0 ? ` (${f.replays} replays of the run)` : ''}`,
+      `effective cores of the service: ${c.service.effectiveCores} (the machine's cores as fast as they ran its work; validate takes what the other processes used interval by interval${f.replays > 0 ? `; ${f.replays} replays of the run` : ''})`,
     );
   const knots = (t: QuantileTable) => KNOTS.map(([key]) => `${key} ${t[key]}`).join(', ');
   const h = c.service.scryptSpread;

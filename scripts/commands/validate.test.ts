@@ -339,6 +339,9 @@ describe('calibrate', () => {
     const c = JSON.parse(readFileSync(out, 'utf8'));
     expect(c.source).toBe(measured);
     expect(c.service.effectiveCores).toBeGreaterThan(0);
+    expect(r.stdout).toContain(
+      `effective cores of the service: ${c.service.effectiveCores} (the machine's cores as fast as they ran its work;`,
+    );
     // The simulator's service is warm from its first request: the fit finds almost no warm-up
     // (0.05 on this surge; 0.19 before the fit took a request's CPU coming before its count, fit.ts).
     // The bound lies under the 0.1-0.18 that four of six knee rehearsals of the bench fitted.
@@ -372,7 +375,12 @@ describe('calibrate', () => {
 
     const bad = join(dir, 'bad.json');
     rmSync(bad, { force: true });
-    const noCapacity = gelombang(['calibrate', join(dir, 'no-capacity'), '--out', bad]);
+    // Its own record without the capacity file, not another test's.
+    const capacityless = join(dir, 'calibrate-no-capacity');
+    asMeasured(join(dir, 'sim'), capacityless, (m) => {
+      (m.stack as { capacity: unknown }).capacity = null;
+    });
+    const noCapacity = gelombang(['calibrate', capacityless, '--out', bad]);
     expect(noCapacity.status).toBe(2);
     expect(noCapacity.stderr).toContain('stack.capacity');
     expect(existsSync(bad)).toBe(false);
