@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareRuns } from '../reports/compare/index.ts';
-import { readRunRecord, seriesValues } from '../reports/record.ts';
+import { type RunRecord, readRunRecord, seriesValues } from '../reports/record.ts';
 import { EXIT } from '../runner/index.ts';
 import {
   formatInterval,
@@ -208,8 +208,8 @@ function rows(point: Placed, v: Validation, note: string, against: string): Benc
 }
 
 /** The registration process's mean CPU (cores) over the intervals in which its steps had requests. */
-function serviceCpu(runDir: string): number {
-  const ts = readRunRecord(runDir).timeseries;
+function serviceCpu(record: RunRecord): number {
+  const ts = record.timeseries;
   const cpu = seriesValues(ts, 'process_cpu_cores', { process: 'registration' }) ?? [];
   const busy = serviceRequestIntervals(ts).filter((i) => cpu[i] !== null && cpu[i] !== undefined);
   return busy.length ? busy.reduce((a, i) => a + (cpu[i] as number), 0) / busy.length : 0;
@@ -305,8 +305,8 @@ const bench: Bench = {
       firstDir ??= first.runDir;
       const v = validateRun(first.runDir);
       if (typeof v === 'string') throw new Error(`${point.name}: ${v}`);
-      const used = serviceCpu(first.runDir);
       const record = readRunRecord(first.runDir);
+      const used = serviceCpu(record);
       const left = coresLeft(record, record.manifest.machine?.cores ?? 0).mean;
       const command = `npx gelombang ${rehearseArgs(point).join(' ')}`;
       console.error(`\n${v.header}\n\n${markdown(`${point.name}: \`${command}\``, v.validation)}`);
@@ -334,7 +334,7 @@ const bench: Bench = {
         ...rows(
           point,
           aa,
-          `${again.note}; the service used ${serviceCpu(again.runDir).toFixed(2)} cores while requests came (the first: ${used.toFixed(2)})`,
+          `${again.note}; the service used ${serviceCpu(readRunRecord(again.runDir)).toFixed(2)} cores while requests came (the first: ${used.toFixed(2)})`,
           'the same rehearsal again',
         ),
       );

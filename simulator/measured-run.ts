@@ -161,7 +161,7 @@ export function cpuStretchOverTime(
   const restarts = restartsOf(r.manifest.faults);
   return {
     intervalMs: dt * 1000,
-    factors: left.map((_, i) => (warm ? warmUpFactor(warm, i, dt, restarts) : 1)),
+    factors: warm ? left.map((_, i) => warmUpFactor(warm, i, dt, restarts)) : [],
     // An interval in which one of the others was not read: the average they left.
     ...(byOthers ? { cores: left.map((l) => l ?? (mean as number)) } : {}),
   };

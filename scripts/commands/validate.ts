@@ -169,7 +169,7 @@ export function validateRun(runDir: string, f: ValidateFlags = {}): ValidationRu
   const o = day.calibration.service.requestOverheadMs;
   const h = day.calibration.service.scryptSpread;
   return {
-    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${effectiveCores(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms${overheadRange(over)}` : ''})`,
+    header: `${measured.manifest.runId}: measured against simulated (calibration: ${day.calibration.source}, ${day.cores} cores, ${machineOf(day, appliedWarmUp(measured, day.calibration))}, seed ${day.seed}${h ? `; a hash on its path: p50 ${h.p50}, p95 ${h.p95} of its CPU` : ''}${o ? `; request overhead added: p50 ${o.p50} ms, p95 ${o.p95} ms${overheadRange(over)}` : ''})`,
     // A switch of the measured design the simulation ran as off: its cells compare two designs.
     ...(unmodelled ? { note: unmodelled } : {}),
     ...((day.faults?.length ?? 0) + (day.kills?.length ?? 0) > 0
@@ -197,11 +197,8 @@ function overheadRange(over: ReturnType<typeof overheadOverTime>): string {
   return ` at an average second, ${f(Math.min(...over))}-${f(Math.max(...over))} times that by interval as the light steps' measured p95 moved`;
 }
 
-/**
- * The service's effective cores, and how far the other processes moved them interval by interval
- * (and a fresh service's warm-up, as cores: its work cost more).
- */
-function effectiveCores(day: DayOptions, warmUp: Calibration['service']['warmUp'] | undefined): string {
+/** The service's machine in the replay: its effective cores, the cores the others left it by interval, its warm-up. */
+function machineOf(day: DayOptions, warmUp: Calibration['service']['warmUp'] | undefined): string {
   const effective = day.calibration.service.effectiveCores ?? day.cores;
   const left = day.cpuStretchOverTime?.cores;
   const shown = [
