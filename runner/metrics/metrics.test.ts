@@ -195,7 +195,36 @@ describe('summary formats', () => {
     const text = textSummary(data);
     expect(text).toMatch(/✗ status is 200/);
     expect(text).toMatch(/✗ checks\.+: 50\.00% 1 out of 2/);
-    expect(text).toMatch(/http_req_duration\.+: avg=12\.50ms/);
+    expect(text).toMatch(/http_req_duration\.+: avg=12\.5ms/);
+  });
+
+  it("prints a time trend's count as a number, as k6's summary.js does", () => {
+    const s = new Store();
+    defineBuiltins(s);
+    for (const v of [1500, 2500, 4000]) s.add('http_req_duration', v);
+    const data = buildSummaryData(s, {
+      thresholds: [],
+      testRunDurationMs: 1000,
+      summaryTrendStats: ['med', 'count'],
+    });
+    expect(textSummary(data)).toMatch(/http_req_duration\.+: med=2\.5s\s+count=3$/m);
+  });
+
+  it("lays out times, sizes and rates as k6's summary.js does (truncated, no trailing zeros)", () => {
+    const s = new Store();
+    defineBuiltins(s);
+    s.define('waited', 'gauge', 'time');
+    s.add('waited', 3_723_456.7);
+    s.add('waited', 90_500);
+    s.add('data_received', 1_234_567);
+    s.add('iterations', 3);
+    s.add('http_req_duration', 0.0004);
+    const text = textSummary(buildSummaryData(s, { thresholds: [], testRunDurationMs: 2000 }));
+    // a gauge shows its last value, then its min and max; 617,283.5 B/s rounds to 617 kB
+    expect(text).toMatch(/waited\.+: 1m30s\s+min=1m30s\s+max=1h2m3s$/m);
+    expect(text).toMatch(/data_received\.+: 1\.2 MB\s+617 kB\/s$/m);
+    expect(text).toMatch(/iterations\.+: 3\s+1\.5\/s$/m);
+    expect(text).toMatch(/http_req_duration\.+: avg=400ns /m);
   });
 });
 

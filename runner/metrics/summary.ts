@@ -117,29 +117,41 @@ export function summaryExport(data: SummaryData): Record<string, unknown> {
   };
 }
 
+// The formats below are k6's summary.js (v0.47 and today's alike): trailing zeros dropped,
+// durations truncated rather than rounded, so a summary reads as k6's does.
+function fixedNoTrailingZeros(v: number, digits: number): string {
+  return String(Number.parseFloat(v.toFixed(digits)));
+}
+
+function fixedTruncated(v: number, digits: number): string {
+  const mult = 10 ** digits;
+  return fixedNoTrailingZeros(Math.trunc(mult * v) / mult, digits);
+}
+
 function humanBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+  if (n < 10) return `${n} B`;
+  const e = Math.floor(Math.log(n) / Math.log(1000));
+  const v = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[e]}`;
 }
 
 function humanTime(ms: number): string {
   if (ms === 0) return '0s';
-  if (ms >= 60_000) return `${Math.floor(ms / 60_000)}m${((ms % 60_000) / 1000).toFixed(0)}s`;
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)}s`;
-  if (ms >= 1) return `${ms.toFixed(2)}ms`;
-  return `${(ms * 1000).toFixed(2)}µs`;
+  if (ms < 0.001) return `${Math.trunc(ms * 1_000_000)}ns`;
+  if (ms < 1) return `${fixedTruncated(ms * 1000, 2)}µs`;
+  if (ms < 1000) return `${fixedTruncated(ms, 2)}ms`;
+  const seconds = `${fixedTruncated((ms % 60_000) / 1000, ms > 60_000 ? 0 : 2)}s`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes < 1) return seconds;
+  const hours = Math.trunc(minutes / 60);
+  return `${hours < 1 ? '' : `${hours}h`}${minutes % 60}m${seconds}`;
 }
 
 function fmt(m: SummaryMetric, v: number): string {
   if (m.contains === 'time') return humanTime(v);
   if (m.contains === 'data') return humanBytes(v);
-  return Number.isInteger(v) ? String(v) : v.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+  return fixedNoTrailingZeros(v, 6);
 }
 
 /** The end-of-test summary as k6's text summary lays it out. */
@@ -172,7 +184,7 @@ export function textSummary(
     const v = m.values;
     switch (m.type) {
       case 'counter':
-        value = `${fmt(m, v.count ?? 0).padEnd(8)} ${m.contains === 'data' ? `${humanBytes(v.rate ?? 0)}/s` : `${(v.rate ?? 0).toFixed(6).replace(/0+$/, '').replace(/\.$/, '')}/s`}`;
+        value = `${fmt(m, v.count ?? 0).padEnd(8)} ${fmt(m, v.rate ?? 0)}/s`;
         break;
       case 'gauge':
         value = `${fmt(m, v.value ?? 0).padEnd(8)} min=${fmt(m, v.min ?? 0).padEnd(7)} max=${fmt(m, v.max ?? 0)}`;
@@ -181,8 +193,9 @@ export function textSummary(
         value = `${((v.rate ?? 0) * 100).toFixed(2)}% ${v.passes ?? 0} out of ${(v.passes ?? 0) + (v.fails ?? 0)}`;
         break;
       case 'trend':
+        // k6 prints a trend's count as the number it is, whatever the trend holds (summary.js).
         value = Object.entries(v)
-          .map(([k, x]) => `${k}=${fmt(m, x)}`.padEnd(14))
+          .map(([k, x]) => `${k}=${k === 'count' ? String(x) : fmt(m, x)}`.padEnd(14))
           .join(' ')
           .trimEnd();
         break;
