@@ -402,6 +402,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   };
 
   const stop = async () => {
+    // From here every exit is expected: a terminal's Ctrl-C reaches the services too (they share
+    // the stack's process group), and one that ends on its own before its turn did not die.
+    for (const child of children.values()) ending.add(child);
     // Reverse order: the registration service first, so it does not log its dependencies vanishing.
     for (const name of [...SERVICE_NAMES].reverse()) {
       const child = children.get(name);

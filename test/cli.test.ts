@@ -7,10 +7,12 @@ import { DEFAULT_REHEARSAL_CAPACITY } from '../scripts/rehearsal-similitude.ts';
 const cli = ['bin/gelombang.js'];
 
 /** `gelombang stack` with every port free (each service takes one and the stack prints it), its output as it comes. */
-function stackProcess(extra: string[] = []) {
+function stackProcess(extra: string[] = [], o: { ownGroup?: boolean } = {}) {
   const flags = ['--registration-port', '--ministry-port', '--email-port', '--smtp-port', '--upload-port'];
   const child = spawn(process.execPath, [...cli, 'stack', ...extra, ...flags.flatMap((f) => [f, '0'])], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A process group of its own, as a terminal gives a command: its Ctrl-C reaches every process in it.
+    detached: o.ownGroup ?? false,
   });
   const io = { out: '', err: '' };
   child.stdout.on('data', (d) => {
@@ -133,6 +135,23 @@ describe('the gelombang CLI', () => {
       expect(config).toEqual({ dukcapil: scaled.dukcapil, dapodik: scaled.dapodik, dtks: scaled.dtks });
       stack.child.kill('SIGINT');
       expect(await stack.exited).toBe(0);
+    } finally {
+      await stack.stop();
+    }
+  }, 90_000);
+
+  it("stack: a terminal's Ctrl-C, which every service receives too, stops the stack without calling them dead", async () => {
+    const stack = stackProcess([], { ownGroup: true });
+    try {
+      await stack.until(() => stack.io.out.includes('Ctrl-C'), 'the stack did not start');
+      const urls = ['registration', 'ministry', 'upload'].map(
+        (name) => new RegExp(`${name}\\s+(http://127\\.0\\.0\\.1:\\d+)`).exec(stack.io.out)?.[1],
+      );
+      for (const url of urls) expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      process.kill(-(stack.child.pid as number), 'SIGINT');
+      expect(await stack.exited).toBe(0);
+      expect(stack.io.err).toBe('');
+      for (const url of urls) await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     } finally {
       await stack.stop();
     }
