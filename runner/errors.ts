@@ -11,6 +11,11 @@ export const EXIT = {
   cannotStartRestAPI: 106,
   scriptException: 107,
   scriptAborted: 108,
+  /**
+   * k6 exits -1 (255 to the shell) for an error that carries no code of its own: an async setup()
+   * or teardown() whose promise rejects ("Uncaught (in promise)"), where a throw exits 107.
+   */
+  uncaught: 255,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -409,12 +409,23 @@ class TestRun {
     return Date.now() - startAt;
   }
 
-  /** handleSummary()'s outputs if the script has one, k6's text summary otherwise. */
+  /**
+   * handleSummary()'s outputs if the script has one, k6's text summary otherwise. A handleSummary()
+   * that fails is logged and leaves the exit code as it was, as k6 does (nor does k6 then print
+   * its own summary).
+   */
   private async handleSummary(setupHandle: WorkerHandle, summary: SummaryData): Promise<void> {
     const { o } = this;
     const stdout = o.stdout ?? ((t: string) => process.stdout.write(t));
     setupHandle.post({ type: 'summary', data: summary });
-    const { outputs } = await setupHandle.next('summary-done');
+    let outputs: Record<string, string> | undefined;
+    try {
+      ({ outputs } = await setupHandle.next('summary-done'));
+    } catch (err) {
+      if (!(err instanceof RunError)) throw err;
+      console.error(`ERRO failed to handle the end-of-test summary: ${err.message}`);
+      return;
+    }
     if (outputs) {
       for (const [target, content] of Object.entries(outputs)) {
         if (target === 'stdout') stdout(content);

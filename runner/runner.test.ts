@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleForK6 } from './bundle.ts';
 import { EXIT, runTest } from './index.ts';
+import { LIFECYCLE_FAILURES, lifecycleScript } from './test-fixtures/lifecycle-failures.ts';
 import { quiet, script, scriptDir, useTarget } from './test-fixtures/target.ts';
 
 /**
@@ -85,6 +86,18 @@ describe('thresholds and exit codes', () => {
     // where in the script, through the source map; not the engine's frames
     expect(broken.error).toMatch(/^the script failed in its init context: boom in init \(at \S+\.ts:1:7\)$/);
   });
+
+  // The same scripts on real k6: test/real-k6.test.ts.
+  it.each(LIFECYCLE_FAILURES.map((c, i) => [...c, i] as const))(
+    'exits as k6 v0.47 does on %s',
+    async (_what, body, code, i) => {
+      const r = await runTest({ ...quiet, script: lifecycleScript(scriptDir, i, body) });
+      expect(r.exitCode).toBe(code);
+      if (code === EXIT.uncaught)
+        expect(r.error).toMatch(/^(setup|teardown)\(\) failed: Uncaught \(in promise\) no/);
+      if (code === EXIT.scriptException) expect(r.error).toMatch(/^(setup|teardown)\(\) failed: no \(at /);
+    },
+  );
 
   it.each([
     [

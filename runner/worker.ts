@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
-import { EXIT } from './errors.ts';
+import { EXIT, type ExitCode } from './errors.ts';
 import { type Engine, type ScenarioOf, ScenarioRun, scenarioMaxVUs } from './executors/common.ts';
 import { runConstantArrivalRate } from './executors/constant-arrival-rate.ts';
 import { runConstantVUs } from './executors/constant-vus.ts';
@@ -234,6 +234,15 @@ async function onInit(m: InitMessage): Promise<void> {
   post({ type: 'ready', exports: exportsList, options, metrics });
 }
 
+/** A rejection of the promise an async setup() or teardown() returned, as k6 tells it from a throw. */
+class Rejected {
+  constructor(readonly reason: unknown) {}
+}
+
+/**
+ * setup() or teardown(): a throw rejects with the error, the rejection of a promise it returned
+ * with that reason in a Rejected, since k6 ends the run differently (lifecycleFailure).
+ */
 async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promise<unknown> {
   const fn = script[name] as IterationFn | undefined;
   if (typeof fn !== 'function') return undefined;
@@ -249,7 +258,26 @@ async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promis
     env: init.env,
     tags: {},
   };
-  return als.run(vu, () => fn(data));
+  const out: unknown = als.run(vu, () => fn(data));
+  try {
+    return await out;
+  } catch (err) {
+    throw new Rejected(err);
+  }
+}
+
+/**
+ * How k6 v0.47 ends a run whose setup() or teardown() failed: 108 for test.abort(), 107 for a
+ * throw, and for a rejected promise its "Uncaught (in promise)" error, which carries no exit code.
+ */
+function lifecycleFailure(name: 'setup' | 'teardown', err: unknown): { message: string; exitCode: ExitCode } {
+  const inPromise = err instanceof Rejected;
+  const e = inPromise ? err.reason : err;
+  const aborted = (e as { isTestAbort?: boolean })?.isTestAbort === true && !isUnsupportedCall(e);
+  return {
+    message: `${name}() failed: ${inPromise && !aborted ? 'Uncaught (in promise) ' : ''}${scriptError(e)}`,
+    exitCode: aborted ? EXIT.scriptAborted : inPromise ? EXIT.uncaught : EXIT.scriptException,
+  };
 }
 
 function flush(final = false): void {
@@ -356,16 +384,7 @@ port.on('message', (m: MainToWorker) => {
     case 'setup':
       Promise.resolve(callLifecycle('setup')).then(
         (data) => post({ type: 'setup-done', data: data === undefined ? undefined : JSON.stringify(data) }),
-        (err: unknown) =>
-          post({
-            type: 'error',
-            phase: 'setup',
-            message: `setup() failed: ${scriptError(err)}`,
-            exitCode:
-              (err as { isTestAbort?: boolean })?.isTestAbort && !isUnsupportedCall(err)
-                ? EXIT.scriptAborted
-                : EXIT.scriptException,
-          }),
+        (err: unknown) => post({ type: 'error', phase: 'setup', ...lifecycleFailure('setup', err) }),
       );
       return;
     case 'start':
@@ -386,12 +405,7 @@ port.on('message', (m: MainToWorker) => {
         },
         (err: unknown) => {
           flush();
-          post({
-            type: 'error',
-            phase: 'teardown',
-            message: `teardown() failed: ${scriptError(err)}`,
-            exitCode: EXIT.scriptException,
-          });
+          post({ type: 'error', phase: 'teardown', ...lifecycleFailure('teardown', err) });
         },
       );
       return;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { runTest } from '../runner/index.ts';
 import { connectionCountingServer, perVuScript } from '../runner/test-fixtures/connections.ts';
+import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 
@@ -50,6 +51,8 @@ interface EngineRun {
   /** funnel_stage count by stage and outcome */
   funnel: Map<string, number>;
   checks: { passes: number; fails: number };
+  /** what the engine said of errors (k6's level=error lines), for the message of a failed expectation */
+  errors: string;
 }
 
 const key = (stage: string, outcome: string) => `${stage}/${outcome}`;
@@ -80,6 +83,11 @@ function k6Run(script: string, env: Record<string, string>): EngineRun {
     counts,
     funnel,
     checks: { passes: s.metrics.checks?.passes ?? 0, fails: s.metrics.checks?.fails ?? 0 },
+    errors: r.stderr
+      .split('\n')
+      .filter((l) => l.includes('level=error'))
+      .slice(-3)
+      .join('\n'),
   };
 }
 
@@ -106,6 +114,7 @@ async function runnerRun(scenario: string, env: Record<string, string>): Promise
     counts,
     funnel,
     checks: { passes: checks.passes ?? 0, fails: checks.fails ?? 0 },
+    errors: r.error ?? '',
   };
 }
 
@@ -197,7 +206,9 @@ describe.skipIf(!haveK6)('the bundles on a real k6, beside the embedded runner',
         c.scenario === 'wave-opening.ts' ? { ...c.env(), WAVE: String(wave++) } : c.env();
       const onK6 = k6Run(bundles.get(c.scenario) as string, envFor());
       const onRunner = await runnerRun(c.scenario, envFor());
-      expect(onK6.exitCode, 'exit code').toBe(onRunner.exitCode);
+      expect(onK6.exitCode, `exit code; k6 said: ${onK6.errors}; the runner: ${onRunner.errors}`).toBe(
+        onRunner.exitCode,
+      );
       expect(onK6.checks.fails, 'failed checks on k6').toBe(onRunner.checks.fails);
       expect(onK6.checks.passes, 'checks on k6').toBeGreaterThan(0);
       if (c.scenario === 'wave-opening.ts') {
@@ -243,6 +254,21 @@ describe.skipIf(!haveK6)("a VU's connections on a real k6, beside the embedded r
       counting.server.close();
     }
   }, 60_000);
+});
+
+describe.skipIf(!haveK6)('a setup, teardown or handleSummary that fails, on a real k6', () => {
+  // The runner's side of each case: runner/runner.test.ts.
+  it.each(LIFECYCLE_FAILURES.map((c, i) => [...c, i] as const))(
+    'exits as the runner does on %s',
+    (_what, body, code, i) => {
+      const r = spawnSync(K6 as string, ['run', '-q', lifecycleScript(dir, i, body)], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(code);
+    },
+    60_000,
+  );
 });
 
 describe('gelombang rehearse --engine k6', () => {
