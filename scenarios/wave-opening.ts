@@ -9,6 +9,7 @@ import {
   joinWave,
   login,
   type RetryPolicy,
+  type StepResult,
   sessionToken,
   submitAssessment,
   submitBiodata,
@@ -81,12 +82,22 @@ export async function setup(): Promise<{ accounts: Account[] }> {
       if (isEligible(p)) people.push(p);
     }
     const done = await Promise.all(
-      people.map(async (p) => {
+      people.map(async (p): Promise<Account | string> => {
         const email = `wave.${runTag}.${p.nik}@example.test`;
         const password = 'Rahasia-2020!';
-        if ((await createAccount(api, email, password, patient)).outcome !== 'continued') return null;
-        if ((await verifyEmail(api, email, patient, 30)).outcome !== 'continued') return null;
-        const token = sessionToken(await login(api, email, password, patient));
+        // Why a registrant stopped: the step and its outcome, so that an unhealthy stack says where.
+        const stopped = (step: string, r: StepResult) =>
+          r.outcome === 'continued'
+            ? undefined
+            : `${step} ${r.outcome} (${r.reason}) after ${r.attempts} attempt(s)`;
+        let why = stopped('create_account', await createAccount(api, email, password, patient));
+        if (why) return why;
+        why = stopped('verify_email', await verifyEmail(api, email, patient, 30));
+        if (why) return why;
+        const session = await login(api, email, password, patient);
+        why = stopped('login', session);
+        if (why) return why;
+        const token = sessionToken(session);
         const bio = {
           fullName: p.fullName,
           placeOfBirth: p.placeOfBirth,
@@ -96,20 +107,23 @@ export async function setup(): Promise<{ accounts: Account[] }> {
           address: p.address,
           occupationStatus: 'other' as const,
         };
-        if ((await submitBiodata(api, token, bio, patient)).outcome !== 'continued') return null;
-        if ((await uploadPhoto(api, token, photo, patient)).outcome !== 'continued') return null;
+        why = stopped('submit_biodata', await submitBiodata(api, token, bio, patient));
+        if (why) return why;
+        why = stopped('upload_photo', await uploadPhoto(api, token, photo, patient));
+        if (why) return why;
         const answers = {
           motivation: 'Saya ingin mengikuti pelatihan untuk meningkatkan keterampilan kerja saya.',
           answers: new Array(20).fill(1),
         };
-        if ((await submitAssessment(api, token, answers, patient)).outcome !== 'continued') return null;
+        why = stopped('submit_assessment', await submitAssessment(api, token, answers, patient));
+        if (why) return why;
         return { email, password };
       }),
     );
     for (const a of done) {
-      if (!a)
+      if (typeof a === 'string')
         fail(
-          'setup: a registrant could not finish the journey; the stack is not healthy enough to race a wave',
+          `setup: a registrant could not finish the journey (${a}); the stack is not healthy enough to race a wave`,
         );
       accounts.push(a);
     }

@@ -75,6 +75,21 @@ describe('scenarios on the embedded runner', () => {
     }>;
     expect(waves.find((w) => w.number === 8)?.joined).toBe(5);
   }, 120_000);
+
+  it('wave-opening: a setup that cannot bring a registrant through says which step and why', async () => {
+    // A port with nothing listening: every sign-up fails to connect, after the patient retries.
+    const r = await runTest({
+      script: 'scenarios/wave-opening.ts',
+      env: { BASE_URL: 'http://127.0.0.1:1', EMAIL_URL: 'http://127.0.0.1:1', REGISTRANTS: '1', QUOTA: '1' },
+      quiet: true,
+      progress: 'none',
+    });
+    // An async setup's failure, as on k6 v0.47 (the same bundle there: exit 255, the same words).
+    expect(r.exitCode).toBe(EXIT.uncaught);
+    expect(r.error).toContain(
+      'setup: a registrant could not finish the journey (create_account failed (connection) after 5 attempt(s))',
+    );
+  }, 60_000);
 });
 
 /** funnel_stage counts by stage (and outcome), from the per-tag series the runner keeps. */
