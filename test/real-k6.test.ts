@@ -7,6 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { runTest } from '../runner/index.ts';
 import { connectionCountingServer, perVuScript } from '../runner/test-fixtures/connections.ts';
+import {
+  COOKIE_REDIRECT_REQUESTS,
+  cookieKeepScript,
+  cookieRedirectScript,
+  cookieRedirectServer,
+} from '../runner/test-fixtures/cookies-redirects.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
@@ -266,6 +272,39 @@ describe.skipIf(!haveK6)('a setup, teardown or handleSummary that fails, on a re
         timeout: 60_000,
       });
       expect(r.status, r.stderr).toBe(code);
+    },
+    60_000,
+  );
+});
+
+describe.skipIf(!haveK6)('redirects and cookies on a real k6, beside the embedded runner', () => {
+  // The runner's side: runner/modules/http-cookies-redirects.test.ts, the same scripts and counts.
+  it.each([
+    ['followed and kept per VU and iteration', cookieRedirectScript, 30, COOKIE_REDIRECT_REQUESTS],
+    ['noCookiesReset and maxRedirects', cookieKeepScript, 6, 10],
+  ] as const)(
+    '%s: every check passes, as many requests',
+    async (_what, write, checks, requests) => {
+      const { server, url } = await cookieRedirectServer();
+      try {
+        const summary = join(dir, `${Math.random().toString(36).slice(2)}.summary.json`);
+        // k6 runs in a child the server must keep answering: not spawnSync.
+        const k6 = spawn(
+          K6 as string,
+          ['run', '-q', '--summary-export', summary, '-e', `TARGET=${url}`, write(dir)],
+          { stdio: 'ignore' },
+        );
+        const [code] = (await once(k6, 'exit')) as [number | null];
+        expect(code, 'k6 exit code').toBe(0);
+        const s = JSON.parse(readFileSync(summary, 'utf8')) as {
+          metrics: Record<string, { passes?: number; fails?: number; count?: number }>;
+        };
+        expect(s.metrics.checks).toMatchObject({ passes: checks, fails: 0 });
+        expect(s.metrics.http_reqs?.count).toBe(requests);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
     },
     60_000,
   );

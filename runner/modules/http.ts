@@ -1,10 +1,18 @@
 import type { Tags } from '../metrics/api.ts';
 import { parseDuration } from '../options/duration.ts';
 import { currentVu, type Runtime, runtime, type VuState } from '../runtime.ts';
+import {
+  type CookieParams,
+  cookieHeader,
+  type ResponseCookie,
+  responseCookies,
+  storeCookies,
+} from './cookies.ts';
 import { type EncodedBody, encodeBody, type FileData } from './http-client/body.ts';
 import { type ClientResponse, failedBeforeSending, HttpClient } from './http-client/client.ts';
 import { ClientError, k6Error } from './http-client/errors.ts';
-import { parseTarget } from './http-client/target.ts';
+import { parseTarget, type Target } from './http-client/target.ts';
+import { type Hop, nextHop } from './redirects.ts';
 
 export type { FileData } from './http-client/body.ts';
 
@@ -25,6 +33,8 @@ export interface Params {
   responseType?: 'text' | 'binary' | 'none';
   redirects?: number;
   responseCallback?: (res: { status: number }) => boolean;
+  /** sent besides the VU's jar; `replace: true` in place of the jar's cookie of that name */
+  cookies?: CookieParams;
 }
 
 interface Timings {
@@ -48,12 +58,13 @@ export class Response {
     readonly error_code: number,
     readonly request: { method: string; url: string; headers: Record<string, string> },
     readonly status_text: string,
+    /** this response's own Set-Cookie headers by name (the VU's jar keeps them for later requests) */
+    readonly cookies: Record<string, ResponseCookie[]> = {},
   ) {}
 
   readonly proto = 'HTTP/1.1';
   readonly remote_ip = '';
   readonly remote_port = 0;
-  readonly cookies: Record<string, unknown> = {};
 
   json(selector?: string): unknown {
     if (this.body === null) throw new Error('the response has no body (responseType none?)');
@@ -222,6 +233,28 @@ function samplesOf(rt: Runtime): RequestSamples {
 const hasHeader = (headers: Record<string, string>, lower: string) =>
   Object.keys(headers).some((h) => h.toLowerCase() === lower);
 
+/** k6's default maxRedirects: a request follows up to this many redirects unless told otherwise. */
+const MAX_REDIRECTS = 10;
+
+/** What every hop of one asyncRequest shares: where it runs, its params, the tags it was given. */
+interface RequestContext {
+  rt: Runtime;
+  vu: VuState | undefined;
+  params: Params;
+  timeoutMs: number;
+  /** the VU's cookies are emptied at each iteration (k6's noCookiesReset: false) */
+  resetCookies: boolean;
+  client: HttpClient;
+}
+
+function refuseRemote(rt: Runtime, method: string, url: string, hostname: string): void {
+  if (!LOOPBACK.test(hostname) && rt.env.GELOMBANG_ALLOW_REMOTE !== '1') {
+    throw new Error(
+      `refusing to send ${method} ${url}: ${hostname} is not a loopback address. Pointing load at a remote system must be confirmed explicitly (gelombang run --allow-remote-target).`,
+    );
+  }
+}
+
 export function asyncRequest(
   method: string,
   url: string,
@@ -241,61 +274,98 @@ export function asyncRequest(
     const timeoutMs = params.timeout === undefined ? 60_000 : parseDuration(params.timeout, 'params.timeout');
     const upper = method.toUpperCase();
     const target = parseTarget(url);
-    const tags: Record<string, string> = {
-      ...rt.globalTags,
-      ...(vu?.tags ?? {}),
-      ...(vu ? { scenario: vu.scenario } : {}),
-      method: upper,
-      url,
-      name: url,
-      proto: 'HTTP/1.1',
-      group: '',
-      ...(params.tags ?? {}),
-    };
-    if (target && !LOOPBACK.test(target.hostname) && rt.env.GELOMBANG_ALLOW_REMOTE !== '1') {
-      throw new Error(
-        `refusing to send ${upper} ${url}: ${target.hostname} is not a loopback address. Pointing load at a remote system must be confirmed explicitly (gelombang run --allow-remote-target).`,
-      );
-    }
-    const done = (res: ClientResponse) => {
-      try {
-        resolve(finish(rt, vu, upper, url, headers, tags, params, res));
-      } catch (err) {
-        reject(err);
-      }
+    if (target) refuseRemote(rt, upper, url, target.hostname);
+    const options = rt.options() as { maxRedirects?: number; noCookiesReset?: boolean } | undefined;
+    const ctx: RequestContext = {
+      rt,
+      vu,
+      params,
+      timeoutMs,
+      resetCookies: options?.noCookiesReset !== true,
+      client: clientFor(rt, vu),
     };
     if (!target) {
-      done(failedBeforeSending(new ClientError('INVALID_URL', `invalid URL "${url}"`)));
+      resolve(
+        finish(
+          ctx,
+          { method: upper, url, headers, body: undefined },
+          headers,
+          failedBeforeSending(new ClientError('INVALID_URL', `invalid URL "${url}"`)),
+        ),
+      );
       return;
     }
     let encoded: EncodedBody;
     try {
       encoded = encodeBody(body);
     } catch (err) {
-      done(failedBeforeSending(new ClientError('INVALID_BODY', (err as Error).message)));
+      resolve(
+        finish(
+          ctx,
+          { method: upper, url, headers, body: undefined },
+          headers,
+          failedBeforeSending(new ClientError('INVALID_BODY', (err as Error).message)),
+        ),
+      );
       return;
     }
     if (encoded.contentType !== undefined && !hasHeader(headers, 'content-type'))
       headers['Content-Type'] = encoded.contentType;
-    clientFor(rt, vu).send({ method: upper, target, headers, body: encoded.bytes, timeoutMs }, done);
+    const first: Hop = { method: upper, url, headers, body: encoded.bytes };
+    const redirects = params.redirects ?? options?.maxRedirects ?? MAX_REDIRECTS;
+    const send = (hop: Hop, hopTarget: Target, left: number) => {
+      const cookies = cookieHeader(vu, hop.url, ctx.resetCookies, params.cookies);
+      const sent = cookies === '' ? hop.headers : withCookies(hop.headers, cookies);
+      ctx.client.send(
+        { method: hop.method, target: hopTarget, headers: sent, body: hop.body, timeoutMs },
+        (res) => {
+          try {
+            const response = finish(ctx, hop, sent, res);
+            const next =
+              left > 0 && !res.error ? nextHop(first, hop, res.status, response.headers.Location) : undefined;
+            const nextTarget = next && parseTarget(next.url);
+            if (!next || !nextTarget) {
+              resolve(response);
+              return;
+            }
+            refuseRemote(rt, next.method, next.url, nextTarget.hostname);
+            send(next, nextTarget, left - 1);
+          } catch (err) {
+            reject(err);
+          }
+        },
+      );
+    };
+    send(first, target, redirects);
   });
 }
 
-/** The Response and k6's ten samples of a request that ended. */
-function finish(
-  rt: Runtime,
-  vu: VuState | undefined,
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  tags: Record<string, string>,
-  params: Params,
-  res: ClientResponse,
-): Response {
+/** The request's headers with the jar's cookies after any the script set itself. */
+function withCookies(headers: Record<string, string>, cookies: string): Record<string, string> {
+  const out = { ...headers };
+  const own = Object.keys(out).find((h) => h.toLowerCase() === 'cookie');
+  if (own === undefined) out.Cookie = cookies;
+  else out[own] = `${out[own]}; ${cookies}`;
+  return out;
+}
+
+/** The Set-Cookie headers of a response, in their order. */
+function setCookieHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if ((raw[i] as string).length === 10 && (raw[i] as string).toLowerCase() === 'set-cookie')
+      out.push(raw[i + 1] as string);
+  return out;
+}
+
+/** The Response and k6's ten samples of one request (a hop of a redirect is one), sent with `sent`. */
+function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res: ClientResponse): Response {
+  const { rt, vu, params } = ctx;
   let status = 0;
   let statusText = '';
   let resHeaders: Record<string, string> = {};
   let resBody: string | ArrayBuffer | null = null;
+  let cookies: Record<string, ResponseCookie[]> = {};
   let error = '';
   let code = 0;
   const p = res.phases;
@@ -318,8 +388,15 @@ function finish(
     statusText = res.statusText ? `${status} ${res.statusText}` : `${status}`;
     resHeaders = responseHeaders(res.rawHeaders);
     resBody = responseBody(res, params.responseType);
+    // k6 gives an HTTP error status a code too: 1000 + the status (lib/netext/httpext/transport.go).
+    if (status >= 400) code = 1000 + status;
+    const setCookies = setCookieHeaders(res.rawHeaders);
+    if (setCookies.length) {
+      storeCookies(vu, hop.url, setCookies, ctx.resetCookies);
+      cookies = responseCookies(setCookies);
+    }
   }
-  let ok = code === 0;
+  let ok = res.error === undefined;
   if (ok) {
     const judge = params.responseCallback ?? (expected === defaultExpected ? undefined : expectedResponse);
     // This runs in the socket's callback: the script's own callback gets its VU back (__VU, exec.vu).
@@ -327,6 +404,17 @@ function finish(
     else ok = vu ? rt.als.run(vu, judge, { status }) : judge({ status });
   }
   const m = samplesOf(rt);
+  const tags: Record<string, string> = {
+    ...rt.globalTags,
+    ...(vu?.tags ?? {}),
+    ...(vu ? { scenario: vu.scenario } : {}),
+    method: hop.method,
+    url: hop.url,
+    name: hop.url,
+    proto: 'HTTP/1.1',
+    group: '',
+    ...(params.tags ?? {}),
+  };
   // data_sent/received carry the request's tags; the http_req_* samples add the outcome to the same object.
   m.dataSent(res.bytesSent, tags);
   m.dataReceived(res.bytesReceived, tags);
@@ -343,8 +431,8 @@ function finish(
   m.waiting(timings.waiting, sampleTags);
   m.receiving(timings.receiving, sampleTags);
   m.failed(ok ? 0 : 1, sampleTags);
-  const req = { method, url, headers };
-  return new Response(status, resBody, resHeaders, timings, url, error, code, req, statusText);
+  const req = { method: hop.method, url: hop.url, headers: sent };
+  return new Response(status, resBody, resHeaders, timings, hop.url, error, code, req, statusText, cookies);
 }
 
 /**

@@ -100,7 +100,6 @@ const ignoredOptions = {
   batch: z.int().optional(),
   batchPerHost: z.int().optional(),
   httpDebug: z.string().optional(),
-  maxRedirects: z.int().optional(),
   minIterationDuration: duration.optional(),
   ext: z.record(z.string(), z.unknown()).optional(),
   cloud: z.record(z.string(), z.unknown()).optional(),
@@ -120,6 +119,10 @@ const optionsSchema = z
     tags: tags.optional(),
     /** https without verifying the server's certificate (k6/http reads it from the test's options) */
     insecureSkipTLSVerify: z.boolean().optional(),
+    /** redirects a request follows unless its params say (k6's default 10) */
+    maxRedirects: z.int().min(0).optional(),
+    /** keep each VU's cookies from one iteration to the next (k6 empties its jar per iteration) */
+    noCookiesReset: z.boolean().optional(),
     ...ignoredOptions,
   })
   .strict();
