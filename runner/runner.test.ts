@@ -91,7 +91,7 @@ describe('thresholds and exit codes', () => {
   it.each(LIFECYCLE_FAILURES.map((c, i) => [...c, i] as const))(
     'exits as k6 v0.47 does on %s',
     async (_what, body, code, i) => {
-      const r = await runTest({ ...quiet, script: lifecycleScript(scriptDir, i, body) });
+      const r = await runTest({ ...quiet, workers: 1, script: lifecycleScript(scriptDir, i, body) });
       expect(r.exitCode).toBe(code);
       if (code === EXIT.uncaught)
         expect(r.error).toMatch(/^(setup|teardown)\(\) failed: Uncaught \(in promise\) no/);
