@@ -198,6 +198,17 @@ describe('summary formats', () => {
     expect(text).toMatch(/http_req_duration\.+: avg=12\.5ms/);
   });
 
+  it('lists a submetric once it has samples, as k6 does: none for a test without requests', () => {
+    const s = new Store({ submetrics: ['http_req_duration{expected_response:true}'] });
+    defineBuiltins(s);
+    s.add('iterations', 1);
+    const before = buildSummaryData(s, { thresholds: [], testRunDurationMs: 1000 });
+    expect(Object.keys(before.metrics)).toEqual(['iterations']);
+    s.add('http_req_duration', 12, { expected_response: 'true' });
+    const after = buildSummaryData(s, { thresholds: [], testRunDurationMs: 1000 });
+    expect(after.metrics['http_req_duration{expected_response:true}']?.values.avg).toBe(12);
+  });
+
   it("prints a time trend's count as a number, as k6's summary.js does", () => {
     const s = new Store();
     defineBuiltins(s);

@@ -64,6 +64,9 @@ export function buildSummaryData(
       });
     }
     for (const sub of m.subs) {
+      // As the metric itself: listed once it has samples or thresholds (k6 shows no
+      // http_req_duration{expected_response:true} of a test without requests).
+      if (isEmpty(sub.sink) && !o.thresholds.some((t) => t.threshold.key === sub.selector.key)) continue;
       metrics[sub.selector.key] = withThresholds(sub.selector.key, {
         type: m.type,
         contains: m.contains,
