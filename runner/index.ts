@@ -257,7 +257,9 @@ class TestRun {
     for (let w = 0; w < this.workers; w++) {
       const h = spawnWorker(this.onMessage(w));
       this.handles.push(h);
-      h.post({ type: 'init', ...initBase, workerIndex: w, submetrics });
+      // The test-wide tags: the script's options.tags, then the command line's (k6's order).
+      const globalTags = { ...(raw?.tags ?? {}), ...(o.tags ?? {}) };
+      h.post({ type: 'init', ...initBase, globalTags, workerIndex: w, submetrics });
     }
     await Promise.all(this.handles.map((h) => h.next('ready')));
     const local = new Store({ submetrics, series: this.needs('tagSeries') });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { bundleForK6 } from './bundle.ts';
 import { EXIT, runTest } from './index.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from './test-fixtures/lifecycle-failures.ts';
+import { taggedScript } from './test-fixtures/tags.ts';
 import { quiet, script, scriptDir, useTarget } from './test-fixtures/target.ts';
 
 /**
@@ -85,6 +86,22 @@ describe('thresholds and exit codes', () => {
     expect(broken.exitCode).toBe(EXIT.scriptException);
     // where in the script, through the source map; not the engine's frames
     expect(broken.error).toMatch(/^the script failed in its init context: boom in init \(at \S+\.ts:1:7\)$/);
+  });
+
+  // The same script on real k6: test/real-k6.test.ts.
+  it.each([
+    ['options.tags', [], {}],
+    ['--tag over options.tags', [['testid', 'from-cli']], { EXPECT_TESTID: 'from-cli' }],
+  ] as const)('tags samples as k6 does: %s, a named url, a failed request', async (_what, cli, env) => {
+    const r = await runTest({
+      ...quiet,
+      workers: 1,
+      script: taggedScript(scriptDir),
+      env: { TARGET: target.url, ...env },
+      tags: Object.fromEntries(cli),
+    });
+    expect(r.thresholds.filter((t) => !t.ok).map((t) => t.threshold.key)).toEqual([]);
+    expect(r.exitCode).toBe(EXIT.ok);
   });
 
   // The same scripts on real k6: test/real-k6.test.ts.

@@ -14,6 +14,7 @@ import {
   cookieRedirectServer,
 } from '../runner/test-fixtures/cookies-redirects.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
+import { taggedScript } from '../runner/test-fixtures/tags.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
 
@@ -301,6 +302,36 @@ describe.skipIf(!haveK6)('redirects and cookies on a real k6, beside the embedde
         };
         expect(s.metrics.checks).toMatchObject({ passes: checks, fails: 0 });
         expect(s.metrics.http_reqs?.count).toBe(requests);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    },
+    60_000,
+  );
+});
+
+describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runner", () => {
+  // The runner's side: runner/runner.test.ts, the same script and thresholds.
+  it.each([
+    ['options.tags', [] as string[], 'from-options'],
+    ['--tag over options.tags', ['--tag', 'testid=from-cli'], 'from-cli'],
+  ])(
+    '%s, a named url, a failed request: every threshold on a tagged submetric holds',
+    async (_what, cli, testid) => {
+      const { server, url } = await cookieRedirectServer();
+      try {
+        const k6 = spawn(
+          K6 as string,
+          ['run', '-q', ...cli, '-e', `TARGET=${url}`, '-e', `EXPECT_TESTID=${testid}`, taggedScript(dir)],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        k6.stderr.on('data', (d) => {
+          stderr += d;
+        });
+        const [code] = (await once(k6, 'exit')) as [number | null];
+        expect(code, stderr).toBe(0);
       } finally {
         server.closeAllConnections();
         server.close();

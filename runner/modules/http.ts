@@ -378,9 +378,11 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     receiving: p.receiving,
     duration: p.duration,
   };
+  let errorTag = '';
   if (res.error) {
     const e = k6Error(res.error);
-    error = e.message;
+    error = e.detail ? `${e.message} (${e.detail})` : e.message;
+    errorTag = e.message;
     code = e.code;
   } else {
     status = res.status;
@@ -411,10 +413,14 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     method: hop.method,
     url: hop.url,
     name: hop.url,
-    proto: 'HTTP/1.1',
     group: '',
     ...(params.tags ?? {}),
   };
+  // k6 gives a named request's url tag the name too (it keeps the series few), a failed one the
+  // error's words and no proto (lib/netext/httpext/transport.go).
+  if (params.tags?.name !== undefined && params.tags.url === undefined) tags.url = params.tags.name;
+  if (res.error) tags.error = errorTag;
+  else tags.proto = 'HTTP/1.1';
   // data_sent/received carry the request's tags; the http_req_* samples add the outcome to the same object.
   m.dataSent(res.bytesSent, tags);
   m.dataReceived(res.bytesReceived, tags);

@@ -56,7 +56,10 @@ export function fromSocketError(err: Error): ClientError {
 
 export interface K6Error {
   code: number;
+  /** k6's words, which k6 also puts in the samples' `error` tag */
   message: string;
+  /** what Node said, added to the Response's `error` after k6's words */
+  detail?: string;
 }
 
 export function k6Error(e: ClientError): K6Error {
@@ -68,18 +71,18 @@ export function k6Error(e: ClientError): K6Error {
     case 'DIAL_TIMEOUT':
       return { code: 1211, message: 'dial: i/o timeout' };
     case 'ECONNREFUSED':
-      return { code: 1212, message: `dial: connection refused (${e.message})` };
+      return { code: 1212, message: 'dial: connection refused', detail: e.message };
     case 'ECONNRESET':
     case 'SOCKET_CLOSED':
-      return { code: 1220, message: `read: connection reset by peer (${e.message})` };
+      return { code: 1220, message: 'read: connection reset by peer', detail: e.message };
     case 'ENOTFOUND':
-      return { code: 1101, message: `lookup: no such host (${e.message})` };
+      return { code: 1101, message: 'lookup: no such host', detail: e.message };
     case 'EPIPE':
       return { code: 1201, message: 'write: broken pipe' };
     case 'TLS_UNKNOWN_AUTHORITY':
-      return { code: 1310, message: `x509: certificate signed by unknown authority (${e.message})` };
+      return { code: 1310, message: 'x509: certificate signed by unknown authority', detail: e.message };
     case 'TLS_HOSTNAME':
-      return { code: 1311, message: `x509: certificate is not valid for this host (${e.message})` };
+      return { code: 1311, message: 'x509: certificate is not valid for this host', detail: e.message };
     case 'TLS':
       return { code: 1300, message: `tls: ${e.message}` };
     default:
