@@ -128,7 +128,11 @@ describe('the calls the embedded runner does not implement', () => {
   });
 
   it('a hidden call in the init context or setup() fails it with the same message, no stack', async () => {
-    for (const where of ['const jar = http[k]();', 'export function setup() { http[k](); }']) {
+    for (const where of [
+      'const jar = http[k]();',
+      'export function setup() { http[k](); }',
+      'export async function setup() { http[k](); }',
+    ]) {
       const r = await runTest({
         ...quiet,
         script: script(`
@@ -139,7 +143,7 @@ describe('the calls the embedded runner does not implement', () => {
         `),
       });
       expect(r.exitCode, where).toBe(EXIT.scriptException);
-      expect(r.error).toMatch(/http\.cookieJar\(\.\.\.\) → no cookie jar/);
+      expect(r.error).toMatch(/http\.cookieJar\(\.\.\.\) → no cookie jar object/);
       expect(r.error).not.toMatch(/\n\s+at /);
     }
   });

@@ -25,9 +25,9 @@ export const UNSUPPORTED: Record<string, Record<string, string>> = {
     request: 'await http.asyncRequest(method, url, body, params)',
     batch: 'await Promise.all(requests.map((r) => http.asyncRequest(...)))',
     cookieJar:
-      'no cookie jar: read the Set-Cookie header of res.headers and send a Cookie header (params.headers)',
+      "no cookie jar object: each VU's own jar keeps and sends cookies by itself; params.cookies adds or replaces one for a request",
     CookieJar:
-      'no cookie jar: read the Set-Cookie header of res.headers and send a Cookie header (params.headers)',
+      "no cookie jar object: each VU's own jar keeps and sends cookies by itself; params.cookies adds or replaces one for a request",
     url: 'a template string, with params.tags.name to group the URLs',
   },
 };

@@ -271,8 +271,9 @@ async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promis
  * throw, and for a rejected promise its "Uncaught (in promise)" error, which carries no exit code.
  */
 function lifecycleFailure(name: 'setup' | 'teardown', err: unknown): { message: string; exitCode: ExitCode } {
-  const inPromise = err instanceof Rejected;
-  const e = inPromise ? err.reason : err;
+  const e = err instanceof Rejected ? err.reason : err;
+  // A call the runner refuses exits 107 wherever it is made (README, "What it refuses").
+  const inPromise = err instanceof Rejected && !isUnsupportedCall(e);
   const aborted = (e as { isTestAbort?: boolean })?.isTestAbort === true && !isUnsupportedCall(e);
   return {
     message: `${name}() failed: ${inPromise && !aborted ? 'Uncaught (in promise) ' : ''}${scriptError(e)}`,

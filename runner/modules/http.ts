@@ -236,7 +236,7 @@ const hasHeader = (headers: Record<string, string>, lower: string) =>
 /** k6's default maxRedirects: a request follows up to this many redirects unless told otherwise. */
 const MAX_REDIRECTS = 10;
 
-/** What every hop of one asyncRequest shares: where it runs, its params, the tags it was given. */
+/** What every hop of one asyncRequest shares: where it runs and what the script asked. */
 interface RequestContext {
   rt: Runtime;
   vu: VuState | undefined;
