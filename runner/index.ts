@@ -254,11 +254,11 @@ class TestRun {
     // The first worker was initialised before the submetrics were known: start it again with them.
     await first.worker.terminate();
     this.handles = [];
+    // The test-wide tags: the script's options.tags, then the command line's (k6's order).
+    const globalTags = { ...(raw?.tags ?? {}), ...(o.tags ?? {}) };
     for (let w = 0; w < this.workers; w++) {
       const h = spawnWorker(this.onMessage(w));
       this.handles.push(h);
-      // The test-wide tags: the script's options.tags, then the command line's (k6's order).
-      const globalTags = { ...(raw?.tags ?? {}), ...(o.tags ?? {}) };
       h.post({ type: 'init', ...initBase, globalTags, workerIndex: w, submetrics });
     }
     await Promise.all(this.handles.map((h) => h.next('ready')));
@@ -379,8 +379,8 @@ class TestRun {
       finished = true;
     });
     while (!finished) {
-      // Every 250 ms, and once more as soon as the workers are done: a short test does not wait
-      // out the tick (each of the test suite's few hundred runs waited up to 250 ms for nothing).
+      // Every 250 ms, and once more as soon as the workers are done: a test no longer waits out
+      // the tick it ends in (up to 250 ms at the end of every run, the tests' many short ones too).
       let tick: NodeJS.Timeout | undefined;
       await Promise.race([allDone, new Promise((r) => (tick = setTimeout(r, 250)))]);
       clearTimeout(tick);
