@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleForK6 } from './bundle.ts';
 import { EXIT, runTest } from './index.ts';
+import { CHECKS_EXPECTED, checksScript } from './test-fixtures/checks.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from './test-fixtures/lifecycle-failures.ts';
 import { taggedScript } from './test-fixtures/tags.ts';
 import { quiet, script, scriptDir, useTarget } from './test-fixtures/target.ts';
@@ -86,6 +87,19 @@ describe('thresholds and exit codes', () => {
     expect(broken.exitCode).toBe(EXIT.scriptException);
     // where in the script, through the source map; not the engine's frames
     expect(broken.error).toMatch(/^the script failed in its init context: boom in init \(at \S+\.ts:1:7\)$/);
+  });
+
+  // The same script on real k6: test/real-k6.test.ts.
+  it('makes checks as k6 does: a throw counts as failed and goes on up, an async check is refused', async () => {
+    const r = await runTest({ ...quiet, workers: 1, script: checksScript(scriptDir) });
+    expect(r.exitCode).toBe(EXIT.ok);
+    expect(r.summary?.metrics.checks?.values).toMatchObject(CHECKS_EXPECTED);
+    expect(r.summary?.root_group.checks.map((c) => c.name)).toEqual([
+      'before',
+      'throws',
+      'the error came out of check()',
+      'an async check is refused',
+    ]);
   });
 
   // The same script on real k6: test/real-k6.test.ts.

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { runTest } from '../runner/index.ts';
+import { CHECKS_EXPECTED, checksScript } from '../runner/test-fixtures/checks.ts';
 import { connectionCountingServer, perVuScript } from '../runner/test-fixtures/connections.ts';
 import {
   COOKIE_REDIRECT_REQUESTS,
@@ -309,6 +310,20 @@ describe.skipIf(!haveK6)('redirects and cookies on a real k6, beside the embedde
     },
     60_000,
   );
+});
+
+describe.skipIf(!haveK6)('check() on a real k6, beside the embedded runner', () => {
+  // The runner's side: runner/runner.test.ts, the same script and counts.
+  it('a throw counts as failed and goes on up, an async check is refused', () => {
+    const summary = join(dir, 'checks.summary.json');
+    const r = spawnSync(K6 as string, ['run', '-q', '--summary-export', summary, checksScript(dir)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(summary, 'utf8')) as { metrics: { checks: object } };
+    expect(s.metrics.checks).toMatchObject(CHECKS_EXPECTED);
+  }, 60_000);
 });
 
 describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runner", () => {

@@ -4,16 +4,23 @@ import { currentVu, runtime } from '../runtime.ts';
 
 type Checkers<T> = Record<string, (value: T) => unknown>;
 
+const ASYNC_CHECK =
+  'check() does not support async functions as arguments, please see https://k6.io/docs/javascript-api/k6/group/#working-with-async-functions for more info';
+
 export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, string>): boolean {
   const rt = runtime();
   const vu = currentVu();
   let all = true;
   for (const [name, fn] of Object.entries(sets)) {
+    // k6 refuses an async check (its promise would always pass) before counting it.
+    if (typeof fn === 'function' && fn.constructor?.name === 'AsyncFunction') throw new Error(ASYNC_CHECK);
     let passed: boolean;
+    let thrown: { error: unknown } | undefined;
     try {
       passed = Boolean(typeof fn === 'function' ? fn(value) : fn);
-    } catch {
+    } catch (error) {
       passed = false;
+      thrown = { error };
     }
     rt.check(name, passed, {
       ...rt.globalTags,
@@ -23,6 +30,9 @@ export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, stri
       check: name,
     });
     if (!passed) all = false;
+    // As k6: the check that threw counts as failed, then its error goes on up (the checks after
+    // it are not made, nor is the rest of the iteration, unless the script catches it).
+    if (thrown) throw thrown.error;
   }
   return all;
 }
