@@ -282,7 +282,7 @@ describe.skipIf(!haveK6)('a setup, teardown or handleSummary that fails, on a re
 describe.skipIf(!haveK6)('redirects and cookies on a real k6, beside the embedded runner', () => {
   // The runner's side: runner/modules/http-cookies-redirects.test.ts, the same scripts and counts.
   it.each([
-    ['followed and kept per VU and iteration', cookieRedirectScript, 30, COOKIE_REDIRECT_REQUESTS],
+    ['followed and kept per VU and iteration', cookieRedirectScript, 36, COOKIE_REDIRECT_REQUESTS],
     ['noCookiesReset and maxRedirects', cookieKeepScript, 6, 10],
   ] as const)(
     '%s: every check passes, as many requests',

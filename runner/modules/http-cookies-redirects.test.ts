@@ -30,7 +30,7 @@ describe('redirects and cookies, as k6 follows and keeps them', () => {
   it('follows up to ten redirects, keeps each VU its own cookies, empties them each iteration', async () => {
     const r = await runTest({ ...quiet, script: cookieRedirectScript(scriptDir), env: { TARGET: target } });
     expect(r.error).toBeUndefined();
-    expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 30, fails: 0 });
+    expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 36, fails: 0 });
     expect(r.summary?.metrics.http_reqs?.values.count).toBe(COOKIE_REDIRECT_REQUESTS);
   });
 

@@ -47,10 +47,10 @@ export async function cookieRedirectServer(): Promise<{ server: Server; url: str
 
 /**
  * Two iterations of one VU, each logging in and out; every expectation a check (the tests want
- * none failed on either engine), and the requests k6 counts in http_reqs, each redirect one: 22
- * an iteration (1 + 2 + 1 + 1 + 1 + 2 + 1 + 11 + 2).
+ * none failed on either engine), and the requests k6 counts in http_reqs, each redirect one: 24
+ * an iteration (1 + 1 + 2 + 1 + 1 + 1 + 2 + 1 + 11 + 2, and one refused).
  */
-export const COOKIE_REDIRECT_REQUESTS = 44;
+export const COOKIE_REDIRECT_REQUESTS = 48;
 
 export function cookieRedirectScript(dir: string): string {
   const file = join(dir, 'cookies-redirects.js');
@@ -62,6 +62,10 @@ export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 1
 const B = __ENV.TARGET;
 export default async function () {
   const fresh = (await http.asyncRequest('GET', B + '/echo')).json();
+  const own = await http.asyncRequest('GET', B + '/echo', null, {
+    headers: { Cookie: 'own=1' },
+    cookies: { extra: '2' },
+  });
   const login = await http.asyncRequest('POST', B + '/login', 'user=budi', {
     headers: { Authorization: 'Bearer t' },
   });
@@ -75,8 +79,13 @@ export default async function () {
   const held = await http.asyncRequest('GET', B + '/r302', null, { redirects: 0 });
   const chain = await http.asyncRequest('GET', B + '/chain/12');
   const out = (await http.asyncRequest('GET', B + '/logout')).json();
+  const refused = await http.asyncRequest('GET', 'http://127.0.0.1:1/closed');
   check(null, {
     'an iteration starts without cookies': () => fresh.cookie === '',
+    "a script's Cookie header, then params.cookies, named in the request": () =>
+      own.request.headers.Cookie[0] === 'own=1; extra=2' &&
+      own.request.cookies.own[0].value === '1' &&
+      own.request.cookies.extra[0].value === '2',
     'a 303 after a POST is a GET without the body': () => home.method === 'GET' && home.body === '',
     'the redirect ends where it led': () => login.status === 200 && login.url === B + '/echo',
     'the cookie set on the way is sent': () => home.cookie === 'sid=s1',
@@ -91,6 +100,12 @@ export default async function () {
     'a redirect held keeps its Location': () => held.headers.Location === '/echo',
     'ten redirects at most, then the last one': () => chain.status === 302 && chain.url === B + '/chain/2',
     'Max-Age=0 deletes the cookie': () => out.cookie === '',
+    "the response's request is the first, its headers' values in arrays": () =>
+      login.request.method === 'POST' &&
+      login.request.url === B + '/login' &&
+      login.request.headers.Authorization[0] === 'Bearer t' &&
+      login.request.body === 'user=budi',
+    'a request without an answer has no protocol': () => refused.proto === '' && login.proto === 'HTTP/1.1',
   });
 }
 `,
