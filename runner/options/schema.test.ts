@@ -79,6 +79,8 @@ describe('bad options are refused with the option path', () => {
     [{ scenarios: { a: { executor: 'constant-vus', duration: '1s', exec: 'missing' } } }, /missing/],
     [{ scenarios: { a: { executor: 'shared-iterations', vus: 5, iterations: 2 } } }, /can't be less than/],
     [{ vux: 3 }, /unknown option 'vux'/],
+    [{ maxRedirects: -1 }, /options\.maxRedirects: Too small: expected number to be >=0/],
+    [{ noCookiesReset: 'yes' }, /options\.noCookiesReset: .*expected boolean/],
   ])('%j', (options, message) => {
     const err = refusal(options);
     expect(err.exitCode).toBe(104);
