@@ -21,6 +21,7 @@ const modules: Record<string, () => Promise<Bench>> = {
   designs: async () => (await import('./designs.bench.ts')).default,
   similitude: async () => (await import('./similitude.bench.ts')).default,
   'cpu-share': async () => (await import('./cpu-share.bench.ts')).default,
+  startup: async () => (await import('./startup.bench.ts')).default,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,5 +1,14 @@
-// Entry of a runner worker thread: lets the thread load the engine's TypeScript, then starts it.
-import { register } from 'tsx/esm/api';
+// Entry of a runner worker thread: the engine's TypeScript from its bundle (bin/compiled.mjs), or
+// through tsx where the bundle cannot be cached.
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compiledEntry, mapStackTraces } from '../bin/compiled.mjs';
 
-register();
-await import('./worker.ts');
+const entry = await compiledEntry(fileURLToPath(new URL('./worker.ts', import.meta.url)));
+if (entry) {
+  mapStackTraces();
+  await import(pathToFileURL(entry).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./worker.ts');
+}

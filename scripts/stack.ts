@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_CAPACITY_FILE, loadMockCapacity } from '../mock-services/capacity.ts';
 import { DEFAULT_PORTS, LOOPBACK } from '../mock-services/ports.ts';
 import { redact } from '../mock-services/registration/mask.ts';
-import { tsNodeArgs } from './node-ts.ts';
+import { nodeArgsFor } from './node-ts.ts';
 import { ROOT } from './paths.ts';
 
 export type ServiceName = 'ministry' | 'email' | 'upload' | 'registration';
@@ -324,7 +324,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
 
   const spawnService = async (name: ServiceName): Promise<void> => {
     const entry = join(ROOT, 'mock-services', name, 'main.ts');
-    const child = spawn(process.execPath, [...tsNodeArgs(), entry], {
+    const child = spawn(process.execPath, await nodeArgsFor(entry), {
       cwd: ROOT,
       env: { ...process.env, ...serviceEnv(name, ports, urls, opts) },
       stdio: ['ignore', 'pipe', 'pipe'],

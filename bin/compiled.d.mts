@@ -1,0 +1,8 @@
+/**
+ * The path of a JavaScript file that runs the TypeScript `entry`: its cached bundle, made first if
+ * a source changed; null where the cache cannot be written. `cacheDir` must lie inside the project.
+ */
+export function compiledEntry(entry: string, cacheDir?: string): Promise<string | null>;
+
+/** Has stack traces name the TypeScript sources: call before importing a bundle. */
+export function mapStackTraces(): void;
