@@ -251,17 +251,17 @@ class TestRun {
       ...submetricSelectors(options.thresholds),
       'http_req_duration{expected_response:true}',
     ];
-    // The first worker was initialised before the submetrics were known: start it again with them.
-    await first.worker.terminate();
-    this.handles = [];
     // The test-wide tags: the script's options.tags, then the command line's (k6's order).
     const globalTags = { ...(raw?.tags ?? {}), ...(o.tags ?? {}) };
-    for (let w = 0; w < this.workers; w++) {
+    // The first worker was initialised before the submetrics and the tags were known: it is told
+    // them (it has recorded nothing yet), and the others start with them.
+    first.post({ type: 'configure', submetrics, globalTags });
+    for (let w = 1; w < this.workers; w++) {
       const h = spawnWorker(this.onMessage(w));
       this.handles.push(h);
       h.post({ type: 'init', ...initBase, globalTags, workerIndex: w, submetrics });
     }
-    await Promise.all(this.handles.map((h) => h.next('ready')));
+    await Promise.all(this.handles.slice(1).map((h) => h.next('ready')));
     const local = new Store({ submetrics, series: this.needs('tagSeries') });
     defineBuiltins(local);
     // Re-home the main store with the submetrics (nothing recorded yet).

@@ -32,6 +32,8 @@ export interface StartMessage {
 
 export type MainToWorker =
   | InitMessage
+  /** the first worker's, once the script's options are known: it was started before they were */
+  | { type: 'configure'; submetrics: string[]; globalTags: Record<string, string> }
   | { type: 'setup' }
   | StartMessage
   | { type: 'stop' }

@@ -382,6 +382,14 @@ port.on('message', (m: MainToWorker) => {
     case 'init':
       void onInit(m);
       return;
+    case 'configure': {
+      // Before anything is recorded: the init context only defined metrics.
+      store.useSubmetrics(m.submetrics);
+      init = { ...init, submetrics: m.submetrics, globalTags: m.globalTags };
+      const rt = (globalThis as Record<string, unknown>)[RUNTIME_KEY] as Runtime;
+      rt.globalTags = m.globalTags;
+      return;
+    }
     case 'setup':
       Promise.resolve(callLifecycle('setup')).then(
         (data) => post({ type: 'setup-done', data: data === undefined ? undefined : JSON.stringify(data) }),

@@ -209,6 +209,20 @@ describe('summary formats', () => {
     expect(after.metrics['http_req_duration{expected_response:true}']?.values.avg).toBe(12);
   });
 
+  it('takes submetrics given after its metrics were defined, for the samples that follow', () => {
+    const s = new Store();
+    defineBuiltins(s);
+    s.define('waited', 'trend', 'time');
+    s.useSubmetrics(['waited{step:a}', 'http_req_duration{expected_response:true}']);
+    s.add('waited', 5, { step: 'a' });
+    s.add('waited', 7, { step: 'b' });
+    s.add('http_req_duration', 12, { expected_response: 'true' });
+    const data = buildSummaryData(s, { thresholds: [], testRunDurationMs: 1000 });
+    expect(data.metrics['waited{step:a}']?.values.max).toBe(5);
+    expect(data.metrics.waited?.values.max).toBe(7);
+    expect(data.metrics['http_req_duration{expected_response:true}']?.values.avg).toBe(12);
+  });
+
   it("prints a time trend's count as a number, as k6's summary.js does", () => {
     const s = new Store();
     defineBuiltins(s);

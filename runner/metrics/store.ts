@@ -52,7 +52,7 @@ export class Store implements MetricStore {
   readonly metrics = new Map<string, Metric>();
   /** check name -> [passes, fails], in the order first seen */
   readonly checks = new Map<string, [number, number]>();
-  private readonly selectors: Selector[];
+  private selectors: Selector[];
   /** whether samples are also kept per tag set (Prometheus, by-tag breakdowns) */
   readonly keepsSeries: boolean;
   private readonly excluded: Set<string>;
@@ -63,6 +63,21 @@ export class Store implements MetricStore {
     this.keepsSeries = opts.series ?? false;
     this.excluded = new Set(opts.excludedSeriesTags ?? ['url']);
     this.maxSeries = opts.maxSeriesPerMetric ?? 2000;
+  }
+
+  /**
+   * Sets the submetrics of a store that has recorded nothing yet: the runner learns them from the
+   * script's options, after its init context has defined its metrics in this store.
+   */
+  useSubmetrics(submetrics: readonly string[]): void {
+    this.selectors = submetrics.map(parseSelector).filter((s) => s.tags.length > 0);
+    for (const m of this.metrics.values()) m.subs = this.subsOf(m.name, m.type);
+  }
+
+  private subsOf(name: string, type: MetricType): Metric['subs'] {
+    return this.selectors
+      .filter((s) => s.metric === name)
+      .map((selector) => ({ selector, sink: newSink(type) }));
   }
 
   define(name: string, type: MetricType, contains: ValueType = 'default'): void {
@@ -85,9 +100,7 @@ export class Store implements MetricStore {
       type,
       contains,
       sink: newSink(type),
-      subs: this.selectors
-        .filter((s) => s.metric === name)
-        .map((selector) => ({ selector, sink: newSink(type) })),
+      subs: this.subsOf(name, type),
       series: new Map(),
       seriesOverflow: 0,
     });
