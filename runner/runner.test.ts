@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleForK6 } from './bundle.ts';
 import { EXIT, runTest } from './index.ts';
+import { CALL_SAMPLES, callSamples, callTagsScript } from './test-fixtures/call-tags.ts';
 import { CHECKS_EXPECTED, checksScript } from './test-fixtures/checks.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from './test-fixtures/lifecycle-failures.ts';
 import { taggedScript } from './test-fixtures/tags.ts';
@@ -99,7 +100,24 @@ describe('thresholds and exit codes', () => {
       'throws',
       'the error came out of check()',
       'an async check is refused',
+      'a name with a group separator is refused',
     ]);
+  });
+
+  // The same script on real k6: test/real-k6.test.ts.
+  it("records a call's bytes and duration on the VU's tags when it ends, setup and teardown in their groups", async () => {
+    const out = join(scriptDir, 'call-tags.jsonl');
+    const r = await runTest({
+      ...quiet,
+      workers: 1,
+      script: callTagsScript(scriptDir),
+      env: { TARGET: target.url },
+      outJson: out,
+    });
+    expect(r.thresholds.filter((t) => !t.ok).map((t) => t.threshold.key)).toEqual([]);
+    expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 5, fails: 0 });
+    expect(r.exitCode).toBe(EXIT.ok);
+    expect(callSamples(readFileSync(out, 'utf8'))).toEqual(CALL_SAMPLES);
   });
 
   // The same script on real k6: test/real-k6.test.ts.

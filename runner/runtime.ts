@@ -19,8 +19,16 @@ export interface VuState {
   scenarioStartTime: number;
   /** the scenario's env merged over the global one */
   env: Record<string, string>;
-  /** tags added to every sample of this VU (scenario tags, exec.vu.tags) */
+  /**
+   * The tags of every sample this VU makes, as k6's VU state holds them (exec.vu.tags): the test's,
+   * the scenario's, `scenario` and `group` ('' in an iteration); in setup() and teardown() the
+   * test's and `group` '::setup' or '::teardown', no scenario.
+   */
   tags: Record<string, string>;
+  /** set in setup() and teardown(), which run outside any scenario */
+  lifecycle?: 'setup' | 'teardown';
+  /** bytes on the wire since the iteration began: k6 counts them per iteration, not per request */
+  traffic: { sent: number; received: number };
 }
 
 export interface Runtime {
@@ -63,7 +71,7 @@ export function runtime(): Runtime {
   return r;
 }
 
-/** The current VU, or undefined in the init context and in setup/teardown. */
+/** The current VU (in setup and teardown, theirs), or undefined in the init context. */
 export function currentVu(): VuState | undefined {
   return runtime().als.getStore();
 }

@@ -41,6 +41,8 @@ let init: InitMessage;
 let store: Store;
 let iterationsMetric: Metric;
 let iterationDurationMetric: Metric;
+let dataSentMetric: Metric;
+let dataReceivedMetric: Metric;
 let script: Record<string, unknown> = {};
 let stopping = false;
 let startAt = 0;
@@ -199,6 +201,8 @@ async function onInit(m: InitMessage): Promise<void> {
   defineBuiltins(store);
   iterationsMetric = store.metric('iterations');
   iterationDurationMetric = store.metric('iteration_duration');
+  dataSentMetric = store.metric('data_sent');
+  dataReceivedMetric = store.metric('data_received');
   const rt = makeRuntime();
   installGlobals(rt);
   try {
@@ -256,13 +260,25 @@ async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promis
     executor: '',
     scenarioStartTime: Date.now(),
     env: init.env,
-    tags: {},
+    tags: { ...init.globalTags, group: `::${name}` },
+    lifecycle: name,
+    traffic: { sent: 0, received: 0 },
   };
-  const out: unknown = als.run(vu, () => fn(data));
+  const t0 = performance.now();
+  let out: unknown;
+  try {
+    out = als.run(vu, () => fn(data));
+  } catch (err) {
+    // a throw, not a rejection: k6 tells them apart (lifecycleFailure)
+    endOfCall(vu, performance.now() - t0, false);
+    throw err;
+  }
   try {
     return await out;
   } catch (err) {
     throw new Rejected(err);
+  } finally {
+    endOfCall(vu, performance.now() - t0, false);
   }
 }
 
@@ -289,6 +305,26 @@ function flush(final = false): void {
   if (final) post({ type: 'done' });
 }
 
+function record(metric: Metric, value: number, tags: Record<string, string>): void {
+  store.addTo(metric, value, tags);
+  if (init.points) points.push({ metric: metric.name, time: Date.now(), value, tags });
+}
+
+/**
+ * What k6 records as a VU's call of the script ends (js/runner.go, the dialer's trail): the bytes
+ * it moved, zero too, then its duration when it ran to its end (setup and teardown included), and
+ * an iteration when it was one; all with the VU's tags as they are then.
+ */
+function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boolean): void {
+  const tags = { ...vu.tags };
+  record(dataSentMetric, vu.traffic.sent, tags);
+  record(dataReceivedMetric, vu.traffic.received, tags);
+  vu.traffic = { sent: 0, received: 0 };
+  if (durationMs === undefined) return;
+  if (iteration) record(iterationsMetric, 1, tags);
+  record(iterationDurationMetric, durationMs, tags);
+}
+
 /** Runs one iteration of a VU and records it; resolves when it ends, never rejects. */
 async function iterate(
   vu: VuState,
@@ -310,13 +346,12 @@ async function iterate(
   Atomics.add(counters, 2 * (scenarioIndex.get(vu.scenario) as number) + 1, 1);
   // An iteration still running when the graceful stop ran out is interrupted, not completed.
   if (Date.now() > deadline || aborted) {
+    endOfCall(vu, undefined, false);
     p.interrupted++;
     interrupted++;
     return;
   }
-  const tags = { ...init.globalTags, ...vu.tags, scenario: vu.scenario };
-  store.addTo(iterationsMetric, 1, tags);
-  store.addTo(iterationDurationMetric, performance.now() - t0, tags);
+  endOfCall(vu, performance.now() - t0, true);
   p.iterations++;
   completed++;
 }

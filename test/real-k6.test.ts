@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { runTest } from '../runner/index.ts';
+import { CALL_SAMPLES, callSamples, callTagsScript } from '../runner/test-fixtures/call-tags.ts';
 import { CHECKS_EXPECTED, checksScript } from '../runner/test-fixtures/checks.ts';
 import { connectionCountingServer, perVuScript } from '../runner/test-fixtures/connections.ts';
 import {
@@ -332,6 +333,29 @@ describe.skipIf(!haveK6)('check() on a real k6, beside the embedded runner', () 
 });
 
 describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runner", () => {
+  // The runner's side: runner/runner.test.ts, the same script, thresholds and counts.
+  it("a call's bytes and duration on the VU's tags when it ends, setup and teardown in their groups", async () => {
+    const { server, url } = await cookieRedirectServer();
+    const out = join(dir, 'call-tags.jsonl');
+    try {
+      const k6 = spawn(
+        K6 as string,
+        ['run', '-q', '-e', `TARGET=${url}`, '--out', `json=${out}`, callTagsScript(dir)],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      k6.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const [code] = (await once(k6, 'exit')) as [number | null];
+      expect(code, stderr).toBe(0);
+      expect(callSamples(readFileSync(out, 'utf8'))).toEqual(CALL_SAMPLES);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
+
   // The runner's side: runner/runner.test.ts, the same script and thresholds.
   it.each([
     ['options.tags', [] as string[], 'from-options'],

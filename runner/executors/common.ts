@@ -144,7 +144,8 @@ export class ScenarioRun<S extends Scenario = Scenario> {
       executor: s.executor,
       scenarioStartTime: this.startsAt,
       env: this.env,
-      tags: { ...s.tags },
+      tags: { ...this.engine.globalTags, ...s.tags, scenario: s.name, group: '' },
+      traffic: { sent: 0, received: 0 },
     };
   }
 

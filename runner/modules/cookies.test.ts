@@ -13,6 +13,7 @@ const vu = (): VuState => ({
   scenarioStartTime: 0,
   env: {},
   tags: {},
+  traffic: { sent: 0, received: 0 },
 });
 
 describe("a VU's cookies", () => {

@@ -1,13 +1,14 @@
-import { currentVu, runtime, TestAbortedError } from '../runtime.ts';
+import { currentVu, runtime, TestAbortedError, type VuState } from '../runtime.ts';
 
 /** `k6/execution`: the VU, scenario and instance a line of script runs in; test.abort(). */
 
-function vu() {
+// k6 v0.47's words (js/modules/k6/execution/execution.go)
+const NO_SCENARIO = 'getting scenario information outside of the VU context is not supported';
+const NO_VU = 'getting VU information in the init context is not supported';
+
+function vu(): VuState {
   const v = currentVu();
-  if (!v)
-    throw new Error(
-      'k6/execution: vu and scenario are only available inside a VU function (not in init, setup or teardown)',
-    );
+  if (!v) throw new Error(NO_VU);
   return v;
 }
 
@@ -24,7 +25,8 @@ const execution = {
     };
   },
   get scenario() {
-    const v = vu();
+    const v = currentVu();
+    if (!v || v.lifecycle) throw new Error(NO_SCENARIO);
     return {
       name: v.scenario,
       executor: v.executor,

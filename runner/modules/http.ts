@@ -231,8 +231,6 @@ type Emit = (value: number, tags: Tags) => void;
 /** k6's built-in metrics of a request, looked up once per runtime (one per worker thread). */
 interface RequestSamples {
   rt: Runtime;
-  dataSent: Emit;
-  dataReceived: Emit;
   reqs: Emit;
   duration: Emit;
   blocked: Emit;
@@ -249,8 +247,6 @@ function samplesOf(rt: Runtime): RequestSamples {
   if (samples?.rt !== rt) {
     samples = {
       rt,
-      dataSent: rt.emitter('data_sent'),
-      dataReceived: rt.emitter('data_received'),
       reqs: rt.emitter('http_reqs'),
       duration: rt.emitter('http_req_duration'),
       blocked: rt.emitter('http_req_blocked'),
@@ -445,13 +441,10 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
   }
   const m = samplesOf(rt);
   const tags: Record<string, string> = {
-    ...rt.globalTags,
-    ...(vu?.tags ?? {}),
-    ...(vu ? { scenario: vu.scenario } : {}),
+    ...(vu?.tags ?? rt.globalTags),
     method: hop.method,
     url: hop.url,
     name: hop.url,
-    group: '',
     ...(params.tags ?? {}),
   };
   // k6 gives a named request's url tag the name too (it keeps the series few), a failed one the
@@ -459,9 +452,11 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
   if (params.tags?.name !== undefined && params.tags.url === undefined) tags.url = params.tags.name;
   if (res.error) tags.error = errorTag;
   else tags.proto = 'HTTP/1.1';
-  // data_sent/received carry the request's tags; the http_req_* samples add the outcome to the same object.
-  m.dataSent(res.bytesSent, tags);
-  m.dataReceived(res.bytesReceived, tags);
+  // data_sent/received are the iteration's, with its tags, when it ends (k6's dialer counts them).
+  if (vu) {
+    vu.traffic.sent += res.bytesSent;
+    vu.traffic.received += res.bytesReceived;
+  }
   const sampleTags = tags;
   sampleTags.status = String(status);
   sampleTags.expected_response = ok ? 'true' : 'false';

@@ -14,6 +14,8 @@ export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, stri
   for (const [name, fn] of Object.entries(sets)) {
     // k6 refuses an async check (its promise would always pass) before counting it.
     if (typeof fn === 'function' && fn.constructor?.name === 'AsyncFunction') throw new Error(ASYNC_CHECK);
+    // '::' separates a group path's parts (setup() runs in '::setup'): k6 refuses it in a name.
+    if (name.includes('::')) throw new Error("group and check names may not contain '::'");
     let passed: boolean;
     let thrown: { error: unknown } | undefined;
     try {
@@ -22,13 +24,7 @@ export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, stri
       passed = false;
       thrown = { error };
     }
-    rt.check(name, passed, {
-      ...rt.globalTags,
-      ...(vu?.tags ?? {}),
-      ...(vu ? { scenario: vu.scenario } : {}),
-      ...tags,
-      check: name,
-    });
+    rt.check(name, passed, { ...(vu?.tags ?? rt.globalTags), ...tags, check: name });
     if (!passed) all = false;
     // As k6: the check that threw counts as failed, then its error goes on up (the checks after
     // it are not made, nor is the rest of the iteration, unless the script catches it).

@@ -19,12 +19,7 @@ class Metric {
     const vu = currentVu();
     const v = typeof value === 'boolean' ? (value ? 1 : 0) : Number(value);
     if (!Number.isFinite(v)) throw new Error(`metric '${this.name}': cannot add ${String(value)}`);
-    rt.emit(this.name, v, {
-      ...rt.globalTags,
-      ...(vu?.tags ?? {}),
-      ...(vu ? { scenario: vu.scenario } : {}),
-      ...tags,
-    });
+    rt.emit(this.name, v, { ...(vu?.tags ?? rt.globalTags), ...tags });
     return true;
   }
 }
