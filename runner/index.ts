@@ -110,6 +110,8 @@ class TestRun {
   private readonly started: Output[] = [];
   private readonly workers: number;
   private readonly cacheDir: string;
+  /** the script's exported functions */
+  private exports = new Set<string>();
   private handles: WorkerHandle[] = [];
   private readonly progressByWorker: Array<Record<string, ScenarioProgress>> = [];
   private checksFailed = 0;
@@ -167,6 +169,8 @@ class TestRun {
       }
       this.thresholds = thresholds.length ? evaluateThresholds(store, thresholds, testRunDurationMs) : [];
       const summary = buildSummaryData(store, {
+        // k6 makes a group of setup() and of teardown() when the script has them
+        groups: (['setup', 'teardown'] as const).filter((f) => this.exports.has(f)),
         thresholds: this.thresholds,
         testRunDurationMs,
         summaryTrendStats: options.summaryTrendStats,
@@ -234,7 +238,8 @@ class TestRun {
       duration: o.duration,
       iterations: o.iterations,
     });
-    const options = normaliseOptions(raw, o.script, new Set(ready.exports));
+    this.exports = new Set(ready.exports);
+    const options = normaliseOptions(raw, o.script, this.exports);
     const types = new Map<string, 'counter' | 'gauge' | 'rate' | 'trend'>();
     for (const m of store.metrics.values()) types.set(m.name, m.type);
     for (const [name, type] of ready.metrics) types.set(name, type);

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundleForK6 } from './bundle.ts';
 import { EXIT, runTest } from './index.ts';
-import { CALL_SAMPLES, callSamples, callTagsScript } from './test-fixtures/call-tags.ts';
+import { type SummaryData, summaryExport } from './metrics/index.ts';
+import {
+  CALL_GROUPS,
+  CALL_SAMPLES,
+  callGroups,
+  callSamples,
+  callTagsScript,
+} from './test-fixtures/call-tags.ts';
 import { CHECKS_EXPECTED, checksScript } from './test-fixtures/checks.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from './test-fixtures/lifecycle-failures.ts';
 import { taggedScript } from './test-fixtures/tags.ts';
@@ -118,6 +125,7 @@ describe('thresholds and exit codes', () => {
     expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 5, fails: 0 });
     expect(r.exitCode).toBe(EXIT.ok);
     expect(callSamples(readFileSync(out, 'utf8'))).toEqual(CALL_SAMPLES);
+    expect(callGroups(summaryExport(r.summary as SummaryData) as never)).toEqual(CALL_GROUPS);
   });
 
   // The same script on real k6: test/real-k6.test.ts.

@@ -89,7 +89,9 @@ function makeRuntime(): Runtime {
       };
     },
     check(name: string, passed: boolean, tags: Tags) {
-      store.addCheck(name, passed);
+      // k6's check path: its group's, then its name (setup() runs in the group '::setup')
+      const lifecycle = als.getStore()?.lifecycle;
+      store.addCheck(lifecycle ? `::${lifecycle}::${name}` : `::${name}`, passed);
       store.add('checks', passed ? 1 : 0, tags);
       if (!passed) checksFailed++;
       if (init.points)

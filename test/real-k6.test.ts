@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAGES } from '../model/funnel.ts';
 import { runTest } from '../runner/index.ts';
-import { CALL_SAMPLES, callSamples, callTagsScript } from '../runner/test-fixtures/call-tags.ts';
+import {
+  CALL_GROUPS,
+  CALL_SAMPLES,
+  callGroups,
+  callSamples,
+  callTagsScript,
+} from '../runner/test-fixtures/call-tags.ts';
 import { CHECKS_EXPECTED, checksScript } from '../runner/test-fixtures/checks.ts';
 import { connectionCountingServer, perVuScript } from '../runner/test-fixtures/connections.ts';
 import {
@@ -340,7 +346,17 @@ describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runn
     try {
       const k6 = spawn(
         K6 as string,
-        ['run', '-q', '-e', `TARGET=${url}`, '--out', `json=${out}`, callTagsScript(dir)],
+        [
+          'run',
+          '-q',
+          '-e',
+          `TARGET=${url}`,
+          '--out',
+          `json=${out}`,
+          '--summary-export',
+          `${out}.summary.json`,
+          callTagsScript(dir),
+        ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let stderr = '';
@@ -350,6 +366,7 @@ describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runn
       const [code] = (await once(k6, 'exit')) as [number | null];
       expect(code, stderr).toBe(0);
       expect(callSamples(readFileSync(out, 'utf8'))).toEqual(CALL_SAMPLES);
+      expect(callGroups(JSON.parse(readFileSync(`${out}.summary.json`, 'utf8')))).toEqual(CALL_GROUPS);
     } finally {
       server.closeAllConnections();
       server.close();

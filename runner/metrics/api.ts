@@ -33,8 +33,8 @@ export interface MetricStore {
   define(name: string, type: MetricType, contains?: ValueType): void;
   /** records a sample; the metric must be defined */
   add(name: string, value: number, tags?: Tags): void;
-  /** counts a check() result for root_group.checks (by check name) */
-  addCheck(name: string, passed: boolean): void;
+  /** counts a check() result by its path, k6's: the group's path, '::', the name ('::name' at the root) */
+  addCheck(path: string, passed: boolean): void;
   drain(): MetricDelta;
   merge(delta: MetricDelta): void;
 }

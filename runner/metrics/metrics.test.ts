@@ -161,8 +161,8 @@ describe('summary formats', () => {
     s.add('http_reqs', 1);
     s.add('checks', 1);
     s.add('checks', 0);
-    s.addCheck('status is 200', true);
-    s.addCheck('status is 200', false);
+    s.addCheck('::status is 200', true);
+    s.addCheck('::status is 200', false);
     s.add('http_req_duration', 12.5);
     const parsed = parseThresholds({ checks: ['rate>0.9'] }, (n) => s.metrics.get(n)?.type);
     const data = buildSummaryData(s, {
@@ -194,8 +194,45 @@ describe('summary formats', () => {
     expect(legacy.root_group.checks['status is 200']).toMatchObject({ passes: 1, fails: 1 });
     const text = textSummary(data);
     expect(text).toMatch(/✗ status is 200/);
-    expect(text).toMatch(/✗ checks\.+: 50\.00% 1 out of 2/);
+    expect(text).toMatch(/✗ checks\.+: 50\.00% ✓ 1\s+✗ 1/);
     expect(text).toMatch(/http_req_duration\.+: avg=12\.5ms/);
+  });
+
+  it("puts setup's and teardown's checks under their groups, as k6 v0.47 lists and exports them", () => {
+    const s = new Store();
+    defineBuiltins(s);
+    s.addCheck('::in an iteration', true);
+    for (const passed of [true, false, false]) s.addCheck('::setup::in setup', passed);
+    const data = buildSummaryData(s, {
+      thresholds: [],
+      testRunDurationMs: 1000,
+      groups: ['setup', 'teardown'],
+    });
+    expect(data.root_group.checks.map((c) => c.name)).toEqual(['in an iteration']);
+    // ids as k6 v0.47 gave them in a probe's --summary-export: md5 of the path
+    expect(data.root_group.groups.map((g) => [g.name, g.path, g.id])).toEqual([
+      ['setup', '::setup', '5c0f8025f7e0b6654089e5b00e950f1a'],
+      ['teardown', '::teardown', 'a8a9942382e8ffe2e56ef29e664b8229'],
+    ]);
+    expect(data.root_group.groups[0]?.checks).toEqual([
+      expect.objectContaining({ name: 'in setup', path: '::setup::in setup', passes: 1, fails: 2 }),
+    ]);
+    const legacy = summaryExport(data) as { root_group: { groups: Record<string, { checks: object }> } };
+    expect(Object.keys(legacy.root_group.groups)).toEqual(['setup', 'teardown']);
+    expect(legacy.root_group.groups.setup?.checks).toHaveProperty(['in setup', 'fails'], 2);
+    // the layout of k6 v0.47's summary.js: a heading a group, its checks indented under it, a
+    // failed one's share rounded down
+    expect(textSummary(data).split('\n')).toEqual([
+      '     ✓ in an iteration',
+      '',
+      '     █ setup',
+      '',
+      '       ✗ in setup',
+      '        ↳  33% — ✓ 1 / ✗ 2',
+      '',
+      '     █ teardown',
+      '',
+    ]);
   });
 
   it('lists a submetric once it has samples, as k6 does: none for a test without requests', () => {

@@ -50,7 +50,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 export class Store implements MetricStore {
   readonly metrics = new Map<string, Metric>();
-  /** check name -> [passes, fails], in the order first seen */
+  /** check path ('::name', '::setup::name') -> [passes, fails], in the order first seen */
   readonly checks = new Map<string, [number, number]>();
   private selectors: Selector[];
   /** whether samples are also kept per tag set (Prometheus, by-tag breakdowns) */
@@ -148,11 +148,11 @@ export class Store implements MetricStore {
     addToSink(s.sink, value, now);
   }
 
-  addCheck(name: string, passed: boolean): void {
-    let c = this.checks.get(name);
+  addCheck(path: string, passed: boolean): void {
+    let c = this.checks.get(path);
     if (!c) {
       c = [0, 0];
-      this.checks.set(name, c);
+      this.checks.set(path, c);
     }
     c[passed ? 0 : 1]++;
   }

@@ -25,8 +25,16 @@ export interface SummaryCheck {
   fails: number;
 }
 
+export interface SummaryGroup {
+  name: string;
+  path: string;
+  id: string;
+  groups: SummaryGroup[];
+  checks: SummaryCheck[];
+}
+
 export interface SummaryData {
-  root_group: { name: ''; path: ''; id: string; groups: []; checks: SummaryCheck[] };
+  root_group: SummaryGroup;
   options: { summaryTrendStats: string[]; summaryTimeUnit: string; noColor: boolean };
   state: { isStdOutTTY: boolean; isStdErrTTY: boolean; testRunDurationMs: number };
   metrics: Record<string, SummaryMetric>;
@@ -40,6 +48,8 @@ export function buildSummaryData(
     thresholds: readonly ThresholdResult[];
     testRunDurationMs: number;
     summaryTrendStats?: readonly string[];
+    /** the groups k6 makes under the root: setup and teardown, when the script has them */
+    groups?: readonly string[];
     isStdOutTTY?: boolean;
     isStdErrTTY?: boolean;
     noColor?: boolean;
@@ -74,15 +84,23 @@ export function buildSummaryData(
       });
     }
   }
-  const checks = [...store.checks.entries()].map(([name, [passes, fails]]) => ({
+  const group = (name: string, path: string): SummaryGroup => ({
     name,
-    path: `::${name}`,
-    id: md5(`::${name}`),
-    passes,
-    fails,
-  }));
+    path,
+    id: md5(path),
+    groups: [],
+    checks: [],
+  });
+  const root = group('', '');
+  root.groups = (o.groups ?? []).map((name) => group(name, `::${name}`));
+  for (const [path, [passes, fails]] of store.checks) {
+    // A check's name cannot hold '::' (check() refuses it): the last one ends its group's path.
+    const cut = path.lastIndexOf('::');
+    const into = root.groups.find((g) => g.path === path.slice(0, cut)) ?? root;
+    into.checks.push({ name: path.slice(cut + 2), path, id: md5(path), passes, fails });
+  }
   return {
-    root_group: { name: '', path: '', id: md5(''), groups: [], checks },
+    root_group: root,
     options: { summaryTrendStats: stats, summaryTimeUnit: '', noColor: o.noColor ?? false },
     state: {
       isStdOutTTY: o.isStdOutTTY ?? false,
@@ -108,15 +126,17 @@ export function summaryExport(data: SummaryData): Record<string, unknown> {
     }
     metrics[name] = flat;
   }
+  return { root_group: legacyGroup(data.root_group), metrics };
+}
+
+/** The legacy export keys a group's groups and checks by name. */
+function legacyGroup(g: SummaryGroup): Record<string, unknown> {
   return {
-    root_group: {
-      name: data.root_group.name,
-      path: data.root_group.path,
-      id: data.root_group.id,
-      groups: {},
-      checks: Object.fromEntries(data.root_group.checks.map((c) => [c.name, c])),
-    },
-    metrics,
+    name: g.name,
+    path: g.path,
+    id: g.id,
+    groups: Object.fromEntries(g.groups.map((sub) => [sub.name, legacyGroup(sub)])),
+    checks: Object.fromEntries(g.checks.map((c) => [c.name, c])),
   };
 }
 
@@ -152,58 +172,115 @@ function humanTime(ms: number): string {
 }
 
 function fmt(m: SummaryMetric, v: number): string {
+  // a rate as a share, truncated rather than rounded
+  if (m.type === 'rate') return `${(Math.trunc(v * 10_000) / 100).toFixed(2)}%`;
   if (m.contains === 'time') return humanTime(v);
   if (m.contains === 'data') return humanBytes(v);
   return fixedNoTrailingZeros(v, 6);
 }
 
-/** The end-of-test summary as k6's text summary lays it out. */
+const GREEN = 32;
+const RED = 31;
+const CYAN = 36;
+const FAINT = 2;
+
+/**
+ * The end-of-test summary laid out as k6 v0.47's text summary: the checks by group (setup's and
+ * teardown's under their own heading), then one line a metric, its submetrics under it, the
+ * values in columns as wide as their widest.
+ */
 export function textSummary(
   data: SummaryData,
   opts: { indent?: string; enableColors?: boolean } = {},
 ): string {
   const indent = opts.indent ?? ' ';
-  const color = (code: number, s: string) => (opts.enableColors ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = (text: string, ...codes: number[]) =>
+    opts.enableColors ? `\u001b[${codes.join(';')}m${text}\u001b[0m` : text;
+  const width = (text: string) => [...text].length;
   const lines: string[] = [];
-  for (const c of data.root_group.checks) {
-    const mark = c.fails === 0 ? color(32, '✓') : color(31, '✗');
-    lines.push(`${indent}  ${mark} ${c.name}`);
-    if (c.fails > 0)
-      lines.push(
-        `${indent}   ${color(31, `↳  ${Math.round((c.passes / (c.passes + c.fails)) * 100)}% — ✓ ${c.passes} / ✗ ${c.fails}`)}`,
-      );
-  }
-  if (lines.length) lines.push('');
-  const names = Object.keys(data.metrics);
+
+  const group = (at: string, g: SummaryGroup) => {
+    if (g.name !== '') {
+      lines.push(`${at}█ ${g.name}\n`);
+      at = `${at}  `;
+    }
+    for (const c of g.checks) {
+      if (c.fails === 0) lines.push(paint(`${at}✓ ${c.name}`, GREEN));
+      else {
+        const share = Math.floor((100 * c.passes) / (c.passes + c.fails));
+        lines.push(paint(`${at}✗ ${c.name}\n${at} ↳  ${share}% — ✓ ${c.passes} / ✗ ${c.fails}`, RED));
+      }
+    }
+    if (g.checks.length > 0) lines.push('');
+    for (const sub of g.groups) group(at, sub);
+  };
+  group(`${indent}    `, data.root_group);
+
+  // Submetrics stay under their metric: by the metric's name, then by the selector.
+  const names = Object.keys(data.metrics).sort((a, b) => {
+    const pa = a.split('{', 1)[0] as string;
+    const pb = b.split('{', 1)[0] as string;
+    return pa.localeCompare(pb) || a.slice(pa.length).localeCompare(b.slice(pb.length));
+  });
+  const sub = (name: string) => (name.includes('{') ? '  ' : '');
   const label = (name: string) =>
-    name.includes('{') ? `  { ${name.slice(name.indexOf('{') + 1, -1)} }` : name;
-  const width = Math.max(...names.map((n) => label(n).length)) + 3;
+    name.includes('{') ? `{ ${name.slice(name.indexOf('{') + 1, -1)} }` : name;
+  const nameWidth = Math.max(0, ...names.map((n) => width(sub(n) + label(n))));
+
+  // Each metric's columns: a trend's stats, or a value and its extras; each column as wide as its widest.
+  const stats = data.options.summaryTrendStats;
+  const columns = new Map<string, string[]>();
+  const trendWidths: number[] = stats.map(() => 0);
+  let valueWidth = 0;
+  const extraWidths = [0, 0];
   for (const name of names) {
     const m = data.metrics[name] as SummaryMetric;
-    const failed = m.thresholds ? Object.values(m.thresholds).some((t) => !t.ok) : false;
-    const mark = m.thresholds ? (failed ? color(31, '✗') : color(32, '✓')) : ' ';
-    const l = label(name);
-    let value: string;
     const v = m.values;
-    switch (m.type) {
-      case 'counter':
-        value = `${fmt(m, v.count ?? 0).padEnd(8)} ${fmt(m, v.rate ?? 0)}/s`;
-        break;
-      case 'gauge':
-        value = `${fmt(m, v.value ?? 0).padEnd(8)} min=${fmt(m, v.min ?? 0).padEnd(7)} max=${fmt(m, v.max ?? 0)}`;
-        break;
-      case 'rate':
-        value = `${((v.rate ?? 0) * 100).toFixed(2)}% ${v.passes ?? 0} out of ${(v.passes ?? 0) + (v.fails ?? 0)}`;
-        break;
-      case 'trend':
-        // k6 prints a trend's count as the number it is, whatever the trend holds (summary.js).
-        value = Object.entries(v)
-          .map(([k, x]) => `${k}=${k === 'count' ? String(x) : fmt(m, x)}`.padEnd(14))
-          .join(' ')
-          .trimEnd();
-        break;
+    let cols: string[];
+    if (m.type === 'trend') {
+      cols = stats.map((k) => (k === 'count' ? String(v[k] ?? 0) : fmt(m, v[k] ?? 0)));
+      cols.forEach((c, i) => {
+        trendWidths[i] = Math.max(trendWidths[i] as number, width(c));
+      });
+    } else {
+      cols =
+        m.type === 'counter'
+          ? [fmt(m, v.count ?? 0), `${fmt(m, v.rate ?? 0)}/s`]
+          : m.type === 'gauge'
+            ? [fmt(m, v.value ?? 0), `min=${fmt(m, v.min ?? 0)}`, `max=${fmt(m, v.max ?? 0)}`]
+            : [fmt(m, v.rate ?? 0), `✓ ${v.passes ?? 0}`, `✗ ${v.fails ?? 0}`];
+      valueWidth = Math.max(valueWidth, width(cols[0] as string));
+      cols.slice(1).forEach((c, i) => {
+        extraWidths[i] = Math.max(extraWidths[i] as number, width(c));
+      });
     }
-    lines.push(`${indent}${mark} ${l}${'.'.repeat(Math.max(1, width - l.length))}: ${value}`);
+    columns.set(name, cols);
+  }
+  const pad = (text: string, to: number) => text + ' '.repeat(Math.max(0, to - width(text)));
+
+  for (const name of names) {
+    const m = data.metrics[name] as SummaryMetric;
+    const cols = columns.get(name) as string[];
+    let values: string;
+    if (m.type === 'trend') {
+      values = cols
+        .map((c, i) => `${stats[i]}=${paint(c, CYAN)}${pad('', (trendWidths[i] as number) - width(c))}`)
+        .join(' ');
+    } else {
+      const [first, ...extras] = cols as [string, ...string[]];
+      values = paint(first, CYAN) + pad('', valueWidth - width(first));
+      if (extras.length === 1) values += ` ${paint(extras[0] as string, CYAN, FAINT)}`;
+      else if (extras.length > 1)
+        values += ` ${extras.map((e, i) => paint(e, CYAN, FAINT) + pad('', (extraWidths[i] as number) - width(e))).join(' ')}`;
+    }
+    let mark = ' ';
+    if (m.thresholds) {
+      const failed = Object.values(m.thresholds).some((t) => !t.ok);
+      mark = paint(failed ? '✗' : '✓', failed ? RED : GREEN);
+    }
+    const l = label(name);
+    const dots = paint(`${'.'.repeat(nameWidth - width(l) - width(sub(name)) + 3)}:`, FAINT);
+    lines.push(`${indent}  ${sub(name)}${mark} ${l}${dots} ${values}`);
   }
   return lines.join('\n');
 }

@@ -109,3 +109,22 @@ export function callSamples(jsonLines: string): typeof CALL_SAMPLES {
     iterations: of('iterations'),
   };
 }
+
+/** Where `callTagsScript`'s checks are listed: at the root and in the groups k6 makes of setup() and teardown(). */
+export const CALL_GROUPS = {
+  root: ['iteration: the VU carries the test tags, the scenario and group ""'],
+  setup: [
+    'setup: the VU carries the test tags and the setup group, no scenario',
+    'setup: exec.scenario refused as k6 does',
+  ],
+  teardown: [],
+};
+
+/** The check names by group of a legacy summary export (`--summary-export`). */
+export function callGroups(legacy: {
+  root_group: { checks: object; groups: Record<string, { checks: object }> };
+}): Record<string, string[]> {
+  const out: Record<string, string[]> = { root: Object.keys(legacy.root_group.checks) };
+  for (const [name, g] of Object.entries(legacy.root_group.groups)) out[name] = Object.keys(g.checks);
+  return out;
+}
