@@ -69,8 +69,9 @@ export async function setup(): Promise<{ accounts: Account[] }> {
   const seed = envNumber(__ENV, 'POPULATION_SEED', 2020, { integer: true, min: 0 });
   const runTag = `${Date.now()}`;
   const accounts: Account[] = [];
-  // From the clock by default, so that reruns against the same stack pick new people.
-  let index = envNumber(__ENV, 'PERSON_OFFSET', (Math.floor(Date.now() / 1000) % 40_000) * 2000 + 1000, {
+  // A random slot of 2,000 people by default, so that reruns against the same stack pick new
+  // people (from the clock's second, two runs within one second met the same: duplicate_nik).
+  let index = envNumber(__ENV, 'PERSON_OFFSET', Math.floor(Math.random() * 40_000) * 2000 + 1000, {
     integer: true,
     min: 0,
   });
