@@ -103,11 +103,18 @@ describe('gelombang run', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d) => {
       stderr += d;
     });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
     const [code] = (await once(child, 'exit')) as [number | null];
+    // -q as k6's: no progress, the summary still printed
     expect(stderr).toBe('');
+    expect(stdout).toMatch(/^ {3}✓ http_req_failed\.+: 0\.00%/m);
+    expect(stdout).toMatch(/^ {5}iterations\.+: 41 /m);
     expect(code).toBe(0);
     const summary = JSON.parse(readFileSync(exportFile, 'utf8')) as {
       metrics: Record<string, Record<string, unknown>>;

@@ -46,7 +46,7 @@ export function runCommand(): Command {
         k6Output('--out'),
         [],
       )
-      .option('-q, --quiet', 'no progress and no summary')
+      .option('-q, --quiet', 'no progress (as k6, the summary still prints: --no-summary drops it)')
       .option('--no-thresholds', 'do not evaluate thresholds')
       .option('--no-summary', 'do not print the end-of-test summary')
       .addOption(
@@ -84,10 +84,9 @@ export function runCommand(): Command {
           summaryExport: o.summaryExport,
           outJson: json[0],
           prometheus: prometheus[0],
-          quiet: o.quiet,
           noThresholds: o.thresholds === false,
           noSummary: o.summary === false,
-          progress: o.progress,
+          progress: o.quiet ? 'none' : o.progress,
           allowRemoteTargets: o.allowRemoteTarget,
         });
         if (result.error) console.error(`${result.exitCode === 0 ? 'note' : 'error'}: ${result.error}`);
