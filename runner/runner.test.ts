@@ -201,6 +201,61 @@ describe('thresholds and exit codes', () => {
     expect(target.hits).toBe(before);
   });
 
+  it('stops with exit 107 when an iteration ends with a sleep() it did not await (k6 blocks there)', async () => {
+    const r = await runTest({
+      ...quiet,
+      workers: 1,
+      script: script(`
+        import { sleep } from 'k6';
+        export const options = { iterations: 3 };
+        export default function () { sleep(0.2); }
+      `),
+    });
+    expect(r.exitCode).toBe(EXIT.scriptException);
+    expect(r.error).toMatch(/sleep\(\.\.\.\) without await.*write await sleep\(seconds\)/);
+    // awaited, inside Promise.all too, it is k6's sleep
+    const ok = await runTest({
+      ...quiet,
+      workers: 1,
+      script: script(`
+        import { sleep } from 'k6';
+        export const options = { iterations: 2 };
+        export default async function () { await sleep(0.01); await Promise.all([sleep(0.01), sleep(0.02)]); }
+      `),
+    });
+    expect(ok.exitCode).toBe(EXIT.ok);
+    expect(ok.summary?.metrics.iteration_duration?.values.min).toBeGreaterThanOrEqual(29);
+  });
+
+  // As k6 v0.47 tags them (a probe, 2026-12-07): the executor's tags, not the scenario's own.
+  it("records dropped_iterations with the test's tags and the scenario's name, in --out json too", async () => {
+    const out = join(scriptDir, 'dropped.jsonl');
+    const r = await runTest({
+      ...quiet,
+      workers: 1,
+      outJson: out,
+      script: script(`
+        import { sleep } from 'k6';
+        export const options = {
+          tags: { t: 'x' },
+          scenarios: { s1: { executor: 'constant-arrival-rate', rate: 20, timeUnit: '1s', duration: '1s',
+            preAllocatedVUs: 1, maxVUs: 1, tags: { st: 'y' } } },
+        };
+        export default async function () { await sleep(0.3); }
+      `),
+    });
+    expect(r.exitCode).toBe(EXIT.ok);
+    const dropped = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; metric: string; data: { tags: Record<string, string> } })
+      .filter((p) => p.type === 'Point' && p.metric === 'dropped_iterations');
+    // one free VU for 21 arrivals, each iteration 300 ms: most are dropped
+    expect(dropped.length).toBeGreaterThan(10);
+    expect(dropped.length).toBe(r.summary?.metrics.dropped_iterations?.values.count);
+    for (const p of dropped) expect(p.data.tags).toEqual({ t: 'x', scenario: 's1' });
+  });
+
   it('refuses a non-loopback target unless confirmed', async () => {
     const r = await runTest({
       ...quiet,

@@ -29,6 +29,8 @@ export interface VuState {
   lifecycle?: 'setup' | 'teardown';
   /** bytes on the wire since the iteration began: k6 counts them per iteration, not per request */
   traffic: { sent: number; received: number };
+  /** its sleep() calls still pending: one left when its iteration ends was not awaited */
+  sleeping?: number;
 }
 
 export interface Runtime {

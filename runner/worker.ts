@@ -327,6 +327,19 @@ function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boole
   record(iterationDurationMetric, durationMs, tags);
 }
 
+/**
+ * An iteration ended with a sleep() still pending: it was not awaited, and the iteration did not
+ * wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong, not
+ * green: the test stops with exit 107, as for a call the runner does not implement.
+ */
+function refuseUnawaitedSleep(): never {
+  const message =
+    'the script called sleep(...) without await: here sleep is a Promise and the iteration went on at once (k6 blocks); write await sleep(seconds), which works on both engines';
+  stopScheduling();
+  post({ type: 'abort', reason: message, exitCode: EXIT.scriptException });
+  throw Object.assign(new Error(message), { isTestAbort: true });
+}
+
 /** Runs one iteration of a VU and records it; resolves when it ends, never rejects. */
 async function iterate(
   vu: VuState,
@@ -339,6 +352,7 @@ async function iterate(
   let aborted = false;
   try {
     await als.run(vu, () => fn(data));
+    if (vu.sleeping) refuseUnawaitedSleep();
   } catch (err) {
     if ((err as { isTestAbort?: boolean } | undefined)?.isTestAbort) aborted = true;
     else reportIterationError(err, vu.scenario);
@@ -381,7 +395,7 @@ async function onStart(m: StartMessage): Promise<void> {
     stopping: () => stopping,
     sleep,
     iterate: (vu, exec, data, p, deadline) => iterate(vu, script[exec] as IterationFn, data, p, deadline),
-    drop: (tags) => store.add('dropped_iterations', 1, tags),
+    drop: (tags) => record(store.metric('dropped_iterations'), 1, tags),
   };
   let vuOffset = 0;
   const runs = m.scenarios.map(async (s, index) => {

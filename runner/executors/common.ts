@@ -200,7 +200,8 @@ export async function runArrivals(
     const vu = free.pop();
     if (!vu) {
       p.dropped++;
-      engine.drop({ ...engine.globalTags, ...s.tags, scenario: s.name });
+      // the executor's tags in k6 (getMetricTags): the test's and the scenario's name, not its tags
+      engine.drop({ ...engine.globalTags, scenario: s.name });
       if (created < maxMine) free.push(createVu());
       continue;
     }

@@ -33,10 +33,21 @@ export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, stri
   return all;
 }
 
-/** Resolves after `seconds`; `await sleep(1)` works on real k6 too (its sleep blocks and returns undefined). */
+/**
+ * Resolves after `seconds`; `await sleep(1)` works on real k6 too (its sleep blocks and returns
+ * undefined). The VU counts its pending sleeps: one not awaited would let k6's everyday
+ * `sleep(1)` run at full speed here, so the iteration's end refuses it (worker.ts).
+ */
 export function sleep(seconds: number): Promise<void> {
   const ms = Math.max(0, Number(seconds) * 1000);
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  const vu = currentVu();
+  if (vu) vu.sleeping = (vu.sleeping ?? 0) + 1;
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      if (vu) vu.sleeping = (vu.sleeping ?? 1) - 1;
+      resolve();
+    }, ms),
+  );
 }
 
 export function fail(message?: string): never {
