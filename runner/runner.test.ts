@@ -201,7 +201,7 @@ describe('thresholds and exit codes', () => {
     expect(target.hits).toBe(before);
   });
 
-  it('stops with exit 107 when an iteration ends with a sleep() it did not await (k6 blocks there)', async () => {
+  it('stops with exit 107 when an iteration or setup() ends with a sleep() it did not await (k6 blocks there)', async () => {
     const r = await runTest({
       ...quiet,
       workers: 1,
@@ -213,6 +213,19 @@ describe('thresholds and exit codes', () => {
     });
     expect(r.exitCode).toBe(EXIT.scriptException);
     expect(r.error).toMatch(/sleep\(\.\.\.\) without await.*write await sleep\(seconds\)/);
+    // and in setup(), which would have handed over its data before its wait
+    const inSetup = await runTest({
+      ...quiet,
+      workers: 1,
+      script: script(`
+        import { sleep } from 'k6';
+        export const options = { iterations: 1 };
+        export function setup() { sleep(0.2); }
+        export default async function () {}
+      `),
+    });
+    expect(inSetup.exitCode).toBe(EXIT.scriptException);
+    expect(inSetup.error).toMatch(/^setup\(\) failed: the script called sleep\(\.\.\.\) without await/);
     // awaited, inside Promise.all too, it is k6's sleep
     const ok = await runTest({
       ...quiet,

@@ -275,13 +275,16 @@ async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promis
     endOfCall(vu, performance.now() - t0, false);
     throw err;
   }
+  let value: unknown;
   try {
-    return await out;
+    value = await out;
   } catch (err) {
     throw new Rejected(err);
   } finally {
     endOfCall(vu, performance.now() - t0, false);
   }
+  if (vu.sleeping) throw unawaitedSleep();
+  return value;
 }
 
 /**
@@ -328,16 +331,21 @@ function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boole
 }
 
 /**
- * An iteration ended with a sleep() still pending: it was not awaited, and the iteration did not
- * wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong, not
- * green: the test stops with exit 107, as for a call the runner does not implement.
+ * A call of the script ended with a sleep() still pending: it was not awaited, and the call did
+ * not wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong,
+ * not green: exit 107, as for a call the runner does not implement.
  */
-function refuseUnawaitedSleep(): never {
+function unawaitedSleep(): Error {
   const message =
-    'the script called sleep(...) without await: here sleep is a Promise and the iteration went on at once (k6 blocks); write await sleep(seconds), which works on both engines';
+    'the script called sleep(...) without await: here sleep is a Promise and the script went on at once (k6 blocks); write await sleep(seconds), which works on both engines';
+  return Object.assign(new Error(message), { isTestAbort: true, unsupportedCall: true });
+}
+
+function refuseUnawaitedSleep(): never {
+  const err = unawaitedSleep();
   stopScheduling();
-  post({ type: 'abort', reason: message, exitCode: EXIT.scriptException });
-  throw Object.assign(new Error(message), { isTestAbort: true });
+  post({ type: 'abort', reason: err.message, exitCode: EXIT.scriptException });
+  throw err;
 }
 
 /** Runs one iteration of a VU and records it; resolves when it ends, never rejects. */
