@@ -135,3 +135,19 @@ export async function compiledEntry(entry, cacheDir = CACHE) {
   }
   return build(abs, cacheDir, key);
 }
+
+/**
+ * Runs the TypeScript `entry` in this process: from its bundle, or through tsx where the cache
+ * cannot be written. What the CLI and the runner's worker threads start with.
+ */
+export async function runEntry(entry) {
+  const bundle = await compiledEntry(entry);
+  if (bundle) {
+    mapStackTraces();
+    await import(pathToFileURL(bundle).href);
+    return;
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(entry).href);
+}

@@ -299,30 +299,48 @@ describe.skipIf(!haveK6)('redirects and cookies on a real k6, beside the embedde
   ] as const)(
     '%s: every check passes, as many requests',
     async (_what, write, checks, requests) => {
-      const { server, url } = await cookieRedirectServer();
-      try {
-        const summary = join(dir, `${Math.random().toString(36).slice(2)}.summary.json`);
-        // k6 runs in a child the server must keep answering: not spawnSync.
-        const k6 = spawn(
-          K6 as string,
-          ['run', '-q', '--summary-export', summary, '-e', `TARGET=${url}`, write(dir)],
-          { stdio: 'ignore' },
-        );
-        const [code] = (await once(k6, 'exit')) as [number | null];
-        expect(code, 'k6 exit code').toBe(0);
-        const s = JSON.parse(readFileSync(summary, 'utf8')) as {
-          metrics: Record<string, { passes?: number; fails?: number; count?: number }>;
-        };
-        expect(s.metrics.checks).toMatchObject({ passes: checks, fails: 0 });
-        expect(s.metrics.http_reqs?.count).toBe(requests);
-      } finally {
-        server.closeAllConnections();
-        server.close();
-      }
+      const summary = join(dir, `${Math.random().toString(36).slice(2)}.summary.json`);
+      const { code, stderr } = await k6AgainstServer((url) => [
+        'run',
+        '-q',
+        '--summary-export',
+        summary,
+        '-e',
+        `TARGET=${url}`,
+        write(dir),
+      ]);
+      expect(code, stderr).toBe(0);
+      const s = JSON.parse(readFileSync(summary, 'utf8')) as {
+        metrics: Record<string, { passes?: number; fails?: number; count?: number }>;
+      };
+      expect(s.metrics.checks).toMatchObject({ passes: checks, fails: 0 });
+      expect(s.metrics.http_reqs?.count).toBe(requests);
     },
     60_000,
   );
 });
+
+/**
+ * k6 run with `args(url)` against a fresh server of the cookie-and-redirect fixture, in a child the
+ * server (in this process) must keep answering: its exit code and stderr.
+ */
+async function k6AgainstServer(
+  args: (url: string) => string[],
+): Promise<{ code: number | null; stderr: string }> {
+  const { server, url } = await cookieRedirectServer();
+  try {
+    const k6 = spawn(K6 as string, args(url), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    k6.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const [code] = (await once(k6, 'exit')) as [number | null];
+    return { code, stderr };
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
 
 describe.skipIf(!haveK6)('check() on a real k6, beside the embedded runner', () => {
   // The runner's side: runner/runner.test.ts, the same script and counts.
@@ -341,36 +359,21 @@ describe.skipIf(!haveK6)('check() on a real k6, beside the embedded runner', () 
 describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runner", () => {
   // The runner's side: runner/runner.test.ts, the same script, thresholds and counts.
   it("a call's bytes and duration on the VU's tags when it ends, setup and teardown in their groups", async () => {
-    const { server, url } = await cookieRedirectServer();
     const out = join(dir, 'call-tags.jsonl');
-    try {
-      const k6 = spawn(
-        K6 as string,
-        [
-          'run',
-          '-q',
-          '-e',
-          `TARGET=${url}`,
-          '--out',
-          `json=${out}`,
-          '--summary-export',
-          `${out}.summary.json`,
-          callTagsScript(dir),
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let stderr = '';
-      k6.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const [code] = (await once(k6, 'exit')) as [number | null];
-      expect(code, stderr).toBe(0);
-      expect(callSamples(readFileSync(out, 'utf8'))).toEqual(CALL_SAMPLES);
-      expect(callGroups(JSON.parse(readFileSync(`${out}.summary.json`, 'utf8')))).toEqual(CALL_GROUPS);
-    } finally {
-      server.closeAllConnections();
-      server.close();
-    }
+    const { code, stderr } = await k6AgainstServer((url) => [
+      'run',
+      '-q',
+      '-e',
+      `TARGET=${url}`,
+      '--out',
+      `json=${out}`,
+      '--summary-export',
+      `${out}.summary.json`,
+      callTagsScript(dir),
+    ]);
+    expect(code, stderr).toBe(0);
+    expect(callSamples(readFileSync(out, 'utf8'))).toEqual(CALL_SAMPLES);
+    expect(callGroups(JSON.parse(readFileSync(`${out}.summary.json`, 'utf8')))).toEqual(CALL_GROUPS);
   }, 60_000);
 
   // The runner's side: runner/runner.test.ts, the same script and thresholds.
@@ -380,23 +383,17 @@ describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runn
   ])(
     '%s, a named url, a failed request: every threshold on a tagged submetric holds',
     async (_what, cli, testid) => {
-      const { server, url } = await cookieRedirectServer();
-      try {
-        const k6 = spawn(
-          K6 as string,
-          ['run', '-q', ...cli, '-e', `TARGET=${url}`, '-e', `EXPECT_TESTID=${testid}`, taggedScript(dir)],
-          { stdio: ['ignore', 'ignore', 'pipe'] },
-        );
-        let stderr = '';
-        k6.stderr.on('data', (d) => {
-          stderr += d;
-        });
-        const [code] = (await once(k6, 'exit')) as [number | null];
-        expect(code, stderr).toBe(0);
-      } finally {
-        server.closeAllConnections();
-        server.close();
-      }
+      const { code, stderr } = await k6AgainstServer((url) => [
+        'run',
+        '-q',
+        ...cli,
+        '-e',
+        `TARGET=${url}`,
+        '-e',
+        `EXPECT_TESTID=${testid}`,
+        taggedScript(dir),
+      ]);
+      expect(code, stderr).toBe(0);
     },
     60_000,
   );
