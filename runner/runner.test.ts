@@ -233,11 +233,28 @@ describe('thresholds and exit codes', () => {
       script: script(`
         import { sleep } from 'k6';
         export const options = { iterations: 2 };
-        export default async function () { await sleep(0.01); await Promise.all([sleep(0.01), sleep(0.02)]); }
+        export default async function () {
+          await sleep(0.01);
+          await Promise.all([sleep(0.01), sleep(0.02)]);
+          // a sleep that loses a race (a timeout, say) was awaited: still pending at the end, and fine
+          await Promise.race([sleep(0.01), sleep(5)]);
+        }
       `),
     });
     expect(ok.exitCode).toBe(EXIT.ok);
-    expect(ok.summary?.metrics.iteration_duration?.values.min).toBeGreaterThanOrEqual(29);
+    // one left behind by an iteration that failed is that iteration's, not the next one's
+    const failed = await runTest({
+      ...quiet,
+      workers: 1,
+      script: script(`
+        import { sleep } from 'k6';
+        export const options = { iterations: 2, vus: 1 };
+        export default async function () { if (__ITER === 0) { sleep(5); throw new Error('first'); } }
+      `),
+    });
+    expect(failed.exitCode).toBe(EXIT.ok);
+    expect(failed.summary?.metrics.iterations?.values.count).toBe(2);
+    expect(ok.summary?.metrics.iteration_duration?.values.min).toBeGreaterThanOrEqual(39);
   });
 
   // As k6 v0.47 tags them (a probe, 2026-12-07): the executor's tags, not the scenario's own.

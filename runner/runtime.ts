@@ -29,8 +29,8 @@ export interface VuState {
   lifecycle?: 'setup' | 'teardown';
   /** bytes on the wire since the iteration began: k6 counts them per iteration, not per request */
   traffic: { sent: number; received: number };
-  /** its sleep() calls still pending: one left when its iteration ends was not awaited */
-  sleeping?: number;
+  /** its sleep() calls pending that nothing has awaited yet: one left when its call ends never will be */
+  unawaited?: Set<object>;
 }
 
 export interface Runtime {

@@ -283,7 +283,7 @@ async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promis
   } finally {
     endOfCall(vu, performance.now() - t0, false);
   }
-  if (vu.sleeping) throw unawaitedSleep();
+  if (vu.unawaited?.size) throw unawaitedSleep();
   return value;
 }
 
@@ -331,8 +331,8 @@ function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boole
 }
 
 /**
- * A call of the script ended with a sleep() still pending: it was not awaited, and the call did
- * not wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong,
+ * A call of the script ended with a sleep() still pending that nothing awaited: the call did not
+ * wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong,
  * not green: exit 107, as for a call the runner does not implement.
  */
 function unawaitedSleep(): Error {
@@ -360,11 +360,13 @@ async function iterate(
   let aborted = false;
   try {
     await als.run(vu, () => fn(data));
-    if (vu.sleeping) refuseUnawaitedSleep();
+    if (vu.unawaited?.size) refuseUnawaitedSleep();
   } catch (err) {
     if ((err as { isTestAbort?: boolean } | undefined)?.isTestAbort) aborted = true;
     else reportIterationError(err, vu.scenario);
   }
+  // a sleep left behind by a throw is not the next iteration's
+  vu.unawaited?.clear();
   vu.iterationInInstance++;
   vu.iterationInScenario++;
   Atomics.add(counters, 2 * (scenarioIndex.get(vu.scenario) as number) + 1, 1);

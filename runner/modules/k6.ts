@@ -35,19 +35,32 @@ export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, stri
 
 /**
  * Resolves after `seconds`; `await sleep(1)` works on real k6 too (its sleep blocks and returns
- * undefined). The VU counts its pending sleeps: one not awaited would let k6's everyday
- * `sleep(1)` run at full speed here, so the iteration's end refuses it (worker.ts).
+ * undefined). A thenable, not a Promise, so that awaiting it is seen (await, Promise.all and
+ * Promise.race call its then): a sleep still pending that nothing awaited when the VU's call ends
+ * is k6's everyday blocking `sleep(1)`, which would run at full speed here, and is refused then
+ * (worker.ts). A sleep that lost a Promise.race was awaited, and is not.
  */
-export function sleep(seconds: number): Promise<void> {
+export function sleep(seconds: number): PromiseLike<void> {
   const ms = Math.max(0, Number(seconds) * 1000);
   const vu = currentVu();
-  if (vu) vu.sleeping = (vu.sleeping ?? 0) + 1;
-  return new Promise((resolve) =>
+  const token = {};
+  if (vu) {
+    vu.unawaited ??= new Set();
+    vu.unawaited.add(token);
+  }
+  const slept = new Promise<void>((resolve) =>
     setTimeout(() => {
-      if (vu) vu.sleeping = (vu.sleeping ?? 1) - 1;
+      vu?.unawaited?.delete(token);
       resolve();
     }, ms),
   );
+  return {
+    // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose (above)
+    then(onFulfilled, onRejected) {
+      vu?.unawaited?.delete(token);
+      return slept.then(onFulfilled, onRejected);
+    },
+  };
 }
 
 export function fail(message?: string): never {
