@@ -5,7 +5,7 @@
 // rehearsal starts a dozen processes and threads (bench/README.md, "Start-up").
 //
 // Plain JavaScript on purpose: it is what loads the TypeScript, so it cannot be TypeScript.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -30,14 +30,14 @@ function stamp(path) {
 }
 
 /** The cached bundle if every file it was made from is unchanged. */
-function fresh(manifestPath) {
+function fresh(manifestPath, entry) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   } catch {
     return undefined;
   }
-  if (manifest.node !== process.version) return undefined;
+  if (manifest.entry !== entry || manifest.node !== process.version) return undefined;
   for (const [path, s] of Object.entries(manifest.inputs)) if (stamp(path) !== s) return undefined;
   return stamp(manifest.bundle) === null ? undefined : manifest.bundle;
 }
@@ -104,7 +104,7 @@ async function build(entry, cacheDir, key) {
   };
   for (const out of result.outputFiles) if (out.path.endsWith('.map')) place(out.path, out.contents);
   for (const out of result.outputFiles) if (!out.path.endsWith('.map')) place(out.path, out.contents);
-  place(join(cacheDir, `${key}.json`), JSON.stringify({ node: process.version, bundle, inputs }));
+  place(join(cacheDir, `${key}.json`), JSON.stringify({ entry, node: process.version, bundle, inputs }));
   return bundle;
 }
 
@@ -124,8 +124,11 @@ export function mapStackTraces() {
  */
 export async function compiledEntry(entry, cacheDir = CACHE) {
   const abs = resolve(entry);
-  const key = relative(ROOT, abs).replaceAll(/[\\/.:]/g, '_');
-  const hit = fresh(join(cacheDir, `${key}.json`));
+  // the entry's whole path in the key: two checkouts sharing one node_modules (a symlink, a
+  // workspace) must not run each other's bundles
+  const hash = createHash('sha256').update(abs).digest('hex').slice(0, 12);
+  const key = `${relative(ROOT, abs).replaceAll(/[\\/.:]/g, '_')}-${hash}`;
+  const hit = fresh(join(cacheDir, `${key}.json`), abs);
   if (hit) return hit;
   try {
     mkdirSync(cacheDir, { recursive: true });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -103,6 +103,24 @@ describe('compiledEntry: the TypeScript entries run from cached bundles', () => 
   it('refuses a source that does not compile, naming the file and line', async () => {
     const { dir, cache } = project({ 'broken.ts': 'const x: number = ;\n' });
     await expect(compiledEntry(join(dir, 'broken.ts'), cache)).rejects.toThrow(/broken\.ts:1/);
+  });
+
+  it('keeps apart two checkouts that share a cache: each runs its own entry of the same name', async () => {
+    // Two copies of the launcher, each the root of its own checkout (inside the project, for esbuild).
+    const cache = join(cacheRoot, 'shared');
+    const bundles: string[] = [];
+    for (const side of ['a', 'b']) {
+      const root = join(cacheRoot, `checkout-${side}`);
+      mkdirSync(join(root, 'bin'), { recursive: true });
+      mkdirSync(join(root, 'src'), { recursive: true });
+      copyFileSync(COMPILED, join(root, 'bin', 'compiled.mjs'));
+      writeFileSync(join(root, 'src', 'main.ts'), `console.log('${side}');\n`);
+      const copy = (await import(pathToFileURL(join(root, 'bin', 'compiled.mjs')).href)) as {
+        compiledEntry: typeof compiledEntry;
+      };
+      bundles.push((await copy.compiledEntry(join(root, 'src', 'main.ts'), cache)) as string);
+    }
+    expect(bundles.map((b) => run(b).stdout.trim())).toEqual(['a', 'b']);
   });
 
   it('serves four processes that start at once on an empty cache: each runs the entry', async () => {
