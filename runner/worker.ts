@@ -22,7 +22,7 @@ import type {
   StartMessage,
   WorkerToMain,
 } from './protocol.ts';
-import { RUNTIME_KEY, type Runtime, type VuState } from './runtime.ts';
+import { RUNTIME_KEY, type Runtime, type VuState, withVuTags } from './runtime.ts';
 import { refusal } from './unsupported.ts';
 
 /**
@@ -321,7 +321,7 @@ function record(metric: Metric, value: number, tags: Record<string, string>): vo
  * an iteration when it was one; all with the VU's tags as they are then.
  */
 function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boolean): void {
-  const tags = { ...vu.tags };
+  const tags = withVuTags(vu, init.globalTags);
   record(dataSentMetric, vu.traffic.sent, tags);
   record(dataReceivedMetric, vu.traffic.received, tags);
   vu.traffic = { sent: 0, received: 0 };

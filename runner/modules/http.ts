@@ -1,6 +1,6 @@
 import type { Tags } from '../metrics/api.ts';
 import { parseDuration } from '../options/duration.ts';
-import { currentVu, type Runtime, runtime, type VuState } from '../runtime.ts';
+import { currentVu, type Runtime, runtime, type VuState, withVuTags } from '../runtime.ts';
 import {
   type CookieParams,
   cookieHeader,
@@ -440,13 +440,11 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     else ok = vu ? rt.als.run(vu, judge, { status }) : judge({ status });
   }
   const m = samplesOf(rt);
-  const tags: Record<string, string> = {
-    ...(vu?.tags ?? rt.globalTags),
-    method: hop.method,
-    url: hop.url,
-    name: hop.url,
-    ...(params.tags ?? {}),
-  };
+  const tags = withVuTags(vu, rt.globalTags);
+  tags.method = hop.method;
+  tags.url = hop.url;
+  tags.name = hop.url;
+  if (params.tags) for (const k in params.tags) tags[k] = params.tags[k] as string;
   // k6 gives a named request's url tag the name too (it keeps the series few), a failed one the
   // error's words and no proto (lib/netext/httpext/transport.go).
   if (params.tags?.name !== undefined && params.tags.url === undefined) tags.url = params.tags.name;

@@ -1,4 +1,4 @@
-import { currentVu, runtime } from '../runtime.ts';
+import { currentVu, runtime, withVuTags } from '../runtime.ts';
 
 /** `k6`: check, sleep, fail; group refused (it cannot time async code correctly). */
 
@@ -24,7 +24,9 @@ export function check<T>(value: T, sets: Checkers<T>, tags?: Record<string, stri
       passed = false;
       thrown = { error };
     }
-    rt.check(name, passed, { ...(vu?.tags ?? rt.globalTags), ...tags, check: name });
+    const checkTags = withVuTags(vu, rt.globalTags, tags);
+    checkTags.check = name;
+    rt.check(name, passed, checkTags);
     if (!passed) all = false;
     // As k6: the check that threw counts as failed, then its error goes on up (the checks after
     // it are not made, nor is the rest of the iteration, unless the script catches it).

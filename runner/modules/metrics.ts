@@ -1,5 +1,5 @@
 import type { MetricType } from '../metrics/api.ts';
-import { currentVu, runtime } from '../runtime.ts';
+import { currentVu, runtime, withVuTags } from '../runtime.ts';
 
 /** `k6/metrics`: custom Counter, Gauge, Rate and Trend, defined in the init context. */
 
@@ -19,7 +19,7 @@ class Metric {
     const vu = currentVu();
     const v = typeof value === 'boolean' ? (value ? 1 : 0) : Number(value);
     if (!Number.isFinite(v)) throw new Error(`metric '${this.name}': cannot add ${String(value)}`);
-    rt.emit(this.name, v, { ...(vu?.tags ?? rt.globalTags), ...tags });
+    rt.emit(this.name, v, withVuTags(vu, rt.globalTags, tags));
     return true;
   }
 }
