@@ -4,8 +4,5 @@
  */
 export function compiledEntry(entry: string, cacheDir?: string): Promise<string | null>;
 
-/** Has stack traces name the TypeScript sources: call before importing a bundle. */
-export function mapStackTraces(): void;
-
 /** Runs the TypeScript `entry` in this process: from its bundle, or through tsx where the cache cannot be written. */
 export function runEntry(entry: string): Promise<void>;

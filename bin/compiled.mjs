@@ -109,14 +109,6 @@ async function build(entry, cacheDir, key) {
 }
 
 /**
- * Stack traces name the TypeScript sources and their lines, as they did under tsx: call it before
- * importing a bundle (Node reads a module's map as it loads it); a child gets `--enable-source-maps`.
- */
-export function mapStackTraces() {
-  process.setSourceMapsEnabled(true);
-}
-
-/**
  * The path of a JavaScript file that runs the TypeScript `entry`: its cached bundle, made first if
  * a source changed. null where the cache cannot be written (a read-only install): the caller runs
  * the source through tsx instead, as before. `cacheDir` must lie inside the project (its packages
@@ -132,11 +124,12 @@ export async function compiledEntry(entry, cacheDir = CACHE) {
   if (hit) return hit;
   try {
     mkdirSync(cacheDir, { recursive: true });
+    return await build(abs, cacheDir, key);
   } catch (err) {
+    // a folder that exists but refuses writes fails in build, not in mkdir
     if (err.code === 'EACCES' || err.code === 'EROFS' || err.code === 'EPERM') return null;
     throw err;
   }
-  return build(abs, cacheDir, key);
 }
 
 /**
@@ -146,7 +139,9 @@ export async function compiledEntry(entry, cacheDir = CACHE) {
 export async function runEntry(entry) {
   const bundle = await compiledEntry(entry);
   if (bundle) {
-    mapStackTraces();
+    // Stack traces name the TypeScript and its lines, as under tsx: on before the import, since
+    // Node reads a module's map as it loads it (a child process gets --enable-source-maps).
+    process.setSourceMapsEnabled(true);
     await import(pathToFileURL(bundle).href);
     return;
   }

@@ -105,11 +105,7 @@ function makeRuntime(): Runtime {
     refuse(module: string, name: string): never {
       const message = `the script called what the embedded runner does not implement: ${refusal(module, name)}`;
       // In the init context the import fails, in setup() setup fails: both already end the test.
-      if (!this.initPhase && als.getStore()?.executor) {
-        stopScheduling();
-        post({ type: 'abort', reason: message, exitCode: EXIT.scriptException });
-      }
-      throw Object.assign(new Error(message), { isTestAbort: true, unsupportedCall: true });
+      throw refused(message, !this.initPhase && Boolean(als.getStore()?.executor));
     },
     options: () => optionsSnapshot,
     instance: () => ({
@@ -283,7 +279,7 @@ async function callLifecycle(name: 'setup' | 'teardown', data?: unknown): Promis
   } finally {
     endOfCall(vu, performance.now() - t0, false);
   }
-  if (vu.unawaited?.size) throw unawaitedSleep();
+  if (vu.unawaited?.size) throw refused(UNAWAITED_SLEEP, false);
   return value;
 }
 
@@ -331,22 +327,24 @@ function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boole
 }
 
 /**
- * A call of the script ended with a sleep() still pending that nothing awaited: the call did not
- * wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong,
- * not green: exit 107, as for a call the runner does not implement.
+ * The error of what the runner refuses, which ends the test with exit 107 (README, "What it
+ * refuses"); `inIteration`: stop the test now, where a failed init or setup() would not end it.
  */
-function unawaitedSleep(): Error {
-  const message =
-    'the script called sleep(...) without await: here sleep is a Promise and the script went on at once (k6 blocks); write await sleep(seconds), which works on both engines';
+function refused(message: string, inIteration: boolean): Error {
+  if (inIteration) {
+    stopScheduling();
+    post({ type: 'abort', reason: message, exitCode: EXIT.scriptException });
+  }
   return Object.assign(new Error(message), { isTestAbort: true, unsupportedCall: true });
 }
 
-function refuseUnawaitedSleep(): never {
-  const err = unawaitedSleep();
-  stopScheduling();
-  post({ type: 'abort', reason: err.message, exitCode: EXIT.scriptException });
-  throw err;
-}
+/**
+ * A call of the script ended with a sleep() still pending that nothing awaited: the call did not
+ * wait as k6's blocking sleep would have. A run that is fast because it never slept is wrong,
+ * not green.
+ */
+const UNAWAITED_SLEEP =
+  'the script called sleep(...) without await: here sleep is a Promise and the script went on at once (k6 blocks); write await sleep(seconds), which works on both engines';
 
 /** Runs one iteration of a VU and records it; resolves when it ends, never rejects. */
 async function iterate(
@@ -360,7 +358,7 @@ async function iterate(
   let aborted = false;
   try {
     await als.run(vu, () => fn(data));
-    if (vu.unawaited?.size) refuseUnawaitedSleep();
+    if (vu.unawaited?.size) throw refused(UNAWAITED_SLEEP, true);
   } catch (err) {
     if ((err as { isTestAbort?: boolean } | undefined)?.isTestAbort) aborted = true;
     else reportIterationError(err, vu.scenario);

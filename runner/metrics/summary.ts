@@ -256,7 +256,7 @@ export function textSummary(
     }
     columns.set(name, cols);
   }
-  const pad = (text: string, to: number) => text + ' '.repeat(Math.max(0, to - width(text)));
+  const spaces = (n: number) => ' '.repeat(Math.max(0, n));
 
   for (const name of names) {
     const m = data.metrics[name] as SummaryMetric;
@@ -264,14 +264,14 @@ export function textSummary(
     let values: string;
     if (m.type === 'trend') {
       values = cols
-        .map((c, i) => `${stats[i]}=${paint(c, CYAN)}${pad('', (trendWidths[i] as number) - width(c))}`)
+        .map((c, i) => `${stats[i]}=${paint(c, CYAN)}${spaces((trendWidths[i] as number) - width(c))}`)
         .join(' ');
     } else {
       const [first, ...extras] = cols as [string, ...string[]];
-      values = paint(first, CYAN) + pad('', valueWidth - width(first));
+      values = paint(first, CYAN) + spaces(valueWidth - width(first));
       if (extras.length === 1) values += ` ${paint(extras[0] as string, CYAN, FAINT)}`;
       else if (extras.length > 1)
-        values += ` ${extras.map((e, i) => paint(e, CYAN, FAINT) + pad('', (extraWidths[i] as number) - width(e))).join(' ')}`;
+        values += ` ${extras.map((e, i) => paint(e, CYAN, FAINT) + spaces((extraWidths[i] as number) - width(e))).join(' ')}`;
     }
     let mark = ' ';
     if (m.thresholds) {

@@ -455,19 +455,18 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     vu.traffic.sent += res.bytesSent;
     vu.traffic.received += res.bytesReceived;
   }
-  const sampleTags = tags;
-  sampleTags.status = String(status);
-  sampleTags.expected_response = ok ? 'true' : 'false';
-  if (code) sampleTags.error_code = String(code);
-  m.reqs(1, sampleTags);
-  m.duration(timings.duration, sampleTags);
-  m.blocked(timings.blocked, sampleTags);
-  m.connecting(timings.connecting, sampleTags);
-  m.tlsHandshaking(timings.tls_handshaking, sampleTags);
-  m.sending(timings.sending, sampleTags);
-  m.waiting(timings.waiting, sampleTags);
-  m.receiving(timings.receiving, sampleTags);
-  m.failed(ok ? 0 : 1, sampleTags);
+  tags.status = String(status);
+  tags.expected_response = ok ? 'true' : 'false';
+  if (code) tags.error_code = String(code);
+  m.reqs(1, tags);
+  m.duration(timings.duration, tags);
+  m.blocked(timings.blocked, tags);
+  m.connecting(timings.connecting, tags);
+  m.tlsHandshaking(timings.tls_handshaking, tags);
+  m.sending(timings.sending, tags);
+  m.waiting(timings.waiting, tags);
+  m.receiving(timings.receiving, tags);
+  m.failed(ok ? 0 : 1, tags);
   const first = ctx.sentFirst ?? { method: hop.method, url: hop.url, headers: sent, body: hop.body };
   return new Response(status, resBody, resHeaders, timings, hop.url, error, code, first, statusText, cookies);
 }
