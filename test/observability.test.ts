@@ -90,7 +90,7 @@ describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus aft
         headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ dukcapil: { errorRate: 0.8, errorStatus: 503 } }),
       });
-    }, 40_000);
+    }, 20_000);
     const r = await runTest({
       script: 'scenarios/registration-day.ts',
       env: {
@@ -101,7 +101,7 @@ describe.skipIf(!prometheus)('dashboards and rules against a real Prometheus aft
         // the calibrated think times (hours) compressed enough for registrants to reach every stage
         THINK_COMPRESS: '3000',
         WINDOW_FROM: '0',
-        WINDOW_TO: '60',
+        WINDOW_TO: '30',
         JOURNEY_SECONDS: '1',
         GRACEFUL_STOP: '30s',
         INELIGIBLE_SHARE: '0.2',
