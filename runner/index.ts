@@ -121,6 +121,8 @@ class TestRun {
   private abortReason: string | undefined;
   private abortCode: ExitCode | undefined;
   private thresholds: ThresholdResult[] = [];
+  /** the test-wide tags: the script's options.tags, then the command line's (k6's order) */
+  private globalTags: Record<string, string> = {};
 
   constructor(private readonly o: RunOptions) {
     if (o.outJson) this.outputs.push(jsonOutput(o.outJson));
@@ -256,8 +258,10 @@ class TestRun {
       ...submetricSelectors(options.thresholds),
       'http_req_duration{expected_response:true}',
     ];
-    // The test-wide tags: the script's options.tags, then the command line's (k6's order).
-    const globalTags = { ...(raw?.tags ?? {}), ...(o.tags ?? {}) };
+    // The command line's --tag replaces the script's options.tags, not merged key by key: k6 v0.47's
+    // Options.Apply (lib/options.go) takes the later RunTags whole.
+    const globalTags = o.tags && Object.keys(o.tags).length > 0 ? { ...o.tags } : { ...(raw?.tags ?? {}) };
+    this.globalTags = globalTags;
     // The first worker was initialised before the submetrics and the tags were known: it is told
     // them (it has recorded nothing yet), and the others start with them.
     first.post({ type: 'configure', submetrics, globalTags });
@@ -379,6 +383,10 @@ class TestRun {
       o.quiet ? 'none' : (o.progress ?? (process.stderr.isTTY ? 'tty' : 'plain')),
     );
     const vusMax = options.scenarios.reduce((a, s) => a + scenarioMaxVUs(s), 0);
+    // k6 emits vus and vus_max once a second, with the test's tags (execution/scheduler.go
+    // emitVUsAndVUsMax): so do the outputs' Points; the store takes every tick.
+    const points = this.needs('points');
+    let nextVusPointMs = 1000;
     let finished = false;
     const allDone = Promise.all(dones).then(() => {
       finished = true;
@@ -397,6 +405,15 @@ class TestRun {
       );
       store.add('vus', active);
       store.add('vus_max', vusMax);
+      if (points && elapsed >= nextVusPointMs) {
+        nextVusPointMs = (Math.floor(elapsed / 1000) + 1) * 1000;
+        const time = Date.now();
+        const vusPoints = [
+          { metric: 'vus', time, value: active, tags: { ...this.globalTags } },
+          { metric: 'vus_max', time, value: vusMax, tags: { ...this.globalTags } },
+        ];
+        for (const out of this.outputs) out.onPoints?.(vusPoints);
+      }
       for (const out of this.outputs) out.onSample?.(this.metrics, elapsed);
       if (thresholds.length && !this.abortReason) {
         const fired = thresholdsToAbort(evaluateThresholds(store, thresholds, elapsed), elapsed);

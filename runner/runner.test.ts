@@ -131,7 +131,11 @@ describe('thresholds and exit codes', () => {
   // The same script on real k6: test/real-k6.test.ts.
   it.each([
     ['options.tags', [], {}],
-    ['--tag over options.tags', [['testid', 'from-cli']], { EXPECT_TESTID: 'from-cli' }],
+    [
+      '--tag in place of options.tags',
+      [['testid', 'from-cli']],
+      { EXPECT_TESTID: 'from-cli', EXPECT_TEAM: 'none' },
+    ],
   ] as const)('tags samples as k6 does: %s, a named url, a failed request', async (_what, cli, env) => {
     const r = await runTest({
       ...quiet,

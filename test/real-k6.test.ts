@@ -378,11 +378,11 @@ describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runn
 
   // The runner's side: runner/runner.test.ts, the same script and thresholds.
   it.each([
-    ['options.tags', [] as string[], 'from-options'],
-    ['--tag over options.tags', ['--tag', 'testid=from-cli'], 'from-cli'],
+    ['options.tags', [] as string[], 'from-options', 'sre'],
+    ['--tag in place of options.tags', ['--tag', 'testid=from-cli'], 'from-cli', 'none'],
   ])(
     '%s, a named url, a failed request: every threshold on a tagged submetric holds',
-    async (_what, cli, testid) => {
+    async (_what, cli, testid, team) => {
       const { code, stderr } = await k6AgainstServer((url) => [
         'run',
         '-q',
@@ -391,6 +391,8 @@ describe.skipIf(!haveK6)("a sample's tags on a real k6, beside the embedded runn
         `TARGET=${url}`,
         '-e',
         `EXPECT_TESTID=${testid}`,
+        '-e',
+        `EXPECT_TEAM=${team}`,
         taggedScript(dir),
       ]);
       expect(code, stderr).toBe(0);

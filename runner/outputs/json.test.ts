@@ -79,6 +79,31 @@ describe('the json output', () => {
     expect(Date.parse(points('http_reqs')[0].data.time)).toBeGreaterThan(Date.now() - 120_000);
   });
 
+  it("has vus and vus_max once a second with the test's tags, as k6's scheduler emits them", async () => {
+    const file = join(scriptDir, 'vus.jsonl');
+    const r = await runTest({
+      ...quiet,
+      outJson: file,
+      tags: { testid: 'vus-points' },
+      script: script(`
+        import { sleep } from 'k6';
+        export const options = { vus: 3, duration: '2500ms', tags: { team: 'sre' } };
+        export default async function () { await sleep(0.1); }
+      `),
+    });
+    expect(r.exitCode).toBe(EXIT.ok);
+    const all = lines(file);
+    for (const metric of ['vus', 'vus_max']) {
+      const points = all.filter((l) => l.type === 'Point' && l.metric === metric);
+      // seconds 1 and 2 of a 2.5 s test, and the tick it ends in may make 3
+      expect(points.length, metric).toBeGreaterThanOrEqual(2);
+      expect(points.length, metric).toBeLessThanOrEqual(3);
+      expect(points[0].data.value, metric).toBe(3);
+      // the command line's tags in place of the script's, as k6 v0.47 tags them
+      expect(points[0].data.tags, metric).toEqual({ testid: 'vus-points' });
+    }
+  });
+
   it('refuses a file it cannot create with exit code 104, naming it, before any request', async () => {
     const before = target.hits;
     const file = join(scriptDir, 'no-such-folder', 'out.jsonl');
