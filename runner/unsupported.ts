@@ -39,14 +39,24 @@ export const RESPONSE_METHODS: Record<string, string> = {
   clickLink: 'no HTML parsing: request the link with http.asyncRequest',
 };
 
+/** gjson path syntax that `res.json(selector)` does not evaluate (modules/json.ts). */
+export const JSON_SELECTOR =
+  "the runner's selectors are gjson's keys, wildcards (* ?), \\ escapes, array indexes and '#', not its queries #(...), modifiers @, pipes | or multipaths: read res.json() and pick in JavaScript";
+
 /** How a call is named to the user: `http.get(...)`, `group(...)`, `res.html(...)`. */
 function callName(module: string, name: string): string {
   if (module === 'Response') return `res.${name}(...)`;
+  if (module === 'Response.json') return `res.json(${JSON.stringify(name)})`;
   return module === 'k6' ? `${name}(...)` : `http.${name}(...)`;
 }
 
 /** "http.get(...) → await http.asyncRequest('GET', ...)": the call and what to write instead. */
 export function refusal(module: string, name: string): string {
-  const instead = module === 'Response' ? RESPONSE_METHODS[name] : UNSUPPORTED[module]?.[name];
+  const instead =
+    module === 'Response'
+      ? RESPONSE_METHODS[name]
+      : module === 'Response.json'
+        ? JSON_SELECTOR
+        : UNSUPPORTED[module]?.[name];
   return `${callName(module, name)} → ${instead ?? 'no equivalent'}`;
 }

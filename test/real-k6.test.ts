@@ -22,6 +22,7 @@ import {
   cookieRedirectServer,
 } from '../runner/test-fixtures/cookies-redirects.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
+import { RESPONSE_JSON_CASES, responseJsonScript } from '../runner/test-fixtures/response-json.ts';
 import { taggedScript } from '../runner/test-fixtures/tags.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
 import { type RunningStack, startStack } from '../scripts/stack.ts';
@@ -341,6 +342,20 @@ async function k6AgainstServer(
     server.close();
   }
 }
+
+describe.skipIf(!haveK6)('Response.json() on a real k6, beside the embedded runner', () => {
+  // The runner's side: runner/modules/json.test.ts, the same script.
+  it(`answers the ${RESPONSE_JSON_CASES} cases the fixture was written from`, async () => {
+    const { code, stderr } = await k6AgainstServer((url) => [
+      'run',
+      '-q',
+      '-e',
+      `TARGET=${url}`,
+      responseJsonScript(dir),
+    ]);
+    expect(code, stderr).toBe(0);
+  }, 60_000);
+});
 
 describe.skipIf(!haveK6)('check() on a real k6, beside the embedded runner', () => {
   // The runner's side: runner/runner.test.ts, the same script and counts.

@@ -12,6 +12,7 @@ import { type EncodedBody, encodeBody, type FileData } from './http-client/body.
 import { type ClientResponse, failedBeforeSending, HttpClient } from './http-client/client.ts';
 import { ClientError, k6Error } from './http-client/errors.ts';
 import { parseTarget, type Target } from './http-client/target.ts';
+import { goError, NULL_BODY, parseJson, selectJson, UnsupportedSelector } from './json.ts';
 import { type Hop, nextHop } from './redirects.ts';
 
 export type { FileData } from './http-client/body.ts';
@@ -101,17 +102,23 @@ export class Response {
   readonly remote_ip = '';
   readonly remote_port = 0;
 
+  /**
+   * As k6's: the body parsed once and the same object returned again (a script may keep state on
+   * it); a selector is gjson's and finds undefined in a body that is not JSON.
+   */
   json(selector?: string): unknown {
-    if (this.body === null) throw new Error('the response has no body (responseType none?)');
+    if (this.body === null) throw goError(NULL_BODY);
     const text = typeof this.body === 'string' ? this.body : Buffer.from(this.body).toString('utf8');
-    let value: unknown = JSON.parse(text);
-    if (selector) {
-      for (const part of selector.split('.')) {
-        if (value === null || typeof value !== 'object') return undefined;
-        value = (value as Record<string, unknown>)[part];
+    if (selector !== undefined) {
+      try {
+        return selectJson(text, String(selector));
+      } catch (err) {
+        if (err instanceof UnsupportedSelector) return runtime().refuse('Response.json', String(selector));
+        throw err;
       }
     }
-    return value;
+    if (!parsedBodies.has(this)) parsedBodies.set(this, parseJson(text));
+    return parsedBodies.get(this);
   }
 
   html(..._args: unknown[]): never {
@@ -126,6 +133,9 @@ export class Response {
     return runtime().refuse('Response', 'clickLink');
   }
 }
+
+/** Response.json()'s parse of each body, kept off the Response so that toJSON() does not show it. */
+const parsedBodies = new WeakMap<Response, unknown>();
 
 export function file(data: string | ArrayBuffer, filename?: string, contentType?: string): FileData {
   return {

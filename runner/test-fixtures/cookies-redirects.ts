@@ -8,7 +8,8 @@ import { join } from 'node:path';
  * Redirects and cookies as k6 handles them, for runner/modules/http-cookies-redirects.test.ts and
  * test/real-k6.test.ts: one server, one script, run on both engines. The server echoes what it
  * received (`/echo`), logs in with a 303 and a cookie (`/login`), redirects with 302 and 307, chains
- * `/chain/N` through N redirects and logs out by expiring the cookie.
+ * `/chain/N` through N redirects and logs out by expiring the cookie; `/raw` answers with the body
+ * it was sent.
  */
 export async function cookieRedirectServer(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
@@ -20,6 +21,8 @@ export async function cookieRedirectServer(): Promise<{ server: Server; url: str
     req.on('end', () => {
       const redirect = (status: number, location: string, cookies: string[] = []) =>
         res.writeHead(status, { location, 'set-cookie': cookies }).end();
+      // the request's body back as the response's, for Response.json (test-fixtures/response-json.ts)
+      if (path === '/raw') return res.writeHead(200, { 'content-type': 'application/json' }).end(body);
       if (path === '/login') return redirect(303, '/echo', ['sid=s1; Path=/', 'scoped=1; Path=/only']);
       if (path === '/logout') return redirect(302, '/echo', ['sid=; Path=/; Max-Age=0']);
       if (path === '/r302') return redirect(302, '/echo');
