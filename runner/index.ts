@@ -377,6 +377,7 @@ class TestRun {
         setupData,
         counters,
         options: optionsForScript,
+        minIterationDurationMs: options.minIterationDurationMs,
       });
     }
     const progress = new Progress(

@@ -28,6 +28,8 @@ export interface StartMessage {
    */
   counters: SharedArrayBuffer;
   options: unknown;
+  /** k6's minIterationDuration in ms (0: none) */
+  minIterationDurationMs: number;
 }
 
 export type MainToWorker =

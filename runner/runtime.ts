@@ -47,8 +47,9 @@ export interface Runtime {
   check(name: string, passed: boolean, tags: Tags): void;
   abortTest(reason: string): never;
   /**
-   * A call of k6's API that the runner does not implement (`module` 'k6', 'k6/http' or
-   * 'Response'): stops the test with exit 107 naming it, and throws.
+   * A call of k6's API that the runner does not implement (`module` 'k6', 'k6/http', 'Response',
+   * or 'Response.json' with the selector as `name`): stops the test with exit 107 naming it, and
+   * throws.
    */
   refuse(module: string, name: string): never;
   options(): unknown;
@@ -63,6 +64,8 @@ export interface Runtime {
   sharedArrays: Map<string, readonly unknown[]>;
   /** warnings the modules want the user to see once */
   warnOnce(key: string, message: string): void;
+  /** `listener` runs as each call of the script (an iteration, setup, teardown) ends, with its VU */
+  onCallEnd(listener: (vu: VuState) => void): void;
 }
 
 export const RUNTIME_KEY = '__gelombangRuntime';

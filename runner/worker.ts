@@ -47,6 +47,7 @@ let script: Record<string, unknown> = {};
 let stopping = false;
 let startAt = 0;
 let optionsSnapshot: unknown;
+let minIterationDurationMs = 0;
 const als = new AsyncLocalStorage<VuState>();
 const progress: Record<string, ScenarioProgress> = {};
 let points: Point[] = [];
@@ -58,6 +59,7 @@ const runsByName = new Map<string, ScenarioRun>();
 let completed = 0;
 let interrupted = 0;
 const warned = new Set<string>();
+const callEndListeners: Array<(vu: VuState) => void> = [];
 const errorCounts = new Map<string, number>();
 
 function reportIterationError(err: unknown, scenario: string): void {
@@ -121,6 +123,9 @@ function makeRuntime(): Runtime {
       if (warned.has(key)) return;
       warned.add(key);
       console.error(`WARN ${message}`);
+    },
+    onCallEnd(listener) {
+      callEndListeners.push(listener);
     },
   };
 }
@@ -317,6 +322,7 @@ function record(metric: Metric, value: number, tags: Record<string, string>): vo
  * an iteration when it was one; all with the VU's tags as they are then.
  */
 function endOfCall(vu: VuState, durationMs: number | undefined, iteration: boolean): void {
+  for (const listener of callEndListeners) listener(vu);
   const tags = withVuTags(vu, init.globalTags);
   record(dataSentMetric, vu.traffic.sent, tags);
   record(dataReceivedMetric, vu.traffic.received, tags);
@@ -375,9 +381,14 @@ async function iterate(
     interrupted++;
     return;
   }
-  endOfCall(vu, performance.now() - t0, true);
+  const tookMs = performance.now() - t0;
+  endOfCall(vu, tookMs, true);
   p.iterations++;
   completed++;
+  // k6's minIterationDuration (js/runner.go RunOnce): after a full iteration, recorded as it
+  // took, the VU waits out the rest, busy, until the iteration's deadline or the test's stop.
+  const rest = Math.min(minIterationDurationMs - tookMs, deadline - Date.now());
+  if (rest > 0) await sleep(rest);
 }
 
 /** k6's lib/executor: one module per executor, each running its share of a scenario in this thread. */
@@ -393,6 +404,7 @@ const EXECUTORS: { [E in ExecutorName]: (run: ScenarioRun<ScenarioOf<E>>) => Pro
 async function onStart(m: StartMessage): Promise<void> {
   startAt = m.startAt;
   optionsSnapshot = m.options;
+  minIterationDurationMs = m.minIterationDurationMs;
   counters = new Int32Array(m.counters);
   const engine: Engine = {
     workers: init.workers,

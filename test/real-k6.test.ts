@@ -21,6 +21,12 @@ import {
   cookieRedirectScript,
   cookieRedirectServer,
 } from '../runner/test-fixtures/cookies-redirects.ts';
+import {
+  CONNECTIONS_BY_REUSE,
+  connectionReuseScript,
+  httpOptionsScript,
+  minIterationScript,
+} from '../runner/test-fixtures/http-options.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
 import { RESPONSE_JSON_CASES, responseJsonScript } from '../runner/test-fixtures/response-json.ts';
 import { taggedScript } from '../runner/test-fixtures/tags.ts';
@@ -276,6 +282,61 @@ describe.skipIf(!haveK6)("a VU's connections on a real k6, beside the embedded r
     }
   }, 60_000);
 });
+
+describe.skipIf(!haveK6)(
+  "k6's options for requests and iterations on a real k6, beside the embedded runner",
+  () => {
+    // The runner's side: runner/modules/http-options.test.ts, the same scripts.
+    it.each([[[] as string[]], [['-e', 'UA=wave-rehearsal/1']], [['-e', 'UA=']]])(
+      'discardResponseBodies and userAgent (%j): every check holds',
+      async (env) => {
+        const { code, stderr } = await k6AgainstServer((url) => [
+          'run',
+          '-q',
+          ...env,
+          '-e',
+          `TARGET=${url}`,
+          httpOptionsScript(dir),
+        ]);
+        expect(code, stderr).toBe(0);
+      },
+      60_000,
+    );
+
+    it('minIterationDuration: two iterations a VU, recorded as they took', async () => {
+      const { code, stderr } = await k6AgainstServer((url) => [
+        'run',
+        '-q',
+        '-e',
+        `TARGET=${url}`,
+        minIterationScript(dir),
+      ]);
+      expect(code, stderr).toBe(0);
+    }, 60_000);
+
+    it.each(Object.entries(CONNECTIONS_BY_REUSE))(
+      'connections with reuse of %s: %i',
+      async (reuse, expected) => {
+        const counting = await connectionCountingServer();
+        try {
+          const k6 = spawn(
+            K6 as string,
+            ['run', '-q', '-e', `TARGET=${counting.url}`, '-e', `REUSE=${reuse}`, connectionReuseScript(dir)],
+            {
+              stdio: 'ignore',
+            },
+          );
+          const [code] = (await once(k6, 'exit')) as [number | null];
+          expect(code).toBe(0);
+          expect(counting.connections()).toBe(expected);
+        } finally {
+          counting.server.close();
+        }
+      },
+      60_000,
+    );
+  },
+);
 
 describe.skipIf(!haveK6)('a setup, teardown or handleSummary that fails, on a real k6', () => {
   // The runner's side of each case: runner/runner.test.ts.

@@ -156,14 +156,34 @@ export function file(data: string | ArrayBuffer, filename?: string, contentType?
  */
 const clients = new Map<number, HttpClient>();
 
+/** The test's options that k6/http reads (the runtime's snapshot of the script's options). */
+interface HttpOptions {
+  insecureSkipTLSVerify?: boolean;
+  maxRedirects?: number;
+  noCookiesReset?: boolean;
+  discardResponseBodies?: boolean;
+  userAgent?: string;
+  noConnectionReuse?: boolean;
+  noVUConnectionReuse?: boolean;
+}
+
+const DEFAULT_USER_AGENT = 'gelombang-runner (k6 compatible)';
+/** the runtime whose calls' ends close their VU's connections (one listener per worker thread) */
+let closingOnCallEnd: Runtime | undefined;
+
 /** k6's insecureSkipTLSVerify, as the test's options have it (set when the test starts, not in setup). */
-function clientFor(rt: Runtime, vu: VuState | undefined): HttpClient {
+function clientFor(rt: Runtime, vu: VuState | undefined, o: HttpOptions | undefined): HttpClient {
   const key = vu?.idInInstance ?? 0;
   let client = clients.get(key);
   if (client === undefined) {
-    const o = rt.options() as { insecureSkipTLSVerify?: boolean } | undefined;
     client = new HttpClient(o?.insecureSkipTLSVerify === true ? { rejectUnauthorized: false } : {});
     clients.set(key, client);
+    // k6's noVUConnectionReuse: the VU's idle connections closed as each call of the script ends
+    // (js/runner.go runFn), so every iteration, setup and teardown opens its own.
+    if (o?.noVUConnectionReuse === true && closingOnCallEnd !== rt) {
+      closingOnCallEnd = rt;
+      rt.onCallEnd((ended) => clients.get(ended.idInInstance ?? 0)?.close());
+    }
   }
   return client;
 }
@@ -286,6 +306,8 @@ interface RequestContext {
   timeoutMs: number;
   /** the VU's cookies are emptied at each iteration (k6's noCookiesReset: false) */
   resetCookies: boolean;
+  /** the request's, or 'none' under k6's discardResponseBodies, or 'text' */
+  responseType: NonNullable<Params['responseType']>;
   client: HttpClient;
   /** the call's first request as sent, which every hop's Response gives as its `request` */
   sentFirst?: SentRequest;
@@ -326,22 +348,26 @@ export function asyncRequest(
     const rt = runtime();
     if (rt.initPhase) throw new Error('http requests cannot be made in the init context');
     const vu = currentVu();
-    const headers: Record<string, string> = {
-      'User-Agent': 'gelombang-runner (k6 compatible)',
-      ...(params.headers ?? {}),
-    };
+    const options = rt.options() as HttpOptions | undefined;
+    const headers: Record<string, string> = {};
+    // k6 sets options.userAgent on every request (Go sends none when it is empty), and with
+    // noConnectionReuse Go's transport asks the server to close: the script's headers over both.
+    const userAgent = options?.userAgent ?? DEFAULT_USER_AGENT;
+    if (userAgent !== '') headers['User-Agent'] = userAgent;
+    if (options?.noConnectionReuse === true) headers.Connection = 'close';
+    if (params.headers) for (const name in params.headers) headers[name] = params.headers[name] as string;
     const timeoutMs = params.timeout === undefined ? 60_000 : parseDuration(params.timeout, 'params.timeout');
     const upper = method.toUpperCase();
     const target = parseTarget(url);
     if (target) refuseRemote(rt, upper, url, target.hostname);
-    const options = rt.options() as { maxRedirects?: number; noCookiesReset?: boolean } | undefined;
     const ctx: RequestContext = {
       rt,
       vu,
       params,
       timeoutMs,
       resetCookies: options?.noCookiesReset !== true,
-      client: clientFor(rt, vu),
+      responseType: params.responseType ?? (options?.discardResponseBodies === true ? 'none' : 'text'),
+      client: clientFor(rt, vu, options),
     };
     const failed = (e: ClientError) =>
       resolve(finish(ctx, { method: upper, url, headers, body: undefined }, headers, failedBeforeSending(e)));
@@ -433,7 +459,7 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     // k6 (Go's Response.Status) reads "200 OK": the code and the server's reason phrase.
     statusText = res.statusText ? `${status} ${res.statusText}` : `${status}`;
     resHeaders = responseHeaders(res.rawHeaders);
-    resBody = responseBody(res, params.responseType);
+    resBody = responseBody(res, ctx.responseType);
     // k6 gives an HTTP error status a code too: 1000 + the status (lib/netext/httpext/transport.go).
     if (status >= 400) code = 1000 + status;
     const setCookies = setCookieHeaders(res.rawHeaders);

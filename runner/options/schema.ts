@@ -92,15 +92,10 @@ const thresholdEntry = z.union([
 
 /** Options k6 knows that the embedded runner accepts and ignores (no effect on a loopback run). */
 const ignoredOptions = {
-  discardResponseBodies: z.boolean().optional(),
-  noConnectionReuse: z.boolean().optional(),
-  userAgent: z.string().optional(),
   summaryTimeUnit: z.string().optional(),
-  noVUConnectionReuse: z.boolean().optional(),
   batch: z.int().optional(),
   batchPerHost: z.int().optional(),
   httpDebug: z.string().optional(),
-  minIterationDuration: duration.optional(),
   ext: z.record(z.string(), z.unknown()).optional(),
   cloud: z.record(z.string(), z.unknown()).optional(),
 };
@@ -123,6 +118,16 @@ const optionsSchema = z
     maxRedirects: z.int().min(0).optional(),
     /** keep each VU's cookies from one iteration to the next (k6 empties its jar per iteration) */
     noCookiesReset: z.boolean().optional(),
+    /** responses without their bodies unless a request's responseType says (k6/http) */
+    discardResponseBodies: z.boolean().optional(),
+    /** the User-Agent of every request ('' sends none) unless its headers set one */
+    userAgent: z.string().optional(),
+    /** a connection per request: every request asks the server to close it */
+    noConnectionReuse: z.boolean().optional(),
+    /** each VU's idle connections closed as each iteration, setup and teardown ends */
+    noVUConnectionReuse: z.boolean().optional(),
+    /** a VU that ends an iteration sooner waits out the rest before its next */
+    minIterationDuration: duration.optional(),
     ...ignoredOptions,
   })
   .strict();
@@ -174,6 +179,8 @@ export interface Options {
   summaryTrendStats?: string[];
   setupTimeoutMs: number;
   teardownTimeoutMs: number;
+  /** k6's minIterationDuration: a VU that finished an iteration sooner waits out the rest (0: none) */
+  minIterationDurationMs: number;
   tags: Record<string, string>;
   raw: RawOptions;
 }
@@ -372,6 +379,7 @@ function normalise(input: unknown, where: string, exported: ReadonlySet<string>)
     summaryTrendStats: raw.summaryTrendStats,
     setupTimeoutMs: d(raw.setupTimeout, 'options.setupTimeout', 60_000),
     teardownTimeoutMs: d(raw.teardownTimeout, 'options.teardownTimeout', 60_000),
+    minIterationDurationMs: d(raw.minIterationDuration, 'options.minIterationDuration', 0),
     tags: raw.tags ?? {},
     raw,
   };

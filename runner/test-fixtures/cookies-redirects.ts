@@ -39,6 +39,7 @@ export async function cookieRedirectServer(): Promise<{ server: Server; url: str
           cookie: req.headers.cookie ?? '',
           referer: req.headers.referer ?? '',
           authorization: req.headers.authorization ?? '',
+          userAgent: req.headers['user-agent'] ?? '',
         }),
       );
     });

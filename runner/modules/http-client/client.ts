@@ -93,6 +93,16 @@ export function failedBeforeSending(error: ClientError, t0 = performance.now()):
   return response(t0, ex, undefined, 0, 0);
 }
 
+/** Go's Request.wantsClose: a Connection header with the token `close`, in any case. */
+function wantsClose(headers: Readonly<Record<string, string>>): boolean {
+  for (const name in headers)
+    if (name.length === 10 && name.toLowerCase() === 'connection')
+      return String(headers[name])
+        .split(',')
+        .some((t) => t.trim().toLowerCase() === 'close');
+  return false;
+}
+
 /** One request through its (at most two) exchanges: the bytes of both count. */
 class Attempt {
   private bytesSent = 0;
@@ -111,7 +121,15 @@ class Attempt {
     this.reused = reused;
     const r = this.req;
     conn.start(
-      new Exchange(this.head, r.body, r.method === 'HEAD', this.t0 + r.timeoutMs, reused, this.onDone),
+      new Exchange(
+        this.head,
+        r.body,
+        r.method === 'HEAD',
+        this.t0 + r.timeoutMs,
+        reused,
+        this.onDone,
+        wantsClose(r.headers),
+      ),
     );
   }
 

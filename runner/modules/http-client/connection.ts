@@ -51,6 +51,8 @@ export class Exchange {
     /** the connection served requests before this one */
     readonly reused: boolean,
     readonly done: (ex: Exchange, by: Connection) => void,
+    /** the request said `Connection: close`: the connection ends with it, whatever the server says */
+    readonly closeAfter = false,
   ) {}
 }
 
@@ -215,7 +217,7 @@ export class Connection implements ResponseEvents {
     ex.status = head.status;
     ex.statusText = head.statusText;
     ex.rawHeaders = head.rawHeaders;
-    ex.keepAlive = head.keepAlive;
+    ex.keepAlive = head.keepAlive && !ex.closeAfter;
   }
 
   onBody(chunk: Buffer): void {
