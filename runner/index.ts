@@ -176,6 +176,7 @@ class TestRun {
         thresholds: this.thresholds,
         testRunDurationMs,
         summaryTrendStats: options.summaryTrendStats,
+        summaryTimeUnit: raw?.summaryTimeUnit,
         isStdOutTTY: Boolean(process.stdout.isTTY),
         isStdErrTTY: Boolean(process.stderr.isTTY),
       });

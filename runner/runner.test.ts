@@ -173,6 +173,11 @@ describe('thresholds and exit codes', () => {
     ],
     ['an unknown option', `export const options = { vuz: 3 };`, /unknown option 'vuz'/],
     [
+      'a summaryTimeUnit not s, ms or us',
+      `export const options = { vus: 1, duration: '1s', summaryTimeUnit: 'sec' };`,
+      /options\.summaryTimeUnit: .*"s"\|"ms"\|"us"/,
+    ],
+    [
       'a missing exec function',
       `export const options = { scenarios: { a: { executor: 'shared-iterations', exec: 'nope' } } };`,
       /exports no function 'nope'/,

@@ -198,6 +198,25 @@ describe('summary formats', () => {
     expect(text).toMatch(/http_req_duration\.+: avg=12\.5ms/);
   });
 
+  it.each([
+    ['s', 'avg=0.76s min=0.01s max=1.50s'],
+    ['ms', 'avg=756.25ms min=12.50ms max=1500.00ms'],
+    ['us', 'avg=756250.00µs min=12500.00µs max=1500000.00µs'],
+    [undefined, 'avg=756.25ms min=12.5ms max=1.5s'],
+  ])("writes every time in summaryTimeUnit %s, two decimals, as k6 v0.47's summary.js", (unit, line) => {
+    const s = new Store();
+    defineBuiltins(s);
+    for (const v of [12.5, 1500]) s.add('http_req_duration', v);
+    const data = buildSummaryData(s, {
+      thresholds: [],
+      testRunDurationMs: 1000,
+      summaryTrendStats: ['avg', 'min', 'max'],
+      summaryTimeUnit: unit,
+    });
+    expect(data.options.summaryTimeUnit).toBe(unit ?? '');
+    expect(textSummary(data)).toContain(`http_req_duration...: ${line}`);
+  });
+
   it("puts setup's and teardown's checks under their groups, as k6 v0.47 lists and exports them", () => {
     const s = new Store();
     defineBuiltins(s);

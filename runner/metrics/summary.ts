@@ -48,6 +48,8 @@ export function buildSummaryData(
     thresholds: readonly ThresholdResult[];
     testRunDurationMs: number;
     summaryTrendStats?: readonly string[];
+    /** k6's summaryTimeUnit: every time in the text summary in s, ms or us ('' or unset: k6's choice each) */
+    summaryTimeUnit?: string;
     /** the groups k6 makes under the root: setup and teardown, when the script has them */
     groups?: readonly string[];
     isStdOutTTY?: boolean;
@@ -101,7 +103,11 @@ export function buildSummaryData(
   }
   return {
     root_group: root,
-    options: { summaryTrendStats: stats, summaryTimeUnit: '', noColor: o.noColor ?? false },
+    options: {
+      summaryTrendStats: stats,
+      summaryTimeUnit: o.summaryTimeUnit ?? '',
+      noColor: o.noColor ?? false,
+    },
     state: {
       isStdOutTTY: o.isStdOutTTY ?? false,
       isStdErrTTY: o.isStdErrTTY ?? false,
@@ -171,9 +177,18 @@ function humanTime(ms: number): string {
   return `${hours < 1 ? '' : `${hours}h`}${minutes % 60}m${seconds}`;
 }
 
-function fmt(m: SummaryMetric, v: number): string {
+/** k6's summary.js unitMap: a time in one unit, two decimals */
+const TIME_UNITS: Record<string, { unit: string; coef: number }> = {
+  s: { unit: 's', coef: 0.001 },
+  ms: { unit: 'ms', coef: 1 },
+  us: { unit: 'µs', coef: 1000 },
+};
+
+function fmtIn(m: SummaryMetric, v: number, timeUnit: string): string {
   // a rate as a share, truncated rather than rounded
   if (m.type === 'rate') return `${(Math.trunc(v * 10_000) / 100).toFixed(2)}%`;
+  const fixed = TIME_UNITS[timeUnit];
+  if (m.contains === 'time' && fixed) return `${(v * fixed.coef).toFixed(2)}${fixed.unit}`;
   if (m.contains === 'time') return humanTime(v);
   if (m.contains === 'data') return humanBytes(v);
   return fixedNoTrailingZeros(v, 6);
@@ -229,6 +244,8 @@ export function textSummary(
 
   // Each metric's columns: a trend's stats, or a value and its extras; each column as wide as its widest.
   const stats = data.options.summaryTrendStats;
+  const unit = data.options.summaryTimeUnit;
+  const fmt = (m: SummaryMetric, v: number) => fmtIn(m, v, unit);
   const columns = new Map<string, string[]>();
   const trendWidths: number[] = stats.map(() => 0);
   let valueWidth = 0;

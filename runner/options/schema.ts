@@ -92,7 +92,6 @@ const thresholdEntry = z.union([
 
 /** Options k6 knows that the embedded runner accepts and ignores (no effect on a loopback run). */
 const ignoredOptions = {
-  summaryTimeUnit: z.string().optional(),
   batch: z.int().optional(),
   batchPerHost: z.int().optional(),
   httpDebug: z.string().optional(),
@@ -109,6 +108,8 @@ const optionsSchema = z
     scenarios: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
     thresholds: z.record(z.string(), z.array(thresholdEntry)).optional(),
     summaryTrendStats: z.array(z.string()).optional(),
+    /** every time of the text summary in one unit (k6 refuses another on its command line) */
+    summaryTimeUnit: z.enum(['s', 'ms', 'us']).optional(),
     setupTimeout: duration.optional(),
     teardownTimeout: duration.optional(),
     tags: tags.optional(),
