@@ -121,7 +121,7 @@ class TestRun {
   private abortReason: string | undefined;
   private abortCode: ExitCode | undefined;
   private thresholds: ThresholdResult[] = [];
-  /** the test-wide tags: the script's options.tags, then the command line's (k6's order) */
+  /** the test-wide tags: the script's options.tags, or the command line's in their place */
   private globalTags: Record<string, string> = {};
 
   constructor(private readonly o: RunOptions) {

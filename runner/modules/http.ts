@@ -171,7 +171,10 @@ const DEFAULT_USER_AGENT = 'gelombang-runner (k6 compatible)';
 /** the runtime whose calls' ends close their VU's connections (one listener per worker thread) */
 let closingOnCallEnd: Runtime | undefined;
 
-/** k6's insecureSkipTLSVerify, as the test's options have it (set when the test starts, not in setup). */
+/**
+ * The VU's client, made with the test's options as its first request finds them (they are set when
+ * the test starts, not in setup): insecureSkipTLSVerify, noVUConnectionReuse.
+ */
 function clientFor(rt: Runtime, vu: VuState | undefined, o: HttpOptions | undefined): HttpClient {
   const key = vu?.idInInstance ?? 0;
   let client = clients.get(key);
