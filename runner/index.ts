@@ -61,6 +61,12 @@ export interface RunOptions {
   /** progress display: default tty when stderr is a terminal, plain otherwise */
   progress?: 'tty' | 'plain' | 'none';
   tags?: Record<string, string>;
+  /**
+   * k6's "Request Failed" warning for a request that got no answer (default on): the first three
+   * of each kind of failure, then every thousandth with its count. A rehearsal turns them off: its
+   * report counts the failures, and a planned kill would print them by the hundred.
+   */
+  requestFailureWarnings?: boolean;
   allowRemoteTargets?: boolean;
   /** where summary text and handleSummary's stdout go (default process.stdout) */
   stdout?: (text: string) => void;
@@ -232,6 +238,7 @@ class TestRun {
       series: this.needs('tagSeries'),
       points: this.needs('points'),
       globalTags: o.tags ?? {},
+      requestFailureWarnings: o.requestFailureWarnings ?? true,
     };
     first.post({ type: 'init', ...initBase, workerIndex: 0, submetrics: [] });
     const ready = await first.next('ready');

@@ -14,6 +14,8 @@ export interface InitMessage {
   series: boolean;
   points: boolean;
   globalTags: Record<string, string>;
+  /** k6's "Request Failed" warnings, bounded (RunOptions.requestFailureWarnings) */
+  requestFailureWarnings: boolean;
 }
 
 export interface StartMessage {

@@ -64,6 +64,11 @@ export interface Runtime {
   sharedArrays: Map<string, readonly unknown[]>;
   /** warnings the modules want the user to see once */
   warnOnce(key: string, message: string): void;
+  /**
+   * A request that got no answer: k6 warns "Request Failed" with Go's error (`detail`: the method,
+   * the URL and the error); `kind` (the error's k6 words) is what the warnings are counted by.
+   */
+  requestFailed(kind: string, detail: string): void;
   /** `listener` runs as each call of the script (an iteration, setup, teardown) ends, with its VU */
   onCallEnd(listener: (vu: VuState) => void): void;
 }

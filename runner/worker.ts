@@ -61,14 +61,18 @@ let interrupted = 0;
 const warned = new Set<string>();
 const callEndListeners: Array<(vu: VuState) => void> = [];
 const errorCounts = new Map<string, number>();
+const failedRequestCounts = new Map<string, number>();
+
+/** The first few of each kind, then every thousandth: a broken script must not drown the output. */
+function bounded(counts: Map<string, number>, kind: string, line: (n: number) => string): void {
+  const n = (counts.get(kind) ?? 0) + 1;
+  counts.set(kind, n);
+  if (n <= 3 || n % 1000 === 0) console.error(`${line(n)}${n > 3 ? ` (${n} times)` : ''}`);
+}
 
 function reportIterationError(err: unknown, scenario: string): void {
   const message = err instanceof Error ? err.message : String(err);
-  const n = (errorCounts.get(message) ?? 0) + 1;
-  errorCounts.set(message, n);
-  // The first few of each kind, then every thousandth: a broken script must not drown the output.
-  if (n <= 3 || n % 1000 === 0)
-    console.error(`ERRO[scenario ${scenario}] ${message}${n > 3 ? ` (${n} times)` : ''}`);
+  bounded(errorCounts, message, () => `ERRO[scenario ${scenario}] ${message}`);
 }
 
 function makeRuntime(): Runtime {
@@ -123,6 +127,16 @@ function makeRuntime(): Runtime {
       if (warned.has(key)) return;
       warned.add(key);
       console.error(`WARN ${message}`);
+    },
+    requestFailed(kind: string, detail: string) {
+      if (!init.requestFailureWarnings) return;
+      const vu = als.getStore();
+      const where = vu?.lifecycle ?? `scenario ${vu?.scenario}`;
+      bounded(
+        failedRequestCounts,
+        kind,
+        () => `WARN[${where}] Request Failed error=${JSON.stringify(detail)}`,
+      );
     },
     onCallEnd(listener) {
       callEndListeners.push(listener);

@@ -423,6 +423,8 @@ export async function runRehearsal(o: RehearsalOptions): Promise<RehearsalResult
       script: o.scenarioFile,
       env,
       workers: o.workers,
+      // the report counts the requests that got no answer; a planned kill would print hundreds
+      requestFailureWarnings: false,
       // With a Prometheus server, the runner's endpoint stays up for a few more scrapes (even late
       // ones on a busy machine) so the final counts are kept.
       prometheus: prometheus

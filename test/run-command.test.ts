@@ -149,6 +149,34 @@ describe('gelombang run', () => {
     expect(stderr).not.toContain('\u001b[');
     expect(stdout).toMatch(/http_reqs/);
   }, 60_000);
+
+  it('warns "Request Failed" as k6 does, the first three of a kind, then every thousandth with its count', () => {
+    const script = join(dir, 'refused.js');
+    // 1,001 requests to a loopback port nothing listens on (1), and one to a URL that is not one
+    writeFileSync(
+      script,
+      `import http from 'k6/http';
+export const options = { iterations: 1 };
+export default async function () {
+  for (let i = 0; i < 1001; i++) await http.asyncRequest('GET', 'http://127.0.0.1:1/x');
+  await http.asyncRequest('POST', 'http://127.0.0.1:port/', 'a');
+}
+`,
+    );
+    const r = spawnSync(process.execPath, [...cli, 'run', '-q', '--workers', '1', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes('Request Failed'));
+    const refused =
+      'WARN[scenario default] Request Failed error="Get \\"http://127.0.0.1:1/x\\": dial: connection refused';
+    expect(warnings.filter((l) => l.startsWith(refused))).toHaveLength(4);
+    expect(warnings.filter((l) => l.startsWith(refused) && l.endsWith(' (1000 times)'))).toHaveLength(1);
+    expect(warnings.filter((l) => l.startsWith('WARN[scenario default] Request Failed error="Post'))).toEqual(
+      [expect.stringContaining('invalid URL')],
+    );
+  }, 60_000);
 });
 
 describe('gelombang bundle', () => {

@@ -422,6 +422,9 @@ function withCookies(headers: Record<string, string>, cookies: string): Record<s
   return out;
 }
 
+/** A method as Go's url.Error writes it: GET as Get. */
+const goMethod = (method: string) => method.charAt(0) + method.slice(1).toLowerCase();
+
 /** The Set-Cookie headers of a response, in their order. */
 function setCookieHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
@@ -457,6 +460,8 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     error = e.detail ? `${e.message} (${e.detail})` : e.message;
     errorTag = e.message;
     code = e.code;
+    // as Go's url.Error words it: Get "http://...": the error
+    rt.requestFailed(e.message, `${goMethod(hop.method)} "${hop.url}": ${error}`);
   } else {
     status = res.status;
     // k6 (Go's Response.Status) reads "200 OK": the code and the server's reason phrase.
