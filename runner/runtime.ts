@@ -31,6 +31,8 @@ export interface VuState {
   traffic: { sent: number; received: number };
   /** its sleep() calls pending that nothing has awaited yet: one left when its call ends never will be */
   unawaited?: Set<object>;
+  /** its Math.random once randomSeed() was called (k6 seeds each VU's runtime) */
+  random?: () => number;
 }
 
 export interface Runtime {
@@ -69,6 +71,11 @@ export interface Runtime {
    * the URL and the error); `kind` (the error's k6 words) is what the warnings are counted by.
    */
   requestFailed(kind: string, detail: string): void;
+  /**
+   * k6's randomSeed: Math.random repeatable from here on, in the VU that calls it, or (in the init
+   * context, which k6 runs in every VU) in every VU from its first draw.
+   */
+  randomSeed(seed: number): void;
   /** `listener` runs as each call of the script (an iteration, setup, teardown) ends, with its VU */
   onCallEnd(listener: (vu: VuState) => void): void;
 }

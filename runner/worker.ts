@@ -63,6 +63,34 @@ const callEndListeners: Array<(vu: VuState) => void> = [];
 const errorCounts = new Map<string, number>();
 const failedRequestCounts = new Map<string, number>();
 
+/**
+ * k6's randomSeed in this thread. A VU that calls it draws from a generator of its own from then on,
+ * across its iterations. Called in the init context, it seeds the init context's draws only: k6
+ * v0.47 gives each VU's runtime a fresh random source once its init context has run
+ * (js/bundle.go instantiate), so an iteration's draws are not repeatable by it.
+ */
+let initRandom: (() => number) | undefined;
+let seeded = false;
+const nativeRandom = Math.random;
+Math.random = () => {
+  if (!seeded) return nativeRandom();
+  const vu = als.getStore();
+  if (vu) return vu.random ? vu.random() : nativeRandom();
+  return initRandom ? initRandom() : nativeRandom();
+};
+
+/** mulberry32 on the seed's low 32 bits mixed with its high ones: floats in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let a = (Math.trunc(seed) ^ Math.trunc(seed / 2 ** 32)) >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** The first few of each kind, then every thousandth: a broken script must not drown the output. */
 function bounded(counts: Map<string, number>, kind: string, line: (n: number) => string): void {
   const n = (counts.get(kind) ?? 0) + 1;
@@ -137,6 +165,12 @@ function makeRuntime(): Runtime {
         kind,
         () => `WARN[${where}] Request Failed error=${JSON.stringify(detail)}`,
       );
+    },
+    randomSeed(seed: number) {
+      seeded = true;
+      const vu = als.getStore();
+      if (vu) vu.random = seededRandom(seed);
+      else if (this.initPhase) initRandom = seededRandom(seed);
     },
     onCallEnd(listener) {
       callEndListeners.push(listener);
@@ -234,6 +268,8 @@ async function onInit(m: InitMessage): Promise<void> {
     return;
   }
   rt.initPhase = false;
+  // k6 gives each VU a fresh random source once its init context has run
+  initRandom = undefined;
   const exportsList = Object.entries(script)
     .filter(([, v]) => typeof v === 'function')
     .map(([k]) => k);

@@ -28,6 +28,7 @@ import {
   minIterationScript,
 } from '../runner/test-fixtures/http-options.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
+import { randomSeedScript } from '../runner/test-fixtures/random-seed.ts';
 import { RESPONSE_JSON_CASES, responseJsonScript } from '../runner/test-fixtures/response-json.ts';
 import { taggedScript } from '../runner/test-fixtures/tags.ts';
 import { bundleScenarios } from '../scripts/commands/bundle.ts';
@@ -415,6 +416,20 @@ describe.skipIf(!haveK6)('Response.json() on a real k6, beside the embedded runn
       responseJsonScript(dir),
     ]);
     expect(code, stderr).toBe(0);
+  }, 60_000);
+});
+
+describe.skipIf(!haveK6)('randomSeed on a real k6, beside the embedded runner', () => {
+  // The runner's side: runner/modules/random-seed.test.ts, the same script.
+  it("seeds the init context's draws, and a VU's once it calls it", () => {
+    const summary = join(dir, 'random-seed.summary.json');
+    const r = spawnSync(K6 as string, ['run', '-q', '--summary-export', summary, randomSeedScript(dir)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(summary, 'utf8')) as { metrics: { checks: object } };
+    expect(s.metrics.checks).toMatchObject({ passes: 16, fails: 0 });
   }, 60_000);
 });
 

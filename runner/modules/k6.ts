@@ -74,8 +74,9 @@ export function group(..._args: unknown[]): never {
   return runtime().refuse('k6', 'group');
 }
 
-export function randomSeed(_seed: number): void {
-  runtime().warnOnce('randomSeed', 'randomSeed() has no effect in the embedded runner');
+/** Math.random repeatable, per VU as k6's (not the same numbers: k6 draws from Go's math/rand). */
+export function randomSeed(seed: number): void {
+  runtime().randomSeed(Number(seed));
 }
 
 export default { check, sleep, fail, group, randomSeed };
