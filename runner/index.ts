@@ -47,6 +47,10 @@ export interface RunOptions {
   vus?: number;
   duration?: string;
   iterations?: number;
+  /** --summary-trend-stats, over the script's summaryTrendStats */
+  summaryTrendStats?: string[];
+  /** --summary-time-unit, over the script's summaryTimeUnit */
+  summaryTimeUnit?: 's' | 'ms' | 'us';
   workers?: number;
   summaryExport?: string;
   /** --out json=FILE: every sample as k6's JSON output lines */
@@ -247,6 +251,8 @@ class TestRun {
       vus: o.vus,
       duration: o.duration,
       iterations: o.iterations,
+      summaryTrendStats: o.summaryTrendStats,
+      summaryTimeUnit: o.summaryTimeUnit,
     });
     this.exports = new Set(ready.exports);
     const options = normaliseOptions(raw, o.script, this.exports);

@@ -173,6 +173,11 @@ describe('thresholds and exit codes', () => {
     ],
     ['an unknown option', `export const options = { vuz: 3 };`, /unknown option 'vuz'/],
     [
+      'a trend stat k6 does not know',
+      `export const options = { vus: 1, duration: '1s', summaryTrendStats: ['avg', 'p95'] };`,
+      /options\.summaryTrendStats: invalid trend stat 'p95', unknown format/,
+    ],
+    [
       'a summaryTimeUnit not s, ms or us',
       `export const options = { vus: 1, duration: '1s', summaryTimeUnit: 'sec' };`,
       /options\.summaryTimeUnit: .*"s"\|"ms"\|"us"/,

@@ -39,6 +39,12 @@ describe('gelombang run', () => {
     [['--duration', '5 parsecs'], /"5 parsecs" is not a duration/],
     [['--out', 'csv=x.csv'], /--out: expected json=FILE or prometheus\[=HOST:PORT\]/],
     [['--bogus'], /unknown option '--bogus'/],
+    [['--summary-trend-stats', 'avg,foo'], /--summary-trend-stats: invalid trend stat 'foo', unknown format/],
+    [
+      ['--summary-trend-stats', 'p(101)'],
+      /invalid percentile trend stat value 'p\(101\)', provide a number between 0 and 100/,
+    ],
+    [['--summary-time-unit', 'sec'], /invalid summary time unit 'sec', use 's', 'ms' or 'us'/],
   ])('exits 104 on %j with a precise message, before any request', (flags, message) => {
     const before = hits;
     const r = spawnSync(process.execPath, [...cli, 'run', ...flags, fixture], { encoding: 'utf8' });
@@ -123,6 +129,34 @@ describe('gelombang run', () => {
     expect(summary.metrics.iterations?.count).toBe(41);
     expect(summary.metrics.http_reqs?.count).toBe(41);
     expect(summary.metrics.greeted?.count).toBe(41);
+  }, 60_000);
+
+  it("takes k6's --summary-trend-stats and --summary-time-unit over the script's", async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...cli,
+        'run',
+        '-q',
+        '--workers',
+        '1',
+        '--summary-trend-stats',
+        'avg,p(99.9),count',
+        '--summary-time-unit',
+        'ms',
+        '-e',
+        `TARGET=${target}`,
+        fixture,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ {5}http_req_duration\.+: avg=\d+\.\d\dms +p\(99\.9\)=\d+\.\d\dms +count=41$/m);
   }, 60_000);
 
   it('shows progress off a terminal as plain lines on stderr, and the summary on stdout', async () => {

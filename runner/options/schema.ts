@@ -107,7 +107,15 @@ const optionsSchema = z
     stages: z.array(stage).optional(),
     scenarios: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
     thresholds: z.record(z.string(), z.array(thresholdEntry)).optional(),
-    summaryTrendStats: z.array(z.string()).optional(),
+    summaryTrendStats: z
+      .array(z.string())
+      .superRefine((stats, ctx) => {
+        for (const stat of stats) {
+          const problem = trendStatProblem(stat);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }
+      })
+      .optional(),
     /** every time of the text summary in one unit (k6 refuses another on its command line) */
     summaryTimeUnit: z.enum(['s', 'ms', 'us']).optional(),
     setupTimeout: duration.optional(),
@@ -386,12 +394,36 @@ function normalise(input: unknown, where: string, exported: ReadonlySet<string>)
   };
 }
 
-/** k6 lets CLI flags override the script: --vus/--duration/--iterations replace its scenarios. */
+/**
+ * Why k6 v0.47 refuses a trend stat (metrics/sample.go GetResolversForTrendColumns), in its words:
+ * avg, min, med, max, count or p(N), N from 0 to 100.
+ */
+export function trendStatProblem(stat: string): string | undefined {
+  if (['avg', 'min', 'med', 'max', 'count'].includes(stat)) return undefined;
+  if (!stat.startsWith('p(') || !stat.endsWith(')')) return `invalid trend stat '${stat}', unknown format`;
+  const n = stat.slice(2, -1).trim() === '' ? Number.NaN : Number(stat.slice(2, -1));
+  if (!(n >= 0 && n <= 100))
+    return `invalid percentile trend stat value '${stat}', provide a number between 0 and 100`;
+  return undefined;
+}
+
+/**
+ * k6 lets CLI flags override the script: --vus/--duration/--iterations replace its scenarios,
+ * --summary-trend-stats and --summary-time-unit its options of those names.
+ */
 export function applyCliOverrides(
   input: RawOptions | undefined,
-  cli: { vus?: number; duration?: string; iterations?: number },
+  cli: {
+    vus?: number;
+    duration?: string;
+    iterations?: number;
+    summaryTrendStats?: string[];
+    summaryTimeUnit?: 's' | 'ms' | 'us';
+  },
 ): RawOptions {
   const out: RawOptions = { ...(input ?? {}) };
+  if (cli.summaryTrendStats !== undefined) out.summaryTrendStats = cli.summaryTrendStats;
+  if (cli.summaryTimeUnit !== undefined) out.summaryTimeUnit = cli.summaryTimeUnit;
   if (cli.duration !== undefined || cli.iterations !== undefined) {
     delete out.scenarios;
     delete out.stages;

@@ -12,6 +12,7 @@ import {
   serviceProfileKnobs,
 } from '../../model/service-design.ts';
 import { DurationError, parseGoDuration } from '../../runner/options/duration.ts';
+import { trendStatProblem } from '../../runner/options/schema.ts';
 
 /**
  * Argument parsers the commands share, each refusing bad input with the flag named and what was
@@ -39,6 +40,26 @@ export function wholeNumberIn(name: string, min: number, max = Number.POSITIVE_I
         `${name}: expected a whole number >= ${min}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ''}, got '${v}'`,
       );
     return n;
+  };
+}
+
+/** k6's --summary-trend-stats: a comma-separated list of avg, min, med, max, count and p(N). */
+export function trendStats(name: string) {
+  return (v: string): string[] => {
+    const stats = v.split(',');
+    for (const stat of stats) {
+      const problem = trendStatProblem(stat);
+      if (problem) throw new InvalidArgumentError(`${name}: ${problem}`);
+    }
+    return stats;
+  };
+}
+
+/** k6's --summary-time-unit, in k6's words when it is not one. */
+export function timeUnit(name: string) {
+  return (v: string): 's' | 'ms' | 'us' => {
+    if (v === 's' || v === 'ms' || v === 'us') return v;
+    throw new InvalidArgumentError(`${name}: invalid summary time unit '${v}', use 's', 'ms' or 'us'`);
   };
 }
 

@@ -1,6 +1,16 @@
 import { Command, Option } from 'commander';
 import { runTest } from '../../runner/index.ts';
-import { duration, type K6Output, k6Output, k6Script, keyValue, outputFile, wholeNumberIn } from './flags.ts';
+import {
+  duration,
+  type K6Output,
+  k6Output,
+  k6Script,
+  keyValue,
+  outputFile,
+  timeUnit,
+  trendStats,
+  wholeNumberIn,
+} from './flags.ts';
 
 /**
  * `gelombang run <script>`: the embedded k6-compatible runner, with k6's flags and exit codes.
@@ -46,6 +56,16 @@ export function runCommand(): Command {
         k6Output('--out'),
         [],
       )
+      .option(
+        '--summary-trend-stats <stats>',
+        'the trend stats of the summary, e.g. avg,med,p(99) (overrides the script)',
+        trendStats('--summary-trend-stats'),
+      )
+      .option(
+        '--summary-time-unit <unit>',
+        'every time of the summary in s, ms or us (overrides the script)',
+        timeUnit('--summary-time-unit'),
+      )
       .option('-q, --quiet', 'no progress (as k6, the summary still prints: --no-summary drops it)')
       .option('--no-thresholds', 'do not evaluate thresholds')
       .option('--no-summary', 'do not print the end-of-test summary')
@@ -80,6 +100,8 @@ export function runCommand(): Command {
           vus: o.vus,
           duration: o.duration,
           iterations: o.iterations,
+          summaryTrendStats: o.summaryTrendStats,
+          summaryTimeUnit: o.summaryTimeUnit,
           workers: o.workers,
           summaryExport: o.summaryExport,
           outJson: json[0],
