@@ -159,18 +159,22 @@ class TestRun {
       await this.startOutputs();
 
       const setupHandle = this.handles[0] as WorkerHandle;
-      setupHandle.post({ type: 'setup' });
-      const setupDone = await withTimeout(
-        setupHandle.next('setup-done'),
-        options.setupTimeoutMs,
-        'setup()',
-        EXIT.setupTimeout,
-      );
+      let setupData: string | undefined;
+      if (raw.noSetup !== true) {
+        setupHandle.post({ type: 'setup' });
+        const setupDone = await withTimeout(
+          setupHandle.next('setup-done'),
+          options.setupTimeoutMs,
+          'setup()',
+          EXIT.setupTimeout,
+        );
+        setupData = setupDone.data;
+      }
 
-      const testRunDurationMs = await this.execute(options, raw, thresholds, setupDone.data);
+      const testRunDurationMs = await this.execute(options, raw, thresholds, setupData);
 
-      if (this.abortCode !== EXIT.scriptException) {
-        setupHandle.post({ type: 'teardown', setupData: setupDone.data });
+      if (this.abortCode !== EXIT.scriptException && raw.noTeardown !== true) {
+        setupHandle.post({ type: 'teardown', setupData });
         await withTimeout(
           setupHandle.next('teardown-done'),
           options.teardownTimeoutMs,
@@ -181,8 +185,10 @@ class TestRun {
       }
       this.thresholds = thresholds.length ? evaluateThresholds(store, thresholds, testRunDurationMs) : [];
       const summary = buildSummaryData(store, {
-        // k6 makes a group of setup() and of teardown() when the script has them
-        groups: (['setup', 'teardown'] as const).filter((f) => this.exports.has(f)),
+        // k6 makes a group of setup() and of teardown() when the script has them and runs them
+        groups: (['setup', 'teardown'] as const).filter(
+          (f) => this.exports.has(f) && raw[f === 'setup' ? 'noSetup' : 'noTeardown'] !== true,
+        ),
         thresholds: this.thresholds,
         testRunDurationMs,
         summaryTrendStats: options.summaryTrendStats,

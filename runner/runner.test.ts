@@ -173,6 +173,11 @@ describe('thresholds and exit codes', () => {
     ],
     ['an unknown option', `export const options = { vuz: 3 };`, /unknown option 'vuz'/],
     [
+      "k6's option the runner does not implement",
+      `export const options = { vus: 1, duration: '1s', rps: 10 };`,
+      /options: k6's option 'rps' is not implemented by the embedded runner/,
+    ],
+    [
       'a trend stat k6 does not know',
       `export const options = { vus: 1, duration: '1s', summaryTrendStats: ['avg', 'p95'] };`,
       /options\.summaryTrendStats: invalid trend stat 'p95', unknown format/,

@@ -28,6 +28,7 @@ import {
   minIterationScript,
 } from '../runner/test-fixtures/http-options.ts';
 import { LIFECYCLE_FAILURES, lifecycleScript } from '../runner/test-fixtures/lifecycle-failures.ts';
+import { noSetupThrowScript } from '../runner/test-fixtures/no-setup-throw.ts';
 import { randomSeedScript } from '../runner/test-fixtures/random-seed.ts';
 import { RESPONSE_JSON_CASES, responseJsonScript } from '../runner/test-fixtures/response-json.ts';
 import { taggedScript } from '../runner/test-fixtures/tags.ts';
@@ -303,6 +304,14 @@ describe.skipIf(!haveK6)(
       },
       60_000,
     );
+
+    it('noSetup, noTeardown and throw: every check and threshold holds', () => {
+      const r = spawnSync(K6 as string, ['run', '-q', noSetupThrowScript(dir)], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+    }, 60_000);
 
     it('minIterationDuration: two iterations a VU, recorded as they took', async () => {
       const { code, stderr } = await k6AgainstServer((url) => [

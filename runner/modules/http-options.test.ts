@@ -9,6 +9,7 @@ import {
   httpOptionsScript,
   minIterationScript,
 } from '../test-fixtures/http-options.ts';
+import { noSetupThrowScript } from '../test-fixtures/no-setup-throw.ts';
 import { quiet, script, scriptDir } from '../test-fixtures/target.ts';
 
 /**
@@ -74,6 +75,15 @@ describe("k6's options for requests and iterations", () => {
     expect(r.summary?.metrics.iterations?.values.count).toBe(4);
     // the second iterations' waits end at 2 s, past the 1.5 s duration, as k6's do
     expect(r.summary?.state.testRunDurationMs).toBeGreaterThanOrEqual(1900);
+    expect(r.exitCode).toBe(EXIT.ok);
+  });
+
+  it('noSetup and noTeardown skip them; throw makes a request that got no answer reject', async () => {
+    const r = await runTest({ ...quiet, workers: 1, script: noSetupThrowScript(scriptDir) });
+    expect(failed(r)).toEqual([]);
+    expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 3, fails: 0 });
+    // k6 lists no setup group when setup() did not run
+    expect(r.summary?.root_group.groups).toEqual([]);
     expect(r.exitCode).toBe(EXIT.ok);
   });
 

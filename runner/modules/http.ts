@@ -165,6 +165,7 @@ interface HttpOptions {
   userAgent?: string;
   noConnectionReuse?: boolean;
   noVUConnectionReuse?: boolean;
+  throw?: boolean;
 }
 
 const DEFAULT_USER_AGENT = 'gelombang-runner (k6 compatible)';
@@ -311,6 +312,8 @@ interface RequestContext {
   resetCookies: boolean;
   /** the request's, or 'none' under k6's discardResponseBodies, or 'text' */
   responseType: NonNullable<Params['responseType']>;
+  /** k6's throw option: a request that gets no answer rejects instead of resolving with its error */
+  throws: boolean;
   client: HttpClient;
   /** the call's first request as sent, which every hop's Response gives as its `request` */
   sentFirst?: SentRequest;
@@ -370,10 +373,15 @@ export function asyncRequest(
       timeoutMs,
       resetCookies: options?.noCookiesReset !== true,
       responseType: params.responseType ?? (options?.discardResponseBodies === true ? 'none' : 'text'),
+      throws: options?.throw === true,
       client: clientFor(rt, vu, options),
     };
     const failed = (e: ClientError) =>
-      resolve(finish(ctx, { method: upper, url, headers, body: undefined }, headers, failedBeforeSending(e)));
+      ctx.throws
+        ? reject(goError(k6Error(e).message))
+        : resolve(
+            finish(ctx, { method: upper, url, headers, body: undefined }, headers, failedBeforeSending(e)),
+          );
     if (!target) return failed(new ClientError('INVALID_URL', `invalid URL "${url}"`));
     let encoded: EncodedBody;
     try {
@@ -394,6 +402,10 @@ export function asyncRequest(
         (res) => {
           try {
             const response = finish(ctx, hop, sent, res);
+            if (res.error && ctx.throws) {
+              reject(requestError(hop, response.error));
+              return;
+            }
             const next =
               left > 0 && !res.error ? nextHop(first, hop, res.status, response.headers.Location) : undefined;
             const nextTarget = next && parseTarget(next.url);
@@ -422,8 +434,19 @@ function withCookies(headers: Record<string, string>, cookies: string): Record<s
   return out;
 }
 
-/** A method as Go's url.Error writes it: GET as Get. */
-const goMethod = (method: string) => method.charAt(0) + method.slice(1).toLowerCase();
+/** A failed request as Go's url.Error words it: Get "http://...": the error. */
+const failureDetail = (hop: Hop, error: string) =>
+  `${hop.method.charAt(0)}${hop.method.slice(1).toLowerCase()} "${hop.url}": ${error}`;
+
+/**
+ * What a request that got no answer rejects with under k6's throw option. k6 rejects with Go's
+ * url.Error itself, which a script sees as an object whose text is failureDetail's: so is this.
+ */
+function requestError(hop: Hop, error: string): Error {
+  const e = goError(failureDetail(hop, error));
+  e.toString = () => e.message;
+  return e;
+}
 
 /** The Set-Cookie headers of a response, in their order. */
 function setCookieHeaders(raw: readonly string[]): string[] {
@@ -460,8 +483,8 @@ function finish(ctx: RequestContext, hop: Hop, sent: Record<string, string>, res
     error = e.detail ? `${e.message} (${e.detail})` : e.message;
     errorTag = e.message;
     code = e.code;
-    // as Go's url.Error words it: Get "http://...": the error
-    rt.requestFailed(e.message, `${goMethod(hop.method)} "${hop.url}": ${error}`);
+    // k6 warns of what it does not throw
+    if (!ctx.throws) rt.requestFailed(e.message, failureDetail(hop, error));
   } else {
     status = res.status;
     // k6 (Go's Response.Status) reads "200 OK": the code and the server's reason phrase.

@@ -137,6 +137,11 @@ const optionsSchema = z
     noVUConnectionReuse: z.boolean().optional(),
     /** a VU that ends an iteration sooner waits out the rest before its next */
     minIterationDuration: duration.optional(),
+    /** a request that gets no answer rejects (throws in an await) instead of resolving with its error */
+    throw: z.boolean().optional(),
+    /** setup() and teardown() not run (the iterations get no setup data) */
+    noSetup: z.boolean().optional(),
+    noTeardown: z.boolean().optional(),
     ...ignoredOptions,
   })
   .strict();
@@ -199,10 +204,33 @@ function issuePath(prefix: string, issue: z.core.$ZodIssue): string {
   return p ? `${prefix}.${p}` : prefix;
 }
 
+/** k6 v0.47's options (lib/options.go) that the runner does not implement: refused as k6's, not as unknown. */
+const K6_OPTIONS_NOT_IMPLEMENTED = new Set([
+  'paused',
+  'executionSegment',
+  'executionSegmentSequence',
+  'rps',
+  'dns',
+  'tlsCipherSuites',
+  'tlsVersion',
+  'tlsAuth',
+  'blacklistIPs',
+  'blockHostnames',
+  'hosts',
+  'systemTags',
+  'metricSamplesBufferSize',
+  'consoleOutput',
+  'localIPs',
+]);
+
 function describe(prefix: string, error: z.ZodError): string {
   const i = error.issues[0] as z.core.$ZodIssue;
-  if (i.code === 'unrecognized_keys')
+  if (i.code === 'unrecognized_keys') {
+    const k6s = i.keys.filter((k) => K6_OPTIONS_NOT_IMPLEMENTED.has(k));
+    if (k6s.length)
+      return `${issuePath(prefix, i)}: k6's option '${k6s.join("', '")}' is not implemented by the embedded runner (run the script on k6, or leave the option out)`;
     return `${issuePath(prefix, i)}: unknown option '${i.keys.join("', '")}'`;
+  }
   return `${issuePath(prefix, i)}: ${i.message}`;
 }
 
