@@ -510,3 +510,4 @@ function scriptEnv(o: RunOptions): Record<string, string> {
 
 export type { ExitCode } from './errors.ts';
 export { EXIT, RunError } from './errors.ts';
+export { trendStatProblem } from './options/schema.ts';

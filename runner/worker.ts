@@ -92,10 +92,11 @@ function seededRandom(seed: number): () => number {
 }
 
 /** The first few of each kind, then every thousandth: a broken script must not drown the output. */
-function bounded(counts: Map<string, number>, kind: string, line: (n: number) => string): void {
+function bounded(counts: Map<string, number>, kind: string, line: () => string): void {
   const n = (counts.get(kind) ?? 0) + 1;
   counts.set(kind, n);
-  if (n <= 3 || n % 1000 === 0) console.error(`${line(n)}${n > 3 ? ` (${n} times)` : ''}`);
+  // the line made only when printed: a run whose every request fails makes thousands a second
+  if (n <= 3 || n % 1000 === 0) console.error(`${line()}${n > 3 ? ` (${n} times)` : ''}`);
 }
 
 function reportIterationError(err: unknown, scenario: string): void {

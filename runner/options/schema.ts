@@ -90,7 +90,10 @@ const thresholdEntry = z.union([
     .strict(),
 ]);
 
-/** Options k6 knows that the embedded runner accepts and ignores (no effect on a loopback run). */
+/**
+ * Options k6 knows that the embedded runner accepts and ignores: batch and batchPerHost (it has no
+ * http.batch), ext and cloud (k6 Cloud's), httpDebug (it prints no request dumps).
+ */
 const ignoredOptions = {
   batch: z.int().optional(),
   batchPerHost: z.int().optional(),

@@ -11,8 +11,8 @@ import {
   serviceKnobsSchema,
   serviceProfileKnobs,
 } from '../../model/service-design.ts';
+import { trendStatProblem } from '../../runner/index.ts';
 import { DurationError, parseGoDuration } from '../../runner/options/duration.ts';
-import { trendStatProblem } from '../../runner/options/schema.ts';
 
 /**
  * Argument parsers the commands share, each refusing bad input with the flag named and what was
