@@ -24,7 +24,9 @@ export function selfSignedCert(): { key: string; cert: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const name = seq(der(0x31, seq(oid(COMMON_NAME), der(0x0c, Buffer.from('gelombang test')))));
   const serial = randomBytes(8);
-  serial[0] = (serial[0] as number) & 0x7f; // a positive INTEGER
+  // a positive INTEGER in DER's shortest form: a first byte of 0x00 (1 draw in 128) made a
+  // certificate Node refuses ("illegal padding") whenever the next byte was below 0x80
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x01;
   const now = Date.now();
   const altNames = seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from('localhost')));
   const extensions = der(
