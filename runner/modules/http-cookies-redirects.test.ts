@@ -1,11 +1,11 @@
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runTest } from '../index.ts';
 import {
   COOKIE_REDIRECT_REQUESTS,
   cookieKeepScript,
   cookieRedirectScript,
   cookieRedirectServer,
+  useCookieRedirectServer,
 } from '../test-fixtures/cookies-redirects.ts';
 import { quiet, script, scriptDir } from '../test-fixtures/target.ts';
 
@@ -14,28 +14,22 @@ import { quiet, script, scriptDir } from '../test-fixtures/target.ts';
  * test/real-k6.test.ts, with the same checks and the same count of requests.
  */
 
-let server: Server;
-let target = '';
-
-beforeAll(async () => {
-  ({ server, url: target } = await cookieRedirectServer());
-});
-
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
-});
+const server = useCookieRedirectServer();
 
 describe('redirects and cookies, as k6 follows and keeps them', () => {
   it('follows up to ten redirects, keeps each VU its own cookies, empties them each iteration', async () => {
-    const r = await runTest({ ...quiet, script: cookieRedirectScript(scriptDir), env: { TARGET: target } });
+    const r = await runTest({
+      ...quiet,
+      script: cookieRedirectScript(scriptDir),
+      env: { TARGET: server.url },
+    });
     expect(r.error).toBeUndefined();
     expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 36, fails: 0 });
     expect(r.summary?.metrics.http_reqs?.values.count).toBe(COOKIE_REDIRECT_REQUESTS);
   });
 
   it('keeps the cookies across iterations with noCookiesReset, and honours maxRedirects', async () => {
-    const r = await runTest({ ...quiet, script: cookieKeepScript(scriptDir), env: { TARGET: target } });
+    const r = await runTest({ ...quiet, script: cookieKeepScript(scriptDir), env: { TARGET: server.url } });
     expect(r.error).toBeUndefined();
     expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 6, fails: 0 });
     expect(r.summary?.metrics.http_reqs?.values.count).toBe(10);

@@ -1,8 +1,7 @@
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXIT, runTest } from '../index.ts';
 import { connectionCountingServer } from '../test-fixtures/connections.ts';
-import { cookieRedirectServer } from '../test-fixtures/cookies-redirects.ts';
+import { useCookieRedirectServer } from '../test-fixtures/cookies-redirects.ts';
 import {
   CONNECTIONS_BY_REUSE,
   connectionReuseScript,
@@ -17,17 +16,7 @@ import { quiet, script, scriptDir } from '../test-fixtures/target.ts';
  * real k6 in test/real-k6.test.ts; the checks and thresholds in them are what must hold.
  */
 
-let server: Server;
-let target = '';
-
-beforeAll(async () => {
-  ({ server, url: target } = await cookieRedirectServer());
-});
-
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
-});
+const server = useCookieRedirectServer();
 
 const failed = (r: Awaited<ReturnType<typeof runTest>>) =>
   r.thresholds.filter((t) => !t.ok).map((t) => t.threshold.key);
@@ -42,7 +31,7 @@ describe("k6's options for requests and iterations", () => {
       ...quiet,
       workers: 1,
       script: httpOptionsScript(scriptDir),
-      env: { TARGET: target, ...env },
+      env: { TARGET: server.url, ...env },
     });
     expect(failed(r)).toEqual([]);
     expect(r.summary?.metrics.checks?.values).toMatchObject({ passes: 5, fails: 0 });
@@ -70,7 +59,7 @@ describe("k6's options for requests and iterations", () => {
   );
 
   it('minIterationDuration: a VU waits out the rest of each iteration, recorded as it took', async () => {
-    const r = await runTest({ ...quiet, script: minIterationScript(scriptDir), env: { TARGET: target } });
+    const r = await runTest({ ...quiet, script: minIterationScript(scriptDir), env: { TARGET: server.url } });
     expect(failed(r)).toEqual([]);
     expect(r.summary?.metrics.iterations?.values.count).toBe(4);
     // the second iterations' waits end at 2 s, past the 1.5 s duration, as k6's do
@@ -95,7 +84,7 @@ describe("k6's options for requests and iterations", () => {
         export const options = { iterations: 1, minIterationDuration: '5 parsecs' };
         export default async function () { await http.asyncRequest('GET', __ENV.TARGET + '/echo'); }
       `),
-      env: { TARGET: target },
+      env: { TARGET: server.url },
     });
     expect(r.exitCode).toBe(EXIT.invalidConfig);
     expect(r.error).toContain('options.minIterationDuration');

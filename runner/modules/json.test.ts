@@ -1,7 +1,6 @@
-import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXIT, runTest } from '../index.ts';
-import { cookieRedirectServer } from '../test-fixtures/cookies-redirects.ts';
+import { useCookieRedirectServer } from '../test-fixtures/cookies-redirects.ts';
 import { RESPONSE_JSON_CASES, responseJsonScript } from '../test-fixtures/response-json.ts';
 import { quiet, script, scriptDir } from '../test-fixtures/target.ts';
 import { goSyntaxError, parseJson, selectJson, UnsupportedSelector } from './json.ts';
@@ -137,15 +136,7 @@ describe("gjson's selectors", () => {
 });
 
 describe('Response.json() on the runner', () => {
-  let server: Server;
-  let target = '';
-  beforeAll(async () => {
-    ({ server, url: target } = await cookieRedirectServer());
-  });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const server = useCookieRedirectServer();
 
   // The same script on real k6: test/real-k6.test.ts.
   it('answers every case as k6 v0.47 did', async () => {
@@ -153,7 +144,7 @@ describe('Response.json() on the runner', () => {
       ...quiet,
       workers: 1,
       script: responseJsonScript(scriptDir),
-      env: { TARGET: target },
+      env: { TARGET: server.url },
     });
     expect(r.thresholds.filter((t) => !t.ok).map((t) => t.threshold.key)).toEqual([]);
     expect(r.summary?.metrics.json_cases?.values.count).toBe(RESPONSE_JSON_CASES);
@@ -172,7 +163,7 @@ describe('Response.json() on the runner', () => {
           res.json('path|@reverse');
         }
       `),
-      env: { TARGET: target },
+      env: { TARGET: server.url },
     });
     expect(r.exitCode).toBe(EXIT.scriptException);
     expect(r.error).toContain('res.json("path|@reverse")');

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * Redirects and cookies as k6 handles them, for runner/modules/http-cookies-redirects.test.ts and
@@ -47,6 +48,20 @@ export async function cookieRedirectServer(): Promise<{ server: Server; url: str
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** The server for the tests of the calling file: started before them, closed after; its url once up. */
+export function useCookieRedirectServer(): { url: string } {
+  const running = { url: '' };
+  let server: Server | undefined;
+  beforeAll(async () => {
+    ({ server, url: running.url } = await cookieRedirectServer());
+  });
+  afterAll(() => {
+    server?.closeAllConnections();
+    server?.close();
+  });
+  return running;
 }
 
 /**
