@@ -22,7 +22,13 @@ import {
   thresholdsToAbort,
 } from './metrics/index.ts';
 import { type MetricsView, metricsView } from './metrics/view.ts';
-import { applyCliOverrides, normaliseOptions, type Options, type RawOptions } from './options/schema.ts';
+import {
+  applyCliOverrides,
+  normaliseOptions,
+  type Options,
+  type RawOptions,
+  type SummaryTimeUnit,
+} from './options/schema.ts';
 import type { Output } from './outputs/index.ts';
 import { jsonOutput } from './outputs/json.ts';
 import { type PrometheusAddress, PrometheusOutput } from './outputs/prometheus.ts';
@@ -50,7 +56,7 @@ export interface RunOptions {
   /** --summary-trend-stats, over the script's summaryTrendStats */
   summaryTrendStats?: string[];
   /** --summary-time-unit, over the script's summaryTimeUnit */
-  summaryTimeUnit?: 's' | 'ms' | 'us';
+  summaryTimeUnit?: SummaryTimeUnit;
   workers?: number;
   summaryExport?: string;
   /** --out json=FILE: every sample as k6's JSON output lines */
@@ -510,4 +516,4 @@ function scriptEnv(o: RunOptions): Record<string, string> {
 
 export type { ExitCode } from './errors.ts';
 export { EXIT, RunError } from './errors.ts';
-export { trendStatProblem } from './options/schema.ts';
+export { SUMMARY_TIME_UNITS, type SummaryTimeUnit, trendStatProblem } from './options/schema.ts';

@@ -399,8 +399,8 @@ function walk(value: unknown, path: readonly Component[], i: number): unknown {
  * multipaths throw UnsupportedSelector.
  */
 export function selectJson(text: string, selector: string): unknown {
-  const path = components(selector);
   if (selector === '') return undefined;
+  const path = components(selector);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -79,6 +79,10 @@ const executorSchemas = {
 export type ExecutorName = keyof typeof executorSchemas;
 export const EXECUTORS = Object.keys(executorSchemas) as ExecutorName[];
 
+/** The units k6's summary can put every time in (summary.js unitMap). */
+export const SUMMARY_TIME_UNITS = ['s', 'ms', 'us'] as const;
+export type SummaryTimeUnit = (typeof SUMMARY_TIME_UNITS)[number];
+
 const thresholdEntry = z.union([
   z.string(),
   z
@@ -120,7 +124,7 @@ const optionsSchema = z
       })
       .optional(),
     /** every time of the text summary in one unit (k6 refuses another on its command line) */
-    summaryTimeUnit: z.enum(['s', 'ms', 'us']).optional(),
+    summaryTimeUnit: z.enum(SUMMARY_TIME_UNITS).optional(),
     setupTimeout: duration.optional(),
     teardownTimeout: duration.optional(),
     tags: tags.optional(),
@@ -449,7 +453,7 @@ export function applyCliOverrides(
     duration?: string;
     iterations?: number;
     summaryTrendStats?: string[];
-    summaryTimeUnit?: 's' | 'ms' | 'us';
+    summaryTimeUnit?: SummaryTimeUnit;
   },
 ): RawOptions {
   const out: RawOptions = { ...(input ?? {}) };

@@ -11,7 +11,7 @@ import {
   serviceKnobsSchema,
   serviceProfileKnobs,
 } from '../../model/service-design.ts';
-import { trendStatProblem } from '../../runner/index.ts';
+import { SUMMARY_TIME_UNITS, type SummaryTimeUnit, trendStatProblem } from '../../runner/index.ts';
 import { DurationError, parseGoDuration } from '../../runner/options/duration.ts';
 
 /**
@@ -57,8 +57,8 @@ export function trendStats(name: string) {
 
 /** k6's --summary-time-unit, in k6's words when it is not one. */
 export function timeUnit(name: string) {
-  return (v: string): 's' | 'ms' | 'us' => {
-    if (v === 's' || v === 'ms' || v === 'us') return v;
+  return (v: string): SummaryTimeUnit => {
+    if ((SUMMARY_TIME_UNITS as readonly string[]).includes(v)) return v as SummaryTimeUnit;
     throw new InvalidArgumentError(`${name}: invalid summary time unit '${v}', use 's', 'ms' or 'us'`);
   };
 }
